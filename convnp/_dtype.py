@@ -1,0 +1,42 @@
+"""dtypes: convnp uses NumPy's, under PyTorch's names (``convnp.float32`` is ``np.dtype('float32')``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+float16 = half = np.dtype(np.float16)
+float32 = float = np.dtype(np.float32)
+float64 = double = np.dtype(np.float64)
+int8 = np.dtype(np.int8)
+uint8 = np.dtype(np.uint8)
+int16 = short = np.dtype(np.int16)
+int32 = int = np.dtype(np.int32)
+int64 = long = np.dtype(np.int64)
+bool = np.dtype(np.bool_)
+
+_default_dtype = float32
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype of floating tensors made from Python numbers (float32 unless changed)."""
+    return _default_dtype
+
+
+def set_default_dtype(d) -> None:
+    """Set the default floating dtype (float32 or float64), like ``torch.set_default_dtype``."""
+    global _default_dtype
+    d = resolve(d)
+    if d not in (float32, float64):
+        raise TypeError(f"set_default_dtype: only float32 and float64 are supported, got {d}")
+    _default_dtype = d
+
+
+def resolve(d) -> np.dtype | None:
+    """Turn a dtype-like (np dtype, type, 'float32') into ``np.dtype``; None stays None."""
+    if d is None:
+        return None
+    try:
+        return np.dtype(d)
+    except TypeError:
+        raise TypeError(f"unsupported dtype {d!r}; use e.g. convnp.float32, convnp.float64, "
+                        "convnp.int64 or a NumPy dtype") from None

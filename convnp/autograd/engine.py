@@ -1,0 +1,175 @@
+"""The backward engine: iterative topological traversal, un-broadcasting, fan-out accumulation."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from convnp.autograd.function import Node
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple, op: str = "op") -> np.ndarray:
+    """Sum ``grad`` over the axes along which an input of ``shape`` was broadcast."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra < 0:
+        raise RuntimeError(f"{op}: backward returned a gradient of shape {grad.shape} "
+                           f"for an input of shape {shape}")
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, s in enumerate(shape) if s == 1 and grad.shape[extra + i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    if extra:
+        grad = grad.reshape(grad.shape[extra:])
+    if grad.shape != shape:
+        raise RuntimeError(f"{op}: backward returned a gradient of shape {grad.shape} "
+                           f"for an input of shape {shape}")
+    return grad
+
+
+class _Acc:
+    """A gradient buffer that copies only when a second contribution arrives."""
+
+    __slots__ = ("value", "owned")
+
+    def __init__(self, value: np.ndarray) -> None:
+        self.value = value
+        self.owned = False
+
+    def add(self, g: np.ndarray) -> None:
+        if self.owned:
+            np.add(self.value, g, out=self.value)
+        else:
+            self.value = self.value + g
+            self.owned = True
+
+
+def _dependencies(roots: Iterable[Node]) -> dict[Node, int]:
+    """Count, for every node reachable from ``roots``, how many edges point at it."""
+    deps: dict[Node, int] = {}
+    seen: set[int] = set()
+    stack = list(roots)
+    for r in stack:
+        deps.setdefault(r, 0)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for edge in node.edges:
+            if edge is not None and edge[0] == "node":
+                parent = edge[1][0]
+                deps[parent] = deps.get(parent, 0) + 1
+                if id(parent) not in seen:
+                    stack.append(parent)
+    return deps
+
+
+def run_backward(tensors: Sequence[Any], grads: Sequence[np.ndarray], retain_graph: bool = False,
+                 capture: Sequence[Any] | None = None) -> list[np.ndarray | None] | None:
+    """Propagate ``grads`` from ``tensors`` to every leaf (or only into ``capture``, see ``grad``).
+
+    With ``capture`` given, nothing is accumulated into ``.grad``; the gradients with respect to the
+    captured tensors are returned instead, in order (None where a tensor is not reached).
+    """
+    buffers: dict[Node, list] = {}
+    leaf_grads: dict[int, tuple[Any, _Acc]] = {}
+    captured_nodes: dict[tuple[int, int], int] = {}
+    captured_leaves: dict[int, int] = {}
+    results: list[np.ndarray | None] = []
+    if capture is not None:
+        for i, t in enumerate(capture):
+            results.append(None)
+            if t.grad_fn is not None:
+                captured_nodes[(id(t.grad_fn), t._output_nr)] = i
+            else:
+                captured_leaves[id(t)] = i
+
+    roots = []
+    for t, g in zip(tensors, grads):
+        if t.grad_fn is None:
+            if t.requires_grad:  # backward on a leaf: its gradient is the seed itself
+                if capture is not None:
+                    if id(t) in captured_leaves:
+                        results[captured_leaves[id(t)]] = g
+                else:
+                    t._accumulate_grad(g)
+            continue
+        node = t.grad_fn
+        slots = buffers.setdefault(node, [None] * node.n_outputs)
+        if slots[t._output_nr] is None:
+            slots[t._output_nr] = _Acc(g)
+        else:
+            slots[t._output_nr].add(g)
+        roots.append(node)
+
+    deps = _dependencies(roots)
+    ready = [n for n in dict.fromkeys(roots) if deps[n] == 0]
+    while ready:
+        node = ready.pop()
+        slots = buffers.pop(node, [None] * node.n_outputs)
+        out_grads = []
+        for i, acc in enumerate(slots):
+            if acc is None:
+                shape, dtype = node.out_meta[i]
+                g = None if i in node.ctx.non_differentiable else np.zeros(shape, dtype)
+            else:
+                g = acc.value
+            out_grads.append(g)
+            if capture is not None and (id(node), i) in captured_nodes:
+                results[captured_nodes[(id(node), i)]] = g
+            ref = node.retained.get(i)
+            if ref is not None and ref() is not None and g is not None:
+                ref()._accumulate_grad(g)
+        if node.freed:
+            raise RuntimeError(
+                f"{node.name()}: trying to backward through the graph a second time; its saved "
+                "arrays were freed. Specify retain_graph=True on the first backward call.")
+        in_grads = node.fn.backward(node.ctx, *out_grads)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        if len(in_grads) != len(node.edges):
+            raise RuntimeError(f"{node.name()}: backward returned {len(in_grads)} gradients, "
+                               f"expected {len(node.edges)} (one per positional input)")
+        if not retain_graph:
+            node.ctx.saved_tensors = None
+            node.freed = True
+        for edge, g in zip(node.edges, in_grads):
+            if edge is None:
+                continue
+            kind, target, shape, dtype = edge
+            if g is not None:
+                g = np.asarray(g)
+                g = unbroadcast(g, shape, node.name())
+                if g.dtype != dtype:
+                    g = g.astype(dtype)
+            if kind == "leaf":
+                if g is None:
+                    continue
+                if capture is not None:
+                    if id(target) in captured_leaves:
+                        k = captured_leaves[id(target)]
+                        results[k] = g if results[k] is None else results[k] + g
+                else:
+                    entry = leaf_grads.get(id(target))
+                    if entry is None:
+                        leaf_grads[id(target)] = (target, _Acc(g))
+                    else:
+                        entry[1].add(g)
+                continue
+            parent, nr = target
+            if g is not None:
+                pslots = buffers.setdefault(parent, [None] * parent.n_outputs)
+                if pslots[nr] is None:
+                    pslots[nr] = _Acc(g)
+                else:
+                    pslots[nr].add(g)
+            deps[parent] -= 1
+            if deps[parent] == 0:
+                ready.append(parent)
+
+    for target, acc in leaf_grads.values():
+        target._accumulate_grad(acc.value)
+    return results if capture is not None else None

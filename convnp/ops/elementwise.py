@@ -1,0 +1,400 @@
+"""Elementwise arithmetic and math: forward and backward side by side.
+
+Broadcasting is free here: backward returns the gradient at the output's shape and the engine sums
+it back to each input's shape.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from convnp.autograd.function import Function
+
+
+def as_operand(x, like: np.ndarray | None = None):
+    """Turn a Python scalar, array or Tensor into something ``Function.apply`` accepts.
+
+    Scalars take the tensor's dtype as PyTorch does (a float32 tensor times 0.5 stays float32; an
+    integer tensor plus 0.5 becomes float32, torch's default float).
+    """
+    from convnp.tensor import Tensor
+
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, np.ndarray):
+        return x
+    if isinstance(x, (numbers.Number, np.generic)):
+        if like is None:
+            return np.asarray(x)
+        kind = like.dtype.kind
+        if isinstance(x, (bool, np.bool_)):
+            return np.asarray(x, like.dtype if kind != "b" else bool)
+        if isinstance(x, numbers.Integral):
+            return np.asarray(x, like.dtype if kind in "iuf" else np.int64)
+        if isinstance(x, numbers.Complex) and not isinstance(x, numbers.Real):
+            return np.asarray(x)
+        return np.asarray(x, like.dtype if kind == "f" else np.float32)
+    if isinstance(x, (list, tuple)):
+        return np.asarray(x, dtype=like.dtype if like is not None else None)
+    raise TypeError(f"unsupported operand of type {type(x).__name__}; expected a Tensor, a NumPy "
+                    "array or a Python number")
+
+
+def _data(x):
+    from convnp.tensor import Tensor
+
+    return x.data if isinstance(x, Tensor) else x
+
+
+def binary(fn: type[Function], a, b):
+    """Apply a binary Function with PyTorch's scalar-dtype rules."""
+    from convnp.tensor import Tensor
+
+    if not isinstance(a, Tensor) and isinstance(b, Tensor):
+        a = as_operand(a, b.data)
+    else:
+        a = as_operand(a)
+        b = as_operand(b, _data(a))
+    return fn.apply(a, b)
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, (-g if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None,
+                              b if ctx.needs_input_grad[0] else None)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return (g * b if ctx.needs_input_grad[0] else None,
+                g * a if ctx.needs_input_grad[1] else None)
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        if a.dtype.kind in "iub" and b.dtype.kind in "iub":
+            a = a.astype(np.float32)  # torch: true division of integers gives the default float
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        ga = g / b if ctx.needs_input_grad[0] else None
+        gb = -g * a / (b * b) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = np.power(a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            # d/da a**b = b * a**(b-1); written without dividing by a so a == 0 stays finite
+            ga = g * b * np.power(a, b - 1) if np.ndim(b) or b != 0 else np.zeros_like(g)
+        if ctx.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                la = np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
+            gb = g * out * la
+        return ga, gb
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.exp(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * out
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g / a
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g / (2 * out)
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.abs(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * np.sign(a)
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.sin(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * np.cos(a)
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.cos(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return -g * np.sin(a)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.tanh(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * (1 - out * out)
+
+
+def _sigmoid(a: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function (no overflow warning for large |a|)."""
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = _sigmoid(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * out * (1 - out)
+
+
+class Clamp(Function):
+    @staticmethod
+    def forward(ctx, a, lo=None, hi=None):
+        ctx.save_for_backward(a)
+        ctx.lo, ctx.hi = lo, hi
+        return np.clip(a, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        mask = np.ones(a.shape, bool)
+        # torch passes the gradient where lo <= a <= hi (boundaries included)
+        if ctx.lo is not None:
+            mask &= a >= ctx.lo
+        if ctx.hi is not None:
+            mask &= a <= ctx.hi
+        return g * mask
+
+
+class Maximum(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        # ties split the gradient evenly, as torch does
+        w = np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0)).astype(g.dtype)
+        return g * w, g * (1 - w)
+
+
+class Minimum(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        w = np.where(a < b, 1.0, np.where(a == b, 0.5, 0.0)).astype(g.dtype)
+        return g * w, g * (1 - w)
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.save_for_backward(cond)
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        (cond,) = ctx.saved_tensors
+        zero = np.zeros((), g.dtype)
+        return (None,
+                np.where(cond, g, zero) if ctx.needs_input_grad[1] else None,
+                np.where(cond, zero, g) if ctx.needs_input_grad[2] else None)
+
+
+# ----------------------------------------------------------------------------- functional forms
+def add(input, other, *, alpha=1):
+    """``input + alpha * other`` with broadcasting."""
+    return binary(Add, input, other if alpha == 1 else mul(other, alpha))
+
+
+def sub(input, other, *, alpha=1):
+    """``input - alpha * other`` with broadcasting."""
+    return binary(Sub, input, other if alpha == 1 else mul(other, alpha))
+
+
+def mul(input, other):
+    """Elementwise product with broadcasting."""
+    return binary(Mul, input, other)
+
+
+def div(input, other):
+    """Elementwise true division with broadcasting."""
+    return binary(Div, input, other)
+
+
+def pow(input, exponent):
+    """``input ** exponent`` elementwise."""
+    return binary(Pow, input, exponent)
+
+
+def neg(input):
+    return Neg.apply(input)
+
+
+def exp(input):
+    return Exp.apply(input)
+
+
+def log(input):
+    return Log.apply(input)
+
+
+def sqrt(input):
+    return Sqrt.apply(input)
+
+
+def abs(input):
+    return Abs.apply(input)
+
+
+def sin(input):
+    return Sin.apply(input)
+
+
+def cos(input):
+    return Cos.apply(input)
+
+
+def tanh(input):
+    return Tanh.apply(input)
+
+
+def sigmoid(input):
+    return Sigmoid.apply(input)
+
+
+def clamp(input, min=None, max=None):
+    """Clamp into ``[min, max]``; either bound may be None. Gradient passes inside the bounds."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of 'min' and 'max' must be given")
+    return Clamp.apply(input, lo=min, hi=max)
+
+
+clip = clamp
+
+
+def maximum(input, other):
+    return binary(Maximum, input, other)
+
+
+def minimum(input, other):
+    return binary(Minimum, input, other)
+
+
+def where(condition, input, other):
+    """Pick ``input`` where ``condition`` holds, else ``other`` (both broadcast)."""
+    from convnp.tensor import Tensor
+
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != bool:
+        raise TypeError(f"where: 'condition' must be a bool tensor, got dtype {cond.dtype}")
+    like = input if isinstance(input, Tensor) else other if isinstance(other, Tensor) else None
+    ref = like.data if like is not None else None
+    return Where.apply(cond, as_operand(input, ref), as_operand(other, ref))

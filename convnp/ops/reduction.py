@@ -1,0 +1,293 @@
+"""Reductions: sum, mean, max/min (with indices), argmax/argmin, var/std, logsumexp, prod."""
+
+from __future__ import annotations
+
+import builtins
+from collections import namedtuple
+
+import numpy as np
+
+from convnp.autograd.function import Function
+
+MaxMin = namedtuple("MaxMin", ["values", "indices"])
+
+
+def normalize_dims(dim, ndim: int, fn: str) -> tuple[int, ...] | None:
+    """Validate ``dim`` (int, tuple or None) against ``ndim``; return sorted non-negative axes."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    out = []
+    for d in dims:
+        if not isinstance(d, (int, np.integer)):
+            raise TypeError(f"{fn}: 'dim' must be an int or a tuple of ints, got {type(d).__name__}")
+        lo, hi = (-ndim, ndim - 1) if ndim else (-1, 0)
+        if not lo <= d <= hi:
+            raise IndexError(f"{fn}: dimension out of range (expected to be in range of "
+                             f"[{lo}, {hi}], but got {d})")
+        out.append(int(d) % builtins.max(ndim, 1))
+    return tuple(sorted(set(out)))
+
+
+def _expand_back(g: np.ndarray, shape: tuple, axes, keepdim: bool) -> np.ndarray:
+    """Re-insert reduced axes so ``g`` broadcasts against the input's ``shape``."""
+    if axes is None:
+        return np.broadcast_to(g.reshape((1,) * len(shape)), shape)
+    if not keepdim:
+        g = np.expand_dims(g, axes)
+    return np.broadcast_to(g, shape)
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, a, axes=None, keepdim=False, dtype=None):
+        ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
+        if dtype is None and a.dtype.kind in "bui":
+            dtype = np.int64  # torch sums integers and bools into int64
+        return np.asarray(np.sum(a, axis=axes, keepdims=keepdim, dtype=dtype))
+
+    @staticmethod
+    def backward(ctx, g):
+        return _expand_back(g, ctx.shape, ctx.axes, ctx.keepdim)
+
+
+class Mean(Function):
+    @staticmethod
+    def forward(ctx, a, axes=None, keepdim=False):
+        ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
+        n = a.size if axes is None else int(np.prod([a.shape[i] for i in axes]))
+        ctx.n = n
+        return np.asarray(np.mean(a, axis=axes, keepdims=keepdim))
+
+    @staticmethod
+    def backward(ctx, g):
+        return _expand_back(g / g.dtype.type(ctx.n), ctx.shape, ctx.axes, ctx.keepdim)
+
+
+class Prod(Function):
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdim=False):
+        out = np.asarray(np.prod(a, axis=axis, keepdims=keepdim))
+        ctx.save_for_backward(a, out)
+        ctx.axes = None if axis is None else (axis,)
+        ctx.keepdim = keepdim
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        axes = ctx.axes
+        # product of the other elements, computed without division so zeros are handled
+        if axes is None:
+            flat = a.reshape(-1)
+            left = np.concatenate([[1], np.cumprod(flat)[:-1]]).astype(a.dtype)
+            right = np.concatenate([np.cumprod(flat[::-1])[:-1][::-1], [1]]).astype(a.dtype)
+            return (g.reshape(()) * left * right).reshape(a.shape)
+        ax = axes[0]
+        moved = np.moveaxis(a, ax, -1)
+        ones = np.ones(moved.shape[:-1] + (1,), a.dtype)
+        left = np.concatenate([ones, np.cumprod(moved, -1)[..., :-1]], -1)
+        right = np.concatenate([np.flip(np.cumprod(np.flip(moved, -1), -1), -1)[..., 1:], ones], -1)
+        others = np.moveaxis(left * right, -1, ax)
+        return _expand_back(g, a.shape, axes, ctx.keepdim) * others
+
+
+class MaxMinAll(Function):
+    """Full max/min: ties share the gradient evenly (torch's evenly_distribute_backward)."""
+
+    @staticmethod
+    def forward(ctx, a, is_max=True):
+        if a.size == 0:
+            raise RuntimeError(f"{'max' if is_max else 'min'}(): expected a non-empty tensor")
+        out = np.asarray(a.max() if is_max else a.min())
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        mask = a == out
+        return mask * (g / mask.sum()).astype(g.dtype)
+
+
+class AMaxMin(Function):
+    """amax/amin over dims: ties share the gradient evenly."""
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim=False, is_max=True):
+        out = np.asarray((np.amax if is_max else np.amin)(a, axis=axes, keepdims=True))
+        ctx.save_for_backward(a, out)
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return out if keepdim else np.squeeze(out, axis=axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        mask = a == out
+        count = mask.sum(axis=ctx.axes, keepdims=True)
+        gk = g if ctx.keepdim else np.expand_dims(g, ctx.axes)
+        return mask * (gk / count).astype(g.dtype)
+
+
+class MaxMinDim(Function):
+    """max/min along one dim, returning (values, indices); gradient goes to the chosen index."""
+
+    @staticmethod
+    def forward(ctx, a, axis, keepdim=False, is_max=True):
+        idx = (np.argmax if is_max else np.argmin)(a, axis=axis)
+        idx_k = np.expand_dims(idx, axis)
+        vals = np.take_along_axis(a, idx_k, axis)
+        ctx.shape, ctx.axis, ctx.keepdim = a.shape, axis, keepdim
+        ctx.save_for_backward(idx_k)
+        ctx.mark_non_differentiable(1)
+        if keepdim:
+            return vals, idx_k.astype(np.int64)
+        return np.squeeze(vals, axis), idx.astype(np.int64)
+
+    @staticmethod
+    def backward(ctx, g, _gi):
+        (idx_k,) = ctx.saved_tensors
+        gk = g if ctx.keepdim else np.expand_dims(g, ctx.axis)
+        out = np.zeros(ctx.shape, g.dtype)
+        np.put_along_axis(out, idx_k, gk, ctx.axis)
+        return out
+
+
+class Var(Function):
+    @staticmethod
+    def forward(ctx, a, axes=None, correction=1, keepdim=False):
+        n = a.size if axes is None else int(np.prod([a.shape[i] for i in axes]))
+        mean = np.mean(a, axis=axes, keepdims=True)
+        diff = a - mean
+        denom = builtins.max(n - correction, 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.asarray(np.sum(diff * diff, axis=axes, keepdims=keepdim) / a.dtype.type(denom))
+        ctx.save_for_backward(diff)
+        ctx.axes, ctx.keepdim, ctx.denom = axes, keepdim, denom
+        return out.astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (diff,) = ctx.saved_tensors
+        scale = g.dtype.type(2.0 / ctx.denom) if ctx.denom else g.dtype.type(np.nan)
+        return _expand_back(g, diff.shape, ctx.axes, ctx.keepdim) * diff * scale
+
+
+class LogSumExp(Function):
+    @staticmethod
+    def forward(ctx, a, axes, keepdim=False):
+        m = np.amax(a, axis=axes, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        s = np.log(np.sum(np.exp(a - m), axis=axes, keepdims=True)) + m
+        ctx.save_for_backward(a, s)
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return s if keepdim else np.squeeze(s, axis=axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, s = ctx.saved_tensors
+        gk = g if ctx.keepdim else np.expand_dims(g, ctx.axes)
+        return gk * np.exp(a - s)
+
+
+# ----------------------------------------------------------------------------- functional forms
+def sum(input, dim=None, keepdim=False, *, dtype=None):
+    """Sum over ``dim`` (int, tuple, or all when None)."""
+    return Sum.apply(input, axes=normalize_dims(dim, input.ndim, "sum"), keepdim=keepdim,
+                     dtype=dtype)
+
+
+def mean(input, dim=None, keepdim=False):
+    """Mean over ``dim`` (int, tuple, or all when None)."""
+    if input.dtype.kind not in "fc":
+        raise TypeError(f"mean: expected a floating-point input, got dtype {input.dtype}; "
+                        "convert with .float() first")
+    return Mean.apply(input, axes=normalize_dims(dim, input.ndim, "mean"), keepdim=keepdim)
+
+
+def prod(input, dim=None, keepdim=False):
+    """Product over all elements or along one ``dim``."""
+    axes = normalize_dims(dim, input.ndim, "prod")
+    return Prod.apply(input, axis=None if axes is None else axes[0], keepdim=keepdim)
+
+
+def _max_min(input, dim, keepdim, is_max):
+    name = "max" if is_max else "min"
+    if dim is None:
+        return MaxMinAll.apply(input, is_max=is_max)
+    if not isinstance(dim, (int, np.integer)):
+        from convnp.tensor import Tensor
+
+        if isinstance(dim, Tensor):  # torch.max(a, b) is the elementwise maximum
+            from convnp.ops.elementwise import maximum, minimum
+
+            return (maximum if is_max else minimum)(input, dim)
+        raise TypeError(f"{name}: 'dim' must be an int, got {type(dim).__name__}")
+    (axis,) = normalize_dims(dim, input.ndim, name)
+    if input.ndim == 0:
+        return MaxMin(input, input.new_zeros((), dtype=np.int64))
+    return MaxMin(*MaxMinDim.apply(input, axis=axis, keepdim=keepdim, is_max=is_max))
+
+
+def max(input, dim=None, keepdim=False):
+    """Largest element, or ``(values, indices)`` along ``dim`` (or the elementwise max of two)."""
+    return _max_min(input, dim, keepdim, True)
+
+
+def min(input, dim=None, keepdim=False):
+    """Smallest element, or ``(values, indices)`` along ``dim``."""
+    return _max_min(input, dim, keepdim, False)
+
+
+def amax(input, dim=(), keepdim=False):
+    axes = normalize_dims(dim, input.ndim, "amax") if dim != () else tuple(range(input.ndim))
+    return AMaxMin.apply(input, axes=axes, keepdim=keepdim, is_max=True)
+
+
+def amin(input, dim=(), keepdim=False):
+    axes = normalize_dims(dim, input.ndim, "amin") if dim != () else tuple(range(input.ndim))
+    return AMaxMin.apply(input, axes=axes, keepdim=keepdim, is_max=False)
+
+
+def _arg(input, dim, keepdim, fn, name):
+    from convnp.tensor import Tensor
+
+    a = input.data
+    if dim is None:
+        return Tensor._wrap(np.asarray(fn(a), dtype=np.int64))
+    (axis,) = normalize_dims(dim, a.ndim, name)
+    out = fn(a, axis=axis)
+    if keepdim:
+        out = np.expand_dims(out, axis)
+    return Tensor._wrap(np.asarray(out, dtype=np.int64))
+
+
+def argmax(input, dim=None, keepdim=False):
+    """Index of the largest element (flat when ``dim`` is None). No gradient."""
+    return _arg(input, dim, keepdim, np.argmax, "argmax")
+
+
+def argmin(input, dim=None, keepdim=False):
+    """Index of the smallest element (flat when ``dim`` is None). No gradient."""
+    return _arg(input, dim, keepdim, np.argmin, "argmin")
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance with Bessel's correction by default (``correction=1``), like torch."""
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    return Var.apply(input, axes=normalize_dims(dim, input.ndim, "var"), correction=correction,
+                     keepdim=keepdim)
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Standard deviation: ``sqrt(var(...))``."""
+    from convnp.ops.elementwise import sqrt
+
+    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+
+
+def logsumexp(input, dim, keepdim=False):
+    """``log(sum(exp(input), dim))`` computed stably."""
+    return LogSumExp.apply(input, axes=normalize_dims(dim, input.ndim, "logsumexp"),
+                           keepdim=keepdim)
