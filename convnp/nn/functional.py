@@ -1,0 +1,6 @@
+"""``convnp.nn.functional``: the one functional namespace (PyTorch's ``torch.nn.functional``).
+
+Every op lives in ``convnp.ops.<family>``; this module re-exports the public functions.
+"""
+
+from convnp.ops.elementwise import sigmoid, tanh  # noqa: F401

@@ -1,0 +1,1 @@
+"""``convnp.nn.init``: weight initialisers with PyTorch's formulas (filled in by the nn-core work)."""
