@@ -1,0 +1,259 @@
+"""Padding: constant / reflect / replicate / circular on any number of trailing axes.
+
+Two layers:
+
+- ``pad_nd`` / ``pad_nd_backward``: the raw-array core used by ``pad`` AND by the convolution
+  engine (padding_mode). One preallocated output, the interior copied once, then the borders of
+  each axis filled with slice copies from the already-written interior (no ``np.pad``). Every
+  mode is a separable per-axis index map, so the axis order does not matter and modes may differ
+  per axis (e.g. circular longitude + replicate latitude for equirectangular images).
+- ``pad``: torch.nn.functional.pad's signature, pad-list convention and errors, as an autograd
+  Function whose backward is the exact adjoint ``pad_nd_backward``.
+
+Negative pads crop (PyTorch allows this for every mode); convnp crops first, then pads, which is
+what PyTorch does (for circular this matters: the wrap reads the cropped data).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from convnp.autograd.function import Function
+
+__all__ = ["pad"]
+
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _crop(x: np.ndarray, pads: Sequence[tuple[int, int]]) -> np.ndarray:
+    """View of ``x`` with the negative parts of ``pads`` cropped away."""
+    first = x.ndim - len(pads)
+    idx = [slice(None)] * x.ndim
+    for i, (lo, hi) in enumerate(pads):
+        if lo < 0 or hi < 0:
+            n = x.shape[first + i]
+            idx[first + i] = slice(-min(lo, 0), n + min(hi, 0))
+    return x[tuple(idx)]
+
+
+def check_pads(shape: Sequence[int], pads: Sequence[tuple[int, int]], modes: Sequence[str],
+               fn: str = "pad") -> None:
+    """Raise a clear error when ``pads``/``modes`` cannot be applied to the trailing axes of
+    ``shape`` (reflect needs pad < size, circular pad <= size, replicate a non-empty axis)."""
+    if len(pads) != len(modes):
+        raise ValueError(f"{fn}: got {len(pads)} (lo, hi) pairs but {len(modes)} modes")
+    if len(pads) > len(shape):
+        raise ValueError(f"{fn}: cannot pad {len(pads)} trailing axes of an input with "
+                         f"{len(shape)} dimensions (shape {tuple(shape)})")
+    first = len(shape) - len(pads)
+    for i, ((lo, hi), mode) in enumerate(zip(pads, modes)):
+        ax = first + i
+        n = shape[ax] + min(lo, 0) + min(hi, 0)
+        if n < 0:
+            raise ValueError(f"{fn}: negative padding ({lo}, {hi}) crops more than the size "
+                             f"{shape[ax]} of dimension {ax} of input {tuple(shape)}")
+        plo, phi = max(lo, 0), max(hi, 0)
+        if mode == "constant":
+            continue
+        if mode not in PAD_MODES:
+            raise ValueError(f"{fn}: padding mode must be one of {PAD_MODES}, got {mode!r}")
+        if (plo or phi) and n == 0:
+            raise ValueError(f"{fn}: {mode} padding of dimension {ax} needs a non-empty axis, "
+                             f"got input {tuple(shape)}")
+        if mode == "reflect" and (plo >= n or phi >= n):
+            raise ValueError(f"{fn}: reflect padding ({lo}, {hi}) of dimension {ax} must be "
+                             f"smaller than its size {n} (input {tuple(shape)})")
+        if mode == "circular" and (plo > n or phi > n):
+            raise ValueError(f"{fn}: circular padding ({lo}, {hi}) of dimension {ax} must not "
+                             f"exceed its size {n} (it would wrap around more than once; "
+                             f"input {tuple(shape)})")
+
+
+def pad_nd(x: np.ndarray, pads: Sequence[tuple[int, int]], modes: Sequence[str] | str,
+           value: float = 0.0) -> np.ndarray:
+    """Pad the last ``len(pads)`` axes of ``x``; ``pads[i] = (lo, hi)`` for the i-th of them and
+    ``modes[i]`` in {'constant', 'reflect', 'replicate', 'circular'}. Negative lo/hi crop.
+
+    Raw arrays, no validation beyond what indexing needs (call ``check_pads`` first when the
+    values come from a user).
+    """
+    pads = [(int(lo), int(hi)) for lo, hi in pads]
+    if isinstance(modes, str):
+        modes = (modes,) * len(pads)
+    if any(lo < 0 or hi < 0 for lo, hi in pads):
+        x = _crop(x, pads)
+        pads = [(max(lo, 0), max(hi, 0)) for lo, hi in pads]
+    if not any(lo or hi for lo, hi in pads):
+        return x.copy()
+    first = x.ndim - len(pads)
+    out_shape = list(x.shape)
+    for i, (lo, hi) in enumerate(pads):
+        out_shape[first + i] += lo + hi
+    out = np.empty(out_shape, dtype=x.dtype)
+    # interior: one copy
+    inner = [slice(None)] * x.ndim
+    for i, (lo, _hi) in enumerate(pads):
+        inner[first + i] = slice(lo, lo + x.shape[first + i])
+    out[tuple(inner)] = x
+    # borders, axis by axis: along axis `ax` read/write the full extent of axes already padded and
+    # the interior of axes not yet padded (they are filled later, from these rows)
+    region = list(inner)
+    for i, ((lo, hi), mode) in enumerate(zip(pads, modes)):
+        ax = first + i
+        n = x.shape[ax]
+        region[ax] = slice(None)
+
+        def sl(s: slice, _ax=ax) -> tuple:
+            r = list(region)
+            r[_ax] = s
+            return tuple(r)
+
+        if lo or hi:
+            if mode == "constant" or mode == "zeros":
+                if lo:
+                    out[sl(slice(0, lo))] = value
+                if hi:
+                    out[sl(slice(lo + n, lo + n + hi))] = value
+            elif mode == "replicate":
+                if lo:
+                    out[sl(slice(0, lo))] = out[sl(slice(lo, lo + 1))]
+                if hi:
+                    out[sl(slice(lo + n, lo + n + hi))] = out[sl(slice(lo + n - 1, lo + n))]
+            elif mode == "reflect":
+                if lo:  # out[lo - k] = out[lo + k], k = 1..lo
+                    out[sl(slice(0, lo))] = out[sl(slice(2 * lo, lo, -1))]
+                if hi:  # out[lo + n - 1 + k] = out[lo + n - 1 - k], k = 1..hi
+                    stop = lo + n - 2 - hi
+                    out[sl(slice(lo + n, lo + n + hi))] = out[
+                        sl(slice(lo + n - 2, stop if stop >= 0 else None, -1))]
+            elif mode == "circular":
+                if lo:
+                    out[sl(slice(0, lo))] = out[sl(slice(n, lo + n))]
+                if hi:
+                    out[sl(slice(lo + n, lo + n + hi))] = out[sl(slice(lo, lo + hi))]
+            else:
+                raise ValueError(f"pad: padding mode must be one of {PAD_MODES}, got {mode!r}")
+    return out
+
+
+def pad_nd_backward(g: np.ndarray, pads: Sequence[tuple[int, int]], modes: Sequence[str] | str,
+                    input_shape: Sequence[int]) -> np.ndarray:
+    """The exact adjoint of ``pad_nd``: the gradient of the padded output ``g`` folded back to an
+    array of ``input_shape`` (reflected / replicated / wrapped contributions summed)."""
+    pads = [(int(lo), int(hi)) for lo, hi in pads]
+    if isinstance(modes, str):
+        modes = (modes,) * len(pads)
+    first = g.ndim - len(pads)
+    pos = [(max(lo, 0), max(hi, 0)) for lo, hi in pads]
+    out = g
+    # fold each padded axis back to its (cropped) interior; slabs are summed with slice adds
+    for i, ((lo, hi), mode) in enumerate(zip(pos, modes)):
+        if not (lo or hi):
+            continue
+        ax = first + i
+        n = out.shape[ax] - lo - hi
+        gm = np.moveaxis(out, ax, 0)  # (padded axis, ...)
+        r = gm[lo:lo + n].copy()
+        if mode == "replicate":
+            if lo:
+                r[0] += gm[:lo].sum(axis=0)
+            if hi:
+                r[n - 1] += gm[lo + n:].sum(axis=0)
+        elif mode == "reflect":
+            if lo:  # interior k = 1..lo received out[lo - k]
+                r[1:lo + 1] += gm[lo - 1::-1]
+            if hi:  # interior n-1-k, k = 1..hi, received out[lo + n - 1 + k]
+                r[n - 1 - hi:n - 1] += gm[lo + n:][::-1]
+        elif mode == "circular":
+            if lo:
+                r[n - lo:] += gm[:lo]
+            if hi:
+                r[:hi] += gm[lo + n:]
+        out = np.moveaxis(r, 0, ax)
+    if any(lo < 0 or hi < 0 for lo, hi in pads):
+        full = np.zeros(tuple(input_shape), dtype=g.dtype)
+        idx = [slice(None)] * full.ndim
+        for i, (lo, hi) in enumerate(pads):
+            n = input_shape[first + i]
+            idx[first + i] = slice(-min(lo, 0), n + min(hi, 0))
+        full[tuple(idx)] = out
+        return full
+    return np.ascontiguousarray(out)
+
+
+class Pad(Function):
+    """Autograd node of ``pad``: forward ``pad_nd``, backward its adjoint."""
+
+    @staticmethod
+    def forward(ctx, x, pads=(), modes=(), value=0.0):
+        ctx.pads, ctx.modes, ctx.shape = pads, modes, x.shape
+        return pad_nd(x, pads, modes, value)
+
+    @staticmethod
+    def backward(ctx, g):
+        return pad_nd_backward(g, ctx.pads, ctx.modes, ctx.shape)
+
+
+def torch_pad_to_pairs(pad: Sequence[int], fn: str = "pad") -> list[tuple[int, int]]:
+    """Convert torch's flat pad list (last axis first: left, right, top, bottom, ...) to (lo, hi)
+    pairs in axis order (first padded axis first)."""
+    if not isinstance(pad, (tuple, list)) or not all(
+            isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in pad):
+        raise TypeError(f"{fn}: 'pad' must be a tuple of ints (left, right, top, bottom, ...), "
+                        f"got {pad!r}")
+    if len(pad) % 2:
+        raise ValueError(f"{fn}: padding length must be divisible by 2, got {len(pad)} values "
+                         f"{tuple(pad)}")
+    pairs = [(int(pad[2 * k]), int(pad[2 * k + 1])) for k in range(len(pad) // 2)]
+    return pairs[::-1]
+
+
+def pad(input, pad: Sequence[int], mode: str = "constant", value: float | None = None):
+    """Pads a tensor (``torch.nn.functional.pad``).
+
+    ``pad`` lists the padding of the last dimensions, starting from the LAST one:
+    ``(left, right)`` pads the last dimension, ``(left, right, top, bottom)`` the last two,
+    ``(left, right, top, bottom, front, back)`` the last three. Negative values crop.
+
+    Args:
+        input (Tensor): N-dimensional tensor.
+        pad (tuple): even-length tuple of ints, last dimension first.
+        mode (str): ``'constant'`` | ``'reflect'`` (mirror without repeating the edge) |
+            ``'replicate'`` (repeat the edge) | ``'circular'`` (wrap around). Default: constant.
+        value (float, optional): fill value of ``'constant'`` padding. Default: 0. Other modes
+            refuse a value (as PyTorch does).
+
+    Unlike PyTorch, every mode works on any number of trailing dimensions with any number of
+    leading (batch / channel) dimensions. Reflect padding must be smaller than the padded size;
+    circular padding may not exceed it.
+
+    Shape:
+        - Input: :math:`(*, D_1, ..., D_k)` with ``k = len(pad) // 2``.
+        - Output: :math:`(*, D_1 + lo_1 + hi_1, ..., D_k + lo_k + hi_k)`.
+
+    Example::
+
+        >>> x = convnp.arange(4.).reshape(1, 1, 4)
+        >>> F.pad(x, (2, 1), mode="reflect")
+        tensor([[[2., 1., 0., 1., 2., 3., 2.]]])
+    """
+    from convnp.tensor import Tensor
+
+    if not isinstance(input, Tensor):
+        raise TypeError(f"pad: 'input' must be a Tensor, got {type(input).__name__}")
+    pairs = torch_pad_to_pairs(pad)
+    if len(pairs) > input.ndim:
+        raise ValueError(f"pad: padding length should be less than or equal to two times the "
+                         f"input dimension, but got padding length {2 * len(pairs)} and input "
+                         f"of dimension {input.ndim}")
+    if not isinstance(mode, str) or mode not in PAD_MODES:
+        raise ValueError(f"pad: 'mode' must be one of {PAD_MODES}, got {mode!r}")
+    if mode != "constant" and value is not None:
+        raise ValueError(f'pad: padding mode "{mode}" doesn\'t take in value argument '
+                         f"(got value={value!r})")
+    modes = (mode,) * len(pairs)
+    check_pads(input.shape, pairs, modes, "pad")
+    return Pad.apply(input, pads=tuple(pairs), modes=modes,
+                     value=0.0 if value is None else value)
