@@ -4,3 +4,4 @@ Every op lives in ``convnp.ops.<family>``; this module re-exports the public fun
 """
 
 from convnp.ops.elementwise import sigmoid, tanh  # noqa: F401
+from convnp.ops.padding import *  # noqa: F401,F403

@@ -1,3 +1,4 @@
 """Layer classes. Each module stores settings and parameters and calls a functional op."""
 
 from convnp.nn.modules.module import Module, Parameter
+from convnp.nn.modules.padding import *  # noqa: F401,F403
