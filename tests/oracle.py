@@ -124,3 +124,42 @@ def distinct(*shape, seed: int = 0, spacing: float = 0.01) -> np.ndarray:
     n = int(np.prod(shape))
     vals = (np.arange(n) - n / 2 + 0.5) * spacing
     return np.random.default_rng(seed).permutation(vals).reshape(shape)
+
+
+def compare_module(c_mod, t_mod, *inputs: np.ndarray, dtype=np.float64, train: bool = True,
+                   rtol: float | None = None, atol: float | None = None, seed: int = 0):
+    """Load ``t_mod``'s state_dict into ``c_mod`` (same key names), run both on ``inputs`` and
+    compare the output, the input gradients and every parameter gradient (random upstream)."""
+    torch = _torch()
+    dtype = np.dtype(dtype)
+    tol = TOL.get(dtype, dict(rtol=1e-3, atol=1e-3))
+    rtol = tol["rtol"] if rtol is None else rtol
+    atol = tol["atol"] if atol is None else atol
+    t_mod = t_mod.to(torch.float64 if dtype == np.float64 else torch.float32)
+    c_mod = c_mod.to(dtype)
+    c_mod.load_state_dict(t_mod.state_dict())
+    c_mod.train(train)
+    t_mod.train(train)
+    c_in = [convnp.tensor(x.astype(dtype), requires_grad=True) for x in inputs]
+    t_in = [torch.tensor(x.astype(dtype), requires_grad=True) for x in inputs]
+    c_out, t_out = c_mod(*c_in), t_mod(*t_in)
+    np.testing.assert_allclose(c_out.data, t_out.detach().numpy(), rtol=rtol, atol=atol,
+                               err_msg="module output differs from torch")
+    v = np.random.default_rng(seed).standard_normal(c_out.shape).astype(dtype)
+    (c_out * convnp.tensor(v)).sum().backward()
+    (t_out * torch.tensor(v)).sum().backward()
+    for i, (c, t) in enumerate(zip(c_in, t_in)):
+        np.testing.assert_allclose(c.grad.data, t.grad.numpy(), rtol=rtol, atol=atol,
+                                   err_msg=f"gradient of input {i} differs from torch")
+    t_params = dict(t_mod.named_parameters())
+    for name, p in c_mod.named_parameters():
+        tg = t_params[name].grad
+        if tg is None:
+            assert p.grad is None or not np.any(p.grad.data), f"{name}: grad only in convnp"
+            continue
+        np.testing.assert_allclose(p.grad.data, tg.numpy(), rtol=rtol, atol=atol,
+                                   err_msg=f"gradient of parameter {name} differs from torch")
+    for name, b in t_mod.named_buffers():
+        np.testing.assert_allclose(c_mod.state_dict()[name].data, b.numpy(), rtol=rtol,
+                                   atol=atol, err_msg=f"buffer {name} differs from torch")
+    return c_out
