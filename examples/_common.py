@@ -1,0 +1,50 @@
+"""Shared helpers of the example scripts: MNIST as float arrays, batching, timing."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_MNIST = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist"
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--data-dir", default=os.environ.get("CONVNP_MNIST", str(DEFAULT_MNIST)),
+                   help="folder holding the MNIST IDX .gz files")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--train-size", type=int, default=20000)
+    p.add_argument("--test-size", type=int, default=2000)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def mnist_arrays(data_dir: str, train: bool, limit: int | None = None):
+    """Images as float32 (N, 1, 28, 28) in [0, 1] and int64 labels, via convnp.data.MNIST."""
+    from convnp.data import MNIST
+
+    ds = MNIST(data_dir, train=train)
+    x = np.asarray(ds.data[:limit], dtype=np.float32)[:, None] / 255.0
+    y = np.asarray(ds.targets[:limit], dtype=np.int64)
+    return x, y
+
+
+def batches(n: int, batch_size: int, rng: np.random.Generator | None = None):
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    for i in range(0, n, batch_size):
+        yield order[i:i + batch_size]
+
+
+class Timer:
+    def __enter__(self):
+        self.t = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.t
