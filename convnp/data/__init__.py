@@ -1,0 +1,39 @@
+"""``convnp.data``: datasets, the DataLoader and transforms (``torch.utils.data`` + torchvision).
+
+    from convnp.data import DataLoader, MNIST, transforms as T
+    train = MNIST("../shared/data", transform=T.ToTensor())
+    for images, labels in DataLoader(train, batch_size=64, shuffle=True): ...
+"""
+
+from convnp.data import transforms  # noqa: F401
+from convnp.data._download import ChecksumError, DatasetNotFoundError, default_root  # noqa: F401
+from convnp.data.dataloader import (  # noqa: F401
+                                    BatchSampler,
+                                    DataLoader,
+                                    RandomSampler,
+                                    Sampler,
+                                    SequentialSampler,
+                                    SubsetRandomSampler,
+                                    default_collate,
+)
+from convnp.data.dataset import (  # noqa: F401
+                                    ConcatDataset,
+                                    Dataset,
+                                    IterableDataset,
+                                    Subset,
+                                    TensorDataset,
+                                    random_split,
+)
+from convnp.data.datasets import (  # noqa: F401
+                                    CIFAR10,
+                                    CIFAR100,
+                                    DATASETS,
+                                    EMNIST,
+                                    KMNIST,
+                                    MNIST,
+                                    FashionMNIST,
+                                    VisionDataset,
+                                    get_dataset,
+                                    list_datasets,
+                                    read_idx,
+)

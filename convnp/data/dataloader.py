@@ -1,0 +1,308 @@
+"""``DataLoader`` and samplers, with PyTorch's signature.
+
+Fast path: when ``collate_fn`` is the default and the dataset has ``get_batch`` (every
+array-backed dataset here does), a batch is one fancy-index per array plus a vectorised
+transform. ``prefetch=k`` (or ``num_workers > 0``) prepares up to k batches in a background
+thread so that decoding and augmentation overlap the training step (NumPy releases the GIL).
+
+Randomness is reproducible: at the start of each epoch the loader draws one base seed from its
+``generator`` (or convnp's default generator); batch ``i`` gets its own stream seeded from
+``(base_seed, i)``, so results do not depend on threads or prefetch depth.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from convnp.data import transforms as _transforms
+from convnp.random import rng as _rng
+from convnp.tensor import Tensor
+
+__all__ = ["DataLoader", "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
+           "BatchSampler", "default_collate"]
+
+
+class Sampler:
+    """Yields dataset indices."""
+
+    def __iter__(self) -> Iterator[int]:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+
+class SequentialSampler(Sampler):
+    def __init__(self, data_source) -> None:
+        self.data_source = data_source
+
+    def __iter__(self):
+        return iter(range(len(self.data_source)))
+
+    def __len__(self) -> int:
+        return len(self.data_source)
+
+
+class RandomSampler(Sampler):
+    """A random permutation each epoch (drawn from ``generator`` or the default generator)."""
+
+    def __init__(self, data_source, replacement: bool = False, num_samples: int | None = None,
+                 generator=None) -> None:
+        self.data_source = data_source
+        self.replacement = replacement
+        self._num_samples = num_samples
+        self.generator = generator
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.data_source) if self._num_samples is None else self._num_samples
+
+    def __iter__(self):
+        n, g = len(self.data_source), _rng(self.generator)
+        if self.replacement:
+            return iter(g.integers(0, n, self.num_samples).tolist())
+        reps = -(-self.num_samples // n)
+        perm = np.concatenate([g.permutation(n) for _ in range(reps)])[:self.num_samples]
+        return iter(perm.tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+class SubsetRandomSampler(Sampler):
+    def __init__(self, indices: Sequence[int], generator=None) -> None:
+        self.indices = np.asarray(indices)
+        self.generator = generator
+
+    def __iter__(self):
+        return iter(self.indices[_rng(self.generator).permutation(len(self.indices))].tolist())
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class BatchSampler(Sampler):
+    """Groups a sampler's indices into lists of ``batch_size``."""
+
+    def __init__(self, sampler, batch_size: int, drop_last: bool) -> None:
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
+            raise ValueError(f"BatchSampler: batch_size should be a positive integer, got "
+                             f"{batch_size!r}")
+        self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
+
+    def __iter__(self):
+        idx = np.fromiter(iter(self.sampler), dtype=np.int64)
+        n = len(idx)
+        stop = n - n % self.batch_size if self.drop_last else n
+        for s in range(0, stop, self.batch_size):
+            yield idx[s:s + self.batch_size].tolist()
+
+    def __len__(self) -> int:
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+def _to_tensor(a: np.ndarray) -> Tensor:
+    a = np.asarray(a)
+    if a.dtype.kind in "iu" and a.dtype != np.int64:
+        a = a.astype(np.int64)  # labels become int64 like torch's LongTensor
+    elif a.dtype == np.float16:
+        a = a.astype(np.float32)
+    return Tensor._wrap(np.ascontiguousarray(a))
+
+
+def default_collate(batch: list) -> Any:
+    """Stack a list of samples into batched Tensors (tuples/dicts are collated field-wise)."""
+    first = batch[0]
+    if isinstance(first, Tensor):
+        return Tensor._wrap(np.stack([b.data for b in batch]))
+    if isinstance(first, np.ndarray):
+        return _to_tensor(np.stack(batch))
+    if isinstance(first, (bool, int, float, np.number)):
+        return _to_tensor(np.asarray(batch))
+    if isinstance(first, (str, bytes)):
+        return list(batch)
+    if isinstance(first, dict):
+        return {k: default_collate([b[k] for b in batch]) for k in first}
+    if isinstance(first, (tuple, list)):
+        return type(first)(default_collate(list(col)) for col in zip(*batch)) \
+            if isinstance(first, tuple) else [default_collate(list(c)) for c in zip(*batch)]
+    raise TypeError(f"default_collate: batch elements of type {type(first).__name__} are not "
+                    f"supported; pass collate_fn=")
+
+
+class DataLoader:
+    """Iterates over a dataset in (shuffled) mini-batches of Tensors.
+
+    Args:
+        dataset: a Dataset (map-style) or IterableDataset.
+        batch_size: samples per batch (default 1; None disables batching).
+        shuffle: reshuffle every epoch (default False).
+        sampler / batch_sampler: custom index orders (exclusive with shuffle).
+        num_workers: if > 0, batches are prepared by a background thread (no processes).
+        collate_fn: merges a list of samples into a batch (default: stack into Tensors).
+        drop_last: drop the last incomplete batch.
+        generator: convnp.Generator for shuffling and augmentation seeds.
+        prefetch_factor: batches per worker queued ahead (default 2).
+        prefetch: convnp extension: number of batches prepared ahead in a background thread
+            (0 = synchronous; default ``num_workers * prefetch_factor``).
+
+    Example:
+        >>> loader = DataLoader(MNIST(root, transform=ToTensor()), batch_size=64, shuffle=True)
+        >>> for images, labels in loader: ...   # images (64, 1, 28, 28) float32, labels int64
+    """
+
+    def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool | None = None,
+                 sampler=None, batch_sampler=None, num_workers: int = 0,
+                 collate_fn: Callable | None = None, pin_memory: bool = False,
+                 drop_last: bool = False, timeout: float = 0, worker_init_fn=None,
+                 multiprocessing_context=None, generator=None, *, prefetch_factor=None,
+                 persistent_workers: bool = False, pin_memory_device: str = "",
+                 prefetch: int | None = None) -> None:
+        from convnp.data.dataset import IterableDataset
+
+        if num_workers < 0:
+            raise ValueError("DataLoader: num_workers option should be non-negative")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.num_workers = num_workers
+        self.generator = generator
+        self.collate_fn = collate_fn
+        self._auto_collate = collate_fn is None
+        self._iterable = isinstance(dataset, IterableDataset)
+        if prefetch is None:
+            prefetch = num_workers * (prefetch_factor or 2)
+        self.prefetch = int(prefetch)
+        if self._iterable:
+            if shuffle or sampler is not None or batch_sampler is not None:
+                raise ValueError("DataLoader with IterableDataset: expected unspecified shuffle, "
+                                 "sampler and batch_sampler")
+            self.sampler = self.batch_sampler = None
+            return
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("DataLoader: batch_sampler option is mutually exclusive with "
+                                 "batch_size, shuffle, sampler, and drop_last")
+            self.batch_size, self.drop_last = None, False
+        elif batch_size is None and drop_last:
+            raise ValueError("DataLoader: batch_size=None option disables auto-batching and is "
+                             "mutually exclusive with drop_last")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        if sampler is None:
+            sampler = (RandomSampler(dataset, generator=generator) if shuffle
+                       else SequentialSampler(dataset))
+        if batch_sampler is None and batch_size is not None:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+        self.sampler, self.batch_sampler = sampler, batch_sampler
+
+    def __len__(self) -> int:
+        if self._iterable:
+            return len(self.dataset)
+        return len(self.batch_sampler) if self.batch_sampler is not None else len(self.sampler)
+
+    # -- iteration -------------------------------------------------------------------------
+    def _index_iter(self):
+        if self._iterable:
+            return iter([])
+        return iter(self.batch_sampler if self.batch_sampler is not None else self.sampler)
+
+    def _fetch(self, i: int, index, base_seed: int):
+        rng = np.random.default_rng([base_seed, i])
+        with _transforms.use_rng(rng):
+            if self.batch_sampler is None:  # no auto-batching: one sample at a time
+                sample = self.dataset[index]
+                return sample if not self._auto_collate else _convert(sample)
+            get_batch = getattr(self.dataset, "get_batch", None) if self._auto_collate else None
+            if get_batch is not None:
+                return tuple(_to_tensor(a) for a in get_batch(np.asarray(index, np.int64), rng))
+            samples = [self.dataset[j] for j in index]
+            return (self.collate_fn or default_collate)(samples)
+
+    def _iter_iterable(self):
+        collate = self.collate_fn or default_collate
+        if self.batch_size is None:
+            yield from self.dataset
+            return
+        buf = []
+        for sample in self.dataset:
+            buf.append(sample)
+            if len(buf) == self.batch_size:
+                yield collate(buf)
+                buf = []
+        if buf and not self.drop_last:
+            yield collate(buf)
+
+    def __iter__(self):
+        if self._iterable:
+            return self._iter_iterable()
+        # torch draws the workers' base seed first, then the sampler's permutation
+        base_seed = int(_rng(self.generator).integers(0, 2**63 - 1))
+        jobs = enumerate(self._index_iter())
+        if self.prefetch <= 0:
+            return (self._fetch(i, idx, base_seed) for i, idx in jobs)
+        return _Prefetcher(self, jobs, base_seed)
+
+
+def _convert(sample):
+    if isinstance(sample, np.ndarray):
+        return _to_tensor(sample)
+    if isinstance(sample, tuple):
+        return tuple(_convert(s) for s in sample)
+    return sample
+
+
+class _Prefetcher:
+    """Runs ``loader._fetch`` in a background thread, ``loader.prefetch`` batches ahead."""
+
+    _END = object()
+
+    def __init__(self, loader: DataLoader, jobs, base_seed: int) -> None:
+        self._q: queue.Queue = queue.Queue(maxsize=max(1, loader.prefetch))
+        self._stop = threading.Event()
+
+        def work():
+            try:
+                for i, idx in jobs:
+                    if self._stop.is_set():
+                        return
+                    self._put((True, loader._fetch(i, idx, base_seed)))
+            except BaseException as e:  # re-raised in the consumer thread
+                self._put((False, e))
+                return
+            self._put((True, self._END))
+
+        self._thread = threading.Thread(target=work, name="convnp-prefetch", daemon=True)
+        self._thread.start()
+
+    def _put(self, item) -> None:
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        ok, item = self._q.get()
+        if not ok:
+            self.close()
+            raise item
+        if item is self._END:
+            self.close()
+            raise StopIteration
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def __del__(self) -> None:
+        self._stop.set()

@@ -1,0 +1,3 @@
+"""``convnp.utils``: PyTorch's ``torch.utils`` layout (``convnp.utils.data``)."""
+
+from convnp.utils import data  # noqa: F401
