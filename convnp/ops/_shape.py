@@ -111,3 +111,100 @@ def receptive_field(kernels: Sequence[int], strides: Sequence[int] | None = None
         rf += d * (k - 1) * jump
         jump *= s
     return rf
+
+
+# --------------------------------------------------------------------------------------------
+# Convolution padding resolution (used by convnp.ops.conv and by the explain/summary tools)
+# --------------------------------------------------------------------------------------------
+
+_PAD_STRINGS = ("valid", "same", "causal")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def conv_padding_pairs(padding, sizes: Sequence[int], kernel: Sequence[int],
+                       stride: Sequence[int], dilation: Sequence[int],
+                       fn: str = "conv") -> tuple[tuple[int, int], ...]:
+    """Resolve a convolution ``padding`` argument to one ``(lo, hi)`` pair per spatial axis.
+
+    Accepts an int (same on every side), a sequence of ints (one per axis, symmetric), a sequence
+    of ``(lo, hi)`` pairs, the strings ``'valid'`` (no padding), ``'same'`` (``same_padding``:
+    ``ceil(size / stride)`` outputs for any stride and dilation, the odd element at the end) and
+    ``'causal'`` (``causal_padding``: everything before), or a sequence mixing these per axis,
+    e.g. ``('causal', 1)``.
+    """
+    n = len(kernel)
+
+    def one(p, i):
+        if _is_int(p):
+            if p < 0:
+                raise ValueError(f"{fn}: padding must be non-negative, got {padding!r}")
+            return int(p), int(p)
+        if isinstance(p, str):
+            if p == "valid":
+                return 0, 0
+            if p == "same":
+                return same_padding(sizes[i], kernel[i], stride[i], dilation[i])
+            if p == "causal":
+                return causal_padding(kernel[i], dilation[i])
+            raise ValueError(f"{fn}: padding string must be one of {_PAD_STRINGS}, got {p!r}")
+        if (isinstance(p, (tuple, list)) and len(p) == 2 and all(_is_int(v) for v in p)):
+            if p[0] < 0 or p[1] < 0:
+                raise ValueError(f"{fn}: padding must be non-negative, got {padding!r}")
+            return int(p[0]), int(p[1])
+        raise TypeError(f"{fn}: padding must be an int, a string in {_PAD_STRINGS}, a sequence of "
+                        f"{n} ints or of {n} (lo, hi) pairs, got {padding!r}")
+
+    if _is_int(padding) or isinstance(padding, str):
+        return tuple(one(padding, i) for i in range(n))
+    if isinstance(padding, (tuple, list)):
+        if len(padding) == 1:
+            return tuple(one(padding[0], i) for i in range(n))
+        if len(padding) != n:
+            raise ValueError(f"{fn}: padding needs 1 or {n} entries (one per spatial axis), got "
+                             f"{padding!r} ({len(padding)} entries)")
+        return tuple(one(p, i) for i, p in enumerate(padding))
+    raise TypeError(f"{fn}: padding must be an int, a string in {_PAD_STRINGS}, a sequence of "
+                    f"{n} ints or of {n} (lo, hi) pairs, got {padding!r} "
+                    f"({type(padding).__name__})")
+
+
+def conv_transpose_output_padding(output_size: Sequence[int], sizes: Sequence[int],
+                                  kernel: Sequence[int], stride: Sequence[int],
+                                  pads: Sequence[tuple[int, int]], dilation: Sequence[int],
+                                  fn: str = "conv_transpose") -> tuple[int, ...]:
+    """``output_padding`` that makes a transposed convolution produce ``output_size`` (spatial).
+
+    Valid sizes along an axis range from ``conv_transpose_output_size(..., output_padding=0)`` to
+    that plus ``stride - 1`` (PyTorch's rule); anything else raises a ValueError naming the range.
+    """
+    out = []
+    for i, want in enumerate(output_size):
+        lo = conv_transpose_output_size(sizes[i], kernel[i], stride[i], pads[i][0], pads[i][1],
+                                        dilation[i])
+        hi = lo + stride[i] - 1
+        if not lo <= want <= hi:
+            raise ValueError(f"{fn}: requested an output size of {tuple(output_size)}, but valid "
+                             f"sizes along spatial axis {i} range from {lo} to {hi} (for an input "
+                             f"of {tuple(sizes)}, kernel {tuple(kernel)}, stride {tuple(stride)})")
+        out.append(want - lo)
+    return tuple(out)
+
+
+def pool_max_padding(kernel: int) -> int:
+    """Largest padding PyTorch accepts for max/avg pooling: ``kernel // 2``.
+
+    Dilation does not enter: PyTorch checks the undilated kernel, even for dilated max pooling."""
+    return kernel // 2
+
+
+def unpool_output_size(size: int, kernel: int, stride: int, padding: int = 0) -> int:
+    """Default output length of max-unpooling: ``(size - 1)*stride - 2*padding + kernel``."""
+    return (size - 1) * stride - 2 * padding + kernel
+
+
+def interpolate_output_size(size: int, scale: float) -> int:
+    """Output length of ``interpolate`` with a scale factor: ``floor(size * scale)``."""
+    return int(math.floor(float(size) * float(scale)))

@@ -1,0 +1,780 @@
+"""Pooling: max, average, power-average (Lp) and adaptive pooling in 1-d, 2-d and 3-d.
+
+One N-d core: every input is viewed as ``(B, D, H, W)`` planes (``B = N*C``; 1-d and 2-d inputs get
+singleton leading spatial axes and a kernel of 1 there), so one kernel serves all three ranks.
+
+Max pooling records, per output, the *tap code* of its argmax (the position inside the window,
+``uint8`` for windows of up to 255 taps) instead of a flat int64 index: backward scatters the
+gradient through the codes, and PyTorch's per-plane flat indices are only built when
+``return_indices=True`` asks for them. Compiled Numba kernels (parallel over planes, so scatters
+never race) run when ``convnp.backend.use_numba()``; the NumPy path loops over kernel taps only and
+is the reference.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from convnp import backend
+from convnp.autograd.function import Function
+from convnp.ops import _shape
+
+__all__ = [
+    "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+    "lp_pool1d", "lp_pool2d", "lp_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
+]
+
+
+# ---------------------------------------------------------------------------- compiled kernels
+def _prange(n):
+    return range(n)
+
+
+try:  # prange only matters once compiled; the plain-Python fallback uses range
+    from numba import prange as _prange  # noqa: F811
+except Exception:  # pragma: no cover
+    pass
+
+
+@backend.jit(parallel=True)
+def _max_fwd_nb(x, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, out, code):
+    """Max over each window of each plane; code = tap number of the (first, NaN-propagating) max."""
+    B, D, H, W = x.shape
+    OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
+    for b in _prange(B):
+        for od in range(OD):
+            d0 = od * sd - pd
+            for oh in range(OH):
+                h0 = oh * sh - ph
+                for ow in range(OW):
+                    w0 = ow * sw - pw
+                    best = -np.inf
+                    bc = -1
+                    t = 0
+                    for i in range(kd):
+                        d = d0 + i * dd
+                        for j in range(kh):
+                            h = h0 + j * dh
+                            for k in range(kw):
+                                wi = w0 + k * dw
+                                if 0 <= d < D and 0 <= h < H and 0 <= wi < W:
+                                    v = x[b, d, h, wi]
+                                    if v > best or np.isnan(v):
+                                        best = v
+                                        bc = t
+                                    elif bc < 0:
+                                        bc = t  # all -inf so far: PyTorch keeps the first tap
+                                t += 1
+                    out[b, od, oh, ow] = best
+                    code[b, od, oh, ow] = bc if bc >= 0 else 0
+
+
+@backend.jit(parallel=True)
+def _max_bwd_nb(g, code, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, gx):
+    """Scatter-add each output gradient to its argmax (decoded from the tap code)."""
+    B, D, H, W = gx.shape
+    OD, OH, OW = g.shape[1], g.shape[2], g.shape[3]
+    for b in _prange(B):
+        for od in range(OD):
+            for oh in range(OH):
+                for ow in range(OW):
+                    c = np.int64(code[b, od, oh, ow])
+                    d = od * sd - pd + (c // (kh * kw)) * dd
+                    h = oh * sh - ph + ((c // kw) % kh) * dh
+                    wi = ow * sw - pw + (c % kw) * dw
+                    if 0 <= d < D and 0 <= h < H and 0 <= wi < W:
+                        gx[b, d, h, wi] += g[b, od, oh, ow]
+
+
+@backend.jit(parallel=True)
+def _avg_fwd_nb(x, kd, kh, kw, sd, sh, sw, pd, ph, pw, div, out):
+    """Sum of the in-bounds taps of each window divided by the precomputed divisor."""
+    B, D, H, W = x.shape
+    OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
+    for b in _prange(B):
+        for od in range(OD):
+            d0 = od * sd - pd
+            dlo = max(d0, 0)
+            dhi = min(d0 + kd, D)
+            for oh in range(OH):
+                h0 = oh * sh - ph
+                hlo = max(h0, 0)
+                hhi = min(h0 + kh, H)
+                for ow in range(OW):
+                    w0 = ow * sw - pw
+                    wlo = max(w0, 0)
+                    whi = min(w0 + kw, W)
+                    s = 0.0
+                    for d in range(dlo, dhi):
+                        for h in range(hlo, hhi):
+                            for wi in range(wlo, whi):
+                                s += x[b, d, h, wi]
+                    out[b, od, oh, ow] = s / div[od, oh, ow]
+
+
+@backend.jit(parallel=True)
+def _avg_bwd_nb(g, kd, kh, kw, sd, sh, sw, pd, ph, pw, div, gx):
+    """Spread each output gradient / divisor over the in-bounds taps of its window."""
+    B, D, H, W = gx.shape
+    OD, OH, OW = g.shape[1], g.shape[2], g.shape[3]
+    for b in _prange(B):
+        for od in range(OD):
+            d0 = od * sd - pd
+            dlo = max(d0, 0)
+            dhi = min(d0 + kd, D)
+            for oh in range(OH):
+                h0 = oh * sh - ph
+                hlo = max(h0, 0)
+                hhi = min(h0 + kh, H)
+                for ow in range(OW):
+                    w0 = ow * sw - pw
+                    wlo = max(w0, 0)
+                    whi = min(w0 + kw, W)
+                    v = g[b, od, oh, ow] / div[od, oh, ow]
+                    for d in range(dlo, dhi):
+                        for h in range(hlo, hhi):
+                            for wi in range(wlo, whi):
+                                gx[b, d, h, wi] += v
+
+
+@backend.jit(parallel=True)
+def _scatter_nb(vals, idx, out, accumulate):
+    """Per plane: ``out[b, idx[b, m]] (+)= vals[b, m]``; serial inside a plane, so no races."""
+    B, M = vals.shape
+    for b in _prange(B):
+        for m in range(M):
+            if accumulate:
+                out[b, idx[b, m]] += vals[b, m]
+            else:
+                out[b, idx[b, m]] = vals[b, m]
+
+
+def scatter_planes(vals: np.ndarray, idx: np.ndarray, plane: int, accumulate: bool) -> np.ndarray:
+    """``(B, M)`` values to ``(B, plane)`` zeros at per-plane flat ``idx`` (add or assign).
+
+    The one scatter behind max-pool backward (adaptive case) and max-unpool forward.
+    """
+    B = vals.shape[0]
+    out = np.zeros((B, plane), vals.dtype)
+    if B == 0 or vals.size == 0:
+        return out
+    if backend.use_numba():
+        _scatter_nb(np.ascontiguousarray(vals), np.ascontiguousarray(idx, dtype=np.int64), out,
+                    accumulate)
+        return out
+    flat = (idx.astype(np.int64) + (np.arange(B, dtype=np.int64) * plane)[:, None]).ravel()
+    if accumulate:
+        out = np.bincount(flat, weights=vals.ravel(), minlength=B * plane)
+        return out.astype(vals.dtype, copy=False).reshape(B, plane)
+    out.reshape(-1)[flat] = vals.ravel()
+    return out
+
+
+def gather_planes(g: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``(B, L)`` gradient read at per-plane flat ``idx`` ``(B, M)``: the scatter's adjoint."""
+    return np.take_along_axis(g, idx.astype(np.int64, copy=False), axis=1)
+
+
+# ---------------------------------------------------------------------------- argument handling
+def _planes(x: np.ndarray, nd: int):
+    """View ``(N, C, *sp)`` or ``(C, *sp)`` as ``(B, D, H, W)``; return it and the leading dims."""
+    lead = x.shape[:-nd]
+    sp = x.shape[-nd:]
+    sp4 = (1,) * (3 - nd) + tuple(sp)
+    return np.ascontiguousarray(x).reshape((-1,) + sp4), lead
+
+
+def _pad3(t: tuple, fill: int) -> tuple:
+    return (fill,) * (3 - len(t)) + tuple(t)
+
+
+def _check_input(x, nd: int, fn: str) -> None:
+    from convnp.tensor import Tensor
+
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{fn}: 'input' must be a convnp Tensor, got {type(x).__name__}")
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"{fn}: expected a {nd + 1}-d (unbatched) or {nd + 2}-d (batched) input "
+                         f"of shape (N, C, {', '.join('LHW'[-nd:] if nd < 3 else 'DHW')}), got "
+                         f"shape {tuple(x.shape)}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{fn}: expected a floating-point input, got dtype {x.dtype}")
+    if any(s == 0 for s in x.shape[-nd - 1:]):
+        raise ValueError(f"{fn}: input has an empty channel or spatial axis: {tuple(x.shape)}")
+
+
+def _window_args(nd, fn, kernel_size, stride, padding, dilation):
+    k = _shape.ntuple(kernel_size, nd, "kernel_size", fn, minimum=1)
+    s = k if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0) else \
+        _shape.ntuple(stride, nd, "stride", fn, minimum=1)
+    p = _shape.ntuple(padding, nd, "padding", fn, minimum=0)
+    d = _shape.ntuple(dilation, nd, "dilation", fn, minimum=1)
+    if any(pp > _shape.pool_max_padding(kk) for kk, pp in zip(k, p)):
+        raise RuntimeError(
+            f"{fn}: pad should be at most half of kernel size, but got padding={p} and "
+            f"kernel_size={k} (PyTorch's rule: padding <= kernel_size // 2 on every axis, "
+            f"dilation not counted; here at most {tuple(kk // 2 for kk in k)})")
+    return k, s, p, d
+
+
+def _out_sizes(fn, sp, k, s, p, d, ceil_mode):
+    out = tuple(_shape.pool_output_size(n, kk, ss, pp, dd, ceil_mode)
+                for n, kk, ss, pp, dd in zip(sp, k, s, p, d))
+    if any(o <= 0 for o in out):
+        raise RuntimeError(f"{fn}: given input spatial size {tuple(sp)}, kernel_size {k}, "
+                           f"stride {s}, padding {p}, dilation {d}, the output size {out} is too "
+                           "small (every output size must be >= 1)")
+    return out
+
+
+def _tap_slices(pad_lo, k_idx, dil, stride, out):
+    """Strided slice of the padded axis read by kernel tap ``k_idx``."""
+    start = k_idx * dil
+    return slice(start, start + (out - 1) * stride + 1, stride)
+
+
+def _padded(x4, p3, need3, fill):
+    """Copy of ``(B, D, H, W)`` padded by ``p3`` before and enough after to cover ``need3``."""
+    B = x4.shape[0]
+    shape = [B] + [max(need, n + pp) for n, pp, need in zip(x4.shape[1:], p3, need3)]
+    xp = np.full(shape, fill, x4.dtype)
+    xp[:, p3[0]:p3[0] + x4.shape[1], p3[1]:p3[1] + x4.shape[2], p3[2]:p3[2] + x4.shape[3]] = x4
+    return xp
+
+
+# ---------------------------------------------------------------------------- max pooling
+def _max_forward(x4, k3, s3, p3, d3, o3):
+    B = x4.shape[0]
+    ntaps = k3[0] * k3[1] * k3[2]
+    cdt = np.uint8 if ntaps <= 255 else np.int32
+    out = np.empty((B,) + o3, x4.dtype)
+    code = np.zeros((B,) + o3, cdt)
+    if B == 0:
+        return out, code
+    if backend.use_numba():
+        _max_fwd_nb(x4, *k3, *s3, *p3, *d3, out, code)
+        return out, code
+    need = [(o - 1) * s + (k - 1) * d + 1 for o, s, k, d in zip(o3, s3, k3, d3)]
+    xp = _padded(x4, p3, need, -np.inf)
+    out.fill(-np.inf)
+    first = True
+    t = 0
+    for i in range(k3[0]):
+        si = _tap_slices(p3[0], i, d3[0], s3[0], o3[0])
+        for j in range(k3[1]):
+            sj = _tap_slices(p3[1], j, d3[1], s3[1], o3[1])
+            for kk in range(k3[2]):
+                sk = _tap_slices(p3[2], kk, d3[2], s3[2], o3[2])
+                v = xp[:, si, sj, sk]
+                if first:
+                    np.copyto(out, v)
+                    first = False
+                else:
+                    m = (v > out) | np.isnan(v)
+                    np.copyto(out, v, where=m)
+                    code[m] = t
+                t += 1
+    return out, code
+
+
+def _max_backward(g, code, x_shape, k3, s3, p3, d3):
+    g = np.ascontiguousarray(g)
+    if backend.use_numba():
+        gx = np.zeros(x_shape, g.dtype)
+        _max_bwd_nb(g, code, k3[1], k3[2], *s3, *p3, *d3, gx)
+        return gx
+    o3 = g.shape[1:]
+    need = [(o - 1) * s + (k - 1) * d + 1 for o, s, k, d in zip(o3, s3, k3, d3)]
+    shape = [x_shape[0]] + [max(nn, n + pp) for n, pp, nn in zip(x_shape[1:], p3, need)]
+    gp = np.zeros(shape, g.dtype)
+    zero = np.zeros((), g.dtype)
+    t = 0
+    for i in range(k3[0]):
+        si = _tap_slices(p3[0], i, d3[0], s3[0], o3[0])
+        for j in range(k3[1]):
+            sj = _tap_slices(p3[1], j, d3[1], s3[1], o3[1])
+            for kk in range(k3[2]):
+                sk = _tap_slices(p3[2], kk, d3[2], s3[2], o3[2])
+                gp[:, si, sj, sk] += np.where(code == t, g, zero)
+                t += 1
+    D, H, W = x_shape[1:]
+    return gp[:, p3[0]:p3[0] + D, p3[1]:p3[1] + H, p3[2]:p3[2] + W].copy()
+
+
+def codes_to_indices(code, in3, k3, s3, p3, d3) -> np.ndarray:
+    """Expand tap codes ``(B, OD, OH, OW)`` to PyTorch's per-plane flat int64 indices."""
+    c = code.astype(np.int64)
+    OD, OH, OW = code.shape[1:]
+    kd, kh, kw = k3
+    del kd
+    D, H, W = in3
+    d = (np.arange(OD) * s3[0] - p3[0])[:, None, None] + (c // (kh * kw)) * d3[0]
+    h = (np.arange(OH) * s3[1] - p3[1])[:, None] + ((c // kw) % kh) * d3[1]
+    w = (np.arange(OW) * s3[2] - p3[2]) + (c % kw) * d3[2]
+    return (d * H + h) * W + w
+
+
+class MaxPoolNd(Function):
+    """N-d max pooling; backward scatters through the recorded argmax tap codes."""
+
+    @staticmethod
+    def forward(ctx, x, nd, k, s, p, d, ceil_mode, return_indices, fn):
+        x4, lead = _planes(x, nd)
+        k3, s3, p3, d3 = _pad3(k, 1), _pad3(s, 1), _pad3(p, 0), _pad3(d, 1)
+        o = _out_sizes(fn, x.shape[-nd:], k, s, p, d, ceil_mode)
+        o3 = _pad3(o, 1)
+        out, code = _max_forward(x4, k3, s3, p3, d3, o3)
+        ctx.geom = (x4.shape, k3, s3, p3, d3, x.shape)
+        ctx.save_for_backward(code)
+        out = out.reshape(lead + o)
+        if not return_indices:
+            return out
+        idx = codes_to_indices(code, x4.shape[1:], k3, s3, p3, d3).reshape(lead + o)
+        return out, idx
+
+    @staticmethod
+    def backward(ctx, g, *_):
+        (code,) = ctx.saved_tensors
+        x4_shape, k3, s3, p3, d3, x_shape = ctx.geom
+        gx = _max_backward(g.reshape(code.shape), code, x4_shape, k3, s3, p3, d3)
+        return gx.reshape(x_shape)
+
+
+def _tag_indices(idx, in_shape, nd):
+    """Remember the pooled input's spatial size on the indices (the notes' switch variables)."""
+    idx.pooled_input_shape = tuple(in_shape[-nd:])
+    return idx
+
+
+def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    fn = f"max_pool{nd}d"
+    _check_input(input, nd, fn)
+    k, s, p, d = _window_args(nd, fn, kernel_size, stride, padding, dilation)
+    res = MaxPoolNd.apply(input, nd=nd, k=k, s=s, p=p, d=d, ceil_mode=bool(ceil_mode),
+                          return_indices=bool(return_indices), fn=fn)
+    if return_indices:
+        return res[0], _tag_indices(res[1], input.shape, nd)
+    return res
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """1-d max pooling over ``(N, C, L)`` (or ``(C, L)``).
+
+    Args:
+        kernel_size: window length. stride: step (default ``kernel_size``).
+        padding: implicit -inf padding on both sides, at most half the effective kernel.
+        dilation: spacing between window taps. ceil_mode: round the output length up (a last
+            window must still start inside the input or the left padding).
+        return_indices: also return the argmax positions (flat per plane, PyTorch's convention);
+            they carry ``pooled_input_shape`` so ``max_unpool1d`` can restore the exact length.
+
+    Shape:
+        ``L_out = floor_or_ceil((L + 2*padding - dilation*(kernel_size-1) - 1) / stride) + 1``
+
+    Example:
+        >>> max_pool1d(convnp.randn(2, 3, 8), 2).shape
+        (2, 3, 4)
+    """
+    return _max_pool(1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """2-d max pooling over ``(N, C, H, W)`` (or ``(C, H, W)``); arguments as ``max_pool1d``.
+
+    Shape:
+        ``H_out = floor_or_ceil((H + 2*padding[0] - dilation[0]*(kernel_size[0]-1) - 1)
+        / stride[0]) + 1``, likewise ``W_out``.
+
+    Example:
+        >>> max_pool2d(convnp.randn(1, 3, 8, 6), 2).shape  # 2x2, stride 2: halves H and W
+        (1, 3, 4, 3)
+    """
+    return _max_pool(2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """3-d max pooling over ``(N, C, D, H, W)`` (or ``(C, D, H, W)``); as ``max_pool2d``.
+
+    Example:
+        >>> max_pool3d(convnp.randn(1, 2, 4, 4, 4), 2).shape
+        (1, 2, 2, 2, 2)
+    """
+    return _max_pool(3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+# ---------------------------------------------------------------------------- average pooling
+def _avg_divisor(sp3, o3, k3, s3, p3, count_include_pad, divisor_override, dtype):
+    """PyTorch's divisor per output window ``(OD, OH, OW)``; separable, so a product of axes."""
+    if divisor_override:
+        return np.full(o3, float(divisor_override), np.float64)
+    per_axis = []
+    for n, o, k, s, p in zip(sp3, o3, k3, s3, p3):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)  # windows may overhang into the padding, not beyond
+        if count_include_pad:
+            cnt = end - start
+        else:
+            cnt = np.minimum(end, n) - np.maximum(start, 0)
+        per_axis.append(np.maximum(cnt, 1).astype(np.float64))
+    return (per_axis[0][:, None, None] * per_axis[1][:, None] * per_axis[2])
+
+
+class AvgPoolNd(Function):
+    """N-d average pooling with PyTorch's divisor rules."""
+
+    @staticmethod
+    def forward(ctx, x, nd, k, s, p, ceil_mode, count_include_pad, divisor_override, fn):
+        x4, lead = _planes(x, nd)
+        one = (1,) * nd
+        k3, s3, p3 = _pad3(k, 1), _pad3(s, 1), _pad3(p, 0)
+        o = _out_sizes(fn, x.shape[-nd:], k, s, p, one, ceil_mode)
+        o3 = _pad3(o, 1)
+        div = _avg_divisor(x4.shape[1:], o3, k3, s3, p3, count_include_pad, divisor_override,
+                           x.dtype)
+        ctx.geom = (x4.shape, k3, s3, p3, o3, x.shape, div)
+        if backend.use_numba() and x4.shape[0]:
+            out = np.empty((x4.shape[0],) + o3, x.dtype)
+            _avg_fwd_nb(x4, *k3, *s3, *p3, div, out)
+        else:
+            need = [(oo - 1) * ss + kk for oo, ss, kk in zip(o3, s3, k3)]
+            xp = _padded(x4, p3, need, 0)
+            out = np.zeros((x4.shape[0],) + o3, x.dtype)
+            for i in range(k3[0]):
+                si = _tap_slices(p3[0], i, 1, s3[0], o3[0])
+                for j in range(k3[1]):
+                    sj = _tap_slices(p3[1], j, 1, s3[1], o3[1])
+                    for kk in range(k3[2]):
+                        out += xp[:, si, sj, _tap_slices(p3[2], kk, 1, s3[2], o3[2])]
+            out /= div.astype(x.dtype)
+        return out.reshape(lead + o)
+
+    @staticmethod
+    def backward(ctx, g):
+        x4_shape, k3, s3, p3, o3, x_shape, div = ctx.geom
+        g = np.ascontiguousarray(g).reshape((x4_shape[0],) + o3)
+        if backend.use_numba() and x4_shape[0]:
+            gx = np.zeros(x4_shape, g.dtype)
+            _avg_bwd_nb(g, *k3, *s3, *p3, div, gx)
+            return gx.reshape(x_shape)
+        gd = g / div.astype(g.dtype)
+        need = [(oo - 1) * ss + kk for oo, ss, kk in zip(o3, s3, k3)]
+        shape = [x4_shape[0]] + [max(nn, n + pp) for n, pp, nn in zip(x4_shape[1:], p3, need)]
+        gp = np.zeros(shape, g.dtype)
+        for i in range(k3[0]):
+            si = _tap_slices(p3[0], i, 1, s3[0], o3[0])
+            for j in range(k3[1]):
+                sj = _tap_slices(p3[1], j, 1, s3[1], o3[1])
+                for kk in range(k3[2]):
+                    gp[:, si, sj, _tap_slices(p3[2], kk, 1, s3[2], o3[2])] += gd
+        D, H, W = x4_shape[1:]
+        return gp[:, p3[0]:p3[0] + D, p3[1]:p3[1] + H, p3[2]:p3[2] + W].reshape(x_shape)
+
+
+def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override):
+    fn = f"avg_pool{nd}d"
+    _check_input(input, nd, fn)
+    k, s, p, _ = _window_args(nd, fn, kernel_size, stride, padding, 1)
+    if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer))
+                                         or divisor_override == 0):
+        raise ValueError(f"{fn}: 'divisor_override' must be a non-zero int or None, got "
+                         f"{divisor_override!r}")
+    return AvgPoolNd.apply(input, nd=nd, k=k, s=s, p=p, ceil_mode=bool(ceil_mode),
+                           count_include_pad=bool(count_include_pad),
+                           divisor_override=divisor_override, fn=fn)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    """1-d average pooling over ``(N, C, L)`` (or ``(C, L)``).
+
+    Args:
+        kernel_size, stride (default ``kernel_size``), padding (zeros, at most kernel_size // 2),
+        ceil_mode: as ``max_pool1d``.
+        count_include_pad: divide by the window length including padding (but never counting a
+            ceil_mode overhang beyond the padding), else by the number of input elements.
+
+    Shape:
+        ``L_out = floor_or_ceil((L + 2*padding - kernel_size) / stride) + 1``
+
+    Example:
+        >>> avg_pool1d(convnp.tensor([[[1., 2., 3., 4.]]]), 2)
+        tensor([[[1.5000, 3.5000]]])
+    """
+    return _avg_pool(1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """2-d average pooling over ``(N, C, H, W)`` (or ``(C, H, W)``); as ``avg_pool1d``, plus
+    ``divisor_override`` (divide every window sum by this int instead).
+
+    Shape:
+        ``H_out = floor_or_ceil((H + 2*padding[0] - kernel_size[0]) / stride[0]) + 1``, same for W.
+
+    Example:
+        >>> avg_pool2d(convnp.randn(1, 3, 6, 6), 3, stride=2, padding=1).shape
+        (1, 3, 3, 3)
+    """
+    return _avg_pool(2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """3-d average pooling over ``(N, C, D, H, W)`` (or ``(C, D, H, W)``); as ``avg_pool2d``.
+
+    Example:
+        >>> avg_pool3d(convnp.randn(1, 2, 4, 4, 4), 2).shape
+        (1, 2, 2, 2, 2)
+    """
+    return _avg_pool(3, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+# ---------------------------------------------------------------------------- Lp pooling
+def _lp_pool(nd, input, norm_type, kernel_size, stride, ceil_mode):
+    fn = f"lp_pool{nd}d"
+    _check_input(input, nd, fn)
+    k = _shape.ntuple(kernel_size, nd, "kernel_size", fn, minimum=1)
+    if not isinstance(norm_type, (int, float, np.number)) or isinstance(norm_type, bool) \
+            or norm_type == 0:
+        raise ValueError(f"{fn}: 'norm_type' must be a non-zero number, got {norm_type!r}")
+    out = _avg_pool(nd, input ** norm_type, k, stride, 0, ceil_mode, True, None)
+    # PyTorch: (sign(out) * relu(|out|)) * prod(k), then ** (1/p); sign*|out| == out
+    return (out * float(math.prod(k))) ** (1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """1-d power-average pooling: ``(sum over the window of x**p) ** (1/p)``.
+
+    Shape:
+        as ``avg_pool1d`` without padding.
+
+    Example:
+        >>> lp_pool1d(convnp.tensor([[[3., 4.]]]), 2, 2)
+        tensor([[[5.]]])
+    """
+    return _lp_pool(1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """2-d power-average pooling; as ``lp_pool1d`` over ``(N, C, H, W)``."""
+    return _lp_pool(2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """3-d power-average pooling; as ``lp_pool1d`` over ``(N, C, D, H, W)``."""
+    return _lp_pool(3, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+# ---------------------------------------------------------------------------- adaptive pooling
+def _adaptive_out(nd, output_size, sp, fn):
+    if isinstance(output_size, (int, np.integer)) and not isinstance(output_size, bool):
+        output_size = (int(output_size),) * nd
+    if not isinstance(output_size, (tuple, list)) or len(output_size) not in (1, nd):
+        raise TypeError(f"{fn}: 'output_size' must be an int or a sequence of {nd} ints/None, "
+                        f"got {output_size!r}")
+    if len(output_size) == 1:
+        output_size = tuple(output_size) * nd
+    out = tuple(n if o is None else o for o, n in zip(output_size, sp))
+    if any(not isinstance(o, (int, np.integer)) or isinstance(o, bool) or o < 0 for o in out):
+        raise ValueError(f"{fn}: 'output_size' entries must be ints >= 0 (or None to keep the "
+                         f"input size), got {tuple(output_size)}")
+    return tuple(int(o) for o in out)
+
+
+def _bin_matrix(n, o, dtype):
+    """``(o, n)`` averaging matrix of the adaptive bins along one axis."""
+    start, end = _shape.adaptive_bins(n, o)
+    cols = np.arange(n)
+    m = (cols >= start[:, None]) & (cols < end[:, None])
+    return (m / (end - start)[:, None]).astype(dtype)
+
+
+def _apply_axes(x4, mats):
+    """Apply per-axis ``(O, L)`` matrices (None = identity) to ``(B, D, H, W)``."""
+    md, mh, mw = mats
+    B, D, H, W = x4.shape
+    if mw is not None:
+        x4 = (x4.reshape(-1, W) @ mw.T).reshape(B, D, H, -1)  # (B*D*H, W) @ (W, OW)
+        W = x4.shape[3]
+    if mh is not None:
+        x4 = np.matmul(mh, x4.reshape(B * D, H, W)).reshape(B, D, -1, W)  # (OH,H)@(BD,H,W)
+        H = x4.shape[2]
+    if md is not None:
+        x4 = np.matmul(md, x4.reshape(B, D, H * W)).reshape(B, -1, H, W)  # (OD,D)@(B,D,HW)
+    return x4
+
+
+class AdaptiveAvgPoolNd(Function):
+    """Adaptive average pooling as one small averaging matrix per axis (GEMMs, no loops)."""
+
+    @staticmethod
+    def forward(ctx, x, nd, out):
+        x4, lead = _planes(x, nd)
+        sp3 = x4.shape[1:]
+        o3 = _pad3(out, 1)
+        ctx.geom = (x4.shape, x.shape, o3)
+        if o3 == (1, 1, 1) or math.prod(o3) == 0:
+            if math.prod(o3) == 0:
+                return np.zeros(lead + out, x.dtype)
+            return x4.mean(axis=(1, 2, 3), dtype=x.dtype).reshape(lead + out)
+        mats = [None if n == o else _bin_matrix(n, o, x.dtype) for n, o in zip(sp3, o3)]
+        ctx.mats = mats
+        return _apply_axes(x4, mats).reshape(lead + out)
+
+    @staticmethod
+    def backward(ctx, g):
+        x4_shape, x_shape, o3 = ctx.geom
+        B = x4_shape[0]
+        g4 = g.reshape((B,) + o3)
+        if math.prod(o3) == 0:
+            return np.zeros(x_shape, g.dtype)
+        if o3 == (1, 1, 1):
+            n = math.prod(x4_shape[1:])
+            return np.broadcast_to(g4 / g.dtype.type(n), x4_shape).reshape(x_shape).copy()
+        md, mh, mw = ctx.mats
+        t = g4
+        # transpose of _apply_axes, axes in reverse order
+        if md is not None:
+            t = np.matmul(md.T, t.reshape(B, o3[0], -1)).reshape((B, -1) + t.shape[2:])
+        if mh is not None:
+            t = np.matmul(mh.T, t.reshape((-1,) + t.shape[2:])).reshape(
+                (B, t.shape[1], -1, t.shape[3]))
+        if mw is not None:
+            t = (t.reshape(-1, t.shape[3]) @ mw).reshape(t.shape[:3] + (-1,))
+        return np.ascontiguousarray(t).reshape(x_shape)
+
+
+def _adaptive_avg(nd, input, output_size):
+    fn = f"adaptive_avg_pool{nd}d"
+    _check_input(input, nd, fn)
+    out = _adaptive_out(nd, output_size, input.shape[-nd:], fn)
+    return AdaptiveAvgPoolNd.apply(input, nd=nd, out=out)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Adaptive average pooling to ``output_size`` over ``(N, C, L)``.
+
+    Bin ``i`` averages ``x[floor(i*L/O) : ceil((i+1)*L/O)]`` (bins may overlap when L % O != 0).
+
+    Shape:
+        ``(N, C, L) -> (N, C, O)``
+
+    Example:
+        >>> adaptive_avg_pool1d(convnp.randn(2, 3, 10), 4).shape
+        (2, 3, 4)
+    """
+    return _adaptive_avg(1, input, output_size)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Adaptive average pooling over ``(N, C, H, W)``; ``output_size`` int or (H, W), None keeps
+    that axis. ``output_size=1`` is global average pooling.
+
+    Example:
+        >>> adaptive_avg_pool2d(convnp.randn(2, 3, 7, 5), (2, None)).shape
+        (2, 3, 2, 5)
+    """
+    return _adaptive_avg(2, input, output_size)
+
+
+def adaptive_avg_pool3d(input, output_size):
+    """Adaptive average pooling over ``(N, C, D, H, W)``; as ``adaptive_avg_pool2d``."""
+    return _adaptive_avg(3, input, output_size)
+
+
+class AdaptiveMaxPoolNd(Function):
+    """Adaptive max pooling: uneven bins gathered tap by tap; backward scatters by flat index."""
+
+    @staticmethod
+    def forward(ctx, x, nd, out, fn):
+        x4, lead = _planes(x, nd)
+        sp3 = x4.shape[1:]
+        o3 = _pad3(out, 1)
+        B = x4.shape[0]
+        if all(n % o == 0 for n, o in zip(sp3, o3)):
+            # even bins are a plain max pool with kernel = stride = n / o
+            k3 = tuple(n // o for n, o in zip(sp3, o3))
+            res, code = _max_forward(x4, k3, k3, (0, 0, 0), (1, 1, 1), o3)
+            idx = codes_to_indices(code, sp3, k3, k3, (0, 0, 0), (1, 1, 1))
+        else:
+            taps = []
+            for n, o in zip(sp3, o3):
+                st, en = _shape.adaptive_bins(n, o)
+                kmax = int((en - st).max())
+                # clamp to the bin's last element: re-reading it never changes a strict max
+                taps.append(np.minimum(st[:, None] + np.arange(kmax), en[:, None] - 1))
+            D, H, W = sp3
+            res = np.full((B,) + o3, -np.inf, x.dtype)
+            idx = np.zeros((B,) + o3, np.int64)
+            xf = x4.reshape(B, -1)
+            first = True
+            for td in range(taps[0].shape[1]):
+                fd = taps[0][:, td][:, None, None] * (H * W)
+                for th in range(taps[1].shape[1]):
+                    fh = fd + taps[1][:, th][:, None] * W
+                    for tw in range(taps[2].shape[1]):
+                        f = (fh + taps[2][:, tw]).ravel()  # flat per-plane index per output
+                        v = xf[:, f].reshape(res.shape)
+                        if first:
+                            res[...] = v
+                            idx[...] = f.reshape(o3)
+                            first = False
+                            continue
+                        m = (v > res) | np.isnan(v)
+                        np.copyto(res, v, where=m)
+                        np.copyto(idx, np.broadcast_to(f.reshape(o3), idx.shape), where=m)
+        ctx.geom = (x4.shape, x.shape)
+        ctx.save_for_backward(idx)
+        return res.reshape(lead + out), idx.reshape(lead + out)
+
+    @staticmethod
+    def backward(ctx, g, _):
+        (idx,) = ctx.saved_tensors
+        x4_shape, x_shape = ctx.geom
+        B = x4_shape[0]
+        gx = scatter_planes(g.reshape(B, -1), idx.reshape(B, -1), math.prod(x4_shape[1:]), True)
+        return gx.reshape(x_shape)
+
+
+def _adaptive_max(nd, input, output_size, return_indices):
+    fn = f"adaptive_max_pool{nd}d"
+    _check_input(input, nd, fn)
+    out = _adaptive_out(nd, output_size, input.shape[-nd:], fn)
+    if any(o == 0 for o in out):
+        raise ValueError(f"{fn}: 'output_size' entries must be >= 1, got {out}")
+    res, idx = AdaptiveMaxPoolNd.apply(input, nd=nd, out=out, fn=fn)
+    if return_indices:
+        return res, _tag_indices(idx, input.shape, nd)
+    return res
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Adaptive max pooling over ``(N, C, L)`` with the bins of ``adaptive_avg_pool1d``.
+
+    Shape:
+        ``(N, C, L) -> (N, C, O)``; indices are flat per plane, as ``max_pool1d``.
+
+    Example:
+        >>> adaptive_max_pool1d(convnp.randn(2, 3, 10), 4).shape
+        (2, 3, 4)
+    """
+    return _adaptive_max(1, input, output_size, return_indices)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Adaptive max pooling over ``(N, C, H, W)``; ``output_size=1`` is global max pooling."""
+    return _adaptive_max(2, input, output_size, return_indices)
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """Adaptive max pooling over ``(N, C, D, H, W)``."""
+    return _adaptive_max(3, input, output_size, return_indices)
