@@ -1,0 +1,855 @@
+"""Convolution: one N-d engine for conv1d/2d/3d and conv_transpose1d/2d/3d, forward and backward.
+
+The engine works on raw arrays with three kernels, all for a *zero*-padded "valid" convolution:
+
+- ``_conv_fwd``       y = conv(x)                       (the forward)
+- ``_conv_bwd_data``  gx = conv^T(gy)                   (input gradient == transposed conv forward)
+- ``_conv_bwd_weight`` gw = sum_n gy (x) im2col(x)      (weight gradient)
+
+and the duals reuse each other: the transposed convolution's forward is ``_conv_bwd_data``, its
+input gradient is ``_conv_fwd``. Padding modes other than zeros are applied with
+``convnp.ops.padding.pad_nd`` before the kernel and folded back with its exact adjoint
+``pad_nd_backward`` after it, which makes the transposed conv with e.g. reflect padding the exact
+adjoint of the reflect-padded conv.
+
+Speed (see ../shared/PERF-NOTES.md): convolutions are lowered to large BLAS GEMMs fed from cache:
+the batch is processed in chunks whose patch matrix stays around ``_BUDGET`` bytes, through reused
+workspaces; a 1x1 convolution is a plain GEMM; a depthwise convolution (one input channel per
+group) has its own tap-loop kernel (Numba when available, NumPy as the reference path).
+
+Cross-correlation vs convolution: like PyTorch, ``conv*d`` computes the cross-correlation
+``y[o, i] = sum_{c, k} w[o, c, k] * x[c, i*s + k*d]``. With ``flip=True`` the kernel is flipped
+along every spatial axis first, which gives the true convolution of the slides
+``y[o, i] = sum_{c, k} w[o, c, k] * x[c, i - k]`` (up to the padding offset).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from convnp import backend
+from convnp.autograd.function import Function
+from convnp.ops import _shape
+from convnp.ops import padding as _padding
+
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d", "convnd", "conv_transposend"]
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+# bytes of packed patch data per batch chunk: 1-8 MB stays in L2/L3 (PERF-NOTES point 1)
+_BUDGET = 4 << 20
+
+# ---------------------------------------------------------------------------------------------
+# workspaces: reused flat buffers (fresh large allocations page-fault on every call)
+# ---------------------------------------------------------------------------------------------
+_WS: dict = {}
+
+
+def _workspace(name: str, size: int, dtype) -> np.ndarray:
+    """A flat reused buffer of at least ``size`` elements (contents undefined)."""
+    key = (name, np.dtype(dtype).str)
+    buf = _WS.get(key)
+    if buf is None or buf.size < size:
+        buf = np.empty(max(size, 1), dtype)
+        _WS[key] = buf
+    return buf[:size]
+
+
+def _chunk_size(n: int, per_item_bytes: int) -> int:
+    return max(1, min(n, _BUDGET // max(per_item_bytes, 1)))
+
+
+def _interior_sl(sp, pads) -> tuple:
+    """Index of the unpadded interior inside a padded (B, C, *Sp) array."""
+    return (slice(None), slice(None)) + tuple(slice(lo, lo + n) for (lo, _), n in zip(pads, sp))
+
+
+def _patches(xp: np.ndarray, k, s, d, groups: int, out_sp, writeable: bool = False) -> np.ndarray:
+    """Strided view (g, Cg, *k, B, *out) of patches of ``xp`` (B, C, *Sp), any input strides."""
+    B, C = xp.shape[:2]
+    st = xp.strides
+    cg = C // groups
+    nd = len(k)
+    shape = (groups, cg, *k, B, *out_sp)
+    strides = (cg * st[1], st[1], *(d[i] * st[2 + i] for i in range(nd)), st[0],
+               *(s[i] * st[2 + i] for i in range(nd)))
+    return as_strided(xp, shape, strides, writeable=writeable)
+
+
+def _padded_buffer(name, b, C, sp, pads, dtype) -> np.ndarray:
+    """Zeroed reused (b, C, *Sp) buffer; its border stays zero while chunks fill the interior."""
+    Sp = tuple(n + lo + hi for n, (lo, hi) in zip(sp, pads))
+    buf = _workspace(name, b * C * math.prod(Sp), dtype).reshape(b, C, *Sp)
+    buf.fill(0)
+    return buf
+
+
+def _gy_chunk(gy, n0, b, groups, name) -> np.ndarray:
+    """gy[n0:n0+b] (b, O, *out) as a (g, Og, b*P) matrix (a copy through a workspace if b > 1)."""
+    O = gy.shape[1]
+    P = math.prod(gy.shape[2:])
+    og = O // groups
+    g4 = gy[n0:n0 + b].reshape(b, groups, og, P)
+    if b == 1:
+        return g4[0]
+    buf = _workspace(name, groups * og * b * P, gy.dtype).reshape(groups, og, b, P)
+    np.copyto(buf, g4.transpose(1, 2, 0, 3))
+    return buf.reshape(groups, og, b * P)
+
+
+def _no_pad(pads) -> bool:
+    return not any(lo or hi for lo, hi in pads)
+
+
+# ---------------------------------------------------------------------------------------------
+# dense kernels (GEMM lowering)
+# ---------------------------------------------------------------------------------------------
+def _conv_fwd(x, w, pads, s, d, groups, out_sp=None) -> np.ndarray:
+    """Zero-padded cross-correlation. x (N, C, *sp), w (O, C/g, *k) -> (N, O, *out)."""
+    N, C = x.shape[:2]
+    sp = x.shape[2:]
+    O = w.shape[0]
+    k = w.shape[2:]
+    nd = len(k)
+    if out_sp is None:
+        out_sp = tuple(_shape.conv_output_size(sp[i], k[i], s[i], pads[i][0], pads[i][1], d[i])
+                       for i in range(nd))
+    dtype = x.dtype
+    cg, og = C // groups, O // groups
+    K, P = math.prod(k), math.prod(out_sp)
+    if _is_depthwise(C, groups) and groups > 1:
+        return _dw_fwd(x, w, pads, s, d, out_sp)
+    if K == 1 and _no_pad(pads):
+        return _conv1x1_fwd(x, w, s, groups, out_sp)
+    y = np.empty((N, O, *out_sp), dtype)
+    wm = w.reshape(groups, og, cg * K)  # (g, Og, Cg*K)
+    B = _chunk_size(N, C * K * P * x.itemsize)
+    cols_flat = _workspace("cols", groups * cg * K * B * P, dtype)
+    xbuf = None if _no_pad(pads) else _padded_buffer("xpad", B, C, sp, pads, dtype)
+    inner = _interior_sl(sp, pads)
+    for n0 in range(0, N, B):
+        b = min(B, N - n0)
+        if xbuf is None:
+            xp = x[n0:n0 + b]
+        else:
+            xp = xbuf[:b]
+            xp[inner] = x[n0:n0 + b]
+        cols = cols_flat[:groups * cg * K * b * P].reshape(groups, cg, *k, b, *out_sp)
+        np.copyto(cols, _patches(xp, k, s, d, groups, out_sp))
+        cm = cols.reshape(groups, cg * K, b * P)  # (g, Cg*K, b*P)
+        if b == 1:
+            np.matmul(wm, cm, out=y[n0].reshape(groups, og, P))
+        else:
+            yb = _workspace("ybuf", groups * og * b * P, dtype).reshape(groups, og, b * P)
+            np.matmul(wm, cm, out=yb)
+            np.copyto(y[n0:n0 + b].reshape(b, groups, og, P),
+                      yb.reshape(groups, og, b, P).transpose(2, 0, 1, 3))
+    return y
+
+
+def _conv_bwd_data(gy, w, x_shape, pads, s, d, groups) -> np.ndarray:
+    """Adjoint of ``_conv_fwd`` w.r.t. x: gy (N, O, *out) -> gx of ``x_shape`` (N, C, *sp)."""
+    N, C = x_shape[:2]
+    sp = tuple(x_shape[2:])
+    O = w.shape[0]
+    k = w.shape[2:]
+    out_sp = gy.shape[2:]
+    dtype = gy.dtype
+    cg, og = C // groups, O // groups
+    K, P = math.prod(k), math.prod(out_sp)
+    if _is_depthwise(C, groups) and groups > 1:
+        return _dw_bwd_data(gy, w, x_shape, pads, s, d)
+    if K == 1 and _no_pad(pads) and all(v == 1 for v in s) and tuple(out_sp) == sp:
+        gx = np.empty(x_shape, dtype)
+        wt = w.reshape(groups, og, cg).transpose(0, 2, 1)  # (g, Cg, Og)
+        np.matmul(wt, gy.reshape(N, groups, og, P), out=gx.reshape(N, groups, cg, P))
+        return gx
+    wt = w.reshape(groups, og, cg * K).transpose(0, 2, 1)  # (g, Cg*K, Og)
+    B = _chunk_size(N, C * K * P * gy.itemsize)
+    cols_flat = _workspace("cols", groups * cg * K * B * P, dtype)
+    if _no_pad(pads):
+        gx = np.zeros(x_shape, dtype)
+        gbuf = None
+    else:
+        gx = np.empty(x_shape, dtype)
+        Sp = tuple(n + lo + hi for n, (lo, hi) in zip(sp, pads))
+        gbuf = _workspace("gxpad", B * C * math.prod(Sp), dtype).reshape(B, C, *Sp)
+    inner = _interior_sl(sp, pads)
+    taps = list(np.ndindex(*k))
+    for n0 in range(0, N, B):
+        b = min(B, N - n0)
+        gyc = _gy_chunk(gy, n0, b, groups, "gybuf")  # (g, Og, b*P)
+        gc = cols_flat[:groups * cg * K * b * P].reshape(groups, cg * K, b * P)
+        np.matmul(wt, gyc, out=gc)
+        G = gc.reshape(groups, cg, *k, b, *out_sp)
+        if gbuf is None:
+            gxp = gx[n0:n0 + b]
+        else:
+            gxp = gbuf[:b]
+            gxp.fill(0)
+        V = _patches(gxp, k, s, d, groups, out_sp, writeable=True)
+        # col2im: one strided add per kernel tap (taps overlap each other, never themselves)
+        for t in taps:
+            idx = (slice(None), slice(None)) + t
+            V[idx] += G[idx]
+        if gbuf is not None:
+            gx[n0:n0 + b] = gxp[inner]
+    return gx
+
+
+def _conv_bwd_weight(x, gy, k, pads, s, d, groups) -> np.ndarray:
+    """Gradient w.r.t. the weight: x (N, C, *sp), gy (N, O, *out) -> (O, C/g, *k)."""
+    N, C = x.shape[:2]
+    sp = x.shape[2:]
+    O = gy.shape[1]
+    out_sp = gy.shape[2:]
+    dtype = gy.dtype
+    cg, og = C // groups, O // groups
+    K, P = math.prod(k), math.prod(out_sp)
+    if _is_depthwise(C, groups) and groups > 1:
+        return _dw_bwd_weight(x, gy, k, pads, s, d)
+    gw = np.zeros((groups, og, cg * K), dtype)
+    tmp = np.empty_like(gw)
+    B = _chunk_size(N, C * K * P * x.itemsize)
+    cols_flat = _workspace("cols", groups * cg * K * B * P, dtype)
+    xbuf = None if _no_pad(pads) else _padded_buffer("xpad", B, C, sp, pads, dtype)
+    inner = _interior_sl(sp, pads)
+    for n0 in range(0, N, B):
+        b = min(B, N - n0)
+        if xbuf is None:
+            xp = x[n0:n0 + b]
+        else:
+            xp = xbuf[:b]
+            xp[inner] = x[n0:n0 + b]
+        if K == 1 and b == 1 and all(v == 1 for v in s) and tuple(out_sp) == tuple(xp.shape[2:]) \
+                and xp[0].flags.c_contiguous:
+            cm = xp[0].reshape(groups, cg, P)
+        else:
+            cols = cols_flat[:groups * cg * K * b * P].reshape(groups, cg, *k, b, *out_sp)
+            np.copyto(cols, _patches(xp, k, s, d, groups, out_sp))
+            cm = cols.reshape(groups, cg * K, b * P)
+        gyc = _gy_chunk(gy, n0, b, groups, "gybuf")  # (g, Og, b*P)
+        np.matmul(gyc, cm.transpose(0, 2, 1), out=tmp)
+        gw += tmp
+    return gw.reshape(O, cg, *k)
+
+
+def _conv1x1_fwd(x, w, s, groups, out_sp) -> np.ndarray:
+    """1x1 convolution (no padding): one GEMM per image and group, no patch copy."""
+    N, C = x.shape[:2]
+    O = w.shape[0]
+    cg, og = C // groups, O // groups
+    idx = (slice(None), slice(None)) + tuple(slice(0, (o - 1) * st + 1, st)
+                                             for o, st in zip(out_sp, s))
+    xs = x[idx]
+    P = math.prod(out_sp)
+    nd = len(out_sp)
+    # channels-last input (logical NCHW, NHWC memory): one big GEMM, channels-last output
+    perm = (0, *range(2, 2 + nd), 1)
+    if groups == 1 and xs.transpose(perm).flags.c_contiguous:
+        ycl = xs.transpose(perm).reshape(N * P, C) @ w.reshape(O, C).T  # (N*P, O)
+        return ycl.reshape(N, *out_sp, O).transpose(0, nd + 1, *range(1, nd + 1))
+    y = np.empty((N, O, *out_sp), x.dtype)
+    np.matmul(w.reshape(groups, og, cg), xs.reshape(N, groups, cg, P),
+              out=y.reshape(N, groups, og, P))
+    return y
+
+
+# ---------------------------------------------------------------------------------------------
+# depthwise kernels (one input channel per group, channel multiplier m = O / C)
+# ---------------------------------------------------------------------------------------------
+def _is_depthwise(C, groups) -> bool:
+    return groups == C
+
+
+def _pad_zero(x, pads) -> np.ndarray:
+    if _no_pad(pads):
+        return x
+    Sp = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], pads))
+    xp = np.zeros(x.shape[:2] + Sp, x.dtype)
+    xp[_interior_sl(x.shape[2:], pads)] = x
+    return xp
+
+
+def _lift3(a, lead: int) -> np.ndarray:
+    """Reshape (..lead.., *sp) with 1-3 spatial axes to exactly 3 spatial axes (C-contiguous)."""
+    sp = a.shape[lead:]
+    return np.ascontiguousarray(a).reshape(a.shape[:lead] + (1,) * (3 - len(sp)) + sp)
+
+
+def _lift_t(t, fill=1) -> tuple:
+    return (fill,) * (3 - len(t)) + tuple(t)
+
+
+# Numba resolves ``prange`` when it compiles (first call); convnp imports numba lazily.
+prange = range
+
+
+def _numba() -> bool:
+    """True when the compiled depthwise kernels are to be used (binds numba.prange first)."""
+    global prange
+    if not backend.use_numba():
+        return False
+    import numba
+
+    prange = numba.prange
+    return True
+
+
+def _dw_fwd(x, w, pads, s, d, out_sp) -> np.ndarray:
+    N, C = x.shape[:2]
+    m = w.shape[0] // C
+    k = w.shape[2:]
+    xp = _pad_zero(x, pads)
+    if _numba():
+        y = np.empty((N, C, m, *_lift_t(out_sp)), x.dtype)
+        _dw_fwd_nb(_lift3(xp, 2), _lift3(w.reshape(C, m, *k), 2), y, *_lift_t(s), *_lift_t(d))
+        return y.reshape(N, C * m, *out_sp)
+    y = np.zeros((N, C, m, *out_sp), x.dtype)
+    tmp = np.empty_like(y)
+    wv = w.reshape(C, m, *k)
+    for t in np.ndindex(*k):
+        idx = (slice(None), slice(None)) + tuple(
+            slice(t[i] * d[i], t[i] * d[i] + (out_sp[i] - 1) * s[i] + 1, s[i])
+            for i in range(len(k)))
+        xv = xp[idx][:, :, None]  # (N, C, 1, *out)
+        wt = wv[(slice(None), slice(None)) + t].reshape((1, C, m) + (1,) * len(k))
+        np.multiply(xv, wt, out=tmp)
+        y += tmp
+    return y.reshape(N, C * m, *out_sp)
+
+
+def _dw_bwd_data(gy, w, x_shape, pads, s, d) -> np.ndarray:
+    N, C = x_shape[:2]
+    sp = tuple(x_shape[2:])
+    m = w.shape[0] // C
+    k = w.shape[2:]
+    out_sp = gy.shape[2:]
+    Sp = tuple(n + lo + hi for n, (lo, hi) in zip(sp, pads))
+    if _numba():
+        gxp = np.zeros((N, C, *_lift_t(Sp)), gy.dtype)
+        _dw_bwd_data_nb(_lift3(gy.reshape(N, C, m, *out_sp), 3), _lift3(w.reshape(C, m, *k), 2),
+                        gxp, *_lift_t(s), *_lift_t(d))
+        gxp = gxp.reshape(N, C, *Sp)
+    else:
+        gxp = np.zeros((N, C, *Sp), gy.dtype)
+        g5 = gy.reshape(N, C, m, *out_sp)
+        wv = w.reshape(C, m, *k)
+        for t in np.ndindex(*k):
+            idx = (slice(None), slice(None)) + tuple(
+                slice(t[i] * d[i], t[i] * d[i] + (out_sp[i] - 1) * s[i] + 1, s[i])
+                for i in range(len(k)))
+            wt = wv[(slice(None), slice(None)) + t].reshape((1, C, m) + (1,) * len(k))
+            if m == 1:
+                gxp[idx] += g5[:, :, 0] * wt[:, :, 0]
+            else:
+                gxp[idx] += (g5 * wt).sum(axis=2)
+    if _no_pad(pads):
+        return gxp
+    return np.ascontiguousarray(gxp[_interior_sl(sp, pads)])
+
+
+def _dw_bwd_weight(x, gy, k, pads, s, d) -> np.ndarray:
+    N, C = x.shape[:2]
+    m = gy.shape[1] // C
+    out_sp = gy.shape[2:]
+    xp = _pad_zero(x, pads)
+    if _numba():
+        gw = np.empty((C, m, *_lift_t(k)), gy.dtype)
+        _dw_bwd_weight_nb(_lift3(xp, 2), _lift3(gy.reshape(N, C, m, *out_sp), 3), gw,
+                          *_lift_t(s), *_lift_t(d))
+        return gw.reshape(C * m, 1, *k)
+    gw = np.empty((C, m, *k), gy.dtype)
+    g5 = gy.reshape(N, C, m, -1)  # (N, C, m, P)
+    for t in np.ndindex(*k):
+        idx = (slice(None), slice(None)) + tuple(
+            slice(t[i] * d[i], t[i] * d[i] + (out_sp[i] - 1) * s[i] + 1, s[i])
+            for i in range(len(k)))
+        xv = xp[idx].reshape(N, C, 1, -1)
+        gw[(slice(None), slice(None)) + t] = np.einsum("ncmp,ncxp->cm", g5, xv)
+    return gw.reshape(C * m, 1, *k)
+
+
+@backend.jit(parallel=True)
+def _dw_fwd_nb(xp, w, y, sd, sh, sw, dd, dh, dw):  # pragma: no cover - compiled
+    """xp (N, C, Dp, Hp, Wp), w (C, M, KD, KH, KW) -> y (N, C, M, Do, Ho, Wo)."""
+    N, C = xp.shape[0], xp.shape[1]
+    M, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
+    Do, Ho, Wo = y.shape[3], y.shape[4], y.shape[5]
+    for job in prange(N * C * M):
+        n = job // (C * M)
+        c = (job // M) % C
+        m = job % M
+        for od in range(Do):
+            for oh in range(Ho):
+                row = y[n, c, m, od, oh]
+                for ow in range(Wo):
+                    row[ow] = 0
+                for kd in range(KD):
+                    for kh in range(KH):
+                        src = xp[n, c, od * sd + kd * dd, oh * sh + kh * dh]
+                        for kw in range(KW):
+                            wv = w[c, m, kd, kh, kw]
+                            off = kw * dw
+                            for ow in range(Wo):
+                                row[ow] += wv * src[ow * sw + off]
+
+
+@backend.jit(parallel=True)
+def _dw_bwd_data_nb(gy, w, gxp, sd, sh, sw, dd, dh, dw):  # pragma: no cover - compiled
+    """gy (N, C, M, Do, Ho, Wo), w (C, M, KD, KH, KW) -> gxp (N, C, Dp, Hp, Wp) (zeroed)."""
+    N, C = gxp.shape[0], gxp.shape[1]
+    M, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
+    Do, Ho, Wo = gy.shape[3], gy.shape[4], gy.shape[5]
+    for job in prange(N * C):
+        n = job // C
+        c = job % C
+        for m in range(M):
+            for od in range(Do):
+                for oh in range(Ho):
+                    grow = gy[n, c, m, od, oh]
+                    for kd in range(KD):
+                        for kh in range(KH):
+                            dst = gxp[n, c, od * sd + kd * dd, oh * sh + kh * dh]
+                            for kw in range(KW):
+                                wv = w[c, m, kd, kh, kw]
+                                off = kw * dw
+                                for ow in range(Wo):
+                                    dst[ow * sw + off] += wv * grow[ow]
+
+
+@backend.jit(parallel=True)
+def _dw_bwd_weight_nb(xp, gy, gw, sd, sh, sw, dd, dh, dw):  # pragma: no cover - compiled
+    """xp (N, C, Dp, Hp, Wp), gy (N, C, M, Do, Ho, Wo) -> gw (C, M, KD, KH, KW)."""
+    N, C = xp.shape[0], xp.shape[1]
+    M, KD, KH, KW = gw.shape[1], gw.shape[2], gw.shape[3], gw.shape[4]
+    Do, Ho, Wo = gy.shape[3], gy.shape[4], gy.shape[5]
+    for job in prange(C * M):
+        c = job // M
+        m = job % M
+        acc = np.zeros((KD, KH, KW, Wo), gy.dtype)  # per-lane partial sums: vectorisable
+        for n in range(N):
+            for od in range(Do):
+                for oh in range(Ho):
+                    grow = gy[n, c, m, od, oh]
+                    for kd in range(KD):
+                        for kh in range(KH):
+                            src = xp[n, c, od * sd + kd * dd, oh * sh + kh * dh]
+                            for kw in range(KW):
+                                a = acc[kd, kh, kw]
+                                off = kw * dw
+                                for ow in range(Wo):
+                                    a[ow] += grow[ow] * src[ow * sw + off]
+        for kd in range(KD):
+            for kh in range(KH):
+                for kw in range(KW):
+                    gw[c, m, kd, kh, kw] = acc[kd, kh, kw].sum()
+
+
+# ---------------------------------------------------------------------------------------------
+# autograd Functions
+# ---------------------------------------------------------------------------------------------
+def _flip(w: np.ndarray) -> np.ndarray:
+    nd = w.ndim - 2
+    return w[(slice(None), slice(None)) + (slice(None, None, -1),) * nd]
+
+
+def _bias_grad(g: np.ndarray) -> np.ndarray:
+    # per-channel sum as a product with a ones vector: runs in BLAS (PERF-NOTES point 5)
+    N, O = g.shape[:2]
+    g3 = g.reshape(N, O, -1)
+    return (g3 @ np.ones(g3.shape[2], g.dtype)).sum(axis=0)
+
+
+def _bias_add(y: np.ndarray, b: np.ndarray) -> None:
+    y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
+
+
+class ConvNd(Function):
+    """N-d convolution (cross-correlation, or true convolution with ``flip``)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b=None, *, stride, pads, dilation, groups, modes, flip, batched):
+        if not batched:
+            x = x[None]
+        we = _flip(w) if flip else w
+        zero = all(mo == "zeros" for mo in modes) or _no_pad(pads)
+        if zero:
+            xin, cpads = x, pads
+        else:
+            xin = _padding.pad_nd(x, pads, [_pm(mo) for mo in modes])
+            cpads = ((0, 0),) * len(pads)
+        y = _conv_fwd(xin, we, cpads, stride, dilation, groups)
+        if b is not None:
+            _bias_add(y, b)
+        ctx.save_for_backward(xin, we)
+        ctx.cfg = (x.shape, pads, cpads, stride, dilation, groups, modes, flip, zero, batched,
+                   b is not None)
+        return y if batched else y[0]
+
+    @staticmethod
+    def backward(ctx, g):
+        xin, we = ctx.saved_tensors
+        x_shape, pads, cpads, s, d, groups, modes, flip, zero, batched, has_b = ctx.cfg
+        if not batched:
+            g = g[None]
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = _conv_bwd_data(g, we, xin.shape, cpads, s, d, groups)
+            if not zero:
+                gx = _padding.pad_nd_backward(gx, pads, [_pm(mo) for mo in modes], x_shape)
+            if not batched:
+                gx = gx[0]
+        if ctx.needs_input_grad[1]:
+            gw = _conv_bwd_weight(xin, g, we.shape[2:], cpads, s, d, groups)
+            if flip:
+                gw = _flip(gw)
+        if has_b and ctx.needs_input_grad[2]:
+            gb = _bias_grad(g)
+        return gx, gw, gb
+
+
+class ConvTransposeNd(Function):
+    """N-d transposed convolution: the adjoint of ``ConvNd`` w.r.t. its input."""
+
+    @staticmethod
+    def forward(ctx, x, w, b=None, *, stride, pads, dilation, groups, modes, flip, out_sp,
+                batched):
+        if not batched:
+            x = x[None]
+        we = _flip(w) if flip else w
+        N = x.shape[0]
+        cout = w.shape[1] * groups
+        zero = all(mo == "zeros" for mo in modes) or _no_pad(pads)
+        out_shape = (N, cout, *out_sp)
+        if zero:
+            y = _conv_bwd_data(x, we, out_shape, pads, stride, dilation, groups)
+        else:
+            full = (N, cout) + tuple(n + lo + hi for n, (lo, hi) in zip(out_sp, pads))
+            yf = _conv_bwd_data(x, we, full, ((0, 0),) * len(pads), stride, dilation, groups)
+            y = _padding.pad_nd_backward(yf, pads, [_pm(mo) for mo in modes], out_shape)
+        if b is not None:
+            _bias_add(y, b)
+        ctx.save_for_backward(x, we)
+        ctx.cfg = (pads, stride, dilation, groups, modes, flip, zero, batched, b is not None)
+        return y if batched else y[0]
+
+    @staticmethod
+    def backward(ctx, g):
+        x, we = ctx.saved_tensors
+        pads, s, d, groups, modes, flip, zero, batched, has_b = ctx.cfg
+        if not batched:
+            g = g[None]
+        if zero:
+            gin, cpads = g, pads
+        else:
+            gin = _padding.pad_nd(g, pads, [_pm(mo) for mo in modes])
+            cpads = ((0, 0),) * len(pads)
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = _conv_fwd(gin, we, cpads, s, d, groups, out_sp=x.shape[2:])
+            if not batched:
+                gx = gx[0]
+        if ctx.needs_input_grad[1]:
+            gw = _conv_bwd_weight(gin, x, we.shape[2:], cpads, s, d, groups)
+            if flip:
+                gw = _flip(gw)
+        if has_b and ctx.needs_input_grad[2]:
+            gb = _bias_grad(g)
+        return gx, gw, gb
+
+
+def _pm(mode: str) -> str:
+    return "constant" if mode == "zeros" else mode
+
+
+# ---------------------------------------------------------------------------------------------
+# argument validation and public functions
+# ---------------------------------------------------------------------------------------------
+def _arr(t):
+    from convnp.tensor import Tensor
+
+    if isinstance(t, Tensor):
+        return t.data
+    if isinstance(t, np.ndarray):
+        return t
+    return None
+
+
+def _modes(padding_mode, n: int, fn: str) -> tuple[str, ...]:
+    if isinstance(padding_mode, str):
+        modes = (padding_mode,) * n
+    elif isinstance(padding_mode, (tuple, list)) and all(isinstance(m, str) for m in padding_mode):
+        if len(padding_mode) != n:
+            raise ValueError(f"{fn}: padding_mode needs one mode or {n} (one per spatial axis), "
+                             f"got {tuple(padding_mode)!r}")
+        modes = tuple(padding_mode)
+    else:
+        raise TypeError(f"{fn}: padding_mode must be a string or a tuple of {n} strings, got "
+                        f"{padding_mode!r}")
+    for m in modes:
+        if m not in PADDING_MODES:
+            raise ValueError(f"{fn}: padding_mode must be one of {PADDING_MODES}, got {m!r}")
+    return modes
+
+
+def _check_common(fn, input, weight, bias, n, groups, transposed):
+    x, w = _arr(input), _arr(weight)
+    if x is None:
+        raise TypeError(f"{fn}: input must be a Tensor or ndarray, got {type(input).__name__}")
+    if w is None:
+        raise TypeError(f"{fn}: weight must be a Tensor or ndarray, got {type(weight).__name__}")
+    if w.ndim != n + 2:
+        raise ValueError(f"{fn}: weight must have {n + 2} dimensions "
+                         f"({'C_in, C_out/groups' if transposed else 'C_out, C_in/groups'}, "
+                         f"*kernel), got shape {w.shape}")
+    if x.ndim not in (n + 1, n + 2):
+        raise ValueError(f"{fn}: expected a {n + 1}-d (unbatched) or {n + 2}-d (batched) input, "
+                         f"got shape {x.shape}")
+    if x.dtype.kind != "f" or w.dtype != x.dtype:
+        raise TypeError(f"{fn}: input and weight must have the same floating dtype, got input "
+                        f"{x.dtype} and weight {w.dtype}")
+    if not (isinstance(groups, (int, np.integer)) and not isinstance(groups, bool)) or groups < 1:
+        raise ValueError(f"{fn}: groups must be a positive int, got {groups!r}")
+    groups = int(groups)
+    batched = x.ndim == n + 2
+    C = x.shape[1 if batched else 0]
+    if transposed:
+        want = w.shape[0]
+        wdesc = f"weight {w.shape} (C_in, C_out/groups, *kernel)"
+        out_ch = w.shape[1] * groups
+        if w.shape[0] % groups:
+            raise ValueError(f"{fn}: groups={groups} must divide in_channels={w.shape[0]}")
+    else:
+        want = w.shape[1] * groups
+        wdesc = f"weight {w.shape} (C_out, C_in/groups, *kernel) and groups={groups}"
+        out_ch = w.shape[0]
+        if w.shape[0] % groups:
+            raise ValueError(f"{fn}: groups={groups} must divide out_channels={w.shape[0]} "
+                             f"(weight {w.shape})")
+    if C % groups:
+        raise ValueError(f"{fn}: groups={groups} must divide the input's channels ({C}, input "
+                         f"{x.shape})")
+    if C != want:
+        hint = ""
+        if x.shape[-1] == want:
+            hint = (f"; the last axis has {want}: channels-last data? convnp expects "
+                    f"(N, C, {', '.join('DHW'[3 - n:])}); move the channel axis first")
+        raise RuntimeError(f"{fn}: expected input with {want} channels for {wdesc}, got input of "
+                           f"shape {x.shape} with {C} channels{hint}")
+    if bias is not None:
+        bv = _arr(bias)
+        if bv is None or bv.shape != (out_ch,):
+            raise ValueError(f"{fn}: bias must be None or of shape ({out_ch},), got "
+                             f"{getattr(bv, 'shape', type(bias).__name__)}")
+        if bv.dtype != x.dtype:
+            raise TypeError(f"{fn}: bias dtype {bv.dtype} differs from input dtype {x.dtype}")
+    return x, w, groups, batched
+
+
+def convnd(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           padding_mode="zeros", flip: bool = False, _fn: str = "convnd"):
+    """N-d convolution (1-3 spatial axes, inferred from ``weight``), PyTorch's ``conv{n}d``
+    plus convnp's extensions.
+
+    Computes ``out[n, o] = bias[o] + sum_{c in group(o)} sum_k w[o, c, k] * x_pad[n, c, i*s + k*d]``
+    (cross-correlation, PyTorch's convention). ``flip=True`` flips the kernel along every spatial
+    axis first: the true convolution of the notes (``w[k]`` meets ``x[i - k]``); for symmetric
+    kernels both agree.
+
+    Args:
+        input: (N, C_in, *spatial) or unbatched (C_in, *spatial).
+        weight: (C_out, C_in/groups, *kernel).
+        bias: (C_out,) or None.
+        stride, dilation: int or one int per spatial axis.
+        padding: int, one int per axis, one ``(lo, hi)`` pair per axis, ``'valid'``, ``'same'``
+            (any stride and dilation: ``ceil(size/stride)`` outputs, SAME_UPPER, see
+            ``convnp.ops._shape.same_padding``), ``'causal'`` (all padding before), or a sequence
+            mixing these per axis.
+        groups: input and output channels split into ``groups`` independent convolutions.
+        padding_mode: ``'zeros' | 'reflect' | 'replicate' | 'circular'`` or one per spatial axis,
+            e.g. ``('replicate', 'circular')`` for 360-degree images.
+        flip: true convolution instead of cross-correlation.
+
+    Shape:
+        out = floor((in + lo + hi - dilation*(k - 1) - 1) / stride) + 1 per spatial axis.
+
+    Example:
+        >>> x, w = convnp.randn(2, 3, 8, 8), convnp.randn(4, 3, 3, 3)
+        >>> convnd(x, w, padding="same", stride=2).shape
+        (2, 4, 4, 4)
+    """
+    n = (_arr(weight).ndim - 2) if _arr(weight) is not None else 0
+    if not 1 <= n <= 3:
+        raise ValueError(f"{_fn}: weight must have 3 to 5 dimensions, got {n + 2}")
+    fn = _fn
+    x, w, groups, batched = _check_common(fn, input, weight, bias, n, groups, False)
+    sp = x.shape[-n:]
+    k = w.shape[2:]
+    s = _shape.ntuple(stride, n, "stride", fn, minimum=1)
+    d = _shape.ntuple(dilation, n, "dilation", fn, minimum=1)
+    pads = _shape.conv_padding_pairs(padding, sp, k, s, d, fn)
+    modes = _modes(padding_mode, n, fn)
+    if not _no_pad(pads) and any(m != "zeros" for m in modes):
+        _padding.check_pads(x.shape, pads, [_pm(m) for m in modes], fn)
+    for i in range(n):
+        eff = d[i] * (k[i] - 1) + 1
+        if sp[i] + pads[i][0] + pads[i][1] < eff:
+            raise RuntimeError(f"{fn}: kernel size can't be greater than the padded input size: "
+                               f"spatial axis {i} has {sp[i]} + padding {pads[i]} = "
+                               f"{sp[i] + pads[i][0] + pads[i][1]} values, the (dilated) kernel "
+                               f"needs {eff} (input {x.shape}, weight {w.shape})")
+    return ConvNd.apply(input, weight, bias, stride=s, pads=pads, dilation=d, groups=groups,
+                        modes=modes, flip=bool(flip), batched=batched)
+
+
+def conv_transposend(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, output_size=None, padding_mode="zeros", flip: bool = False,
+                     _fn: str = "conv_transposend"):
+    """N-d transposed convolution (the adjoint / gradient of ``convnd`` w.r.t. its input),
+    PyTorch's ``conv_transpose{n}d`` plus convnp's extensions.
+
+    Args:
+        input: (N, C_in, *spatial) or unbatched (C_in, *spatial).
+        weight: (C_in, C_out/groups, *kernel) (PyTorch's layout for transposed conv).
+        bias: (C_out,) or None.
+        stride, dilation, groups: as the convolution it transposes.
+        padding: int, one int per axis or one ``(lo, hi)`` pair per axis (removed from the output).
+        output_padding: extra size added on the high side of each output axis, < stride or
+            < dilation.
+        output_size: (keyword) desired spatial output size (or full shape); derives
+            ``output_padding`` and raises a ValueError naming the valid range.
+        padding_mode: as ``convnd``; modes other than zeros give the exact adjoint of the padded
+            convolution, so ``<conv(x), y> == <x, conv_transpose(y)>``.
+        flip: adjoint of the flipped-kernel (true) convolution.
+
+    Shape:
+        out = (in - 1)*stride - lo - hi + dilation*(k - 1) + output_padding + 1 per axis.
+
+    Example:
+        >>> x, w = convnp.randn(2, 4, 5, 5), convnp.randn(4, 3, 4, 4)
+        >>> conv_transposend(x, w, stride=2, padding=1).shape
+        (2, 3, 10, 10)
+    """
+    n = (_arr(weight).ndim - 2) if _arr(weight) is not None else 0
+    if not 1 <= n <= 3:
+        raise ValueError(f"{_fn}: weight must have 3 to 5 dimensions, got {n + 2}")
+    fn = _fn
+    x, w, groups, batched = _check_common(fn, input, weight, bias, n, groups, True)
+    sp = x.shape[-n:]
+    k = w.shape[2:]
+    s = _shape.ntuple(stride, n, "stride", fn, minimum=1)
+    d = _shape.ntuple(dilation, n, "dilation", fn, minimum=1)
+    if isinstance(padding, str) and padding != "valid" or (
+            isinstance(padding, (tuple, list)) and any(isinstance(p, str) for p in padding)):
+        raise ValueError(f"{fn}: padding strings other than 'valid' are not supported for "
+                         f"transposed convolution (got {padding!r}); pass ints, (lo, hi) pairs "
+                         f"or output_size=")
+    pads = _shape.conv_padding_pairs(padding, sp, k, s, d, fn)
+    modes = _modes(padding_mode, n, fn)
+    if output_size is not None:
+        osz = tuple(int(v) for v in output_size)
+        if len(osz) not in (n, n + 1, n + 2):
+            raise ValueError(f"{fn}: output_size must have {n} (spatial) entries, got {osz}")
+        osz = osz[-n:]
+        op = _shape.conv_transpose_output_padding(osz, sp, k, s, pads, d, fn)
+    else:
+        op = _shape.ntuple(output_padding, n, "output_padding", fn, minimum=0)
+        for i in range(n):
+            if op[i] >= s[i] and op[i] >= d[i]:
+                raise ValueError(f"{fn}: output_padding must be smaller than either stride or "
+                                 f"dilation, got output_padding={op}, stride={s}, dilation={d}")
+    out_sp = tuple(_shape.conv_transpose_output_size(sp[i], k[i], s[i], pads[i][0], pads[i][1],
+                                                     d[i], op[i]) for i in range(n))
+    if any(o <= 0 for o in out_sp):
+        raise RuntimeError(f"{fn}: output size {out_sp} is not positive (input {x.shape}, "
+                           f"weight {w.shape}, padding {pads}, stride {s}, dilation {d})")
+    if not _no_pad(pads) and any(m != "zeros" for m in modes):
+        _padding.check_pads((x.shape[0], w.shape[1] * groups) + out_sp, pads,
+                            [_pm(m) for m in modes], fn)
+    return ConvTransposeNd.apply(input, weight, bias, stride=s, pads=pads, dilation=d,
+                                 groups=groups, modes=modes, flip=bool(flip), out_sp=out_sp,
+                                 batched=batched)
+
+
+def _check_dim(n: int, name: str, weight) -> None:
+    wa = _arr(weight)
+    if wa is not None and wa.ndim != n + 2:
+        raise ValueError(f"{name}: weight must have {n + 2} dimensions, got shape {wa.shape}")
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           padding_mode="zeros", flip: bool = False):
+    """1-d convolution over (N, C_in, L) or (C_in, L); see ``convnd`` for every argument.
+
+    Shape: L_out = floor((L + lo + hi - dilation*(k - 1) - 1) / stride) + 1.
+    """
+    _check_dim(1, "conv1d", weight)
+    return convnd(input, weight, bias, stride, padding, dilation, groups,
+                  padding_mode=padding_mode, flip=flip, _fn="conv1d")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           padding_mode="zeros", flip: bool = False):
+    """2-d convolution over (N, C_in, H, W) or (C_in, H, W); see ``convnd`` for every argument.
+
+    Shape: H_out = floor((H + lo + hi - dilation*(kH - 1) - 1) / stride) + 1, W_out likewise.
+
+    Example:
+        >>> x = convnp.randn(1, 3, 32, 32); w = convnp.randn(6, 3, 5, 5)
+        >>> conv2d(x, w).shape
+        (1, 6, 28, 28)
+    """
+    _check_dim(2, "conv2d", weight)
+    return convnd(input, weight, bias, stride, padding, dilation, groups,
+                  padding_mode=padding_mode, flip=flip, _fn="conv2d")
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           padding_mode="zeros", flip: bool = False):
+    """3-d convolution over (N, C_in, D, H, W) or (C_in, D, H, W); see ``convnd``."""
+    _check_dim(3, "conv3d", weight)
+    return convnd(input, weight, bias, stride, padding, dilation, groups,
+                  padding_mode=padding_mode, flip=flip, _fn="conv3d")
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, output_size=None, padding_mode="zeros", flip: bool = False):
+    """1-d transposed convolution over (N, C_in, L); see ``conv_transposend``.
+
+    Shape: L_out = (L - 1)*stride - lo - hi + dilation*(k - 1) + output_padding + 1.
+    """
+    _check_dim(1, "conv_transpose1d", weight)
+    return conv_transposend(input, weight, bias, stride, padding, output_padding, groups,
+                            dilation, output_size=output_size, padding_mode=padding_mode,
+                            flip=flip, _fn="conv_transpose1d")
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, output_size=None, padding_mode="zeros", flip: bool = False):
+    """2-d transposed convolution over (N, C_in, H, W); see ``conv_transposend``.
+
+    Shape: H_out = (H - 1)*stride - lo - hi + dilation*(kH - 1) + output_padding + 1.
+
+    Example:
+        >>> x = convnp.randn(1, 64, 28, 28); w = convnp.randn(64, 32, 4, 4)
+        >>> conv_transpose2d(x, w, stride=2, padding=1).shape
+        (1, 32, 56, 56)
+    """
+    _check_dim(2, "conv_transpose2d", weight)
+    return conv_transposend(input, weight, bias, stride, padding, output_padding, groups,
+                            dilation, output_size=output_size, padding_mode=padding_mode,
+                            flip=flip, _fn="conv_transpose2d")
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, output_size=None, padding_mode="zeros", flip: bool = False):
+    """3-d transposed convolution over (N, C_in, D, H, W); see ``conv_transposend``."""
+    _check_dim(3, "conv_transpose3d", weight)
+    return conv_transposend(input, weight, bias, stride, padding, output_padding, groups,
+                            dilation, output_size=output_size, padding_mode=padding_mode,
+                            flip=flip, _fn="conv_transpose3d")
