@@ -7,3 +7,6 @@ from convnp.ops.elementwise import sigmoid, tanh  # noqa: F401
 from convnp.ops.conv import *  # noqa: F401,F403
 from convnp.ops.padding import *  # noqa: F401,F403
 from convnp.ops.fold import *  # noqa: F401,F403
+from convnp.ops.activation import *  # noqa: F401,F403
+from convnp.ops.normalization import *  # noqa: F401,F403
+from convnp.ops.dropout import *  # noqa: F401,F403

@@ -1,0 +1,715 @@
+"""Normalization layers' ops: batch, group, layer, instance and local response norm, normalize.
+
+Batch norm has two paths with the same numbers:
+- a Numba kernel path (``backend.use_numba()``): one parallel loop over channels, per-channel
+  reductions in one or two passes over cache-resident data, affine fused into the write;
+- the NumPy reference path: per-channel sums pushed into BLAS (a product with a ones vector) and
+  the affine folded into one multiply-add into preallocated arrays.
+
+Both accept channels-last strided inputs (logical ``(N, C, *)`` with channels fastest in memory):
+such data is viewed as a ``(P, C)`` matrix instead of ``(N, C, M)``, no copy, and the output keeps
+the input's memory layout, as PyTorch's does.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from convnp import backend
+from convnp.autograd.function import Function
+from convnp.autograd.grad_mode import no_grad
+
+__all__ = ["batch_norm", "group_norm", "layer_norm", "instance_norm", "local_response_norm",
+           "normalize"]
+
+
+# ---------------------------------------------------------------- layout
+def _layout(x: np.ndarray):
+    """View ``x`` (N, C, *) as ('ncm', (N, C, M)) or, if channels-last, ('pc', (P, C)); no copy.
+
+    Anything else (odd strides) is copied to C order once.
+    """
+    n, c = x.shape[0], x.shape[1]
+    m = int(np.prod(x.shape[2:], dtype=np.int64))
+    if x.ndim == 2 and x.flags.c_contiguous:
+        return "pc", x  # (N, C) is already a (P, C) matrix
+    if x.flags.c_contiguous:
+        return "ncm", x.reshape(n, c, m)
+    if x.ndim > 2:
+        last = x.transpose(0, *range(2, x.ndim), 1)  # (N, *, C)
+        if last.flags.c_contiguous:
+            return "pc", last.reshape(n * m, c)
+    return "ncm", np.ascontiguousarray(x).reshape(n, c, m)
+
+
+def _empty_like_layout(kind: str, view: np.ndarray, x: np.ndarray) -> tuple:
+    """An output shaped like ``x`` in the layout of ``view``; returns (out, out_view)."""
+    if kind == "ncm":
+        out_view = np.empty(view.shape, x.dtype)
+        return out_view.reshape(x.shape), out_view
+    out_view = np.empty(view.shape, x.dtype)  # (P, C) channels-last
+    nd = x.ndim
+    last_shape = (x.shape[0],) + x.shape[2:] + (x.shape[1],)
+    out = out_view.reshape(last_shape).transpose(0, nd - 1, *range(1, nd - 1))
+    return out, out_view
+
+
+def _from_layout(kind: str, arr_view: np.ndarray, x_shape: tuple) -> np.ndarray:
+    if kind == "ncm":
+        return arr_view.reshape(x_shape)
+    nd = len(x_shape)
+    last_shape = (x_shape[0],) + tuple(x_shape[2:]) + (x_shape[1],)
+    return arr_view.reshape(last_shape).transpose(0, nd - 1, *range(1, nd - 1))
+
+
+def _bcast(v: np.ndarray, kind: str) -> np.ndarray:
+    """Per-channel vector shaped to broadcast against the (N, C, M) or (P, C) view."""
+    return v[:, None] if kind == "ncm" else v
+
+
+# ---------------------------------------------------------------- numba kernels
+# ``prange`` is resolved when a kernel compiles: plain ``range`` until ``_numba_ready`` swaps in
+# ``numba.prange`` (importing numba at module import would make ``import convnp`` heavy).
+prange = range
+
+
+def _numba_ready() -> None:
+    global prange
+    if prange is range:
+        import numba
+
+        prange = numba.prange
+
+
+@backend.jit(parallel=True)
+def _bn_fwd_ncm(x, scale_w, shift_b, eps, out, mean, var, invstd):
+    """Training forward on (N, C, M): batch stats per channel, then out = xhat * w + b."""
+    n, c, m = x.shape
+    cnt = n * m
+    for ch in prange(c):
+        s = 0.0
+        for i in range(n):
+            for j in range(m):
+                s += x[i, ch, j]
+        mu = s / cnt
+        ss = 0.0
+        for i in range(n):
+            for j in range(m):
+                d = x[i, ch, j] - mu
+                ss += d * d
+        inv = 1.0 / np.sqrt(ss / cnt + eps)
+        mean[ch] = mu
+        var[ch] = ss / cnt
+        invstd[ch] = inv
+        a = scale_w[ch] * inv
+        b = shift_b[ch] - mu * a
+        for i in range(n):
+            for j in range(m):
+                out[i, ch, j] = x[i, ch, j] * a + b
+
+
+@backend.jit(parallel=True)
+def _bn_bwd_ncm(g, x, mean, invstd, w, gx, sums):
+    """Training backward on (N, C, M); sums[0] = sum(g), sums[1] = sum(g * xhat) per channel."""
+    n, c, m = x.shape
+    cnt = n * m
+    for ch in prange(c):
+        mu = mean[ch]
+        sg = 0.0
+        sgx = 0.0
+        for i in range(n):
+            for j in range(m):
+                gv = g[i, ch, j]
+                sg += gv
+                sgx += gv * (x[i, ch, j] - mu)
+        inv = invstd[ch]
+        sums[0, ch] = sg
+        sums[1, ch] = sgx * inv
+        if gx.shape[0] > 0:
+            a = w[ch] * inv
+            bcoef = -a * inv * inv * sgx / cnt
+            ccoef = -a * sg / cnt - bcoef * mu
+            for i in range(n):
+                for j in range(m):
+                    gx[i, ch, j] = g[i, ch, j] * a + x[i, ch, j] * bcoef + ccoef
+
+
+@backend.jit(parallel=True)
+def _bn_stats_pc(x, nchunks):
+    """Per-chunk partial sums and centred squares on (P, C); returns (mean, var) in float64."""
+    p, c = x.shape
+    step = (p + nchunks - 1) // nchunks
+    part = np.zeros((nchunks, c))
+    for k in prange(nchunks):
+        lo = k * step
+        hi = min(p, lo + step)
+        for i in range(lo, hi):
+            for ch in range(c):
+                part[k, ch] += x[i, ch]
+    mean = np.zeros(c)
+    for k in range(nchunks):
+        for ch in range(c):
+            mean[ch] += part[k, ch]
+    for ch in range(c):
+        mean[ch] /= p
+    part2 = np.zeros((nchunks, c))
+    for k in prange(nchunks):
+        lo = k * step
+        hi = min(p, lo + step)
+        for i in range(lo, hi):
+            for ch in range(c):
+                d = x[i, ch] - mean[ch]
+                part2[k, ch] += d * d
+    var = np.zeros(c)
+    for k in range(nchunks):
+        for ch in range(c):
+            var[ch] += part2[k, ch]
+    for ch in range(c):
+        var[ch] /= p
+    return mean, var
+
+
+@backend.jit(parallel=True)
+def _bn_sums_pc(g, x, mean, nchunks):
+    """Per-channel sum(g) and sum(g * (x - mean)) on (P, C) in float64."""
+    p, c = x.shape
+    step = (p + nchunks - 1) // nchunks
+    part = np.zeros((nchunks, 2, c))
+    for k in prange(nchunks):
+        lo = k * step
+        hi = min(p, lo + step)
+        for i in range(lo, hi):
+            for ch in range(c):
+                gv = g[i, ch]
+                part[k, 0, ch] += gv
+                part[k, 1, ch] += gv * (x[i, ch] - mean[ch])
+    out = np.zeros((2, c))
+    for k in range(nchunks):
+        for ch in range(c):
+            out[0, ch] += part[k, 0, ch]
+            out[1, ch] += part[k, 1, ch]
+    return out
+
+
+@backend.jit(parallel=True)
+def _affine3_pc(x, xa, g, ga, cc, out):
+    """out[i, c] = x[i, c] * xa[c] + g[i, c] * ga[c] + cc[c] on (P, C) (g may be unused: ga 0)."""
+    p, c = x.shape
+    for i in prange(p):
+        for ch in range(c):
+            out[i, ch] = x[i, ch] * xa[ch] + g[i, ch] * ga[ch] + cc[ch]
+
+
+def _nchunks(p: int) -> int:
+    return max(1, min(64, p // 256))
+
+
+# ---------------------------------------------------------------- numpy path
+def _channel_sum(v: np.ndarray, kind: str) -> np.ndarray:
+    """Per-channel sum of an (N, C, M) or (P, C) view through BLAS (product with a ones vector)."""
+    if kind == "ncm":
+        ones = np.ones(v.shape[2], v.dtype)
+        return (v @ ones).sum(0)  # (N, C, M) @ (M,) -> (N, C)
+    ones = np.ones(v.shape[0], v.dtype)
+    return ones @ v  # (P,) @ (P, C) -> (C,)
+
+
+# ---------------------------------------------------------------- batch norm
+class BatchNormTrain(Function):
+    """Batch statistics; returns out and (for the running update) the biased batch variance."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps=1e-5):
+        shape, dt = x.shape, x.dtype
+        c = shape[1]
+        kind, xv = _layout(x)
+        cnt = xv.size // c
+        w = weight if weight is not None else np.ones(c, dt)
+        b = bias if bias is not None else np.zeros(c, dt)
+        use_nb = backend.use_numba()
+        if use_nb:
+            _numba_ready()
+        if use_nb and kind == "ncm":
+            out, ov = _empty_like_layout(kind, xv, x)
+            mean = np.empty(c, dt)
+            var = np.empty(c, dt)
+            invstd = np.empty(c, dt)
+            _bn_fwd_ncm(xv, w.astype(dt, copy=False), b.astype(dt, copy=False), eps, ov, mean,
+                        var, invstd)
+            xc = None
+        elif use_nb:
+            mean64, var64 = _bn_stats_pc(xv, _nchunks(xv.shape[0]))
+            mean = mean64.astype(dt)
+            var = var64.astype(dt)
+            invstd = (1.0 / np.sqrt(var64 + eps)).astype(dt)
+            a = w * invstd
+            out, ov = _empty_like_layout(kind, xv, x)
+            _affine3_pc(xv, a, xv, np.zeros(c, dt), b - mean * a, ov)
+            xc = None
+        else:
+            mean = _channel_sum(xv, kind) / dt.type(cnt)
+            out, ov = _empty_like_layout(kind, xv, x)
+            xc = np.subtract(xv, _bcast(mean, kind))  # centred data, kept for backward
+            np.multiply(xc, xc, out=ov)
+            var = _channel_sum(ov, kind) / dt.type(cnt)
+            invstd = (1 / np.sqrt(var + dt.type(eps))).astype(dt)
+            np.multiply(xc, _bcast(w * invstd, kind), out=ov)
+            ov += _bcast(b, kind)
+        ctx.save_for_backward(xv, xc, mean, invstd, w)
+        ctx.kind, ctx.shape, ctx.cnt, ctx.use_nb = kind, shape, cnt, use_nb
+        ctx.mark_non_differentiable(1, 2)
+        return out, mean, var
+
+    @staticmethod
+    def backward(ctx, g, _gm=None, _gv=None):
+        xv, xc, mean, invstd, w = ctx.saved_tensors
+        kind, cnt, dt = ctx.kind, ctx.cnt, xv.dtype
+        c = mean.shape[0]
+        # g arrives in any layout: bring it to the input's view (a copy only if layouts differ)
+        gv = _view_like(g, kind, xv)
+        need_x = ctx.needs_input_grad[0]
+        if ctx.use_nb and kind == "ncm":
+            gx = np.empty(xv.shape if need_x else (0, 0, 0), dt)
+            sums = np.empty((2, c), dt)
+            _bn_bwd_ncm(gv, xv, mean, invstd, w.astype(dt, copy=False), gx, sums)
+            sg, sgxh = sums[0], sums[1]
+        elif ctx.use_nb:
+            s = _bn_sums_pc(gv, xv, mean, _nchunks(xv.shape[0]))
+            sg = s[0].astype(dt)
+            sgxh = (s[1] * invstd).astype(dt)
+            gx = None
+            if need_x:
+                a = w * invstd
+                bcoef = -a * invstd * sgxh / dt.type(cnt)
+                gx = np.empty(xv.shape, dt)
+                _affine3_pc(xv, bcoef, gv, a, -a * sg / dt.type(cnt) - bcoef * mean, gx)
+        else:
+            if xc is None:
+                xc = xv - _bcast(mean, kind)
+            sg = _channel_sum(gv, kind)
+            tmp = np.multiply(gv, xc)
+            sgxh = _channel_sum(tmp, kind) * invstd
+            gx = None
+            if need_x:
+                a = w * invstd
+                bcoef = -a * invstd * sgxh / dt.type(cnt)
+                # gx = a * (g - mean(g)) - a * xhat * mean(g * xhat): one multiply-add chain
+                gx = np.multiply(gv, _bcast(a, kind))
+                np.multiply(xc, _bcast(bcoef, kind), out=tmp)
+                gx += tmp
+                gx += _bcast(-a * sg / dt.type(cnt), kind)
+        gx_full = _from_layout(kind, gx, ctx.shape) if need_x else None
+        gw = sgxh.astype(dt, copy=False) if ctx.needs_input_grad[1] else None
+        gb = sg.astype(dt, copy=False) if ctx.needs_input_grad[2] else None
+        return gx_full, gw, gb
+
+
+def _view_like(g: np.ndarray, kind: str, xv: np.ndarray) -> np.ndarray:
+    k2, v = _layout(g)
+    if k2 == kind:
+        return v
+    if kind == "ncm":
+        return np.ascontiguousarray(g).reshape(xv.shape)
+    nd = g.ndim
+    return np.ascontiguousarray(g.transpose(0, *range(2, nd), 1)).reshape(xv.shape)
+
+
+class BatchNormEval(Function):
+    """Normalise with given (running) statistics: out = x * scale + shift per channel."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, mean=None, var=None, eps=1e-5):
+        dt = x.dtype
+        c = x.shape[1]
+        invstd = (1 / np.sqrt(var.astype(dt) + dt.type(eps))).astype(dt)
+        w = weight if weight is not None else np.ones(c, dt)
+        b = bias if bias is not None else np.zeros(c, dt)
+        scale = w * invstd
+        shift = b - mean.astype(dt) * scale
+        bshape = (1, c) + (1,) * (x.ndim - 2)
+        ctx.save_for_backward(x, mean.astype(dt), invstd, scale)
+        ctx.bshape = bshape
+        out = np.multiply(x, scale.reshape(bshape))
+        out += shift.reshape(bshape)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, mean, invstd, scale = ctx.saved_tensors
+        bs = ctx.bshape
+        axes = (0,) + tuple(range(2, x.ndim))
+        gx = g * scale.reshape(bs) if ctx.needs_input_grad[0] else None
+        gw = ((g * (x - mean.reshape(bs))).sum(axes) * invstd if ctx.needs_input_grad[1]
+              else None)
+        gb = g.sum(axes) if ctx.needs_input_grad[2] else None
+        return gx, gw, gb
+
+
+def _arr(t):
+    return None if t is None else (t.data if hasattr(t, "data") else np.asarray(t))
+
+
+def _check_vec(t, c: int, name: str, fn: str) -> None:
+    if t is not None and tuple(t.shape) != (c,):
+        raise RuntimeError(f"{fn}: '{name}' should contain {c} elements (one per channel of the "
+                           f"input), got shape {tuple(t.shape)}")
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5):
+    r"""Batch normalization over the channel axis (dim 1) of ``(N, C, *)`` input.
+
+    :math:`y = \frac{x - \mathrm{E}[x]}{\sqrt{\mathrm{Var}[x] + \epsilon}} \gamma + \beta`,
+    statistics per channel over the batch and spatial axes.
+
+    Args:
+        input: ``(N, C)``, ``(N, C, L)``, ``(N, C, H, W)`` or ``(N, C, D, H, W)``.
+        running_mean, running_var: ``(C,)`` tensors or None. In training they are updated IN
+            PLACE: ``r = (1 - momentum) * r + momentum * batch_stat``, with the UNBIASED batch
+            variance for ``running_var`` (the biased one normalises). In eval they normalise.
+        weight, bias: optional ``(C,)`` affine parameters :math:`\gamma, \beta`.
+        training: use batch statistics (True) or the running ones (False).
+        momentum: running-stat update factor (the module turns ``momentum=None`` into
+            ``1 / num_batches_tracked``, a cumulative average).
+        eps: added to the variance for numerical stability.
+
+    Shape: output has the input's shape (and memory layout).
+
+    Example::
+        >>> x = convnp.tensor([[1.0], [3.0]])
+        >>> F.batch_norm(x, None, None, training=True)   # mean 2, var 1
+        tensor([[-1.0000],
+                [ 1.0000]])
+    """
+    from convnp.tensor import Tensor
+
+    fn = "batch_norm"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{fn}: 'input' must be a convnp Tensor, got {type(input).__name__}")
+    if input.ndim < 2:
+        raise ValueError(f"{fn}: expected input of shape (N, C, *) with at least 2 dims, got "
+                         f"shape {tuple(input.shape)}")
+    c = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        _check_vec(t, c, name, fn)
+    if training:
+        size = int(np.prod(input.shape)) // c
+        if size == 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                             f"size {tuple(input.shape)}")
+        out, mean, var = BatchNormTrain.apply(input, weight, bias, eps=float(eps))
+        if running_mean is not None or running_var is not None:
+            m = 0.1 if momentum is None else float(momentum)
+            _update_running(running_mean, running_var, mean.data, var.data, size, m)
+        return out
+    if running_mean is None or running_var is None:
+        raise RuntimeError(f"{fn}: running_mean and running_var must be given when training=False "
+                           "(or call with training=True to use batch statistics)")
+    return BatchNormEval.apply(input, weight, bias, mean=_arr(running_mean),
+                               var=_arr(running_var), eps=float(eps))
+
+
+def _update_running(running_mean, running_var, mean: np.ndarray, var: np.ndarray, n: int,
+                    momentum: float) -> None:
+    """In-place EMA of the running statistics (unbiased variance), as torch does."""
+    with no_grad():
+        if running_mean is not None:
+            rm = _arr(running_mean)
+            rm *= rm.dtype.type(1 - momentum)
+            rm += (momentum * mean).astype(rm.dtype)
+        if running_var is not None:
+            rv = _arr(running_var)
+            rv *= rv.dtype.type(1 - momentum)
+            rv += (momentum * var.astype(np.float64) * (n / (n - 1))).astype(rv.dtype)
+
+
+# ---------------------------------------------------------------- generic standardize
+class Standardize(Function):
+    """(x - mean) / sqrt(var + eps) over ``axes`` of a reshaped view, then ``* w + b``.
+
+    Serves layer, group and instance norm: forward reshapes x to ``view``, normalises over
+    ``axes`` there, applies the affine (w, b reshaped to ``wshape``, broadcast against the
+    ORIGINAL shape) and returns the original shape.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b, view=None, axes=None, wshape=None, eps=1e-5):
+        dt = x.dtype
+        xv = x.reshape(view)
+        mean = xv.mean(axis=axes, keepdims=True)
+        xc = xv - mean
+        var = np.mean(xc * xc, axis=axes, keepdims=True)
+        invstd = (1 / np.sqrt(var + dt.type(eps))).astype(dt)
+        xhat = (xc * invstd).reshape(x.shape)
+        out = xhat
+        if w is not None:
+            out = out * w.reshape(wshape)
+        if b is not None:
+            out = out + b.reshape(wshape)
+        ctx.save_for_backward(xhat, invstd, w)
+        ctx.view, ctx.axes, ctx.wshape = view, axes, wshape
+        ctx.bshape = None if b is None else b.shape
+        ctx.mark_non_differentiable(1, 2)
+        return out, mean, var
+
+    @staticmethod
+    def backward(ctx, g, _gm=None, _gv=None):
+        xhat, invstd, w = ctx.saved_tensors
+        ws = ctx.wshape
+        gx = gw = gb = None
+        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+            waxes = tuple(i for i in range(g.ndim) if ws[i] == 1)
+            if ctx.needs_input_grad[1]:
+                gw = (g * xhat).sum(axis=waxes).reshape(w.shape)
+            if ctx.needs_input_grad[2]:
+                gb = g.sum(axis=waxes).reshape(ctx.bshape)
+        if ctx.needs_input_grad[0]:
+            gh = g * w.reshape(ws) if w is not None else g
+            ghv = gh.reshape(ctx.view)
+            xh = xhat.reshape(ctx.view)
+            gx = invstd * (ghv - ghv.mean(axis=ctx.axes, keepdims=True)
+                           - xh * (ghv * xh).mean(axis=ctx.axes, keepdims=True))
+            gx = gx.reshape(g.shape)
+        return gx, gw, gb
+
+
+def _standardize(input, weight, bias, view, axes, wshape, eps, fn):
+    out, mean, var = Standardize.apply(input, weight, bias, view=tuple(view), axes=tuple(axes),
+                                       wshape=tuple(wshape), eps=float(eps))
+    return out, mean, var
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
+    r"""Normalise over the last ``len(normalized_shape)`` dims of each sample, then affine.
+
+    Args:
+        input: ``(*, *normalized_shape)``.
+        normalized_shape: int or tuple, must equal the trailing dims of the input.
+        weight, bias: optional, of shape ``normalized_shape`` (elementwise affine).
+        eps: added to the variance.
+
+    Shape: output has the input's shape.
+
+    Example::
+        >>> F.layer_norm(convnp.tensor([[1.0, 3.0]]), (2,))
+        tensor([[-1.0000,  1.0000]])
+    """
+    fn = "layer_norm"
+    if isinstance(normalized_shape, numbers.Integral):
+        normalized_shape = (int(normalized_shape),)
+    ns = tuple(int(s) for s in normalized_shape)
+    k = len(ns)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != ns:
+        raise RuntimeError(f"{fn}: Given normalized_shape={list(ns)}, expected input with shape "
+                           f"[*, {', '.join(map(str, ns))}], but got input of size "
+                           f"{list(input.shape)}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != ns:
+            raise RuntimeError(f"{fn}: '{name}' must have shape {ns} (normalized_shape), got "
+                               f"{tuple(t.shape)}")
+    nd = input.ndim
+    lead = tuple(input.shape[:nd - k])
+    view = lead + (int(np.prod(ns)),)
+    wshape = (1,) * (nd - k) + ns
+    out, _, _ = _standardize(input, weight, bias, view, (len(view) - 1,), wshape, eps, fn)
+    return out
+
+
+def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5):
+    r"""Normalise each group of ``C / num_groups`` channels of each sample, then per-channel affine.
+
+    Args:
+        input: ``(N, C, *)``.
+        num_groups: divides ``C``.
+        weight, bias: optional ``(C,)``.
+        eps: added to the variance.
+
+    Shape: output has the input's shape.
+
+    Example::
+        >>> F.group_norm(convnp.randn(2, 4, 3, 3), 2).shape
+        (2, 4, 3, 3)
+    """
+    fn = "group_norm"
+    if input.ndim < 2:
+        raise RuntimeError(f"{fn}: Expected at least 2 dimensions for input tensor but received "
+                           f"{input.ndim}")
+    n, c = input.shape[0], input.shape[1]
+    if num_groups <= 0 or c % num_groups:
+        raise RuntimeError(f"{fn}: Expected number of channels in input to be divisible by "
+                           f"num_groups, but got input of shape {list(input.shape)} and "
+                           f"num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        _check_vec(t, c, name, fn)
+    view = (n, num_groups, -1)
+    wshape = (1, c) + (1,) * (input.ndim - 2)
+    out, _, _ = _standardize(input, weight, bias, view, (2,), wshape, eps, fn)
+    return out
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats: bool = True, momentum: float = 0.1, eps: float = 1e-5):
+    r"""Normalise each channel of each sample over its spatial axes, then per-channel affine.
+
+    Args:
+        input: ``(N, C, *)`` with at least one spatial axis.
+        running_mean, running_var: optional ``(C,)``; with ``use_input_stats`` they are updated
+            in place with the batch average of the per-instance mean and unbiased variance.
+        weight, bias: optional ``(C,)``.
+        use_input_stats: normalise with per-instance statistics (True) or the running ones.
+        momentum, eps: as in :func:`batch_norm`.
+
+    Shape: output has the input's shape.
+    """
+    fn = "instance_norm"
+    if input.ndim < 3:
+        raise ValueError(f"{fn}: expected input of shape (N, C, *) with at least one spatial dim, "
+                         f"got shape {tuple(input.shape)}")
+    n, c = input.shape[0], input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        _check_vec(t, c, name, fn)
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError(f"{fn}: Expected running_mean and running_var to be defined when "
+                             "use_input_stats is false")
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    m = int(np.prod(input.shape[2:]))
+    if m == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size "
+                         f"{tuple(input.shape)}")
+    view = (n, c, m)
+    wshape = (1, c) + (1,) * (input.ndim - 2)
+    out, mean, var = _standardize(input, weight, bias, view, (2,), wshape, eps, fn)
+    if running_mean is not None or running_var is not None:
+        mom = 0.1 if momentum is None else float(momentum)
+        _update_running(running_mean, running_var, mean.data.reshape(n, c).mean(0),
+                        var.data.reshape(n, c).mean(0), m, mom)
+    return out
+
+
+# ---------------------------------------------------------------- LRN
+class LocalResponseNorm(Function):
+    @staticmethod
+    def forward(ctx, x, size=5, alpha=1e-4, beta=0.75, k=1.0):
+        dt = x.dtype
+        c = x.shape[1]
+        lo, hi = size // 2, (size - 1) // 2
+        sq = x * x
+        pad = np.zeros((x.shape[0], c + lo + hi) + x.shape[2:], dt)
+        pad[:, lo:lo + c] = sq
+        s = np.zeros_like(x)
+        for off in range(size):  # loop over window offsets along the channel axis
+            s += pad[:, off:off + c]
+        d = dt.type(k) + dt.type(alpha / size) * s
+        dpow = d ** dt.type(-beta)
+        ctx.save_for_backward(x, d, dpow)
+        ctx.size, ctx.alpha, ctx.beta = size, alpha, beta
+        return x * dpow
+
+    @staticmethod
+    def backward(ctx, g):
+        x, d, dpow = ctx.saved_tensors
+        dt = x.dtype
+        size, c = ctx.size, x.shape[1]
+        lo, hi = size // 2, (size - 1) // 2
+        # gd = g * d(out)/d(d) = -beta * x * d^(-beta-1); gs = gd * alpha / size
+        gs = g * x * dpow / d * dt.type(-ctx.beta * ctx.alpha / size)
+        # each s[j] sums sq[j-lo .. j+hi], so sq[i] collects gs[i-hi .. i+lo]
+        pad = np.zeros((x.shape[0], c + lo + hi) + x.shape[2:], dt)
+        pad[:, hi:hi + c] = gs
+        gsq = np.zeros_like(x)
+        for off in range(size):
+            gsq += pad[:, off:off + c]
+        return g * dpow + gsq * 2 * x
+
+
+def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.75,
+                        k: float = 1.0):
+    r"""Local response normalization across channels (AlexNet):
+    :math:`b_c = a_c \left(k + \frac{\alpha}{n} \sum_{c'} a_{c'}^2\right)^{-\beta}`, the sum over
+    ``size`` neighbouring channels (zero padded).
+
+    Args:
+        input: ``(N, C, *)`` with at least 3 dims.
+        size: number of neighbouring channels; alpha, beta, k: as in the formula.
+
+    Shape: output has the input's shape.
+    """
+    if input.ndim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {input.ndim} "
+                         "dimensions)")
+    if not isinstance(size, numbers.Integral) or size < 1:
+        raise ValueError(f"local_response_norm: 'size' must be a positive int, got {size!r}")
+    if input.numel() == 0:
+        return input
+    return LocalResponseNorm.apply(input, size=int(size), alpha=float(alpha), beta=float(beta),
+                                   k=float(k))
+
+
+# ---------------------------------------------------------------- normalize
+class Normalize(Function):
+    @staticmethod
+    def forward(ctx, x, p=2.0, dim=1, eps=1e-12):
+        dt = x.dtype
+        ax = np.abs(x)
+        if p == 2:
+            n = np.sqrt((x * x).sum(axis=dim, keepdims=True))
+        elif p == 1:
+            n = ax.sum(axis=dim, keepdims=True)
+        elif np.isinf(p):
+            n = ax.max(axis=dim, keepdims=True) if p > 0 else ax.min(axis=dim, keepdims=True)
+        else:
+            n = (ax ** dt.type(p)).sum(axis=dim, keepdims=True) ** dt.type(1 / p)
+        den = np.maximum(n, dt.type(eps))
+        ctx.save_for_backward(x, n, den)
+        ctx.p, ctx.dim, ctx.eps = p, dim, eps
+        return x / den
+
+    @staticmethod
+    def backward(ctx, g):
+        x, n, den = ctx.saved_tensors
+        p, dim = ctx.p, ctx.dim
+        dt = x.dtype
+        gx = g / den
+        # through the norm, where it is above eps: d(x/n)/dn = -x/n^2, dn/dx_i below
+        s = (g * x).sum(axis=dim, keepdims=True) / (den * den) * (n > ctx.eps)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if p == 2:
+                dn = np.where(n > 0, x / n, 0)
+            elif p == 1:
+                dn = np.sign(x)
+            elif np.isinf(p):
+                ax = np.abs(x)
+                hit = ax == n
+                dn = np.sign(x) * hit / np.maximum(hit.sum(axis=dim, keepdims=True), 1)
+            else:
+                dn = np.where(n > 0, np.sign(x) * (np.abs(x) / n) ** dt.type(p - 1), 0)
+        return (gx - s * dn).astype(dt, copy=False)
+
+
+def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None):
+    r""":math:`v / \max(\lVert v \rVert_p, \epsilon)` along ``dim``.
+
+    Args:
+        input: any shape.
+        p: the norm's exponent (default 2). dim: the reduced axis (default 1). eps: floor of the
+            norm, avoids division by zero.
+
+    Shape: output has the input's shape.
+
+    Example::
+        >>> F.normalize(convnp.tensor([[3.0, 4.0]]))
+        tensor([[0.6000, 0.8000]])
+    """
+    if out is not None:
+        raise ValueError("normalize: 'out=' is not supported by convnp (it returns a new tensor)")
+    nd = input.ndim
+    if not -max(nd, 1) <= dim < max(nd, 1):
+        raise IndexError(f"normalize: Dimension out of range (expected to be in range of "
+                         f"[{-max(nd, 1)}, {max(nd, 1) - 1}], but got {dim})")
+    return Normalize.apply(input, p=float(p), dim=dim % max(nd, 1) if nd else None,
+                           eps=float(eps))
