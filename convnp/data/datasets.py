@@ -24,7 +24,14 @@ from typing import Callable
 
 import numpy as np
 
-from convnp.data._download import DatasetNotFoundError, default_root, download, find_dir, verify
+from convnp.data._download import (
+    ChecksumError,
+    DatasetNotFoundError,
+    default_root,
+    download,
+    find_dir,
+    verify,
+)
 from convnp.data.dataset import Dataset
 from convnp.data.transforms import apply_to_batch
 
@@ -179,7 +186,12 @@ class MNIST(VisionDataset):
                 download([m + f for m in self.mirrors], f, self.raw_folder, h)
             d = self.raw_folder
         for f, h in needed:
-            verify(d / f, h)
+            try:
+                verify(d / f, h)
+            except ChecksumError:
+                if not self._download_flag:
+                    raise
+                download([m + f for m in self.mirrors], f, d, h)  # replaces the bad copy
         return d / names[0], d / names[1]
 
     def _postprocess(self, images: np.ndarray) -> np.ndarray:
