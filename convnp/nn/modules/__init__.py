@@ -4,3 +4,6 @@ from convnp.nn.modules.module import Module, Parameter
 from convnp.nn.modules.padding import *  # noqa: F401,F403
 from convnp.nn.modules.blocks import *  # noqa: F401,F403
 from convnp.nn.modules.conv import *  # noqa: F401,F403
+from convnp.nn.modules.activation import *  # noqa: F401,F403
+from convnp.nn.modules.normalization import *  # noqa: F401,F403
+from convnp.nn.modules.dropout import *  # noqa: F401,F403

@@ -1,0 +1,72 @@
+"""Dropout layers: active in ``train()`` mode, the identity in ``eval()``."""
+
+from __future__ import annotations
+
+from convnp.nn.modules.module import Module
+from convnp.ops import dropout as D
+
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
+
+
+class _DropoutNd(Module):
+    _fn = staticmethod(D.dropout)
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        if not isinstance(p, (int, float)) or not 0 <= p <= 1:
+            raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 "
+                             f"and 1, but got {p}")
+        self.p, self.inplace = p, inplace
+
+    def forward(self, input):
+        return type(self)._fn(input, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout(_DropoutNd):
+    r"""During training, zero each element with probability ``p`` and scale the others by
+    :math:`1/(1-p)`; the identity in eval mode.
+
+    Args:
+        p: drop probability (0.5). inplace: accepted (convnp computes out of place).
+
+    Shape: output has the input's shape.
+
+    Example::
+        >>> m = nn.Dropout(0.2); m.eval(); m(convnp.ones(3))
+        tensor([1., 1., 1.])
+    """
+
+    _fn = staticmethod(D.dropout)
+
+
+class Dropout1d(_DropoutNd):
+    r"""Zero whole channels of ``(N, C, L)`` / ``(C, L)`` input in training. Shape: unchanged."""
+
+    _fn = staticmethod(D.dropout1d)
+
+
+class Dropout2d(_DropoutNd):
+    r"""Zero whole channels of ``(N, C, H, W)`` / ``(C, H, W)`` input in training."""
+
+    _fn = staticmethod(D.dropout2d)
+
+
+class Dropout3d(_DropoutNd):
+    r"""Zero whole channels of ``(N, C, D, H, W)`` / ``(C, D, H, W)`` input in training."""
+
+    _fn = staticmethod(D.dropout3d)
+
+
+class AlphaDropout(_DropoutNd):
+    r"""Alpha dropout for SELU networks (keeps zero mean, unit variance). Shape: unchanged."""
+
+    _fn = staticmethod(D.alpha_dropout)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    r"""Channel-wise alpha dropout. Shape: unchanged."""
+
+    _fn = staticmethod(D.feature_alpha_dropout)
