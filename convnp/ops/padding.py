@@ -25,6 +25,9 @@ from convnp.autograd.function import Function
 __all__ = ["pad"]
 
 PAD_MODES = ("constant", "reflect", "replicate", "circular")
+# PyTorch pads reflect/replicate axes first and crops afterwards (the border may read values the
+# crop removes); constant and circular axes are cropped first (the wrap reads the cropped data)
+_PAD_THEN_CROP = ("reflect", "replicate")
 
 
 def _crop(x: np.ndarray, pads: Sequence[tuple[int, int]]) -> np.ndarray:
@@ -55,8 +58,10 @@ def check_pads(shape: Sequence[int], pads: Sequence[tuple[int, int]], modes: Seq
             raise ValueError(f"{fn}: negative padding ({lo}, {hi}) crops more than the size "
                              f"{shape[ax]} of dimension {ax} of input {tuple(shape)}")
         plo, phi = max(lo, 0), max(hi, 0)
-        if mode == "constant":
+        if mode in ("constant", "zeros"):
             continue
+        if mode in _PAD_THEN_CROP:  # PyTorch pads the uncropped axis, then crops
+            n = shape[ax]
         if mode not in PAD_MODES:
             raise ValueError(f"{fn}: padding mode must be one of {PAD_MODES}, got {mode!r}")
         if (plo or phi) and n == 0:
@@ -82,9 +87,20 @@ def pad_nd(x: np.ndarray, pads: Sequence[tuple[int, int]], modes: Sequence[str] 
     pads = [(int(lo), int(hi)) for lo, hi in pads]
     if isinstance(modes, str):
         modes = (modes,) * len(pads)
+    post = None
     if any(lo < 0 or hi < 0 for lo, hi in pads):
-        x = _crop(x, pads)
+        pre = [(0, 0) if m in _PAD_THEN_CROP else p for p, m in zip(pads, modes)]
+        post = [p if m in _PAD_THEN_CROP else (0, 0) for p, m in zip(pads, modes)]
+        x = _crop(x, pre)
         pads = [(max(lo, 0), max(hi, 0)) for lo, hi in pads]
+        if any(lo < 0 or hi < 0 for lo, hi in post):
+            return np.ascontiguousarray(_crop(_pad_pos(x, pads, modes, value), post))
+    return _pad_pos(x, pads, modes, value)
+
+
+def _pad_pos(x: np.ndarray, pads: list[tuple[int, int]], modes: Sequence[str],
+             value: float) -> np.ndarray:
+    """pad_nd for non-negative pads."""
     if not any(lo or hi for lo, hi in pads):
         return x.copy()
     first = x.ndim - len(pads)
@@ -148,6 +164,14 @@ def pad_nd_backward(g: np.ndarray, pads: Sequence[tuple[int, int]], modes: Seque
     first = g.ndim - len(pads)
     pos = [(max(lo, 0), max(hi, 0)) for lo, hi in pads]
     out = g
+    post = [p if m in _PAD_THEN_CROP else (0, 0) for p, m in zip(pads, modes)]
+    if any(lo < 0 or hi < 0 for lo, hi in post):
+        # undo the final crop of reflect/replicate axes: embed g in the uncropped padded shape
+        shp = list(g.shape)
+        for i, (lo, hi) in enumerate(post):
+            shp[first + i] -= min(lo, 0) + min(hi, 0)
+        out = _embed(g, post, shp)
+    pre = [(0, 0) if m in _PAD_THEN_CROP else p for p, m in zip(pads, modes)]
     # fold each padded axis back to its (cropped) interior; slabs are summed with slice adds
     for i, ((lo, hi), mode) in enumerate(zip(pos, modes)):
         if not (lo or hi):
@@ -172,15 +196,21 @@ def pad_nd_backward(g: np.ndarray, pads: Sequence[tuple[int, int]], modes: Seque
             if hi:
                 r[:hi] += gm[lo + n:]
         out = np.moveaxis(r, 0, ax)
-    if any(lo < 0 or hi < 0 for lo, hi in pads):
-        full = np.zeros(tuple(input_shape), dtype=g.dtype)
-        idx = [slice(None)] * full.ndim
-        for i, (lo, hi) in enumerate(pads):
-            n = input_shape[first + i]
-            idx[first + i] = slice(-min(lo, 0), n + min(hi, 0))
-        full[tuple(idx)] = out
-        return full
+    if any(lo < 0 or hi < 0 for lo, hi in pre):
+        return _embed(out, pre, input_shape)
     return np.ascontiguousarray(out)
+
+
+def _embed(a: np.ndarray, pads: Sequence[tuple[int, int]], shape: Sequence[int]) -> np.ndarray:
+    """Adjoint of ``_crop``: zeros of ``shape`` with ``a`` written where the crop kept data."""
+    full = np.zeros(tuple(shape), dtype=a.dtype)
+    first = full.ndim - len(pads)
+    idx = [slice(None)] * full.ndim
+    for i, (lo, hi) in enumerate(pads):
+        n = shape[first + i]
+        idx[first + i] = slice(-min(lo, 0), n + min(hi, 0))
+    full[tuple(idx)] = a
+    return full
 
 
 class Pad(Function):
