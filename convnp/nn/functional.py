@@ -10,3 +10,6 @@ from convnp.ops.fold import *  # noqa: F401,F403
 from convnp.ops.activation import *  # noqa: F401,F403
 from convnp.ops.normalization import *  # noqa: F401,F403
 from convnp.ops.dropout import *  # noqa: F401,F403
+from convnp.ops.pooling import *  # noqa: F401,F403
+from convnp.ops.unpooling import *  # noqa: F401,F403
+from convnp.ops.upsample import *  # noqa: F401,F403

@@ -7,3 +7,5 @@ from convnp.nn.modules.conv import *  # noqa: F401,F403
 from convnp.nn.modules.activation import *  # noqa: F401,F403
 from convnp.nn.modules.normalization import *  # noqa: F401,F403
 from convnp.nn.modules.dropout import *  # noqa: F401,F403
+from convnp.nn.modules.pooling import *  # noqa: F401,F403
+from convnp.nn.modules.upsample import *  # noqa: F401,F403
