@@ -187,7 +187,7 @@ class Hardswish(Function):
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         # torch: 0 for x < -3, (2x + 3) / 6 for -3 <= x <= 3, 1 above
-        mid = g * (2 * a + 3) / _c(6, a)
+        mid = g * (a / _c(3, a) + _c(0.5, a))
         return np.where(a < -3, 0, np.where(a <= 3, mid, g)).astype(g.dtype, copy=False)
 
 
@@ -200,7 +200,8 @@ class Hardsigmoid(Function):
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
-        return g * ((a > -3) & (a < 3)) / _c(6, g)
+        # torch multiplies by the float literal 1.0f/6.0f, also for float64
+        return g * ((a > -3) & (a < 3)) * _c(np.float32(1.0) / np.float32(6.0), g)
 
 
 class Softplus(Function):
