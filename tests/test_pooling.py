@@ -1,0 +1,273 @@
+"""Pooling: parity with torch (output, indices, input gradient) on both the Numba and the NumPy
+path, gradchecks, modules (repr, output_shape) and error paths."""
+
+import numpy as np
+import pytest
+
+import convnp
+import convnp.nn as nn
+import convnp.nn.functional as F
+from convnp import backend
+from convnp.autograd import gradcheck
+from tests.oracle import compare, distinct, rand
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+DTYPES = [pytest.param(np.float32, id="f32"), pytest.param(np.float64, id="f64")]
+
+
+@pytest.fixture(params=[True, False], ids=["numba", "numpy"])
+def path(request):
+    prev = backend.use_numba()
+    backend.use_numba(request.param)
+    yield request.param
+    backend.use_numba(prev)
+
+
+# id, n, x shape, kwargs (same for convnp and torch)
+MAX_CASES = [
+    ("1d-k2", 1, (2, 3, 9), dict(kernel_size=2)),
+    ("1d-k3-s2-p1-ceil", 1, (1, 2, 10), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ("1d-k3-d2-p1", 1, (2, 2, 11), dict(kernel_size=3, dilation=2, padding=1)),
+    ("1d-unbatched", 1, (3, 8), dict(kernel_size=2, stride=1)),
+    ("1d-k300-int32codes", 1, (1, 1, 310), dict(kernel_size=300, stride=5)),
+    ("2d-k2-s2", 2, (2, 3, 6, 8), dict(kernel_size=2)),
+    ("2d-k3-s2-p1", 2, (1, 2, 7, 9), dict(kernel_size=3, stride=2, padding=1)),
+    ("2d-ceil-window-in-pad", 2, (2, 2, 7, 6),
+     dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ("2d-ceil-overhang", 2, (1, 2, 5, 8), dict(kernel_size=2, stride=2, ceil_mode=True)),
+    ("2d-k4-p2-max-pad", 2, (1, 2, 7, 7), dict(kernel_size=4, stride=3, padding=2)),
+    ("2d-rect-dil", 2, (1, 2, 9, 11),
+     dict(kernel_size=(2, 3), stride=(1, 2), dilation=(2, 1), padding=(1, 1))),
+    ("2d-dil-ceil-pad", 2, (1, 1, 9, 11),
+     dict(kernel_size=(2, 5), stride=(2, 1), dilation=(2, 3), padding=(1, 2), ceil_mode=True)),
+    ("2d-unbatched", 2, (3, 5, 7), dict(kernel_size=2, stride=1)),
+    ("3d-k2", 3, (2, 2, 4, 6, 5), dict(kernel_size=2)),
+    ("3d-k3-s2-p1-ceil", 3, (1, 2, 5, 7, 6),
+     dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ("3d-unbatched-rect", 3, (2, 4, 4, 6), dict(kernel_size=(1, 2, 3), stride=(1, 2, 2))),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", MAX_CASES, ids=[c[0] for c in MAX_CASES])
+def test_max_pool_matches_torch(case, dtype, path):
+    _, n, shape, kw = case
+    x = distinct(*shape)
+    out, idx = compare(lambda t: getattr(F, f"max_pool{n}d")(t, return_indices=True, **kw),
+                       lambda t: getattr(TF, f"max_pool{n}d")(t, return_indices=True, **kw),
+                       x, dtype=dtype)
+    assert idx.dtype == np.int64
+    assert idx.pooled_input_shape == shape[-n:]
+    # without indices: same values
+    plain = getattr(F, f"max_pool{n}d")(convnp.tensor(x.astype(dtype)), **kw)
+    np.testing.assert_array_equal(plain.data, out.data)
+
+
+def test_max_pool_nan_propagates_like_torch(path):
+    x = distinct(1, 1, 4, 4)
+    x[0, 0, 1, 1] = np.nan
+    x[0, 0, 2, 3] = np.nan
+    compare(lambda t: F.max_pool2d(t, 2, 1, return_indices=True),
+            lambda t: TF.max_pool2d(t, 2, 1, return_indices=True), x, dtype=np.float64,
+            check_grad=False)
+
+
+# id, n, x shape, kwargs
+AVG_CASES = [
+    ("1d-k3", 1, (2, 3, 9), dict(kernel_size=3)),
+    ("1d-k3-s2-p1-ceil-nopadcount", 1, (1, 2, 10),
+     dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)),
+    ("1d-unbatched", 1, (3, 8), dict(kernel_size=2, stride=1, padding=1)),
+    ("2d-k2", 2, (2, 3, 6, 8), dict(kernel_size=2)),
+    ("2d-k3-s2-p1", 2, (1, 2, 7, 9), dict(kernel_size=3, stride=2, padding=1)),
+    ("2d-k3-s2-p1-nopadcount", 2, (2, 2, 7, 9),
+     dict(kernel_size=3, stride=2, padding=1, count_include_pad=False)),
+    ("2d-ceil-overhang-padcount", 2, (1, 2, 6, 6),
+     dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ("2d-ceil-overhang-nopad", 2, (1, 2, 6, 5), dict(kernel_size=2, stride=2, ceil_mode=True)),
+    ("2d-ceil-nopadcount", 2, (1, 2, 6, 6),
+     dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)),
+    ("2d-divisor", 2, (2, 2, 7, 7), dict(kernel_size=3, stride=2, padding=1, divisor_override=5)),
+    ("2d-rect-unbatched", 2, (2, 7, 8), dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 0))),
+    ("3d-k2", 3, (2, 2, 4, 6, 5), dict(kernel_size=2)),
+    ("3d-k3-s2-p1-ceil", 3, (1, 2, 5, 7, 6),
+     dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ("3d-divisor-nopadcount", 3, (1, 1, 5, 4, 6),
+     dict(kernel_size=(3, 2, 3), stride=2, padding=1, count_include_pad=False,
+          divisor_override=7)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", AVG_CASES, ids=[c[0] for c in AVG_CASES])
+def test_avg_pool_matches_torch(case, dtype, path):
+    _, n, shape, kw = case
+    compare(lambda t: getattr(F, f"avg_pool{n}d")(t, **kw),
+            lambda t: getattr(TF, f"avg_pool{n}d")(t, **kw), rand(*shape), dtype=dtype)
+
+
+LP_CASES = [
+    ("1d-p2-k3-s2", 1, (2, 3, 9), (2, 3), dict(stride=2)),
+    ("2d-p3-k2", 2, (1, 2, 6, 7), (3, 2), {}),
+    ("2d-p1.5-k3-s2-ceil", 2, (2, 2, 7, 6), (1.5, 3), dict(stride=2, ceil_mode=True)),
+    ("2d-unbatched-rect", 2, (2, 6, 6), (2, (2, 3)), {}),
+    ("3d-p2-k2", 3, (1, 2, 4, 4, 5), (2, 2), {}),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", LP_CASES, ids=[c[0] for c in LP_CASES])
+def test_lp_pool_matches_torch(case, dtype):
+    _, n, shape, (p, k), kw = case
+    compare(lambda t: getattr(F, f"lp_pool{n}d")(t, p, k, **kw),
+            lambda t: getattr(TF, f"lp_pool{n}d")(t, p, k, **kw),
+            rand(*shape, low=0.1, high=1.0), dtype=dtype)
+
+
+ADAPTIVE_CASES = [
+    ("1d-10to4-uneven", 1, (2, 3, 10), 4),
+    ("1d-7to3", 1, (1, 2, 7), 3),
+    ("1d-same", 1, (2, 2, 5), 5),
+    ("2d-7x5to3x2", 2, (2, 3, 7, 5), (3, 2)),
+    ("2d-global", 2, (2, 3, 6, 5), 1),
+    ("2d-even-8x6to4x3", 2, (1, 2, 8, 6), (4, 3)),
+    ("2d-none-keeps", 2, (1, 2, 7, 5), (None, 3)),
+    ("2d-upsizing-3to5", 2, (1, 2, 3, 4), (5, 6)),
+    ("2d-unbatched", 2, (3, 7, 6), 4),
+    ("3d-5x6x7to2x3x4", 3, (1, 2, 5, 6, 7), (2, 3, 4)),
+    ("3d-global", 3, (2, 2, 3, 4, 5), 1),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", ADAPTIVE_CASES, ids=[c[0] for c in ADAPTIVE_CASES])
+def test_adaptive_avg_pool_matches_torch(case, dtype):
+    _, n, shape, o = case
+    compare(lambda t: getattr(F, f"adaptive_avg_pool{n}d")(t, o),
+            lambda t: getattr(TF, f"adaptive_avg_pool{n}d")(t, o), rand(*shape), dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", ADAPTIVE_CASES, ids=[c[0] for c in ADAPTIVE_CASES])
+def test_adaptive_max_pool_matches_torch(case, dtype, path):
+    _, n, shape, o = case
+    out, idx = compare(lambda t: getattr(F, f"adaptive_max_pool{n}d")(t, o, True),
+                       lambda t: getattr(TF, f"adaptive_max_pool{n}d")(t, o, True),
+                       distinct(*shape), dtype=dtype)
+    assert idx.pooled_input_shape == shape[-n:]
+
+
+# ---------------------------------------------------------------------------- gradcheck
+GRADCHECK = [
+    ("max2d-k3-s2-p1", lambda t: F.max_pool2d(t, 3, 2, 1), (1, 2, 5, 6)),
+    ("max3d-dil", lambda t: F.max_pool3d(t, 2, 1, 0, 2), (1, 1, 4, 4, 4)),
+    ("max1d-ceil", lambda t: F.max_pool1d(t, 2, 2, ceil_mode=True), (2, 1, 7)),
+    ("avg2d-ceil-nopad", lambda t: F.avg_pool2d(t, 3, 2, 1, True, False), (1, 2, 6, 5)),
+    ("avg3d-divisor", lambda t: F.avg_pool3d(t, 2, 1, 1, divisor_override=3), (1, 1, 3, 3, 3)),
+    ("lp2d", lambda t: F.lp_pool2d(t, 2, 2), (1, 1, 4, 4)),
+    ("adaptive-avg2d", lambda t: F.adaptive_avg_pool2d(t, (3, 2)), (1, 2, 7, 5)),
+    ("adaptive-max2d", lambda t: F.adaptive_max_pool2d(t, (3, 2)), (1, 2, 7, 5)),
+]
+
+
+@pytest.mark.parametrize("name,fn,shape", GRADCHECK, ids=[c[0] for c in GRADCHECK])
+def test_gradcheck(name, fn, shape, path):
+    x = distinct(*shape, spacing=0.1)
+    if name.startswith("lp"):
+        x = x + 5.0  # x**p with a fractional root needs positive sums
+    assert gradcheck(fn, [convnp.tensor(x, dtype=np.float64, requires_grad=True)])
+
+
+# ---------------------------------------------------------------------------- modules
+MODULES = [
+    ("MaxPool1d", (3,), dict(stride=2, padding=1), (2, 3, 9)),
+    ("MaxPool2d", (2,), {}, (2, 3, 6, 7)),
+    ("MaxPool2d", ((2, 3),), dict(stride=1, dilation=2, ceil_mode=True), (1, 2, 9, 10)),
+    ("MaxPool3d", (2,), dict(padding=1), (1, 2, 4, 5, 6)),
+    ("AvgPool1d", (2,), {}, (2, 3, 9)),
+    ("AvgPool2d", (3, 2, 1), dict(ceil_mode=True, count_include_pad=False), (1, 2, 7, 8)),
+    ("AvgPool2d", (2,), dict(divisor_override=3), (1, 2, 6, 6)),
+    ("AvgPool3d", (2,), {}, (1, 2, 4, 4, 4)),
+    ("LPPool1d", (2, 3), {}, (1, 2, 9)),
+    ("LPPool2d", (2, 3), dict(stride=2, ceil_mode=True), (1, 2, 8, 8)),
+    ("AdaptiveAvgPool1d", (4,), {}, (2, 3, 9)),
+    ("AdaptiveAvgPool2d", ((2, None),), {}, (2, 3, 7, 5)),
+    ("AdaptiveAvgPool3d", (2,), {}, (1, 2, 5, 4, 6)),
+    ("AdaptiveMaxPool1d", (3,), {}, (2, 3, 8)),
+    ("AdaptiveMaxPool2d", (3,), {}, (2, 3, 7, 5)),
+    ("AdaptiveMaxPool3d", ((1, 2, 3),), {}, (1, 2, 4, 5, 6)),
+]
+
+
+@pytest.mark.parametrize("name,args,kw,shape", MODULES,
+                         ids=[f"{m[0]}-{i}" for i, m in enumerate(MODULES)])
+def test_module_matches_torch(name, args, kw, shape):
+    m, tm = getattr(nn, name)(*args, **kw), getattr(torch.nn, name)(*args, **kw)
+    assert repr(m) == repr(tm)
+    x = rand(*shape, low=0.1, high=1.0) if name.startswith("LP") else distinct(*shape)
+    out = compare(m, tm, x, dtype=np.float64)
+    assert m.output_shape(shape) == out.shape
+
+
+def test_module_return_indices():
+    x = distinct(1, 2, 6, 6)
+    compare(nn.MaxPool2d(2, return_indices=True), torch.nn.MaxPool2d(2, return_indices=True), x)
+    compare(nn.AdaptiveMaxPool2d(4, True), torch.nn.AdaptiveMaxPool2d(4, True), x)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("kind", ["Avg", "Max"])
+def test_global_pool_matches_adaptive(nd, kind):
+    shape = (2, 3) + (4, 5, 3)[:nd]
+    x = distinct(*shape)
+    g = getattr(nn, f"Global{kind}Pool{nd}d")()
+    t = getattr(torch.nn, f"Adaptive{kind}Pool{nd}d")(1)
+    out = compare(g, lambda a: t(a).flatten(2).squeeze(-1), x)
+    assert out.shape == (2, 3) == g.output_shape(shape)
+    keep = getattr(nn, f"Global{kind}Pool{nd}d")(keepdim=True)
+    assert keep(convnp.tensor(x)).shape == (2, 3) + (1,) * nd == keep.output_shape(shape)
+    assert repr(keep) == f"Global{kind}Pool{nd}d(keepdim=True)"
+
+
+# ---------------------------------------------------------------------------- error paths
+def test_padding_rule_error():
+    x = convnp.randn(1, 1, 8, 8)
+    with pytest.raises(RuntimeError, match=r"max_pool2d: pad should be at most half of kernel "
+                                           r"size.*padding <= kernel_size // 2"):
+        F.max_pool2d(x, 3, padding=2)
+    with pytest.raises(RuntimeError, match="dilation not counted"):
+        F.max_pool2d(x, 3, padding=2, dilation=2)  # torch ignores dilation in this rule too
+    with pytest.raises(RuntimeError, match="avg_pool2d: pad should be at most half"):
+        F.avg_pool2d(x, 2, padding=2)
+    with pytest.raises(RuntimeError):
+        TF.max_pool2d(torch.zeros(1, 1, 8, 8), 3, padding=2, dilation=2)
+
+
+def test_error_paths():
+    x = convnp.randn(1, 1, 4, 4)
+    with pytest.raises(ValueError, match=r"max_pool2d: expected a 3-d \(unbatched\) or 4-d"):
+        F.max_pool2d(convnp.randn(4, 4), 2)
+    with pytest.raises(RuntimeError, match="output size .* too small"):
+        F.max_pool2d(x, 5)
+    with pytest.raises(TypeError, match="'kernel_size' must be an int or a sequence of 2"):
+        F.max_pool2d(x, 2.5)
+    with pytest.raises(ValueError, match="'kernel_size' must be an int or a sequence of 2"):
+        F.avg_pool2d(x, (2, 2, 2))
+    with pytest.raises(ValueError, match="'stride' must be >= 1"):
+        F.max_pool1d(convnp.randn(1, 1, 4), 2, stride=0)
+    with pytest.raises(ValueError, match="divisor_override"):
+        F.avg_pool2d(x, 2, divisor_override=0)
+    with pytest.raises(TypeError, match="floating-point"):
+        F.max_pool2d(convnp.tensor(np.zeros((1, 1, 4, 4), np.int64)), 2)
+    with pytest.raises(TypeError, match="convnp Tensor"):
+        F.max_pool2d(np.zeros((1, 1, 4, 4)), 2)
+    with pytest.raises(ValueError, match="output_size' entries must be ints >= 0"):
+        F.adaptive_avg_pool2d(x, (-1, 2))
+    with pytest.raises(TypeError, match="output_size"):
+        F.adaptive_max_pool2d(x, (1, 2, 3))
+    with pytest.raises(ValueError, match="norm_type"):
+        F.lp_pool2d(x, 0, 2)
+    with pytest.raises(ValueError, match="empty"):
+        F.max_pool2d(convnp.randn(1, 0, 4, 4), 2)
