@@ -4,6 +4,8 @@ Every op lives in ``convnp.ops.<family>``; this module re-exports the public fun
 """
 
 from convnp.ops.elementwise import sigmoid, tanh  # noqa: F401
+from convnp.ops.linear import *  # noqa: F401,F403
+from convnp.ops.loss import *  # noqa: F401,F403
 from convnp.ops.conv import *  # noqa: F401,F403
 from convnp.ops.padding import *  # noqa: F401,F403
 from convnp.ops.fold import *  # noqa: F401,F403

@@ -1,0 +1,120 @@
+"""One epoch of LeNet-5 on MNIST in convnp and in PyTorch, same recipe, side by side.
+
+    python benchmarks/train_mnist.py [--data-dir ../shared/data/mnist] [--limit-train N]
+
+Recipe (both): LeNet-5 (ReLU, max pooling, 28x28 input padded by conv1), Adam lr 1e-3, batch 64,
+cross-entropy, the same shuffled order and the same normalised float32 batches (sliced from one
+preloaded array, so the data pipeline costs the same and the engines are what is compared).
+Both use the same number of threads (``--threads``, default 2). Prints epoch time, images/s, the
+final test accuracy and the ratio convnp/torch (target <= 1.3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+
+def load(data_dir, limit):
+    from convnp.data import MNIST
+    tr, te = MNIST(data_dir, train=True), MNIST(data_dir, train=False)
+    norm = lambda a: ((a.astype(np.float32) / 255 - 0.1307) / 0.3081)[:, None]  # noqa: E731
+    return (norm(tr.data[:limit]), tr.targets[:limit].astype(np.int64), norm(te.data),
+            te.targets.astype(np.int64))
+
+
+def run_convnp(xtr, ytr, xte, yte, order, bs):
+    import convnp
+    import convnp.nn as nn
+    from convnp.models import LeNet5
+    convnp.manual_seed(0)
+    model = LeNet5(input_size=28)
+    opt = convnp.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    # warm-up step (lazy compilation, first allocations), not timed
+    loss_fn(model(convnp.from_numpy(xtr[:bs])), convnp.from_numpy(ytr[:bs])).backward()
+    opt.zero_grad()
+    model.train()
+    t = time.perf_counter()
+    for s in range(0, len(order), bs):
+        idx = order[s:s + bs]
+        x, y = convnp.from_numpy(xtr[idx]), convnp.from_numpy(ytr[idx])
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+    seconds = time.perf_counter() - t
+    model.eval()
+    with convnp.no_grad():
+        pred = np.concatenate([model(convnp.from_numpy(xte[i:i + 1000])).numpy().argmax(1)
+                               for i in range(0, len(xte), 1000)])
+    return seconds, float(loss.item()), float((pred == yte).mean())
+
+
+def run_torch(xtr, ytr, xte, yte, order, bs):
+    import torch
+    import torch.nn as nn
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Conv2d(16, 120, 5), nn.ReLU(), nn.Flatten(), nn.Linear(120, 84),
+        nn.ReLU(), nn.Linear(84, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    Xtr, Ytr = torch.from_numpy(xtr), torch.from_numpy(ytr)
+    loss_fn(model(Xtr[:bs]), Ytr[:bs]).backward()
+    opt.zero_grad()
+    model.train()
+    t = time.perf_counter()
+    for s in range(0, len(order), bs):
+        idx = torch.from_numpy(order[s:s + bs])
+        x, y = Xtr[idx], Ytr[idx]
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+    seconds = time.perf_counter() - t
+    model.eval()
+    with torch.no_grad():
+        pred = model(torch.from_numpy(xte)).argmax(1).numpy()
+    return seconds, float(loss.item()), float((pred == yte).mean())
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", default=str(DEFAULT))
+    p.add_argument("--limit-train", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--only", choices=["convnp", "torch"], default=None)
+    a = p.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", str(a.threads))
+    xtr, ytr, xte, yte = load(a.data_dir, a.limit_train)
+    order = np.random.default_rng(0).permutation(len(xtr))
+    rows = {}
+    if a.only in (None, "convnp"):
+        rows["convnp"] = run_convnp(xtr, ytr, xte, yte, order, a.batch_size)
+    if a.only in (None, "torch"):
+        import torch
+        torch.set_num_threads(a.threads)
+        rows["torch"] = run_torch(xtr, ytr, xte, yte, order, a.batch_size)
+    n = len(order)
+    print(f"LeNet-5, MNIST, {n} training images, batch {a.batch_size}, Adam 1e-3, "
+          f"{a.threads} threads")
+    print(f"{'framework':10s} {'epoch s':>9s} {'images/s':>10s} {'last loss':>10s} "
+          f"{'test acc':>9s}")
+    for name, (sec, loss, acc) in rows.items():
+        print(f"{name:10s} {sec:9.2f} {n / sec:10.0f} {loss:10.4f} {100 * acc:8.2f}%")
+    if len(rows) == 2:
+        ratio = rows["convnp"][0] / rows["torch"][0]
+        print(f"ratio convnp/torch epoch time: {ratio:.2f}x (target <= 1.3x)")
+
+
+if __name__ == "__main__":
+    main()
