@@ -107,7 +107,9 @@ def _pad_pos(x: np.ndarray, pads: list[tuple[int, int]], modes: Sequence[str],
     out_shape = list(x.shape)
     for i, (lo, hi) in enumerate(pads):
         out_shape[first + i] += lo + hi
-    out = np.empty(out_shape, dtype=x.dtype)
+    # zero fill comes free with calloc'd memory; constant-0 borders then need no writes
+    zero = value == 0 and any(m in ("constant", "zeros") for m in modes)
+    out = np.zeros(out_shape, dtype=x.dtype) if zero else np.empty(out_shape, dtype=x.dtype)
     # interior: one copy
     inner = [slice(None)] * x.ndim
     for i, (lo, _hi) in enumerate(pads):
@@ -128,6 +130,8 @@ def _pad_pos(x: np.ndarray, pads: list[tuple[int, int]], modes: Sequence[str],
 
         if lo or hi:
             if mode == "constant" or mode == "zeros":
+                if zero:
+                    continue
                 if lo:
                     out[sl(slice(0, lo))] = value
                 if hi:
@@ -172,33 +176,45 @@ def pad_nd_backward(g: np.ndarray, pads: Sequence[tuple[int, int]], modes: Seque
             shp[first + i] -= min(lo, 0) + min(hi, 0)
         out = _embed(g, post, shp)
     pre = [(0, 0) if m in _PAD_THEN_CROP else p for p, m in zip(pads, modes)]
-    # fold each padded axis back to its (cropped) interior; slabs are summed with slice adds
+    # fold each padded axis back onto its interior with in-place slice adds on ONE working copy
+    # (borders only; reflect/replicate/circular sources never overlap their interior targets),
+    # then narrow the view; a single contiguous copy at the end
+    folds = any((lo or hi) and m not in ("constant", "zeros") for (lo, hi), m in zip(pos, modes))
+    view = out.copy() if folds and out is g else out
     for i, ((lo, hi), mode) in enumerate(zip(pos, modes)):
         if not (lo or hi):
             continue
         ax = first + i
-        n = out.shape[ax] - lo - hi
-        gm = np.moveaxis(out, ax, 0)  # (padded axis, ...)
-        r = gm[lo:lo + n].copy()
+        n = view.shape[ax] - lo - hi
+
+        def at(s, _ax=ax) -> tuple:
+            idx = [slice(None)] * g.ndim
+            idx[_ax] = s
+            return tuple(idx)
+
         if mode == "replicate":
             if lo:
-                r[0] += gm[:lo].sum(axis=0)
+                view[at(slice(lo, lo + 1))] += view[at(slice(0, lo))].sum(axis=ax, keepdims=True)
             if hi:
-                r[n - 1] += gm[lo + n:].sum(axis=0)
+                view[at(slice(lo + n - 1, lo + n))] += view[at(slice(lo + n, None))].sum(
+                    axis=ax, keepdims=True)
         elif mode == "reflect":
-            if lo:  # interior k = 1..lo received out[lo - k]
-                r[1:lo + 1] += gm[lo - 1::-1]
-            if hi:  # interior n-1-k, k = 1..hi, received out[lo + n - 1 + k]
-                r[n - 1 - hi:n - 1] += gm[lo + n:][::-1]
+            if lo:  # interior lo + k received out[lo - k], k = 1..lo
+                view[at(slice(lo + 1, 2 * lo + 1))] += view[at(slice(lo - 1, None, -1))]
+            if hi:  # interior lo + n - 1 - k received out[lo + n - 1 + k], k = 1..hi
+                stop = lo + n - 1
+                view[at(slice(stop - hi, stop))] += view[at(slice(lo + n + hi - 1,
+                                                                  lo + n - 1, -1))]
         elif mode == "circular":
             if lo:
-                r[n - lo:] += gm[:lo]
+                view[at(slice(n, lo + n))] += view[at(slice(0, lo))]
             if hi:
-                r[:hi] += gm[lo + n:]
-        out = np.moveaxis(r, 0, ax)
+                view[at(slice(lo, lo + hi))] += view[at(slice(lo + n, None))]
+        view = view[at(slice(lo, lo + n))]
+    out = np.ascontiguousarray(view)
     if any(lo < 0 or hi < 0 for lo, hi in pre):
         return _embed(out, pre, input_shape)
-    return np.ascontiguousarray(out)
+    return out
 
 
 def _embed(a: np.ndarray, pads: Sequence[tuple[int, int]], shape: Sequence[int]) -> np.ndarray:
