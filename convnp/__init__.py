@@ -33,9 +33,16 @@ __version__ = "0.1.0"
 _LAZY = {"nn", "optim", "data", "models", "tools", "utils", "autograd", "cli"}
 
 
+# explain/summary tools, re-exported at the top level and imported on first use
+_TOOLS = {"conv_output_shape", "conv_transpose_output_shape", "pool_output_shape", "same_padding",
+          "conv_input_sizes", "summary", "receptive_field", "conv_matrix"}
+
+
 def __getattr__(name: str):
     if name in _LAZY:
         return importlib.import_module(f"convnp.{name}")
+    if name in _TOOLS:
+        return getattr(importlib.import_module("convnp.tools"), name)
     raise AttributeError(f"module 'convnp' has no attribute {name!r}")
 
 

@@ -208,3 +208,13 @@ def unpool_output_size(size: int, kernel: int, stride: int, padding: int = 0) ->
 def interpolate_output_size(size: int, scale: float) -> int:
     """Output length of ``interpolate`` with a scale factor: ``floor(size * scale)``."""
     return int(math.floor(float(size) * float(scale)))
+
+
+def conv_input_size_range(out: int, kernel: int, stride: int = 1, pad_lo: int = 0,
+                          pad_hi: int | None = None, dilation: int = 1) -> tuple[int, int]:
+    """Inverse of ``conv_output_size``: the smallest and largest input lengths (inclusive) that
+    give ``out`` outputs with fixed padding: ``(out-1)*s + d*(k-1) + 1 - lo - hi`` plus ``0..s-1``
+    (the floor drops up to ``s - 1`` trailing inputs). The smallest is clipped at 1."""
+    pad_hi = pad_lo if pad_hi is None else pad_hi
+    lo = (out - 1) * stride + dilation * (kernel - 1) + 1 - pad_lo - pad_hi
+    return max(lo, 1), lo + stride - 1
