@@ -1,0 +1,85 @@
+"""``Adagrad``: per-coordinate learning rates from the accumulated squared gradients."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import numpy as np
+
+from convnp.autograd.grad_mode import no_grad
+from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor
+from convnp.tensor import Tensor
+
+
+class Adagrad(Optimizer):
+    r"""Adagrad (Duchi et al.), PyTorch's update rule.
+
+    For each parameter :math:`\theta` with gradient :math:`g` (negated when ``maximize``), at
+    step :math:`t`::
+
+        g = g + weight_decay * theta
+        clr = lr / (1 + (t - 1) * lr_decay)
+        s = s + g**2                     (s starts at initial_accumulator_value)
+        theta = theta - clr * g / (sqrt(s) + eps)
+
+    Args:
+        params: parameters or parameter-group dicts.
+        lr: learning rate (default 1e-2).
+        lr_decay: learning-rate decay (default 0).
+        weight_decay: L2 penalty (default 0).
+        initial_accumulator_value: starting value of the accumulator ``sum`` (default 0).
+        eps: term added to the denominator (default 1e-10).
+        maximize: maximize the objective instead of minimizing it.
+
+    State per parameter (created at construction, like torch): ``step`` and ``sum``.
+
+    Example::
+
+        >>> opt = convnp.optim.Adagrad(model.parameters(), lr=1e-2)
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-2, lr_decay: float = 0,
+                 weight_decay: float = 0, initial_accumulator_value: float = 0,
+                 eps: float = 1e-10, *, maximize: bool = False) -> None:
+        _check(lr >= 0.0, f"Invalid learning rate: {lr}")
+        _check(lr_decay >= 0.0, f"Invalid lr_decay value: {lr_decay}")
+        _check(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
+        _check(initial_accumulator_value >= 0.0,
+               f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
+        _check(eps >= 0.0, f"Invalid epsilon value: {eps}")
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value,
+                        maximize=maximize)
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            for p in group["params"]:
+                self._init_state(p, group)
+
+    def _init_state(self, p: Tensor, group: dict) -> None:
+        state = self.state.setdefault(p, {})
+        if not state:
+            state["step"] = _step_tensor()
+            state["sum"] = Tensor._wrap(
+                np.full_like(p.data, group["initial_accumulator_value"]))
+
+    def step(self, closure: Callable | None = None):
+        """Perform one Adagrad step; returns ``closure()``'s loss when a closure is given."""
+        loss = self._closure(closure)
+        with no_grad():
+            for group in self.param_groups:
+                lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
+                wd = group["weight_decay"]
+                for p, grad in self._params_with_grad(group):
+                    self._init_state(p, group)  # groups added later get their state here
+                    state = self.state[p]
+                    step = _bump(state)
+                    g = -grad if group["maximize"] else grad
+                    if wd != 0:
+                        g = g + wd * p.data
+                    clr = lr / (1 + (step - 1) * lr_decay)
+                    s = state["sum"].data
+                    s += 1 * g * g
+                    std = np.sqrt(s)
+                    std += eps
+                    p.data += -clr * (g / std)
+        return loss

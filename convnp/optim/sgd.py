@@ -1,0 +1,82 @@
+"""``SGD``: stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import numpy as np
+
+from convnp.autograd.grad_mode import no_grad
+from convnp.optim.optimizer import Optimizer, _check
+from convnp.tensor import Tensor
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent (optionally with momentum), PyTorch's update rule.
+
+    For each parameter :math:`\theta` with gradient :math:`g` (negated when ``maximize``)::
+
+        g = g + weight_decay * theta
+        b = g                                  (first step)
+        b = momentum * b + (1 - dampening) * g (later steps)
+        g = g + momentum * b  if nesterov else  b
+        theta = theta - lr * g
+
+    Args:
+        params: parameters or parameter-group dicts.
+        lr: learning rate (default 1e-3).
+        momentum: momentum factor (default 0).
+        dampening: dampening of the momentum (default 0).
+        weight_decay: L2 penalty (default 0).
+        nesterov: Nesterov momentum (needs momentum > 0 and dampening 0).
+        maximize: maximize the objective instead of minimizing it.
+
+    State per parameter: ``momentum_buffer`` (only when momentum is non-zero).
+
+    Example::
+
+        >>> opt = convnp.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        >>> opt.zero_grad(); loss_fn(model(x), y).backward(); opt.step()
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0,
+                 dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,
+                 maximize: bool = False) -> None:
+        _check(lr >= 0.0, f"Invalid learning rate: {lr}")
+        _check(momentum >= 0.0, f"Invalid momentum value: {momentum}")
+        _check(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("nesterov", False)
+            group.setdefault("maximize", False)
+
+    def step(self, closure: Callable | None = None):
+        """Perform one SGD step; returns ``closure()``'s loss when a closure is given."""
+        loss = self._closure(closure)
+        with no_grad():
+            for group in self.param_groups:
+                lr, momentum = group["lr"], group["momentum"]
+                wd, dampening = group["weight_decay"], group["dampening"]
+                for p, grad in self._params_with_grad(group):
+                    g = -grad if group["maximize"] else grad
+                    if wd != 0:
+                        g = g + wd * p.data
+                    if momentum != 0:
+                        state = self.state.setdefault(p, {})
+                        buf = state.get("momentum_buffer")
+                        if buf is None:
+                            state["momentum_buffer"] = buf = Tensor._wrap(np.array(g, copy=True))
+                        else:
+                            b = buf.data
+                            b *= momentum
+                            b += (1 - dampening) * g
+                        g = g + momentum * buf.data if group["nesterov"] else buf.data
+                    p.data -= lr * g
+        return loss
