@@ -190,6 +190,10 @@ def test_gated_conv_activations_and_gradcheck():
     np.testing.assert_allclose(m2(x).data, _gated_reference(m2, x, F.relu).data, rtol=1e-10,
                                atol=1e-14)
     assert "activation=relu" in repr(m2)
+    m3 = nn.GatedConv2d(2, 2, 3, activation=nn.ELU(alpha=0.5), dtype="float64")
+    np.testing.assert_allclose(m3(x).data, _gated_reference(m3, x, lambda t: F.elu(t, 0.5)).data,
+                               rtol=1e-10, atol=1e-14)
+    assert "(activation): ELU(alpha=0.5)" in repr(m3)
     xs = convnp.tensor(np.random.default_rng(0).standard_normal((1, 2, 4, 4)), requires_grad=True)
     small = nn.GatedConv2d(2, 2, 3, padding=1, groups=2, dtype="float64")
     assert gradcheck(lambda t: small(t), [xs])

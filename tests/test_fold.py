@@ -165,3 +165,27 @@ def test_1d_3d_vs_torch_construction():
     t = torch.tensor(x3).unfold(2, 2, 2).unfold(3, 3, 1).unfold(4, 2, 1)  # N,C,bD,bH,bW,kD,kH,kW
     t = t.permute(0, 1, 5, 6, 7, 2, 3, 4).reshape(2, 2 * 12, -1).numpy()
     np.testing.assert_allclose(ours3, t, rtol=1e-12)
+
+
+def test_property_fold_is_unfold_adjoint():
+    hyp = pytest.importorskip("hypothesis")
+    st = hyp.strategies
+
+    @hyp.settings(max_examples=30, deadline=None)
+    @hyp.given(st.data())
+    def run(data):
+        n = data.draw(st.integers(1, 3), label="spatial dims")
+        k = tuple(data.draw(st.integers(1, 3)) for _ in range(n))
+        d = tuple(data.draw(st.integers(1, 2)) for _ in range(n))
+        p = tuple(data.draw(st.integers(0, 2)) for _ in range(n))
+        s = tuple(data.draw(st.integers(1, 3)) for _ in range(n))
+        size = tuple(data.draw(st.integers(max(1, d[i] * (k[i] - 1) + 1 - 2 * p[i]), 6))
+                     for i in range(n))
+        x = np.random.default_rng(0).standard_normal((2, 2) + size)
+        cols = F.unfold(convnp.tensor(x), k, d, p, s).data
+        np.testing.assert_allclose(cols, _ref_unfold(x, k, d, p, s), rtol=1e-12)
+        y = np.random.default_rng(1).standard_normal(cols.shape)
+        back = F.fold(convnp.tensor(y), size, k, d, p, s).data
+        np.testing.assert_allclose(np.vdot(cols, y), np.vdot(x, back), rtol=1e-10, atol=1e-12)
+
+    run()

@@ -200,3 +200,29 @@ def test_modules_vs_torch(cls, arg, shape):
     m, tm = getattr(nn, cls)(*arg), getattr(torch.nn, cls)(*arg)
     assert repr(m) == repr(tm)
     compare(m, tm, rand(*shape), dtype=np.float64)
+
+
+# ------------------------------------------------------------------ property test
+def test_property_random_pads_match_numpy_and_adjoint():
+    hyp = pytest.importorskip("hypothesis")
+    st = hyp.strategies
+
+    @hyp.settings(max_examples=40, deadline=None)
+    @hyp.given(st.data())
+    def run(data):
+        k = data.draw(st.integers(1, 3), label="padded axes")
+        sizes = data.draw(st.lists(st.integers(1, 5), min_size=k, max_size=k), label="sizes")
+        modes = data.draw(st.lists(st.sampled_from(MODES), min_size=k, max_size=k), label="modes")
+        pads = []
+        for n, m in zip(sizes, modes):
+            top = {"reflect": n - 1, "circular": n}.get(m, 4)
+            pads.append((data.draw(st.integers(0, top)), data.draw(st.integers(0, top))))
+        x = np.random.default_rng(0).standard_normal([2] + sizes)
+        y = pad_nd(x, pads, modes)
+        np.testing.assert_array_equal(y, _np_ref(x, pads, modes))
+        g = np.random.default_rng(1).standard_normal(y.shape)
+        np.testing.assert_allclose(np.vdot(y, g),
+                                   np.vdot(x, pad_nd_backward(g, pads, modes, x.shape)),
+                                   rtol=1e-10, atol=1e-12)
+
+    run()
