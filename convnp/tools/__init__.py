@@ -9,6 +9,8 @@ inside the drawing functions.
 
 from __future__ import annotations
 
+from convnp.tools.conv_matrix import conv_matrix, index_map  # noqa: F401
+
 # the functions shadow their submodules' names on purpose (convnp.tools.summary is the function)
 from convnp.tools.shapes import (  # noqa: F401
     conv_input_sizes,
@@ -21,4 +23,4 @@ from convnp.tools.summary import Summary, SummaryRow, receptive_field, summary  
 
 __all__ = ["conv_output_shape", "conv_transpose_output_shape", "pool_output_shape",
            "same_padding", "conv_input_sizes", "summary", "Summary", "SummaryRow",
-           "receptive_field"]
+           "receptive_field", "conv_matrix", "index_map"]
