@@ -207,7 +207,7 @@ def test_property_random_pads_match_numpy_and_adjoint():
     hyp = pytest.importorskip("hypothesis")
     st = hyp.strategies
 
-    @hyp.settings(max_examples=40, deadline=None)
+    @hyp.settings(max_examples=25, deadline=None)
     @hyp.given(st.data())
     def run(data):
         k = data.draw(st.integers(1, 3), label="padded axes")
