@@ -228,7 +228,8 @@ class BatchNormTrain(Function):
         cnt = xv.size // c
         w = weight if weight is not None else np.ones(c, dt)
         b = bias if bias is not None else np.zeros(c, dt)
-        use_nb = backend.use_numba()
+        # compiled kernels for float32/float64 only (float16 stays on the NumPy path)
+        use_nb = backend.use_numba() and dt in (np.float32, np.float64)
         if use_nb:
             _numba_ready()
         if use_nb and kind == "ncm":
