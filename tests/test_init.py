@@ -237,4 +237,5 @@ def test_statistics_match_torch():
         getattr(torch.nn.init, name)(t, **kw)
         tn = t.numpy()
         assert abs(c.data.std() - tn.std()) < 0.02 * tn.std(), name
-        assert abs(np.abs(c.data).max() - np.abs(tn).max()) < 0.15 * np.abs(tn).max(), name
+        if "normal" not in name or "trunc" in name:  # bounded: the extremes agree too
+            assert abs(np.abs(c.data).max() - np.abs(tn).max()) < 0.02 * np.abs(tn).max(), name
