@@ -316,7 +316,10 @@ class _Walker:
     # pure shape pass ------------------------------------------------------------------
     def shape_walk(self, m, shape: tuple, st: _RF, prefix: str):
         if _is_chain(m):
-            for name, child in m.named_children():
+            # _modules, not named_children: a module used twice runs twice (torch's Sequential)
+            for name, child in getattr(m, "_modules", dict(m.named_children())).items():
+                if child is None:
+                    continue
                 shape, st = self.shape_walk(child, shape, st, f"{prefix}.{name}" if prefix
                                             else name)
             return shape, st
