@@ -1,0 +1,221 @@
+"""Subcommands ``convnp explain | summary | equivariance | animate | show`` (registered in
+``convnp.cli``'s command registry when the CLI imports this module).
+
+``explain_text`` prints the arithmetic of one layer with the numbers filled in, from the same
+``convnp.ops._shape`` functions the layers call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from convnp.ops import _shape
+from convnp.tools import shapes
+
+__all__ = ["explain_text", "parse_size"]
+
+_DIMS = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+_OPS = [f"{base}{n}d" for base in ("conv", "conv_transpose", "maxpool", "avgpool")
+        for n in (1, 2, 3)]
+
+
+def parse_size(text: str, what: str = "size") -> tuple[int, ...]:
+    """'32' -> (32,), '3x32x32' -> (3, 32, 32), '5,6' -> (5, 6)."""
+    try:
+        vals = tuple(int(v) for v in str(text).lower().replace(",", "x").split("x") if v)
+    except ValueError:
+        raise ValueError(f"{what} must be ints separated by 'x', e.g. 32 or 3x32x32, got "
+                         f"{text!r}") from None
+    if not vals or any(v < 0 for v in vals):
+        raise ValueError(f"{what} must be non-negative ints, e.g. 32 or 3x32x32, got {text!r}")
+    return vals
+
+
+def _per_axis(v, n: int, what: str) -> tuple:
+    if isinstance(v, str) and v in ("same", "valid", "causal"):
+        return (v,) * n
+    vals = parse_size(v, what) if isinstance(v, str) else ((v,) if isinstance(v, int) else v)
+    if len(vals) == 1:
+        vals = vals * n
+    if len(vals) != n:
+        raise ValueError(f"{what} needs 1 or {n} values, got {v!r}")
+    return tuple(vals)
+
+
+def _x(vals) -> str:
+    return " x ".join(str(v) for v in vals)
+
+
+def explain_text(op: str, in_size, kernel, stride=None, padding=0, dilation=1, channels: int = 1,
+                 out_channels: int | None = None, groups: int = 1, output_padding=0,
+                 ceil_mode: bool = False, bias: bool = True) -> str:
+    """The arithmetic of one layer as text: output-size formula with the numbers filled in,
+    output shape, parameters, MACs and receptive field.
+
+    Args:
+        op (str): ``conv{1,2,3}d``, ``conv_transpose{1,2,3}d``, ``maxpool{1,2,3}d`` or
+            ``avgpool{1,2,3}d``.
+        in_size, kernel, stride, padding, dilation, output_padding: ints, per-axis tuples or
+            'AxB' strings; padding may be 'same'/'valid'/'causal' for convolutions.
+        channels, out_channels, groups, bias: channel settings (pooling keeps the channels).
+
+    Example::
+
+        >>> print(explain_text("conv2d", 32, 5, channels=3, out_channels=6))  # doctest: +SKIP
+    """
+    if op not in _OPS:
+        raise ValueError(f"explain: unknown layer {op!r}; choose one of {', '.join(_OPS)}")
+    n = int(op[-2])
+    kind = op[:-2]
+    sp = _per_axis(in_size, n, "--in")
+    k = _per_axis(kernel, n, "--kernel")
+    pool = kind in ("maxpool", "avgpool")
+    s = k if (stride is None and pool) else _per_axis(1 if stride is None else stride, n,
+                                                      "--stride")
+    d = _per_axis(dilation, n, "--dilation")
+    cout = channels if pool else (out_channels or channels)
+    names = _DIMS[n]
+    lines = []
+    head = (f"{op}: input {_x((channels,) + sp)}, kernel {_x(k)}, stride {_x(s)}, "
+            f"padding {padding}, dilation {_x(d)}")
+    if not pool:
+        head += f", groups {groups}, {cout} output channels"
+    lines += [head, ""]
+    if kind == "conv":
+        out = shapes.conv_output_shape(sp, k, s, padding if isinstance(padding, (int, str))
+                                       else tuple(padding), d)
+        pads = _shape.conv_padding_pairs(padding, sp, k, s, d, "explain")
+        lines.append("Output size per axis: floor((x + p_lo + p_hi - d*(k - 1) - 1) / s) + 1")
+        for i in range(n):
+            lo, hi = pads[i]
+            num = sp[i] + lo + hi - d[i] * (k[i] - 1) - 1
+            lines.append(f"  {names[i]}: floor(({sp[i]} + {lo} + {hi} - {d[i]}*({k[i]} - 1) - 1)"
+                         f" / {s[i]}) + 1 = floor({num}/{s[i]}) + 1 = {out[i]}")
+            if lo == hi and d[i] == 1:
+                lines.append(f"      the notes' (x - k + 2p)/s + 1 = ({sp[i]} - {k[i]} + "
+                             f"2*{lo})/{s[i]} + 1 = {(sp[i] - k[i] + 2 * lo) / s[i] + 1:g}")
+            if isinstance(padding, str) and padding != "valid":
+                lines.append(f"      padding '{padding}' resolves to (lo, hi) = ({lo}, {hi})")
+        params = _shape.conv_params(channels, cout, k, groups, bias)
+        cg = channels // groups
+        macs = cout * math.prod(out) * cg * math.prod(k)
+        lines += ["", f"Output: {_x((cout,) + tuple(out))}",
+                  f"Parameters: C_out * C_in/groups * prod(k) + bias = {cout} * {cg} * "
+                  f"{math.prod(k)}{f' + {cout}' if bias else ''} = {params:,}",
+                  f"MACs: C_out * prod(out) * C_in/groups * prod(k) = {cout} * "
+                  f"{math.prod(out)} * {cg} * {math.prod(k)} = {macs:,}"]
+        inv = shapes.conv_input_sizes(out, k, s, padding if isinstance(padding, (int, str))
+                                      else tuple(padding), d)
+        lines.append("Input sizes giving this output: " + ", ".join(
+            f"{names[i]} {r.start}..{r.stop - 1}" for i, r in enumerate(inv)))
+    elif kind == "conv_transpose":
+        op_ = _per_axis(output_padding, n, "--output-padding")
+        pads = _shape.conv_padding_pairs(padding, sp, k, s, d, "explain")
+        out = shapes.conv_transpose_output_shape(sp, k, s, tuple(pads), op_, d)
+        lines.append("Output size per axis: (x - 1)*s - p_lo - p_hi + d*(k - 1) + "
+                     "output_padding + 1")
+        for i in range(n):
+            lo, hi = pads[i]
+            lines.append(f"  {names[i]}: ({sp[i]} - 1)*{s[i]} - {lo} - {hi} + {d[i]}*({k[i]} - 1)"
+                         f" + {op_[i]} + 1 = {out[i]}")
+        # weight (C_in, C_out/groups, *k): conv_params with the channel roles swapped, own bias
+        params = _shape.conv_params(cout, channels, k, groups, False) + (cout if bias else 0)
+        og = cout // groups
+        macs = channels * math.prod(sp) * og * math.prod(k)
+        lines += ["", f"Output: {_x((cout,) + tuple(out))}",
+                  f"Parameters: C_in * C_out/groups * prod(k) + bias = {channels} * {og} * "
+                  f"{math.prod(k)}{f' + {cout}' if bias else ''} = {params:,}",
+                  f"MACs: C_in * prod(in) * C_out/groups * prod(k) = {channels} * "
+                  f"{math.prod(sp)} * {og} * {math.prod(k)} = {macs:,}",
+                  "It is the transpose of the conv that maps the output back to the input "
+                  "(conv_matrix(...).T)."]
+    else:
+        p = _per_axis(padding, n, "--padding")
+        out = shapes.pool_output_shape(sp, k, s, p, d, ceil_mode)
+        rnd = "ceil" if ceil_mode else "floor"
+        lines.append(f"Output size per axis: {rnd}((x + 2p - d*(k - 1) - 1) / s) + 1")
+        for i in range(n):
+            num = sp[i] + 2 * p[i] - d[i] * (k[i] - 1) - 1
+            lines.append(f"  {names[i]}: {rnd}(({sp[i]} + 2*{p[i]} - {d[i]}*({k[i]} - 1) - 1) / "
+                         f"{s[i]}) + 1 = {rnd}({num}/{s[i]}) + 1 = {out[i]}")
+        lines += ["", f"Output: {_x((cout,) + tuple(out))}",
+                  "Parameters: 0 (pooling has no weights)",
+                  f"Comparisons/additions: {cout * math.prod(out) * math.prod(k):,} "
+                  f"(C * prod(out) * prod(k))"]
+    if kind == "conv_transpose":
+        rf = tuple(1 + (kk - 1) * dd / ss for kk, dd, ss in zip(k, d, s))
+        lines.append("Receptive field: each output sees about 1 + d*(k - 1)/s = "
+                     + _x(f"{v:g}" for v in rf) + " input positions (jump 1/s = "
+                     + _x(f"{1 / ss:g}" for ss in s) + ")")
+    else:
+        rf = tuple(_shape.receptive_field([kk], [ss], [dd]) for kk, ss, dd in zip(k, s, d))
+        lines.append(f"Receptive field: 1 + d*(k - 1) = {_x(rf)} inputs per output; jump "
+                     f"(stride between neighbouring outputs' windows) {_x(s)}")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------
+# argparse wiring
+# ------------------------------------------------------------------------------------------
+
+def _padding_arg(text: str):
+    if text in ("same", "valid", "causal"):
+        return text
+    vals = parse_size(text, "--padding")
+    return vals[0] if len(vals) == 1 else vals
+
+
+def _add_explain(p: argparse.ArgumentParser) -> None:
+    p.add_argument("layer", choices=_OPS, help="the layer to explain")
+    p.add_argument("--in", dest="in_size", default="32", help="input size, e.g. 32 or 28x32")
+    p.add_argument("--kernel", default="3", help="kernel size, e.g. 5 or 3x5")
+    p.add_argument("--stride", default=None, help="stride (pooling: default the kernel)")
+    p.add_argument("--padding", default="0", type=_padding_arg,
+                   help="int, AxB, or same/valid/causal")
+    p.add_argument("--dilation", default="1")
+    p.add_argument("--channels", type=int, default=1, help="input channels")
+    p.add_argument("--out-channels", type=int, default=None)
+    p.add_argument("--groups", type=int, default=1)
+    p.add_argument("--output-padding", default="0", help="transposed conv only")
+    p.add_argument("--ceil-mode", action="store_true", help="pooling only")
+    p.add_argument("--no-bias", action="store_true")
+
+
+def _run_explain(args) -> int:
+    print(explain_text(args.layer, args.in_size, args.kernel, args.stride, args.padding,
+                       args.dilation, args.channels, args.out_channels, args.groups,
+                       args.output_padding, args.ceil_mode, not args.no_bias))
+    return 0
+
+
+def _add_summary(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="a model name (see `convnp models`)")
+    p.add_argument("--input", default="1x32x32", help="one sample's shape, e.g. 1x32x32")
+    p.add_argument("--num-classes", type=int, default=10)
+    p.add_argument("--mode", choices=("auto", "shape", "trace"), default="auto")
+
+
+def _run_summary(args) -> int:
+    from convnp.models import get_model
+    from convnp.tools.summary import summary
+
+    shape = parse_size(args.input, "--input")
+    kw = {"num_classes": args.num_classes, "in_channels": shape[0]}
+    if len(shape) >= 2:
+        kw["input_size"] = shape[-1]
+    s = summary(get_model(args.model, **kw), shape, mode=args.mode)
+    print(s)
+    return 1 if s.error else 0
+
+
+def _register() -> None:
+    from convnp.cli import register_command
+
+    register_command("explain", "explain a layer's arithmetic (output size, params, MACs, RF)",
+                     _add_explain, _run_explain)
+    register_command("summary", "per-layer shapes, params, MACs and receptive fields",
+                     _add_summary, _run_summary)
+
+
+_register()
