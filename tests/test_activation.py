@@ -256,3 +256,8 @@ if torch is not None:
         compare(cm, lambda a: tm(a.clone()), x, dtype=np.float64)  # clone: torch inplace=True
         if isinstance(tm, torch.nn.PReLU):
             np.testing.assert_allclose(cm.weight.grad.data, tm.weight.grad.numpy(), rtol=1e-10)
+
+    @pytest.mark.parametrize("name", ["ReLU", "ReLU6", "SELU", "SiLU", "Mish", "Hardswish",
+                                      "Hardsigmoid", "ELU", "CELU", "LeakyReLU", "Hardtanh"])
+    def test_inplace_repr(name):
+        assert repr(getattr(nn, name)(inplace=True)) == repr(getattr(torch.nn, name)(inplace=True))

@@ -256,7 +256,7 @@ class Softmin(_SoftmaxBase):
     _fn = staticmethod(A.softmin)
 
 
-def _simple(name: str, fn, doc: str, has_inplace: bool):
+def _simple(name: str, fn, doc: str, has_inplace: bool, repr_inplace: bool = True):
     """A parameter-free activation layer class calling ``fn``."""
 
     if has_inplace:
@@ -265,7 +265,7 @@ def _simple(name: str, fn, doc: str, has_inplace: bool):
             self.inplace = inplace
 
         def extra_repr(self) -> str:
-            return _inplace(self.inplace, "")
+            return _inplace(self.inplace, "") if repr_inplace else ""
     else:
         def __init__(self) -> None:
             Module.__init__(self)
@@ -285,8 +285,11 @@ def _simple(name: str, fn, doc: str, has_inplace: bool):
 SELU = _simple("SELU", A.selu, r"``scale * elu(x, alpha)`` with SELU's constants.", True)
 SiLU = _simple("SiLU", A.silu, r":math:`x \sigma(x)` (swish).", True)
 Mish = _simple("Mish", A.mish, r":math:`x \tanh(\mathrm{softplus}(x))`.", True)
-Hardswish = _simple("Hardswish", A.hardswish, r":math:`x\,\mathrm{relu6}(x + 3) / 6`.", True)
-Hardsigmoid = _simple("Hardsigmoid", A.hardsigmoid, r":math:`\mathrm{relu6}(x + 3) / 6`.", True)
+# torch's Hardswish/Hardsigmoid take inplace but do not show it in their repr
+Hardswish = _simple("Hardswish", A.hardswish, r":math:`x\,\mathrm{relu6}(x + 3) / 6`.", True,
+                    False)
+Hardsigmoid = _simple("Hardsigmoid", A.hardsigmoid, r":math:`\mathrm{relu6}(x + 3) / 6`.", True,
+                      False)
 Softsign = _simple("Softsign", A.softsign, r":math:`x / (1 + |x|)`.", False)
 Tanhshrink = _simple("Tanhshrink", A.tanhshrink, r":math:`x - \tanh(x)`.", False)
 LogSigmoid = _simple("LogSigmoid", A.logsigmoid, r":math:`\log \sigma(x)`.", False)
