@@ -209,6 +209,42 @@ def _run_summary(args) -> int:
     return 1 if s.error else 0
 
 
+def _add_equivariance(p: argparse.ArgumentParser) -> None:
+    from convnp.tools.equivariance import PRESETS
+
+    p.add_argument("target", nargs="*", default=list(PRESETS),
+                   help=f"presets ({', '.join(PRESETS)}) or model names (see `convnp models`); "
+                        "default: every preset")
+    p.add_argument("--input", default=None, help="one sample's shape (default 1x16x16, models: "
+                   "1x32x32)")
+    p.add_argument("--shifts", default="0,1,2,3,4", help="comma-separated shifts")
+    p.add_argument("--axis", type=int, default=-1, help="the shifted axis")
+    p.add_argument("--mode", choices=("circular", "zeros"), default="circular",
+                   help="how the input is shifted")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _run_equivariance(args) -> int:
+    import numpy as np
+
+    from convnp.tools.equivariance import PRESETS, equivariance, preset
+
+    shifts = [int(v) for v in args.shifts.split(",") if v.strip()]
+    for target in args.target:
+        if target in PRESETS:
+            model, desc = preset(target)
+            shape = parse_size(args.input or "1x16x16", "--input")
+        else:
+            from convnp.models import get_model
+            shape = parse_size(args.input or "1x32x32", "--input")
+            model = get_model(target, in_channels=shape[0], input_size=shape[-1]).double().eval()
+            desc = "model"
+        x = np.random.default_rng(args.seed).random((1,) + shape)
+        print(equivariance(model, x, shifts, args.axis, args.mode, name=f"{target} ({desc})"))
+        print()
+    return 0
+
+
 def _register() -> None:
     from convnp.cli import register_command
 
@@ -216,6 +252,8 @@ def _register() -> None:
                      _add_explain, _run_explain)
     register_command("summary", "per-layer shapes, params, MACs and receptive fields",
                      _add_summary, _run_summary)
+    register_command("equivariance", "measure shift equivariance / invariance of layers or "
+                     "models", _add_equivariance, _run_equivariance)
 
 
 _register()
