@@ -40,8 +40,9 @@ except Exception:  # pragma: no cover
 
 
 @backend.jit(parallel=True)
-def _max_fwd_nb(x, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, out, code):
-    """Max over each window of each plane; code = tap number of the (first, NaN-propagating) max."""
+def _max_fwd_nb(x, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, out, code, idx, want_idx):
+    """Max over each window of each plane; code = tap number of the (first, NaN-propagating) max;
+    with ``want_idx`` also its flat per-plane index (cheaper here than expanding codes later)."""
     B, D, H, W = x.shape
     OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
     for b in _prange(B):
@@ -53,6 +54,7 @@ def _max_fwd_nb(x, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, out, code):
                     w0 = ow * sw - pw
                     best = -np.inf
                     bc = -1
+                    pos = 0
                     t = 0
                     for i in range(kd):
                         d = d0 + i * dd
@@ -62,14 +64,17 @@ def _max_fwd_nb(x, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, out, code):
                                 wi = w0 + k * dw
                                 if 0 <= d < D and 0 <= h < H and 0 <= wi < W:
                                     v = x[b, d, h, wi]
-                                    if v > best or np.isnan(v):
-                                        best = v
+                                    if v > best or np.isnan(v) or bc < 0:
+                                        # bc < 0: all -inf so far, PyTorch keeps the first tap
+                                        if v > best or np.isnan(v):
+                                            best = v
                                         bc = t
-                                    elif bc < 0:
-                                        bc = t  # all -inf so far: PyTorch keeps the first tap
+                                        pos = (d * H + h) * W + wi
                                 t += 1
                     out[b, od, oh, ow] = best
                     code[b, od, oh, ow] = bc if bc >= 0 else 0
+                    if want_idx:
+                        idx[b, od, oh, ow] = pos
 
 
 @backend.jit(parallel=True)
@@ -246,17 +251,19 @@ def _padded(x4, p3, need3, fill):
 
 
 # ---------------------------------------------------------------------------- max pooling
-def _max_forward(x4, k3, s3, p3, d3, o3):
+def _max_forward(x4, k3, s3, p3, d3, o3, want_idx=False):
+    """Max values and tap codes (and flat indices when ``want_idx``, else None)."""
     B = x4.shape[0]
     ntaps = k3[0] * k3[1] * k3[2]
     cdt = np.uint8 if ntaps <= 255 else np.int32
     out = np.empty((B,) + o3, x4.dtype)
     code = np.zeros((B,) + o3, cdt)
     if B == 0:
-        return out, code
+        return out, code, (np.zeros(code.shape, np.int64) if want_idx else None)
     if backend.use_numba():
-        _max_fwd_nb(x4, *k3, *s3, *p3, *d3, out, code)
-        return out, code
+        idx = np.empty(code.shape if want_idx else (1, 1, 1, 1), np.int64)
+        _max_fwd_nb(x4, *k3, *s3, *p3, *d3, out, code, idx, want_idx)
+        return out, code, (idx if want_idx else None)
     need = [(o - 1) * s + (k - 1) * d + 1 for o, s, k, d in zip(o3, s3, k3, d3)]
     xp = _padded(x4, p3, need, -np.inf)
     out.fill(-np.inf)
@@ -277,7 +284,8 @@ def _max_forward(x4, k3, s3, p3, d3, o3):
                     np.copyto(out, v, where=m)
                     code[m] = t
                 t += 1
-    return out, code
+    idx = codes_to_indices(code, x4.shape[1:], k3, s3, p3, d3) if want_idx else None
+    return out, code, idx
 
 
 def _max_backward(g, code, x_shape, k3, s3, p3, d3):
@@ -326,14 +334,13 @@ class MaxPoolNd(Function):
         k3, s3, p3, d3 = _pad3(k, 1), _pad3(s, 1), _pad3(p, 0), _pad3(d, 1)
         o = _out_sizes(fn, x.shape[-nd:], k, s, p, d, ceil_mode)
         o3 = _pad3(o, 1)
-        out, code = _max_forward(x4, k3, s3, p3, d3, o3)
+        out, code, idx = _max_forward(x4, k3, s3, p3, d3, o3, return_indices)
         ctx.geom = (x4.shape, k3, s3, p3, d3, x.shape)
         ctx.save_for_backward(code)
         out = out.reshape(lead + o)
         if not return_indices:
             return out
-        idx = codes_to_indices(code, x4.shape[1:], k3, s3, p3, d3).reshape(lead + o)
-        return out, idx
+        return out, idx.reshape(lead + o)
 
     @staticmethod
     def backward(ctx, g, *_):
@@ -703,8 +710,7 @@ class AdaptiveMaxPoolNd(Function):
         if all(n % o == 0 for n, o in zip(sp3, o3)):
             # even bins are a plain max pool with kernel = stride = n / o
             k3 = tuple(n // o for n, o in zip(sp3, o3))
-            res, code = _max_forward(x4, k3, k3, (0, 0, 0), (1, 1, 1), o3)
-            idx = codes_to_indices(code, sp3, k3, k3, (0, 0, 0), (1, 1, 1))
+            res, _, idx = _max_forward(x4, k3, k3, (0, 0, 0), (1, 1, 1), o3, True)
         else:
             taps = []
             for n, o in zip(sp3, o3):
