@@ -9,7 +9,9 @@ inside the drawing functions.
 
 from __future__ import annotations
 
+from convnp.tools.animate import animate, animation_frames  # noqa: F401
 from convnp.tools.conv_matrix import conv_matrix, index_map  # noqa: F401
+from convnp.tools.equivariance import equivariance  # noqa: F401
 
 # the functions shadow their submodules' names on purpose (convnp.tools.summary is the function)
 from convnp.tools.shapes import (  # noqa: F401
@@ -19,8 +21,10 @@ from convnp.tools.shapes import (  # noqa: F401
     pool_output_shape,
     same_padding,
 )
+from convnp.tools.show import show, show_run  # noqa: F401
 from convnp.tools.summary import Summary, SummaryRow, receptive_field, summary  # noqa: F401
 
 __all__ = ["conv_output_shape", "conv_transpose_output_shape", "pool_output_shape",
            "same_padding", "conv_input_sizes", "summary", "Summary", "SummaryRow",
-           "receptive_field", "conv_matrix", "index_map"]
+           "receptive_field", "conv_matrix", "index_map", "equivariance", "animate",
+           "animation_frames", "show", "show_run"]

@@ -245,6 +245,56 @@ def _run_equivariance(args) -> int:
     return 0
 
 
+def _add_animate(p: argparse.ArgumentParser) -> None:
+    from convnp.tools.animate import KINDS
+
+    p.add_argument("layer", choices=KINDS)
+    p.add_argument("--in", dest="in_size", default="5", help="input size, e.g. 5 or 5x6")
+    p.add_argument("--kernel", default="3")
+    p.add_argument("--stride", default=None, help="default 1 (pooling: the kernel)")
+    p.add_argument("--padding", default="0", type=_padding_arg)
+    p.add_argument("--dilation", default="1")
+    p.add_argument("--output-padding", default="0")
+    p.add_argument("--ceil-mode", action="store_true")
+    p.add_argument("--out", default="conv.gif", help="the GIF to write")
+    p.add_argument("--frames", default=None, metavar="DIR", help="also write PNG frames here")
+    p.add_argument("--fps", type=float, default=1.5)
+
+
+def _ints(text, what):
+    if text is None:
+        return None
+    v = parse_size(text, what)
+    return v[0] if len(v) == 1 else v
+
+
+def _run_animate(args) -> int:
+    from convnp.tools.animate import animate
+
+    fr = animate(args.layer, _ints(args.in_size, "--in"), _ints(args.kernel, "--kernel"),
+                 _ints(args.stride, "--stride"), args.padding, _ints(args.dilation, "--dilation"),
+                 _ints(args.output_padding, "--output-padding"), args.ceil_mode, args.out,
+                 args.frames, args.fps)
+    print(f"wrote {args.out} ({len(fr.outputs)} frames: input {fr.in_shape} -> output "
+          f"{fr.out_shape})" + (f" and PNG frames in {args.frames}" if args.frames else ""))
+    return 0
+
+
+def _add_show(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", help="a run directory written by `convnp train`")
+    p.add_argument("image", help="an image file")
+    p.add_argument("--out", default=None, help="output folder (default RUN_DIR/show)")
+    p.add_argument("--max-maps", type=int, default=16)
+
+
+def _run_show(args) -> int:
+    from convnp.tools.show import show_run
+
+    paths = show_run(args.run_dir, args.image, args.out, args.max_maps)
+    print("\n".join(paths))
+    return 0
+
+
 def _register() -> None:
     from convnp.cli import register_command
 
@@ -254,6 +304,10 @@ def _register() -> None:
                      _add_summary, _run_summary)
     register_command("equivariance", "measure shift equivariance / invariance of layers or "
                      "models", _add_equivariance, _run_equivariance)
+    register_command("animate", "draw a GIF of a conv / transposed conv / pooling layer",
+                     _add_animate, _run_animate)
+    register_command("show", "save first-layer filters and feature maps of a trained run",
+                     _add_show, _run_show)
 
 
 _register()
