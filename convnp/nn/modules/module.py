@@ -30,7 +30,8 @@ def _as_array(value: Any, where: str) -> np.ndarray:
         return value.data
     if isinstance(value, np.ndarray):
         return value
-    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor, without importing torch
+    # a torch tensor, recognised without importing torch
+    if hasattr(value, "detach") and hasattr(value, "numpy"):
         return value.detach().cpu().numpy()
     raise TypeError(f"{where}: expected a convnp Tensor, a NumPy array or a torch tensor, got "
                     f"{type(value).__name__}")
@@ -76,25 +77,28 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot assign {name!r} before Module.__init__() is called "
                                  f"(call super().__init__() first in {type(self).__name__})")
-        for d in (self._parameters, self._buffers, self._modules):
-            if name in d and not (
-                    (d is self._parameters and (isinstance(value, Parameter) or value is None))
-                    or (d is self._modules and (isinstance(value, Module) or value is None))
-                    or d is self._buffers):
-                del d[name]
+        # torch's rules: a Parameter/Module moves the name into its store; assigning anything
+        # else to a registered parameter (child module) name is an error unless it is None
         if isinstance(value, Parameter):
-            self.__dict__.pop(name, None)
+            for d in (self.__dict__, self._buffers, self._modules):
+                d.pop(name, None)
+            self._non_persistent.discard(name)
             self._parameters[name] = value
-        elif isinstance(value, Module):
-            self.__dict__.pop(name, None)
-            self._modules[name] = value
         elif name in self._parameters:
             if value is not None:
                 raise TypeError(f"cannot assign {type(value).__name__} as parameter {name!r} "
                                 "(convnp.nn.Parameter or None expected)")
             self._parameters[name] = None
-        elif name in self._modules:
+        elif isinstance(value, Module):
+            for d in (self.__dict__, self._parameters, self._buffers):
+                d.pop(name, None)
+            self._non_persistent.discard(name)
             self._modules[name] = value
+        elif name in self._modules:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as child module {name!r} "
+                                "(convnp.nn.Module or None expected)")
+            self._modules[name] = None
         elif name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign {type(value).__name__} as buffer {name!r} "
@@ -227,7 +231,8 @@ class Module:
             yield b
 
     # ------------------------------------------------------------------ state
-    def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False) -> OrderedDict:
+    def state_dict(self, destination=None, prefix: str = "",
+                   keep_vars: bool = False) -> OrderedDict:
         """Parameters and persistent buffers under PyTorch's dotted names (tensors share memory)."""
         out = OrderedDict() if destination is None else destination
         for name, p in self._parameters.items():
@@ -262,12 +267,13 @@ class Module:
                 continue
             target.data[...] = arr.astype(target.dtype, copy=False)
         if strict and (missing or unexpected):
-            if missing:
-                errors.insert(0, "Missing key(s) in state_dict: " +
-                              ", ".join(f'"{k}"' for k in missing) + ".")
+            # torch's order: missing keys first, then unexpected ones, then size mismatches
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: " +
                               ", ".join(f'"{k}"' for k in unexpected) + ".")
+            if missing:
+                errors.insert(0, "Missing key(s) in state_dict: " +
+                              ", ".join(f'"{k}"' for k in missing) + ".")
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" +
                                "\n\t".join(errors))
@@ -307,7 +313,7 @@ class Module:
         dtype = _dtype.resolve(dtype)
         for m in self.modules():
             for store in (m._parameters, m._buffers):
-                for k, v in store.items():
+                for v in store.values():
                     if v is not None and v.dtype.kind == "f":
                         v.data = v.data.astype(dtype)
                         if v.grad is not None:
