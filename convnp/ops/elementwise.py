@@ -57,6 +57,14 @@ def binary(fn: type[Function], a, b):
     else:
         a = as_operand(a)
         b = as_operand(b, _data(a))
+    # torch: float with integer computes in the float operand's dtype (int64 tensor * 0.5 is
+    # float32); NumPy would promote int64 with float32 to float64. Integer operands carry no
+    # gradient, so casting their raw arrays loses nothing.
+    ka, kb = _data(a).dtype.kind, _data(b).dtype.kind
+    if ka == "f" and kb in "biu":
+        b = _data(b).astype(_data(a).dtype)
+    elif kb == "f" and ka in "biu":
+        a = _data(a).astype(_data(b).dtype)
     return fn.apply(a, b)
 
 
@@ -98,7 +106,10 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         if a.dtype.kind in "iub" and b.dtype.kind in "iub":
-            a = a.astype(np.float32)  # torch: true division of integers gives the default float
+            # torch: true division of integers gives the default float
+            from convnp._dtype import get_default_dtype
+
+            a, b = a.astype(get_default_dtype()), b.astype(get_default_dtype())
         ctx.save_for_backward(a, b)
         return a / b
 

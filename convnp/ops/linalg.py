@@ -16,6 +16,9 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
+        if a.ndim == 1 and b.ndim == 1:  # dot product: g is 0-d
+            return (g * b if ctx.needs_input_grad[0] else None,
+                    g * a if ctx.needs_input_grad[1] else None)
         # promote 1-d operands to matrices so one formula serves every case
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
