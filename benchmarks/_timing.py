@@ -1,0 +1,87 @@
+"""Shared timing helper for the side-by-side benchmarks (convnp vs torch).
+
+Usage (import this module BEFORE numpy/torch so the thread environment takes effect)::
+
+    from benchmarks import _timing          # or: import _timing
+    _timing.pin_threads(2)
+    ta, tb = _timing.compare(fn_a, fn_b, repeats=5, number=3)
+
+Rules (../shared/PERF-NOTES.md, "How to measure"): warm up both; time blocks of ``number`` calls
+alternating A B A B ... ``repeats`` times so drift hits both; report the minimum per call; the same
+thread count for every library; never interleave the two libraries inside one timed block.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Callable
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+
+
+def pin_threads(n: int) -> dict:
+    """Use ``n`` threads in NumPy/SciPy BLAS, torch and Numba; returns what was set.
+
+    Environment variables only act before the libraries load, so this also uses threadpoolctl
+    when installed and the libraries' own setters.
+    """
+    for v in _THREAD_VARS:
+        os.environ[v] = str(n)
+    report = {"env": n}
+    try:
+        import threadpoolctl
+
+        threadpoolctl.threadpool_limits(n)
+        report["threadpoolctl"] = n
+    except ImportError:
+        report["threadpoolctl"] = None
+    try:
+        import torch
+
+        torch.set_num_threads(n)
+        report["torch"] = torch.get_num_threads()
+    except ImportError:
+        pass
+    try:
+        import numba
+
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        report["numba"] = numba.get_num_threads()
+    except ImportError:
+        pass
+    return report
+
+
+def _block(fn: Callable[[], object], number: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - t0) / number
+
+
+def compare(fn_a: Callable[[], object], fn_b: Callable[[], object], repeats: int = 5,
+            number: int = 1, warmup: int = 1) -> tuple[float, float]:
+    """Seconds per call (min over ``repeats`` alternating blocks of ``number`` calls) of A and B."""
+    for _ in range(warmup):
+        fn_a()
+        fn_b()
+    ta, tb = float("inf"), float("inf")
+    for _ in range(repeats):
+        ta = min(ta, _block(fn_a, number))
+        tb = min(tb, _block(fn_b, number))
+    return ta, tb
+
+
+def auto_number(fn: Callable[[], object], target_s: float = 0.05) -> int:
+    """Calls per block so one block lasts about ``target_s`` (at least 1)."""
+    t = _block(fn, 1)
+    return max(1, int(target_s / max(t, 1e-6)))
+
+
+def geomean(values) -> float:
+    import math
+
+    values = list(values)
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
