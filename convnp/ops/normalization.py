@@ -1,14 +1,15 @@
 """Normalization layers' ops: batch, group, layer, instance and local response norm, normalize.
 
 Batch norm has two paths with the same numbers:
-- a Numba kernel path (``backend.use_numba()``): one parallel loop over channels, per-channel
-  reductions in one or two passes over cache-resident data, affine fused into the write;
+- a Numba kernel path (``backend.use_numba()``, contiguous NCHW float32/float64): one parallel
+  loop over channels, per-channel reductions over cache-resident data, affine fused into the
+  write;
 - the NumPy reference path: per-channel sums pushed into BLAS (a product with a ones vector) and
   the affine folded into one multiply-add into preallocated arrays.
 
-Both accept channels-last strided inputs (logical ``(N, C, *)`` with channels fastest in memory):
-such data is viewed as a ``(P, C)`` matrix instead of ``(N, C, M)``, no copy, and the output keeps
-the input's memory layout, as PyTorch's does.
+Channels-last strided inputs (logical ``(N, C, *)`` with channels fastest in memory) are viewed
+as a ``(P, C)`` matrix instead of ``(N, C, M)``, no copy, and take the NumPy path (per-channel sums
+as ``ones @ X``); the output keeps the input's memory layout, as PyTorch's does.
 """
 
 from __future__ import annotations
@@ -136,76 +137,6 @@ def _bn_bwd_ncm(g, x, mean, invstd, w, gx, sums):
                     gx[i, ch, j] = g[i, ch, j] * a + x[i, ch, j] * bcoef + ccoef
 
 
-@backend.jit(parallel=True)
-def _bn_stats_pc(x, nchunks):
-    """Per-chunk partial sums and centred squares on (P, C); returns (mean, var) in float64."""
-    p, c = x.shape
-    step = (p + nchunks - 1) // nchunks
-    part = np.zeros((nchunks, c))
-    for k in prange(nchunks):
-        lo = k * step
-        hi = min(p, lo + step)
-        for i in range(lo, hi):
-            for ch in range(c):
-                part[k, ch] += x[i, ch]
-    mean = np.zeros(c)
-    for k in range(nchunks):
-        for ch in range(c):
-            mean[ch] += part[k, ch]
-    for ch in range(c):
-        mean[ch] /= p
-    part2 = np.zeros((nchunks, c))
-    for k in prange(nchunks):
-        lo = k * step
-        hi = min(p, lo + step)
-        for i in range(lo, hi):
-            for ch in range(c):
-                d = x[i, ch] - mean[ch]
-                part2[k, ch] += d * d
-    var = np.zeros(c)
-    for k in range(nchunks):
-        for ch in range(c):
-            var[ch] += part2[k, ch]
-    for ch in range(c):
-        var[ch] /= p
-    return mean, var
-
-
-@backend.jit(parallel=True)
-def _bn_sums_pc(g, x, mean, nchunks):
-    """Per-channel sum(g) and sum(g * (x - mean)) on (P, C) in float64."""
-    p, c = x.shape
-    step = (p + nchunks - 1) // nchunks
-    part = np.zeros((nchunks, 2, c))
-    for k in prange(nchunks):
-        lo = k * step
-        hi = min(p, lo + step)
-        for i in range(lo, hi):
-            for ch in range(c):
-                gv = g[i, ch]
-                part[k, 0, ch] += gv
-                part[k, 1, ch] += gv * (x[i, ch] - mean[ch])
-    out = np.zeros((2, c))
-    for k in range(nchunks):
-        for ch in range(c):
-            out[0, ch] += part[k, 0, ch]
-            out[1, ch] += part[k, 1, ch]
-    return out
-
-
-@backend.jit(parallel=True)
-def _affine3_pc(x, xa, g, ga, cc, out):
-    """out[i, c] = x[i, c] * xa[c] + g[i, c] * ga[c] + cc[c] on (P, C) (g may be unused: ga 0)."""
-    p, c = x.shape
-    for i in prange(p):
-        for ch in range(c):
-            out[i, ch] = x[i, ch] * xa[ch] + g[i, ch] * ga[ch] + cc[ch]
-
-
-def _nchunks(p: int) -> int:
-    return max(1, min(64, p // 256))
-
-
 # ---------------------------------------------------------------- numpy path
 def _channel_sum(v: np.ndarray, kind: str) -> np.ndarray:
     """Per-channel sum of an (N, C, M) or (P, C) view through BLAS (product with a ones vector)."""
@@ -229,25 +160,17 @@ class BatchNormTrain(Function):
         w = weight if weight is not None else np.ones(c, dt)
         b = bias if bias is not None else np.zeros(c, dt)
         # compiled kernels for float32/float64 only (float16 stays on the NumPy path)
-        use_nb = backend.use_numba() and dt in (np.float32, np.float64)
+        # channels-last (P, C) data goes the NumPy way: its per-channel sums are one BLAS
+        # product each, and fewer kernel signatures keep the cold-cache compile time short
+        use_nb = backend.use_numba() and dt in (np.float32, np.float64) and kind == "ncm"
         if use_nb:
             _numba_ready()
-        if use_nb and kind == "ncm":
             out, ov = _empty_like_layout(kind, xv, x)
             mean = np.empty(c, dt)
             var = np.empty(c, dt)
             invstd = np.empty(c, dt)
             _bn_fwd_ncm(xv, w.astype(dt, copy=False), b.astype(dt, copy=False), eps, ov, mean,
                         var, invstd)
-            xc = None
-        elif use_nb:
-            mean64, var64 = _bn_stats_pc(xv, _nchunks(xv.shape[0]))
-            mean = mean64.astype(dt)
-            var = var64.astype(dt)
-            invstd = (1.0 / np.sqrt(var64 + eps)).astype(dt)
-            a = w * invstd
-            out, ov = _empty_like_layout(kind, xv, x)
-            _affine3_pc(xv, a, xv, np.zeros(c, dt), b - mean * a, ov)
             xc = None
         else:
             mean = _channel_sum(xv, kind) / dt.type(cnt)
@@ -271,21 +194,11 @@ class BatchNormTrain(Function):
         # g arrives in any layout: bring it to the input's view (a copy only if layouts differ)
         gv = _view_like(g, kind, xv)
         need_x = ctx.needs_input_grad[0]
-        if ctx.use_nb and kind == "ncm":
+        if ctx.use_nb:
             gx = np.empty(xv.shape if need_x else (0, 0, 0), dt)
             sums = np.empty((2, c), dt)
             _bn_bwd_ncm(gv, xv, mean, invstd, w.astype(dt, copy=False), gx, sums)
             sg, sgxh = sums[0], sums[1]
-        elif ctx.use_nb:
-            s = _bn_sums_pc(gv, xv, mean, _nchunks(xv.shape[0]))
-            sg = s[0].astype(dt)
-            sgxh = (s[1] * invstd).astype(dt)
-            gx = None
-            if need_x:
-                a = w * invstd
-                bcoef = -a * invstd * sgxh / dt.type(cnt)
-                gx = np.empty(xv.shape, dt)
-                _affine3_pc(xv, bcoef, gv, a, -a * sg / dt.type(cnt) - bcoef * mean, gx)
         else:
             if xc is None:
                 xc = xv - _bcast(mean, kind)
