@@ -225,6 +225,22 @@ def test_hooks():
     assert np.any(m(x).data)
 
 
+def test_hooks_prepend_and_kwargs():
+    class Scale(nn.Module):
+        def forward(self, x, factor=1.0):
+            return x * factor
+
+    m, order = Scale(), []
+    m.register_forward_hook(lambda mod, a, out: order.append("second"))
+    m.register_forward_hook(lambda mod, a, out: order.append("first"), prepend=True)
+    m.register_forward_pre_hook(lambda mod, a, kw: (a, {"factor": 3.0}), with_kwargs=True)
+    seen = []
+    m.register_forward_hook(lambda mod, a, kw, out: seen.append(kw["factor"]), with_kwargs=True)
+    out = m(convnp.ones(2), factor=2.0)
+    assert order == ["first", "second"] and seen == [3.0]
+    np.testing.assert_array_equal(out.data, [3.0, 3.0])
+
+
 # ---------------------------------------------------------------------------- containers
 def test_sequential_api():
     a, b, c = nn.Linear(2, 3), nn.Identity(), nn.Linear(3, 1)

@@ -158,22 +158,50 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")
 
     def __call__(self, *args, **kwargs):
-        for hook in self._forward_pre_hooks.values():
-            res = hook(self, args)
-            if res is not None:
-                args = res if isinstance(res, tuple) else (res,)
+        with_kw = self.__dict__.get("_hooks_with_kwargs", ())
+        for hid, hook in list(self._forward_pre_hooks.items()):
+            if hid in with_kw:
+                res = hook(self, args, kwargs)
+                if res is not None:
+                    if not (isinstance(res, tuple) and len(res) == 2):
+                        raise RuntimeError("forward pre-hook registered with_kwargs=True must "
+                                           "return None or a tuple (new_args, new_kwargs), got "
+                                           f"{type(res).__name__}")
+                    args, kwargs = res
+            else:
+                res = hook(self, args)
+                if res is not None:
+                    args = res if isinstance(res, tuple) else (res,)
         out = self.forward(*args, **kwargs)
-        for hook in self._forward_hooks.values():
-            res = hook(self, args, out)
+        for hid, hook in list(self._forward_hooks.items()):
+            res = hook(self, args, kwargs, out) if hid in with_kw else hook(self, args, out)
             if res is not None:
                 out = res
         return out
 
-    def register_forward_hook(self, hook: Callable) -> "_HookHandle":
-        return _HookHandle(self._forward_hooks, hook)
+    def _add_hook(self, store: OrderedDict, hook: Callable, prepend: bool,
+                  with_kwargs: bool) -> "_HookHandle":
+        handle = _HookHandle(store, hook)
+        if prepend:
+            store.move_to_end(handle.id, last=False)
+        if with_kwargs:
+            if "_hooks_with_kwargs" not in self.__dict__:
+                object.__setattr__(self, "_hooks_with_kwargs", set())
+            self._hooks_with_kwargs.add(handle.id)
+        return handle
 
-    def register_forward_pre_hook(self, hook: Callable) -> "_HookHandle":
-        return _HookHandle(self._forward_pre_hooks, hook)
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False,
+                              with_kwargs: bool = False,
+                              always_call: bool = False) -> "_HookHandle":
+        """Call ``hook(module, args, output)`` (``hook(module, args, kwargs, output)`` with
+        ``with_kwargs``) after every forward; a non-None result replaces the output."""
+        return self._add_hook(self._forward_hooks, hook, prepend, with_kwargs)
+
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> "_HookHandle":
+        """Call ``hook(module, args)`` (``hook(module, args, kwargs)`` with ``with_kwargs``)
+        before every forward; a non-None result replaces the inputs."""
+        return self._add_hook(self._forward_pre_hooks, hook, prepend, with_kwargs)
 
     # ------------------------------------------------------------------ traversal
     def named_modules(self, memo: set | None = None, prefix: str = "",
