@@ -274,7 +274,7 @@ class Tensor:
         if self.grad is None:
             self.grad = Tensor._wrap(np.array(g, dtype=self.data.dtype, copy=True))
         else:
-            self.grad.data = self.grad.data + g
+            self.grad.data = np.asarray(self.grad.data + g)  # 0-d sums are NumPy scalars
 
     def backward(self, gradient=None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs=None) -> None:

@@ -2,7 +2,7 @@
 
 from convnp.autograd.function import Context, Function
 from convnp.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from convnp.autograd.gradcheck import gradcheck
+from convnp.autograd.gradcheck import GradcheckError, gradcheck
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, allow_unused=False):
@@ -29,7 +29,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, allow_unused=Fal
             seeds.append((g.data if isinstance(g, Tensor) else np.asarray(g)).astype(o.dtype))
     res = run_backward(outputs, seeds, bool(retain_graph), capture=inputs)
     out = []
-    for t, r in zip(inputs, res):
+    for r in res:
         if r is None and not allow_unused:
             raise RuntimeError("grad: one of the differentiated Tensors appears to not have been "
                                "used in the graph. Set allow_unused=True if this is intended.")
@@ -37,5 +37,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, allow_unused=Fal
     return tuple(out)
 
 
-__all__ = ["Context", "Function", "enable_grad", "grad", "gradcheck", "is_grad_enabled",
-           "no_grad", "set_grad_enabled"]
+__all__ = ["Context", "Function", "GradcheckError", "enable_grad", "grad", "gradcheck",
+           "is_grad_enabled", "no_grad", "set_grad_enabled"]

@@ -42,7 +42,8 @@ class _Acc:
         if self.owned:
             np.add(self.value, g, out=self.value)
         else:
-            self.value = self.value + g
+            # asarray: the sum of two 0-d arrays is a NumPy scalar, which `out=` cannot take
+            self.value = np.asarray(self.value + g)
             self.owned = True
 
 

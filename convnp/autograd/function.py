@@ -1,4 +1,5 @@
-"""``Function``: an op's forward and backward on raw NumPy arrays, and the graph node it leaves behind.
+"""``Function``: an op's forward and backward on raw NumPy arrays, and the graph node it
+leaves behind.
 
 Every differentiable op in convnp is a subclass::
 

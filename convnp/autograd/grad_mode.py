@@ -1,4 +1,5 @@
-"""Gradient mode: ``no_grad`` / ``enable_grad`` / ``set_grad_enabled`` (context managers and decorators)."""
+"""Gradient mode: ``no_grad`` / ``enable_grad`` / ``set_grad_enabled`` (context managers and
+decorators)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ class _GradMode:
 
 
 class no_grad(_GradMode):
-    """Disable graph recording inside the block (or the decorated function), like ``torch.no_grad``."""
+    """Disable graph recording inside the block (or the decorated function), like
+    ``torch.no_grad``."""
 
     _target = False
 

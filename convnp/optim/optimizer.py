@@ -212,7 +212,7 @@ def _bump(state: dict) -> float:
     step = state["step"]
     if not isinstance(step, Tensor):
         step = state["step"] = Tensor._wrap(np.asarray(step, np.float32))
-    step.data = step.data + np.float32(1)
+    step.data = np.asarray(step.data + np.float32(1))
     return float(step.data)
 
 

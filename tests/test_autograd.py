@@ -1,0 +1,391 @@
+"""Autograd engine, grad mode, gradcheck and golden hand-computed gradients. Needs no torch."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import convnp
+from convnp.autograd import Function, GradcheckError, gradcheck
+from convnp.autograd.engine import unbroadcast
+
+
+def f64(data, requires_grad=True):
+    return convnp.tensor(np.asarray(data, dtype=np.float64), requires_grad=requires_grad)
+
+
+# ---------------------------------------------------------------------- golden (hand-computed)
+def test_golden_polynomial():
+    x = f64(2.0)
+    y = x ** 2 + 3 * x + 1  # dy/dx = 2x + 3 = 7
+    y.backward()
+    assert y.item() == 11.0 and x.grad.item() == 7.0
+
+
+def test_golden_micrograd_expression():
+    """micrograd's README example: g = 24.7041, dg/da = 138.8338, dg/db = 645.5773."""
+    a, b = f64(-4.0), f64(2.0)
+    c = a + b
+    d = a * b + b ** 3
+    c = c + c + 1
+    c = c + 1 + c + (-a)
+    d = d + d * 2 + (b + a).relu()
+    d = d + 3 * d + (b - a).relu()
+    e = c - d
+    f = e ** 2
+    g = f / 2.0
+    g = g + 10.0 / f
+    g.backward()
+    assert g.item() == pytest.approx(24.7041, abs=1e-4)
+    assert a.grad.item() == pytest.approx(138.8338, abs=1e-4)
+    assert b.grad.item() == pytest.approx(645.5773, abs=1e-4)
+
+
+def test_golden_matmul_sum_mean():
+    w = f64([[1.0, 2.0], [3.0, 4.0]])
+    x = f64([1.0, -1.0])
+    y = (w @ x).sum()  # = (1-2) + (3-4) = -2; dy/dw = [[1,-1],[1,-1]]; dy/dx = [4, 6]
+    y.backward()
+    assert y.item() == -2.0
+    np.testing.assert_array_equal(w.grad.data, [[1, -1], [1, -1]])
+    np.testing.assert_array_equal(x.grad.data, [4, 6])
+    z = f64([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    z.mean(dim=1).sum().backward()
+    np.testing.assert_allclose(z.grad.data, np.full((2, 3), 1 / 3))
+
+
+def test_golden_max_indices_and_var():
+    x = f64([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    v, i = x.max(dim=1)
+    np.testing.assert_array_equal(i.data, [1, 0])
+    assert i.dtype == np.int64 and not i.requires_grad
+    v.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[0, 1, 0], [1, 0, 0]])
+    y = f64([1.0, 2.0, 3.0, 4.0])
+    assert y.var().item() == pytest.approx(5 / 3) and y.var(unbiased=False).item() == 1.25
+    y.var().backward()  # d var / dy_i = 2 (y_i - mean) / (n - 1)
+    np.testing.assert_allclose(y.grad.data, 2 * (y.data - 2.5) / 3)
+
+
+def test_golden_indexing_with_repeated_indices_accumulates():
+    x = f64([10.0, 20.0, 30.0])
+    x[convnp.tensor([0, 2, 0, 0])].sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3, 0, 1])
+
+
+def test_golden_cat_split_and_where():
+    a, b = f64([1.0, 2.0]), f64([3.0])
+    c = convnp.cat([a, b])
+    p, q = c.split([1, 2])
+    (p * 2 + q.sum() * 3).sum().backward()
+    np.testing.assert_array_equal(a.grad.data, [2, 3])
+    np.testing.assert_array_equal(b.grad.data, [3])
+    x = f64([-1.0, 2.0, -3.0])
+    convnp.where(x > 0, x, x * x).sum().backward()  # grad 1 where x>0 else 2x
+    np.testing.assert_array_equal(x.grad.data, [-2, 1, -6])
+
+
+# ---------------------------------------------------------------------- engine behaviour
+@pytest.mark.parametrize("n", [3000, 10000])
+def test_deep_chain_does_not_hit_recursion_limit(n):
+    x = f64(1.0)
+    y = x
+    for _ in range(n):
+        y = y * 1.0001
+    y.backward()
+    assert x.grad.item() == pytest.approx(1.0001 ** n, rel=1e-9)
+
+
+def test_fan_out_accumulates():
+    x = f64([1.0, 2.0])
+    y = x * x + x * 3 + x  # x used four times: dy/dx = 2x + 4
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [6, 8])
+    z = f64(3.0)
+    h = z * 2
+    (h * h * h).backward()  # an intermediate used 3 times: d/dz (2z)^3 = 24 z^2
+    assert z.grad.item() == 216.0
+
+
+def test_engine_unbroadcasts_gradients():
+    class NoUnbroadcastAdd(Function):
+        """Returns the output-shaped gradient for both inputs: the engine must reduce it."""
+
+        @staticmethod
+        def forward(ctx, a, b):
+            return a + b
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, g
+
+    a, b = f64(np.ones((2, 1, 3))), f64(np.ones((4, 1)))
+    NoUnbroadcastAdd.apply(a, b).sum().backward()
+    assert a.grad.shape == (2, 1, 3) and np.all(a.grad.data == 4)
+    assert b.grad.shape == (4, 1) and np.all(b.grad.data == 6)
+    g = unbroadcast(np.ones((5, 2, 3)), (2, 1))
+    assert g.shape == (2, 1) and np.all(g == 15)
+    with pytest.raises(RuntimeError, match="shape"):
+        unbroadcast(np.ones((2, 3)), (4, 3))
+
+
+def test_engine_casts_gradient_to_input_dtype():
+    x = convnp.tensor([1.0, 2.0], requires_grad=True)  # float32
+    (x.double() * 2).sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_leaf_grad_accumulates_across_backward_calls():
+    x = f64([1.0, 2.0])
+    (x * 3).sum().backward()
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3 + 2, 3 + 4])
+
+
+def test_retain_graph():
+    x = f64(2.0)
+    y = x * x
+    y.backward(retain_graph=True)
+    y.backward()
+    assert x.grad.item() == 8.0
+    assert isinstance(x.grad.data, np.ndarray), "a 0-d gradient must stay an ndarray"
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()
+
+
+def test_backward_non_scalar_needs_gradient():
+    x = f64([1.0, 2.0, 3.0])
+    y = x * 2
+    with pytest.raises(RuntimeError, match="only for scalar outputs"):
+        y.backward()
+    with pytest.raises(RuntimeError, match="'gradient' has shape"):
+        y.backward(convnp.ones(2))
+    y.backward(convnp.tensor([1.0, 0.0, -1.0]))
+    np.testing.assert_array_equal(x.grad.data, [2, 0, -2])
+
+
+def test_backward_errors():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        convnp.ones(2).sum().backward()
+    x = f64(1.0)
+    with pytest.raises(NotImplementedError, match="create_graph"):
+        (x * 2).backward(create_graph=True)
+
+
+def test_backward_inputs_restricts_accumulation():
+    a, b = f64(1.0), f64(2.0)
+    (a * b).backward(inputs=[a])
+    assert a.grad.item() == 2.0 and b.grad is None
+
+
+def test_requires_grad_propagation_and_is_leaf():
+    a, b = f64([1.0]), f64([2.0], requires_grad=False)
+    c = a * b
+    assert c.requires_grad and not c.is_leaf and a.is_leaf and c.grad_fn is not None
+    assert "MulBackward" in repr(c.grad_fn)
+    d = b * 2
+    assert not d.requires_grad and d.grad_fn is None
+
+
+def test_requires_grad_on_integer_tensor_raises():
+    with pytest.raises(RuntimeError, match="floating point"):
+        convnp.tensor([1, 2, 3], requires_grad=True)
+    with pytest.raises(RuntimeError, match="floating point"):
+        convnp.arange(3).requires_grad_()
+
+
+def test_detach():
+    x = f64([1.0, 2.0])
+    y = (x * 2).detach()
+    assert not y.requires_grad and y.grad_fn is None and y.is_leaf
+    z = x.detach()
+    assert np.shares_memory(z.data, x.data)
+
+
+def test_retain_grad():
+    x = f64([1.0, 2.0])
+    h = x * 3
+    h.retain_grad()
+    (h * h).sum().backward()
+    np.testing.assert_array_equal(h.grad.data, 2 * h.data)
+    np.testing.assert_array_equal(x.grad.data, 6 * h.data)
+
+
+def test_autograd_grad_does_not_touch_dot_grad():
+    x, w = f64([1.0, 2.0]), f64([3.0, 4.0])
+    y = (x * w).sum()
+    (gx,) = convnp.autograd.grad(y, x, retain_graph=True)
+    np.testing.assert_array_equal(gx.data, [3, 4])
+    assert x.grad is None and w.grad is None
+    gx, gw = convnp.autograd.grad([y], [x, w])
+    np.testing.assert_array_equal(gw.data, [1, 2])
+    unused = f64(1.0)
+    with pytest.raises(RuntimeError, match="allow_unused"):
+        convnp.autograd.grad((x * 2).sum(), [x, unused])
+    gx, gu = convnp.autograd.grad((x * 2).sum(), [x, unused], allow_unused=True)
+    assert gu is None
+    z = x * 2
+    (g,) = convnp.autograd.grad(z, x, grad_outputs=convnp.tensor([1.0, -1.0]))
+    np.testing.assert_array_equal(g.data, [2, -2])
+
+
+def test_inplace_on_leaf_requiring_grad():
+    x = f64([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="in-place"):
+        x.add_(1)
+    with convnp.no_grad():
+        x.add_(1)
+        x *= 2
+    np.testing.assert_array_equal(x.data, [4, 6])
+    assert x.requires_grad and x.is_leaf
+
+
+# ---------------------------------------------------------------------- grad mode
+def test_no_grad_context_and_decorator():
+    x = f64([1.0])
+    with convnp.no_grad():
+        assert not convnp.is_grad_enabled()
+        y = x * 2
+        with convnp.enable_grad():
+            z = x * 2
+    assert convnp.is_grad_enabled()
+    assert not y.requires_grad and z.requires_grad
+
+    @convnp.no_grad()
+    def f(t):
+        return t * 2
+
+    @convnp.enable_grad()
+    def g(t):
+        return t * 2
+
+    assert not f(x).requires_grad and convnp.is_grad_enabled()
+    with convnp.no_grad():
+        assert g(x).requires_grad
+        assert not convnp.is_grad_enabled()
+
+
+def test_set_grad_enabled_forms():
+    x = f64([1.0])
+    with convnp.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+    assert convnp.is_grad_enabled()
+    convnp.set_grad_enabled(False)
+    try:
+        assert not convnp.is_grad_enabled()
+    finally:
+        convnp.set_grad_enabled(True)
+
+    @convnp.set_grad_enabled(False)
+    def f(t):
+        return t * 2
+
+    assert convnp.is_grad_enabled()
+    assert not f(x).requires_grad and convnp.is_grad_enabled()
+
+
+def test_no_grad_restores_mode_after_exception():
+    with pytest.raises(ValueError):
+        with convnp.no_grad():
+            raise ValueError("boom")
+    assert convnp.is_grad_enabled()
+
+
+# ---------------------------------------------------------------------- Function, gradcheck
+class _Square(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return a * a
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return 2 * a * g
+
+
+class _WrongSquare(_Square):
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return 2.1 * a * g  # deliberately wrong
+
+
+class _WrongShapeRule(Function):
+    """Correct on the diagonal only: swaps the two gradients of a product."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return g * a, g * b
+
+
+def test_gradcheck_passes_on_correct_backward():
+    assert gradcheck(_Square.apply, [f64(np.linspace(-1, 1, 5))])
+
+
+def test_gradcheck_catches_wrong_backward():
+    with pytest.raises(GradcheckError, match="gradient of input 0"):
+        gradcheck(_WrongSquare.apply, [f64(np.linspace(-1, 1, 5))])
+    with pytest.raises(GradcheckError):
+        gradcheck(_WrongShapeRule.apply, [f64([1.0, 2.0]), f64([3.0, -1.0])])
+    assert gradcheck(_WrongSquare.apply, [f64([0.5, 1.0])], raise_exception=False) is False
+
+
+def test_gradcheck_requires_float64():
+    with pytest.raises(TypeError, match="float64"):
+        gradcheck(_Square.apply, [convnp.ones(3, requires_grad=True)])
+
+
+def test_function_contract_needs_input_grad_and_non_differentiable():
+    seen = {}
+
+    class Probe(Function):
+        @staticmethod
+        def forward(ctx, a, b, scale=1.0):
+            seen["needs"] = ctx.needs_input_grad
+            ctx.mark_non_differentiable(1)
+            return a * b * scale, np.argmax(a).reshape(())
+
+        @staticmethod
+        def backward(ctx, g, g_idx):
+            seen["g_idx"] = g_idx
+            return g, None
+
+    a, b = f64([1.0, 3.0]), f64([2.0, 2.0], requires_grad=False)
+    out, idx = Probe.apply(a, b, scale=2.0)
+    assert seen["needs"] == (True, False)
+    assert out.requires_grad and not idx.requires_grad
+    out.sum().backward()
+    assert seen["g_idx"] is None
+    with pytest.raises(RuntimeError, match="expected 2"):
+        class Bad(Function):
+            @staticmethod
+            def forward(ctx, a, b):
+                return a + b
+
+            @staticmethod
+            def backward(ctx, g):
+                return g
+
+        Bad.apply(a, a).sum().backward()
+
+
+# ---------------------------------------------------------------------- import hygiene
+@pytest.mark.parametrize("heavy", ["torch", "numba", "scipy", "matplotlib"])
+def test_import_convnp_is_light(heavy):
+    code = f"import sys, convnp; print({heavy!r} in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", f"`import convnp` imported {heavy}"
+
+
+def test_import_convnp_nn_and_optim_never_import_torch():
+    code = "import sys, convnp, convnp.nn, convnp.optim; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
