@@ -78,18 +78,18 @@ def _max_fwd_nb(x, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, out, code, id
 
 
 @backend.jit(parallel=True)
-def _max_bwd_nb(g, code, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, gx):
-    """Scatter-add each output gradient to its argmax (decoded from the tap code)."""
+def _max_bwd_nb(g, code, offd, offh, offw, sd, sh, sw, pd, ph, pw, gx):
+    """Scatter-add each output gradient to its argmax; ``off*[code]`` are the tap's offsets."""
     B, D, H, W = gx.shape
     OD, OH, OW = g.shape[1], g.shape[2], g.shape[3]
     for b in _prange(B):
         for od in range(OD):
             for oh in range(OH):
                 for ow in range(OW):
-                    c = np.int64(code[b, od, oh, ow])
-                    d = od * sd - pd + (c // (kh * kw)) * dd
-                    h = oh * sh - ph + ((c // kw) % kh) * dh
-                    wi = ow * sw - pw + (c % kw) * dw
+                    c = code[b, od, oh, ow]
+                    d = od * sd - pd + offd[c]
+                    h = oh * sh - ph + offh[c]
+                    wi = ow * sw - pw + offw[c]
                     if 0 <= d < D and 0 <= h < H and 0 <= wi < W:
                         gx[b, d, h, wi] += g[b, od, oh, ow]
 
@@ -292,7 +292,11 @@ def _max_backward(g, code, x_shape, k3, s3, p3, d3):
     g = np.ascontiguousarray(g)
     if backend.use_numba():
         gx = np.zeros(x_shape, g.dtype)
-        _max_bwd_nb(g, code, k3[1], k3[2], *s3, *p3, *d3, gx)
+        t = np.arange(k3[0] * k3[1] * k3[2])  # tap code -> offsets, instead of divisions
+        offd = (t // (k3[1] * k3[2])) * d3[0]
+        offh = ((t // k3[2]) % k3[1]) * d3[1]
+        offw = (t % k3[2]) * d3[2]
+        _max_bwd_nb(g, code, offd, offh, offw, *s3, *p3, gx)
         return gx
     o3 = g.shape[1:]
     need = [(o - 1) * s + (k - 1) * d + 1 for o, s, k, d in zip(o3, s3, k3, d3)]

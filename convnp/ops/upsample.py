@@ -60,38 +60,48 @@ def _axis_scatter_nb(g, idx, w, gx):
 
 @backend.jit(parallel=True)
 def _gather2_nb(x, ih, wh, iw, ww, out):
-    """Both last axes in one pass: ``out[p, i, j] = sum wh[i,a] ww[j,b] x[p, ih[i,a], iw[j,b]]``."""
-    P = x.shape[0]
+    """Both last axes in one pass per output row: blend the source rows (contiguous, vectorised),
+    then gather along the row: ``out[p, i, j] = sum wh[i,a] ww[j,b] x[p, ih[i,a], iw[j,b]]``."""
+    P, H, W = x.shape
     OH, TH = ih.shape
     OW, TW = iw.shape
     for p in _prange(P):
+        tmp = np.empty(W, x.dtype)
         for oh in range(OH):
+            for w in range(W):
+                tmp[w] = 0
+            for a in range(TH):
+                r = ih[oh, a]
+                wa = wh[oh, a]
+                for w in range(W):
+                    tmp[w] += wa * x[p, r, w]
             for ow in range(OW):
-                s = 0.0
-                for a in range(TH):
-                    r = ih[oh, a]
-                    acc = 0.0
-                    for b in range(TW):
-                        acc += ww[ow, b] * x[p, r, iw[ow, b]]
-                    s += wh[oh, a] * acc
-                out[p, oh, ow] = s
+                acc = tmp[iw[ow, 0]] * ww[ow, 0]
+                for b in range(1, TW):
+                    acc += ww[ow, b] * tmp[iw[ow, b]]
+                out[p, oh, ow] = acc
 
 
 @backend.jit(parallel=True)
 def _scatter2_nb(g, ih, wh, iw, ww, gx):
     """Adjoint of ``_gather2_nb``; parallel over p, so the scatter never races."""
-    P = g.shape[0]
+    P, H, W = gx.shape
     OH, TH = ih.shape
     OW, TW = iw.shape
     for p in _prange(P):
+        tmp = np.empty(W, gx.dtype)
         for oh in range(OH):
+            for w in range(W):
+                tmp[w] = 0
+            for ow in range(OW):
+                v = g[p, oh, ow]
+                for b in range(TW):
+                    tmp[iw[ow, b]] += ww[ow, b] * v
             for a in range(TH):
                 r = ih[oh, a]
                 wa = wh[oh, a]
-                for ow in range(OW):
-                    v = wa * g[p, oh, ow]
-                    for b in range(TW):
-                        gx[p, r, iw[ow, b]] += v * ww[ow, b]
+                for w in range(W):
+                    gx[p, r, w] += wa * tmp[w]
 
 
 def _apply_last2(x, th, tw, out_hw, adjoint=False):
