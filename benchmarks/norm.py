@@ -5,8 +5,8 @@
     python benchmarks/norm.py --shape 8 64 56 56
 
 Rows: batch_norm training forward and forward+backward (Numba path, NumPy reference path, and
-channels-last input on the Numba path), relu forward and forward+backward. Columns: convnp ms,
-torch ms, ratio convnp/torch (lower is better). Timings on a shared machine are noisy.
+channels-last input, which takes the NumPy path), relu forward and forward+backward. Columns:
+convnp ms, torch ms, ratio convnp/torch (lower is better). Timings on a shared machine are noisy.
 """
 
 from __future__ import annotations

@@ -18,7 +18,9 @@ from convnp.ops.elementwise import Sigmoid, Tanh, _sigmoid
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "prelu", "elu", "elu_", "selu",
            "celu", "gelu", "silu", "mish", "hardswish", "hardsigmoid", "hardtanh", "hardtanh_",
            "softplus", "softsign", "tanhshrink", "hardshrink", "softshrink", "logsigmoid",
-           "softmax", "log_softmax", "softmin", "threshold", "threshold_", "sigmoid", "tanh"]
+           "softmax", "log_softmax", "softmin", "threshold", "threshold_"]
+# sigmoid and tanh are defined below for the Sigmoid/Tanh layers; nn.functional takes them from
+# convnp.ops.elementwise (same Functions)
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -313,12 +315,13 @@ class Softmax(Function):
 
 
 # ---------------------------------------------------------------- helpers
-def _check(input, fn: str):
+def _check(input, fn: str, floats: bool = True):
     from convnp.tensor import Tensor
 
     if not isinstance(input, Tensor):
         raise TypeError(f"{fn}: 'input' must be a convnp Tensor, got {type(input).__name__}")
-    _float_array(input.data, fn)
+    if floats:
+        _float_array(input.data, fn)
     return input
 
 
@@ -361,7 +364,7 @@ def relu(input, inplace: bool = False):
         >>> F.relu(convnp.tensor([-1.0, 2.0]))
         tensor([0., 2.])
     """
-    return ReLU.apply(_check(input, "relu"))
+    return ReLU.apply(_check(input, "relu", floats=False))  # integers allowed, as in torch
 
 
 def relu_(input):
