@@ -124,6 +124,12 @@ def test_batch_chunking(monkeypatch, budget):
     compare(lambda x, w, b: F.conv2d(x, w, b, padding=1, stride=(1, 2)),
             lambda x, w, b: TF.conv2d(x, w, b, padding=1, stride=(1, 2)), x, w, b,
             dtype=np.float64)
+    compare(lambda x, w, b: F.conv2d(x, w, b, padding=(2, 1), dilation=(2, 1)),
+            lambda x, w, b: TF.conv2d(x, w, b, padding=(2, 1), dilation=(2, 1)), x, w, b,
+            dtype=np.float64)
+    x3, w3 = rand(3, 2, 4, 5, 3, seed=5), rand(3, 2, 3, 3, 2, seed=6)
+    compare(lambda x, w, b: F.conv3d(x, w, b, padding=1),
+            lambda x, w, b: TF.conv3d(x, w, b, padding=1), x3, w3, b, dtype=np.float64)
     wt = rand(2, 3, 3, 3, seed=4)
     compare(lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1),
             lambda x, w, b: TF.conv_transpose2d(x, w, b, stride=2, padding=1), x, wt, b,
