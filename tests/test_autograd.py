@@ -389,3 +389,42 @@ def test_import_convnp_nn_and_optim_never_import_torch():
     code = "import sys, convnp, convnp.nn, convnp.optim; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------------- op error paths
+_A, _B = convnp.ones(2, 3), convnp.ones(4, 5)
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: _A @ _B, RuntimeError, r"matmul: shapes \(2, 3\) and \(4, 5\) cannot be multiplied"),
+    (lambda: convnp.matmul(convnp.tensor(1.0), _A), RuntimeError, "at least 1 dimension"),
+    (lambda: convnp.mm(convnp.ones(2), _A), RuntimeError, "mm: expected 2-d"),
+    (lambda: convnp.bmm(_A, _A), RuntimeError, "bmm: expected 3-d"),
+    (lambda: _A * _B, RuntimeError, r"mul: shapes \(2, 3\) and \(4, 5\) cannot be broadcast"),
+    (lambda: _A + convnp.ones(3, 3), RuntimeError, "add: shapes"),
+    (lambda: _A.reshape(4, 4), RuntimeError, r"reshape: shape \[4, 4\] is invalid"),
+    (lambda: convnp.cat([_A, _B]), RuntimeError, "cat: sizes of tensors must match"),
+    (lambda: convnp.cat([]), ValueError, "cat: expected a non-empty"),
+    (lambda: convnp.stack([_A, _B]), RuntimeError, "stack: expects each tensor to be equal"),
+    (lambda: _A[5], IndexError, r"invalid for a tensor of shape \(2, 3\)"),
+    (lambda: _A[convnp.tensor([0, 3])], IndexError, "invalid for a tensor of shape"),
+    (lambda: _A.sum(3), IndexError, "sum: dimension out of range"),
+    (lambda: _A.mean(dim="x"), TypeError, "mean: 'dim' must be an int"),
+    (lambda: convnp.arange(3).mean(), TypeError, "mean: expected a floating-point input"),
+    (lambda: _A.permute(0, 0), RuntimeError, "permute: dims"),
+    (lambda: _A.expand(3, 3), RuntimeError, "expand: the expanded size"),
+    (lambda: _A.transpose(0, 5), IndexError, "transpose: dimension out of range"),
+    (lambda: _A.unsqueeze(4), IndexError, "unsqueeze: dimension out of range"),
+    (lambda: _A.split([1, 1], 1), RuntimeError, "split: split sizes"),
+    (lambda: _A.chunk(0), ValueError, "chunk: 'chunks' must be positive"),
+    (lambda: convnp.clamp(_A), ValueError, "clamp: at least one"),
+    (lambda: convnp.where(_A, _A, _A), TypeError, "where: 'condition' must be a bool"),
+    (lambda: convnp.ones(2, 2, 2).t(), RuntimeError, "t\\(\\)"),
+    (lambda: _A + "x", TypeError, "unsupported operand"),
+], ids=["matmul", "matmul-0d", "mm", "bmm", "broadcast-mul", "broadcast-add", "reshape", "cat",
+        "cat-empty", "stack", "index-int", "index-array", "sum-dim", "mean-dim-type", "mean-int",
+        "permute", "expand", "transpose", "unsqueeze", "split", "chunk", "clamp", "where-cond",
+        "t-3d", "bad-operand"])
+def test_op_errors(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

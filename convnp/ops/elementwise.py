@@ -65,7 +65,17 @@ def binary(fn: type[Function], a, b):
         b = _data(b).astype(_data(a).dtype)
     elif kb == "f" and ka in "biu":
         a = _data(a).astype(_data(b).dtype)
-    return fn.apply(a, b)
+    try:
+        return fn.apply(a, b)
+    except ValueError:
+        sa, sb = np.shape(_data(a)), np.shape(_data(b))
+        try:
+            np.broadcast_shapes(sa, sb)
+        except ValueError:
+            raise RuntimeError(f"{fn.__name__.lower()}: shapes {tuple(sa)} and {tuple(sb)} cannot "
+                               "be broadcast together (sizes must match or be 1 in each trailing "
+                               "dimension)") from None
+        raise
 
 
 class Add(Function):
