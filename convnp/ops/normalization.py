@@ -181,7 +181,8 @@ class BatchNormTrain(Function):
             invstd = (1 / np.sqrt(var + dt.type(eps))).astype(dt)
             np.multiply(xc, _bcast(w * invstd, kind), out=ov)
             ov += _bcast(b, kind)
-        ctx.save_for_backward(xv, xc, mean, invstd, w)
+        # the NumPy path keeps only the centred data; the kernel path only the input
+        ctx.save_for_backward(xv if xc is None else None, xc, mean, invstd, w)
         ctx.kind, ctx.shape, ctx.cnt, ctx.use_nb = kind, shape, cnt, use_nb
         ctx.mark_non_differentiable(1, 2)
         return out, mean, var
@@ -189,19 +190,17 @@ class BatchNormTrain(Function):
     @staticmethod
     def backward(ctx, g, _gm=None, _gv=None):
         xv, xc, mean, invstd, w = ctx.saved_tensors
-        kind, cnt, dt = ctx.kind, ctx.cnt, xv.dtype
+        kind, cnt, dt = ctx.kind, ctx.cnt, mean.dtype
         c = mean.shape[0]
         # g arrives in any layout: bring it to the input's view (a copy only if layouts differ)
-        gv = _view_like(g, kind, xv)
+        gv = _view_like(g, kind, xc if xv is None else xv)
         need_x = ctx.needs_input_grad[0]
         if ctx.use_nb:
-            gx = np.empty(xv.shape if need_x else (0, 0, 0), dt)
+            gx = np.empty(xv.shape if need_x else (0, 0, 0), dt)  # (0,0,0): skip gx
             sums = np.empty((2, c), dt)
             _bn_bwd_ncm(gv, xv, mean, invstd, w.astype(dt, copy=False), gx, sums)
             sg, sgxh = sums[0], sums[1]
         else:
-            if xc is None:
-                xc = xv - _bcast(mean, kind)
             sg = _channel_sum(gv, kind)
             tmp = np.multiply(gv, xc)
             sgxh = _channel_sum(tmp, kind) * invstd
