@@ -89,6 +89,8 @@ class Subset(Dataset):
 
     def __getattr__(self, name: str):
         # get_batch (and attributes like classes) exist only if the wrapped dataset has them
+        if name in ("dataset", "indices"):  # not set yet (e.g. while unpickling)
+            raise AttributeError(name)
         if name == "get_batch":
             inner = self.dataset.get_batch
             return lambda indices, rng=None: inner(self.indices[np.asarray(indices)], rng)
@@ -119,6 +121,8 @@ class ConcatDataset(Dataset):
         return self.datasets[d][idx - start]
 
     def __getattr__(self, name: str):
+        if name == "datasets":
+            raise AttributeError(name)
         if name == "get_batch" and all(hasattr(d, "get_batch") for d in self.datasets):
             return self._get_batch
         raise AttributeError(name)
