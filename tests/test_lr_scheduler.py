@@ -26,6 +26,15 @@ CASES = [
     ("LinearLR", dict(), "SGD", {}),
     ("LinearLR", dict(start_factor=0.1, end_factor=0.9, total_iters=20), "SGD", {}),
     ("LinearLR", dict(start_factor=1.0, end_factor=0.0, total_iters=100), "SGD", {}),
+    ("LambdaLR", dict(lr_lambda=lambda e: 0.9 ** e), "SGD", {}),
+    ("LambdaLR", dict(lr_lambda=[lambda e: 1 / (e + 1), lambda e: 0.5]), "SGD", {}),
+    ("MultiplicativeLR", dict(lr_lambda=lambda e: 0.97), "SGD", {}),
+    ("ConstantLR", dict(), "SGD", {}),
+    ("ConstantLR", dict(factor=0.5, total_iters=40), "SGD", {}),
+    ("PolynomialLR", dict(total_iters=50, power=2.0), "SGD", {}),
+    ("PolynomialLR", dict(), "Adam", {}),
+    ("CosineAnnealingWarmRestarts", dict(T_0=10), "SGD", {}),
+    ("CosineAnnealingWarmRestarts", dict(T_0=7, T_mult=2, eta_min=0.01), "SGD", {}),
     ("OneCycleLR", dict(max_lr=0.5, total_steps=100), "SGD", dict(momentum=0.9)),
     ("OneCycleLR", dict(max_lr=[0.5, 0.2], total_steps=100, anneal_strategy="linear"), "SGD",
      dict(momentum=0.9)),
@@ -158,11 +167,36 @@ def test_sequential_lr_matches_torch():
                                np.array(trace(torch, torch.optim)), rtol=1e-13)
 
 
+def test_chained_scheduler_matches_torch():
+    torch = pytest.importorskip("torch")
+
+    def trace(lib, om):
+        opt = _optimizer(lib, om, "SGD", {})
+        sched = om.lr_scheduler.ChainedScheduler([
+            om.lr_scheduler.ConstantLR(opt, factor=0.1, total_iters=3),
+            om.lr_scheduler.ExponentialLR(opt, gamma=0.9)])
+        out = [sched.get_last_lr()]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(20):
+                opt.step()
+                sched.step()
+                out.append(list(sched.get_last_lr()))
+        return out
+
+    np.testing.assert_allclose(np.array(trace(convnp, optim)),
+                               np.array(trace(torch, torch.optim)), rtol=1e-13)
+
+
 def test_closed_form_epoch_argument_matches_torch():
     torch = pytest.importorskip("torch")
     for name, kw in [("StepLR", dict(step_size=3)), ("ExponentialLR", dict(gamma=0.9)),
                      ("CosineAnnealingLR", dict(T_max=10)),
-                     ("MultiStepLR", dict(milestones=[2, 5]))]:
+                     ("MultiStepLR", dict(milestones=[2, 5])),
+                     ("ConstantLR", dict(factor=0.5, total_iters=9)),
+                     ("PolynomialLR", dict(total_iters=9, power=1.5)),
+                     ("LinearLR", dict(start_factor=0.2, total_iters=10)),
+                     ("CosineAnnealingWarmRestarts", dict(T_0=3, T_mult=2))]:
         res = []
         for lib, om in [(convnp, optim), (torch, torch.optim)]:
             opt = _optimizer(lib, om, "SGD", {})
@@ -263,6 +297,18 @@ def test_scheduler_errors():
     with pytest.raises(ValueError, match="momentum or beta1"):
         S.OneCycleLR(optim.Adagrad([convnp.ones(1, requires_grad=True)]), max_lr=0.1,
                      total_steps=10)
+    with pytest.raises(ValueError, match="Constant multiplicative factor"):
+        S.ConstantLR(_sgd(), factor=2.0)
+    with pytest.raises(ValueError, match="positive integer T_0"):
+        S.CosineAnnealingWarmRestarts(_sgd(), T_0=0)
+    with pytest.raises(ValueError, match="T_mult >= 1"):
+        S.CosineAnnealingWarmRestarts(_sgd(), T_0=2, T_mult=0)
+    with pytest.raises(ValueError, match="Expected 1 lr_lambdas, but got 2"):
+        S.LambdaLR(_sgd(), [lambda e: 1.0, lambda e: 1.0])
+    with pytest.raises(TypeError, match="lr_lambda should be a function"):
+        S.MultiplicativeLR(_sgd(), 0.5)
+    with pytest.raises(ValueError, match="at least one scheduler"):
+        S.ChainedScheduler([])
     opt = _sgd()
     with pytest.raises(ValueError, match="number of milestone points"):
         S.SequentialLR(opt, [S.StepLR(opt, 2), S.StepLR(opt, 3)], milestones=[])
