@@ -146,6 +146,8 @@ def animate(kind: str, in_size, kernel, stride=None, padding=0, dilation=1, outp
     fig = plt.figure(figsize=(width_cells * cell_px / 100, height_cells * cell_px / 100 + 0.3),
                      dpi=100)
     ax = fig.add_axes((0, 0, 1, 0.9))
+    if stride is None:
+        stride = kernel if kind.startswith(("maxpool", "avgpool")) else 1
     desc = (f"{kind}: in {'x'.join(map(str, fr.in_shape))}, k {kernel}, s {stride}, "
             f"p {padding}" + (f", d {dilation}" if dilation != 1 else "")
             + f" -> out {'x'.join(map(str, fr.out_shape))}")
