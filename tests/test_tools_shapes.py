@@ -357,3 +357,47 @@ def test_index_map_pool_and_transpose():
     assert [f.ravel().tolist() for f in feeds] == [[0], [0, 1], [1], [1, 2], [2]]
     with pytest.raises(ValueError, match="kind"):
         index_map(5, 3, kind="deconv")
+
+
+def test_summary_shape_mode_mixed_layers_match_forward():
+    net = nn.Sequential(nn.GatedConv2d(1, 4, 3, padding=1), nn.MaxPool2d(2),
+                        nn.ConvTranspose2d(4, 2, 2, 2), nn.Upsample(scale_factor=2),
+                        nn.AdaptiveAvgPool2d(3), nn.Flatten(), nn.Linear(18, 3))
+    s = summary(net, (1, 8, 8))
+    assert s.mode == "shape" and s.error is None
+    assert [r.output_shape for r in s.rows] == [(4, 8, 8), (4, 4, 4), (2, 8, 8), (2, 16, 16),
+                                                (2, 3, 3), (18,), (3,)]
+    assert s.rows[2].jump == 1 and s.rows[3].jump == 0.5          # fractional jumps
+    assert s.total_params == sum(p.numel() for p in net.parameters())
+    assert tuple(net(convnp.zeros(1, 1, 8, 8)).shape) == (1, 3)
+    t = summary(net, (1, 8, 8), mode="trace")
+    assert [r.output_shape for r in t.rows][-3:] == [(2, 3, 3), (18,), (3,)]
+
+
+@pytest.mark.filterwarnings("ignore:Using padding=.same.")
+def test_shape_functions_vs_torch():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(3)
+    for _ in range(25):
+        n = int(rng.integers(1, 4))
+        sp = tuple(int(v) for v in rng.integers(8, 14, n))
+        k, s, d = (int(rng.integers(1, 4)) for _ in range(3))
+        p = int(rng.integers(0, k // 2 + 1))
+        x = torch.zeros((1, 1) + sp)
+        w = torch.zeros((1, 1) + (k,) * n)
+        conv = getattr(F, f"conv{n}d")
+        assert tuple(conv(x, w, stride=s, padding=p, dilation=d).shape[2:]) == \
+            conv_output_shape(sp, k, s, p, d)
+        if s == 1:
+            assert tuple(conv(x, w, padding="same", dilation=d).shape[2:]) == \
+                conv_output_shape(sp, k, 1, "same", d)
+        op = int(rng.integers(0, max(s, d)))
+        convt = getattr(F, f"conv_transpose{n}d")
+        assert tuple(convt(x, w, stride=s, padding=p, output_padding=op,
+                           dilation=d).shape[2:]) == \
+            conv_transpose_output_shape(sp, k, s, p, op, d)
+        ceil = bool(rng.integers(0, 2))
+        pool = getattr(F, f"max_pool{n}d")
+        assert tuple(pool(x, k, s, p, d, ceil_mode=ceil).shape[2:]) == \
+            pool_output_shape(sp, k, s, p, d, ceil)
