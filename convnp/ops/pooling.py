@@ -40,41 +40,56 @@ except Exception:  # pragma: no cover
 
 
 @backend.jit(parallel=True)
-def _max_fwd_nb(x, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, out, code, idx, want_idx):
+def _max_fwd_nb(x, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, out, code, idx, want_idx,
+                ninf):
     """Max over each window of each plane; code = tap number of the (first, NaN-propagating) max;
-    with ``want_idx`` also its flat per-plane index (cheaper here than expanding codes later)."""
+    with ``want_idx`` also its flat per-plane index (cheaper here than expanding codes later).
+
+    Loops over the taps of one output row at a time with the row's outputs innermost, so the
+    compare-select runs over contiguous row buffers."""
     B, D, H, W = x.shape
     OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
     for b in _prange(B):
+        best = np.empty(OW, x.dtype)
+        bc = np.empty(OW, np.int32)
+        bpos = np.empty(OW, np.int64)
         for od in range(OD):
             d0 = od * sd - pd
             for oh in range(OH):
                 h0 = oh * sh - ph
                 for ow in range(OW):
-                    w0 = ow * sw - pw
-                    best = -np.inf
-                    bc = -1
-                    pos = 0
-                    t = 0
-                    for i in range(kd):
-                        d = d0 + i * dd
-                        for j in range(kh):
-                            h = h0 + j * dh
-                            for k in range(kw):
-                                wi = w0 + k * dw
-                                if 0 <= d < D and 0 <= h < H and 0 <= wi < W:
-                                    v = x[b, d, h, wi]
-                                    if v > best or np.isnan(v) or bc < 0:
-                                        # bc < 0: all -inf so far, PyTorch keeps the first tap
-                                        if v > best or np.isnan(v):
-                                            best = v
-                                        bc = t
-                                        pos = (d * H + h) * W + wi
-                                t += 1
-                    out[b, od, oh, ow] = best
-                    code[b, od, oh, ow] = bc if bc >= 0 else 0
+                    best[ow] = ninf[0]
+                    bc[ow] = -1
+                    bpos[ow] = 0
+                for i in range(kd):
+                    d = d0 + i * dd
+                    if d < 0 or d >= D:
+                        continue
+                    for j in range(kh):
+                        h = h0 + j * dh
+                        if h < 0 or h >= H:
+                            continue
+                        base = (d * H + h) * W
+                        for k in range(kw):
+                            t = (i * kh + j) * kw + k
+                            off = k * dw - pw
+                            # outputs whose tap k is inside the row: 0 <= ow*sw + off < W
+                            lo = 0 if off >= 0 else (sw - 1 - off) // sw
+                            hi = min(OW, (W - off + sw - 1) // sw)
+                            for ow in range(lo, hi):
+                                wi = ow * sw + off
+                                v = x[b, d, h, wi]
+                                if v > best[ow] or v != v or bc[ow] < 0:
+                                    # bc < 0: all -inf so far, PyTorch keeps the first tap
+                                    if v > best[ow] or v != v:
+                                        best[ow] = v
+                                    bc[ow] = t
+                                    bpos[ow] = base + wi
+                for ow in range(OW):
+                    out[b, od, oh, ow] = best[ow]
+                    code[b, od, oh, ow] = bc[ow] if bc[ow] >= 0 else 0
                     if want_idx:
-                        idx[b, od, oh, ow] = pos
+                        idx[b, od, oh, ow] = bpos[ow]
 
 
 @backend.jit(parallel=True)
@@ -262,7 +277,8 @@ def _max_forward(x4, k3, s3, p3, d3, o3, want_idx=False):
         return out, code, (np.zeros(code.shape, np.int64) if want_idx else None)
     if backend.use_numba():
         idx = np.empty(code.shape if want_idx else (1, 1, 1, 1), np.int64)
-        _max_fwd_nb(x4, *k3, *s3, *p3, *d3, out, code, idx, want_idx)
+        _max_fwd_nb(x4, *k3, *s3, *p3, *d3, out, code, idx, want_idx,
+                    np.full(1, -np.inf, x4.dtype))
         return out, code, (idx if want_idx else None)
     need = [(o - 1) * s + (k - 1) * d + 1 for o, s, k, d in zip(o3, s3, k3, d3)]
     xp = _padded(x4, p3, need, -np.inf)
