@@ -65,7 +65,8 @@ def _encode(obj: Any, tensors: dict[str, np.ndarray], path: str) -> Any:
         obj = obj.data
     if isinstance(obj, np.ndarray):
         key = path or "tensor"
-        tensors[key] = np.ascontiguousarray(obj)
+        # np.ascontiguousarray would turn a 0-d array (Adam's step) into shape (1,)
+        tensors[key] = obj if obj.flags.c_contiguous else obj.copy(order="C")
         return {"__tensor__": key}
     if isinstance(obj, np.generic):
         return {"__scalar__": obj.item(), "dtype": str(obj.dtype)}

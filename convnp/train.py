@@ -205,13 +205,16 @@ class Trainer:
     Args:
         cfg: the recipe.
         progress: show a live rich progress bar (default True when run from the CLI).
+        plots: write curves.png and confusion.png at the end (default True).
         callbacks: functions ``cb(trainer, event, info)`` called on 'step' and 'epoch' events
             (raising KeyboardInterrupt from one simulates Ctrl-C).
     """
 
     def __init__(self, cfg: TrainConfig, progress: bool = False,
-                 callbacks: list[Callable] | None = None, console=None) -> None:
+                 callbacks: list[Callable] | None = None, console=None,
+                 plots: bool = True) -> None:
         self.cfg = cfg
+        self.plots = plots
         self.progress = progress
         self.callbacks = list(callbacks or [])
         self.console = console
@@ -335,7 +338,7 @@ class Trainer:
                 self.last_confusion = ev["confusion"]
                 progress.report(row)
                 self._emit("epoch", row)
-        if self.history:
+        if self.history and self.plots:
             if not hasattr(self, "last_confusion"):
                 self.last_confusion = evaluate(self.model, self.test_loader,
                                                self.num_classes)["confusion"]
