@@ -401,3 +401,28 @@ def test_shape_functions_vs_torch():
         pool = getattr(F, f"max_pool{n}d")
         assert tuple(pool(x, k, s, p, d, ceil_mode=ceil).shape[2:]) == \
             pool_output_shape(sp, k, s, p, d, ceil)
+
+
+class _TwoBranch(nn.Module):
+    """conv3 and conv5 branches concatenated, then a strided 3x3 conv (custom forward)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(1, 1, 3, padding=1)
+        self.b = nn.Conv2d(1, 1, 5, padding=2)
+        self.head = nn.Conv2d(2, 1, 3, stride=2)
+
+    def forward(self, x):
+        return self.head(convnp.cat([self.a(x), self.b(x)], 1))
+
+
+def test_rf_branches_take_the_maximum_and_match_gradient():
+    net = _ones_net(_TwoBranch())
+    s = summary(net, (1, 13, 13))
+    assert s.mode == "trace" and s.rows[-1].rf == 7 and s.rows[-1].jump == 2
+    x = convnp.ones((1, 1, 13, 13), requires_grad=True)
+    y = net(x)
+    (g,) = convnp.autograd.grad(y[0, 0, 2, 3], x)
+    nz = np.argwhere(g.numpy()[0, 0] != 0)
+    region = receptive_field(net, (1, 13, 13), (2, 3))
+    assert region == tuple(slice(int(a), int(b) + 1) for a, b in zip(nz.min(0), nz.max(0)))
