@@ -247,9 +247,20 @@ def _macs(m, in_shape: tuple, out_shape: tuple) -> int:
     if cls == "Linear" and w is not None:
         return math.prod(out_shape[1:]) * int(w.shape[-1])
     if w is None and any(True for _ in m.children()):
-        return sum(_macs(c, in_shape, out_shape) for c in m.children()
-                   if getattr(c, "weight", None) is not None and (
-                       hasattr(c, "in_channels") or type(c).__name__ == "Linear"))
+        # a composite answering output_shape itself (e.g. GatedConv): its direct conv/linear
+        # children, each with its own output shape when it can tell
+        total = 0
+        for c in m.children():
+            if getattr(c, "weight", None) is None or not (
+                    hasattr(c, "in_channels") or type(c).__name__ == "Linear"):
+                continue
+            try:
+                c_out = tuple(c.output_shape(in_shape)) if _defines_output_shape(c) \
+                    else out_shape
+            except Exception:
+                c_out = out_shape
+            total += _macs(c, in_shape, c_out)
+        return total
     return 0
 
 
