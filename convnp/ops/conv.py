@@ -553,131 +553,127 @@ def _dw_bwd_weight(x, gy, k, pads, s, d) -> np.ndarray:
     return gw.reshape(C * m, 1, *k)
 
 
-# The compiled kernels work on 3 spatial axes (1-d/2-d are lifted with unit axes) and on the
-# UNPADDED input: each tap's valid output range [lo, hi) along W is computed, and rows that fall
-# in the zero border along D/H are skipped, so no padded copy is ever made.
+# The compiled kernels work on 3 spatial axes (1-d/2-d are lifted with unit axes). Each job copies
+# one channel plane into a local zero-padded buffer and works on the flattened stride-1 grid of
+# the padded plane, so every kernel tap is ONE long contiguous loop (vectorised); strides are
+# applied when gathering the outputs from (or scattering gy onto) that grid. Unsigned indices let
+# Numba skip the negative-index wraparound test, which otherwise blocks vectorisation.
 @backend.jit(parallel=True)
 def _dw_fwd_nb(x, w, y, sd, sh, sw, dd, dh, dw, pd, ph, pw):  # pragma: no cover - compiled
     """x (N, C, D, H, W), w (C, M, KD, KH, KW) -> y (N, C, M, Do, Ho, Wo)."""
     N, C, D, H, W = x.shape
     M, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
     Do, Ho, Wo = y.shape[3], y.shape[4], y.shape[5]
-    for job in prange(N * C * M):
-        n = job // (C * M)
-        c = (job // M) % C
-        m = job % M
-        xs = x[n, c]  # (D, H, W) plane, sliced once per job (slices cost refcount updates)
-        ys = y[n, c, m]
-        for od in range(Do):
-            for oh in range(Ho):
-                for i in range(Wo):
-                    ys[od, oh, i] = 0
-                for kd in range(KD):
-                    iz = od * sd + kd * dd - pd
-                    if iz < 0 or iz >= D:
-                        continue
-                    for kh in range(KH):
-                        iy = oh * sh + kh * dh - ph
-                        if iy < 0 or iy >= H:
-                            continue
-                        for kw in range(KW):
-                            wv = w[c, m, kd, kh, kw]
-                            off = kw * dw - pw
-                            lo = max(0, -(off // sw))
-                            hi = min(Wo, (W - 1 - off) // sw + 1)
-                            # unsigned indices: Numba skips the negative-index wraparound
-                            # test, which otherwise blocks vectorisation (4-5x slower)
-                            base = lo * sw + off
-                            if sw == 1:
-                                for i in range(hi - lo):
-                                    ys[od, oh, np.uintp(lo + i)] += wv * xs[iz, iy,
-                                                                            np.uintp(base + i)]
-                            else:
-                                for i in range(hi - lo):
-                                    ys[od, oh, np.uintp(lo + i)] += wv * xs[
-                                        iz, iy, np.uintp(base + i * sw)]
+    Dp = max(pd + D, (Do - 1) * sd + (KD - 1) * dd + 1)
+    Hp = max(ph + H, (Ho - 1) * sh + (KH - 1) * dh + 1)
+    Wp = max(pw + W, (Wo - 1) * sw + (KW - 1) * dw + 1)
+    HW = Hp * Wp
+    L = (Do - 1) * sd * HW + (Ho - 1) * sh * Wp + (Wo - 1) * sw + 1
+    for job in prange(N * C):
+        n = job // C
+        c = job % C
+        pbuf = np.zeros(Dp * HW, x.dtype)
+        for z in range(D):
+            for yy in range(H):
+                base = (z + pd) * HW + (yy + ph) * Wp + pw
+                for i in range(W):
+                    pbuf[np.uintp(base + i)] = x[n, c, z, yy, i]
+        acc = np.empty(L, x.dtype)
+        for m in range(M):
+            for i in range(L):
+                acc[np.uintp(i)] = 0
+            for kd in range(KD):
+                for kh in range(KH):
+                    for kw in range(KW):
+                        wv = w[c, m, kd, kh, kw]
+                        off = kd * dd * HW + kh * dh * Wp + kw * dw
+                        for i in range(L):
+                            acc[np.uintp(i)] += wv * pbuf[np.uintp(off + i)]
+            for od in range(Do):
+                for oh in range(Ho):
+                    base = od * sd * HW + oh * sh * Wp
+                    for ow in range(Wo):
+                        y[n, c, m, od, oh, ow] = acc[np.uintp(base + ow * sw)]
 
 
 @backend.jit(parallel=True)
 def _dw_bwd_data_nb(gy, w, gx, sd, sh, sw, dd, dh, dw, pd, ph, pw):  # pragma: no cover
-    """gy (N, C, M, Do, Ho, Wo), w (C, M, KD, KH, KW) -> gx (N, C, D, H, W) (zeroed)."""
+    """gy (N, C, M, Do, Ho, Wo), w (C, M, KD, KH, KW) -> gx (N, C, D, H, W)."""
     N, C, D, H, W = gx.shape
     M, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
     Do, Ho, Wo = gy.shape[3], gy.shape[4], gy.shape[5]
+    Dp = max(pd + D, (Do - 1) * sd + (KD - 1) * dd + 1)
+    Hp = max(ph + H, (Ho - 1) * sh + (KH - 1) * dh + 1)
+    Wp = max(pw + W, (Wo - 1) * sw + (KW - 1) * dw + 1)
+    HW = Hp * Wp
+    L = (Do - 1) * sd * HW + (Ho - 1) * sh * Wp + (Wo - 1) * sw + 1
     for job in prange(N * C):
         n = job // C
         c = job % C
-        gxs = gx[n, c]
+        gpad = np.zeros(Dp * HW, gy.dtype)
+        gg = np.zeros(L, gy.dtype)  # gy on the stride-1 grid (zeros between strided outputs)
         for m in range(M):
-            gys = gy[n, c, m]
             for od in range(Do):
                 for oh in range(Ho):
-                    for kd in range(KD):
-                        iz = od * sd + kd * dd - pd
-                        if iz < 0 or iz >= D:
-                            continue
-                        for kh in range(KH):
-                            iy = oh * sh + kh * dh - ph
-                            if iy < 0 or iy >= H:
-                                continue
-                            for kw in range(KW):
-                                wv = w[c, m, kd, kh, kw]
-                                off = kw * dw - pw
-                                lo = max(0, -(off // sw))
-                                hi = min(Wo, (W - 1 - off) // sw + 1)
-                                base = lo * sw + off
-                                if sw == 1:
-                                    for i in range(hi - lo):
-                                        gxs[iz, iy, np.uintp(base + i)] += wv * gys[
-                                            od, oh, np.uintp(lo + i)]
-                                else:
-                                    for i in range(hi - lo):
-                                        gxs[iz, iy, np.uintp(base + i * sw)] += wv * gys[
-                                            od, oh, np.uintp(lo + i)]
+                    base = od * sd * HW + oh * sh * Wp
+                    for ow in range(Wo):
+                        gg[np.uintp(base + ow * sw)] = gy[n, c, m, od, oh, ow]
+            for kd in range(KD):
+                for kh in range(KH):
+                    for kw in range(KW):
+                        wv = w[c, m, kd, kh, kw]
+                        off = kd * dd * HW + kh * dh * Wp + kw * dw
+                        for i in range(L):
+                            gpad[np.uintp(off + i)] += wv * gg[np.uintp(i)]
+        for z in range(D):
+            for yy in range(H):
+                base = (z + pd) * HW + (yy + ph) * Wp + pw
+                for i in range(W):
+                    gx[n, c, z, yy, i] = gpad[np.uintp(base + i)]
 
 
-@backend.jit(parallel=True)
+@backend.jit(parallel=True, fastmath=True)
 def _dw_bwd_weight_nb(x, gy, gw, sd, sh, sw, dd, dh, dw, pd, ph, pw):  # pragma: no cover
-    """x (N, C, D, H, W), gy (N, C, M, Do, Ho, Wo) -> gw (C, M, KD, KH, KW)."""
+    """x (N, C, D, H, W), gy (N, C, M, Do, Ho, Wo) -> gw (C, M, KD, KH, KW).
+
+    fastmath lets the per-tap dot products vectorise (reassociated sums)."""
     N, C, D, H, W = x.shape
     M, KD, KH, KW = gw.shape[1], gw.shape[2], gw.shape[3], gw.shape[4]
     Do, Ho, Wo = gy.shape[3], gy.shape[4], gy.shape[5]
-    for job in prange(C * M):
-        c = job // M
-        m = job % M
-        acc = np.zeros((KD, KH, KW, Wo), gy.dtype)  # per-lane partial sums: vectorisable
+    Dp = max(pd + D, (Do - 1) * sd + (KD - 1) * dd + 1)
+    Hp = max(ph + H, (Ho - 1) * sh + (KH - 1) * dh + 1)
+    Wp = max(pw + W, (Wo - 1) * sw + (KW - 1) * dw + 1)
+    HW = Hp * Wp
+    L = (Do - 1) * sd * HW + (Ho - 1) * sh * Wp + (Wo - 1) * sw + 1
+    for c in prange(C):
+        pbuf = np.zeros(Dp * HW, x.dtype)
+        gg = np.zeros(L, x.dtype)
+        acc = np.zeros((M, KD, KH, KW), np.float64)
         for n in range(N):
-            xs = x[n, c]
-            gys = gy[n, c, m]
-            for od in range(Do):
-                for oh in range(Ho):
-                    for kd in range(KD):
-                        iz = od * sd + kd * dd - pd
-                        if iz < 0 or iz >= D:
-                            continue
-                        for kh in range(KH):
-                            iy = oh * sh + kh * dh - ph
-                            if iy < 0 or iy >= H:
-                                continue
-                            for kw in range(KW):
-                                off = kw * dw - pw
-                                lo = max(0, -(off // sw))
-                                hi = min(Wo, (W - 1 - off) // sw + 1)
-                                base = lo * sw + off
-                                if sw == 1:
-                                    for i in range(hi - lo):
-                                        acc[kd, kh, kw, np.uintp(lo + i)] += (
-                                            gys[od, oh, np.uintp(lo + i)]
-                                            * xs[iz, iy, np.uintp(base + i)])
-                                else:
-                                    for i in range(hi - lo):
-                                        acc[kd, kh, kw, np.uintp(lo + i)] += (
-                                            gys[od, oh, np.uintp(lo + i)]
-                                            * xs[iz, iy, np.uintp(base + i * sw)])
-        for kd in range(KD):
-            for kh in range(KH):
-                for kw in range(KW):
-                    gw[c, m, kd, kh, kw] = acc[kd, kh, kw].sum()
+            for z in range(D):
+                for yy in range(H):
+                    base = (z + pd) * HW + (yy + ph) * Wp + pw
+                    for i in range(W):
+                        pbuf[np.uintp(base + i)] = x[n, c, z, yy, i]
+            for m in range(M):
+                for od in range(Do):
+                    for oh in range(Ho):
+                        base = od * sd * HW + oh * sh * Wp
+                        for ow in range(Wo):
+                            gg[np.uintp(base + ow * sw)] = gy[n, c, m, od, oh, ow]
+                for kd in range(KD):
+                    for kh in range(KH):
+                        for kw in range(KW):
+                            off = kd * dd * HW + kh * dh * Wp + kw * dw
+                            t = gg[0] * 0  # zero of the array's dtype
+                            for i in range(L):
+                                t += gg[np.uintp(i)] * pbuf[np.uintp(off + i)]
+                            acc[m, kd, kh, kw] += t
+        for m in range(M):
+            for kd in range(KD):
+                for kh in range(KH):
+                    for kw in range(KW):
+                        gw[c, m, kd, kh, kw] = acc[m, kd, kh, kw]
 
 
 # ---------------------------------------------------------------------------------------------
