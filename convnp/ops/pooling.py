@@ -111,28 +111,27 @@ def _max_bwd_nb(g, code, offd, offh, offw, sd, sh, sw, pd, ph, pw, gx):
 
 @backend.jit(parallel=True)
 def _avg_fwd_nb(x, kd, kh, kw, sd, sh, sw, pd, ph, pw, div, out):
-    """Sum of the in-bounds taps of each window divided by the precomputed divisor."""
+    """Sum of the in-bounds taps of each window divided by the precomputed divisor
+    (taps outer, one output row inner, as in ``_max_fwd_nb``)."""
     B, D, H, W = x.shape
     OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
     for b in _prange(B):
+        acc = np.empty(OW, x.dtype)
         for od in range(OD):
             d0 = od * sd - pd
-            dlo = max(d0, 0)
-            dhi = min(d0 + kd, D)
             for oh in range(OH):
                 h0 = oh * sh - ph
-                hlo = max(h0, 0)
-                hhi = min(h0 + kh, H)
+                acc[:] = 0
+                for d in range(max(d0, 0), min(d0 + kd, D)):
+                    for h in range(max(h0, 0), min(h0 + kh, H)):
+                        for k in range(kw):
+                            off = k - pw
+                            lo = 0 if off >= 0 else (sw - 1 - off) // sw
+                            hi = min(OW, (W - off + sw - 1) // sw)
+                            for ow in range(lo, hi):
+                                acc[ow] += x[b, d, h, ow * sw + off]
                 for ow in range(OW):
-                    w0 = ow * sw - pw
-                    wlo = max(w0, 0)
-                    whi = min(w0 + kw, W)
-                    s = 0.0
-                    for d in range(dlo, dhi):
-                        for h in range(hlo, hhi):
-                            for wi in range(wlo, whi):
-                                s += x[b, d, h, wi]
-                    out[b, od, oh, ow] = s / div[od, oh, ow]
+                    out[b, od, oh, ow] = acc[ow] / div[od, oh, ow]
 
 
 @backend.jit(parallel=True)
@@ -141,23 +140,21 @@ def _avg_bwd_nb(g, kd, kh, kw, sd, sh, sw, pd, ph, pw, div, gx):
     B, D, H, W = gx.shape
     OD, OH, OW = g.shape[1], g.shape[2], g.shape[3]
     for b in _prange(B):
+        gv = np.empty(OW, gx.dtype)
         for od in range(OD):
             d0 = od * sd - pd
-            dlo = max(d0, 0)
-            dhi = min(d0 + kd, D)
             for oh in range(OH):
                 h0 = oh * sh - ph
-                hlo = max(h0, 0)
-                hhi = min(h0 + kh, H)
                 for ow in range(OW):
-                    w0 = ow * sw - pw
-                    wlo = max(w0, 0)
-                    whi = min(w0 + kw, W)
-                    v = g[b, od, oh, ow] / div[od, oh, ow]
-                    for d in range(dlo, dhi):
-                        for h in range(hlo, hhi):
-                            for wi in range(wlo, whi):
-                                gx[b, d, h, wi] += v
+                    gv[ow] = g[b, od, oh, ow] / div[od, oh, ow]
+                for d in range(max(d0, 0), min(d0 + kd, D)):
+                    for h in range(max(h0, 0), min(h0 + kh, H)):
+                        for k in range(kw):
+                            off = k - pw
+                            lo = 0 if off >= 0 else (sw - 1 - off) // sw
+                            hi = min(OW, (W - off + sw - 1) // sw)
+                            for ow in range(lo, hi):
+                                gx[b, d, h, ow * sw + off] += gv[ow]
 
 
 @backend.jit(parallel=True)
