@@ -326,3 +326,26 @@ def test_utils_data_alias():
     from convnp.utils.data import DataLoader as DL
     from convnp.utils.data import TensorDataset as TD
     assert DL is DataLoader and TD is TensorDataset
+
+
+def test_cifar_archive_is_verified_then_extracted(tmp_path, monkeypatch):
+    import tarfile
+
+    from convnp.data._download import file_hash
+    src = tmp_path / "src" / "cifar-10-batches-py"
+    src.mkdir(parents=True)
+    for f in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        (src / f).write_bytes(pickle.dumps({"data": np.zeros((2, 3072), np.uint8),
+                                            "labels": [1, 2]}))
+    (src / "batches.meta").write_bytes(pickle.dumps({"label_names": ["a", "b", "c"]}))
+    root = tmp_path / "root"
+    root.mkdir()
+    archive = root / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        tf.add(src, arcname="cifar-10-batches-py")
+    with pytest.raises(ChecksumError, match="cifar-10-python.tar.gz: md5 checksum mismatch"):
+        CIFAR10(root, train=False)  # not the official archive
+    monkeypatch.setattr(CIFAR10, "tgz_hash", "md5:" + file_hash(archive, "md5"))
+    ds = CIFAR10(root, train=False)
+    assert len(ds) == 2 and ds.classes == ["a", "b", "c"]
+    assert (root / "cifar-10-batches-py" / "test_batch").is_file()
