@@ -134,8 +134,9 @@ def main() -> None:
     if not args.numpy:
         t0 = time.perf_counter()
         imp, first = first_call_seconds()
+        total = time.perf_counter() - t0
         print(f"fresh process (Numba cache warm): import convnp {imp:.2f} s, first pooling + "
-              f"upsampling fwd+bwd {first:.2f} s (subprocess total {time.perf_counter() - t0:.1f} s)")
+              f"upsampling fwd+bwd {first:.2f} s (subprocess total {total:.1f} s)")
 
 
 if __name__ == "__main__":
