@@ -48,7 +48,12 @@ CASES = [
 
 
 def _ids(case):
-    return case[0] + "".join(f"-{k}={v}" for k, v in case[1].items()) + "-" + case[2]
+    # callables (lr_lambda) print with a memory address: name them stably so that test ids
+    # are identical in every pytest-xdist worker
+    def show(v):
+        return "fn" if callable(v) else "fns" if isinstance(v, list) and callable(v[0]) else v
+
+    return case[0] + "".join(f"-{k}={show(v)}" for k, v in case[1].items()) + "-" + case[2]
 
 
 def _optimizer(lib, opt_mod, name, kw, groups=2):
