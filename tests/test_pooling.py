@@ -271,3 +271,25 @@ def test_error_paths():
         F.lp_pool2d(x, 0, 2)
     with pytest.raises(ValueError, match="empty"):
         F.max_pool2d(convnp.randn(1, 0, 4, 4), 2)
+
+
+# ---------------------------------------------------------------------------- property test
+hyp = pytest.importorskip("hypothesis")
+st = hyp.strategies
+
+
+@hyp.settings(max_examples=40, deadline=None)
+@hyp.given(size=st.integers(1, 12), k=st.integers(1, 4), s=st.integers(1, 3),
+           p=st.integers(0, 2), d=st.integers(1, 2), ceil=st.booleans())
+def test_max_pool1d_shape_and_values_property(size, k, s, p, d, ceil):
+    """Any valid geometry: same output (shape, values, indices) as torch, or the same refusal."""
+    x = distinct(1, 2, size)
+    try:
+        ref = TF.max_pool1d(torch.tensor(x), k, s, p, d, ceil, return_indices=True)
+    except RuntimeError:
+        with pytest.raises(RuntimeError):
+            F.max_pool1d(convnp.tensor(x), k, s, p, d, ceil)
+        return
+    out, idx = F.max_pool1d(convnp.tensor(x), k, s, p, d, ceil, return_indices=True)
+    np.testing.assert_array_equal(out.data, ref[0].numpy())
+    np.testing.assert_array_equal(idx.data, ref[1].numpy())

@@ -86,8 +86,17 @@ def _max_fwd_nb(x, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, out, code, id
                                     bc[ow] = t
                                     bpos[ow] = base + wi
                 for ow in range(OW):
+                    if bc[ow] < 0:
+                        # no tap inside the input: PyTorch reports the first tap at a
+                        # non-negative position (it may lie past the end)
+                        i0 = 0 if d0 >= 0 else (dd - 1 - d0) // dd
+                        j0 = 0 if h0 >= 0 else (dh - 1 - h0) // dh
+                        w0 = ow * sw - pw
+                        k0 = 0 if w0 >= 0 else (dw - 1 - w0) // dw
+                        bc[ow] = (i0 * kh + j0) * kw + k0
+                        bpos[ow] = ((d0 + i0 * dd) * H + h0 + j0 * dh) * W + w0 + k0 * dw
                     out[b, od, oh, ow] = best[ow]
-                    code[b, od, oh, ow] = bc[ow] if bc[ow] >= 0 else 0
+                    code[b, od, oh, ow] = bc[ow]
                     if want_idx:
                         idx[b, od, oh, ow] = bpos[ow]
 
@@ -280,7 +289,13 @@ def _max_forward(x4, k3, s3, p3, d3, o3, want_idx=False):
     need = [(o - 1) * s + (k - 1) * d + 1 for o, s, k, d in zip(o3, s3, k3, d3)]
     xp = _padded(x4, p3, need, -np.inf)
     out.fill(-np.inf)
-    first = True
+    # start from the first tap at a non-negative position: PyTorch's argmax when every tap
+    # of a window is -inf or outside the input
+    first_tap = [np.where(o * s - p >= 0, 0, (d - 1 - (o * s - p)) // d)
+                 for o, s, p, d in ((np.arange(n), s, p, d) for n, s, p, d in
+                                    zip(o3, s3, p3, d3))]
+    code[...] = ((first_tap[0][:, None, None] * k3[1] + first_tap[1][:, None]) * k3[2]
+                 + first_tap[2])
     t = 0
     for i in range(k3[0]):
         si = _tap_slices(p3[0], i, d3[0], s3[0], o3[0])
@@ -289,13 +304,9 @@ def _max_forward(x4, k3, s3, p3, d3, o3, want_idx=False):
             for kk in range(k3[2]):
                 sk = _tap_slices(p3[2], kk, d3[2], s3[2], o3[2])
                 v = xp[:, si, sj, sk]
-                if first:
-                    np.copyto(out, v)
-                    first = False
-                else:
-                    m = (v > out) | np.isnan(v)
-                    np.copyto(out, v, where=m)
-                    code[m] = t
+                m = (v > out) | np.isnan(v)
+                np.copyto(out, v, where=m)
+                code[m] = t
                 t += 1
     idx = codes_to_indices(code, x4.shape[1:], k3, s3, p3, d3) if want_idx else None
     return out, code, idx
