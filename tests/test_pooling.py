@@ -281,6 +281,8 @@ st = hyp.strategies
 @hyp.settings(max_examples=40, deadline=None)
 @hyp.given(size=st.integers(1, 12), k=st.integers(1, 4), s=st.integers(1, 3),
            p=st.integers(0, 2), d=st.integers(1, 2), ceil=st.booleans())
+# found by hypothesis: no tap of the window lands inside the input (torch reports index 1)
+@hyp.example(size=1, k=2, s=1, p=1, d=2, ceil=False)
 def test_max_pool1d_shape_and_values_property(size, k, s, p, d, ceil):
     """Any valid geometry: same output (shape, values, indices) as torch, or the same refusal."""
     x = distinct(1, 2, size)
