@@ -401,6 +401,8 @@ class _ProgressBar:
         if self._progress is not None:
             self._progress.update(self._task, stats=f"test acc {100 * row['test_acc']:.2f}%")
             self._progress.console.print(line)
+        elif self.console is not None:  # --no-progress: still one line per epoch
+            self.console.print(line)
 
 
 def plot_curves(history: list[dict], path) -> None:
