@@ -9,22 +9,110 @@ from __future__ import annotations
 
 import importlib
 
-from convnp._dtype import (bool, double, float, float16, float32, float64, get_default_dtype,
-                           half, int, int8, int16, int32, int64, long, set_default_dtype, short,
-                           uint8)
+from convnp._dtype import (
+    bool,
+    double,
+    float,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    set_default_dtype,
+    short,
+    uint8,
+)
 from convnp.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from convnp.creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full,
-                             full_like, linspace, ones, ones_like, rand, rand_like, randint,
-                             randn, randn_like, randperm, tensor, zeros, zeros_like)
-from convnp.ops.elementwise import (abs, add, clamp, clip, cos, div, exp, log, maximum, minimum,
-                                    mul, neg, pow, sigmoid, sin, sqrt, sub, tanh, where)
+from convnp.creation import (
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from convnp.ops.elementwise import (
+    abs,
+    add,
+    clamp,
+    clip,
+    cos,
+    div,
+    exp,
+    log,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,
+    sigmoid,
+    sin,
+    sqrt,
+    sub,
+    tanh,
+    where,
+)
 from convnp.ops.linalg import bmm, matmul, mm
-from convnp.ops.movement import (cat, chunk, concat, concatenate, expand, flatten, flip, permute,
-                                 reshape, split, squeeze, stack, transpose, unflatten, unsqueeze)
-from convnp.ops.reduction import (amax, amin, argmax, argmin, logsumexp, max, mean, min, prod,
-                                  std, sum, var)
-from convnp.random import (Generator, default_generator, get_rng_state, initial_seed,
-                           manual_seed, seed, set_rng_state)
+from convnp.ops.movement import (
+    cat,
+    chunk,
+    concat,
+    concatenate,
+    expand,
+    flatten,
+    flip,
+    permute,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    transpose,
+    unflatten,
+    unsqueeze,
+)
+from convnp.ops.reduction import (
+    amax,
+    amin,
+    argmax,
+    argmin,
+    logsumexp,
+    max,
+    mean,
+    min,
+    prod,
+    std,
+    sum,
+    var,
+)
+from convnp.random import (
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
 from convnp.tensor import Tensor, is_tensor
 
 __version__ = "0.1.0"

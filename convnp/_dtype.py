@@ -1,4 +1,7 @@
-"""dtypes: convnp uses NumPy's, under PyTorch's names (``convnp.float32`` is ``np.dtype('float32')``)."""
+"""dtypes: convnp uses NumPy's, under PyTorch's names.
+
+``convnp.float32`` is ``np.dtype('float32')``.
+"""
 
 from __future__ import annotations
 

@@ -41,7 +41,8 @@ def _to_np(t) -> np.ndarray:
     return t.detach().cpu().numpy()
 
 
-def compare(fn: Callable, tfn: Callable, *args, dtype=np.float32, grad: Sequence[bool] | None = None,
+def compare(fn: Callable, tfn: Callable, *args, dtype=np.float32,
+            grad: Sequence[bool] | None = None,
             rtol: float | None = None, atol: float | None = None,
             grad_rtol: float | None = None, grad_atol: float | None = None, seed: int = 0,
             check_grad: bool = True):
@@ -105,7 +106,8 @@ def compare(fn: Callable, tfn: Callable, *args, dtype=np.float32, grad: Sequence
         tg = t.grad
         cg = c.grad
         if tg is None:
-            assert cg is None or not np.any(cg.data), f"input {i}: convnp has a gradient, torch none"
+            assert cg is None or not np.any(cg.data), \
+                f"input {i}: convnp has a gradient, torch none"
             continue
         assert cg is not None, f"input {i}: torch has a gradient, convnp none"
         assert cg.shape == tuple(tg.shape), f"input {i}: grad shape {cg.shape} != {tuple(tg.shape)}"

@@ -6,11 +6,28 @@ import pytest
 
 import convnp
 import convnp.nn as nn
-from convnp.models.encoder_decoder import (ConvAutoencoder, DeepLabSmall, GatedInpaintNet,
-                                           InceptionNet, SegNet, UNet)
-from convnp.nn.modules.blocks import (ASPP, AddCoords, BasicBlock, Bottleneck, ConvNormAct,
-                                      CoordConv2d, DoubleConv, EquirectConv2d, EquirectPad2d,
-                                      InceptionBlock, UpBlock, coordinate_channels)
+from convnp.models.encoder_decoder import (
+    ConvAutoencoder,
+    DeepLabSmall,
+    GatedInpaintNet,
+    InceptionNet,
+    SegNet,
+    UNet,
+)
+from convnp.nn.modules.blocks import (
+    ASPP,
+    AddCoords,
+    BasicBlock,
+    Bottleneck,
+    ConvNormAct,
+    CoordConv2d,
+    DoubleConv,
+    EquirectConv2d,
+    EquirectPad2d,
+    InceptionBlock,
+    UpBlock,
+    coordinate_channels,
+)
 from tests.oracle import compare_module, rand
 
 # ----------------------------------------------------------------------------- torch-free checks

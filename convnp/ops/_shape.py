@@ -65,7 +65,7 @@ def same_padding(size: int, kernel: int, stride: int = 1, dilation: int = 1) -> 
 
 
 def causal_padding(kernel: int, dilation: int = 1) -> tuple[int, int]:
-    """Padding ``(lo, hi)`` for a causal (temporal) convolution: everything before, nothing after."""
+    """Padding ``(lo, hi)`` of a causal (temporal) convolution: all before, nothing after."""
     return dilation * (kernel - 1), 0
 
 

@@ -20,7 +20,8 @@ def normalize_dims(dim, ndim: int, fn: str) -> tuple[int, ...] | None:
     out = []
     for d in dims:
         if not isinstance(d, (int, np.integer)):
-            raise TypeError(f"{fn}: 'dim' must be an int or a tuple of ints, got {type(d).__name__}")
+            raise TypeError(f"{fn}: 'dim' must be an int or a tuple of ints, "
+                            f"got {type(d).__name__}")
         lo, hi = (-ndim, ndim - 1) if ndim else (-1, 0)
         if not lo <= d <= hi:
             raise IndexError(f"{fn}: dimension out of range (expected to be in range of "
