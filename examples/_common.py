@@ -48,3 +48,26 @@ class Timer:
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.t
+
+
+def save_grid(path: str, rows: list, titles: list[str]) -> None:
+    """Save rows of (N, 1, H, W) images in [0, 1] as one PNG grid (one row per array)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = rows[0].shape[0]
+    fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.9, len(rows) * 1.0))
+    for r, (imgs, title) in enumerate(zip(rows, titles)):
+        for i in range(n):
+            ax = axes[r, i]
+            ax.imshow(np.asarray(imgs[i, 0]), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(title, fontsize=7)
+    fig.tight_layout(pad=0.2)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    print(f"saved {path}")

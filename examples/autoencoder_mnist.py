@@ -4,7 +4,7 @@
 """
 
 import numpy as np
-from _common import Timer, batches, mnist_arrays, parser
+from _common import Timer, batches, mnist_arrays, parser, save_grid
 
 import convnp
 import convnp.nn.functional as F
@@ -16,6 +16,7 @@ def main():
     p.add_argument("--noise", type=float, default=0.0, help="denoising: Gaussian noise std")
     p.add_argument("--embedding", type=int, default=32)
     p.add_argument("--up-mode", default="bilinear", choices=["bilinear", "transpose"])
+    p.add_argument("--save", help="write a PNG of test inputs and reconstructions")
     a = p.parse_args()
     convnp.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
@@ -46,6 +47,10 @@ def main():
               f"({t.seconds:.1f} s)")
     with convnp.no_grad():
         emb = model.encode(convnp.tensor(xte[:8]))
+        if a.save:
+            x = noisy(xte[:10])
+            save_grid(a.save, [x, model(convnp.tensor(x)).data],
+                      ["input" + (" + noise" if a.noise else ""), "output"])
     print(f"embedding of 8 test digits: shape {tuple(emb.shape)}")
 
 

@@ -5,7 +5,7 @@ plain convolutions; reports the masked L1 error (mean |output - truth| over hole
 """
 
 import numpy as np
-from _common import Timer, batches, mnist_arrays, parser
+from _common import Timer, batches, mnist_arrays, parser, save_grid
 
 import convnp
 from convnp.models.encoder_decoder import GatedInpaintNet
@@ -50,16 +50,22 @@ def run(gated, a, xtr, xte, mte):
         err = masked_l1(out, xp, mte)
         print(f"{'gated' if gated else 'plain'} epoch {epoch + 1}: test masked L1 {err:.4f} "
               f"({t.seconds:.1f} s)")
-    return err
+    return err, out
 
 
 def main():
-    a = parser(__doc__).parse_args()
+    p = parser(__doc__)
+    p.add_argument("--save", help="write a PNG of holes and both networks' fillings")
+    a = p.parse_args()
     xtr, _ = mnist_arrays(a.data_dir, True, a.train_size)
     xte, _ = mnist_arrays(a.data_dir, False, a.test_size)
     mte = holes(len(xte), np.random.default_rng(1234), 32)
-    g, p = run(True, a, xtr, xte, mte), run(False, a, xtr, xte, mte)
-    print(f"masked L1 on the test holes: gated {g:.4f}, plain {p:.4f}")
+    (g, gout), (pl, pout) = run(True, a, xtr, xte, mte), run(False, a, xtr, xte, mte)
+    print(f"masked L1 on the test holes: gated {g:.4f}, plain {pl:.4f}")
+    if a.save:
+        xp = np.pad(xte[:10], ((0, 0), (0, 0), (2, 2), (2, 2)))
+        save_grid(a.save, [xp, xp * (1 - mte[:10]), gout[:10], pout[:10]],
+                  ["truth", "with hole", "gated", "plain"])
 
 
 if __name__ == "__main__":
