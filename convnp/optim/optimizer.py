@@ -212,7 +212,8 @@ def _bump(state: dict) -> float:
     step = state["step"]
     if not isinstance(step, Tensor):
         step = state["step"] = Tensor._wrap(np.asarray(step, np.float32))
-    step.data = np.asarray(step.data + np.float32(1))
+    # a checkpoint may hand back the counter as shape (1,): keep it 0-d, as torch does
+    step.data = np.asarray(step.data + np.float32(1), np.float32).reshape(())
     return float(step.data)
 
 
