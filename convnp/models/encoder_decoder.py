@@ -7,6 +7,7 @@ from __future__ import annotations
 from convnp import nn
 from convnp.nn.modules.blocks import ASPP, ConvNormAct, DoubleConv, InceptionBlock, UpBlock
 from convnp.ops.movement import cat
+from convnp.ops.upsample import interpolate
 
 __all__ = ["UNet", "SegNet", "DeepLabHead", "DeepLabSmall", "GatedInpaintNet", "InceptionNet",
            "ConvAutoencoder"]
@@ -131,8 +132,6 @@ class DeepLabSmall(nn.Module):
                                 dropout=dropout)
 
     def forward(self, x):
-        from convnp.ops.upsample import interpolate
-
         size = tuple(x.shape[-2:])
         return interpolate(self.head(self.backbone(x)), size=size, mode="bilinear",
                            align_corners=False)

@@ -15,6 +15,8 @@ import numpy as np
 from convnp.creation import from_numpy
 from convnp.nn.modules.module import Module
 from convnp.ops.movement import cat
+from convnp.ops.padding import pad
+from convnp.ops.upsample import interpolate
 
 __all__ = ["ConvNormAct", "DoubleConv", "UpBlock", "InceptionBlock", "ASPP", "BasicBlock",
            "Bottleneck", "AddCoords", "CoordConv1d", "CoordConv2d", "CoordConv3d",
@@ -155,8 +157,6 @@ class DoubleConv(Module):
 
 def _match_size(x, ref):
     """Crop or zero-pad ``x`` spatially to ``ref``'s size (odd sizes in a UNet skip)."""
-    from convnp.ops.padding import pad
-
     diffs = [r - s for s, r in zip(x.shape[2:], ref.shape[2:])]
     if not any(diffs):
         return x
@@ -254,8 +254,6 @@ class _ASPPPooling(Module):
         self.relu = nn.ReLU()
 
     def forward(self, x):
-        from convnp.ops.upsample import interpolate
-
         size = x.shape[-2:]
         y = self.relu(self.bn(self.conv(self.pool(x))))
         return interpolate(y, size=size, mode="bilinear", align_corners=False)
@@ -388,7 +386,7 @@ class AddCoords(Module):
         spatial = tuple(x.shape[2:])
         if len(spatial) != self.dim:
             raise ValueError(f"AddCoords: expected a ({self.dim + 2})-d input (N, C, "
-                             f"{'*' * 0}{self.dim} spatial dims), got shape {tuple(x.shape)}")
+                             f"{self.dim} spatial dims), got shape {tuple(x.shape)}")
         coords = coordinate_channels(spatial, self.with_r, x.dtype)
         coords = from_numpy(np.broadcast_to(coords, (x.shape[0],) + coords.shape))
         return cat([x, coords], dim=1)
@@ -460,8 +458,6 @@ class EquirectPad2d(Module):
         self.padding, self.pole = (ph, pw), pole
 
     def forward(self, x):
-        from convnp.ops.padding import pad
-
         ph, pw = self.padding
         if x.ndim != 4:
             raise ValueError(f"EquirectPad2d: expected (N, C, H, W), got shape {tuple(x.shape)}")

@@ -21,6 +21,12 @@ def _dt(dtype) -> np.dtype:
     return _dtype.resolve(dtype) or _dtype.get_default_dtype()
 
 
+def _register_affine(module: Module, affine: bool, bias: bool, shape, dt) -> None:
+    """``weight`` (ones) and ``bias`` (zeros) of ``shape`` when affine, else None (torch's keys)."""
+    module.register_parameter("weight", Parameter(np.ones(shape, dt)) if affine else None)
+    module.register_parameter("bias", Parameter(np.zeros(shape, dt)) if affine and bias else None)
+
+
 class _NormBase(Module):
     """Shared state of batch and instance norm: weight/bias, running stats, num_batches_tracked."""
 
@@ -40,15 +46,7 @@ class _NormBase(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         dt = _dt(dtype)
-        if affine:
-            self.weight = Parameter(np.ones(num_features, dt))
-            if bias:
-                self.bias = Parameter(np.zeros(num_features, dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, affine, bias, num_features, dt)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(np.zeros(num_features, dt)))
             self.register_buffer("running_var", Tensor(np.ones(num_features, dt)))
@@ -227,15 +225,7 @@ class GroupNorm(Module):
         self.num_groups, self.num_channels, self.eps, self.affine = (num_groups, num_channels,
                                                                      eps, affine)
         dt = _dt(dtype)
-        if affine:
-            self.weight = Parameter(np.ones(num_channels, dt))
-            if bias:
-                self.bias = Parameter(np.zeros(num_channels, dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, affine, bias, num_channels, dt)
 
     def forward(self, input):
         return N.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
@@ -268,15 +258,7 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(int(s) for s in normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         dt = _dt(dtype)
-        if elementwise_affine:
-            self.weight = Parameter(np.ones(self.normalized_shape, dt))
-            if bias:
-                self.bias = Parameter(np.zeros(self.normalized_shape, dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, elementwise_affine, bias, self.normalized_shape, dt)
 
     def forward(self, input):
         return N.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
