@@ -51,26 +51,63 @@ def numba_disabled():
         _enabled = prev
 
 
+# Below this many elements (largest array argument) a parallel kernel runs its serial twin.
+# Small kernels gain nothing from a second thread, and starting Numba's thread team right after a
+# BLAS call fights OpenBLAS's still-spinning workers for the cores: a LeNet-5 training step on
+# 2 cores took 68 ms with every kernel parallel and 30 ms with small kernels serial.
+PARALLEL_MIN_ELEMENTS = 1 << 20
+
+
+def _work(args) -> int:
+    n = 0
+    for a in args:
+        size = getattr(a, "size", None)
+        if size is not None and size > n:
+            n = size
+    return n
+
+
+def _renamed(fn: Callable, suffix: str) -> Callable:
+    """A copy of ``fn`` with its own qualified name (so its Numba cache file is its own)."""
+    import types
+
+    twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix,
+                              fn.__defaults__, fn.__closure__)
+    twin.__qualname__ = fn.__qualname__ + suffix
+    twin.__module__ = fn.__module__
+    return twin
+
+
 def jit(parallel: bool = False, **options) -> Callable:
     """Decorator: compile with ``numba.njit(cache=True, fastmath=False, ...)`` on first call.
 
-    The function object stays importable without Numba; compilation happens lazily.
+    The function object stays importable without Numba; compilation happens lazily. A
+    ``parallel=True`` kernel also gets a serial twin (``prange`` runs as ``range``), used when its
+    largest array argument has fewer than ``PARALLEL_MIN_ELEMENTS`` elements; each twin compiles on
+    its first use and has its own cache entry.
     """
 
     def deco(fn: Callable) -> Callable:
-        compiled = None
+        compiled: dict = {}
 
-        def wrapper(*args):
-            nonlocal compiled
-            if compiled is None:
+        def get(par: bool):
+            kern = compiled.get(par)
+            if kern is None:
                 import numba
 
-                compiled = numba.njit(cache=True, parallel=parallel, nogil=True, **options)(fn)
-            return compiled(*args)
+                src = fn if par or not parallel else _renamed(fn, "_serial")
+                kern = compiled[par] = numba.njit(cache=True, parallel=par, nogil=True,
+                                                  **options)(src)
+            return kern
+
+        def wrapper(*args):
+            par = parallel and _work(args) >= PARALLEL_MIN_ELEMENTS
+            return wrapper.variant(par)(*args)
 
         wrapper.__name__ = fn.__name__
         wrapper.__doc__ = fn.__doc__
         wrapper.py_func = fn  # the plain-Python version, for debugging
+        wrapper.variant = get  # get(True) / get(False): the parallel / serial compiled kernel
         return wrapper
 
     return deco

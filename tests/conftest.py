@@ -9,3 +9,22 @@ import os
 
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(params=["numba", "numba-parallel", "numpy"])
+def path(request):
+    """Run a test on each kernel path: the compiled kernels as dispatched (small test arrays run
+    the serial twins), the compiled kernels forced parallel, and the NumPy reference path.
+    The value is True when compiled kernels are on."""
+    from convnp import backend
+
+    prev, prev_min = backend.use_numba(), backend.PARALLEL_MIN_ELEMENTS
+    backend.use_numba(request.param != "numpy")
+    if request.param == "numba-parallel":
+        backend.PARALLEL_MIN_ELEMENTS = 0
+    yield request.param != "numpy"
+    backend.use_numba(prev)
+    backend.PARALLEL_MIN_ELEMENTS = prev_min

@@ -30,6 +30,10 @@ CONV_CASES = [
     ("conv2d-aniso-s12-p20-d21", 2, (2, 3, 8, 7), (5, 3, 3, 2), True,
      dict(stride=(1, 2), padding=(2, 0), dilation=(2, 1))),
     ("conv2d-nobias-valid", 2, (2, 3, 6, 5), (4, 3, 2, 2), False, dict(padding="valid")),
+    # output much smaller than the input: the input gradient goes through GEMM + col2im
+    ("conv2d-lenet-c3-col2im", 2, (3, 6, 14, 14), (16, 6, 5, 5), True, {}),
+    ("conv2d-lenet-c5-col2im", 2, (3, 16, 5, 5), (12, 16, 5, 5), True, {}),
+    ("conv2d-col2im-g2-d2", 2, (2, 4, 9, 9), (8, 2, 3, 3), True, dict(groups=2, dilation=2)),
     ("conv2d-same-d2", 2, (2, 2, 7, 6), (3, 2, 3, 4), True, dict(padding="same", dilation=2)),
     ("conv2d-1x1", 2, (2, 6, 5, 4), (3, 6, 1, 1), True, {}),
     ("conv2d-1x1-s2", 2, (2, 6, 5, 4), (3, 6, 1, 1), True, dict(stride=2)),
@@ -96,24 +100,22 @@ def test_conv_transpose_parity(case, dtype):
             dtype=dtype)
 
 
-@pytest.mark.parametrize("numba", [True, False], ids=["numba", "numpy"])
 @pytest.mark.parametrize("case", [c for c in CONV_CASES + CONVT_CASES if "dw" in c[0]],
                          ids=lambda c: c[0])
-def test_depthwise_both_paths(case, numba):
+def test_depthwise_every_path(case, path):
     name, n, xs, ws, bias, kw = case
     f, tf = (FNT if name.startswith("convT") else FN)[n]
     cout = ws[1] * kw.get("groups", 1) if name.startswith("convT") else ws[0]
-    with convnp.backend.numba_disabled() if not numba else _nullctx():
-        compare(lambda *a: f(*a, **kw), lambda *a: tf(*a, **kw), *_args(xs, ws, bias, cout),
-                dtype=np.float64)
+    compare(lambda *a: f(*a, **kw), lambda *a: tf(*a, **kw), *_args(xs, ws, bias, cout),
+            dtype=np.float64)
 
 
-class _nullctx:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        return False
+def test_input_grad_dispatch_picks_col2im_for_small_outputs():
+    from convnp.ops.conv import _col2im_cheaper
+    # LeNet C5: 16 x 5x5 -> 120 x 1x1; dual grid 9x9 of 120 channels vs 16 channels x 1 output
+    assert _col2im_cheaper(16, 120, (5, 5), (1, 1), ((4, 4), (4, 4)))
+    # same-padded 3x3, 64 -> 64 on 56x56: the padded-grid dual conv stays
+    assert not _col2im_cheaper(64, 64, (56, 56), (56, 56), ((1, 1), (1, 1)))
 
 
 @pytest.mark.parametrize("budget", [1, 5000], ids=["chunk1", "chunk-partial"])
@@ -269,26 +271,23 @@ def _t(a, grad=True):
     return convnp.tensor(a, requires_grad=grad)
 
 
-@pytest.mark.parametrize("numba", [True, False], ids=["numba", "numpy"])
-def test_gradcheck(numba):
-    ctx = _nullctx() if numba else convnp.backend.numba_disabled()
-    with ctx:
-        x, w, b = _t(rand(2, 4, 5, 4, seed=1)), _t(rand(6, 2, 3, 2, seed=2)), _t(rand(6, seed=3))
-        gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, dilation=(1, 2),
-                                           groups=2, padding_mode="reflect", flip=True),
-                  [x, w, b])
-        wt = _t(rand(4, 2, 3, 3, seed=4))
-        gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b[:4], stride=2, padding=1,
-                                                     output_padding=1, groups=2,
-                                                     padding_mode="circular"),
-                  [x, wt, b])
-        wd = _t(rand(8, 1, 3, 3, seed=5))
-        gradcheck(lambda x, w: F.conv2d(x, w, padding=1, groups=4, stride=(2, 1)), [x, wd])
-        x1, w1 = _t(rand(3, 7, seed=6)), _t(rand(2, 3, 3, seed=7))
-        gradcheck(lambda x, w: F.conv1d(x, w, padding="same", stride=2,
-                                        padding_mode="replicate"), [x1, w1])
-        x3, w3 = _t(rand(1, 2, 3, 4, 3, seed=8)), _t(rand(2, 2, 2, 2, 2, seed=9))
-        gradcheck(lambda x, w: F.conv3d(x, w, padding=1, stride=2), [x3, w3])
+def test_gradcheck(path):
+    x, w, b = _t(rand(2, 4, 5, 4, seed=1)), _t(rand(6, 2, 3, 2, seed=2)), _t(rand(6, seed=3))
+    gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, dilation=(1, 2),
+                                       groups=2, padding_mode="reflect", flip=True),
+              [x, w, b])
+    wt = _t(rand(4, 2, 3, 3, seed=4))
+    gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b[:4], stride=2, padding=1,
+                                                 output_padding=1, groups=2,
+                                                 padding_mode="circular"),
+              [x, wt, b])
+    wd = _t(rand(8, 1, 3, 3, seed=5))
+    gradcheck(lambda x, w: F.conv2d(x, w, padding=1, groups=4, stride=(2, 1)), [x, wd])
+    x1, w1 = _t(rand(3, 7, seed=6)), _t(rand(2, 3, 3, seed=7))
+    gradcheck(lambda x, w: F.conv1d(x, w, padding="same", stride=2,
+                                    padding_mode="replicate"), [x1, w1])
+    x3, w3 = _t(rand(1, 2, 3, 4, 3, seed=8)), _t(rand(2, 2, 2, 2, 2, seed=9))
+    gradcheck(lambda x, w: F.conv3d(x, w, padding=1, stride=2), [x3, w3])
 
 
 # ------------------------------------------------------------------------------ property test

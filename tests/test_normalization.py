@@ -9,19 +9,8 @@ import pytest
 import convnp
 import convnp.nn as nn
 import convnp.nn.functional as F
-from convnp import backend
 from convnp.autograd import gradcheck
 from tests.oracle import rand
-
-PATHS = [pytest.param(True, id="numba"), pytest.param(False, id="numpy")]
-
-
-@pytest.fixture(params=PATHS)
-def path(request):
-    prev = backend.use_numba()
-    backend.use_numba(request.param)
-    yield request.param
-    backend.use_numba(prev)
 
 
 def channels_last(x: np.ndarray) -> np.ndarray:

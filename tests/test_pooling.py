@@ -7,7 +7,6 @@ import pytest
 import convnp
 import convnp.nn as nn
 import convnp.nn.functional as F
-from convnp import backend
 from convnp.autograd import gradcheck
 from tests.oracle import compare, distinct, rand
 
@@ -15,14 +14,6 @@ torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
 DTYPES = [pytest.param(np.float32, id="f32"), pytest.param(np.float64, id="f64")]
-
-
-@pytest.fixture(params=[True, False], ids=["numba", "numpy"])
-def path(request):
-    prev = backend.use_numba()
-    backend.use_numba(request.param)
-    yield request.param
-    backend.use_numba(prev)
 
 
 # id, n, x shape, kwargs (same for convnp and torch)

@@ -1,22 +1,11 @@
 """Hand-computed pooling/unpooling/resampling cases (no torch needed)."""
 
 import numpy as np
-import pytest
 
 import convnp
 import convnp.nn as nn
 import convnp.nn.functional as F
-from convnp import backend
 from convnp.ops import _shape
-
-
-@pytest.fixture(params=[True, False], ids=["numba", "numpy"])
-def path(request):
-    prev = backend.use_numba()
-    backend.use_numba(request.param)
-    yield request.param
-    backend.use_numba(prev)
-
 
 X44 = np.array([[1, 3, 2, 0],
                 [4, 2, 1, 5],

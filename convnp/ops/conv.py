@@ -317,6 +317,17 @@ def _dual_weight(w, groups) -> np.ndarray:
     return np.ascontiguousarray(_flip(wt))
 
 
+def _col2im_cheaper(C, O, sp, out_sp, dpads) -> bool:
+    """Stride-1 input gradient: is GEMM + col2im cheaper than the dual conv on the padded grid?
+
+    Per kernel tap, the dual conv copies O rows of the padded gy grid (about prod(sp + pads)
+    long) and col2im adds C rows of prod(out) values (a strided read-add-write, ~3x a copy).
+    When the output is much smaller than the input (a 5x5 kernel on a 5x5 map, LeNet's C5;
+    valid convs on small maps) col2im moves far less data and its GEMM is not C rows thin."""
+    grid = math.prod(n + lo + hi for n, (lo, hi) in zip(out_sp, dpads))
+    return 3 * C * math.prod(out_sp) < O * grid
+
+
 def _conv_bwd_data(gy, w, x_shape, pads, s, d, groups) -> np.ndarray:
     """Adjoint of ``_conv_fwd`` w.r.t. x: gy (N, O, *out) -> gx of ``x_shape`` (N, C, *sp)."""
     N, C = x_shape[:2]
@@ -341,7 +352,8 @@ def _conv_bwd_data(gy, w, x_shape, pads, s, d, groups) -> np.ndarray:
         for i in range(len(k)):
             lo = d[i] * (k[i] - 1) - pads[i][0]
             dpads.append((lo, sp[i] + d[i] * (k[i] - 1) - out_sp[i] - lo))
-        if all(lo >= 0 and hi >= 0 for lo, hi in dpads):
+        if all(lo >= 0 and hi >= 0 for lo, hi in dpads) and not _col2im_cheaper(
+                C, O, sp, out_sp, dpads):
             return _conv_fwd_grid(gy, _dual_weight(w, groups), tuple(dpads), d, groups, sp)
     elif all(v == 1 for v in d) and K > 1:
         gx = _conv_bwd_data_polyphase(gy, w, x_shape, pads, s, groups)
