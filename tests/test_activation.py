@@ -26,6 +26,28 @@ def away_from_kinks(*shape, kinks=(0.0,), seed=0, scale=4.0, gap=0.05):
 
 
 # ------------------------------------------------------------------------- golden (no torch)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["contiguous", "strided"])
+def test_relu_every_path_matches_the_numpy_semantics(path, dtype, layout):
+    """Compiled (serial and parallel) and NumPy paths agree exactly, NaN and zeros included;
+    the gradient is 0 where the output is 0 even for a NaN upstream gradient (as torch)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, 7, 1931)).astype(dtype)  # not a multiple of the kernel block
+    a.flat[::97] = 0
+    a.flat[5::101] = np.nan
+    g = rng.standard_normal(a.shape).astype(dtype)
+    g.flat[3::89] = np.nan
+    if layout == "strided":
+        a, g = a[:, ::2], g[:, ::2]
+    x = convnp.tensor(a, requires_grad=True)
+    y = F.relu(x)
+    y.backward(convnp.tensor(g))
+    expect = np.where(np.isnan(a), a, np.maximum(a, 0))
+    np.testing.assert_array_equal(y.data, expect)
+    np.testing.assert_array_equal(x.grad.data, np.where(expect > 0, g, 0))
+    assert y.dtype == dtype and x.grad.dtype == dtype
+
+
 def test_relu_golden():
     x = convnp.tensor([[-2.0, -0.5, 0.0, 0.5, 3.0]], requires_grad=True)
     y = F.relu(x)

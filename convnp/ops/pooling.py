@@ -660,7 +660,11 @@ class AdaptiveAvgPoolNd(Function):
         if o3 == (1, 1, 1) or math.prod(o3) == 0:
             if math.prod(o3) == 0:
                 return np.zeros(lead + out, x.dtype)
-            return x4.mean(axis=(1, 2, 3), dtype=x.dtype).reshape(lead + out)
+            # global average: a product with a ones vector runs in (multi-threaded) BLAS
+            # (PERF-NOTES point 5); x.mean() would run on one core
+            flat = x4.reshape(x4.shape[0], -1)
+            sums = flat @ np.ones(flat.shape[1], x.dtype)
+            return (sums / x.dtype.type(flat.shape[1])).reshape(lead + out)
         mats = [None if n == o else _bin_matrix(n, o, x.dtype) for n, o in zip(sp3, o3)]
         ctx.mats = mats
         return _apply_axes(x4, mats).reshape(lead + out)

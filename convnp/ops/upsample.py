@@ -60,26 +60,51 @@ def _axis_scatter_nb(g, idx, w, gx):
 
 @backend.jit(parallel=True)
 def _gather2_nb(x, ih, wh, iw, ww, out):
-    """Both last axes in one pass per output row: blend the source rows (contiguous, vectorised),
-    then gather along the row: ``out[p, i, j] = sum wh[i,a] ww[j,b] x[p, ih[i,a], iw[j,b]]``."""
+    """Both last axes in one pass per plane: ``out[p, i, j] = sum wh[i,a] ww[j,b] x[p, ih[i,a],
+    iw[j,b]]``. The gathers along a row are the expensive part, so the pass order keeps them
+    few: upsampling in H first resamples every source row along W (H*OW gathers) and then blends
+    whole rows (contiguous, vectorised); otherwise the source rows are blended first and each
+    output row is gathered once (OH*OW gathers). Unsigned indices skip the wraparound test."""
     P, H, W = x.shape
     OH, TH = ih.shape
     OW, TW = iw.shape
+    rows_first = H <= OH
     for p in _prange(P):
-        tmp = np.empty(W, x.dtype)
-        for oh in range(OH):
-            for w in range(W):
-                tmp[w] = 0
-            for a in range(TH):
-                r = ih[oh, a]
-                wa = wh[oh, a]
+        xp, op = x[p], out[p]
+        if rows_first:
+            hb = np.empty((H, OW), x.dtype)
+            for h in range(H):
+                xr, hr = xp[h], hb[h]
+                for ow in range(OW):
+                    acc = ww[ow, 0] * xr[np.uintp(iw[ow, 0])]
+                    for b in range(1, TW):
+                        acc += ww[ow, b] * xr[np.uintp(iw[ow, b])]
+                    hr[ow] = acc
+            for oh in range(OH):
+                orow = op[oh]
+                r0, w0 = hb[np.uintp(ih[oh, 0])], wh[oh, 0]
+                for ow in range(OW):
+                    orow[ow] = w0 * r0[ow]
+                for a in range(1, TH):
+                    ra, wa = hb[np.uintp(ih[oh, a])], wh[oh, a]
+                    for ow in range(OW):
+                        orow[ow] += wa * ra[ow]
+        else:
+            tmp = np.empty(W, x.dtype)
+            for oh in range(OH):
+                r0, w0 = xp[np.uintp(ih[oh, 0])], wh[oh, 0]
                 for w in range(W):
-                    tmp[w] += wa * x[p, r, w]
-            for ow in range(OW):
-                acc = tmp[iw[ow, 0]] * ww[ow, 0]
-                for b in range(1, TW):
-                    acc += ww[ow, b] * tmp[iw[ow, b]]
-                out[p, oh, ow] = acc
+                    tmp[w] = w0 * r0[w]
+                for a in range(1, TH):
+                    ra, wa = xp[np.uintp(ih[oh, a])], wh[oh, a]
+                    for w in range(W):
+                        tmp[w] += wa * ra[w]
+                orow = op[oh]
+                for ow in range(OW):
+                    acc = ww[ow, 0] * tmp[np.uintp(iw[ow, 0])]
+                    for b in range(1, TW):
+                        acc += ww[ow, b] * tmp[np.uintp(iw[ow, b])]
+                    orow[ow] = acc
 
 
 @backend.jit(parallel=True)
