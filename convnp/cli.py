@@ -229,4 +229,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # ``python -m convnp.cli``: run the imported module's main, whose command registry is the
+    # one the plugins (``convnp.tools.cli_tools``) register into, not this __main__ copy's
+    from convnp.cli import main as _main
+
+    sys.exit(_main())

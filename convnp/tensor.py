@@ -63,6 +63,9 @@ class Tensor:
     """An n-dimensional array with optional gradient tracking (``requires_grad``)."""
 
     __array_priority__ = 1000  # make ndarray <op> Tensor defer to Tensor's reflected operators
+    # metadata that survives detach(), clone() and to(): max-pool indices remember the pooled
+    # input's size here, so max_unpool restores it from a detached or cast copy too
+    _CARRIED = ("pooled_input_shape",)
 
     def __init__(self, data: Any = None, dtype=None, requires_grad: bool = False) -> None:
         if data is None:
@@ -209,7 +212,14 @@ class Tensor:
         dtype = _dtype.resolve(dtype)
         if dtype == self.dtype:
             return self
-        return Cast.apply(self, dtype=dtype)
+        return self._carry(Cast.apply(self, dtype=dtype))
+
+    def _carry(self, other: "Tensor") -> "Tensor":
+        """Copy the carried metadata (``_CARRIED``) onto ``other``; returns ``other``."""
+        for name in self._CARRIED:
+            if name in self.__dict__:
+                setattr(other, name, self.__dict__[name])
+        return other
 
     def type(self, dtype=None):
         if dtype is None:
@@ -245,10 +255,10 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """Same data, cut from the graph."""
-        return Tensor._wrap(self.data)
+        return self._carry(Tensor._wrap(self.data))
 
     def clone(self) -> "Tensor":
-        return Clone.apply(self)
+        return self._carry(Clone.apply(self))
 
     # ------------------------------------------------------------------ autograd
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":

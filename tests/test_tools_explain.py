@@ -61,6 +61,17 @@ def test_explain_errors(capsys):
     assert parse_size("1x32x32") == (1, 32, 32)
 
 
+@pytest.mark.parametrize("module", ["convnp", "convnp.cli"])
+def test_python_dash_m_knows_the_plugin_commands(module):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", module, "explain", "conv2d", "--in", "7",
+                        "--kernel", "3"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "5" in r.stdout
+
+
 def test_summary_cli(capsys):
     assert main(["summary", "lenet5", "--input", "1x32x32"]) == 0
     out = capsys.readouterr().out

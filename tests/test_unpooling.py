@@ -55,6 +55,16 @@ def test_plain_indices_use_torch_default_size():
     assert out.shape == (1, 1, 4, 4)
 
 
+def test_remembered_size_survives_detach_clone_and_cast():
+    x = convnp.tensor(distinct(1, 1, 5, 7))
+    _, idx = F.max_pool2d(x, 2, return_indices=True)
+    y = F.max_pool2d(x, 2)
+    for copy in (idx.detach(), idx.clone(), idx.to(convnp.int32).to(convnp.int64)):
+        assert copy.pooled_input_shape == (5, 7)
+        assert F.max_unpool2d(y, copy, 2).shape == (1, 1, 5, 7)
+    assert not hasattr(x.detach(), "pooled_input_shape")
+
+
 def test_gradcheck_unpool(path):
     x = convnp.tensor(distinct(1, 2, 5, 5), dtype=np.float64)
     y, idx = F.max_pool2d(x, 2, return_indices=True)

@@ -36,6 +36,8 @@ _REGISTRY: dict[str, tuple[Callable | str, str]] = {
     "vgg": (VGGNet, "VGG-style double-conv blocks + global average pooling"),
     "vgg-small": (lambda **kw: VGGNet(channels=(32, 64, 128), **kw),
                   "VGG-style, 3 double-conv stages of 32/64/128 channels (28x28 / 32x32 images)"),
+    "vgg-tiny": (lambda **kw: VGGNet(channels=(16, 32, 64), dropout=0.2, **kw),
+                 "VGG-style, 3 double-conv stages of 16/32/64 channels (fast on 2 cores)"),
     "resnet20": (resnet20, "ResNet-20 for 32x32 images (CIFAR style)"),
     "resnet18": (lambda **kw: ResNet18(small_input=kw.pop("input_size", 224) < 64, **kw),
                  "ResNet-18 (torchvision layout; 3x3 stem for small images)"),
@@ -88,7 +90,7 @@ def get_model(name: str, **kwargs):
             kwargs = {k: v for k, v in kwargs.items() if k in params}
     except (TypeError, ValueError):
         pass
-    if key == "vgg-small":
+    if key in ("vgg-small", "vgg-tiny"):
         kwargs = {k: v for k, v in kwargs.items() if k in ("num_classes", "in_channels")}
     elif key in ("lenet5-classic",):
         kwargs = {k: v for k, v in kwargs.items()
