@@ -65,6 +65,16 @@ def test_max_pool_nan_propagates_like_torch(path):
             check_grad=False)
 
 
+def test_max_pool_minus_inf_windows_pick_torchs_index(path):
+    x = distinct(1, 2, 5, 6)
+    x[0, 0, :3, :3] = -np.inf  # whole windows of -inf, some reaching into the padding
+    x[0, 1, 2, 4] = -np.inf
+    for kw in (dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=2, ceil_mode=True)):
+        compare(lambda t: F.max_pool2d(t, return_indices=True, **kw),
+                lambda t: TF.max_pool2d(t, return_indices=True, **kw), x, dtype=np.float64,
+                check_grad=False)
+
+
 # id, n, x shape, kwargs
 AVG_CASES = [
     ("1d-k3", 1, (2, 3, 9), dict(kernel_size=3)),

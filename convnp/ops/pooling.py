@@ -76,15 +76,18 @@ def _max_fwd_nb(x, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, out, code, id
                             # outputs whose tap k is inside the row: 0 <= ow*sw + off < W
                             lo = 0 if off >= 0 else (sw - 1 - off) // sw
                             hi = min(OW, (W - off + sw - 1) // sw)
-                            for ow in range(lo, hi):
-                                wi = ow * sw + off
-                                v = x[b, d, h, wi]
-                                if v > best[ow] or v != v or bc[ow] < 0:
-                                    # bc < 0: all -inf so far, PyTorch keeps the first tap
-                                    if v > best[ow] or v != v:
-                                        best[ow] = v
-                                    bc[ow] = t
-                                    bpos[ow] = base + wi
+                            xr = x[b, d, h]
+                            for o in range(lo, hi):
+                                ow = np.uintp(o)  # unsigned: no negative-index wraparound test
+                                wi = o * sw + off
+                                v = xr[np.uintp(wi)]
+                                # bc < 0: nothing taken yet (all -inf so far: PyTorch keeps the
+                                # first tap). Selects, not branches: on random data a branch
+                                # mispredicts every other window
+                                take = (v > best[ow]) | (v != v) | (bc[ow] < 0)
+                                best[ow] = v if take else best[ow]
+                                bc[ow] = t if take else bc[ow]
+                                bpos[ow] = base + wi if take else bpos[ow]
                 for ow in range(OW):
                     if bc[ow] < 0:
                         # no tap inside the input: PyTorch reports the first tap at a
