@@ -410,3 +410,21 @@ def test_error_types_and_dims():
         F.conv2d(_x(1, 1, 4, 4), _x(2, 1, 3, 3), _x(3))
     with pytest.raises(ValueError, match="stride"):
         F.conv2d(_x(1, 1, 4, 4), _x(2, 1, 3, 3), stride=0)
+
+
+def test_threads_do_not_share_scratch_buffers():
+    """Convolutions running in several threads at once (BLAS releases the GIL) give the same
+    numbers as one at a time: the chunk workspaces are per thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((3, 4, 12, 12)).astype(np.float32) for _ in range(4)]
+    w = convnp.tensor(rng.standard_normal((5, 4, 3, 3)).astype(np.float32))
+    expect = [F.conv2d(convnp.tensor(x), w, padding=1).numpy() for x in xs]
+
+    def work(i):
+        return all(np.array_equal(F.conv2d(convnp.tensor(xs[i]), w, padding=1).numpy(),
+                                  expect[i]) for _ in range(30))
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(work, range(4)))

@@ -26,6 +26,7 @@ along every spatial axis first, which gives the true convolution of the slides
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -46,16 +47,20 @@ _BUDGET = 4 << 20
 # ---------------------------------------------------------------------------------------------
 # workspaces: reused flat buffers (fresh large allocations page-fault on every call)
 # ---------------------------------------------------------------------------------------------
-_WS: dict = {}
+# one set per thread: two threads running convolutions at once never share a scratch buffer
+_WS = threading.local()
 
 
 def _workspace(name: str, size: int, dtype) -> np.ndarray:
-    """A flat reused buffer of at least ``size`` elements (contents undefined)."""
+    """A flat reused buffer of at least ``size`` elements (contents undefined), per thread."""
+    bufs = getattr(_WS, "bufs", None)
+    if bufs is None:
+        bufs = _WS.bufs = {}
     key = (name, np.dtype(dtype).str)
-    buf = _WS.get(key)
+    buf = bufs.get(key)
     if buf is None or buf.size < size:
         buf = np.empty(max(size, 1), dtype)
-        _WS[key] = buf
+        bufs[key] = buf
     return buf[:size]
 
 
