@@ -78,6 +78,18 @@ def _renamed(fn: Callable, suffix: str) -> Callable:
     return twin
 
 
+def _bind_prange(fn: Callable) -> None:
+    """Kernels loop with a module-level ``prange`` (or ``_prange``) that is plain ``range`` until
+    the first compilation, so that importing a kernel's module does not import Numba; bind the
+    real ``numba.prange`` in that module just before compiling."""
+    import numba
+
+    g = fn.__globals__
+    for name in ("prange", "_prange"):
+        if name in g and g[name] is not numba.prange:
+            g[name] = numba.prange
+
+
 def jit(parallel: bool = False, **options) -> Callable:
     """Decorator: compile with ``numba.njit(cache=True, fastmath=False, ...)`` on first call.
 
@@ -95,6 +107,7 @@ def jit(parallel: bool = False, **options) -> Callable:
             if kern is None:
                 import numba
 
+                _bind_prange(fn)
                 src = fn if par or not parallel else _renamed(fn, "_serial")
                 kern = compiled[par] = numba.njit(cache=True, parallel=par, nogil=True,
                                                   **options)(src)

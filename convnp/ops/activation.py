@@ -65,23 +65,16 @@ def _relu_bwd_nb(g, out, gx):  # pragma: no cover - compiled
             gxs[i] = gs[i] if os[i] > 0 else 0  # a select, not a branch (10x on random signs)
 
 
-def _prange(n):  # replaced by numba.prange when the kernels compile (see _compiled)
-    return range(n)
+_prange = range  # convnp.backend binds numba.prange at the first compile
 
 
 def _compiled(*arrays) -> bool:
     """Use the compiled kernels: Numba on, float32/64, C-contiguous, same dtypes and sizes."""
-    global _prange
     a0 = arrays[0]
     if not backend.use_numba() or a0.dtype not in (np.float32, np.float64):
         return False
-    if not all(a.flags.c_contiguous and a.dtype == a0.dtype and a.size == a0.size
-               for a in arrays):
-        return False
-    import numba
-
-    _prange = numba.prange
-    return True
+    return all(a.flags.c_contiguous and a.dtype == a0.dtype and a.size == a0.size
+               for a in arrays)
 
 
 class ReLU(Function):

@@ -483,19 +483,13 @@ def _lift_t(t, fill=1) -> tuple:
     return (fill,) * (3 - len(t)) + tuple(t)
 
 
-# Numba resolves ``prange`` when it compiles (first call); convnp imports numba lazily.
+# ``prange`` is plain ``range`` until convnp.backend binds ``numba.prange`` at the first compile.
 prange = range
 
 
 def _numba() -> bool:
-    """True when the compiled depthwise kernels are to be used (binds numba.prange first)."""
-    global prange
-    if not backend.use_numba():
-        return False
-    import numba
-
-    prange = numba.prange
-    return True
+    """True when the compiled depthwise kernels are to be used."""
+    return backend.use_numba()
 
 
 def _dw_fwd(x, w, pads, s, d, out_sp) -> np.ndarray:

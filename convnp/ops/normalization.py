@@ -71,17 +71,9 @@ def _bcast(v: np.ndarray, kind: str) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- numba kernels
-# ``prange`` is resolved when a kernel compiles: plain ``range`` until ``_numba_ready`` swaps in
-# ``numba.prange`` (importing numba at module import would make ``import convnp`` heavy).
+# ``prange`` is plain ``range`` until convnp.backend binds ``numba.prange`` at the first compile
+# (importing numba at module import would make ``import convnp`` heavy).
 prange = range
-
-
-def _numba_ready() -> None:
-    global prange
-    if prange is range:
-        import numba
-
-        prange = numba.prange
 
 
 @backend.jit(parallel=True)
@@ -164,7 +156,6 @@ class BatchNormTrain(Function):
         # product each, and fewer kernel signatures keep the cold-cache compile time short
         use_nb = backend.use_numba() and dt in (np.float32, np.float64) and kind == "ncm"
         if use_nb:
-            _numba_ready()
             out, ov = _empty_like_layout(kind, xv, x)
             mean = np.empty(c, dt)
             var = np.empty(c, dt)

@@ -29,14 +29,8 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------- compiled kernels
-def _prange(n):
-    return range(n)
-
-
-try:  # prange only matters once compiled; the plain-Python fallback uses range
-    from numba import prange as _prange  # noqa: F811
-except Exception:  # pragma: no cover
-    pass
+# ``_prange`` is plain ``range`` until convnp.backend binds ``numba.prange`` at the first compile
+_prange = range
 
 
 @backend.jit(parallel=True)

@@ -22,10 +22,8 @@ from convnp.ops import _shape
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
            "pixel_unshuffle"]
 
-try:
-    from numba import prange as _prange
-except Exception:  # pragma: no cover
-    _prange = range
+# ``_prange`` is plain ``range`` until convnp.backend binds ``numba.prange`` at the first compile
+_prange = range
 
 
 @backend.jit(parallel=True)
