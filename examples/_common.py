@@ -50,8 +50,9 @@ class Timer:
         self.seconds = time.perf_counter() - self.t
 
 
-def save_grid(path: str, rows: list, titles: list[str]) -> None:
-    """Save rows of (N, 1, H, W) images in [0, 1] as one PNG grid (one row per array)."""
+def save_grid(path: str, rows: list, titles: list[str], styles: list | None = None) -> None:
+    """Save rows of (N, 1, H, W) images as one PNG grid (one row per array). ``styles`` gives each
+    row's imshow options (default: grey in [0, 1]); label maps can use a colour map instead."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -62,7 +63,8 @@ def save_grid(path: str, rows: list, titles: list[str]) -> None:
     for r, (imgs, title) in enumerate(zip(rows, titles)):
         for i in range(n):
             ax = axes[r, i]
-            ax.imshow(np.asarray(imgs[i, 0]), cmap="gray", vmin=0, vmax=1)
+            style = (styles[r] if styles else None) or dict(cmap="gray", vmin=0, vmax=1)
+            ax.imshow(np.asarray(imgs[i, 0]), **style)
             ax.set_xticks([])
             ax.set_yticks([])
         axes[r, 0].set_ylabel(title, fontsize=7)

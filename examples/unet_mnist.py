@@ -5,7 +5,7 @@
 """
 
 import numpy as np
-from _common import Timer, batches, mnist_arrays, parser
+from _common import Timer, batches, mnist_arrays, parser, save_grid
 
 import convnp
 import convnp.nn.functional as F
@@ -30,6 +30,7 @@ def main():
     p = parser(__doc__)
     p.add_argument("--base", type=int, default=8)
     p.add_argument("--up-mode", default="bilinear", choices=["bilinear", "transpose"])
+    p.add_argument("--save", help="write a PNG of test digits, true and predicted label maps")
     a = p.parse_args()
     convnp.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
@@ -52,6 +53,10 @@ def main():
                                    for i in batches(len(xte), 500)])
         print(f"epoch {epoch + 1}: test mIoU {mean_iou(pred, labels(xte, yte)):.4f} "
               f"({t.seconds:.1f} s)")
+    if a.save:
+        seg = dict(cmap="tab20", vmin=0, vmax=19, interpolation="nearest")  # 0 = background
+        save_grid(a.save, [xte[:10], labels(xte[:10], yte[:10])[:, None], pred[:10, None]],
+                  ["digit", "truth", "UNet"], [None, seg, seg])
 
 
 if __name__ == "__main__":
