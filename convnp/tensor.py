@@ -280,6 +280,23 @@ class Tensor:
         self.grad_fn.retained[self._output_nr] = weakref.ref(self)
         self._retains_grad = True
 
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` whenever the gradient with respect to this tensor is computed;
+        a non-None result (same shape) replaces the gradient from there on (for a leaf: before
+        it is accumulated into ``.grad``). Returns a handle whose ``remove()`` unregisters it."""
+        from convnp.utils.hooks import RemovableHandle
+
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't "
+                               "require gradient")
+        if not callable(hook):
+            raise TypeError(f"register_hook: hook must be callable, got {type(hook).__name__}")
+        if self.grad_fn is not None:
+            store = self.grad_fn.hooks.setdefault(self._output_nr, {})
+        else:
+            store = self.__dict__.setdefault("_grad_hooks", {})
+        return RemovableHandle(store, hook)
+
     def _accumulate_grad(self, g: np.ndarray) -> None:
         if self.grad is None:
             self.grad = Tensor._wrap(np.array(g, dtype=self.data.dtype, copy=True))

@@ -70,8 +70,8 @@ def test_max_pool_minus_inf_windows_pick_torchs_index(path):
     x[0, 0, :3, :3] = -np.inf  # whole windows of -inf, some reaching into the padding
     x[0, 1, 2, 4] = -np.inf
     for kw in (dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=2, ceil_mode=True)):
-        compare(lambda t: F.max_pool2d(t, return_indices=True, **kw),
-                lambda t: TF.max_pool2d(t, return_indices=True, **kw), x, dtype=np.float64,
+        compare(lambda t, kw=kw: F.max_pool2d(t, return_indices=True, **kw),
+                lambda t, kw=kw: TF.max_pool2d(t, return_indices=True, **kw), x, dtype=np.float64,
                 check_grad=False)
 
 

@@ -7,6 +7,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from convnp.autograd.function import Node
+from convnp.utils.hooks import run_grad_hooks
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple, op: str = "op") -> np.ndarray:
@@ -92,6 +93,7 @@ def run_backward(tensors: Sequence[Any], grads: Sequence[np.ndarray], retain_gra
     for t, g in zip(tensors, grads):
         if t.grad_fn is None:
             if t.requires_grad:  # backward on a leaf: its gradient is the seed itself
+                g = _leaf_hooks(t, g)
                 if capture is not None:
                     if id(t) in captured_leaves:
                         results[captured_leaves[id(t)]] = g
@@ -118,6 +120,8 @@ def run_backward(tensors: Sequence[Any], grads: Sequence[np.ndarray], retain_gra
                 g = None if i in node.ctx.non_differentiable else np.zeros(shape, dtype)
             else:
                 g = acc.value
+            if g is not None and node.hooks.get(i):
+                g = run_grad_hooks(node.hooks[i], g)
             out_grads.append(g)
             if capture is not None and (id(node), i) in captured_nodes:
                 results[captured_nodes[(id(node), i)]] = g
@@ -151,8 +155,11 @@ def run_backward(tensors: Sequence[Any], grads: Sequence[np.ndarray], retain_gra
                     continue
                 if capture is not None:
                     if id(target) in captured_leaves:
-                        k = captured_leaves[id(target)]
-                        results[k] = g if results[k] is None else results[k] + g
+                        entry = leaf_grads.get(id(target))
+                        if entry is None:
+                            leaf_grads[id(target)] = (target, _Acc(g))
+                        else:
+                            entry[1].add(g)
                 else:
                     entry = leaf_grads.get(id(target))
                     if entry is None:
@@ -172,5 +179,15 @@ def run_backward(tensors: Sequence[Any], grads: Sequence[np.ndarray], retain_gra
                 ready.append(parent)
 
     for target, acc in leaf_grads.values():
-        target._accumulate_grad(acc.value)
+        g = _leaf_hooks(target, acc.value)
+        if capture is not None:
+            results[captured_leaves[id(target)]] = g
+        else:
+            target._accumulate_grad(g)
     return results if capture is not None else None
+
+
+def _leaf_hooks(t: Any, g: np.ndarray) -> np.ndarray:
+    """A leaf's ``register_hook`` hooks see its total gradient before it is accumulated."""
+    hooks = t.__dict__.get("_grad_hooks")
+    return run_grad_hooks(hooks, g) if hooks else g

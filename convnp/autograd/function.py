@@ -49,7 +49,8 @@ class Context:
 class Node:
     """A recorded Function call: the graph vertex the engine walks in backward."""
 
-    __slots__ = ("fn", "ctx", "edges", "n_outputs", "out_meta", "freed", "retained", "__weakref__")
+    __slots__ = ("fn", "ctx", "edges", "n_outputs", "out_meta", "freed", "retained", "hooks",
+                 "__weakref__")
 
     def __init__(self, fn: type, ctx: Context, edges: list, out_meta: list) -> None:
         self.fn = fn
@@ -61,6 +62,7 @@ class Node:
         self.out_meta = out_meta  # (shape, dtype) of each output, to build zero gradients
         self.freed = False
         self.retained: dict[int, Any] = {}
+        self.hooks: dict[int, dict] = {}  # output nr -> Tensor.register_hook hooks
 
     def name(self) -> str:
         return self.fn.__name__ + "Backward"

@@ -1,3 +1,15 @@
-"""``convnp.utils``: PyTorch's ``torch.utils`` layout (``convnp.utils.data``)."""
+"""``convnp.utils``: the layout of ``torch.utils`` (``convnp.utils.data``, ``.hooks``).
 
-from convnp.utils import data  # noqa: F401
+Submodules load on first use, so that ``convnp.nn`` (which needs ``hooks``) does not pull in the
+data pipeline.
+"""
+
+import importlib
+
+__all__ = ["data", "hooks"]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        return importlib.import_module(f"convnp.utils.{name}")
+    raise AttributeError(f"module 'convnp.utils' has no attribute {name!r}")

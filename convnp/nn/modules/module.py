@@ -9,6 +9,7 @@ import numpy as np
 
 from convnp import _dtype
 from convnp.tensor import Tensor
+from convnp.utils.hooks import BackwardHook, RemovableHandle
 
 
 class Parameter(Tensor):
@@ -71,6 +72,8 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
 
     # ------------------------------------------------------------------ attribute plumbing
     def __setattr__(self, name: str, value: Any) -> None:
@@ -172,16 +175,23 @@ class Module:
                 res = hook(self, args)
                 if res is not None:
                     args = res if isinstance(res, tuple) else (res,)
+        bw = None
+        if self._backward_hooks or self._backward_pre_hooks:
+            bw = BackwardHook(self, list(self._backward_hooks.values()),
+                              list(self._backward_pre_hooks.values()))
+            args = bw.setup_input_hook(args)
         out = self.forward(*args, **kwargs)
         for hid, hook in list(self._forward_hooks.items()):
             res = hook(self, args, kwargs, out) if hid in with_kw else hook(self, args, out)
             if res is not None:
                 out = res
+        if bw is not None:
+            out = bw.setup_output_hook(out)
         return out
 
     def _add_hook(self, store: OrderedDict, hook: Callable, prepend: bool,
-                  with_kwargs: bool) -> "_HookHandle":
-        handle = _HookHandle(store, hook)
+                  with_kwargs: bool) -> RemovableHandle:
+        handle = RemovableHandle(store, hook)
         if prepend:
             store.move_to_end(handle.id, last=False)
         if with_kwargs:
@@ -192,16 +202,31 @@ class Module:
 
     def register_forward_hook(self, hook: Callable, *, prepend: bool = False,
                               with_kwargs: bool = False,
-                              always_call: bool = False) -> "_HookHandle":
+                              always_call: bool = False) -> RemovableHandle:
         """Call ``hook(module, args, output)`` (``hook(module, args, kwargs, output)`` with
         ``with_kwargs``) after every forward; a non-None result replaces the output."""
         return self._add_hook(self._forward_hooks, hook, prepend, with_kwargs)
 
     def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
-                                  with_kwargs: bool = False) -> "_HookHandle":
+                                  with_kwargs: bool = False) -> RemovableHandle:
         """Call ``hook(module, args)`` (``hook(module, args, kwargs)`` with ``with_kwargs``)
         before every forward; a non-None result replaces the inputs."""
         return self._add_hook(self._forward_pre_hooks, hook, prepend, with_kwargs)
+
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False
+                                    ) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients with respect to
+        the module's inputs are computed; a non-None result (a tuple, one entry per positional
+        input) replaces ``grad_input``. As in torch, ``grad_input`` holds None for arguments that
+        are not tensors requiring grad, and the hook fires with all-None ``grad_input`` as soon as
+        ``grad_output`` is known when no input requires grad."""
+        return self._add_hook(self._backward_hooks, hook, prepend, False)
+
+    def register_full_backward_pre_hook(self, hook: Callable, prepend: bool = False
+                                        ) -> RemovableHandle:
+        """Call ``hook(module, grad_output)`` when the gradients with respect to the module's
+        outputs are computed; a non-None result (a tuple) replaces ``grad_output``."""
+        return self._add_hook(self._backward_pre_hooks, hook, prepend, False)
 
     # ------------------------------------------------------------------ traversal
     def named_modules(self, memo: set | None = None, prefix: str = "",
@@ -393,22 +418,3 @@ class Module:
     def __dir__(self):
         return list(super().__dir__()) + list(self._parameters) + list(self._buffers) + list(
             self._modules)
-
-
-class _HookHandle:
-    _next = 0
-
-    def __init__(self, store: OrderedDict, hook: Callable) -> None:
-        self.store = store
-        self.id = _HookHandle._next
-        _HookHandle._next += 1
-        store[self.id] = hook
-
-    def remove(self) -> None:
-        self.store.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
