@@ -126,9 +126,15 @@ _TOOLS = {"conv_output_shape", "conv_transpose_output_shape", "pool_output_shape
           "conv_input_sizes", "summary", "receptive_field", "conv_matrix"}
 
 
+# torch's file format (torch.save / torch.load), read and written without torch
+_SERIALIZATION = {"save", "load"}
+
+
 def __getattr__(name: str):
     if name in _LAZY:
         return importlib.import_module(f"convnp.{name}")
+    if name in _SERIALIZATION:
+        return getattr(importlib.import_module("convnp.serialization"), name)
     if name in _TOOLS:
         return getattr(importlib.import_module("convnp.tools"), name)
     raise AttributeError(f"module 'convnp' has no attribute {name!r}")
