@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 
+from convnp._device import device
 from convnp._dtype import (
     bool,
     double,
@@ -28,7 +29,13 @@ from convnp._dtype import (
     short,
     uint8,
 )
-from convnp.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from convnp.autograd import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from convnp.creation import (
     arange,
     as_tensor,
@@ -118,7 +125,7 @@ from convnp.tensor import Tensor, is_tensor
 __version__ = "0.1.0"
 
 # heavier subpackages load on first use, so `import convnp` stays light
-_LAZY = {"nn", "optim", "data", "models", "tools", "utils", "autograd", "cli"}
+_LAZY = {"nn", "optim", "data", "models", "tools", "utils", "autograd", "cli", "cuda"}
 
 
 # explain/summary tools, re-exported at the top level and imported on first use
@@ -138,6 +145,30 @@ def __getattr__(name: str):
     if name in _TOOLS:
         return getattr(importlib.import_module("convnp.tools"), name)
     raise AttributeError(f"module 'convnp' has no attribute {name!r}")
+
+
+def softmax(input, dim=None, dtype=None):
+    from convnp.ops.activation import softmax
+
+    return softmax(input, dim, dtype=dtype)
+
+
+def log_softmax(input, dim=None, dtype=None):
+    from convnp.ops.activation import log_softmax
+
+    return log_softmax(input, dim, dtype=dtype)
+
+
+def sort(input, dim=-1, descending=False, stable=False):
+    return input.sort(dim, descending, stable)
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    return input.topk(k, dim, largest, sorted)
+
+
+def argsort(input, dim=-1, descending=False, stable=False):
+    return input.argsort(dim, descending)
 
 
 def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8) -> bool:

@@ -107,8 +107,14 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self):
+        from convnp._device import CPU
+
+        return CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
 
     @property
     def is_leaf(self) -> bool:
@@ -194,17 +200,19 @@ class Tensor:
 
     def to(self, *args, **kwargs) -> "Tensor":
         """``to(dtype)``, ``to('cpu')`` or ``to(other_tensor)``; differentiable dtype casts."""
+        from convnp._device import check_cpu
+
         dtype = kwargs.pop("dtype", None)
+        if kwargs.get("device") is not None:
+            check_cpu(kwargs.pop("device"), "Tensor.to")
         kwargs.pop("device", None)
         kwargs.pop("non_blocking", None)
         kwargs.pop("copy", None)
         for a in args:
             if isinstance(a, Tensor):
                 dtype = a.dtype
-            elif isinstance(a, str) and a in ("cpu",):
+            elif check_cpu(a, "Tensor.to"):
                 continue
-            elif isinstance(a, str) and a.startswith("cuda"):
-                raise RuntimeError("convnp runs on the CPU only; to('cuda') is not available")
             else:
                 dtype = a
         if dtype is None:
@@ -575,6 +583,16 @@ class Tensor:
     def argsort(self, dim=-1, descending=False):
         a = -self.data if descending else self.data
         return Tensor._wrap(np.argsort(a, axis=dim, kind="stable").astype(np.int64))
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        """(values, indices) along ``dim``; ties keep their order (a stable sort), as torch's
+        CPU sort does. Values are differentiable (the gradient goes back to each element)."""
+        order = np.argsort(-self.data if descending else self.data, axis=dim, kind="stable")
+        if descending and self.data.dtype.kind == "f":  # -x flips NaN's place: put NaN first
+            nan = np.isnan(np.take_along_axis(self.data, order, axis=dim))
+            order = np.take_along_axis(order, np.argsort(~nan, axis=dim, kind="stable"), dim)
+        return R.MaxMin(self.gather(dim, Tensor._wrap(order)),
+                        Tensor._wrap(order.astype(np.int64)))
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
         idx = np.argsort(-self.data if largest else self.data, axis=dim, kind="stable")

@@ -1,7 +1,13 @@
 """Reverse-mode automatic differentiation: Function, the engine, grad mode and gradcheck."""
 
 from convnp.autograd.function import Context, Function
-from convnp.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from convnp.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from convnp.autograd.gradcheck import GradcheckError, gradcheck
 
 
@@ -38,4 +44,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, allow_unused=Fal
 
 
 __all__ = ["Context", "Function", "GradcheckError", "enable_grad", "grad", "gradcheck",
-           "is_grad_enabled", "no_grad", "set_grad_enabled"]
+           "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled"]

@@ -46,6 +46,29 @@ class no_grad(_GradMode):
     _target = False
 
 
+class inference_mode(_GradMode):
+    """``torch.inference_mode``: in convnp the same as ``no_grad`` (``inference_mode(False)``
+    leaves recording as it is)."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self._mode = bool(mode)
+        self._target = False if mode else is_grad_enabled()
+
+    def __enter__(self) -> None:
+        self._prev = is_grad_enabled()
+        _set(False if self._mode else self._prev)
+
+    def __call__(self, fn):
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
 class enable_grad(_GradMode):
     """Re-enable graph recording inside the block, like ``torch.enable_grad``."""
 

@@ -383,12 +383,14 @@ class Module:
         return self._cast(np.float16)
 
     def to(self, *args, **kwargs) -> "Module":
+        from convnp._device import check_cpu
+
         dtype = kwargs.get("dtype")
+        if kwargs.get("device") is not None:
+            check_cpu(kwargs["device"], f"{type(self).__name__}.to")
         for a in args:
-            if isinstance(a, str) and a == "cpu":
+            if check_cpu(a, f"{type(self).__name__}.to"):
                 continue
-            if isinstance(a, str) and a.startswith("cuda"):
-                raise RuntimeError("convnp runs on the CPU only; to('cuda') is not available")
             dtype = a
         return self._cast(dtype) if dtype is not None else self
 
