@@ -3,11 +3,30 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from convnp import _dtype as D
+from convnp._device import check_cpu, device
 from convnp.random import rng
 from convnp.tensor import Tensor, _infer_array
+
+
+def _cpu_only(fn):
+    """Accept torch's ``device=`` keyword: the CPU (or None) passes, another device raises."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if kwargs.get("device") is not None:
+            try:
+                dev = device(kwargs["device"])
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"{fn.__name__}: {e}") from None
+            check_cpu(dev, fn.__name__)
+        return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def _size(size) -> tuple:
@@ -28,6 +47,7 @@ def _out(arr: np.ndarray, requires_grad: bool) -> Tensor:
     return t.requires_grad_(True) if requires_grad else t
 
 
+@_cpu_only
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Copy ``data`` (nested lists, numbers, arrays, tensors) into a new tensor.
 
@@ -39,6 +59,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     return _out(arr, requires_grad)
 
 
+@_cpu_only
 def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Like ``tensor`` but shares memory with a NumPy array when the dtype already matches."""
     if isinstance(data, Tensor) and (dtype is None or D.resolve(dtype) == data.dtype):
@@ -53,18 +74,22 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor._wrap(array)
 
 
+@_cpu_only
 def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _out(np.zeros(_size(size), _float(dtype)), requires_grad)
 
 
+@_cpu_only
 def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _out(np.ones(_size(size), _float(dtype)), requires_grad)
 
 
+@_cpu_only
 def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _out(np.empty(_size(size), _float(dtype)), requires_grad)
 
 
+@_cpu_only
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     if dtype is None:
         dtype = (np.bool_ if isinstance(fill_value, bool) else np.int64
@@ -72,6 +97,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tens
     return _out(np.full(_size((size,)), fill_value, D.resolve(dtype)), requires_grad)
 
 
+@_cpu_only
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
     if end is None:
         start, end = 0, start
@@ -81,24 +107,29 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     return _out(np.arange(start, end, step).astype(D.resolve(dtype)), requires_grad)
 
 
+@_cpu_only
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _out(np.linspace(start, end, steps).astype(_float(dtype)), requires_grad)
 
 
+@_cpu_only
 def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _out(np.eye(n, m, dtype=_float(dtype)), requires_grad)
 
 
+@_cpu_only
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform samples in [0, 1)."""
     return _out(rng(generator).random(_size(size)).astype(_float(dtype)), requires_grad)
 
 
+@_cpu_only
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Standard normal samples."""
     return _out(rng(generator).standard_normal(_size(size)).astype(_float(dtype)), requires_grad)
 
 
+@_cpu_only
 def randint(low, high=None, size=None, generator=None, dtype=None, device=None) -> Tensor:
     """Integers uniform in [low, high) (``randint(high, size)`` also accepted)."""
     if size is None:
@@ -111,6 +142,7 @@ def randint(low, high=None, size=None, generator=None, dtype=None, device=None) 
         D.resolve(dtype) or np.int64))
 
 
+@_cpu_only
 def randperm(n, generator=None, dtype=None, device=None) -> Tensor:
     return Tensor._wrap(rng(generator).permutation(n).astype(D.resolve(dtype) or np.int64))
 
@@ -120,18 +152,22 @@ def _like(fn, input: Tensor, dtype, requires_grad, **kw) -> Tensor:
     return _out(fn(input.shape, dtype, **kw), requires_grad)
 
 
+@_cpu_only
 def zeros_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _like(np.zeros, input, dtype, requires_grad)
 
 
+@_cpu_only
 def ones_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _like(np.ones, input, dtype, requires_grad)
 
 
+@_cpu_only
 def empty_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _like(np.empty, input, dtype, requires_grad)
 
 
+@_cpu_only
 def full_like(input, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _out(np.full(input.shape, fill_value, D.resolve(dtype) or input.dtype), requires_grad)
 

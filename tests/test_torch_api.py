@@ -33,6 +33,17 @@ def test_the_usual_device_line_runs_and_everything_stays_on_the_cpu():
         convnp.device(3)
 
 
+def test_creation_functions_take_a_device():
+    assert convnp.zeros(2, device="cpu").shape == (2,)
+    assert convnp.randn(2, 3, device=convnp.device("cpu")).shape == (2, 3)
+    assert convnp.arange(3, device="cpu").tolist() == [0, 1, 2]
+    with pytest.raises(RuntimeError, match="ones: convnp computes on the CPU only; got device "
+                                           "'cuda'"):
+        convnp.ones(2, device="cuda")
+    with pytest.raises(ValueError, match="tensor: device: unknown device type 'gpu'"):
+        convnp.tensor([1.0], device="gpu")
+
+
 def test_inference_mode_is_no_grad_and_decorates():
     w = convnp.ones(2, requires_grad=True)
     with convnp.inference_mode():
