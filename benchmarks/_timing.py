@@ -54,6 +54,40 @@ def pin_threads(n: int) -> dict:
     return report
 
 
+def blas_core() -> str:
+    """The kernel family NumPy's OpenBLAS runs (e.g. ``Haswell`` = AVX2, ``SkylakeX`` =
+    AVX-512), or ``unknown``. ``OPENBLAS_CORETYPE`` in the environment forces it; some machines
+    set it for safety with old OpenBLAS builds, which halves SGEMM speed on AVX-512 CPUs."""
+    import ctypes
+    import glob
+
+    import numpy as np
+
+    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    for path in glob.glob(os.path.join(libs, "*openblas*")):
+        lib = ctypes.CDLL(path)
+        for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename",
+                     "openblas_get_corename64_", "openblas_get_corename"):
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                fn.restype = ctypes.c_char_p
+                return fn().decode()
+    return "unknown"
+
+
+def header(threads: dict, repeats: int) -> None:
+    """Print the conditions of a run: threads, repeats, Numba, BLAS kernels, load average."""
+    import convnp
+
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    print(f"threads: {threads}   repeats: {repeats}   numba: {convnp.backend.use_numba()}   "
+          f"OpenBLAS kernels: {blas_core()}"
+          f"{f' (forced by OPENBLAS_CORETYPE={forced})' if forced else ''}   "
+          f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    if os.getloadavg()[0] > (os.cpu_count() or 1):
+        print("WARNING: the machine is oversubscribed; multi-threaded BLAS timings are unreliable")
+
+
 def _block(fn: Callable[[], object], number: int) -> float:
     t0 = time.perf_counter()
     for _ in range(number):

@@ -124,10 +124,7 @@ def main(argv=None) -> int:
     import convnp.nn.functional as F
 
     repeats = args.repeats or (2 if args.quick else 7)
-    print(f"threads: {threads}   repeats: {repeats}   numba: {convnp.backend.use_numba()}   "
-          f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    if os.getloadavg()[0] > (os.cpu_count() or 1):
-        print("WARNING: the machine is oversubscribed; multi-threaded BLAS timings are unreliable")
+    _timing.header(threads, repeats)
     print(f"{'layer':5} {'shape':36} {'pass':8} {'convnp ms':>10} {'torch ms':>9} {'ratio':>6} "
           f"{'GFLOP/s':>8} {'torch':>7}")
     ratios = {"fwd": [], "fwd+bwd": []}

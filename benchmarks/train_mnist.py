@@ -107,6 +107,14 @@ def main():
     n = len(order)
     print(f"LeNet-5, MNIST, {n} training images, batch {a.batch_size}, Adam 1e-3, "
           f"{a.threads} threads")
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import _timing
+
+    print(f"OpenBLAS kernels: {_timing.blas_core()}   "
+          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}   "
+          f"load average: {os.getloadavg()[0]:.1f}")
     print(f"{'framework':10s} {'epoch s':>9s} {'images/s':>10s} {'last loss':>10s} "
           f"{'test acc':>9s}")
     for name, (sec, loss, acc) in rows.items():
