@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _timing  # noqa: E402  (first: thread environment before numpy/torch load)
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 
 def load(data_dir, limit):
+    import numpy as np
+
     from convnp.data import MNIST
     tr, te = MNIST(data_dir, train=True), MNIST(data_dir, train=False)
     norm = lambda a: ((a.astype(np.float32) / 255 - 0.1307) / 0.3081)[:, None]  # noqa: E731
@@ -30,6 +34,8 @@ def load(data_dir, limit):
 
 
 def run_convnp(xtr, ytr, xte, yte, order, bs):
+    import numpy as np
+
     import convnp
     import convnp.nn as nn
     from convnp.models import LeNet5
@@ -94,24 +100,19 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--only", choices=["convnp", "torch"], default=None)
     a = p.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", str(a.threads))
+    _timing.pin_threads(a.threads)  # before numpy, convnp and torch start their thread pools
+    import numpy as np
+
     xtr, ytr, xte, yte = load(a.data_dir, a.limit_train)
     order = np.random.default_rng(0).permutation(len(xtr))
     rows = {}
     if a.only in (None, "convnp"):
         rows["convnp"] = run_convnp(xtr, ytr, xte, yte, order, a.batch_size)
     if a.only in (None, "torch"):
-        import torch
-        torch.set_num_threads(a.threads)
         rows["torch"] = run_torch(xtr, ytr, xte, yte, order, a.batch_size)
     n = len(order)
     print(f"LeNet-5, MNIST, {n} training images, batch {a.batch_size}, Adam 1e-3, "
           f"{a.threads} threads")
-    import sys
-
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import _timing
-
     print(f"OpenBLAS kernels: {_timing.blas_core()}   "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}   "
           f"load average: {os.getloadavg()[0]:.1f}")
