@@ -65,6 +65,31 @@ def test_max_pool_nan_propagates_like_torch(path):
             check_grad=False)
 
 
+def test_max_pool_windows_inside_fast_path_ties_nan_inf(path):
+    """2-d, unpadded, every window inside (the register kernel): ties take the first tap, a NaN
+    wins (the last one when a window holds two), all -inf windows report their first tap."""
+    from convnp.ops.pooling import _windows_inside
+
+    assert _windows_inside((1, 6, 8), (1, 2, 2), (1, 2, 2), (0, 0, 0), (1, 1, 1), (1, 3, 4))
+    assert not _windows_inside((1, 5, 5), (1, 2, 2), (1, 2, 2), (0, 0, 0), (1, 1, 1), (1, 3, 3))
+    assert not _windows_inside((1, 6, 8), (1, 2, 2), (1, 2, 2), (0, 1, 1), (1, 1, 1), (1, 4, 5))
+    x = np.round(distinct(2, 3, 6, 8) * 2) / 2  # rounding makes ties
+    x[0, 0, 0, :2] = np.nan
+    x[0, 0, 1, 0] = np.nan
+    x[1, 2, 2:4, 2:4] = -np.inf
+    x[1, 1, 0:2, 0:2] = 7.0
+    for kw in (dict(kernel_size=2), dict(kernel_size=(2, 3), stride=(2, 1)),
+               dict(kernel_size=3, stride=2)):
+        compare(lambda t, kw=kw: F.max_pool2d(t, return_indices=True, **kw),
+                lambda t, kw=kw: TF.max_pool2d(t, return_indices=True, **kw), x,
+                dtype=np.float64, check_grad=False)
+    finite = np.where(np.isfinite(x), x, 0.0)
+    compare(lambda t: F.max_pool2d(t, 2), lambda t: TF.max_pool2d(t, 2), finite,
+            dtype=np.float64)
+    compare(lambda t: F.max_pool1d(t, 3), lambda t: TF.max_pool1d(t, 3), finite[:, :, 0],
+            dtype=np.float32)
+
+
 def test_max_pool_minus_inf_windows_pick_torchs_index(path):
     x = distinct(1, 2, 5, 6)
     x[0, 0, :3, :3] = -np.inf  # whole windows of -inf, some reaching into the padding

@@ -99,6 +99,34 @@ def _max_fwd_nb(x, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, out, code, id
 
 
 @backend.jit(parallel=True)
+def _max_fwd_inside_nb(x, kh, kw, sh, sw, out, code, idx, want_idx):
+    """``_max_fwd_nb`` for the common case of 2-d planes (D = 1), no padding, no dilation and
+    every window inside the input (LeNet's and VGG's 2x2 stride 2): no bounds to test, so each
+    output's maximum stays in registers (~3x faster than the row-buffer kernel on 2x2 windows).
+    Same tie and NaN rule: the first maximal tap, and a NaN replaces whatever came before."""
+    B = x.shape[0]
+    W = x.shape[3]
+    OH, OW = out.shape[2], out.shape[3]
+    for b in _prange(B):
+        for oh in range(OH):
+            h0 = oh * sh
+            for ow in range(OW):
+                w0 = ow * sw
+                best = x[b, 0, h0, w0]
+                bc = 0
+                for j in range(kh):
+                    for k in range(kw):
+                        v = x[b, 0, h0 + j, w0 + k]
+                        take = (v > best) | (v != v)
+                        best = v if take else best
+                        bc = j * kw + k if take else bc
+                out[b, 0, oh, ow] = best
+                code[b, 0, oh, ow] = bc
+                if want_idx:
+                    idx[b, 0, oh, ow] = (h0 + bc // kw) * W + w0 + bc % kw
+
+
+@backend.jit(parallel=True)
 def _max_bwd_nb(g, code, offd, offh, offw, sd, sh, sw, pd, ph, pw, gx):
     """Scatter-add each output gradient to its argmax; ``off*[code]`` are the tap's offsets."""
     B, D, H, W = gx.shape
@@ -269,6 +297,15 @@ def _padded(x4, p3, need3, fill):
 
 
 # ---------------------------------------------------------------------------- max pooling
+def _windows_inside(in3, k3, s3, p3, d3, o3) -> bool:
+    """2-d planes, no padding or dilation, and every window inside the input (no ceil_mode
+    overhang): the case ``_max_fwd_inside_nb`` handles."""
+    return (in3[0] == 1 and k3[0] == 1 and o3[0] == 1 and p3 == (0, 0, 0) and d3 == (1, 1, 1)
+            and k3[1] * k3[2] > 1
+            and all((o - 1) * st + k <= n for o, st, k, n in zip(o3[1:], s3[1:], k3[1:],
+                                                                  in3[1:])))
+
+
 def _max_forward(x4, k3, s3, p3, d3, o3, want_idx=False):
     """Max values and tap codes (and flat indices when ``want_idx``, else None)."""
     B = x4.shape[0]
@@ -280,8 +317,11 @@ def _max_forward(x4, k3, s3, p3, d3, o3, want_idx=False):
         return out, code, (np.zeros(code.shape, np.int64) if want_idx else None)
     if backend.use_numba():
         idx = np.empty(code.shape if want_idx else (1, 1, 1, 1), np.int64)
-        _max_fwd_nb(x4, *k3, *s3, *p3, *d3, out, code, idx, want_idx,
-                    np.full(1, -np.inf, x4.dtype))
+        if _windows_inside(x4.shape[1:], k3, s3, p3, d3, o3):
+            _max_fwd_inside_nb(x4, k3[1], k3[2], s3[1], s3[2], out, code, idx, want_idx)
+        else:
+            _max_fwd_nb(x4, *k3, *s3, *p3, *d3, out, code, idx, want_idx,
+                        np.full(1, -np.inf, x4.dtype))
         return out, code, (idx if want_idx else None)
     need = [(o - 1) * s + (k - 1) * d + 1 for o, s, k, d in zip(o3, s3, k3, d3)]
     xp = _padded(x4, p3, need, -np.inf)
