@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 
+from convnp import _memory
 from convnp._device import device
 from convnp._dtype import (
     bool,
@@ -123,6 +124,8 @@ from convnp.random import (
 from convnp.tensor import Tensor, is_tensor
 
 __version__ = "0.1.0"
+
+_memory.keep_freed_memory()  # glibc keeps freed pages for reuse (see convnp/_memory.py)
 
 # heavier subpackages load on first use, so `import convnp` stays light
 _LAZY = {"nn", "optim", "data", "models", "tools", "utils", "autograd", "cli", "cuda"}

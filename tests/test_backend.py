@@ -1,5 +1,7 @@
 """The compiled-kernel backend: lazy compilation, serial twin below the size threshold."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -37,3 +39,18 @@ def test_twins_are_distinct_compiled_kernels():
 def test_work_is_the_largest_array_argument():
     assert backend._work((np.zeros(49), 3, None)) == 49
     assert backend._work((np.zeros((8, 8)), np.zeros(3), 2.0)) == 64
+
+
+def test_glibc_keeps_freed_memory_unless_opted_out():
+    import platform
+    import subprocess
+    import sys
+
+    import convnp
+
+    code = "import convnp; print(convnp._memory.applied)"
+    off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "CONVNP_KEEP_FREED_MEMORY": "0"}, check=True)
+    assert off.stdout.strip() == "False"
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert convnp._memory.applied is glibc
