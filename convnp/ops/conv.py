@@ -25,6 +25,7 @@ along every spatial axis first, which gives the true convolution of the slides
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 
@@ -174,16 +175,25 @@ def _conv_fwd_nobias(x, w, pads, s, d, groups, out_sp=None, bias=None):
 # strided copies of a classic im2col are 2-4x slower for small images.
 # ---------------------------------------------------------------------------------------------
 def _grid_plan(sp, pads, k, d, out_sp, per_row_bytes_per_c, C, N):
+    """Padded grid ``Sp``, its flat strides, the flat offset of every kernel tap, the grid run
+    ``L`` that covers all outputs, and the chunking (images ``B``, output rows ``R``). Cached:
+    a training loop asks for the same few geometries every step."""
+    return _grid_plan_cached(tuple(sp), tuple(tuple(p) for p in pads), tuple(k), tuple(d),
+                             tuple(out_sp), int(per_row_bytes_per_c), int(C), int(N), _BUDGET)
+
+
+@functools.lru_cache(maxsize=256)
+def _grid_plan_cached(sp, pads, k, d, out_sp, per_row_bytes_per_c, C, N, budget):
     Sp = tuple(n + lo + hi for n, (lo, hi) in zip(sp, pads))
     fst = [math.prod(Sp[i + 1:]) for i in range(len(Sp))]  # flat strides of the padded grid
     offs = [sum(t[i] * d[i] * fst[i] for i in range(len(k))) for t in np.ndindex(*k)]
     L = sum((out_sp[i] - 1) * fst[i] for i in range(len(k))) + 1
     per_image = C * len(offs) * L * per_row_bytes_per_c
-    if per_image <= _BUDGET:
-        B, R = _chunk_size(N, per_image), out_sp[0]
+    if per_image <= budget:
+        B, R = max(1, min(N, budget // max(per_image, 1))), out_sp[0]
     else:  # one image is too big: chunk along the first output axis too
-        B, R = 1, max(1, _BUDGET // (C * len(offs) * fst[0] * per_row_bytes_per_c))
-    return Sp, fst, offs, L, B, R
+        B, R = 1, max(1, budget // (C * len(offs) * fst[0] * per_row_bytes_per_c))
+    return Sp, tuple(fst), tuple(offs), L, B, R
 
 
 def _grid_input(x, n0, b, pads, xbuf, sp):
