@@ -308,6 +308,17 @@ class _Unpickler(pickle.Unpickler):
         return self.cache[key]
 
 
+def _is_safetensors(path) -> bool:
+    """A safetensors file: a little-endian u64 header length, then a JSON header ``{...``."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        head = fh.read(9)
+    if len(head) < 9:
+        return False
+    n = struct.unpack("<Q", head[:8])[0]
+    return head[8:9] == b"{" and 8 + n <= size
+
+
 def load(f: str | os.PathLike | io.IOBase, map_location: Any = None,
          weights_only: bool | None = None, **kwargs: Any) -> Any:
     """Load a file written by ``torch.save`` or :func:`save`; tensors become convnp tensors.
@@ -324,13 +335,10 @@ def load(f: str | os.PathLike | io.IOBase, map_location: Any = None,
     if isinstance(f, (str, os.PathLike)):
         if not os.path.isfile(f):
             raise FileNotFoundError(f"convnp.load: no file at {where}")
-        if not zipfile.is_zipfile(f):
-            with open(f, "rb") as fh:
-                head = fh.read(8)
-            if len(head) == 8 and head[:1] != b"\x80":  # safetensors: u64 header length
-                from convnp.checkpoint import load as load_checkpoint
+        if not zipfile.is_zipfile(f) and _is_safetensors(f):
+            from convnp.checkpoint import load as load_checkpoint
 
-                return load_checkpoint(f)
+            return load_checkpoint(f)
     elif not hasattr(f, "read"):
         raise TypeError(f"convnp.load: f must be a path or a binary file object, got "
                         f"{type(f).__name__}")

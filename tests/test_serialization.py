@@ -90,6 +90,16 @@ def test_file_objects_and_safetensors_checkpoints(tmp_path):
     np.testing.assert_array_equal(convnp.load(tmp_path / "c.safetensors")["w"].data, [1, 1])
 
 
+def test_safetensors_detected_by_its_header_not_its_first_byte(tmp_path):
+    # a header of 128 bytes makes the first byte 0x80, the same as a pickle's PROTO opcode
+    header = b'{"__metadata__":{"a":"b"}}'
+    header += b" " * (128 - len(header))
+    path = tmp_path / "foreign.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header)
+    with pytest.raises(ValueError, match="safetensors file without convnp metadata"):
+        convnp.load(path)
+
+
 def test_model_state_dict_round_trip_restores_outputs(tmp_path):
     convnp.manual_seed(0)
     a = convnp.models.get_model("lenet5")
