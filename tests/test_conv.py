@@ -110,6 +110,44 @@ def test_depthwise_every_path(case, path):
             dtype=np.float64)
 
 
+@pytest.mark.parametrize("case", [c for c in CONV_CASES if "dw" not in c[0]
+                                  and c[5].get("stride", 1) == 1], ids=lambda c: c[0])
+def test_stride1_every_path(case, path):
+    """Stride-1 convs run the padded-grid GEMM (NumPy path, many channels) or the direct grid
+    kernels (Numba, few channels): both against torch on every path."""
+    name, n, xs, ws, bias, kw = case
+    f, tf = FN[n]
+    compare(lambda *a: f(*a, **kw), lambda *a: tf(*a, **kw), *_args(xs, ws, bias, ws[0]),
+            dtype=np.float64)
+
+
+def test_few_channel_layers_take_the_direct_grid_kernels(monkeypatch):
+    """LeNet's C1 (1 -> 6, 5x5) runs both direct kernels; its C3 (6 -> 16) stays on the GEMMs;
+    the NumPy path never uses them. Checked by counting calls, so the tables above cover both."""
+    from convnp import backend
+
+    calls = []
+    for name in ("_grid_fwd_nb", "_grid_bwdw_nb"):
+        real = getattr(C, name)
+        monkeypatch.setattr(C, name, lambda *a, real=real, name=name: (calls.append(name),
+                                                                          real(*a))[1])
+    for cin, cout, expect in ((1, 6, ["_grid_fwd_nb", "_grid_bwdw_nb"]), (6, 16, [])):
+        calls.clear()
+        x = convnp.tensor(rand(2, cin, 12, 12))
+        w = convnp.tensor(rand(cout, cin, 5, 5), requires_grad=True)
+        F.conv2d(x, w, padding=2).sum().backward()
+        assert calls == expect, (cin, cout, calls)
+    prev = backend.use_numba()
+    backend.use_numba(False)
+    try:
+        calls.clear()
+        F.conv2d(convnp.tensor(rand(2, 1, 12, 12)),
+                 convnp.tensor(rand(6, 1, 5, 5), requires_grad=True), padding=2).sum().backward()
+        assert calls == []
+    finally:
+        backend.use_numba(prev)
+
+
 def test_input_grad_dispatch_picks_col2im_for_small_outputs():
     from convnp.ops.conv import _col2im_cheaper
     # LeNet C5: 16 x 5x5 -> 120 x 1x1; dual grid 9x9 of 120 channels vs 16 channels x 1 output

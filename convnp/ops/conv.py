@@ -238,6 +238,12 @@ def _conv_fwd_grid(x, w, pads, d, groups, out_sp, bias=None) -> np.ndarray:
     direct = _no_pad(pads) and x.flags.c_contiguous
     xbuf = None if direct else _padded_buffer("xpad", B, C, sp, pads, dtype)
     bb = None if bias is None else bias.reshape((1, O) + (1,) * len(out_sp))
+    direct_k = (groups == 1 and backend.use_numba() and x.dtype == w.dtype
+                and x.dtype in (np.float32, np.float64)
+                and O * C * len(offs) <= _GRID_DIRECT_FWD_MAX)
+    if direct_k:
+        wk = np.ascontiguousarray(w.reshape(O, C, len(offs)))
+        offs_a = np.asarray(offs, np.int64)
     for n0 in range(0, N, B):
         b = min(B, N - n0)
         xpf = _grid_input(x, n0, b, pads, xbuf, sp)
@@ -245,9 +251,11 @@ def _conv_fwd_grid(x, w, pads, d, groups, out_sp, bias=None) -> np.ndarray:
             o1 = min(o0 + R, out_sp[0])
             p0 = o0 * fst[0]
             Lc = min(o1 * fst[0], L) - p0
-            cm = _grid_cols(xpf, offs, p0, Lc, groups)
             res = _workspace("ybuf", O * b * Lc, dtype).reshape(groups, og, b * Lc)
-            np.matmul(wm, cm, out=res)
+            if direct_k:
+                _grid_fwd_nb(xpf, wk, offs_a, p0, res.reshape(O, b, Lc))
+            else:
+                np.matmul(wm, _grid_cols(xpf, offs, p0, Lc, groups), out=res)
             view = _grid_view(res, b, O, o1 - o0, out_sp, fst, Lc)
             dst = y[n0:n0 + b, :, o0:o1]
             if bb is None:
@@ -270,6 +278,10 @@ def _conv_bwd_weight_grid(x, gy, k, pads, d, groups) -> np.ndarray:
     tmp = np.empty_like(gw)
     direct = _no_pad(pads) and x.flags.c_contiguous
     xbuf = None if direct else _padded_buffer("xpad", B, C, sp, pads, dtype)
+    direct_k = (groups == 1 and backend.use_numba() and x.dtype == gy.dtype
+                and x.dtype in (np.float32, np.float64)
+                and C * len(offs) <= _GRID_DIRECT_BWDW_MAX)
+    offs_a = np.asarray(offs, np.int64)
     for n0 in range(0, N, B):
         b = min(B, N - n0)
         xpf = _grid_input(x, n0, b, pads, xbuf, sp)
@@ -277,12 +289,16 @@ def _conv_bwd_weight_grid(x, gy, k, pads, d, groups) -> np.ndarray:
             o1 = min(o0 + R, out_sp[0])
             p0 = o0 * fst[0]
             Lc = min(o1 * fst[0], L) - p0
-            cm = _grid_cols(xpf, offs, p0, Lc, groups)
             gg = _workspace("gygrid", O * b * Lc, dtype).reshape(groups, og, b * Lc)
             gg.fill(0)
             np.copyto(_grid_view(gg, b, O, o1 - o0, out_sp, fst, Lc), gy[n0:n0 + b, :, o0:o1])
-            np.matmul(gg, cm.transpose(0, 2, 1), out=tmp)
-            gw += tmp
+            if direct_k:
+                _grid_bwdw_nb(xpf, gg.reshape(O, b, Lc), offs_a, p0, gw.reshape(O, C, -1),
+                              np.zeros(1, dtype))
+            else:
+                cm = _grid_cols(xpf, offs, p0, Lc, groups)
+                np.matmul(gg, cm.transpose(0, 2, 1), out=tmp)
+                gw += tmp
     return gw.reshape(O, cg, *k)
 
 
@@ -495,6 +511,50 @@ def _lift_t(t, fill=1) -> tuple:
 
 # ``prange`` is plain ``range`` until convnp.backend binds ``numba.prange`` at the first compile.
 prange = range
+
+# Few-channel stride-1 layers (LeNet's 1->6 and 6->16 5x5 convs, an RGB stem): the patch-matrix
+# GEMMs are thin (6 or 16 rows; 25-150 deep), so BLAS runs far below its peak and the patch copies
+# cost as much as the products. These kernels compute on the same padded grid straight from the
+# flattened input (no patch matrix): contiguous runs, unsigned indices so the loops vectorise,
+# reassociation allowed so the dot products vectorise too (float rounding as a BLAS dot's).
+_GRID_DIRECT_FWD_MAX = 256   # O * Cg * K at most: forward (LeNet C1: 6 * 25 = 150)
+_GRID_DIRECT_BWDW_MAX = 64  # Cg * K at most: weight gradient (LeNet C1 25, an RGB 3x3 stem 27)
+
+
+@backend.jit(parallel=True, fastmath={"reassoc", "contract"})
+def _grid_fwd_nb(xpf, w, offs, p0, res):
+    """res[o, b, l] = sum_{c,t} w[o, c, t] * xpf[b, c, p0 + offs[t] + l] (groups = 1)."""
+    B, C, _ = xpf.shape
+    O, _, L = res.shape
+    K = offs.shape[0]
+    for o in prange(O):
+        for b in range(B):
+            for i in range(L):
+                res[o, b, np.uintp(i)] = 0
+            for c in range(C):
+                for t in range(K):
+                    wv = w[o, c, t]
+                    base = p0 + offs[t]
+                    for i in range(L):
+                        res[o, b, np.uintp(i)] += wv * xpf[b, c, np.uintp(base + i)]
+
+
+@backend.jit(parallel=True, fastmath={"reassoc", "contract"})
+def _grid_bwdw_nb(xpf, gg, offs, p0, gw, zero):
+    """gw[o, c, t] += sum_{b,l} gg[o, b, l] * xpf[b, c, p0 + offs[t] + l] (groups = 1);
+    ``zero``: a one-element array of the dtype, the accumulator's start."""
+    B, C, _ = xpf.shape
+    O, _, L = gg.shape
+    K = offs.shape[0]
+    for o in prange(O):
+        for b in range(B):  # one image's rows stay in L1 across all (c, t)
+            for c in range(C):
+                for t in range(K):
+                    base = p0 + offs[t]
+                    acc = zero[0]
+                    for i in range(L):
+                        acc += gg[o, b, np.uintp(i)] * xpf[b, c, np.uintp(base + i)]
+                    gw[o, c, t] += acc
 
 
 def _numba() -> bool:
