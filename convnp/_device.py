@@ -55,12 +55,21 @@ class device:
 CPU = device("cpu")
 
 
-def check_cpu(dev, where: str) -> bool:
-    """True when ``dev`` names a device (a str or device); raise unless it is the CPU."""
-    if isinstance(dev, device) or (isinstance(dev, str) and dev.partition(":")[0] in _TYPES):
+def require_cpu(dev, where: str) -> None:
+    """``dev`` (a str or device) must name the CPU: a clear error naming ``where`` otherwise."""
+    try:
         d = device(dev)
-        if d.type not in ("cpu",):
-            raise RuntimeError(f"{where}: convnp computes on the CPU only; got device "
-                               f"'{d}' (convnp.cuda.is_available() is False)")
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{where}: {e}") from None
+    if d.type != "cpu":
+        raise RuntimeError(f"{where}: convnp computes on the CPU only; got device "
+                           f"'{d}' (convnp.cuda.is_available() is False)")
+
+
+def check_cpu(dev, where: str) -> bool:
+    """For ``.to(*args)``: True when ``dev`` names a device (the CPU; any other raises), False
+    when it is something else (a dtype)."""
+    if isinstance(dev, device) or (isinstance(dev, str) and dev.partition(":")[0] in _TYPES):
+        require_cpu(dev, where)
         return True
     return False

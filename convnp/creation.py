@@ -8,7 +8,7 @@ import functools
 import numpy as np
 
 from convnp import _dtype as D
-from convnp._device import check_cpu, device
+from convnp._device import require_cpu
 from convnp.random import rng
 from convnp.tensor import Tensor, _infer_array
 
@@ -19,11 +19,7 @@ def _cpu_only(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         if kwargs.get("device") is not None:
-            try:
-                dev = device(kwargs["device"])
-            except (TypeError, ValueError) as e:
-                raise type(e)(f"{fn.__name__}: {e}") from None
-            check_cpu(dev, fn.__name__)
+            require_cpu(kwargs["device"], fn.__name__)
         return fn(*args, **kwargs)
 
     return wrapper

@@ -296,13 +296,13 @@ class _Unpickler(pickle.Unpickler):
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
             raise UnpicklingError(f"convnp.load: {self.where} holds an unknown "
-                                         f"persistent record {pid!r}")
+                                  f"persistent record {pid!r}")
         _, kind, key, _location, _numel = pid
         if isinstance(kind, _TorchDtype):
             kind = _StorageType(kind.storage)
         if not isinstance(kind, _StorageType):
             raise UnpicklingError(f"convnp.load: {self.where}: unexpected storage type "
-                                         f"{kind!r}")
+                                  f"{kind!r}")
         if key not in self.cache:
             self.cache[key] = _decode_storage(self.read_record(f"data/{key}"), kind.name)
         return self.cache[key]

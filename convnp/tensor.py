@@ -200,11 +200,11 @@ class Tensor:
 
     def to(self, *args, **kwargs) -> "Tensor":
         """``to(dtype)``, ``to('cpu')`` or ``to(other_tensor)``; differentiable dtype casts."""
-        from convnp._device import check_cpu
+        from convnp._device import check_cpu, require_cpu
 
         dtype = kwargs.pop("dtype", None)
         if kwargs.get("device") is not None:
-            check_cpu(kwargs.pop("device"), "Tensor.to")
+            require_cpu(kwargs["device"], "Tensor.to")
         kwargs.pop("device", None)
         kwargs.pop("non_blocking", None)
         kwargs.pop("copy", None)

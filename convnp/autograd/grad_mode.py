@@ -52,7 +52,6 @@ class inference_mode(_GradMode):
 
     def __init__(self, mode: bool = True) -> None:
         self._mode = bool(mode)
-        self._target = False if mode else is_grad_enabled()
 
     def __enter__(self) -> None:
         self._prev = is_grad_enabled()

@@ -65,8 +65,9 @@ def _workspace(name: str, size: int, dtype) -> np.ndarray:
     return buf[:size]
 
 
-def _chunk_size(n: int, per_item_bytes: int) -> int:
-    return max(1, min(n, _BUDGET // max(per_item_bytes, 1)))
+def _chunk_size(n: int, per_item_bytes: int, budget: int | None = None) -> int:
+    budget = _BUDGET if budget is None else budget
+    return max(1, min(n, budget // max(per_item_bytes, 1)))
 
 
 def _interior_sl(sp, pads) -> tuple:
@@ -190,10 +191,16 @@ def _grid_plan_cached(sp, pads, k, d, out_sp, per_row_bytes_per_c, C, N, budget)
     L = sum((out_sp[i] - 1) * fst[i] for i in range(len(k))) + 1
     per_image = C * len(offs) * L * per_row_bytes_per_c
     if per_image <= budget:
-        B, R = max(1, min(N, budget // max(per_image, 1))), out_sp[0]
+        B, R = _chunk_size(N, per_image, budget), out_sp[0]
     else:  # one image is too big: chunk along the first output axis too
         B, R = 1, max(1, budget // (C * len(offs) * fst[0] * per_row_bytes_per_c))
     return Sp, tuple(fst), tuple(offs), L, B, R
+
+
+def _grid_kernel_ok(a, b, groups, work, limit) -> bool:
+    """Use a direct grid kernel (``_grid_fwd_nb`` / ``_grid_bwdw_nb``) instead of the GEMM?"""
+    return (groups == 1 and work <= limit and backend.use_numba() and a.dtype == b.dtype
+            and a.dtype in (np.float32, np.float64))
 
 
 def _grid_input(x, n0, b, pads, xbuf, sp):
@@ -238,10 +245,8 @@ def _conv_fwd_grid(x, w, pads, d, groups, out_sp, bias=None) -> np.ndarray:
     direct = _no_pad(pads) and x.flags.c_contiguous
     xbuf = None if direct else _padded_buffer("xpad", B, C, sp, pads, dtype)
     bb = None if bias is None else bias.reshape((1, O) + (1,) * len(out_sp))
-    direct_k = (groups == 1 and backend.use_numba() and x.dtype == w.dtype
-                and x.dtype in (np.float32, np.float64)
-                and O * C * len(offs) <= _GRID_DIRECT_FWD_MAX)
-    if direct_k:
+    kernel = _grid_kernel_ok(x, w, groups, O * C * len(offs), _GRID_DIRECT_FWD_MAX)
+    if kernel:
         wk = np.ascontiguousarray(w.reshape(O, C, len(offs)))
         offs_a = np.asarray(offs, np.int64)
     for n0 in range(0, N, B):
@@ -252,7 +257,7 @@ def _conv_fwd_grid(x, w, pads, d, groups, out_sp, bias=None) -> np.ndarray:
             p0 = o0 * fst[0]
             Lc = min(o1 * fst[0], L) - p0
             res = _workspace("ybuf", O * b * Lc, dtype).reshape(groups, og, b * Lc)
-            if direct_k:
+            if kernel:
                 _grid_fwd_nb(xpf, wk, offs_a, p0, res.reshape(O, b, Lc))
             else:
                 np.matmul(wm, _grid_cols(xpf, offs, p0, Lc, groups), out=res)
@@ -278,10 +283,9 @@ def _conv_bwd_weight_grid(x, gy, k, pads, d, groups) -> np.ndarray:
     tmp = np.empty_like(gw)
     direct = _no_pad(pads) and x.flags.c_contiguous
     xbuf = None if direct else _padded_buffer("xpad", B, C, sp, pads, dtype)
-    direct_k = (groups == 1 and backend.use_numba() and x.dtype == gy.dtype
-                and x.dtype in (np.float32, np.float64)
-                and C * len(offs) <= _GRID_DIRECT_BWDW_MAX)
+    kernel = _grid_kernel_ok(x, gy, groups, C * len(offs), _GRID_DIRECT_BWDW_MAX)
     offs_a = np.asarray(offs, np.int64)
+    zero = np.zeros(1, dtype)
     for n0 in range(0, N, B):
         b = min(B, N - n0)
         xpf = _grid_input(x, n0, b, pads, xbuf, sp)
@@ -292,9 +296,8 @@ def _conv_bwd_weight_grid(x, gy, k, pads, d, groups) -> np.ndarray:
             gg = _workspace("gygrid", O * b * Lc, dtype).reshape(groups, og, b * Lc)
             gg.fill(0)
             np.copyto(_grid_view(gg, b, O, o1 - o0, out_sp, fst, Lc), gy[n0:n0 + b, :, o0:o1])
-            if direct_k:
-                _grid_bwdw_nb(xpf, gg.reshape(O, b, Lc), offs_a, p0, gw.reshape(O, C, -1),
-                              np.zeros(1, dtype))
+            if kernel:
+                _grid_bwdw_nb(xpf, gg.reshape(O, b, Lc), offs_a, p0, gw.reshape(O, C, -1), zero)
             else:
                 cm = _grid_cols(xpf, offs, p0, Lc, groups)
                 np.matmul(gg, cm.transpose(0, 2, 1), out=tmp)

@@ -383,11 +383,11 @@ class Module:
         return self._cast(np.float16)
 
     def to(self, *args, **kwargs) -> "Module":
-        from convnp._device import check_cpu
+        from convnp._device import check_cpu, require_cpu
 
         dtype = kwargs.get("dtype")
         if kwargs.get("device") is not None:
-            check_cpu(kwargs["device"], f"{type(self).__name__}.to")
+            require_cpu(kwargs["device"], f"{type(self).__name__}.to")
         for a in args:
             if check_cpu(a, f"{type(self).__name__}.to"):
                 continue
