@@ -118,8 +118,7 @@ def main() -> None:
                 t.grad = None
         return run
 
-    print(f"shape {shape} float32, threads {threads}, convnp path: "
-          f"{'NumPy' if args.numpy else 'Numba'}")
+    print(f"shape {shape} float32, convnp path: {'NumPy' if args.numpy else 'Numba'}")
     _timing.header(threads, repeats)
     print(f"{'op':28s} {'pass':9s} {'convnp ms':>10s} {'torch ms':>10s} {'ratio':>7s}")
     ratios = {"fwd": [], "fwd+bwd": []}

@@ -106,7 +106,7 @@ def main():
                    help="epochs per framework, alternating convnp / torch (each from the same "
                         "fresh model); the minimum is reported (default 3)")
     a = p.parse_args()
-    _timing.pin_threads(a.threads)  # before numpy, convnp and torch start their thread pools
+    threads = _timing.pin_threads(a.threads)  # before numpy, convnp and torch start their pools
     import numpy as np
 
     xtr, ytr, xte, yte = load(a.data_dir, a.limit_train)
@@ -120,9 +120,7 @@ def main():
     n = len(order)
     print(f"LeNet-5, MNIST, {n} training images, batch {a.batch_size}, Adam 1e-3, "
           f"{a.threads} threads, {a.repeat} epoch(s) each, alternating")
-    print(f"OpenBLAS kernels: {_timing.blas_core()}   "
-          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}   "
-          f"load average: {os.getloadavg()[0]:.1f}")
+    _timing.header(threads, a.repeat)
     print(f"{'framework':10s} {'best s':>8s} {'median s':>9s} {'images/s':>10s} "
           f"{'last loss':>10s} {'test acc':>9s}   all epochs (s)")
     best = {}
