@@ -14,6 +14,8 @@ import contextlib
 import os
 from typing import Callable
 
+import numpy as np
+
 _enabled = os.environ.get("CONVNP_NUMBA", "1").lower() not in ("0", "false", "no", "off")
 _available: bool | None = None
 
@@ -51,11 +53,59 @@ def numba_disabled():
         _enabled = prev
 
 
-# Below this many elements (largest array argument) a parallel kernel runs its serial twin.
-# Small kernels gain nothing from a second thread, and starting Numba's thread team right after a
-# BLAS call fights OpenBLAS's still-spinning workers for the cores: a LeNet-5 training step on
-# 2 cores took 68 ms with every kernel parallel and 30 ms with small kernels serial.
-PARALLEL_MIN_ELEMENTS = 1 << 20
+# Below this many elements (largest array argument) a parallel kernel runs its serial twin
+# (torch's grain size is 32768 too). This threshold could only be this low once convnp stopped
+# waking NumPy's BLAS thread pool (convnp._blas runs every convnp GEMM on Numba's threads):
+# before, Numba's team started right after a BLAS call fought OpenBLAS's still-spinning workers
+# for the cores (a LeNet-5 step on 2 cores took 68 ms with every kernel parallel, 30 serial).
+PARALLEL_MIN_ELEMENTS = 1 << 15
+
+_threads: int | None = None
+
+
+def _default_threads() -> int:
+    n = os.cpu_count() or 1
+    for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS"):
+        v = os.environ.get(var, "").strip()
+        if v.isdigit() and int(v) > 0:
+            n = min(n, int(v))
+    return n
+
+
+def get_num_threads() -> int:
+    """Threads convnp uses for intra-op parallelism (as ``torch.get_num_threads``).
+
+    Default: the number of CPUs, capped by ``NUMBA_NUM_THREADS`` or ``OMP_NUM_THREADS`` when
+    set. Every parallel kernel and every GEMM convnp runs uses at most this many threads, all
+    from Numba's pool (see ``convnp._blas``)."""
+    global _threads
+    if _threads is None:
+        _threads = _default_threads()
+    return _threads
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads for intra-op parallelism (as ``torch.set_num_threads``); at most the
+    number Numba's pool started with (``NUMBA_NUM_THREADS``, default: the CPUs) are used."""
+    global _threads
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"set_num_threads: n must be an int, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
+    _threads = int(n)
+
+
+def team() -> int:
+    """``get_num_threads()``, with Numba's team for parallel regions started from this thread
+    set to match (capped by the size of Numba's pool). Work is split for the returned count."""
+    n = get_num_threads()
+    if n > 1 and use_numba():
+        import numba
+
+        m = min(n, numba.config.NUMBA_NUM_THREADS)
+        if numba.get_num_threads() != m:
+            numba.set_num_threads(m)
+    return n
 
 
 def _work(args) -> int:
@@ -114,7 +164,7 @@ def jit(parallel: bool = False, **options) -> Callable:
             return kern
 
         def wrapper(*args):
-            par = parallel and _work(args) >= PARALLEL_MIN_ELEMENTS
+            par = parallel and _work(args) >= PARALLEL_MIN_ELEMENTS and team() > 1
             return wrapper.variant(par)(*args)
 
         wrapper.__name__ = fn.__name__

@@ -17,14 +17,20 @@ import pytest  # noqa: E402
 @pytest.fixture(params=["numba", "numba-parallel", "numpy"])
 def path(request):
     """Run a test on each kernel path: the compiled kernels as dispatched (small test arrays run
-    the serial twins), the compiled kernels forced parallel, and the NumPy reference path.
+    the serial twins; one convnp thread), the compiled kernels forced parallel with work split
+    for three threads, and the NumPy reference path.
     The value is True when compiled kernels are on."""
     from convnp import backend
 
-    prev, prev_min = backend.use_numba(), backend.PARALLEL_MIN_ELEMENTS
+    prev, prev_min, prev_threads = (backend.use_numba(), backend.PARALLEL_MIN_ELEMENTS,
+                                    backend.get_num_threads())
     backend.use_numba(request.param != "numpy")
     if request.param == "numba-parallel":
+        # parallel kernels, work split for 3 threads (chunk and block boundaries), run on the
+        # worker's single Numba thread
         backend.PARALLEL_MIN_ELEMENTS = 0
+        backend.set_num_threads(3)
     yield request.param != "numpy"
     backend.use_numba(prev)
     backend.PARALLEL_MIN_ELEMENTS = prev_min
+    backend.set_num_threads(prev_threads)

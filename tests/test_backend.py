@@ -19,6 +19,7 @@ def _double(x, out):  # pragma: no cover - compiled
 @pytest.mark.parametrize("n, expect_parallel", [(10, False), (100, True)])
 def test_parallel_kernel_runs_serial_twin_below_threshold(monkeypatch, n, expect_parallel):
     monkeypatch.setattr(backend, "PARALLEL_MIN_ELEMENTS", 50)
+    monkeypatch.setattr(backend, "_threads", 2)
     picked = []
     real = _double.variant
     monkeypatch.setattr(_double, "variant", lambda par: picked.append(par) or real(par))

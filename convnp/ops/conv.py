@@ -32,7 +32,7 @@ import threading
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from convnp import backend
+from convnp import _blas, backend
 from convnp.autograd.function import Function
 from convnp.ops import _shape
 from convnp.ops import padding as _padding
@@ -160,10 +160,10 @@ def _conv_fwd_nobias(x, w, pads, s, d, groups, out_sp=None, bias=None):
         np.copyto(cols, _patches(xp, k, s, d, groups, out_sp))
         cm = cols.reshape(groups, cg * K, b * P)  # (g, Cg*K, b*P)
         if b == 1:
-            np.matmul(wm, cm, out=y[n0].reshape(groups, og, P))
+            _blas.matmul(wm, cm, out=y[n0].reshape(groups, og, P))
         else:
             yb = _workspace("ybuf", groups * og * b * P, dtype).reshape(groups, og, b * P)
-            np.matmul(wm, cm, out=yb)
+            _blas.matmul(wm, cm, out=yb)
             np.copyto(y[n0:n0 + b].reshape(b, groups, og, P),
                       yb.reshape(groups, og, b, P).transpose(2, 0, 1, 3))
     return y
@@ -240,12 +240,14 @@ def _conv_fwd_grid(x, w, pads, d, groups, out_sp, bias=None) -> np.ndarray:
     dtype = x.dtype
     og = O // groups
     Sp, fst, offs, L, B, R = _grid_plan(sp, pads, k, d, out_sp, x.itemsize, C, N)
+    kernel = _grid_kernel_ok(x, w, groups, O * C * len(offs), _GRID_DIRECT_FWD_MAX)
+    if not kernel and R == out_sp[0] and _chunked_ok(x, w, groups):
+        return _grid_fwd_chunked(x, w, pads, d, out_sp, bias, L, fst, offs, _blas.team())
     wm = w.reshape(groups, og, -1)  # (g, Og, Cg*K)
     y = np.empty((N, O, *out_sp), dtype)
     direct = _no_pad(pads) and x.flags.c_contiguous
     xbuf = None if direct else _padded_buffer("xpad", B, C, sp, pads, dtype)
     bb = None if bias is None else bias.reshape((1, O) + (1,) * len(out_sp))
-    kernel = _grid_kernel_ok(x, w, groups, O * C * len(offs), _GRID_DIRECT_FWD_MAX)
     if kernel:
         wk = np.ascontiguousarray(w.reshape(O, C, len(offs)))
         offs_a = np.asarray(offs, np.int64)
@@ -260,7 +262,7 @@ def _conv_fwd_grid(x, w, pads, d, groups, out_sp, bias=None) -> np.ndarray:
             if kernel:
                 _grid_fwd_nb(xpf, wk, offs_a, p0, res.reshape(O, b, Lc))
             else:
-                np.matmul(wm, _grid_cols(xpf, offs, p0, Lc, groups), out=res)
+                _blas.matmul(wm, _grid_cols(xpf, offs, p0, Lc, groups), out=res)
             view = _grid_view(res, b, O, o1 - o0, out_sp, fst, Lc)
             dst = y[n0:n0 + b, :, o0:o1]
             if bb is None:
@@ -279,11 +281,13 @@ def _conv_bwd_weight_grid(x, gy, k, pads, d, groups) -> np.ndarray:
     dtype = gy.dtype
     cg, og = C // groups, O // groups
     Sp, fst, offs, L, B, R = _grid_plan(sp, pads, k, d, out_sp, x.itemsize, C, N)
+    kernel = _grid_kernel_ok(x, gy, groups, C * len(offs), _GRID_DIRECT_BWDW_MAX)
+    if not kernel and R == out_sp[0] and _chunked_ok(x, gy, groups):
+        return _grid_bwdw_chunked(x, gy, k, pads, d, L, fst, offs, _blas.team())
     gw = np.zeros((groups, og, cg * len(offs)), dtype)
     tmp = np.empty_like(gw)
     direct = _no_pad(pads) and x.flags.c_contiguous
     xbuf = None if direct else _padded_buffer("xpad", B, C, sp, pads, dtype)
-    kernel = _grid_kernel_ok(x, gy, groups, C * len(offs), _GRID_DIRECT_BWDW_MAX)
     offs_a = np.asarray(offs, np.int64)
     zero = np.zeros(1, dtype)
     for n0 in range(0, N, B):
@@ -300,7 +304,7 @@ def _conv_bwd_weight_grid(x, gy, k, pads, d, groups) -> np.ndarray:
                 _grid_bwdw_nb(xpf, gg.reshape(O, b, Lc), offs_a, p0, gw.reshape(O, C, -1), zero)
             else:
                 cm = _grid_cols(xpf, offs, p0, Lc, groups)
-                np.matmul(gg, cm.transpose(0, 2, 1), out=tmp)
+                _blas.matmul(gg, cm.transpose(0, 2, 1), out=tmp)
                 gw += tmp
     return gw.reshape(O, cg, *k)
 
@@ -377,7 +381,7 @@ def _conv_bwd_data(gy, w, x_shape, pads, s, d, groups) -> np.ndarray:
     if K == 1 and _no_pad(pads) and all(v == 1 for v in s) and tuple(out_sp) == sp:
         gx = np.empty(x_shape, dtype)
         wt = w.reshape(groups, og, cg).transpose(0, 2, 1)  # (g, Cg, Og)
-        np.matmul(wt, gy.reshape(N, groups, og, P), out=gx.reshape(N, groups, cg, P))
+        _blas.matmul(wt, gy.reshape(N, groups, og, P), out=gx.reshape(N, groups, cg, P))
         return gx
     if all(v == 1 for v in s):
         # stride 1: the input gradient is a full correlation of gy with the dual weight
@@ -393,6 +397,8 @@ def _conv_bwd_data(gy, w, x_shape, pads, s, d, groups) -> np.ndarray:
         gx = _conv_bwd_data_polyphase(gy, w, x_shape, pads, s, groups)
         if gx is not None:
             return gx
+    if _chunked_ok(gy, w, groups):
+        return _bwd_data_chunked(gy, w, x_shape, pads, s, d, _blas.team())
     wt = w.reshape(groups, og, cg * K).transpose(0, 2, 1)  # (g, Cg*K, Og)
     B = _chunk_size(N, C * K * P * gy.itemsize)
     cols_flat = _workspace("cols", groups * cg * K * B * P, dtype)
@@ -409,7 +415,7 @@ def _conv_bwd_data(gy, w, x_shape, pads, s, d, groups) -> np.ndarray:
         b = min(B, N - n0)
         gyc = _gy_chunk(gy, n0, b, groups, "gybuf")  # (g, Og, b*P)
         gc = cols_flat[:groups * cg * K * b * P].reshape(groups, cg * K, b * P)
-        np.matmul(wt, gyc, out=gc)
+        _blas.matmul(wt, gyc, out=gc)
         G = gc.reshape(groups, cg, *k, b, *out_sp)
         if gbuf is None:
             gxp = gx[n0:n0 + b]
@@ -460,7 +466,7 @@ def _conv_bwd_weight(x, gy, k, pads, s, d, groups) -> np.ndarray:
             np.copyto(cols, _patches(xp, k, s, d, groups, out_sp))
             cm = cols.reshape(groups, cg * K, b * P)
         gyc = _gy_chunk(gy, n0, b, groups, "gybuf")  # (g, Og, b*P)
-        np.matmul(gyc, cm.transpose(0, 2, 1), out=tmp)
+        _blas.matmul(gyc, cm.transpose(0, 2, 1), out=tmp)
         gw += tmp
     return gw.reshape(O, cg, *k)
 
@@ -478,10 +484,10 @@ def _conv1x1_fwd(x, w, s, groups, out_sp) -> np.ndarray:
     # channels-last input (logical NCHW, NHWC memory): one big GEMM, channels-last output
     perm = (0, *range(2, 2 + nd), 1)
     if groups == 1 and xs.transpose(perm).flags.c_contiguous:
-        ycl = xs.transpose(perm).reshape(N * P, C) @ w.reshape(O, C).T  # (N*P, O)
+        ycl = _blas.matmul(xs.transpose(perm).reshape(N * P, C), w.reshape(O, C).T)  # (N*P, O)
         return ycl.reshape(N, *out_sp, O).transpose(0, nd + 1, *range(1, nd + 1))
     y = np.empty((N, O, *out_sp), x.dtype)
-    np.matmul(w.reshape(groups, og, cg), xs.reshape(N, groups, cg, P),
+    _blas.matmul(w.reshape(groups, og, cg), xs.reshape(N, groups, cg, P),
               out=y.reshape(N, groups, og, P))
     return y
 
@@ -558,6 +564,218 @@ def _grid_bwdw_nb(xpf, gg, offs, p0, gw, zero):
                     for i in range(L):
                         acc += gg[o, b, np.uintp(i)] * xpf[b, c, np.uintp(base + i)]
                     gw[o, c, t] += acc
+
+
+# ---------------------------------------------------------------------------------------------
+# chunk-parallel kernels (groups = 1): the batch is cut into chunks, one per thread or more, and
+# each chunk runs its whole pipeline (patch matrix, single-threaded BLAS GEMM, crop / scatter)
+# on its own thread, inside one Numba parallel region. Copies then run in parallel too, and no
+# BLAS thread pool competes with Numba's (convnp._blas). Positions are flat indices: ``gidx[p]``
+# the padded-grid offset of valid output p, ``xidx[t, p]`` the padded-input offset that tap t of
+# output p reads, so the same kernels serve 1-d, 2-d and 3-d.
+# ---------------------------------------------------------------------------------------------
+_setl = None  # bound per compiled kernel (convnp._blas.compiled)
+_gemm_fn = None
+
+
+def _grid_fwd_chunks(xpf, wm, offs, L, gidx, bias, y, nchunks):  # pragma: no cover - compiled
+    """y[n, o, p] = bias[o] + sum_{c,t} wm[o, c*K+t] * xpf[n, c, offs[t] + gidx[p]]."""
+    N, C, _ = xpf.shape
+    O, CK = wm.shape
+    K = offs.shape[0]
+    P = gidx.shape[0]
+    for ch in prange(nchunks):
+        b0 = ch * N // nchunks
+        nb = (ch + 1) * N // nchunks - b0
+        if nb == 0:
+            continue
+        n = nb * L
+        cols = np.empty((CK, n), xpf.dtype)
+        for c in range(C):
+            for t in range(K):
+                row = cols[c * K + t]
+                off = offs[t]
+                for bi in range(nb):
+                    src = xpf[b0 + bi, c]
+                    d0 = bi * L
+                    for i in range(L):
+                        row[np.uintp(d0 + i)] = src[np.uintp(off + i)]
+        res = np.empty((O, n), xpf.dtype)
+        prev = _setl(1)
+        _gemm_fn(101, 111, 111, O, n, CK, 1.0, wm.ctypes.data, CK, cols.ctypes.data, n, 0.0,
+                 res.ctypes.data, n)
+        _setl(prev)
+        for bi in range(nb):
+            for o in range(O):
+                bo = bias[o]
+                r = res[o]
+                dst = y[b0 + bi, o]
+                d0 = bi * L
+                for p in range(P):
+                    dst[np.uintp(p)] = r[np.uintp(d0 + gidx[p])] + bo
+
+
+def _grid_bwdw_chunks(xpf, gy3, offs, L, gidx, parts, nchunks):  # pragma: no cover - compiled
+    """parts[ch] = sum over chunk ch's images of gy (scattered on the grid) @ patches^T."""
+    N, C, _ = xpf.shape
+    O = gy3.shape[1]
+    K = offs.shape[0]
+    CK = C * K
+    P = gidx.shape[0]
+    for ch in prange(nchunks):
+        b0 = ch * N // nchunks
+        nb = (ch + 1) * N // nchunks - b0
+        if nb == 0:
+            parts[ch] = 0
+            continue
+        n = nb * L
+        cols = np.empty((CK, n), xpf.dtype)
+        for c in range(C):
+            for t in range(K):
+                row = cols[c * K + t]
+                off = offs[t]
+                for bi in range(nb):
+                    src = xpf[b0 + bi, c]
+                    d0 = bi * L
+                    for i in range(L):
+                        row[np.uintp(d0 + i)] = src[np.uintp(off + i)]
+        gg = np.zeros((O, n), xpf.dtype)
+        for bi in range(nb):
+            for o in range(O):
+                src = gy3[b0 + bi, o]
+                dst = gg[o]
+                d0 = bi * L
+                for p in range(P):
+                    dst[np.uintp(d0 + gidx[p])] = src[np.uintp(p)]
+        prev = _setl(1)
+        _gemm_fn(101, 111, 112, O, CK, n, 1.0, gg.ctypes.data, n, cols.ctypes.data, n, 0.0,
+                 parts[ch].ctypes.data, CK)
+        _setl(prev)
+
+
+def _col2im_chunks(gy3, wm, xidx, gxp, nchunks):  # pragma: no cover - compiled
+    """gxp[n, c, xidx[t, p]] += sum_o wm[o, c*K+t] * gy3[n, o, p] (gxp zeroed by the caller)."""
+    N, O, P = gy3.shape
+    C = gxp.shape[1]
+    K = xidx.shape[0]
+    CK = C * K
+    for ch in prange(nchunks):
+        b0 = ch * N // nchunks
+        nb = (ch + 1) * N // nchunks - b0
+        if nb == 0:
+            continue
+        n = nb * P
+        gyc = np.empty((O, n), gy3.dtype)
+        for bi in range(nb):
+            for o in range(O):
+                src = gy3[b0 + bi, o]
+                dst = gyc[o]
+                d0 = bi * P
+                for p in range(P):
+                    dst[np.uintp(d0 + p)] = src[np.uintp(p)]
+        G = np.empty((CK, n), gy3.dtype)
+        prev = _setl(1)
+        _gemm_fn(101, 112, 111, CK, n, O, 1.0, wm.ctypes.data, CK, gyc.ctypes.data, n, 0.0,
+                 G.ctypes.data, n)
+        _setl(prev)
+        for bi in range(nb):
+            for c in range(C):
+                dst = gxp[b0 + bi, c]
+                for t in range(K):
+                    g = G[c * K + t]
+                    ix = xidx[t]
+                    d0 = bi * P
+                    for p in range(P):
+                        dst[np.uintp(ix[p])] += g[np.uintp(d0 + p)]
+
+
+_CHUNK_MIN_THREADS = 0
+
+
+def _chunked_ok(a, b, groups) -> bool:
+    """Use the chunk-parallel kernels? groups = 1, float32/64, convnp on more than one thread."""
+    return (groups == 1 and a.dtype == b.dtype and a.dtype in (np.float32, np.float64)
+            and _blas.get_num_threads() > _CHUNK_MIN_THREADS and _blas.available())
+
+
+def _nchunks(N, per_image_bytes, threads) -> int:
+    """Chunks of the batch: at least one per thread, each patch matrix within ``_BUDGET``."""
+    return max(1, min(N, max(threads, -(-N * per_image_bytes // _BUDGET))))
+
+
+@functools.lru_cache(maxsize=256)
+def _flat_offsets(sp, out_sp, fst, s, d, k) -> tuple[np.ndarray, np.ndarray]:
+    """``gidx`` (P,): flat offset of every output position on a grid with strides ``fst``
+    (position i -> sum i_j * s_j * fst_j); ``xidx`` (K, P): ``gidx`` + the offset of each tap."""
+    nd = len(out_sp)
+    grids = np.meshgrid(*[np.arange(n) for n in out_sp], indexing="ij")
+    gidx = sum(g.ravel() * s[j] * fst[j] for j, g in enumerate(grids)).astype(np.int64)
+    taps = np.array([sum(t[j] * d[j] * fst[j] for j in range(nd)) for t in np.ndindex(*k)],
+                    np.int64)
+    xidx = np.ascontiguousarray(taps[:, None] + gidx[None, :])
+    gidx.setflags(write=False)
+    xidx.setflags(write=False)
+    return gidx, xidx
+
+
+def _padded_flat(x, pads, sp, name) -> np.ndarray:
+    """(N, C, prod(Sp)) zero-padded copy of x through a workspace (x itself when unpadded)."""
+    N, C = x.shape[:2]
+    if _no_pad(pads) and x.flags.c_contiguous:
+        return x.reshape(N, C, -1)
+    buf = _padded_buffer(name, N, C, sp, pads, x.dtype)
+    buf[_interior_sl(sp, pads)] = x
+    return buf.reshape(N, C, -1)
+
+
+def _grid_fwd_chunked(x, w, pads, d, out_sp, bias, L, fst, offs, threads) -> np.ndarray:
+    N, C = x.shape[:2]
+    O = w.shape[0]
+    xpf = _padded_flat(x, pads, x.shape[2:], "xpad")
+    gidx, _ = _flat_offsets(tuple(x.shape[2:]), tuple(out_sp), fst, (1,) * len(fst), d,
+                            tuple(w.shape[2:]))
+    y = np.empty((N, O, *out_sp), x.dtype)
+    b = np.zeros(O, x.dtype) if bias is None else np.ascontiguousarray(bias, x.dtype)
+    nch = _nchunks(N, C * len(offs) * L * x.itemsize, threads)
+    _blas.compiled(_grid_fwd_chunks, x.dtype)(
+        xpf, np.ascontiguousarray(w.reshape(O, -1)), np.asarray(offs, np.int64), L, gidx, b,
+        y.reshape(N, O, -1), nch)
+    return y
+
+
+def _grid_bwdw_chunked(x, gy, k, pads, d, L, fst, offs, threads) -> np.ndarray:
+    N, C = x.shape[:2]
+    O = gy.shape[1]
+    xpf = _padded_flat(x, pads, x.shape[2:], "xpad")
+    gidx, _ = _flat_offsets(tuple(x.shape[2:]), tuple(gy.shape[2:]), fst, (1,) * len(fst), d,
+                            tuple(k))
+    nch = _nchunks(N, C * len(offs) * L * x.itemsize, threads)
+    parts = np.empty((nch, O, C * len(offs)), gy.dtype)
+    _blas.compiled(_grid_bwdw_chunks, gy.dtype)(
+        xpf, np.ascontiguousarray(gy).reshape(N, O, -1), np.asarray(offs, np.int64), L, gidx,
+        parts, nch)
+    return parts.sum(0).reshape(O, C, *k)
+
+
+def _bwd_data_chunked(gy, w, x_shape, pads, s, d, threads) -> np.ndarray:
+    """Input gradient (groups = 1, any stride / dilation): chunk GEMM + flat-index col2im."""
+    N, C = x_shape[:2]
+    sp = tuple(x_shape[2:])
+    O = w.shape[0]
+    k = tuple(w.shape[2:])
+    Sp = tuple(n + lo + hi for n, (lo, hi) in zip(sp, pads))
+    fst = tuple(math.prod(Sp[i + 1:]) for i in range(len(Sp)))
+    _, xidx = _flat_offsets(Sp, tuple(gy.shape[2:]), fst, tuple(s), tuple(d), k)
+    padded = not _no_pad(pads)
+    gxp = np.zeros((N, C, *Sp), gy.dtype)
+    P = math.prod(gy.shape[2:])
+    nch = _nchunks(N, C * len(xidx) * P * gy.itemsize, threads)
+    _blas.compiled(_col2im_chunks, gy.dtype)(
+        np.ascontiguousarray(gy).reshape(N, O, -1), np.ascontiguousarray(w.reshape(O, -1)),
+        xidx, gxp.reshape(N, C, -1), nch)
+    if padded:
+        return np.ascontiguousarray(gxp[_interior_sl(sp, pads)])
+    return gxp
 
 
 def _numba() -> bool:
@@ -772,7 +990,7 @@ def _bias_grad(g: np.ndarray) -> np.ndarray:
     # per-channel sum as a product with a ones vector: runs in BLAS (PERF-NOTES point 5)
     N, O = g.shape[:2]
     g3 = g.reshape(N, O, -1)
-    return (g3 @ np.ones(g3.shape[2], g.dtype)).sum(axis=0)
+    return _blas.matmul(g3, np.ones(g3.shape[2], g.dtype)).sum(axis=0)
 
 
 def _bias_add(y: np.ndarray, b: np.ndarray) -> None:

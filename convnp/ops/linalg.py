@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from convnp import _blas
 from convnp.autograd.function import Function
 
 
@@ -11,7 +12,7 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.matmul(a, b)
+        return _blas.matmul(a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -29,11 +30,11 @@ class MatMul(Function):
             g2 = np.expand_dims(g2, -1)
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = np.matmul(g2, np.swapaxes(b2, -1, -2))
+            ga = _blas.matmul(g2, np.swapaxes(b2, -1, -2))
             if a.ndim == 1:
                 ga = ga.reshape(-1, a.shape[0]).sum(0)
         if ctx.needs_input_grad[1]:
-            gb = np.matmul(np.swapaxes(a2, -1, -2), g2)
+            gb = _blas.matmul(np.swapaxes(a2, -1, -2), g2)
             if b.ndim == 1:
                 gb = gb.reshape(-1, b.shape[0]).sum(0)
         return ga, gb

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from convnp import _blas
 from convnp.autograd.function import Function
 from convnp.tensor import Tensor
 
@@ -17,7 +18,7 @@ class Linear(Function):
     def forward(ctx, x, weight, bias=None):
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
-        y = x @ weight.T  # (*, in) @ (in, out) -> (*, out)
+        y = _blas.matmul(x, weight.T)  # (*, in) @ (in, out) -> (*, out)
         if bias is not None:
             y += bias
         return y
@@ -26,10 +27,11 @@ class Linear(Function):
     def backward(ctx, g):
         x, weight = ctx.saved_tensors
         need = ctx.needs_input_grad
-        gx = g @ weight if need[0] else None  # (*, out) @ (out, in) -> (*, in)
+        gx = _blas.matmul(g, weight) if need[0] else None  # (*, out) @ (out, in) -> (*, in)
         # the leading dims of x are one batch for the weight gradient
         g2 = g.reshape(-1, weight.shape[0])  # (M, out)
-        gw = g2.T @ x.reshape(-1, weight.shape[1]) if need[1] else None  # (out, M) @ (M, in)
+        # (out, M) @ (M, in)
+        gw = _blas.matmul(g2.T, x.reshape(-1, weight.shape[1])) if need[1] else None
         if not ctx.has_bias:
             return gx, gw
         gb = g2.sum(0) if need[2] else None

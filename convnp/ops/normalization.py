@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 
-from convnp import backend
+from convnp import _blas, backend
 from convnp.autograd.function import Function
 from convnp.autograd.grad_mode import no_grad
 
@@ -134,9 +134,9 @@ def _channel_sum(v: np.ndarray, kind: str) -> np.ndarray:
     """Per-channel sum of an (N, C, M) or (P, C) view through BLAS (product with a ones vector)."""
     if kind == "ncm":
         ones = np.ones(v.shape[2], v.dtype)
-        return (v @ ones).sum(0)  # (N, C, M) @ (M,) -> (N, C)
+        return _blas.matmul(v, ones).sum(0)  # (N, C, M) @ (M,) -> (N, C)
     ones = np.ones(v.shape[0], v.dtype)
-    return ones @ v  # (P,) @ (P, C) -> (C,)
+    return _blas.matmul(ones, v)  # (P,) @ (P, C) -> (C,)
 
 
 # ---------------------------------------------------------------- batch norm

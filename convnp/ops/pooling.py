@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from convnp import backend
+from convnp import _blas, backend
 from convnp.autograd.function import Function
 from convnp.ops import _shape
 
@@ -675,13 +675,13 @@ def _apply_axes(x4, mats):
     md, mh, mw = mats
     B, D, H, W = x4.shape
     if mw is not None:
-        x4 = (x4.reshape(-1, W) @ mw.T).reshape(B, D, H, -1)  # (B*D*H, W) @ (W, OW)
+        x4 = _blas.matmul(x4.reshape(-1, W), mw.T).reshape(B, D, H, -1)  # (B*D*H, W) @ (W, OW)
         W = x4.shape[3]
     if mh is not None:
-        x4 = np.matmul(mh, x4.reshape(B * D, H, W)).reshape(B, D, -1, W)  # (OH,H)@(BD,H,W)
+        x4 = _blas.matmul(mh, x4.reshape(B * D, H, W)).reshape(B, D, -1, W)  # (OH,H)@(BD,H,W)
         H = x4.shape[2]
     if md is not None:
-        x4 = np.matmul(md, x4.reshape(B, D, H * W)).reshape(B, -1, H, W)  # (OD,D)@(B,D,HW)
+        x4 = _blas.matmul(md, x4.reshape(B, D, H * W)).reshape(B, -1, H, W)  # (OD,D)@(B,D,HW)
     return x4
 
 
@@ -700,7 +700,7 @@ class AdaptiveAvgPoolNd(Function):
             # global average: a product with a ones vector runs in (multi-threaded) BLAS
             # (PERF-NOTES point 5); x.mean() would run on one core
             flat = x4.reshape(x4.shape[0], -1)
-            sums = flat @ np.ones(flat.shape[1], x.dtype)
+            sums = _blas.matmul(flat, np.ones(flat.shape[1], x.dtype))
             return (sums / x.dtype.type(flat.shape[1])).reshape(lead + out)
         mats = [None if n == o else _bin_matrix(n, o, x.dtype) for n, o in zip(sp3, o3)]
         ctx.mats = mats
@@ -720,12 +720,12 @@ class AdaptiveAvgPoolNd(Function):
         t = g4
         # transpose of _apply_axes, axes in reverse order
         if md is not None:
-            t = np.matmul(md.T, t.reshape(B, o3[0], -1)).reshape((B, -1) + t.shape[2:])
+            t = _blas.matmul(md.T, t.reshape(B, o3[0], -1)).reshape((B, -1) + t.shape[2:])
         if mh is not None:
-            t = np.matmul(mh.T, t.reshape((-1,) + t.shape[2:])).reshape(
+            t = _blas.matmul(mh.T, t.reshape((-1,) + t.shape[2:])).reshape(
                 (B, t.shape[1], -1, t.shape[3]))
         if mw is not None:
-            t = (t.reshape(-1, t.shape[3]) @ mw).reshape(t.shape[:3] + (-1,))
+            t = _blas.matmul(t.reshape(-1, t.shape[3]), mw).reshape(t.shape[:3] + (-1,))
         return np.ascontiguousarray(t).reshape(x_shape)
 
 

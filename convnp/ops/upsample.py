@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from convnp import backend
+from convnp import _blas, backend
 from convnp.autograd.function import Function
 from convnp.ops import _shape
 
@@ -279,7 +279,7 @@ def _apply_axis(x, axis, table, n_out, adjoint=False):
             m = _dense(idx, w, n_out).T  # (L_in, O)
         else:
             m = _dense(idx, w, shape[axis])  # (O, L_in)
-        out = np.matmul(m, x3)  # (O, L) @ (P, L, Q) -> (P, O, Q)
+        out = _blas.matmul(m, x3)  # (O, L) @ (P, L, Q) -> (P, O, Q)
     return out.reshape(shape[:axis] + (n_out,) + shape[axis + 1:])
 
 

@@ -1,0 +1,236 @@
+"""Intra-op threads: one thread pool (Numba's) for everything convnp computes, BLAS included.
+
+``convnp.set_num_threads(n)`` / ``convnp.get_num_threads()`` are PyTorch's names. convnp splits
+its own work (conv chunks, GEMM blocks, pooling, activations) over Numba's threads and calls BLAS
+*single-threaded* inside them, through the OpenBLAS that NumPy loads (its thread-local thread
+count, ``openblas_set_num_threads_local``, so NumPy's setting for the rest of the program is
+untouched). Two pools on the same cores fight: OpenBLAS's workers keep spinning for a while after
+each call, and a Numba parallel region started meanwhile waits for a preempted thread. On the
+development machine (2 cores) a LeNet-5 C3 forward took 8 ms with both pools live and 0.29 ms
+with one; NumPy's own multi-threaded SGEMM ran at one core's speed right after Numba regions.
+
+``matmul(a, b, out)`` is ``np.matmul`` for float32/float64 on these threads: the batch and the
+larger of M or N are split into blocks, each block one single-threaded ``cblas_?gemm`` call on a
+strided view (no copies). Without Numba, or when NumPy is not linked to an OpenBLAS that exposes
+these symbols (MKL, Accelerate), convnp falls back to plain ``np.matmul`` with BLAS's own threads.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import types
+
+import numpy as np
+
+from convnp import backend
+from convnp.backend import get_num_threads, set_num_threads, team
+
+__all__ = ["get_num_threads", "set_num_threads", "matmul", "available"]
+
+# below this many multiply-adds a GEMM runs as one call on the calling thread
+_SPLIT_MIN_MACS = 1 << 18
+
+_lib = None  # _Lib or False (not found)
+
+
+class _Lib:
+    """NumPy's OpenBLAS entry points: thread-local thread count, cblas_sgemm, cblas_dgemm."""
+
+    def __init__(self, setl, sgemm, dgemm, int_t):
+        self.setl, self.sgemm, self.dgemm, self.int_t = setl, sgemm, dgemm, int_t
+        self.int_max = np.iinfo(np.int64 if int_t is ctypes.c_int64 else np.int32).max
+
+
+def _find_lib():
+    """Look up the OpenBLAS that NumPy's multiarray module links (dlsym searches its deps)."""
+    try:
+        core = getattr(np, "_core", None) or np.core
+        lib = ctypes.CDLL(core._multiarray_umath.__file__)
+    except (OSError, AttributeError):  # pragma: no cover - exotic builds
+        return False
+    setl = getattr(lib, "openblas_set_num_threads_local", None)
+    if setl is None:
+        return False
+    setl.argtypes, setl.restype = [ctypes.c_int], ctypes.c_int
+    for prefix, suffix, int_t in (("scipy_cblas_", "64_", ctypes.c_int64),
+                                  ("cblas_", "64_", ctypes.c_int64),
+                                  ("scipy_cblas_", "", ctypes.c_int),
+                                  ("cblas_", "", ctypes.c_int)):
+        fns = [getattr(lib, f"{prefix}{t}gemm{suffix}", None) for t in "sd"]
+        if all(f is not None for f in fns):
+            ci, vp = ctypes.c_int, ctypes.c_void_p
+            for f, real in zip(fns, (ctypes.c_float, ctypes.c_double)):
+                f.argtypes = [ci, ci, ci, int_t, int_t, int_t, real, vp, int_t, vp, int_t, real,
+                              vp, int_t]
+                f.restype = None
+            return _Lib(setl, fns[0], fns[1], int_t)
+    return False  # pragma: no cover - OpenBLAS without cblas symbols
+
+
+def _get_lib():
+    global _lib
+    if _lib is None:
+        _lib = _find_lib()
+    return _lib
+
+
+def available() -> bool:
+    """True when convnp runs its GEMMs itself (Numba on and NumPy's OpenBLAS found)."""
+    return backend.use_numba() and bool(_get_lib())
+
+
+# ---------------------------------------------------------------------------------------------
+# GEMM
+# ---------------------------------------------------------------------------------------------
+_NOTRANS, _TRANS, _ROWMAJOR = 111, 112, 101
+
+
+def _gemm_blocks(ta, tb, M, N, K, a, sa, lda, b, sb, ldb, c, sc, ldc, alpha, beta, nbatch,
+                 nsplit, split_n, item):  # pragma: no cover - compiled
+    """C[i] = alpha * op(A[i]) @ op(B[i]) + beta * C[i] for i < nbatch, each split into
+    ``nsplit`` blocks of N columns (``split_n``) or M rows; one single-threaded BLAS call per
+    block. a/b/c: byte addresses; sa/sb/sc: batch strides in bytes; ld*: leading dims."""
+    for it in _prange(nbatch * nsplit):
+        i = it // nsplit
+        p = it - i * nsplit
+        pa = a + i * sa
+        pb = b + i * sb
+        pc = c + i * sc
+        m0, m1, n0, n1 = 0, M, 0, N
+        if split_n:
+            n0 = (p * N // nsplit) // 16 * 16
+            n1 = N if p == nsplit - 1 else ((p + 1) * N // nsplit) // 16 * 16
+            pb += n0 * (ldb if tb == _TRANS else 1) * item
+            pc += n0 * item
+        else:
+            m0 = p * M // nsplit
+            m1 = (p + 1) * M // nsplit
+            pa += m0 * (1 if ta == _TRANS else lda) * item
+            pc += m0 * ldc * item
+        if m1 > m0 and n1 > n0:
+            prev = _setl(1)
+            _gemm_fn(_ROWMAJOR, ta, tb, m1 - m0, n1 - n0, K, alpha, pa, lda, pb, ldb, beta, pc,
+                     ldc)
+            _setl(prev)
+
+
+_prange = range  # numba.prange once compiled (backend._bind_prange)
+_setl = None
+_gemm_fn = None
+_kernels: dict = {}
+
+
+def compiled(pyfunc, dtype):
+    """``pyfunc`` compiled (Numba, parallel, nogil) for float32 or float64 with its module
+    globals ``prange`` / ``_prange``, ``_setl`` and ``_gemm_fn`` bound to ``numba.prange``,
+    OpenBLAS's thread-local thread count and ``cblas_sgemm`` / ``cblas_dgemm``. Kernels that
+    call BLAS write ``_gemm_fn(101, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C,
+    ldc)`` between ``prev = _setl(1)`` and ``_setl(prev)``. Not cached on disk (Numba does not
+    cache ctypes calls): each process compiles a kernel on first use."""
+    key = (pyfunc, np.dtype(dtype).name)
+    k = _kernels.get(key)
+    if k is None:
+        import numba
+
+        lib = _get_lib()
+        g = dict(pyfunc.__globals__)
+        g.update(_prange=numba.prange, prange=numba.prange, _setl=lib.setl,
+                 _gemm_fn=lib.sgemm if key[1] == "float32" else lib.dgemm)
+        fn = types.FunctionType(pyfunc.__code__, g, f"{pyfunc.__name__}_{key[1]}")
+        k = _kernels[key] = numba.njit(parallel=True, nogil=True)(fn)
+    return k
+
+
+def _layout(x) -> tuple[int, int] | None:
+    """(transpose flag, leading dim) of a 2-D strided matrix for a row-major cblas call, or None
+    when neither axis is unit-stride (then the caller copies)."""
+    r, cols = x.shape
+    s0, s1 = x.strides
+    it = x.itemsize
+    if (s1 == it or cols == 1) and s0 % it == 0 and (s0 // it >= max(cols, 1) or r == 1):
+        return _NOTRANS, max(s0 // it if r > 1 else cols, cols, 1)
+    if (s0 == it or r == 1) and s1 % it == 0 and (s1 // it >= max(r, 1) or cols == 1):
+        return _TRANS, max(s1 // it if cols > 1 else r, r, 1)
+    return None
+
+
+def _single(fn, *args, **kw):
+    """Run a NumPy BLAS call with NumPy's OpenBLAS at one thread on this thread."""
+    lib = _get_lib()
+    if not lib:
+        return fn(*args, **kw)
+    prev = lib.setl(1)
+    try:
+        return fn(*args, **kw)
+    finally:
+        lib.setl(prev)
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``np.matmul(a, b, out=out)`` on convnp's threads (see the module docstring)."""
+    if not backend.use_numba() or not _get_lib():
+        return np.matmul(a, b, out=out)  # no Numba pool to share the cores with
+    threads = get_num_threads()
+    if (threads == 1 or a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype
+            or a.dtype not in (np.float32, np.float64)):
+        return _single(np.matmul, a, b, out=out)
+    M, K = a.shape[-2:]
+    N = b.shape[-1]
+    if b.shape[-2] != K:
+        return np.matmul(a, b, out=out)  # NumPy's own error message
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    nbatch = math.prod(batch)
+    if out is None:
+        out = np.empty(batch + (M, N), a.dtype)
+    elif out.shape != batch + (M, N) or out.dtype != a.dtype:
+        return np.matmul(a, b, out=out)
+    macs = nbatch * M * N * K
+    if threads == 1 or macs < _SPLIT_MIN_MACS or K == 0 or nbatch == 0:
+        return _single(np.matmul, a, b, out=out)
+    lib = _get_lib()
+    if max(M, N, K) > lib.int_max:  # pragma: no cover - 32-bit BLAS and huge matrices
+        return _single(np.matmul, a, b, out=out)
+    a3 = np.broadcast_to(a, batch + (M, K)).reshape(nbatch, M, K)
+    b3 = np.broadcast_to(b, batch + (K, N)).reshape(nbatch, K, N)
+    o3 = out.reshape(nbatch, M, N)
+    if not np.may_share_memory(o3, out) and out.size:  # the batch does not flatten as a view
+        return _single(np.matmul, a, b, out=out)
+    _gemm3(a3, b3, o3, team())
+    return out
+
+
+def _gemm3(a3, b3, o3, threads):
+    """o3[i] = a3[i] @ b3[i] on ``threads`` threads (3-D strided arrays, same float dtype)."""
+    nbatch, M, K = a3.shape
+    N = b3.shape[2]
+    lo = _layout(o3[0])
+    if lo is None or lo[0] == _TRANS:  # C must be row-major: compute C^T = B^T A^T instead
+        if lo is not None:
+            return _gemm3(b3.transpose(0, 2, 1), a3.transpose(0, 2, 1), o3.transpose(0, 2, 1),
+                          threads)
+        tmp = np.empty((nbatch, M, N), o3.dtype)
+        _gemm3(a3, b3, tmp, threads)
+        np.copyto(o3, tmp)
+        return None
+    la, lb = _layout(a3[0]), _layout(b3[0])
+    if la is None:
+        a3 = np.ascontiguousarray(a3)
+        la = _layout(a3[0])
+    if lb is None:
+        b3 = np.ascontiguousarray(b3)
+        lb = _layout(b3[0])
+    per = M * N * K
+    nsplit = 1
+    if nbatch < threads:
+        nsplit = max(1, min(-(-threads // nbatch), per // (_SPLIT_MIN_MACS // 2)))
+    split_n = N >= M
+    if split_n and N < 32 * nsplit:
+        nsplit = max(1, N // 32)
+    if not split_n and M < nsplit:
+        nsplit = max(1, M)
+    one = a3.dtype.type(1)
+    compiled(_gemm_blocks, a3.dtype)(la[0], lb[0], M, N, K, a3.ctypes.data, a3.strides[0], la[1],
+                           b3.ctypes.data, b3.strides[0], lb[1], o3.ctypes.data, o3.strides[0],
+                           lo[1], one, one - one, nbatch, nsplit, split_n, a3.itemsize)
+    return None
