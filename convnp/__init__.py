@@ -37,6 +37,7 @@ from convnp.autograd import (
     no_grad,
     set_grad_enabled,
 )
+from convnp.backend import get_num_threads, set_num_threads
 from convnp.creation import (
     arange,
     as_tensor,

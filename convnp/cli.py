@@ -74,11 +74,20 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", default=None, metavar="RUN_DIR",
                    help="continue the run in RUN_DIR from its last checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no live progress bar")
+    p.add_argument("--threads", type=int, default=None,
+                   help="intra-op threads (convnp.set_num_threads; default: every CPU)")
 
 
 def _run_train(args) -> int:
     from convnp.train import TrainConfig, Trainer
     console = _console()
+    if args.threads is not None:
+        import convnp
+
+        try:
+            convnp.set_num_threads(args.threads)
+        except ValueError as e:
+            raise SystemExit(f"convnp train: --threads: {e}") from None
     if args.resume:
         trainer = Trainer.resume(args.resume, epochs=args.epochs,
                                  progress=not args.no_progress, console=console)

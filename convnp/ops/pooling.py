@@ -715,6 +715,11 @@ class AdaptiveAvgPoolNd(Function):
             return np.zeros(x_shape, g.dtype)
         if o3 == (1, 1, 1):
             n = math.prod(x4_shape[1:])
+            if backend.use_numba():  # the fill runs on every thread
+                gx = np.empty(x_shape, g.dtype)
+                _fill_rows_nb(np.ascontiguousarray(g4).reshape(B), g.dtype.type(n),
+                              gx.reshape(B, n))
+                return gx
             return np.broadcast_to(g4 / g.dtype.type(n), x4_shape).reshape(x_shape).copy()
         md, mh, mw = ctx.mats
         t = g4
@@ -727,6 +732,15 @@ class AdaptiveAvgPoolNd(Function):
         if mw is not None:
             t = _blas.matmul(t.reshape(-1, t.shape[3]), mw).reshape(t.shape[:3] + (-1,))
         return np.ascontiguousarray(t).reshape(x_shape)
+
+
+@backend.jit(parallel=True)
+def _fill_rows_nb(v, n, out):  # pragma: no cover - compiled
+    """out[i, :] = v[i] / n (the global average's gradient)."""
+    for i in _prange(out.shape[0]):
+        val = v[i] / n
+        for j in range(out.shape[1]):
+            out[i, j] = val
 
 
 def _adaptive_avg(nd, input, output_size):

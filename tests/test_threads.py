@@ -1,0 +1,237 @@
+"""Intra-op threads: convnp.set_num_threads / get_num_threads, the GEMM that runs on Numba's
+threads (convnp._blas.matmul) against np.matmul for every layout it accepts, NumPy's BLAS
+thread count left as it was, the chunk-parallel conv kernels, and a real two-thread run in a
+subprocess against the one-thread result."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import convnp
+from convnp import _blas, backend
+from convnp.ops import conv as C
+from tests.oracle import rand
+
+needs_blas = pytest.mark.skipif(not _blas.available(), reason="NumPy's OpenBLAS not found")
+
+
+@pytest.fixture
+def threads3(monkeypatch):
+    """Work split for three threads, every GEMM split (tiny test matrices)."""
+    monkeypatch.setattr(backend, "_threads", 3)
+    monkeypatch.setattr(_blas, "_SPLIT_MIN_MACS", 1)
+    yield
+
+
+# ------------------------------------------------------------------------------------ API
+def test_set_get_num_threads_roundtrip():
+    prev = convnp.get_num_threads()
+    try:
+        convnp.set_num_threads(1)
+        assert convnp.get_num_threads() == 1
+        convnp.set_num_threads(np.int64(2))
+        assert convnp.get_num_threads() == 2
+    finally:
+        convnp.set_num_threads(prev)
+
+
+@pytest.mark.parametrize("bad, exc, msg", [(0, ValueError, ">= 1, got 0"),
+                                           (-3, ValueError, ">= 1, got -3"),
+                                           ("2", TypeError, "an int, got str"),
+                                           (2.0, TypeError, "an int, got float"),
+                                           (True, TypeError, "an int, got bool")])
+def test_set_num_threads_rejects_bad_values(bad, exc, msg):
+    with pytest.raises(exc, match="set_num_threads: n must be " + msg):
+        convnp.set_num_threads(bad)
+
+
+def test_default_threads_follow_the_environment(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert backend._default_threads() == 8
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert backend._default_threads() == 3
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "2")
+    assert backend._default_threads() == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "junk")
+    assert backend._default_threads() == 2
+
+
+def test_cli_threads_option_is_checked(capsys):
+    from convnp import cli
+
+    with pytest.raises(SystemExit, match="--threads: set_num_threads: n must be >= 1"):
+        cli.main(["train", "--threads", "0"])
+
+
+# ------------------------------------------------------------------------------------ GEMM
+def _views(rng, dtype):
+    """(a, b, out or None): contiguous, transposed operands, broadcast batches, strided out."""
+    r = lambda *s: rng.standard_normal(s).astype(dtype)  # noqa: E731
+    at = r(40, 33).T  # (33, 40) stored column-major
+    out_t = np.empty((70, 33), dtype).T  # (33, 70) written column-major
+    big = np.empty((33, 90), dtype)
+    return [
+        ("2d", r(33, 40), r(40, 70), None),
+        ("2d-a-transposed", at, r(40, 70), None),
+        ("2d-b-transposed", r(33, 40), r(70, 40).T, None),
+        ("2d-out-transposed", r(33, 40), r(40, 70), out_t),
+        ("2d-out-column-block", r(33, 40), r(40, 70), big[:, 10:80]),
+        ("2d-neither-unit-stride", r(66, 80)[::2, ::2], r(40, 70), None),
+        ("3d", r(3, 17, 20), r(3, 20, 50), None),
+        ("3d-broadcast-a", r(1, 17, 20), r(4, 20, 50), None),
+        ("4d-broadcast-2d", r(17, 20), r(2, 3, 20, 50), None),
+        ("thin-n1", r(64, 30), r(30, 1), None),
+        ("thin-m1", r(1, 30), r(30, 64), None),
+        ("k1", r(20, 1), r(1, 30), None),
+        ("matrix-vector", r(5, 30), r(30), None),
+        ("batch-matrix-vector", r(2, 5, 30), r(30), None),
+        ("vector-matrix", r(30), r(30, 7), None),
+        ("vector-batch-matrix", r(30), r(3, 30, 7), None),
+        ("vector-vector", r(30), r(30), None),
+    ]
+
+
+@needs_blas
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("split", ["threads3", "threads1"])
+def test_matmul_matches_numpy(split, dtype, monkeypatch):
+    if split == "threads3":
+        monkeypatch.setattr(backend, "_threads", 3)
+        monkeypatch.setattr(_blas, "_SPLIT_MIN_MACS", 1)
+    else:
+        monkeypatch.setattr(backend, "_threads", 1)
+    rng = np.random.default_rng(0)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for name, a, b, out in _views(rng, dtype):
+        want = np.matmul(a, b)
+        got = _blas.matmul(a, b, out=out)
+        if out is not None:
+            assert got is out, name
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=name)
+
+
+@needs_blas
+def test_matmul_falls_back_for_what_blas_cannot_do(threads3):
+    ints = np.arange(12).reshape(3, 4)
+    np.testing.assert_array_equal(_blas.matmul(ints, ints.T), ints @ ints.T)
+    mixed = _blas.matmul(np.ones((3, 4), np.float32), np.ones((4, 2)))
+    assert mixed.dtype == np.float64 and (mixed == 4).all()
+    with pytest.raises(ValueError):  # NumPy's own shape error, unchanged
+        _blas.matmul(np.ones((3, 4)), np.ones((5, 2)))
+    with pytest.raises(ValueError):
+        _blas.matmul(np.ones((3, 4)), np.ones((4, 2)), out=np.empty((3, 3)))
+
+
+@needs_blas
+def test_matmul_leaves_numpys_blas_thread_count_alone(threads3):
+    lib = _blas._get_lib()
+
+    def current():
+        prev = lib.setl(5)
+        lib.setl(prev)
+        return prev
+
+    before = current()
+    a = np.ones((64, 64), np.float32)
+    _blas.matmul(a, a)  # split path
+    with backend.numba_disabled():
+        _blas.matmul(a, a)  # NumPy path
+    backend._threads = 1
+    _blas.matmul(a, a)  # single-thread path
+    assert current() == before
+
+
+def test_matmul_without_numba_is_numpys(monkeypatch):
+    a = rand(5, 6)
+    with backend.numba_disabled():
+        assert not _blas.available()
+        np.testing.assert_array_equal(_blas.matmul(a, a.T), a @ a.T)
+
+
+# ------------------------------------------------------------------------- conv kernels
+@needs_blas
+def test_conv_layers_take_the_chunk_kernels(monkeypatch):
+    """LeNet's C3 runs all three chunk kernels (forward, weight gradient, col2im input
+    gradient); a grouped conv and the NumPy path never do."""
+    calls = []
+    real = _blas.compiled
+    monkeypatch.setattr(_blas, "compiled", lambda fn, dt: (calls.append(fn.__name__),
+                                                           real(fn, dt))[1])
+    x = convnp.tensor(rand(3, 6, 14, 14), requires_grad=True)
+    w = convnp.tensor(rand(16, 6, 5, 5), requires_grad=True)
+    convnp.nn.functional.conv2d(x, w).sum().backward()
+    assert calls == ["_grid_fwd_chunks", "_col2im_chunks", "_grid_bwdw_chunks"]
+    calls.clear()
+    convnp.nn.functional.conv2d(x, convnp.tensor(rand(16, 3, 5, 5)), groups=2).sum().backward()
+    with backend.numba_disabled():
+        convnp.nn.functional.conv2d(x, w).sum().backward()
+    assert calls == []
+
+
+@needs_blas
+@pytest.mark.parametrize("n_images", [1, 2, 7])
+def test_chunk_kernels_split_any_batch(threads3, monkeypatch, n_images):
+    """More chunks than images, a partial last chunk, budget-forced chunks: same numbers."""
+    monkeypatch.setattr(C, "_BUDGET", 3000)
+    x, w, b = rand(n_images, 3, 9, 8, seed=1), rand(4, 3, 3, 3, seed=2), rand(4, seed=3)
+    pads = ((1, 1), (2, 0))
+    y = C._conv_fwd(x, w, pads, (1, 1), (1, 1), 1, bias=b)
+    gy = rand(*y.shape, seed=4)
+    gx = C._conv_bwd_data(gy, w, x.shape, pads, (1, 1), (1, 1), 1)
+    gw = C._conv_bwd_weight(x, gy, (3, 3), pads, (1, 1), (1, 1), 1)
+    with backend.numba_disabled():
+        np.testing.assert_allclose(y, C._conv_fwd(x, w, pads, (1, 1), (1, 1), 1, bias=b),
+                                   rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(gx, C._conv_bwd_data(gy, w, x.shape, pads, (1, 1), (1, 1),
+                                                        1), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(gw, C._conv_bwd_weight(x, gy, (3, 3), pads, (1, 1), (1, 1),
+                                                          1), rtol=1e-12, atol=1e-12)
+
+
+def test_flat_offsets_golden():
+    # 2x3 outputs on a grid of row stride 5, stride (1, 2), 2x2 taps dilated (1, 1)
+    gidx, xidx = C._flat_offsets((4, 7), (2, 3), (5, 1), (1, 2), (1, 1), (2, 2))
+    assert gidx.tolist() == [0, 2, 4, 5, 7, 9]
+    assert xidx.tolist() == [[0, 2, 4, 5, 7, 9], [1, 3, 5, 6, 8, 10],
+                             [5, 7, 9, 10, 12, 14], [6, 8, 10, 11, 13, 15]]
+    assert not gidx.flags.writeable
+
+
+# ----------------------------------------------------------------- real threads (subprocess)
+_TWO_THREADS = textwrap.dedent("""
+    import numpy as np, convnp, convnp.nn as nn
+    from convnp.models import LeNet5
+    def step(seed):
+        convnp.manual_seed(seed)
+        m = LeNet5(input_size=28)
+        rng = np.random.default_rng(seed)
+        x = convnp.tensor(rng.standard_normal((32, 1, 28, 28)).astype(np.float32))
+        y = convnp.tensor(rng.integers(0, 10, 32))
+        loss = nn.CrossEntropyLoss()(m(x), y)
+        loss.backward()
+        return [loss.item()] + [p.grad.numpy().copy() for p in m.parameters()]
+    convnp.set_num_threads(2)
+    two = step(0)
+    convnp.set_num_threads(1)
+    one = step(0)
+    assert abs(two[0] - one[0]) < 1e-6, (two[0], one[0])
+    for a, b in zip(two[1:], one[1:]):
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-6)
+    print("ok")
+""")
+
+
+@needs_blas
+def test_two_real_threads_match_one():
+    env = dict(os.environ, NUMBA_NUM_THREADS="2", OMP_NUM_THREADS="2",
+               OPENBLAS_NUM_THREADS="2")
+    res = subprocess.run([sys.executable, "-c", _TWO_THREADS], env=env, capture_output=True,
+                         text=True, timeout=300,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert res.returncode == 0 and res.stdout.strip().endswith("ok"), res.stderr[-3000:]
