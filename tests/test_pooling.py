@@ -169,7 +169,7 @@ ADAPTIVE_CASES = [
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", ADAPTIVE_CASES, ids=[c[0] for c in ADAPTIVE_CASES])
-def test_adaptive_avg_pool_matches_torch(case, dtype):
+def test_adaptive_avg_pool_matches_torch(case, dtype, path):
     _, n, shape, o = case
     compare(lambda t: getattr(F, f"adaptive_avg_pool{n}d")(t, o),
             lambda t: getattr(TF, f"adaptive_avg_pool{n}d")(t, o), rand(*shape), dtype=dtype)
