@@ -145,8 +145,9 @@ def jit(parallel: bool = False, **options) -> Callable:
 
     The function object stays importable without Numba; compilation happens lazily. A
     ``parallel=True`` kernel also gets a serial twin (``prange`` runs as ``range``), used when its
-    largest array argument has fewer than ``PARALLEL_MIN_ELEMENTS`` elements; each twin compiles on
-    its first use and has its own cache entry.
+    largest array argument has fewer than ``PARALLEL_MIN_ELEMENTS`` elements or convnp runs on one
+    thread (``get_num_threads()``); each twin compiles on its first use and has its own cache
+    entry.
     """
 
     def deco(fn: Callable) -> Callable:

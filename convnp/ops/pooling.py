@@ -697,8 +697,8 @@ class AdaptiveAvgPoolNd(Function):
         if o3 == (1, 1, 1) or math.prod(o3) == 0:
             if math.prod(o3) == 0:
                 return np.zeros(lead + out, x.dtype)
-            # global average: a product with a ones vector runs in (multi-threaded) BLAS
-            # (PERF-NOTES point 5); x.mean() would run on one core
+            # global average: a product with a ones vector runs on every thread
+            # (convnp._blas; PERF-NOTES point 5); x.mean() would run on one core
             flat = x4.reshape(x4.shape[0], -1)
             sums = _blas.matmul(flat, np.ones(flat.shape[1], x.dtype))
             return (sums / x.dtype.type(flat.shape[1])).reshape(lead + out)
