@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ctypes
 import math
-import types
 
 import numpy as np
 
@@ -35,15 +34,23 @@ _lib = None  # _Lib or False (not found)
 
 
 class _Lib:
-    """NumPy's OpenBLAS entry points: thread-local thread count, cblas_sgemm, cblas_dgemm."""
+    """NumPy's OpenBLAS: its thread-local thread count (ctypes, for calls from Python) and the
+    addresses of that function and of the 64-bit-integer cblas_sgemm / cblas_dgemm (for
+    compiled kernels, which take them as arguments)."""
 
-    def __init__(self, setl, sgemm, dgemm, int_t):
-        self.setl, self.sgemm, self.dgemm, self.int_t = setl, sgemm, dgemm, int_t
-        self.int_max = np.iinfo(np.int64 if int_t is ctypes.c_int64 else np.int32).max
+    def __init__(self, setl, sgemm, dgemm):
+        self.setl = setl
+        addr = lambda f: ctypes.cast(f, ctypes.c_void_p).value  # noqa: E731
+        self.setl_addr, self.sgemm_addr, self.dgemm_addr = addr(setl), addr(sgemm), addr(dgemm)
+
+    def gemm_addr(self, dtype) -> int:
+        return self.sgemm_addr if np.dtype(dtype) == np.float32 else self.dgemm_addr
 
 
 def _find_lib():
-    """Look up the OpenBLAS that NumPy's multiarray module links (dlsym searches its deps)."""
+    """Look up the OpenBLAS that NumPy's multiarray module links (dlsym searches its deps).
+    NumPy's wheels ship a 64-bit-integer OpenBLAS (symbols ending in ``64_``); other BLAS
+    builds (32-bit integers, MKL, Accelerate) are not used directly."""
     try:
         core = getattr(np, "_core", None) or np.core
         lib = ctypes.CDLL(core._multiarray_umath.__file__)
@@ -53,19 +60,11 @@ def _find_lib():
     if setl is None:
         return False
     setl.argtypes, setl.restype = [ctypes.c_int], ctypes.c_int
-    for prefix, suffix, int_t in (("scipy_cblas_", "64_", ctypes.c_int64),
-                                  ("cblas_", "64_", ctypes.c_int64),
-                                  ("scipy_cblas_", "", ctypes.c_int),
-                                  ("cblas_", "", ctypes.c_int)):
-        fns = [getattr(lib, f"{prefix}{t}gemm{suffix}", None) for t in "sd"]
+    for prefix in ("scipy_cblas_", "cblas_"):
+        fns = [getattr(lib, f"{prefix}{t}gemm64_", None) for t in "sd"]
         if all(f is not None for f in fns):
-            ci, vp = ctypes.c_int, ctypes.c_void_p
-            for f, real in zip(fns, (ctypes.c_float, ctypes.c_double)):
-                f.argtypes = [ci, ci, ci, int_t, int_t, int_t, real, vp, int_t, vp, int_t, real,
-                              vp, int_t]
-                f.restype = None
-            return _Lib(setl, fns[0], fns[1], int_t)
-    return False  # pragma: no cover - OpenBLAS without cblas symbols
+            return _Lib(setl, fns[0], fns[1])
+    return False  # pragma: no cover - OpenBLAS without 64-bit cblas symbols
 
 
 def _get_lib():
@@ -83,15 +82,18 @@ def available() -> bool:
 # ---------------------------------------------------------------------------------------------
 # GEMM
 # ---------------------------------------------------------------------------------------------
-_NOTRANS, _TRANS, _ROWMAJOR = 111, 112, 101
+_NOTRANS, _TRANS = 111, 112
+_gemm_call = _int_call = None  # Numba intrinsics bound at the first compile (backend)
 
 
-def _gemm_blocks(ta, tb, M, N, K, a, sa, lda, b, sb, ldb, c, sc, ldc, alpha, beta, nbatch,
-                 nsplit, split_n, item):  # pragma: no cover - compiled
+@backend.jit(parallel=True)
+def _gemm_blocks(gemm, setl, ta, tb, M, N, K, a, sa, lda, b, sb, ldb, c, sc, ldc, alpha, beta,
+                 nbatch, nsplit, split_n, item):  # pragma: no cover - compiled
     """C[i] = alpha * op(A[i]) @ op(B[i]) + beta * C[i] for i < nbatch, each split into
     ``nsplit`` blocks of N columns (``split_n``) or M rows; one single-threaded BLAS call per
-    block. a/b/c: byte addresses; sa/sb/sc: batch strides in bytes; ld*: leading dims."""
-    for it in _prange(nbatch * nsplit):
+    block. gemm/setl: function addresses; a/b/c: byte addresses; sa/sb/sc: batch strides in
+    bytes; ld*: leading dimensions."""
+    for it in prange(nbatch * nsplit):
         i = it // nsplit
         p = it - i * nsplit
         pa = a + i * sa
@@ -101,45 +103,37 @@ def _gemm_blocks(ta, tb, M, N, K, a, sa, lda, b, sb, ldb, c, sc, ldc, alpha, bet
         if split_n:
             n0 = (p * N // nsplit) // 16 * 16
             n1 = N if p == nsplit - 1 else ((p + 1) * N // nsplit) // 16 * 16
-            pb += n0 * (ldb if tb == _TRANS else 1) * item
+            pb += n0 * (ldb if tb == 112 else 1) * item
             pc += n0 * item
         else:
             m0 = p * M // nsplit
             m1 = (p + 1) * M // nsplit
-            pa += m0 * (1 if ta == _TRANS else lda) * item
+            pa += m0 * (1 if ta == 112 else lda) * item
             pc += m0 * ldc * item
         if m1 > m0 and n1 > n0:
-            prev = _setl(1)
-            _gemm_fn(_ROWMAJOR, ta, tb, m1 - m0, n1 - n0, K, alpha, pa, lda, pb, ldb, beta, pc,
-                     ldc)
-            _setl(prev)
+            prev = _int_call(setl, 1)
+            _gemm_call(gemm, ta, tb, m1 - m0, n1 - n0, K, alpha, pa, lda, pb, ldb, beta, pc, ldc)
+            _int_call(setl, prev)
 
 
-_prange = range  # numba.prange once compiled (backend._bind_prange)
-_setl = None
-_gemm_fn = None
-_kernels: dict = {}
+prange = range  # numba.prange once compiled (backend)
 
 
-def compiled(pyfunc, dtype):
-    """``pyfunc`` compiled (Numba, parallel, nogil) for float32 or float64 with its module
-    globals ``prange`` / ``_prange``, ``_setl`` and ``_gemm_fn`` bound to ``numba.prange``,
-    OpenBLAS's thread-local thread count and ``cblas_sgemm`` / ``cblas_dgemm``. Kernels that
-    call BLAS write ``_gemm_fn(101, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C,
-    ldc)`` between ``prev = _setl(1)`` and ``_setl(prev)``. Not cached on disk (Numba does not
-    cache ctypes calls): each process compiles a kernel on first use."""
-    key = (pyfunc, np.dtype(dtype).name)
-    k = _kernels.get(key)
-    if k is None:
-        import numba
+def kernel_args(dtype) -> tuple:
+    """(gemm address, thread-count function address, one) for a compiled kernel that calls BLAS
+    on ``dtype`` (float32 / float64) arrays: it calls
+    ``_gemm_call(gemm, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)`` (row-major,
+    byte addresses, alpha/beta of the dtype) between ``prev = _int_call(setl, 1)`` and
+    ``_int_call(setl, prev)``."""
+    lib = _get_lib()
+    return lib.gemm_addr(dtype), lib.setl_addr, np.dtype(dtype).type(1)
 
-        lib = _get_lib()
-        g = dict(pyfunc.__globals__)
-        g.update(_prange=numba.prange, prange=numba.prange, _setl=lib.setl,
-                 _gemm_fn=lib.sgemm if key[1] == "float32" else lib.dgemm)
-        fn = types.FunctionType(pyfunc.__code__, g, f"{pyfunc.__name__}_{key[1]}")
-        k = _kernels[key] = numba.njit(parallel=True, nogil=True)(fn)
-    return k
+
+def pool_size() -> int:
+    """Threads in Numba's pool (an upper bound on ``numba.get_thread_id()``)."""
+    import numba
+
+    return numba.config.NUMBA_NUM_THREADS
 
 
 @backend.jit(parallel=True, fastmath={"reassoc", "contract"})
@@ -148,7 +142,7 @@ def _matvec_nb(a, x, out, zero):  # pragma: no cover - compiled
     accumulator's start). A GEMM with N = 1 packs ``a`` first: 2.5x slower than this for a
     global average over 25 MB on the development machine."""
     M, K = a.shape
-    for i in _prange(M):
+    for i in prange(M):
         acc = zero[0]
         for k in range(K):
             acc += a[i, np.uintp(k)] * x[np.uintp(k)]
@@ -211,9 +205,6 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     macs = nbatch * M * N * K
     if threads == 1 or macs < _SPLIT_MIN_MACS or K == 0 or nbatch == 0:
         return _single(np.matmul, a, b, out=out)
-    lib = _get_lib()
-    if max(M, N, K) > lib.int_max:  # pragma: no cover - 32-bit BLAS and huge matrices
-        return _single(np.matmul, a, b, out=out)
     a3 = np.broadcast_to(a, batch + (M, K)).reshape(nbatch, M, K)
     b3 = np.broadcast_to(b, batch + (K, N)).reshape(nbatch, K, N)
     o3 = out.reshape(nbatch, M, N)
@@ -252,8 +243,9 @@ def _gemm3(a3, b3, o3, threads):
         nsplit = max(1, N // 32)
     if not split_n and M < nsplit:
         nsplit = max(1, M)
-    one = a3.dtype.type(1)
-    compiled(_gemm_blocks, a3.dtype)(la[0], lb[0], M, N, K, a3.ctypes.data, a3.strides[0], la[1],
-                           b3.ctypes.data, b3.strides[0], lb[1], o3.ctypes.data, o3.strides[0],
-                           lo[1], one, one - one, nbatch, nsplit, split_n, a3.itemsize)
+    gemm, setl, one = kernel_args(a3.dtype)
+    _gemm_blocks.variant(True)(
+        gemm, setl, la[0], lb[0], M, N, K, a3.ctypes.data,
+        a3.strides[0], la[1], b3.ctypes.data, b3.strides[0], lb[1], o3.ctypes.data, o3.strides[0],
+        lo[1], one, one - one, nbatch, nsplit, split_n, a3.itemsize)
     return None

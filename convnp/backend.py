@@ -128,16 +128,24 @@ def _renamed(fn: Callable, suffix: str) -> Callable:
     return twin
 
 
-def _bind_prange(fn: Callable) -> None:
+def _bind_globals(fn: Callable) -> None:
     """Kernels loop with a module-level ``prange`` (or ``_prange``) that is plain ``range`` until
     the first compilation, so that importing a kernel's module does not import Numba; bind the
-    real ``numba.prange`` in that module just before compiling."""
+    real ``numba.prange`` in that module just before compiling. Likewise ``_thread_id``
+    (``numba.get_thread_id``) and the BLAS-calling intrinsics ``_gemm_call`` / ``_int_call``
+    (``convnp._blas_nb``), for the modules that name them."""
     import numba
 
     g = fn.__globals__
-    for name in ("prange", "_prange"):
-        if name in g and g[name] is not numba.prange:
-            g[name] = numba.prange
+    binds = {"prange": numba.prange, "_prange": numba.prange}
+    if any(n in g for n in ("_gemm_call", "_int_call", "_thread_id")):
+        from convnp import _blas_nb
+
+        binds.update(_gemm_call=_blas_nb.gemm_call, _int_call=_blas_nb.int_call,
+                     _thread_id=numba.get_thread_id)
+    for name, value in binds.items():
+        if name in g and g[name] is not value:
+            g[name] = value
 
 
 def jit(parallel: bool = False, **options) -> Callable:
@@ -158,7 +166,7 @@ def jit(parallel: bool = False, **options) -> Callable:
             if kern is None:
                 import numba
 
-                _bind_prange(fn)
+                _bind_globals(fn)
                 src = fn if par or not parallel else _renamed(fn, "_serial")
                 kern = compiled[par] = numba.njit(cache=True, parallel=par, nogil=True,
                                                   **options)(src)

@@ -241,8 +241,9 @@ def _conv_fwd_grid(x, w, pads, d, groups, out_sp, bias=None) -> np.ndarray:
     og = O // groups
     Sp, fst, offs, L, B, R = _grid_plan(sp, pads, k, d, out_sp, x.itemsize, C, N)
     kernel = _grid_kernel_ok(x, w, groups, O * C * len(offs), _GRID_DIRECT_FWD_MAX)
-    if not kernel and R == out_sp[0] and _chunked_ok(x, w, groups):
-        return _grid_fwd_chunked(x, w, pads, d, out_sp, bias, L, fst, offs, _blas.team())
+    if not kernel and _chunked_ok(x, w, groups):
+        return _grid_fwd_chunked(x, w, pads, d, out_sp, bias, (Sp, fst, offs, L, B, R),
+                                 _blas.team())
     wm = w.reshape(groups, og, -1)  # (g, Og, Cg*K)
     y = np.empty((N, O, *out_sp), dtype)
     direct = _no_pad(pads) and x.flags.c_contiguous
@@ -282,8 +283,8 @@ def _conv_bwd_weight_grid(x, gy, k, pads, d, groups) -> np.ndarray:
     cg, og = C // groups, O // groups
     Sp, fst, offs, L, B, R = _grid_plan(sp, pads, k, d, out_sp, x.itemsize, C, N)
     kernel = _grid_kernel_ok(x, gy, groups, C * len(offs), _GRID_DIRECT_BWDW_MAX)
-    if not kernel and R == out_sp[0] and _chunked_ok(x, gy, groups):
-        return _grid_bwdw_chunked(x, gy, k, pads, d, L, fst, offs, _blas.team())
+    if not kernel and _chunked_ok(x, gy, groups):
+        return _grid_bwdw_chunked(x, gy, k, pads, d, (Sp, fst, offs, L, B, R), _blas.team())
     gw = np.zeros((groups, og, cg * len(offs)), dtype)
     tmp = np.empty_like(gw)
     direct = _no_pad(pads) and x.flags.c_contiguous
@@ -574,86 +575,87 @@ def _grid_bwdw_nb(xpf, gg, offs, p0, gw, zero):
 # the padded-grid offset of valid output p, ``xidx[t, p]`` the padded-input offset that tap t of
 # output p reads, so the same kernels serve 1-d, 2-d and 3-d.
 # ---------------------------------------------------------------------------------------------
-_setl = None  # bound per compiled kernel (convnp._blas.compiled)
-_gemm_fn = None
+_gemm_call = _int_call = _thread_id = None  # bound at the first compile (convnp.backend)
 
 
-def _grid_fwd_chunks(xpf, wm, offs, L, gidx, bias, y, nchunks):  # pragma: no cover - compiled
-    """y[n, o, p] = bias[o] + sum_{c,t} wm[o, c*K+t] * xpf[n, c, offs[t] + gidx[p]]."""
-    N, C, _ = xpf.shape
+@backend.jit(parallel=True)
+def _grid_fwd_chunks(gemm, setl, one, xpf, wm, offs, fst0, L, gidx, P1, bias, y,
+                     items):  # pragma: no cover - compiled
+    """y[n, o, p] = bias[o] + sum_{c,t} wm[o, c*K+t] * xpf[n, c, offs[t] + gidx[p]], one work
+    item (first image, images, first output row, end row) per loop turn."""
+    C = xpf.shape[1]
     O, CK = wm.shape
     K = offs.shape[0]
-    P = gidx.shape[0]
-    for ch in prange(nchunks):
-        b0 = ch * N // nchunks
-        nb = (ch + 1) * N // nchunks - b0
-        if nb == 0:
-            continue
-        n = nb * L
+    for it in prange(items.shape[0]):
+        b0, nb, o0, o1 = items[it, 0], items[it, 1], items[it, 2], items[it, 3]
+        p0 = o0 * fst0
+        Lc = min(o1 * fst0, L) - p0
+        n = nb * Lc
         cols = np.empty((CK, n), xpf.dtype)
         for c in range(C):
             for t in range(K):
                 row = cols[c * K + t]
-                off = offs[t]
+                off = offs[t] + p0
                 for bi in range(nb):
                     src = xpf[b0 + bi, c]
-                    d0 = bi * L
-                    for i in range(L):
+                    d0 = bi * Lc
+                    for i in range(Lc):
                         row[np.uintp(d0 + i)] = src[np.uintp(off + i)]
         res = np.empty((O, n), xpf.dtype)
-        prev = _setl(1)
-        _gemm_fn(101, 111, 111, O, n, CK, 1.0, wm.ctypes.data, CK, cols.ctypes.data, n, 0.0,
-                 res.ctypes.data, n)
-        _setl(prev)
+        prev = _int_call(setl, 1)
+        _gemm_call(gemm, 111, 111, O, n, CK, one, wm.ctypes.data, CK, cols.ctypes.data, n,
+                   one - one, res.ctypes.data, n)
+        _int_call(setl, prev)
         for bi in range(nb):
             for o in range(O):
                 bo = bias[o]
                 r = res[o]
                 dst = y[b0 + bi, o]
-                d0 = bi * L
-                for p in range(P):
+                d0 = bi * Lc - p0
+                for p in range(o0 * P1, o1 * P1):
                     dst[np.uintp(p)] = r[np.uintp(d0 + gidx[p])] + bo
 
 
-def _grid_bwdw_chunks(xpf, gy3, offs, L, gidx, parts, nchunks):  # pragma: no cover - compiled
-    """parts[ch] = sum over chunk ch's images of gy (scattered on the grid) @ patches^T."""
-    N, C, _ = xpf.shape
+@backend.jit(parallel=True)
+def _grid_bwdw_chunks(gemm, setl, one, xpf, gy3, offs, fst0, L, gidx, P1, parts,
+                      items):  # pragma: no cover - compiled
+    """parts[thread] += gy (scattered on the grid) @ patches^T over the thread's work items
+    (items as in ``_grid_fwd_chunks``; static scheduling makes the sums reproducible)."""
+    C = xpf.shape[1]
     O = gy3.shape[1]
     K = offs.shape[0]
     CK = C * K
-    P = gidx.shape[0]
-    for ch in prange(nchunks):
-        b0 = ch * N // nchunks
-        nb = (ch + 1) * N // nchunks - b0
-        if nb == 0:
-            parts[ch] = 0
-            continue
-        n = nb * L
+    for it in prange(items.shape[0]):
+        b0, nb, o0, o1 = items[it, 0], items[it, 1], items[it, 2], items[it, 3]
+        p0 = o0 * fst0
+        Lc = min(o1 * fst0, L) - p0
+        n = nb * Lc
         cols = np.empty((CK, n), xpf.dtype)
         for c in range(C):
             for t in range(K):
                 row = cols[c * K + t]
-                off = offs[t]
+                off = offs[t] + p0
                 for bi in range(nb):
                     src = xpf[b0 + bi, c]
-                    d0 = bi * L
-                    for i in range(L):
+                    d0 = bi * Lc
+                    for i in range(Lc):
                         row[np.uintp(d0 + i)] = src[np.uintp(off + i)]
         gg = np.zeros((O, n), xpf.dtype)
         for bi in range(nb):
             for o in range(O):
                 src = gy3[b0 + bi, o]
                 dst = gg[o]
-                d0 = bi * L
-                for p in range(P):
+                d0 = bi * Lc - p0
+                for p in range(o0 * P1, o1 * P1):
                     dst[np.uintp(d0 + gidx[p])] = src[np.uintp(p)]
-        prev = _setl(1)
-        _gemm_fn(101, 111, 112, O, CK, n, 1.0, gg.ctypes.data, n, cols.ctypes.data, n, 0.0,
-                 parts[ch].ctypes.data, CK)
-        _setl(prev)
+        prev = _int_call(setl, 1)
+        _gemm_call(gemm, 111, 112, O, CK, n, one, gg.ctypes.data, n, cols.ctypes.data, n, one,
+                   parts[_thread_id()].ctypes.data, CK)
+        _int_call(setl, prev)
 
 
-def _col2im_chunks(gy3, wm, xidx, gxp, nchunks):  # pragma: no cover - compiled
+@backend.jit(parallel=True)
+def _col2im_chunks(gemm, setl, one, gy3, wm, xidx, gxp, nchunks):  # pragma: no cover
     """gxp[n, c, xidx[t, p]] += sum_o wm[o, c*K+t] * gy3[n, o, p] (gxp zeroed by the caller)."""
     N, O, P = gy3.shape
     C = gxp.shape[1]
@@ -674,10 +676,10 @@ def _col2im_chunks(gy3, wm, xidx, gxp, nchunks):  # pragma: no cover - compiled
                 for p in range(P):
                     dst[np.uintp(d0 + p)] = src[np.uintp(p)]
         G = np.empty((CK, n), gy3.dtype)
-        prev = _setl(1)
-        _gemm_fn(101, 112, 111, CK, n, O, 1.0, wm.ctypes.data, CK, gyc.ctypes.data, n, 0.0,
-                 G.ctypes.data, n)
-        _setl(prev)
+        prev = _int_call(setl, 1)
+        _gemm_call(gemm, 112, 111, CK, n, O, one, wm.ctypes.data, CK, gyc.ctypes.data, n,
+                   one - one, G.ctypes.data, n)
+        _int_call(setl, prev)
         for bi in range(nb):
             for c in range(C):
                 dst = gxp[b0 + bi, c]
@@ -728,32 +730,50 @@ def _padded_flat(x, pads, sp, name) -> np.ndarray:
     return buf.reshape(N, C, -1)
 
 
-def _grid_fwd_chunked(x, w, pads, d, out_sp, bias, L, fst, offs, threads) -> np.ndarray:
+@functools.lru_cache(maxsize=256)
+def _grid_items(N, rows, B, R, threads) -> np.ndarray:
+    """Work items (first image, images, first output row, end row) for the chunk kernels: the
+    plan's chunks (``B`` images of all rows, or one image's ``R``-row blocks), images split
+    further until every thread has one."""
+    if R >= rows:
+        nch = max(1, min(N, max(threads, -(-N // B))))
+        items = [(ch * N // nch, (ch + 1) * N // nch - ch * N // nch, 0, rows)
+                 for ch in range(nch)]
+    else:
+        items = [(n, 1, o0, min(o0 + R, rows)) for n in range(N) for o0 in range(0, rows, R)]
+    a = np.array(items, np.int64).reshape(-1, 4)
+    a.setflags(write=False)
+    return a
+
+
+def _grid_fwd_chunked(x, w, pads, d, out_sp, bias, plan, threads) -> np.ndarray:
     N, C = x.shape[:2]
     O = w.shape[0]
+    Sp, fst, offs, L, B, R = plan
     xpf = _padded_flat(x, pads, x.shape[2:], "xpad")
-    gidx, _ = _flat_offsets(tuple(x.shape[2:]), tuple(out_sp), fst, (1,) * len(fst), d,
+    gidx, _ = _flat_offsets(tuple(Sp), tuple(out_sp), fst, (1,) * len(fst), d,
                             tuple(w.shape[2:]))
     y = np.empty((N, O, *out_sp), x.dtype)
     b = np.zeros(O, x.dtype) if bias is None else np.ascontiguousarray(bias, x.dtype)
-    nch = _nchunks(N, C * len(offs) * L * x.itemsize, threads)
-    _blas.compiled(_grid_fwd_chunks, x.dtype)(
-        xpf, np.ascontiguousarray(w.reshape(O, -1)), np.asarray(offs, np.int64), L, gidx, b,
-        y.reshape(N, O, -1), nch)
+    _grid_fwd_chunks(
+        *_blas.kernel_args(x.dtype), xpf, np.ascontiguousarray(w.reshape(O, -1)),
+        np.asarray(offs, np.int64), fst[0], L, gidx, math.prod(out_sp[1:]), b,
+        y.reshape(N, O, -1), _grid_items(N, out_sp[0], B, R, threads))
     return y
 
 
-def _grid_bwdw_chunked(x, gy, k, pads, d, L, fst, offs, threads) -> np.ndarray:
+def _grid_bwdw_chunked(x, gy, k, pads, d, plan, threads) -> np.ndarray:
     N, C = x.shape[:2]
     O = gy.shape[1]
+    Sp, fst, offs, L, B, R = plan
+    out_sp = gy.shape[2:]
     xpf = _padded_flat(x, pads, x.shape[2:], "xpad")
-    gidx, _ = _flat_offsets(tuple(x.shape[2:]), tuple(gy.shape[2:]), fst, (1,) * len(fst), d,
-                            tuple(k))
-    nch = _nchunks(N, C * len(offs) * L * x.itemsize, threads)
-    parts = np.empty((nch, O, C * len(offs)), gy.dtype)
-    _blas.compiled(_grid_bwdw_chunks, gy.dtype)(
-        xpf, np.ascontiguousarray(gy).reshape(N, O, -1), np.asarray(offs, np.int64), L, gidx,
-        parts, nch)
+    gidx, _ = _flat_offsets(tuple(Sp), tuple(out_sp), fst, (1,) * len(fst), d, tuple(k))
+    parts = np.zeros((_blas.pool_size(), O, C * len(offs)), gy.dtype)
+    _grid_bwdw_chunks(
+        *_blas.kernel_args(gy.dtype), xpf, np.ascontiguousarray(gy).reshape(N, O, -1),
+        np.asarray(offs, np.int64), fst[0], L, gidx, math.prod(out_sp[1:]), parts,
+        _grid_items(N, out_sp[0], B, R, threads))
     return parts.sum(0).reshape(O, C, *k)
 
 
@@ -770,9 +790,9 @@ def _bwd_data_chunked(gy, w, x_shape, pads, s, d, threads) -> np.ndarray:
     gxp = np.zeros((N, C, *Sp), gy.dtype)
     P = math.prod(gy.shape[2:])
     nch = _nchunks(N, C * len(xidx) * P * gy.itemsize, threads)
-    _blas.compiled(_col2im_chunks, gy.dtype)(
-        np.ascontiguousarray(gy).reshape(N, O, -1), np.ascontiguousarray(w.reshape(O, -1)),
-        xidx, gxp.reshape(N, C, -1), nch)
+    _col2im_chunks(
+        *_blas.kernel_args(gy.dtype), np.ascontiguousarray(gy).reshape(N, O, -1),
+        np.ascontiguousarray(w.reshape(O, -1)), xidx, gxp.reshape(N, C, -1), nch)
     if padded:
         return np.ascontiguousarray(gxp[_interior_sl(sp, pads)])
     return gxp
