@@ -11,8 +11,11 @@ with one; NumPy's own multi-threaded SGEMM ran at one core's speed right after N
 
 ``matmul(a, b, out)`` is ``np.matmul`` for float32/float64 on these threads: the batch and the
 larger of M or N are split into blocks, each block one single-threaded ``cblas_?gemm`` call on a
-strided view (no copies). Without Numba, or when NumPy is not linked to an OpenBLAS that exposes
-these symbols (MKL, Accelerate), convnp falls back to plain ``np.matmul`` with BLAS's own threads.
+strided view (no copies); matrix-vector products (row sums with a ones vector) run a parallel
+dot-product kernel. Compiled kernels call BLAS by address (``kernel_args``; the intrinsics are in
+``convnp._blas_nb``), so they cache on disk. Without Numba, or when NumPy is not linked to an
+OpenBLAS with 64-bit-integer CBLAS symbols (MKL, Accelerate, 32-bit builds), convnp falls back to
+plain ``np.matmul`` with BLAS's own threads.
 """
 
 from __future__ import annotations
@@ -127,13 +130,6 @@ def kernel_args(dtype) -> tuple:
     ``_int_call(setl, prev)``."""
     lib = _get_lib()
     return lib.gemm_addr(dtype), lib.setl_addr, np.dtype(dtype).type(1)
-
-
-def pool_size() -> int:
-    """Threads in Numba's pool (an upper bound on ``numba.get_thread_id()``)."""
-    import numba
-
-    return numba.config.NUMBA_NUM_THREADS
 
 
 @backend.jit(parallel=True, fastmath={"reassoc", "contract"})

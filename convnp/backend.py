@@ -131,18 +131,18 @@ def _renamed(fn: Callable, suffix: str) -> Callable:
 def _bind_globals(fn: Callable) -> None:
     """Kernels loop with a module-level ``prange`` (or ``_prange``) that is plain ``range`` until
     the first compilation, so that importing a kernel's module does not import Numba; bind the
-    real ``numba.prange`` in that module just before compiling. Likewise ``_thread_id``
-    (``numba.get_thread_id``) and the BLAS-calling intrinsics ``_gemm_call`` / ``_int_call``
-    (``convnp._blas_nb``), for the modules that name them."""
+    real ``numba.prange`` in that module just before compiling. Likewise the BLAS-calling
+    intrinsics ``_gemm_call`` / ``_int_call`` (``convnp._blas_nb``), for the modules that name
+    them. (Not ``numba.get_thread_id``: a kernel using it crashed when loaded from the disk cache
+    into a process whose thread pool had not started yet.)"""
     import numba
 
     g = fn.__globals__
     binds = {"prange": numba.prange, "_prange": numba.prange}
-    if any(n in g for n in ("_gemm_call", "_int_call", "_thread_id")):
+    if "_gemm_call" in g or "_int_call" in g:
         from convnp import _blas_nb
 
-        binds.update(_gemm_call=_blas_nb.gemm_call, _int_call=_blas_nb.int_call,
-                     _thread_id=numba.get_thread_id)
+        binds.update(_gemm_call=_blas_nb.gemm_call, _int_call=_blas_nb.int_call)
     for name, value in binds.items():
         if name in g and g[name] is not value:
             g[name] = value

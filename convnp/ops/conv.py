@@ -143,6 +143,8 @@ def _conv_fwd_nobias(x, w, pads, s, d, groups, out_sp=None, bias=None):
         return _conv1x1_fwd(x, w, s, groups, out_sp)
     if all(v == 1 for v in s):
         return (_conv_fwd_grid(x, w, pads, d, groups, out_sp, bias),)
+    if _chunked_ok(x, w, groups):
+        return (_gather_fwd_chunked(x, w, pads, s, d, out_sp, bias, _blas.team()),)
     y = np.empty((N, O, *out_sp), dtype)
     wm = w.reshape(groups, og, cg * K)  # (g, Og, Cg*K)
     B = _chunk_size(N, C * K * P * x.itemsize)
@@ -446,6 +448,8 @@ def _conv_bwd_weight(x, gy, k, pads, s, d, groups) -> np.ndarray:
         return _dw_bwd_weight(x, gy, k, pads, s, d)
     if K > 1 and all(v == 1 for v in s):
         return _conv_bwd_weight_grid(x, gy, k, pads, d, groups)
+    if (K > 1 or any(v != 1 for v in s)) and _chunked_ok(x, gy, groups):
+        return _gather_bwdw_chunked(x, gy, k, pads, s, d, _blas.team())
     gw = np.zeros((groups, og, cg * K), dtype)
     tmp = np.empty_like(gw)
     B = _chunk_size(N, C * K * P * x.itemsize)
@@ -575,7 +579,7 @@ def _grid_bwdw_nb(xpf, gg, offs, p0, gw, zero):
 # the padded-grid offset of valid output p, ``xidx[t, p]`` the padded-input offset that tap t of
 # output p reads, so the same kernels serve 1-d, 2-d and 3-d.
 # ---------------------------------------------------------------------------------------------
-_gemm_call = _int_call = _thread_id = None  # bound at the first compile (convnp.backend)
+_gemm_call = _int_call = None  # bound at the first compile (convnp.backend)
 
 
 @backend.jit(parallel=True)
@@ -619,39 +623,42 @@ def _grid_fwd_chunks(gemm, setl, one, xpf, wm, offs, fst0, L, gidx, P1, bias, y,
 @backend.jit(parallel=True)
 def _grid_bwdw_chunks(gemm, setl, one, xpf, gy3, offs, fst0, L, gidx, P1, parts,
                       items):  # pragma: no cover - compiled
-    """parts[thread] += gy (scattered on the grid) @ patches^T over the thread's work items
-    (items as in ``_grid_fwd_chunks``; static scheduling makes the sums reproducible)."""
+    """parts[slot] = sum over the slot's work items (a contiguous run of ``items``, as in
+    ``_grid_fwd_chunks``) of gy (scattered on the grid) @ patches^T; parts zeroed by the
+    caller, one slot per thread."""
     C = xpf.shape[1]
     O = gy3.shape[1]
     K = offs.shape[0]
     CK = C * K
-    for it in prange(items.shape[0]):
-        b0, nb, o0, o1 = items[it, 0], items[it, 1], items[it, 2], items[it, 3]
-        p0 = o0 * fst0
-        Lc = min(o1 * fst0, L) - p0
-        n = nb * Lc
-        cols = np.empty((CK, n), xpf.dtype)
-        for c in range(C):
-            for t in range(K):
-                row = cols[c * K + t]
-                off = offs[t] + p0
-                for bi in range(nb):
-                    src = xpf[b0 + bi, c]
-                    d0 = bi * Lc
-                    for i in range(Lc):
-                        row[np.uintp(d0 + i)] = src[np.uintp(off + i)]
-        gg = np.zeros((O, n), xpf.dtype)
-        for bi in range(nb):
-            for o in range(O):
-                src = gy3[b0 + bi, o]
-                dst = gg[o]
-                d0 = bi * Lc - p0
-                for p in range(o0 * P1, o1 * P1):
-                    dst[np.uintp(d0 + gidx[p])] = src[np.uintp(p)]
-        prev = _int_call(setl, 1)
-        _gemm_call(gemm, 111, 112, O, CK, n, one, gg.ctypes.data, n, cols.ctypes.data, n, one,
-                   parts[_thread_id()].ctypes.data, CK)
-        _int_call(setl, prev)
+    nslots = parts.shape[0]
+    for slot in prange(nslots):  # one accumulator per slot, items in order: reproducible sums
+        for it in range(slot * items.shape[0] // nslots, (slot + 1) * items.shape[0] // nslots):
+            b0, nb, o0, o1 = items[it, 0], items[it, 1], items[it, 2], items[it, 3]
+            p0 = o0 * fst0
+            Lc = min(o1 * fst0, L) - p0
+            n = nb * Lc
+            cols = np.empty((CK, n), xpf.dtype)
+            for c in range(C):
+                for t in range(K):
+                    row = cols[c * K + t]
+                    off = offs[t] + p0
+                    for bi in range(nb):
+                        src = xpf[b0 + bi, c]
+                        d0 = bi * Lc
+                        for i in range(Lc):
+                            row[np.uintp(d0 + i)] = src[np.uintp(off + i)]
+            gg = np.zeros((O, n), xpf.dtype)
+            for bi in range(nb):
+                for o in range(O):
+                    src = gy3[b0 + bi, o]
+                    dst = gg[o]
+                    d0 = bi * Lc - p0
+                    for p in range(o0 * P1, o1 * P1):
+                        dst[np.uintp(d0 + gidx[p])] = src[np.uintp(p)]
+            prev = _int_call(setl, 1)
+            _gemm_call(gemm, 111, 112, O, CK, n, one, gg.ctypes.data, n, cols.ctypes.data, n, one,
+                       parts[slot].ctypes.data, CK)
+            _int_call(setl, prev)
 
 
 @backend.jit(parallel=True)
@@ -689,6 +696,84 @@ def _col2im_chunks(gemm, setl, one, gy3, wm, xidx, gxp, nchunks):  # pragma: no 
                     d0 = bi * P
                     for p in range(P):
                         dst[np.uintp(ix[p])] += g[np.uintp(d0 + p)]
+
+
+@backend.jit(parallel=True)
+def _gather_fwd_chunks(gemm, setl, one, xpf, wm, xidx, P1, bias, y,
+                       items):  # pragma: no cover - compiled
+    """Any stride / dilation: y[n, o, p] = bias[o] + sum_{c,t} wm[o, c*K+t] * xpf[n, c,
+    xidx[t, p]]; work items as in ``_grid_fwd_chunks`` (rows of the output's first axis)."""
+    C = xpf.shape[1]
+    O, CK = wm.shape
+    K = xidx.shape[0]
+    for it in prange(items.shape[0]):
+        b0, nb, o0, o1 = items[it, 0], items[it, 1], items[it, 2], items[it, 3]
+        q0 = o0 * P1
+        Pc = (o1 - o0) * P1
+        n = nb * Pc
+        cols = np.empty((CK, n), xpf.dtype)
+        for c in range(C):
+            for t in range(K):
+                row = cols[c * K + t]
+                ix = xidx[t]
+                for bi in range(nb):
+                    src = xpf[b0 + bi, c]
+                    d0 = bi * Pc - q0
+                    for p in range(q0, q0 + Pc):
+                        row[np.uintp(d0 + p)] = src[np.uintp(ix[p])]
+        res = np.empty((O, n), xpf.dtype)
+        prev = _int_call(setl, 1)
+        _gemm_call(gemm, 111, 111, O, n, CK, one, wm.ctypes.data, CK, cols.ctypes.data, n,
+                   one - one, res.ctypes.data, n)
+        _int_call(setl, prev)
+        for bi in range(nb):
+            for o in range(O):
+                bo = bias[o]
+                r = res[o]
+                dst = y[b0 + bi, o]
+                d0 = bi * Pc - q0
+                for p in range(q0, q0 + Pc):
+                    dst[np.uintp(p)] = r[np.uintp(d0 + p)] + bo
+
+
+@backend.jit(parallel=True)
+def _gather_bwdw_chunks(gemm, setl, one, xpf, gy3, xidx, P1, parts,
+                        items):  # pragma: no cover - compiled
+    """Any stride / dilation: parts[slot] = sum of gy @ patches^T over the slot's work items
+    (a contiguous run of ``items``; parts zeroed by the caller, one slot per thread)."""
+    C = xpf.shape[1]
+    O = gy3.shape[1]
+    K = xidx.shape[0]
+    CK = C * K
+    nslots = parts.shape[0]
+    for slot in prange(nslots):  # one accumulator per slot, items in order: reproducible sums
+        for it in range(slot * items.shape[0] // nslots, (slot + 1) * items.shape[0] // nslots):
+            b0, nb, o0, o1 = items[it, 0], items[it, 1], items[it, 2], items[it, 3]
+            q0 = o0 * P1
+            Pc = (o1 - o0) * P1
+            n = nb * Pc
+            cols = np.empty((CK, n), xpf.dtype)
+            for c in range(C):
+                for t in range(K):
+                    row = cols[c * K + t]
+                    ix = xidx[t]
+                    for bi in range(nb):
+                        src = xpf[b0 + bi, c]
+                        d0 = bi * Pc - q0
+                        for p in range(q0, q0 + Pc):
+                            row[np.uintp(d0 + p)] = src[np.uintp(ix[p])]
+            gyc = np.empty((O, n), xpf.dtype)
+            for bi in range(nb):
+                for o in range(O):
+                    src = gy3[b0 + bi, o]
+                    dst = gyc[o]
+                    d0 = bi * Pc - q0
+                    for p in range(q0, q0 + Pc):
+                        dst[np.uintp(d0 + p)] = src[np.uintp(p)]
+            prev = _int_call(setl, 1)
+            _gemm_call(gemm, 111, 112, O, CK, n, one, gyc.ctypes.data, n, cols.ctypes.data, n,
+                       one, parts[slot].ctypes.data, CK)
+            _int_call(setl, prev)
 
 
 _CHUNK_MIN_THREADS = 0
@@ -769,11 +854,50 @@ def _grid_bwdw_chunked(x, gy, k, pads, d, plan, threads) -> np.ndarray:
     out_sp = gy.shape[2:]
     xpf = _padded_flat(x, pads, x.shape[2:], "xpad")
     gidx, _ = _flat_offsets(tuple(Sp), tuple(out_sp), fst, (1,) * len(fst), d, tuple(k))
-    parts = np.zeros((_blas.pool_size(), O, C * len(offs)), gy.dtype)
+    items = _grid_items(N, out_sp[0], B, R, threads)
+    parts = np.zeros((max(1, min(threads, len(items))), O, C * len(offs)), gy.dtype)
     _grid_bwdw_chunks(
         *_blas.kernel_args(gy.dtype), xpf, np.ascontiguousarray(gy).reshape(N, O, -1),
-        np.asarray(offs, np.int64), fst[0], L, gidx, math.prod(out_sp[1:]), parts,
-        _grid_items(N, out_sp[0], B, R, threads))
+        np.asarray(offs, np.int64), fst[0], L, gidx, math.prod(out_sp[1:]), parts, items)
+    return parts.sum(0).reshape(O, C, *k)
+
+
+def _gather_plan(x_shape, pads, out_sp, s, d, k, itemsize, threads):
+    """(xidx on the padded grid, P1, work items) for the gather kernels."""
+    N, C = x_shape[:2]
+    Sp = tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], pads))
+    fst = tuple(math.prod(Sp[i + 1:]) for i in range(len(Sp)))
+    _, xidx = _flat_offsets(Sp, tuple(out_sp), fst, tuple(s), tuple(d), tuple(k))
+    K, P1 = len(xidx), math.prod(out_sp[1:])
+    per_image = C * K * math.prod(out_sp) * itemsize
+    if per_image <= _BUDGET:
+        B, R = _chunk_size(N, per_image), out_sp[0]
+    else:
+        B, R = 1, max(1, _BUDGET // (C * K * P1 * itemsize))
+    return xidx, P1, _grid_items(N, out_sp[0], B, R, threads)
+
+
+def _gather_fwd_chunked(x, w, pads, s, d, out_sp, bias, threads) -> np.ndarray:
+    N = x.shape[0]
+    O = w.shape[0]
+    xidx, P1, items = _gather_plan(x.shape, pads, out_sp, s, d, w.shape[2:], x.itemsize,
+                                   threads)
+    y = np.empty((N, O, *out_sp), x.dtype)
+    b = np.zeros(O, x.dtype) if bias is None else np.ascontiguousarray(bias, x.dtype)
+    _gather_fwd_chunks(
+        *_blas.kernel_args(x.dtype), _padded_flat(x, pads, x.shape[2:], "xpad"),
+        np.ascontiguousarray(w.reshape(O, -1)), xidx, P1, b, y.reshape(N, O, -1), items)
+    return y
+
+
+def _gather_bwdw_chunked(x, gy, k, pads, s, d, threads) -> np.ndarray:
+    N, C = x.shape[:2]
+    O = gy.shape[1]
+    xidx, P1, items = _gather_plan(x.shape, pads, gy.shape[2:], s, d, k, x.itemsize, threads)
+    parts = np.zeros((max(1, min(threads, len(items))), O, C * len(xidx)), gy.dtype)
+    _gather_bwdw_chunks(
+        *_blas.kernel_args(gy.dtype), _padded_flat(x, pads, x.shape[2:], "xpad"),
+        np.ascontiguousarray(gy).reshape(N, O, -1), xidx, P1, parts, items)
     return parts.sum(0).reshape(O, C, *k)
 
 
