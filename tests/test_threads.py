@@ -255,3 +255,24 @@ def test_two_real_threads_match_one():
                              cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         assert res.returncode == 0 and res.stdout.strip().endswith("ok"), (res.returncode,
                                                                            res.stderr[-3000:])
+
+
+# ------------------------------------------------------------- every conv case, every path
+def _strided_or_dilated_dense():
+    from tests.test_conv import CONV_CASES
+
+    return [c for c in CONV_CASES if c[5].get("groups", 1) == 1 and "dw" not in c[0]
+            and (c[5].get("stride", 1) != 1 or c[5].get("dilation", 1) != 1)]
+
+
+@pytest.mark.parametrize("case", _strided_or_dilated_dense(), ids=lambda c: c[0])
+def test_strided_dilated_convs_every_path(case, path):
+    """Strided / dilated dense convs take the gather chunk kernels (forward, weight gradient)
+    with Numba on; against torch on every path (split for three threads on the parallel one)."""
+    from tests.oracle import compare
+    from tests.test_conv import FN, _args
+
+    name, n, xs, ws, bias, kw = case
+    f, tf = FN[n]
+    compare(lambda *a: f(*a, **kw), lambda *a: tf(*a, **kw), *_args(xs, ws, bias, ws[0]),
+            dtype=np.float64)
