@@ -284,8 +284,10 @@ def _conv_bwd_weight_grid(x, gy, k, pads, d, groups) -> np.ndarray:
     dtype = gy.dtype
     cg, og = C // groups, O // groups
     Sp, fst, offs, L, B, R = _grid_plan(sp, pads, k, d, out_sp, x.itemsize, C, N)
-    kernel = _grid_kernel_ok(x, gy, groups, C * len(offs), _GRID_DIRECT_BWDW_MAX)
-    if not kernel and _chunked_ok(x, gy, groups):
+    chunked = _chunked_ok(x, gy, groups)
+    kernel = _grid_kernel_ok(x, gy, groups, (O if chunked else 1) * C * len(offs),
+                             _GRID_DIRECT_FWD_MAX if chunked else _GRID_DIRECT_BWDW_MAX)
+    if not kernel and chunked:
         return _grid_bwdw_chunked(x, gy, k, pads, d, (Sp, fst, offs, L, B, R), _blas.team())
     gw = np.zeros((groups, og, cg * len(offs)), dtype)
     tmp = np.empty_like(gw)
@@ -396,7 +398,10 @@ def _conv_bwd_data(gy, w, x_shape, pads, s, d, groups) -> np.ndarray:
         if all(lo >= 0 and hi >= 0 for lo, hi in dpads) and not _col2im_cheaper(
                 C, O, sp, out_sp, dpads):
             return _conv_fwd_grid(gy, _dual_weight(w, groups), tuple(dpads), d, groups, sp)
-    elif all(v == 1 for v in d) and K > 1:
+    elif all(v == 1 for v in d) and K > 1 and not _chunked_ok(gy, w, groups):
+        # strided: with the chunk kernels, one parallel GEMM + scatter beats the s^n phases
+        # (2 threads: L10's conv_transpose forward 12.6 -> 7.7 ms, L5's input gradient 24.5 ->
+        # 13.9 ms; 1 thread 18.2 -> 13.4, 35 -> 24)
         gx = _conv_bwd_data_polyphase(gy, w, x_shape, pads, s, groups)
         if gx is not None:
             return gx
@@ -533,6 +538,9 @@ prange = range
 # reassociation allowed so the dot products vectorise too (float rounding as a BLAS dot's).
 _GRID_DIRECT_FWD_MAX = 256   # O * Cg * K at most: forward (LeNet C1: 6 * 25 = 150)
 _GRID_DIRECT_BWDW_MAX = 64  # Cg * K at most: weight gradient (LeNet C1 25, an RGB 3x3 stem 27)
+# ... against the chunk-parallel GEMM kernels the weight-gradient kernel only wins when the
+# outputs are few too (2 threads: LeNet C1 0.38 vs 0.55 ms, but (32,3,32,32)->64 k3 2.07 vs
+# 1.17 and (64,1,28,28)->32 k5 1.66 vs 1.07): then the forward's O * Cg * K limit applies.
 
 
 @backend.jit(parallel=True, fastmath={"reassoc", "contract"})
