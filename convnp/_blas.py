@@ -196,8 +196,9 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     nbatch = math.prod(batch)
     if out is None:
         out = np.empty(batch + (M, N), a.dtype)
-    elif out.shape != batch + (M, N) or out.dtype != a.dtype:
-        return np.matmul(a, b, out=out)
+    elif (out.shape != batch + (M, N) or out.dtype != a.dtype or np.may_share_memory(out, a)
+          or np.may_share_memory(out, b)):
+        return _single(np.matmul, a, b, out=out)  # NumPy checks and buffers overlaps
     macs = nbatch * M * N * K
     if threads == 1 or macs < _SPLIT_MIN_MACS or K == 0 or nbatch == 0:
         return _single(np.matmul, a, b, out=out)

@@ -126,6 +126,9 @@ def test_matmul_falls_back_for_what_blas_cannot_do(threads3):
         _blas.matmul(np.ones((3, 4)), np.ones((5, 2)))
     with pytest.raises(ValueError):
         _blas.matmul(np.ones((3, 4)), np.ones((4, 2)), out=np.empty((3, 3)))
+    a = np.arange(16.0).reshape(4, 4)
+    want = a @ a
+    np.testing.assert_array_equal(_blas.matmul(a, a, out=a), want)  # out overlaps an input
 
 
 @needs_blas
@@ -212,11 +215,12 @@ def test_grid_items_cover_every_output_once():
 
 def test_flat_offsets_golden():
     # 2x3 outputs on a grid of row stride 5, stride (1, 2), 2x2 taps dilated (1, 1)
-    gidx, xidx = C._flat_offsets((4, 7), (2, 3), (5, 1), (1, 2), (1, 1), (2, 2))
+    gidx = C._flat_offsets((2, 3), (5, 1), (1, 2))
+    xidx = C._tap_offsets((2, 3), (5, 1), (1, 2), (1, 1), (2, 2))
     assert gidx.tolist() == [0, 2, 4, 5, 7, 9]
     assert xidx.tolist() == [[0, 2, 4, 5, 7, 9], [1, 3, 5, 6, 8, 10],
                              [5, 7, 9, 10, 12, 14], [6, 8, 10, 11, 13, 15]]
-    assert not gidx.flags.writeable
+    assert not gidx.flags.writeable and not xidx.flags.writeable
 
 
 # ----------------------------------------------------------------- real threads (subprocess)

@@ -798,27 +798,35 @@ def _nchunks(N, per_image_bytes, threads) -> int:
     return max(1, min(N, max(threads, -(-N * per_image_bytes // _BUDGET))))
 
 
-@functools.lru_cache(maxsize=256)
-def _flat_offsets(sp, out_sp, fst, s, d, k) -> tuple[np.ndarray, np.ndarray]:
-    """``gidx`` (P,): flat offset of every output position on a grid with strides ``fst``
-    (position i -> sum i_j * s_j * fst_j); ``xidx`` (K, P): ``gidx`` + the offset of each tap."""
-    nd = len(out_sp)
+@functools.lru_cache(maxsize=32)
+def _flat_offsets(out_sp, fst, s) -> np.ndarray:
+    """``gidx`` (P,) int32: flat offset of every output position on a grid with flat strides
+    ``fst`` (position i -> sum_j i_j * s_j * fst_j). Cached, read-only."""
     grids = np.meshgrid(*[np.arange(n) for n in out_sp], indexing="ij")
-    gidx = sum(g.ravel() * s[j] * fst[j] for j, g in enumerate(grids)).astype(np.int64)
-    taps = np.array([sum(t[j] * d[j] * fst[j] for j in range(nd)) for t in np.ndindex(*k)],
-                    np.int64)
-    xidx = np.ascontiguousarray(taps[:, None] + gidx[None, :])
+    gidx = sum(g.ravel() * s[j] * fst[j] for j, g in enumerate(grids)).astype(np.int32)
     gidx.setflags(write=False)
+    return gidx
+
+
+@functools.lru_cache(maxsize=32)
+def _tap_offsets(out_sp, fst, s, d, k) -> np.ndarray:
+    """``xidx`` (K, P) int32: ``gidx`` + the flat offset of each kernel tap (the input value
+    tap t meets at output p). Cached (a few MB for large maps, hence the small cache)."""
+    taps = np.array([sum(t[j] * d[j] * fst[j] for j in range(len(k))) for t in np.ndindex(*k)],
+                    np.int32)
+    xidx = np.ascontiguousarray(taps[:, None] + _flat_offsets(out_sp, fst, s)[None, :])
     xidx.setflags(write=False)
-    return gidx, xidx
+    return xidx
 
 
-def _padded_flat(x, pads, sp, name) -> np.ndarray:
-    """(N, C, prod(Sp)) zero-padded copy of x through a workspace (x itself when unpadded)."""
+def _padded_flat(x, pads) -> np.ndarray:
+    """(N, C, prod(Sp)) zero-padded copy of x (x itself when unpadded and contiguous). A fresh
+    array, not a workspace: it is as large as the whole batch and would stay allocated."""
     N, C = x.shape[:2]
     if _no_pad(pads) and x.flags.c_contiguous:
         return x.reshape(N, C, -1)
-    buf = _padded_buffer(name, N, C, sp, pads, x.dtype)
+    sp = x.shape[2:]
+    buf = np.zeros((N, C) + tuple(n + lo + hi for n, (lo, hi) in zip(sp, pads)), x.dtype)
     buf[_interior_sl(sp, pads)] = x
     return buf.reshape(N, C, -1)
 
@@ -843,9 +851,8 @@ def _grid_fwd_chunked(x, w, pads, d, out_sp, bias, plan, threads) -> np.ndarray:
     N, C = x.shape[:2]
     O = w.shape[0]
     Sp, fst, offs, L, B, R = plan
-    xpf = _padded_flat(x, pads, x.shape[2:], "xpad")
-    gidx, _ = _flat_offsets(tuple(Sp), tuple(out_sp), fst, (1,) * len(fst), d,
-                            tuple(w.shape[2:]))
+    xpf = _padded_flat(x, pads)
+    gidx = _flat_offsets(tuple(out_sp), fst, (1,) * len(fst))
     y = np.empty((N, O, *out_sp), x.dtype)
     b = np.zeros(O, x.dtype) if bias is None else np.ascontiguousarray(bias, x.dtype)
     _grid_fwd_chunks(
@@ -860,8 +867,8 @@ def _grid_bwdw_chunked(x, gy, k, pads, d, plan, threads) -> np.ndarray:
     O = gy.shape[1]
     Sp, fst, offs, L, B, R = plan
     out_sp = gy.shape[2:]
-    xpf = _padded_flat(x, pads, x.shape[2:], "xpad")
-    gidx, _ = _flat_offsets(tuple(Sp), tuple(out_sp), fst, (1,) * len(fst), d, tuple(k))
+    xpf = _padded_flat(x, pads)
+    gidx = _flat_offsets(tuple(out_sp), fst, (1,) * len(fst))
     items = _grid_items(N, out_sp[0], B, R, threads)
     parts = np.zeros((max(1, min(threads, len(items))), O, C * len(offs)), gy.dtype)
     _grid_bwdw_chunks(
@@ -875,7 +882,7 @@ def _gather_plan(x_shape, pads, out_sp, s, d, k, itemsize, threads):
     N, C = x_shape[:2]
     Sp = tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], pads))
     fst = tuple(math.prod(Sp[i + 1:]) for i in range(len(Sp)))
-    _, xidx = _flat_offsets(Sp, tuple(out_sp), fst, tuple(s), tuple(d), tuple(k))
+    xidx = _tap_offsets(tuple(out_sp), fst, tuple(s), tuple(d), tuple(k))
     K, P1 = len(xidx), math.prod(out_sp[1:])
     per_image = C * K * math.prod(out_sp) * itemsize
     if per_image <= _BUDGET:
@@ -893,7 +900,7 @@ def _gather_fwd_chunked(x, w, pads, s, d, out_sp, bias, threads) -> np.ndarray:
     y = np.empty((N, O, *out_sp), x.dtype)
     b = np.zeros(O, x.dtype) if bias is None else np.ascontiguousarray(bias, x.dtype)
     _gather_fwd_chunks(
-        *_blas.kernel_args(x.dtype), _padded_flat(x, pads, x.shape[2:], "xpad"),
+        *_blas.kernel_args(x.dtype), _padded_flat(x, pads),
         np.ascontiguousarray(w.reshape(O, -1)), xidx, P1, b, y.reshape(N, O, -1), items)
     return y
 
@@ -904,7 +911,7 @@ def _gather_bwdw_chunked(x, gy, k, pads, s, d, threads) -> np.ndarray:
     xidx, P1, items = _gather_plan(x.shape, pads, gy.shape[2:], s, d, k, x.itemsize, threads)
     parts = np.zeros((max(1, min(threads, len(items))), O, C * len(xidx)), gy.dtype)
     _gather_bwdw_chunks(
-        *_blas.kernel_args(gy.dtype), _padded_flat(x, pads, x.shape[2:], "xpad"),
+        *_blas.kernel_args(gy.dtype), _padded_flat(x, pads),
         np.ascontiguousarray(gy).reshape(N, O, -1), xidx, P1, parts, items)
     return parts.sum(0).reshape(O, C, *k)
 
@@ -917,7 +924,7 @@ def _bwd_data_chunked(gy, w, x_shape, pads, s, d, threads) -> np.ndarray:
     k = tuple(w.shape[2:])
     Sp = tuple(n + lo + hi for n, (lo, hi) in zip(sp, pads))
     fst = tuple(math.prod(Sp[i + 1:]) for i in range(len(Sp)))
-    _, xidx = _flat_offsets(Sp, tuple(gy.shape[2:]), fst, tuple(s), tuple(d), k)
+    xidx = _tap_offsets(tuple(gy.shape[2:]), fst, tuple(s), tuple(d), k)
     padded = not _no_pad(pads)
     gxp = np.zeros((N, C, *Sp), gy.dtype)
     P = math.prod(gy.shape[2:])
