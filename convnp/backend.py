@@ -146,6 +146,16 @@ def _bind_globals(fn: Callable) -> None:
     for name, value in binds.items():
         if name in g and g[name] is not value:
             g[name] = value
+    for name, value in list(g.items()):  # helpers the kernels call (see ``helper``)
+        if getattr(value, "_convnp_helper", False) and not hasattr(value, "py_func"):
+            g[name] = numba.njit(cache=True, nogil=True)(value)  # once: py_func = compiled
+
+
+def helper(fn: Callable) -> Callable:
+    """Mark a plain function as a helper that compiled kernels of its module call: it is
+    compiled (and bound in the module in its place) when the module's first kernel compiles."""
+    fn._convnp_helper = True
+    return fn
 
 
 def jit(parallel: bool = False, **options) -> Callable:

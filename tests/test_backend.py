@@ -55,3 +55,31 @@ def test_glibc_keeps_freed_memory_unless_opted_out():
     assert off.stdout.strip() == "False"
     glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
     assert convnp._memory.applied is glibc
+
+
+@backend.helper
+def _triple(v):  # pragma: no cover - compiled
+    return 3 * v
+
+
+@backend.jit()
+def _apply_triple(x, out):  # pragma: no cover - compiled
+    for i in range(x.size):
+        out[i] = _triple(x[i])
+
+
+@backend.jit()
+def _apply_triple_plus_one(x, out):  # pragma: no cover - compiled
+    for i in range(x.size):
+        out[i] = _triple(x[i]) + 1
+
+
+def test_helpers_compile_once_for_every_kernel_of_their_module():
+    x, out = np.arange(4.0), np.empty(4)
+    _apply_triple(x, out)
+    assert out.tolist() == [0, 3, 6, 9]
+    compiled = globals()["_triple"]
+    assert hasattr(compiled, "py_func")  # bound in the module in place of the plain function
+    _apply_triple_plus_one(x, out)  # a second kernel: the helper is not wrapped twice
+    assert out.tolist() == [1, 4, 7, 10]
+    assert globals()["_triple"] is compiled

@@ -590,29 +590,55 @@ def _grid_bwdw_nb(xpf, gg, offs, p0, gw, zero):
 _gemm_call = _int_call = None  # bound at the first compile (convnp.backend)
 
 
+@backend.helper
+def _grid_patches(xpf, offs, b0, nb, p0, Lc):  # pragma: no cover - compiled
+    """(C*K, nb*Lc) patch matrix of images b0.. on the padded grid: row c*K+t of image bi is
+    the contiguous run xpf[b0+bi, c, offs[t]+p0 : +Lc]."""
+    C = xpf.shape[1]
+    K = offs.shape[0]
+    cols = np.empty((C * K, nb * Lc), xpf.dtype)
+    for c in range(C):
+        for t in range(K):
+            row = cols[c * K + t]
+            off = offs[t] + p0
+            for bi in range(nb):
+                src = xpf[b0 + bi, c]
+                d0 = bi * Lc
+                for i in range(Lc):
+                    row[np.uintp(d0 + i)] = src[np.uintp(off + i)]
+    return cols
+
+
+@backend.helper
+def _gather_patches(xpf, xidx, b0, nb, q0, Pc):  # pragma: no cover - compiled
+    """(C*K, nb*Pc) patch matrix of images b0.. for outputs q0..q0+Pc: xpf[b, c, xidx[t, p]]."""
+    C = xpf.shape[1]
+    K = xidx.shape[0]
+    cols = np.empty((C * K, nb * Pc), xpf.dtype)
+    for c in range(C):
+        for t in range(K):
+            row = cols[c * K + t]
+            ix = xidx[t]
+            for bi in range(nb):
+                src = xpf[b0 + bi, c]
+                d0 = bi * Pc - q0
+                for p in range(q0, q0 + Pc):
+                    row[np.uintp(d0 + p)] = src[np.uintp(ix[p])]
+    return cols
+
+
 @backend.jit(parallel=True)
 def _grid_fwd_chunks(gemm, setl, one, xpf, wm, offs, fst0, L, gidx, P1, bias, y,
                      items):  # pragma: no cover - compiled
     """y[n, o, p] = bias[o] + sum_{c,t} wm[o, c*K+t] * xpf[n, c, offs[t] + gidx[p]], one work
     item (first image, images, first output row, end row) per loop turn."""
-    C = xpf.shape[1]
     O, CK = wm.shape
-    K = offs.shape[0]
     for it in prange(items.shape[0]):
         b0, nb, o0, o1 = items[it, 0], items[it, 1], items[it, 2], items[it, 3]
         p0 = o0 * fst0
         Lc = min(o1 * fst0, L) - p0
         n = nb * Lc
-        cols = np.empty((CK, n), xpf.dtype)
-        for c in range(C):
-            for t in range(K):
-                row = cols[c * K + t]
-                off = offs[t] + p0
-                for bi in range(nb):
-                    src = xpf[b0 + bi, c]
-                    d0 = bi * Lc
-                    for i in range(Lc):
-                        row[np.uintp(d0 + i)] = src[np.uintp(off + i)]
+        cols = _grid_patches(xpf, offs, b0, nb, p0, Lc)
         res = np.empty((O, n), xpf.dtype)
         prev = _int_call(setl, 1)
         _gemm_call(gemm, 111, 111, O, n, CK, one, wm.ctypes.data, CK, cols.ctypes.data, n,
@@ -645,16 +671,7 @@ def _grid_bwdw_chunks(gemm, setl, one, xpf, gy3, offs, fst0, L, gidx, P1, parts,
             p0 = o0 * fst0
             Lc = min(o1 * fst0, L) - p0
             n = nb * Lc
-            cols = np.empty((CK, n), xpf.dtype)
-            for c in range(C):
-                for t in range(K):
-                    row = cols[c * K + t]
-                    off = offs[t] + p0
-                    for bi in range(nb):
-                        src = xpf[b0 + bi, c]
-                        d0 = bi * Lc
-                        for i in range(Lc):
-                            row[np.uintp(d0 + i)] = src[np.uintp(off + i)]
+            cols = _grid_patches(xpf, offs, b0, nb, p0, Lc)
             gg = np.zeros((O, n), xpf.dtype)
             for bi in range(nb):
                 for o in range(O):
@@ -711,24 +728,13 @@ def _gather_fwd_chunks(gemm, setl, one, xpf, wm, xidx, P1, bias, y,
                        items):  # pragma: no cover - compiled
     """Any stride / dilation: y[n, o, p] = bias[o] + sum_{c,t} wm[o, c*K+t] * xpf[n, c,
     xidx[t, p]]; work items as in ``_grid_fwd_chunks`` (rows of the output's first axis)."""
-    C = xpf.shape[1]
     O, CK = wm.shape
-    K = xidx.shape[0]
     for it in prange(items.shape[0]):
         b0, nb, o0, o1 = items[it, 0], items[it, 1], items[it, 2], items[it, 3]
         q0 = o0 * P1
         Pc = (o1 - o0) * P1
         n = nb * Pc
-        cols = np.empty((CK, n), xpf.dtype)
-        for c in range(C):
-            for t in range(K):
-                row = cols[c * K + t]
-                ix = xidx[t]
-                for bi in range(nb):
-                    src = xpf[b0 + bi, c]
-                    d0 = bi * Pc - q0
-                    for p in range(q0, q0 + Pc):
-                        row[np.uintp(d0 + p)] = src[np.uintp(ix[p])]
+        cols = _gather_patches(xpf, xidx, b0, nb, q0, Pc)
         res = np.empty((O, n), xpf.dtype)
         prev = _int_call(setl, 1)
         _gemm_call(gemm, 111, 111, O, n, CK, one, wm.ctypes.data, CK, cols.ctypes.data, n,
@@ -760,16 +766,7 @@ def _gather_bwdw_chunks(gemm, setl, one, xpf, gy3, xidx, P1, parts,
             q0 = o0 * P1
             Pc = (o1 - o0) * P1
             n = nb * Pc
-            cols = np.empty((CK, n), xpf.dtype)
-            for c in range(C):
-                for t in range(K):
-                    row = cols[c * K + t]
-                    ix = xidx[t]
-                    for bi in range(nb):
-                        src = xpf[b0 + bi, c]
-                        d0 = bi * Pc - q0
-                        for p in range(q0, q0 + Pc):
-                            row[np.uintp(d0 + p)] = src[np.uintp(ix[p])]
+            cols = _gather_patches(xpf, xidx, b0, nb, q0, Pc)
             gyc = np.empty((O, n), xpf.dtype)
             for bi in range(nb):
                 for o in range(O):
