@@ -591,6 +591,48 @@ _gemm_call = _int_call = None  # bound at the first compile (convnp.backend)
 
 
 @backend.helper
+def _mm(gemm, setl, ta, a, tb, b, alpha, beta, c):  # pragma: no cover - compiled
+    """c = alpha * op(a) @ op(b) + beta * c with one single-threaded BLAS call (``gemm`` /
+    ``setl``: convnp._blas.kernel_args); a, b, c C-contiguous 2-d, op = transpose when t*."""
+    M, N = c.shape
+    K = a.shape[0] if ta else a.shape[1]
+    prev = _int_call(setl, 1)
+    _gemm_call(gemm, 112 if ta else 111, 112 if tb else 111, M, N, K, alpha, a.ctypes.data,
+               a.shape[1], b.ctypes.data, b.shape[1], beta, c.ctypes.data, N)
+    _int_call(setl, prev)
+
+
+@backend.helper
+def _rows_out(res, y, bias, b0, nb, q0, q1, sel, shift, stride):  # pragma: no cover
+    """y[b0+bi, o, p] = res[o, bi*stride + shift + sel[p]] + bias[o] for p in [q0, q1): the
+    valid outputs of a chunk's GEMM result (grid: sel = grid offsets; gather: identity)."""
+    for bi in range(nb):
+        d0 = bi * stride + shift
+        for o in range(res.shape[0]):
+            bo = bias[o]
+            r = res[o]
+            dst = y[b0 + bi, o]
+            for p in range(q0, q1):
+                dst[np.uintp(p)] = r[np.uintp(d0 + sel[p])] + bo
+
+
+@backend.helper
+def _rows_in(gy3, b0, nb, q0, q1, sel, shift, stride, n):  # pragma: no cover - compiled
+    """The transpose of ``_rows_out`` (without bias): a zeroed (O, n) matrix with
+    m[o, bi*stride + shift + sel[p]] = gy3[b0+bi, o, p] for p in [q0, q1)."""
+    O = gy3.shape[1]
+    m = np.zeros((O, n), gy3.dtype)
+    for bi in range(nb):
+        d0 = bi * stride + shift
+        for o in range(O):
+            src = gy3[b0 + bi, o]
+            dst = m[o]
+            for p in range(q0, q1):
+                dst[np.uintp(d0 + sel[p])] = src[np.uintp(p)]
+    return m
+
+
+@backend.helper
 def _grid_patches(xpf, offs, b0, nb, p0, Lc):  # pragma: no cover - compiled
     """(C*K, nb*Lc) patch matrix of images b0.. on the padded grid: row c*K+t of image bi is
     the contiguous run xpf[b0+bi, c, offs[t]+p0 : +Lc]."""
@@ -632,7 +674,7 @@ def _grid_fwd_chunks(gemm, setl, one, xpf, wm, offs, fst0, L, gidx, P1, bias, y,
                      items):  # pragma: no cover - compiled
     """y[n, o, p] = bias[o] + sum_{c,t} wm[o, c*K+t] * xpf[n, c, offs[t] + gidx[p]], one work
     item (first image, images, first output row, end row) per loop turn."""
-    O, CK = wm.shape
+    O = wm.shape[0]
     for it in prange(items.shape[0]):
         b0, nb, o0, o1 = items[it, 0], items[it, 1], items[it, 2], items[it, 3]
         p0 = o0 * fst0
@@ -640,18 +682,8 @@ def _grid_fwd_chunks(gemm, setl, one, xpf, wm, offs, fst0, L, gidx, P1, bias, y,
         n = nb * Lc
         cols = _grid_patches(xpf, offs, b0, nb, p0, Lc)
         res = np.empty((O, n), xpf.dtype)
-        prev = _int_call(setl, 1)
-        _gemm_call(gemm, 111, 111, O, n, CK, one, wm.ctypes.data, CK, cols.ctypes.data, n,
-                   one - one, res.ctypes.data, n)
-        _int_call(setl, prev)
-        for bi in range(nb):
-            for o in range(O):
-                bo = bias[o]
-                r = res[o]
-                dst = y[b0 + bi, o]
-                d0 = bi * Lc - p0
-                for p in range(o0 * P1, o1 * P1):
-                    dst[np.uintp(p)] = r[np.uintp(d0 + gidx[p])] + bo
+        _mm(gemm, setl, False, wm, False, cols, one, one - one, res)
+        _rows_out(res, y, bias, b0, nb, o0 * P1, o1 * P1, gidx, -p0, Lc)
 
 
 @backend.jit(parallel=True)
@@ -660,10 +692,6 @@ def _grid_bwdw_chunks(gemm, setl, one, xpf, gy3, offs, fst0, L, gidx, P1, parts,
     """parts[slot] = sum over the slot's work items (a contiguous run of ``items``, as in
     ``_grid_fwd_chunks``) of gy (scattered on the grid) @ patches^T; parts zeroed by the
     caller, one slot per thread."""
-    C = xpf.shape[1]
-    O = gy3.shape[1]
-    K = offs.shape[0]
-    CK = C * K
     nslots = parts.shape[0]
     for slot in prange(nslots):  # one accumulator per slot, items in order: reproducible sums
         for it in range(slot * items.shape[0] // nslots, (slot + 1) * items.shape[0] // nslots):
@@ -672,18 +700,8 @@ def _grid_bwdw_chunks(gemm, setl, one, xpf, gy3, offs, fst0, L, gidx, P1, parts,
             Lc = min(o1 * fst0, L) - p0
             n = nb * Lc
             cols = _grid_patches(xpf, offs, b0, nb, p0, Lc)
-            gg = np.zeros((O, n), xpf.dtype)
-            for bi in range(nb):
-                for o in range(O):
-                    src = gy3[b0 + bi, o]
-                    dst = gg[o]
-                    d0 = bi * Lc - p0
-                    for p in range(o0 * P1, o1 * P1):
-                        dst[np.uintp(d0 + gidx[p])] = src[np.uintp(p)]
-            prev = _int_call(setl, 1)
-            _gemm_call(gemm, 111, 112, O, CK, n, one, gg.ctypes.data, n, cols.ctypes.data, n, one,
-                       parts[slot].ctypes.data, CK)
-            _int_call(setl, prev)
+            gg = _rows_in(gy3, b0, nb, o0 * P1, o1 * P1, gidx, -p0, Lc, n)
+            _mm(gemm, setl, False, gg, True, cols, one, one, parts[slot])
 
 
 @backend.jit(parallel=True)
@@ -708,10 +726,7 @@ def _col2im_chunks(gemm, setl, one, gy3, wm, xidx, gxp, nchunks):  # pragma: no 
                 for p in range(P):
                     dst[np.uintp(d0 + p)] = src[np.uintp(p)]
         G = np.empty((CK, n), gy3.dtype)
-        prev = _int_call(setl, 1)
-        _gemm_call(gemm, 112, 111, CK, n, O, one, wm.ctypes.data, CK, gyc.ctypes.data, n,
-                   one - one, G.ctypes.data, n)
-        _int_call(setl, prev)
+        _mm(gemm, setl, True, wm, False, gyc, one, one - one, G)
         for bi in range(nb):
             for c in range(C):
                 dst = gxp[b0 + bi, c]
@@ -724,11 +739,11 @@ def _col2im_chunks(gemm, setl, one, gy3, wm, xidx, gxp, nchunks):  # pragma: no 
 
 
 @backend.jit(parallel=True)
-def _gather_fwd_chunks(gemm, setl, one, xpf, wm, xidx, P1, bias, y,
+def _gather_fwd_chunks(gemm, setl, one, xpf, wm, xidx, ident, P1, bias, y,
                        items):  # pragma: no cover - compiled
     """Any stride / dilation: y[n, o, p] = bias[o] + sum_{c,t} wm[o, c*K+t] * xpf[n, c,
     xidx[t, p]]; work items as in ``_grid_fwd_chunks`` (rows of the output's first axis)."""
-    O, CK = wm.shape
+    O = wm.shape[0]
     for it in prange(items.shape[0]):
         b0, nb, o0, o1 = items[it, 0], items[it, 1], items[it, 2], items[it, 3]
         q0 = o0 * P1
@@ -736,29 +751,15 @@ def _gather_fwd_chunks(gemm, setl, one, xpf, wm, xidx, P1, bias, y,
         n = nb * Pc
         cols = _gather_patches(xpf, xidx, b0, nb, q0, Pc)
         res = np.empty((O, n), xpf.dtype)
-        prev = _int_call(setl, 1)
-        _gemm_call(gemm, 111, 111, O, n, CK, one, wm.ctypes.data, CK, cols.ctypes.data, n,
-                   one - one, res.ctypes.data, n)
-        _int_call(setl, prev)
-        for bi in range(nb):
-            for o in range(O):
-                bo = bias[o]
-                r = res[o]
-                dst = y[b0 + bi, o]
-                d0 = bi * Pc - q0
-                for p in range(q0, q0 + Pc):
-                    dst[np.uintp(p)] = r[np.uintp(d0 + p)] + bo
+        _mm(gemm, setl, False, wm, False, cols, one, one - one, res)
+        _rows_out(res, y, bias, b0, nb, q0, q0 + Pc, ident, -q0, Pc)
 
 
 @backend.jit(parallel=True)
-def _gather_bwdw_chunks(gemm, setl, one, xpf, gy3, xidx, P1, parts,
+def _gather_bwdw_chunks(gemm, setl, one, xpf, gy3, xidx, ident, P1, parts,
                         items):  # pragma: no cover - compiled
     """Any stride / dilation: parts[slot] = sum of gy @ patches^T over the slot's work items
     (a contiguous run of ``items``; parts zeroed by the caller, one slot per thread)."""
-    C = xpf.shape[1]
-    O = gy3.shape[1]
-    K = xidx.shape[0]
-    CK = C * K
     nslots = parts.shape[0]
     for slot in prange(nslots):  # one accumulator per slot, items in order: reproducible sums
         for it in range(slot * items.shape[0] // nslots, (slot + 1) * items.shape[0] // nslots):
@@ -767,18 +768,8 @@ def _gather_bwdw_chunks(gemm, setl, one, xpf, gy3, xidx, P1, parts,
             Pc = (o1 - o0) * P1
             n = nb * Pc
             cols = _gather_patches(xpf, xidx, b0, nb, q0, Pc)
-            gyc = np.empty((O, n), xpf.dtype)
-            for bi in range(nb):
-                for o in range(O):
-                    src = gy3[b0 + bi, o]
-                    dst = gyc[o]
-                    d0 = bi * Pc - q0
-                    for p in range(q0, q0 + Pc):
-                        dst[np.uintp(d0 + p)] = src[np.uintp(p)]
-            prev = _int_call(setl, 1)
-            _gemm_call(gemm, 111, 112, O, CK, n, one, gyc.ctypes.data, n, cols.ctypes.data, n,
-                       one, parts[slot].ctypes.data, CK)
-            _int_call(setl, prev)
+            gyc = _rows_in(gy3, b0, nb, q0, q0 + Pc, ident, -q0, Pc, n)
+            _mm(gemm, setl, False, gyc, True, cols, one, one, parts[slot])
 
 
 _CHUNK_MIN_THREADS = 0
@@ -803,6 +794,14 @@ def _flat_offsets(out_sp, fst, s) -> np.ndarray:
     gidx = sum(g.ravel() * s[j] * fst[j] for j, g in enumerate(grids)).astype(np.int32)
     gidx.setflags(write=False)
     return gidx
+
+
+@functools.lru_cache(maxsize=32)
+def _identity(n) -> np.ndarray:
+    """0, 1, ..., n-1 (int32, read-only): the gather kernels' output positions."""
+    a = np.arange(n, dtype=np.int32)
+    a.setflags(write=False)
+    return a
 
 
 @functools.lru_cache(maxsize=32)
@@ -898,7 +897,8 @@ def _gather_fwd_chunked(x, w, pads, s, d, out_sp, bias, threads) -> np.ndarray:
     b = np.zeros(O, x.dtype) if bias is None else np.ascontiguousarray(bias, x.dtype)
     _gather_fwd_chunks(
         *_blas.kernel_args(x.dtype), _padded_flat(x, pads),
-        np.ascontiguousarray(w.reshape(O, -1)), xidx, P1, b, y.reshape(N, O, -1), items)
+        np.ascontiguousarray(w.reshape(O, -1)), xidx, _identity(xidx.shape[1]), P1, b,
+        y.reshape(N, O, -1), items)
     return y
 
 
@@ -909,7 +909,8 @@ def _gather_bwdw_chunked(x, gy, k, pads, s, d, threads) -> np.ndarray:
     parts = np.zeros((max(1, min(threads, len(items))), O, C * len(xidx)), gy.dtype)
     _gather_bwdw_chunks(
         *_blas.kernel_args(gy.dtype), _padded_flat(x, pads),
-        np.ascontiguousarray(gy).reshape(N, O, -1), xidx, P1, parts, items)
+        np.ascontiguousarray(gy).reshape(N, O, -1), xidx, _identity(xidx.shape[1]), P1, parts,
+        items)
     return parts.sum(0).reshape(O, C, *k)
 
 
