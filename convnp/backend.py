@@ -59,6 +59,21 @@ def numba_disabled():
 # before, Numba's team started right after a BLAS call fought OpenBLAS's still-spinning workers
 # for the cores (a LeNet-5 step on 2 cores took 68 ms with every kernel parallel, 30 serial).
 PARALLEL_MIN_ELEMENTS = 1 << 15
+# Where NumPy's BLAS cannot be run single-threaded per call (no ``openblas_set_num_threads_local``:
+# OpenBLAS before 0.3.27, MKL, Accelerate), convnp's GEMMs run on BLAS's own threads and the
+# fight above is back: parallel kernels then start at this size, as before the thread pool.
+PARALLEL_MIN_ELEMENTS_SHARED = 1 << 20
+_blas_owned: bool | None = None
+
+
+def parallel_min_elements() -> int:
+    """The size from which parallel kernels run on several threads (see above)."""
+    global _blas_owned
+    if _blas_owned is None:
+        from convnp import _blas
+
+        _blas_owned = bool(_blas._get_lib())
+    return PARALLEL_MIN_ELEMENTS if _blas_owned else PARALLEL_MIN_ELEMENTS_SHARED
 
 _threads: int | None = None
 
@@ -163,8 +178,8 @@ def jit(parallel: bool = False, **options) -> Callable:
 
     The function object stays importable without Numba; compilation happens lazily. A
     ``parallel=True`` kernel also gets a serial twin (``prange`` runs as ``range``), used when its
-    largest array argument has fewer than ``PARALLEL_MIN_ELEMENTS`` elements or convnp runs on one
-    thread (``get_num_threads()``); each twin compiles on its first use and has its own cache
+    largest array argument has fewer than ``parallel_min_elements()`` elements or convnp runs on
+    one thread (``get_num_threads()``); each twin compiles on its first use and has its own cache
     entry.
     """
 
@@ -183,7 +198,7 @@ def jit(parallel: bool = False, **options) -> Callable:
             return kern
 
         def wrapper(*args):
-            par = parallel and _work(args) >= PARALLEL_MIN_ELEMENTS and team() > 1
+            par = parallel and _work(args) >= parallel_min_elements() and team() > 1
             return wrapper.variant(par)(*args)
 
         wrapper.__name__ = fn.__name__

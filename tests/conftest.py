@@ -22,15 +22,17 @@ def path(request):
     The value is True when compiled kernels are on."""
     from convnp import backend
 
-    prev, prev_min, prev_threads = (backend.use_numba(), backend.PARALLEL_MIN_ELEMENTS,
-                                    backend.get_num_threads())
+    prev, prev_min, prev_shared, prev_threads = (
+        backend.use_numba(), backend.PARALLEL_MIN_ELEMENTS, backend.PARALLEL_MIN_ELEMENTS_SHARED,
+        backend.get_num_threads())
     backend.use_numba(request.param != "numpy")
     if request.param == "numba-parallel":
         # parallel kernels, work split for 3 threads (chunk and block boundaries), run on the
         # worker's single Numba thread
-        backend.PARALLEL_MIN_ELEMENTS = 0
+        backend.PARALLEL_MIN_ELEMENTS = backend.PARALLEL_MIN_ELEMENTS_SHARED = 0
         backend.set_num_threads(3)
     yield request.param != "numpy"
     backend.use_numba(prev)
     backend.PARALLEL_MIN_ELEMENTS = prev_min
+    backend.PARALLEL_MIN_ELEMENTS_SHARED = prev_shared
     backend.set_num_threads(prev_threads)

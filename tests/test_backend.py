@@ -19,6 +19,7 @@ def _double(x, out):  # pragma: no cover - compiled
 @pytest.mark.parametrize("n, expect_parallel", [(10, False), (100, True)])
 def test_parallel_kernel_runs_serial_twin_below_threshold(monkeypatch, n, expect_parallel):
     monkeypatch.setattr(backend, "PARALLEL_MIN_ELEMENTS", 50)
+    monkeypatch.setattr(backend, "_blas_owned", True)
     monkeypatch.setattr(backend, "_threads", 2)
     picked = []
     real = _double.variant
@@ -28,6 +29,27 @@ def test_parallel_kernel_runs_serial_twin_below_threshold(monkeypatch, n, expect
     _double(x, out)
     np.testing.assert_array_equal(out, 2 * x)
     assert picked == [expect_parallel]
+
+
+def test_threshold_rises_when_blas_cannot_run_single_threaded(monkeypatch):
+    """Without a per-call single-threaded BLAS (old OpenBLAS, MKL), parallel kernels start only
+    at PARALLEL_MIN_ELEMENTS_SHARED, away from BLAS's spinning workers."""
+    from convnp import _blas
+
+    monkeypatch.setattr(backend, "_threads", 2)
+    monkeypatch.setattr(backend, "_blas_owned", None)
+    monkeypatch.setattr(_blas, "_lib", False)
+    assert backend.parallel_min_elements() == backend.PARALLEL_MIN_ELEMENTS_SHARED
+    assert not _blas.available()
+    picked = []
+    real = _double.variant
+    monkeypatch.setattr(_double, "variant", lambda par: picked.append(par) or real(par))
+    x = np.arange(float(backend.PARALLEL_MIN_ELEMENTS))
+    _double(x, np.empty_like(x))
+    assert picked == [False]
+    monkeypatch.setattr(backend, "_blas_owned", True)
+    _double(x, np.empty_like(x))
+    assert picked == [False, True]
 
 
 def test_twins_are_distinct_compiled_kernels():
