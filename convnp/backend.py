@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from typing import Callable
 
 import numpy as np
@@ -114,13 +115,15 @@ def team() -> int:
     """``get_num_threads()``, with Numba's team for parallel regions started from this thread
     set to match (capped by the size of Numba's pool). Work is split for the returned count."""
     n = get_num_threads()
-    if n > 1 and use_numba():
+    if n > 1 and getattr(_team, "n", None) != n and use_numba():
         import numba
 
-        m = min(n, numba.config.NUMBA_NUM_THREADS)
-        if numba.get_num_threads() != m:
-            numba.set_num_threads(m)
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        _team.n = n  # Numba's setting is per calling thread: remember it per thread
     return n
+
+
+_team = threading.local()
 
 
 def _work(args) -> int:
