@@ -280,3 +280,18 @@ def test_strided_dilated_convs_every_path(case, path):
     f, tf = FN[n]
     compare(lambda *a: f(*a, **kw), lambda *a: tf(*a, **kw), *_args(xs, ws, bias, ws[0]),
             dtype=np.float64)
+
+
+@pytest.mark.parametrize("n, xs, ws, groups", [(1, (3, 4, 7), (6, 4, 1), 1),
+                                               (2, (5, 6, 3, 4), (9, 2, 1, 1), 3),
+                                               (3, (2, 4, 2, 3, 2), (2, 4, 1, 1, 1), 1)],
+                         ids=["1d", "2d-g3", "3d"])
+def test_1x1_convs_every_path(n, xs, ws, groups, path):
+    """1x1 stride-1 weight gradients run per-image GEMMs summed over the batch on several
+    threads; against torch on every path."""
+    from tests.oracle import compare
+    from tests.test_conv import FN
+
+    f, tf = FN[n]
+    compare(lambda x, w: f(x, w, groups=groups), lambda x, w: tf(x, w, groups=groups),
+            rand(*xs, seed=1), rand(*ws, seed=2), dtype=np.float64)
