@@ -51,6 +51,10 @@ def pin_threads(n: int) -> dict:
         report["numba"] = numba.get_num_threads()
     except ImportError:
         pass
+    import convnp  # after the environment: NumPy loads here
+
+    convnp.set_num_threads(n)
+    report["convnp"] = convnp.get_num_threads()
     return report
 
 
