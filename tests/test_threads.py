@@ -295,3 +295,19 @@ def test_1x1_convs_every_path(n, xs, ws, groups, path):
     f, tf = FN[n]
     compare(lambda x, w: f(x, w, groups=groups), lambda x, w: tf(x, w, groups=groups),
             rand(*xs, seed=1), rand(*ws, seed=2), dtype=np.float64)
+
+
+@pytest.mark.parametrize("xs, ws, kw", [((0, 6, 14, 14), (16, 6, 5, 5), {}),
+                                        ((0, 3, 9, 9), (4, 3, 3, 3), dict(stride=2, padding=1)),
+                                        ((0, 8, 5, 5), (4, 8, 1, 1), {}),
+                                        ((0, 1, 28, 28), (6, 1, 5, 5), dict(padding=2))],
+                         ids=["grid", "gather", "1x1", "direct"])
+def test_empty_batch_through_every_kernel(xs, ws, kw, path):
+    x = convnp.zeros(*xs, requires_grad=True)
+    w = convnp.tensor(rand(*ws), requires_grad=True)
+    y = convnp.nn.functional.conv2d(x, w, **kw)
+    y.sum().backward()
+    assert y.shape[0] == 0 and x.grad.shape == x.shape
+    assert (w.grad.numpy() == 0).all()
+    t = convnp.nn.functional.conv_transpose2d(y.detach(), w.detach(), **kw)
+    assert t.shape == xs
