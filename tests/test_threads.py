@@ -304,7 +304,7 @@ def test_1x1_convs_every_path(n, xs, ws, groups, path):
                          ids=["grid", "gather", "1x1", "direct"])
 def test_empty_batch_through_every_kernel(xs, ws, kw, path):
     x = convnp.zeros(*xs, requires_grad=True)
-    w = convnp.tensor(rand(*ws), requires_grad=True)
+    w = convnp.tensor(rand(*ws).astype(np.float32), requires_grad=True)
     y = convnp.nn.functional.conv2d(x, w, **kw)
     y.sum().backward()
     assert y.shape[0] == 0 and x.grad.shape == x.shape
