@@ -967,7 +967,7 @@ def _dw_fwd(x, w, pads, s, d, out_sp) -> np.ndarray:
         # the compiled kernel handles the zero border itself: no padded copy
         y = np.empty((N, C, m, *_lift_t(out_sp)), x.dtype)
         _dw_fwd_nb(_lift3(x, 2), _lift3(w.reshape(C, m, *k), 2), y, *_lift_t(s), *_lift_t(d),
-                   *_lift_t([lo for lo, _ in pads], 0))
+                   *_lift_t([lo for lo, _ in pads], 0), backend.get_num_threads())
         return y.reshape(N, C * m, *out_sp)
     xp = _pad_zero(x, pads)
     y = np.zeros((N, C, m, *out_sp), x.dtype)
@@ -996,7 +996,8 @@ def _dw_bwd_data(gy, w, x_shape, pads, s, d) -> np.ndarray:
     if _numba():
         gx = np.zeros((N, C, *_lift_t(sp)), gy.dtype)
         _dw_bwd_data_nb(_lift3(gy.reshape(N, C, m, *out_sp), 3), _lift3(w.reshape(C, m, *k), 2),
-                        gx, *_lift_t(s), *_lift_t(d), *_lift_t([lo for lo, _ in pads], 0))
+                        gx, *_lift_t(s), *_lift_t(d), *_lift_t([lo for lo, _ in pads], 0),
+                        backend.get_num_threads())
         return gx.reshape(x_shape)
     Sp = tuple(n + lo + hi for n, (lo, hi) in zip(sp, pads))
     gxp = np.zeros((N, C, *Sp), gy.dtype)
@@ -1037,7 +1038,7 @@ def _dw_bwd_weight(x, gy, k, pads, s, d) -> np.ndarray:
 # applied when gathering the outputs from (or scattering gy onto) that grid. Unsigned indices let
 # Numba skip the negative-index wraparound test, which otherwise blocks vectorisation.
 @backend.jit(parallel=True)
-def _dw_fwd_nb(x, w, y, sd, sh, sw, dd, dh, dw, pd, ph, pw):  # pragma: no cover - compiled
+def _dw_fwd_nb(x, w, y, sd, sh, sw, dd, dh, dw, pd, ph, pw, nslots):  # pragma: no cover - compiled
     """x (N, C, D, H, W), w (C, M, KD, KH, KW) -> y (N, C, M, Do, Ho, Wo)."""
     N, C, D, H, W = x.shape
     M, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
@@ -1047,35 +1048,37 @@ def _dw_fwd_nb(x, w, y, sd, sh, sw, dd, dh, dw, pd, ph, pw):  # pragma: no cover
     Wp = max(pw + W, (Wo - 1) * sw + (KW - 1) * dw + 1)
     HW = Hp * Wp
     L = (Do - 1) * sd * HW + (Ho - 1) * sh * Wp + (Wo - 1) * sw + 1
-    for job in prange(N * C):
-        n = job // C
-        c = job % C
-        pbuf = np.zeros(Dp * HW, x.dtype)
-        for z in range(D):
-            for yy in range(H):
-                base = (z + pd) * HW + (yy + ph) * Wp + pw
-                for i in range(W):
-                    pbuf[np.uintp(base + i)] = x[n, c, z, yy, i]
+    J = N * C
+    for slot in prange(nslots):  # buffers per slot of planes, not per plane (20-25% faster)
+        pbuf = np.zeros(Dp * HW, x.dtype)  # the border stays zero: every plane fills the interior
         acc = np.empty(L, x.dtype)
-        for m in range(M):
-            for i in range(L):
-                acc[np.uintp(i)] = 0
-            for kd in range(KD):
-                for kh in range(KH):
-                    for kw in range(KW):
-                        wv = w[c, m, kd, kh, kw]
-                        off = kd * dd * HW + kh * dh * Wp + kw * dw
-                        for i in range(L):
-                            acc[np.uintp(i)] += wv * pbuf[np.uintp(off + i)]
-            for od in range(Do):
-                for oh in range(Ho):
-                    base = od * sd * HW + oh * sh * Wp
-                    for ow in range(Wo):
-                        y[n, c, m, od, oh, ow] = acc[np.uintp(base + ow * sw)]
+        for job in range(slot * J // nslots, (slot + 1) * J // nslots):
+            n = job // C
+            c = job % C
+            for z in range(D):
+                for yy in range(H):
+                    base = (z + pd) * HW + (yy + ph) * Wp + pw
+                    for i in range(W):
+                        pbuf[np.uintp(base + i)] = x[n, c, z, yy, i]
+            for m in range(M):
+                for i in range(L):
+                    acc[np.uintp(i)] = 0
+                for kd in range(KD):
+                    for kh in range(KH):
+                        for kw in range(KW):
+                            wv = w[c, m, kd, kh, kw]
+                            off = kd * dd * HW + kh * dh * Wp + kw * dw
+                            for i in range(L):
+                                acc[np.uintp(i)] += wv * pbuf[np.uintp(off + i)]
+                for od in range(Do):
+                    for oh in range(Ho):
+                        base = od * sd * HW + oh * sh * Wp
+                        for ow in range(Wo):
+                            y[n, c, m, od, oh, ow] = acc[np.uintp(base + ow * sw)]
 
 
 @backend.jit(parallel=True)
-def _dw_bwd_data_nb(gy, w, gx, sd, sh, sw, dd, dh, dw, pd, ph, pw):  # pragma: no cover
+def _dw_bwd_data_nb(gy, w, gx, sd, sh, sw, dd, dh, dw, pd, ph, pw, nslots):  # pragma: no cover
     """gy (N, C, M, Do, Ho, Wo), w (C, M, KD, KH, KW) -> gx (N, C, D, H, W)."""
     N, C, D, H, W = gx.shape
     M, KD, KH, KW = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
@@ -1085,29 +1088,34 @@ def _dw_bwd_data_nb(gy, w, gx, sd, sh, sw, dd, dh, dw, pd, ph, pw):  # pragma: n
     Wp = max(pw + W, (Wo - 1) * sw + (KW - 1) * dw + 1)
     HW = Hp * Wp
     L = (Do - 1) * sd * HW + (Ho - 1) * sh * Wp + (Wo - 1) * sw + 1
-    for job in prange(N * C):
-        n = job // C
-        c = job % C
-        gpad = np.zeros(Dp * HW, gy.dtype)
-        gg = np.zeros(L, gy.dtype)  # gy on the stride-1 grid (zeros between strided outputs)
-        for m in range(M):
-            for od in range(Do):
-                for oh in range(Ho):
-                    base = od * sd * HW + oh * sh * Wp
-                    for ow in range(Wo):
-                        gg[np.uintp(base + ow * sw)] = gy[n, c, m, od, oh, ow]
-            for kd in range(KD):
-                for kh in range(KH):
-                    for kw in range(KW):
-                        wv = w[c, m, kd, kh, kw]
-                        off = kd * dd * HW + kh * dh * Wp + kw * dw
-                        for i in range(L):
-                            gpad[np.uintp(off + i)] += wv * gg[np.uintp(i)]
-        for z in range(D):
-            for yy in range(H):
-                base = (z + pd) * HW + (yy + ph) * Wp + pw
-                for i in range(W):
-                    gx[n, c, z, yy, i] = gpad[np.uintp(base + i)]
+    J = N * C
+    for slot in prange(nslots):  # buffers per slot of planes, not per plane
+        gpad = np.empty(Dp * HW, gy.dtype)
+        # gy on the stride-1 grid: every plane writes the same positions, the gaps stay zero
+        gg = np.zeros(L, gy.dtype)
+        for job in range(slot * J // nslots, (slot + 1) * J // nslots):
+            n = job // C
+            c = job % C
+            for i in range(Dp * HW):
+                gpad[np.uintp(i)] = 0
+            for m in range(M):
+                for od in range(Do):
+                    for oh in range(Ho):
+                        base = od * sd * HW + oh * sh * Wp
+                        for ow in range(Wo):
+                            gg[np.uintp(base + ow * sw)] = gy[n, c, m, od, oh, ow]
+                for kd in range(KD):
+                    for kh in range(KH):
+                        for kw in range(KW):
+                            wv = w[c, m, kd, kh, kw]
+                            off = kd * dd * HW + kh * dh * Wp + kw * dw
+                            for i in range(L):
+                                gpad[np.uintp(off + i)] += wv * gg[np.uintp(i)]
+            for z in range(D):
+                for yy in range(H):
+                    base = (z + pd) * HW + (yy + ph) * Wp + pw
+                    for i in range(W):
+                        gx[n, c, z, yy, i] = gpad[np.uintp(base + i)]
 
 
 @backend.jit(parallel=True, fastmath=True)
