@@ -1021,7 +1021,8 @@ def _dw_bwd_weight(x, gy, k, pads, s, d) -> np.ndarray:
     if _numba():
         gw = np.empty((C, m, *_lift_t(k)), gy.dtype)
         _dw_bwd_weight_nb(_lift3(x, 2), _lift3(gy.reshape(N, C, m, *out_sp), 3), gw,
-                          *_lift_t(s), *_lift_t(d), *_lift_t([lo for lo, _ in pads], 0))
+                          *_lift_t(s), *_lift_t(d), *_lift_t([lo for lo, _ in pads], 0),
+                          np.zeros(1, x.dtype))
         return gw.reshape(C * m, 1, *k)
     xp = _pad_zero(x, pads)
     gw = np.empty((C, m, *k), gy.dtype)
@@ -1119,8 +1120,9 @@ def _dw_bwd_data_nb(gy, w, gx, sd, sh, sw, dd, dh, dw, pd, ph, pw, nslots):  # p
 
 
 @backend.jit(parallel=True, fastmath=True)
-def _dw_bwd_weight_nb(x, gy, gw, sd, sh, sw, dd, dh, dw, pd, ph, pw):  # pragma: no cover
-    """x (N, C, D, H, W), gy (N, C, M, Do, Ho, Wo) -> gw (C, M, KD, KH, KW).
+def _dw_bwd_weight_nb(x, gy, gw, sd, sh, sw, dd, dh, dw, pd, ph, pw, zero):  # pragma: no cover
+    """x (N, C, D, H, W), gy (N, C, M, Do, Ho, Wo) -> gw (C, M, KD, KH, KW); ``zero``: one
+    element of the dtype, the dot products' start.
 
     fastmath lets the per-tap dot products vectorise (reassociated sums)."""
     N, C, D, H, W = x.shape
@@ -1151,7 +1153,7 @@ def _dw_bwd_weight_nb(x, gy, gw, sd, sh, sw, dd, dh, dw, pd, ph, pw):  # pragma:
                     for kh in range(KH):
                         for kw in range(KW):
                             off = kd * dd * HW + kh * dh * Wp + kw * dw
-                            t = gg[0] * 0  # zero of the array's dtype
+                            t = zero[0]  # of the array's dtype (gg[0] * 0 is NaN at inf)
                             for i in range(L):
                                 t += gg[np.uintp(i)] * pbuf[np.uintp(off + i)]
                             acc[m, kd, kh, kw] += t
