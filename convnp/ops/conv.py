@@ -1033,6 +1033,29 @@ def _dw_bwd_weight(x, gy, k, pads, s, d) -> np.ndarray:
     return gw.reshape(C * m, 1, *k)
 
 
+@backend.helper
+def _dw_plane_in(x, n, c, pbuf, pd, ph, pw, HW, Wp):  # pragma: no cover - compiled
+    """Copy plane x[n, c] (D, H, W) into the interior of the flat zero-padded ``pbuf``."""
+    D, H, W = x.shape[2], x.shape[3], x.shape[4]
+    for z in range(D):
+        for yy in range(H):
+            base = (z + pd) * HW + (yy + ph) * Wp + pw
+            for i in range(W):
+                pbuf[np.uintp(base + i)] = x[n, c, z, yy, i]
+
+
+@backend.helper
+def _dw_grid_in(gy, n, c, m, gg, sd, sh, sw, HW, Wp):  # pragma: no cover - compiled
+    """Scatter gy[n, c, m] (Do, Ho, Wo) onto the flat stride-1 grid ``gg`` at its strided
+    output positions (the other positions are left as they are: zero)."""
+    Do, Ho, Wo = gy.shape[3], gy.shape[4], gy.shape[5]
+    for od in range(Do):
+        for oh in range(Ho):
+            base = od * sd * HW + oh * sh * Wp
+            for ow in range(Wo):
+                gg[np.uintp(base + ow * sw)] = gy[n, c, m, od, oh, ow]
+
+
 # The compiled kernels work on 3 spatial axes (1-d/2-d are lifted with unit axes). Each job copies
 # one channel plane into a local zero-padded buffer and works on the flattened stride-1 grid of
 # the padded plane, so every kernel tap is ONE long contiguous loop (vectorised); strides are
@@ -1056,11 +1079,7 @@ def _dw_fwd_nb(x, w, y, sd, sh, sw, dd, dh, dw, pd, ph, pw, nslots):  # pragma: 
         for job in range(slot * J // nslots, (slot + 1) * J // nslots):
             n = job // C
             c = job % C
-            for z in range(D):
-                for yy in range(H):
-                    base = (z + pd) * HW + (yy + ph) * Wp + pw
-                    for i in range(W):
-                        pbuf[np.uintp(base + i)] = x[n, c, z, yy, i]
+            _dw_plane_in(x, n, c, pbuf, pd, ph, pw, HW, Wp)
             for m in range(M):
                 for i in range(L):
                     acc[np.uintp(i)] = 0
@@ -1100,11 +1119,7 @@ def _dw_bwd_data_nb(gy, w, gx, sd, sh, sw, dd, dh, dw, pd, ph, pw, nslots):  # p
             for i in range(Dp * HW):
                 gpad[np.uintp(i)] = 0
             for m in range(M):
-                for od in range(Do):
-                    for oh in range(Ho):
-                        base = od * sd * HW + oh * sh * Wp
-                        for ow in range(Wo):
-                            gg[np.uintp(base + ow * sw)] = gy[n, c, m, od, oh, ow]
+                _dw_grid_in(gy, n, c, m, gg, sd, sh, sw, HW, Wp)
                 for kd in range(KD):
                     for kh in range(KH):
                         for kw in range(KW):
@@ -1138,17 +1153,9 @@ def _dw_bwd_weight_nb(x, gy, gw, sd, sh, sw, dd, dh, dw, pd, ph, pw, zero):  # p
         gg = np.zeros(L, x.dtype)
         acc = np.zeros((M, KD, KH, KW), np.float64)
         for n in range(N):
-            for z in range(D):
-                for yy in range(H):
-                    base = (z + pd) * HW + (yy + ph) * Wp + pw
-                    for i in range(W):
-                        pbuf[np.uintp(base + i)] = x[n, c, z, yy, i]
+            _dw_plane_in(x, n, c, pbuf, pd, ph, pw, HW, Wp)
             for m in range(M):
-                for od in range(Do):
-                    for oh in range(Ho):
-                        base = od * sd * HW + oh * sh * Wp
-                        for ow in range(Wo):
-                            gg[np.uintp(base + ow * sw)] = gy[n, c, m, od, oh, ow]
+                _dw_grid_in(gy, n, c, m, gg, sd, sh, sw, HW, Wp)
                 for kd in range(KD):
                     for kh in range(KH):
                         for kw in range(KW):
