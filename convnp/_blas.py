@@ -26,9 +26,9 @@ import math
 import numpy as np
 
 from convnp import backend
-from convnp.backend import get_num_threads, set_num_threads, team
+from convnp.backend import get_num_threads, team
 
-__all__ = ["get_num_threads", "set_num_threads", "matmul", "available"]
+__all__ = ["matmul", "available", "kernel_args"]
 
 # below this many multiply-adds a GEMM runs as one call on the calling thread
 _SPLIT_MIN_MACS = 1 << 18
@@ -135,8 +135,8 @@ def kernel_args(dtype) -> tuple:
 @backend.jit(parallel=True, fastmath={"reassoc", "contract"})
 def _matvec_nb(a, x, out, zero):  # pragma: no cover - compiled
     """out[i] = a[i] . x for a C-contiguous (M, K) ``a`` (``zero``: one element of the dtype, the
-    accumulator's start). A GEMM with N = 1 packs ``a`` first: 2.5x slower than this for a
-    global average over 25 MB on the development machine."""
+    accumulator's start). A GEMM with N = 1 packs ``a`` first: 2.7-3.7x slower than this for a
+    global average over 25 MB on the development machine (2 threads)."""
     M, K = a.shape
     for i in prange(M):
         acc = zero[0]
@@ -200,7 +200,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
           or np.may_share_memory(out, b)):
         return _single(np.matmul, a, b, out=out)  # NumPy checks and buffers overlaps
     macs = nbatch * M * N * K
-    if threads == 1 or macs < _SPLIT_MIN_MACS or K == 0 or nbatch == 0:
+    if macs < _SPLIT_MIN_MACS or K == 0 or nbatch == 0:
         return _single(np.matmul, a, b, out=out)
     a3 = np.broadcast_to(a, batch + (M, K)).reshape(nbatch, M, K)
     b3 = np.broadcast_to(b, batch + (K, N)).reshape(nbatch, K, N)

@@ -184,7 +184,9 @@ def test_conv_layers_take_the_chunk_kernels(monkeypatch):
 @pytest.mark.parametrize("n_images", [1, 2, 7])
 def test_chunk_kernels_split_any_batch(threads3, monkeypatch, n_images, budget):
     """One image's row blocks, budget-sized image chunks, one chunk per thread (more threads
-    than images, a partial last chunk): the NumPy reference path's numbers."""
+    than images, a partial last chunk): torch's numbers (asymmetric padding through F.pad),
+    and the NumPy reference path's."""
+    torch = pytest.importorskip("torch")
     monkeypatch.setattr(C, "_BUDGET", budget)
     x, w, b = rand(n_images, 3, 9, 8, seed=1), rand(4, 3, 3, 3, seed=2), rand(4, seed=3)
     pads = ((1, 1), (2, 0))
@@ -192,6 +194,12 @@ def test_chunk_kernels_split_any_batch(threads3, monkeypatch, n_images, budget):
     gy = rand(*y.shape, seed=4)
     gx = C._conv_bwd_data(gy, w, x.shape, pads, (1, 1), (1, 1), 1)
     gw = C._conv_bwd_weight(x, gy, (3, 3), pads, (1, 1), (1, 1), 1)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ty = torch.nn.functional.conv2d(torch.nn.functional.pad(tx, (2, 0, 1, 1)), tw,
+                                    torch.tensor(b))
+    ty.backward(torch.tensor(gy))
+    for mine, ref in ((y, ty), (gx, tx.grad), (gw, tw.grad)):
+        np.testing.assert_allclose(mine, ref.detach().numpy(), rtol=1e-10, atol=1e-10)
     with backend.numba_disabled():
         np.testing.assert_allclose(y, C._conv_fwd(x, w, pads, (1, 1), (1, 1), 1, bias=b),
                                    rtol=1e-12, atol=1e-12)
