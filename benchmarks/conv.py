@@ -74,7 +74,7 @@ def _bench_layer(name, rng, repeats, np, torch, convnp, F) -> list:
     with convnp.no_grad():
         out = cf(cx, cw, cb, **kw)
     ref = tf(tx, tw, tb, **kw).detach().numpy()
-    err = np.abs(out.data - ref).max() / (np.abs(ref).max() + 1e-30)
+    err = np.abs(out.array - ref).max() / (np.abs(ref).max() + 1e-30)
     gy = rng.standard_normal(out.shape, dtype=np.float32)
     cgy, tgy = convnp.tensor(gy), torch.tensor(gy)
     flops = _flops(kind, xs, cout, k, kw, out.shape)

@@ -62,7 +62,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 def _encode(obj: Any, tensors: dict[str, np.ndarray], path: str) -> Any:
     if isinstance(obj, Tensor):
-        obj = obj.data
+        obj = obj.array
     if isinstance(obj, np.ndarray):
         key = path or "tensor"
         # np.ascontiguousarray would turn a 0-d array (Adam's step) into shape (1,)

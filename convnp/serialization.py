@@ -87,7 +87,7 @@ class _Writer:
             raw = obj.encode("utf-8", "surrogatepass")
             self.op(b"X" + struct.pack("<I", len(raw)) + raw)
         elif isinstance(obj, (Tensor, np.ndarray)):
-            self.tensor(obj.data if isinstance(obj, Tensor) else obj, where)
+            self.tensor(obj.array if isinstance(obj, Tensor) else obj, where)
         elif isinstance(obj, dict):
             if isinstance(obj, collections.OrderedDict):
                 self.glob("collections", "OrderedDict")

@@ -1,8 +1,8 @@
 """``Tensor``: a NumPy array with a gradient and a place in the autograd graph.
 
 Methods delegate in one line to the functional ops in ``convnp.ops``; the arithmetic lives there.
-``tensor.data`` is the underlying ``np.ndarray`` (PyTorch's ``.data`` is a Tensor: convert with
-``convnp.tensor(t.data)`` where a Tensor is needed).
+``tensor.array`` is the underlying ``np.ndarray`` (PyTorch's ``.array`` is a Tensor: convert with
+``convnp.tensor(t.array)`` where a Tensor is needed).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def _infer_array(data: Any, dtype=None) -> np.ndarray:
 
     dtype = D.resolve(dtype)
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if isinstance(data, np.ndarray):
         return data.astype(dtype) if dtype is not None and data.dtype != dtype else data
     if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flat(data)):
@@ -56,7 +56,7 @@ def _flat(x):
 def _to_nested_arrays(x):
     if isinstance(x, (list, tuple)):
         return [_to_nested_arrays(i) for i in x]
-    return x.data if isinstance(x, Tensor) else x
+    return x.array if isinstance(x, Tensor) else x
 
 
 class Tensor:
@@ -70,9 +70,9 @@ class Tensor:
     def __init__(self, data: Any = None, dtype=None, requires_grad: bool = False) -> None:
         if data is None:
             data = np.zeros((0,), _dtype.get_default_dtype())
-        self.data = _infer_array(data, dtype)
-        if not isinstance(self.data, np.ndarray):
-            self.data = np.asarray(self.data)
+        self.array = _infer_array(data, dtype)
+        if not isinstance(self.array, np.ndarray):
+            self.array = np.asarray(self.array)
         self.grad: Tensor | None = None
         self.grad_fn = None
         self._output_nr = 0
@@ -85,7 +85,7 @@ class Tensor:
     def _wrap(cls, array: np.ndarray) -> "Tensor":
         """Wrap an array without copying or dtype inference (internal fast path)."""
         t = cls.__new__(cls)
-        t.data = array
+        t.array = array
         t.grad = None
         t.grad_fn = None
         t._output_nr = 0
@@ -95,16 +95,26 @@ class Tensor:
 
     # ------------------------------------------------------------------ metadata
     @property
+    def data(self) -> "Tensor":
+        """A detached Tensor sharing this tensor's storage (PyTorch's ``.data``)."""
+        return self._carry(Tensor._wrap(self.array))
+
+    @data.setter
+    def data(self, value) -> None:
+        array = value.array if isinstance(value, Tensor) else np.asarray(value)
+        self.array = array
+
+    @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def device(self):
@@ -121,39 +131,39 @@ class Tensor:
         return self.grad_fn is None
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind == "f"
+        return self.array.dtype.kind == "f"
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def size(self, dim: int | None = None):
         if dim is None:
-            return self.data.shape
-        return self.data.shape[R.normalize_dims(dim, self.ndim, "size")[0]]
+            return self.array.shape
+        return self.array.shape[R.normalize_dims(dim, self.ndim, "size")[0]]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     nelement = numel
 
     def element_size(self) -> int:
-        return self.data.itemsize
+        return self.array.itemsize
 
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __iter__(self):
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self.array.shape[0]))
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", precision=4, prefix="tensor(")
+        body = np.array2string(self.array, separator=", ", precision=4, prefix="tensor(")
         extra = ""
-        if self.data.dtype not in (_dtype.get_default_dtype(), np.int64, np.bool_):
-            extra += f", dtype=convnp.{self.data.dtype}"
+        if self.array.dtype not in (_dtype.get_default_dtype(), np.int64, np.bool_):
+            extra += f", dtype=convnp.{self.array.dtype}"
         if self.grad_fn is not None:
             extra += f", grad_fn=<{self.grad_fn.name()}>"
         elif self.requires_grad:
@@ -165,21 +175,21 @@ class Tensor:
     # ------------------------------------------------------------------ conversion
     def numpy(self) -> np.ndarray:
         """The underlying array (shares memory, like torch)."""
-        return self.data
+        return self.array
 
     def __array__(self, dtype=None, copy=None):
-        if dtype is not None and self.data.dtype != dtype:
-            return self.data.astype(dtype)
-        return self.data
+        if dtype is not None and self.array.dtype != dtype:
+            return self.array.astype(dtype)
+        return self.array
 
     def item(self):
-        if self.data.size != 1:
-            raise ValueError(f"item: a Tensor with {self.data.size} elements cannot be converted "
+        if self.array.size != 1:
+            raise ValueError(f"item: a Tensor with {self.array.size} elements cannot be converted "
                              "to a Python scalar")
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def tolist(self):
-        return self.data.tolist()
+        return self.array.tolist()
 
     def __float__(self) -> float:
         return float(self.item())
@@ -188,15 +198,15 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iu":
+        if self.array.dtype.kind not in "iu":
             raise TypeError("only integer tensors can be converted to an index")
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with {self.data.size} values is "
+        if self.array.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self.array.size} values is "
                                "ambiguous")
-        return bool(self.data.reshape(()).item())
+        return bool(self.array.reshape(()).item())
 
     def to(self, *args, **kwargs) -> "Tensor":
         """``to(dtype)``, ``to('cpu')`` or ``to(other_tensor)``; differentiable dtype casts."""
@@ -263,16 +273,16 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """Same data, cut from the graph."""
-        return self._carry(Tensor._wrap(self.data))
+        return self._carry(Tensor._wrap(self.array))
 
     def clone(self) -> "Tensor":
         return self._carry(Clone.apply(self))
 
     # ------------------------------------------------------------------ autograd
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self.array.dtype.kind not in "fc":
             raise RuntimeError(f"only tensors of floating point dtype can require gradients "
-                               f"(this tensor has dtype {self.data.dtype})")
+                               f"(this tensor has dtype {self.array.dtype})")
         if not requires_grad and self.grad_fn is not None:
             raise RuntimeError("requires_grad_(False) is only valid on leaf tensors; use "
                                ".detach() to cut a non-leaf tensor from the graph")
@@ -307,9 +317,9 @@ class Tensor:
 
     def _accumulate_grad(self, g: np.ndarray) -> None:
         if self.grad is None:
-            self.grad = Tensor._wrap(np.array(g, dtype=self.data.dtype, copy=True))
+            self.grad = Tensor._wrap(np.array(g, dtype=self.array.dtype, copy=True))
         else:
-            self.grad.data = np.asarray(self.grad.data + g)  # 0-d sums are NumPy scalars
+            self.grad.array = np.asarray(self.grad.array + g)  # 0-d sums are NumPy scalars
 
     def backward(self, gradient=None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs=None) -> None:
@@ -324,13 +334,13 @@ class Tensor:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a "
                                "grad_fn")
         if gradient is None:
-            if self.data.size != 1:
+            if self.array.size != 1:
                 raise RuntimeError(f"backward: grad can be implicitly created only for scalar "
                                    f"outputs; this tensor has shape {tuple(self.shape)}: pass "
                                    "'gradient' of the same shape")
             g = np.ones(self.shape, self.dtype)
         else:
-            g = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
+            g = gradient.array if isinstance(gradient, Tensor) else np.asarray(gradient)
             if g.shape != self.shape:
                 raise RuntimeError(f"backward: 'gradient' has shape {g.shape} but the tensor "
                                    f"has shape {tuple(self.shape)}")
@@ -353,12 +363,12 @@ class Tensor:
 
     def _set(self, name: str, value) -> "Tensor":
         self._check_inplace(name)
-        value = value.data if isinstance(value, Tensor) else value
-        self.data[...] = value
+        value = value.array if isinstance(value, Tensor) else value
+        self.array[...] = value
         return self
 
     def copy_(self, src) -> "Tensor":
-        src = src.data if isinstance(src, Tensor) else np.asarray(src)
+        src = src.array if isinstance(src, Tensor) else np.asarray(src)
         if np.broadcast_shapes(src.shape, self.shape) != self.shape:
             raise RuntimeError(f"copy_: source of shape {src.shape} cannot be copied into a "
                                f"tensor of shape {tuple(self.shape)}")
@@ -371,23 +381,23 @@ class Tensor:
         return self._set("fill_", value)
 
     def add_(self, other, *, alpha=1) -> "Tensor":
-        o = other.data if isinstance(other, Tensor) else other
-        return self._set("add_", self.data + alpha * o)
+        o = other.array if isinstance(other, Tensor) else other
+        return self._set("add_", self.array + alpha * o)
 
     def sub_(self, other, *, alpha=1) -> "Tensor":
-        o = other.data if isinstance(other, Tensor) else other
-        return self._set("sub_", self.data - alpha * o)
+        o = other.array if isinstance(other, Tensor) else other
+        return self._set("sub_", self.array - alpha * o)
 
     def mul_(self, other) -> "Tensor":
-        o = other.data if isinstance(other, Tensor) else other
-        return self._set("mul_", self.data * o)
+        o = other.array if isinstance(other, Tensor) else other
+        return self._set("mul_", self.array * o)
 
     def div_(self, other) -> "Tensor":
-        o = other.data if isinstance(other, Tensor) else other
-        return self._set("div_", self.data / o)
+        o = other.array if isinstance(other, Tensor) else other
+        return self._set("div_", self.array / o)
 
     def clamp_(self, min=None, max=None) -> "Tensor":
-        return self._set("clamp_", np.clip(self.data, min, max))
+        return self._set("clamp_", np.clip(self.array, min, max))
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None) -> "Tensor":
         from convnp.random import rng
@@ -401,8 +411,8 @@ class Tensor:
 
     def __setitem__(self, index, value) -> None:
         self._check_inplace("__setitem__")
-        index = index.data if isinstance(index, Tensor) else index
-        self.data[index] = value.data if isinstance(value, Tensor) else value
+        index = index.array if isinstance(index, Tensor) else index
+        self.array[index] = value.array if isinstance(value, Tensor) else value
 
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, o):
@@ -467,8 +477,8 @@ class Tensor:
 
     # comparisons: no gradient, bool result
     def _cmp(self, o, op):
-        o = o.data if isinstance(o, Tensor) else o
-        return Tensor._wrap(np.asarray(op(self.data, o)))
+        o = o.array if isinstance(o, Tensor) else o
+        return Tensor._wrap(np.asarray(op(self.array, o)))
 
     def __eq__(self, o):
         return self._cmp(o, np.equal)
@@ -489,7 +499,7 @@ class Tensor:
         return self._cmp(o, np.greater_equal)
 
     def __invert__(self):
-        return Tensor._wrap(~self.data)
+        return Tensor._wrap(~self.array)
 
     def __and__(self, o):
         return self._cmp(o, np.logical_and if self.dtype == np.bool_ else np.bitwise_and)
@@ -500,22 +510,22 @@ class Tensor:
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
     def equal(self, o) -> bool:
-        return self.shape == o.shape and bool(np.array_equal(self.data, o.data))
+        return self.shape == o.shape and bool(np.array_equal(self.array, o.array))
 
     def allclose(self, o, rtol=1e-5, atol=1e-8) -> bool:
-        return bool(np.allclose(self.data, o.data if isinstance(o, Tensor) else o, rtol, atol))
+        return bool(np.allclose(self.array, o.array if isinstance(o, Tensor) else o, rtol, atol))
 
     def isnan(self):
-        return Tensor._wrap(np.isnan(self.data))
+        return Tensor._wrap(np.isnan(self.array))
 
     def isfinite(self):
-        return Tensor._wrap(np.isfinite(self.data))
+        return Tensor._wrap(np.isfinite(self.array))
 
     def any(self, dim=None, keepdim=False):
-        return Tensor._wrap(np.asarray(np.any(self.data, axis=dim, keepdims=keepdim)))
+        return Tensor._wrap(np.asarray(np.any(self.array, axis=dim, keepdims=keepdim)))
 
     def all(self, dim=None, keepdim=False):
-        return Tensor._wrap(np.asarray(np.all(self.data, axis=dim, keepdims=keepdim)))
+        return Tensor._wrap(np.asarray(np.all(self.array, axis=dim, keepdims=keepdim)))
 
     # ------------------------------------------------------------------ math methods
     add = E.add
@@ -551,7 +561,7 @@ class Tensor:
         return E.log(E.add(self, 1))
 
     def sign(self):
-        return Tensor._wrap(np.sign(self.data))
+        return Tensor._wrap(np.sign(self.array))
 
     def masked_fill(self, mask, value):
         return E.where(mask, value, self)
@@ -581,26 +591,26 @@ class Tensor:
         return R.sum(E.abs(self) ** p, dim, keepdim) ** (1.0 / p)
 
     def argsort(self, dim=-1, descending=False):
-        a = -self.data if descending else self.data
+        a = -self.array if descending else self.array
         return Tensor._wrap(np.argsort(a, axis=dim, kind="stable").astype(np.int64))
 
     def sort(self, dim=-1, descending=False, stable=False):
         """(values, indices) along ``dim``; ties keep their order (a stable sort), as torch's
         CPU sort does. Values are differentiable (the gradient goes back to each element)."""
-        order = np.argsort(-self.data if descending else self.data, axis=dim, kind="stable")
-        if descending and self.data.dtype.kind == "f":  # -x flips NaN's place: put NaN first
-            nan = np.isnan(np.take_along_axis(self.data, order, axis=dim))
+        order = np.argsort(-self.array if descending else self.array, axis=dim, kind="stable")
+        if descending and self.array.dtype.kind == "f":  # -x flips NaN's place: put NaN first
+            nan = np.isnan(np.take_along_axis(self.array, order, axis=dim))
             order = np.take_along_axis(order, np.argsort(~nan, axis=dim, kind="stable"), dim)
         return R.MaxMin(self.gather(dim, Tensor._wrap(order)),
                         Tensor._wrap(order.astype(np.int64)))
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
-        idx = np.argsort(-self.data if largest else self.data, axis=dim, kind="stable")
+        idx = np.argsort(-self.array if largest else self.array, axis=dim, kind="stable")
         idx = np.take(idx, np.arange(k), axis=dim)
         return R.MaxMin(self.gather(dim, Tensor._wrap(idx)), Tensor._wrap(idx.astype(np.int64)))
 
     def gather(self, dim, index):
-        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        idx = index.array if isinstance(index, Tensor) else np.asarray(index)
         return Gather.apply(self, axis=dim % self.ndim, index=idx)
 
     # ------------------------------------------------------------------ movement

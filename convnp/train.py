@@ -187,9 +187,9 @@ def evaluate(model, loader, num_classes: int) -> dict:
         for x, y in loader:
             logits = model(x)
             loss_sum += float(F.cross_entropy(logits, y, reduction="sum").item())
-            pred = logits.data.argmax(1)
-            cm += confusion_matrix(y.data, pred, num_classes)
-            n += len(y.data)
+            pred = logits.array.argmax(1)
+            cm += confusion_matrix(y.array, pred, num_classes)
+            n += len(y.array)
     correct = int(np.trace(cm))
     return {"loss": loss_sum / max(n, 1), "acc": correct / max(n, 1), "confusion": cm}
 
@@ -298,9 +298,9 @@ class Trainer:
             opt.step()
             if self.per_batch:
                 self.scheduler.step()
-            n = len(y.data)
+            n = len(y.array)
             loss_sum += float(loss.item()) * n
-            correct += int((logits.data.argmax(1) == y.data).sum())
+            correct += int((logits.array.argmax(1) == y.array).sum())
             seen += n
             if bar is not None:
                 elapsed = time.perf_counter() - start
@@ -474,7 +474,7 @@ def predict_images(run_dir, paths: list[str], topk: int = 3) -> list[list[tuple[
         arrays.append(np.asarray(img, np.uint8))
     x = _transforms(cfg, False).apply_batch(np.stack(arrays), None)
     with convnp.no_grad():
-        logits = model(convnp.from_numpy(x)).data.astype(np.float64)
+        logits = model(convnp.from_numpy(x)).array.astype(np.float64)
     p = np.exp(logits - logits.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
     out = []

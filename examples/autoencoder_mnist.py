@@ -49,7 +49,7 @@ def main():
         emb = model.encode(convnp.tensor(xte[:8]))
         if a.save:
             x = noisy(xte[:10])
-            save_grid(a.save, [x, model(convnp.tensor(x)).data],
+            save_grid(a.save, [x, model(convnp.tensor(x)).array],
                       ["input" + (" + noise" if a.noise else ""), "output"])
     print(f"embedding of 8 test digits: shape {tuple(emb.shape)}")
 

@@ -49,7 +49,7 @@ def main():
             loss.backward()
             opt.step()
         with convnp.no_grad():
-            err = np.abs(net(convnp.tensor(xte)).data - yte).mean() * (S - 1) / 2
+            err = np.abs(net(convnp.tensor(xte)).array - yte).mean() * (S - 1) / 2
         print(f"{'CoordConv' if coord else 'plain conv'}: mean abs error {err:.2f} px")
 
 

@@ -22,8 +22,8 @@ def main():
     for s in (1, 2, 5, 16, 32):
         errs = []
         for f in (circ, zero):
-            y = f(convnp.tensor(np.roll(x.data, s, -1))).data
-            errs.append(np.abs(y - np.roll(f(x).data, s, -1)).max())
+            y = f(convnp.tensor(np.roll(x.array, s, -1))).array
+            errs.append(np.abs(y - np.roll(f(x).array, s, -1)).max())
         print(f"{s:9d} | {errs[0]:26.2e} | {errs[1]:.2e}")
 
 

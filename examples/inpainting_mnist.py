@@ -53,7 +53,7 @@ def run(gated, a, xtr, xte, mte):
         model.eval()
         with convnp.no_grad():
             xp = np.pad(xte, ((0, 0), (0, 0), (2, 2), (2, 2)))
-            out = np.concatenate([model(convnp.tensor(xp[i]), convnp.tensor(mte[i])).data
+            out = np.concatenate([model(convnp.tensor(xp[i]), convnp.tensor(mte[i])).array
                                   for i in batches(len(xte), 500)])
         err = masked_l1(out, xp, mte)
         print(f"{'gated' if gated else 'plain'} epoch {epoch + 1}: test masked L1 {err:.4f} "

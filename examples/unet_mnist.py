@@ -49,7 +49,7 @@ def main():
                 opt.step()
         model.eval()
         with convnp.no_grad():
-            pred = np.concatenate([model(convnp.tensor(xte[i])).data.argmax(1)
+            pred = np.concatenate([model(convnp.tensor(xte[i])).array.argmax(1)
                                    for i in batches(len(xte), 500)])
         print(f"epoch {epoch + 1}: test mIoU {mean_iou(pred, labels(xte, yte)):.4f} "
               f"({t.seconds:.1f} s)")

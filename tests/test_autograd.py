@@ -48,30 +48,30 @@ def test_golden_matmul_sum_mean():
     y = (w @ x).sum()  # = (1-2) + (3-4) = -2; dy/dw = [[1,-1],[1,-1]]; dy/dx = [4, 6]
     y.backward()
     assert y.item() == -2.0
-    np.testing.assert_array_equal(w.grad.data, [[1, -1], [1, -1]])
-    np.testing.assert_array_equal(x.grad.data, [4, 6])
+    np.testing.assert_array_equal(w.grad.array, [[1, -1], [1, -1]])
+    np.testing.assert_array_equal(x.grad.array, [4, 6])
     z = f64([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     z.mean(dim=1).sum().backward()
-    np.testing.assert_allclose(z.grad.data, np.full((2, 3), 1 / 3))
+    np.testing.assert_allclose(z.grad.array, np.full((2, 3), 1 / 3))
 
 
 def test_golden_max_indices_and_var():
     x = f64([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
     v, i = x.max(dim=1)
-    np.testing.assert_array_equal(i.data, [1, 0])
+    np.testing.assert_array_equal(i.array, [1, 0])
     assert i.dtype == np.int64 and not i.requires_grad
     v.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [[0, 1, 0], [1, 0, 0]])
+    np.testing.assert_array_equal(x.grad.array, [[0, 1, 0], [1, 0, 0]])
     y = f64([1.0, 2.0, 3.0, 4.0])
     assert y.var().item() == pytest.approx(5 / 3) and y.var(unbiased=False).item() == 1.25
     y.var().backward()  # d var / dy_i = 2 (y_i - mean) / (n - 1)
-    np.testing.assert_allclose(y.grad.data, 2 * (y.data - 2.5) / 3)
+    np.testing.assert_allclose(y.grad.array, 2 * (y.array - 2.5) / 3)
 
 
 def test_golden_indexing_with_repeated_indices_accumulates():
     x = f64([10.0, 20.0, 30.0])
     x[convnp.tensor([0, 2, 0, 0])].sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [3, 0, 1])
+    np.testing.assert_array_equal(x.grad.array, [3, 0, 1])
 
 
 def test_golden_cat_split_and_where():
@@ -79,11 +79,11 @@ def test_golden_cat_split_and_where():
     c = convnp.cat([a, b])
     p, q = c.split([1, 2])
     (p * 2 + q.sum() * 3).sum().backward()
-    np.testing.assert_array_equal(a.grad.data, [2, 3])
-    np.testing.assert_array_equal(b.grad.data, [3])
+    np.testing.assert_array_equal(a.grad.array, [2, 3])
+    np.testing.assert_array_equal(b.grad.array, [3])
     x = f64([-1.0, 2.0, -3.0])
     convnp.where(x > 0, x, x * x).sum().backward()  # grad 1 where x>0 else 2x
-    np.testing.assert_array_equal(x.grad.data, [-2, 1, -6])
+    np.testing.assert_array_equal(x.grad.array, [-2, 1, -6])
 
 
 # ---------------------------------------------------------------------- engine behaviour
@@ -101,7 +101,7 @@ def test_fan_out_accumulates():
     x = f64([1.0, 2.0])
     y = x * x + x * 3 + x  # x used four times: dy/dx = 2x + 4
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [6, 8])
+    np.testing.assert_array_equal(x.grad.array, [6, 8])
     z = f64(3.0)
     h = z * 2
     (h * h * h).backward()  # an intermediate used 3 times: d/dz (2z)^3 = 24 z^2
@@ -122,8 +122,8 @@ def test_engine_unbroadcasts_gradients():
 
     a, b = f64(np.ones((2, 1, 3))), f64(np.ones((4, 1)))
     NoUnbroadcastAdd.apply(a, b).sum().backward()
-    assert a.grad.shape == (2, 1, 3) and np.all(a.grad.data == 4)
-    assert b.grad.shape == (4, 1) and np.all(b.grad.data == 6)
+    assert a.grad.shape == (2, 1, 3) and np.all(a.grad.array == 4)
+    assert b.grad.shape == (4, 1) and np.all(b.grad.array == 6)
     g = unbroadcast(np.ones((5, 2, 3)), (2, 1))
     assert g.shape == (2, 1) and np.all(g == 15)
     with pytest.raises(RuntimeError, match="shape"):
@@ -140,7 +140,7 @@ def test_leaf_grad_accumulates_across_backward_calls():
     x = f64([1.0, 2.0])
     (x * 3).sum().backward()
     (x * x).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [3 + 2, 3 + 4])
+    np.testing.assert_array_equal(x.grad.array, [3 + 2, 3 + 4])
 
 
 def test_retain_graph():
@@ -149,7 +149,7 @@ def test_retain_graph():
     y.backward(retain_graph=True)
     y.backward()
     assert x.grad.item() == 8.0
-    assert isinstance(x.grad.data, np.ndarray), "a 0-d gradient must stay an ndarray"
+    assert isinstance(x.grad.array, np.ndarray), "a 0-d gradient must stay an ndarray"
     with pytest.raises(RuntimeError, match="retain_graph=True"):
         y.backward()
 
@@ -162,7 +162,7 @@ def test_backward_non_scalar_needs_gradient():
     with pytest.raises(RuntimeError, match="'gradient' has shape"):
         y.backward(convnp.ones(2))
     y.backward(convnp.tensor([1.0, 0.0, -1.0]))
-    np.testing.assert_array_equal(x.grad.data, [2, 0, -2])
+    np.testing.assert_array_equal(x.grad.array, [2, 0, -2])
 
 
 def test_backward_errors():
@@ -200,7 +200,7 @@ def test_detach():
     y = (x * 2).detach()
     assert not y.requires_grad and y.grad_fn is None and y.is_leaf
     z = x.detach()
-    assert np.shares_memory(z.data, x.data)
+    assert np.shares_memory(z.array, x.array)
 
 
 def test_retain_grad():
@@ -208,18 +208,18 @@ def test_retain_grad():
     h = x * 3
     h.retain_grad()
     (h * h).sum().backward()
-    np.testing.assert_array_equal(h.grad.data, 2 * h.data)
-    np.testing.assert_array_equal(x.grad.data, 6 * h.data)
+    np.testing.assert_array_equal(h.grad.array, 2 * h.array)
+    np.testing.assert_array_equal(x.grad.array, 6 * h.array)
 
 
 def test_autograd_grad_does_not_touch_dot_grad():
     x, w = f64([1.0, 2.0]), f64([3.0, 4.0])
     y = (x * w).sum()
     (gx,) = convnp.autograd.grad(y, x, retain_graph=True)
-    np.testing.assert_array_equal(gx.data, [3, 4])
+    np.testing.assert_array_equal(gx.array, [3, 4])
     assert x.grad is None and w.grad is None
     gx, gw = convnp.autograd.grad([y], [x, w])
-    np.testing.assert_array_equal(gw.data, [1, 2])
+    np.testing.assert_array_equal(gw.array, [1, 2])
     unused = f64(1.0)
     with pytest.raises(RuntimeError, match="allow_unused"):
         convnp.autograd.grad((x * 2).sum(), [x, unused])
@@ -227,7 +227,7 @@ def test_autograd_grad_does_not_touch_dot_grad():
     assert gu is None
     z = x * 2
     (g,) = convnp.autograd.grad(z, x, grad_outputs=convnp.tensor([1.0, -1.0]))
-    np.testing.assert_array_equal(g.data, [2, -2])
+    np.testing.assert_array_equal(g.array, [2, -2])
 
 
 def test_inplace_on_leaf_requiring_grad():
@@ -237,7 +237,7 @@ def test_inplace_on_leaf_requiring_grad():
     with convnp.no_grad():
         x.add_(1)
         x *= 2
-    np.testing.assert_array_equal(x.data, [4, 6])
+    np.testing.assert_array_equal(x.array, [4, 6])
     assert x.requires_grad and x.is_leaf
 
 

@@ -25,7 +25,7 @@ def _param_grads_match(m, tm, rtol, atol):
     for name, p in m.named_parameters():
         tp = dict(tm.named_parameters())[name]
         assert p.grad is not None, f"{name}: convnp has no gradient"
-        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=rtol, atol=atol,
+        np.testing.assert_allclose(p.grad.array, tp.grad.numpy(), rtol=rtol, atol=atol,
                                    err_msg=f"gradient of {name} differs from torch")
 
 
@@ -34,10 +34,10 @@ def test_golden_notes_66():
     img = np.array([[1, 2, 3, 4, 5], [6, 7, 8, 2, 3], [2, 5, 9, 9, 5], [4, 8, 8, 2, 1]], float)
     ker = np.array([[1, 1, 1], [2, 1, 2], [3, 2, 1]], float)
     m = nn.Conv2d(1, 1, 3, bias=False, dtype="float64")
-    m.weight.data[...] = ker
+    m.weight.array[...] = ker
     out = m(convnp.tensor(img[None, None]))
     assert out.shape == (1, 1, 2, 3)
-    assert out.data[0, 0, 0, 0] == 66
+    assert out.array[0, 0, 0, 0] == 66
 
 
 def test_golden_notes_lenet_shape():
@@ -89,16 +89,16 @@ def test_default_init_like_torch(cls, args, fan_in):
     convnp.manual_seed(0)
     m = cls(*args)
     bound = 1 / math.sqrt(fan_in)
-    w = m.weight.data
+    w = m.weight.array
     assert w.dtype == np.float32
     assert np.abs(w).max() <= bound
     assert np.abs(w).max() > 0.95 * bound
     assert abs(w.std() - bound / math.sqrt(3)) < 0.08 * bound / math.sqrt(3)
     assert abs(w.mean()) < 0.1 * bound
-    assert np.abs(m.bias.data).max() <= bound
+    assert np.abs(m.bias.array).max() <= bound
     assert m.weight.requires_grad and m.bias.requires_grad
     convnp.manual_seed(0)
-    np.testing.assert_array_equal(cls(*args).weight.data, w)  # reproducible
+    np.testing.assert_array_equal(cls(*args).weight.array, w)  # reproducible
 
 
 def test_dtype_float64_and_no_bias():
@@ -111,7 +111,7 @@ def test_dtype_float64_and_no_bias():
 def test_unbatched_input():
     m = nn.Conv1d(2, 3, 3, padding=1)
     x = convnp.randn(2, 7)
-    np.testing.assert_allclose(m(x).data, m(x.unsqueeze(0)).data[0], rtol=1e-6)
+    np.testing.assert_allclose(m(x).array, m(x.unsqueeze(0)).array[0], rtol=1e-6)
 
 
 def test_per_axis_padding_mode_equals_manual_padding():
@@ -120,11 +120,11 @@ def test_per_axis_padding_mode_equals_manual_padding():
     x = rng.standard_normal((2, 2, 5, 8))
     xp = np.pad(np.pad(x, [(0, 0), (0, 0), (1, 1), (0, 0)], mode="edge"),
                 [(0, 0), (0, 0), (0, 0), (1, 1)], mode="wrap")
-    want = F.conv2d(convnp.tensor(xp), m.weight, m.bias).data
-    np.testing.assert_allclose(m(convnp.tensor(x)).data, want, rtol=1e-10, atol=1e-14)
+    want = F.conv2d(convnp.tensor(xp), m.weight, m.bias).array
+    np.testing.assert_allclose(m(convnp.tensor(x)).array, want, rtol=1e-10, atol=1e-14)
     # circular longitude: equivariant to horizontal rolls
-    rolled = m(convnp.tensor(np.roll(x, 3, axis=-1))).data
-    np.testing.assert_allclose(rolled, np.roll(m(convnp.tensor(x)).data, 3, axis=-1), rtol=1e-10)
+    rolled = m(convnp.tensor(np.roll(x, 3, axis=-1))).array
+    np.testing.assert_allclose(rolled, np.roll(m(convnp.tensor(x)).array, 3, axis=-1), rtol=1e-10)
 
 
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular", ("reflect", "circular")],
@@ -135,11 +135,11 @@ def test_transposed_padding_mode_is_adjoint(mode):
                      dtype="float64")
     convt = nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1, padding_mode=mode,
                                bias=False, dtype="float64")
-    convt.weight.data[...] = conv.weight.data
+    convt.weight.array[...] = conv.weight.array
     x = rng.standard_normal((2, 3, 6, 8))
-    y = conv(convnp.tensor(x)).data
+    y = conv(convnp.tensor(x)).array
     g = rng.standard_normal(y.shape)
-    xt = convt(convnp.tensor(g)).data
+    xt = convt(convnp.tensor(g)).array
     assert xt.shape == x.shape
     np.testing.assert_allclose(np.vdot(y, g), np.vdot(x, xt), rtol=1e-10)
 
@@ -148,8 +148,8 @@ def test_transposed_padding_mode_is_adjoint(mode):
 def _gated_reference(m, x, act):
     """phi(conv_f(x)) * sigmoid(conv_g(x)) with two separate convolutions."""
     out, g = m.out_channels, m.conv.groups
-    w = m.conv.weight.data
-    b = m.conv.bias.data
+    w = m.conv.weight.array
+    b = m.conv.bias.array
     k = w.shape[2:]
     # per group: out/g feature rows then out/g gate rows
     wg = w.reshape(g, 2, out // g, *w.shape[1:])
@@ -175,7 +175,7 @@ def test_gated_conv_vs_composition(cls, args, kw, shape):
     m = cls(*args, **kw, dtype="float64")
     x = convnp.randn(*shape, dtype="float64")
     out = m(x)
-    np.testing.assert_allclose(out.data, _gated_reference(m, x, F.elu).data, rtol=1e-10,
+    np.testing.assert_allclose(out.array, _gated_reference(m, x, F.elu).array, rtol=1e-10,
                                atol=1e-14)
     assert out.shape == m.output_shape(shape)
     assert list(m.state_dict()) == ["conv.weight", "conv.bias"]
@@ -184,14 +184,14 @@ def test_gated_conv_vs_composition(cls, args, kw, shape):
 def test_gated_conv_activations_and_gradcheck():
     x = convnp.randn(1, 2, 5, 5, dtype="float64")
     m = nn.GatedConv2d(2, 2, 3, padding=1, activation=None, dtype="float64")
-    np.testing.assert_allclose(m(x).data, _gated_reference(m, x, lambda t: t).data, rtol=1e-10,
+    np.testing.assert_allclose(m(x).array, _gated_reference(m, x, lambda t: t).array, rtol=1e-10,
                                atol=1e-14)
     m2 = nn.GatedConv2d(2, 2, 3, activation=F.relu, dtype="float64")
-    np.testing.assert_allclose(m2(x).data, _gated_reference(m2, x, F.relu).data, rtol=1e-10,
+    np.testing.assert_allclose(m2(x).array, _gated_reference(m2, x, F.relu).array, rtol=1e-10,
                                atol=1e-14)
     assert "activation=relu" in repr(m2)
     m3 = nn.GatedConv2d(2, 2, 3, activation=nn.ELU(alpha=0.5), dtype="float64")
-    np.testing.assert_allclose(m3(x).data, _gated_reference(m3, x, lambda t: F.elu(t, 0.5)).data,
+    np.testing.assert_allclose(m3(x).array, _gated_reference(m3, x, lambda t: F.elu(t, 0.5)).array,
                                rtol=1e-10, atol=1e-14)
     assert "(activation): ELU(alpha=0.5)" in repr(m3)
     xs = convnp.tensor(np.random.default_rng(0).standard_normal((1, 2, 4, 4)), requires_grad=True)
@@ -329,7 +329,7 @@ def test_state_dict_round_trip():
         sd = m.state_dict()
         assert list(sd) == list(tm.state_dict())
         tm2 = getattr(torch.nn, cls)(*args)
-        tm2.load_state_dict({k: torch.tensor(v.data) for k, v in sd.items()})
+        tm2.load_state_dict({k: torch.tensor(v.array) for k, v in sd.items()})
         for k, v in tm.state_dict().items():
             assert torch.equal(v, tm2.state_dict()[k])
 
@@ -354,7 +354,7 @@ def test_gated_conv_vs_torch_composition():
 
     m = nn.GatedConv2d(3, 4, 3, padding=1, stride=2, dtype="float64")
     tconv = torch.nn.Conv2d(3, 8, 3, padding=1, stride=2).double()
-    tconv.load_state_dict({k.split(".", 1)[1]: torch.tensor(v.data)
+    tconv.load_state_dict({k.split(".", 1)[1]: torch.tensor(v.array)
                            for k, v in m.state_dict().items()})
 
     def tfn(x):
@@ -362,5 +362,5 @@ def test_gated_conv_vs_torch_composition():
         return torch.nn.functional.elu(y[:, :4]) * torch.sigmoid(y[:, 4:])
 
     compare(m, tfn, rand(2, 3, 7, 6), dtype=np.float64)
-    np.testing.assert_allclose(m.conv.weight.grad.data, tconv.weight.grad.numpy(), rtol=1e-9,
+    np.testing.assert_allclose(m.conv.weight.grad.array, tconv.weight.grad.numpy(), rtol=1e-9,
                                atol=1e-11)

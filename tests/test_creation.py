@@ -27,7 +27,7 @@ INFER = [
 def test_tensor_dtype_inference(name, data, dtype):
     t = convnp.tensor(data)
     assert t.dtype == np.dtype(dtype)
-    np.testing.assert_array_equal(t.data, np.asarray(data))
+    np.testing.assert_array_equal(t.array, np.asarray(data))
 
 
 @pytest.mark.parametrize("name,data,dtype", INFER, ids=[c[0] for c in INFER])
@@ -40,11 +40,11 @@ def test_tensor_copies_and_from_numpy_shares():
     a = np.ones(3)
     t = convnp.tensor(a)
     a[0] = 5
-    assert t.data[0] == 1
+    assert t.array[0] == 1
     s = convnp.from_numpy(a)
     a[1] = 7
-    assert s.data[1] == 7 and s.dtype == np.float64
-    assert convnp.as_tensor(a).data is a
+    assert s.array[1] == 7 and s.dtype == np.float64
+    assert convnp.as_tensor(a).array is a
     with pytest.raises(TypeError, match="from_numpy"):
         convnp.from_numpy([1, 2])
 
@@ -113,17 +113,17 @@ def test_creation_values_match_torch():
     ]
     for c, t in pairs:
         assert str(t.dtype) == f"torch.{c.dtype}", (c, t)
-        np.testing.assert_allclose(c.data, t.numpy(), rtol=1e-7)
+        np.testing.assert_allclose(c.array, t.numpy(), rtol=1e-7)
 
 
 def test_random_ranges():
     convnp.manual_seed(0)
     u = convnp.rand(1000)
-    assert u.data.min() >= 0 and u.data.max() < 1
+    assert u.array.min() >= 0 and u.array.max() < 1
     n = convnp.randn(5000, dtype=convnp.float64)
-    assert abs(n.data.mean()) < 0.1 and abs(n.data.std() - 1) < 0.1
+    assert abs(n.array.mean()) < 0.1 and abs(n.array.std() - 1) < 0.1
     r = convnp.randint(3, 7, (500,))
-    assert set(np.unique(r.data)) == {3, 4, 5, 6}
+    assert set(np.unique(r.array)) == {3, 4, 5, 6}
     assert sorted(convnp.randperm(5).tolist()) == [0, 1, 2, 3, 4]
     with pytest.raises(TypeError, match="randint"):
         convnp.randint(5)
@@ -139,10 +139,10 @@ def test_like_functions_keep_shape_and_dtype():
         out = fn(a)
         assert out.shape == (2, 3) and out.dtype == np.float64
     assert convnp.zeros_like(i).dtype == np.int64
-    assert convnp.full_like(a, 7).data.tolist() == [[7.0] * 3] * 2
+    assert convnp.full_like(a, 7).array.tolist() == [[7.0] * 3] * 2
     assert convnp.ones_like(i, dtype=convnp.float32).dtype == np.float32
     assert convnp.zeros_like(a, requires_grad=True).requires_grad
-    assert a.new_zeros((2,)).dtype == np.float64 and a.new_full((1,), 3).data[0] == 3
+    assert a.new_zeros((2,)).dtype == np.float64 and a.new_full((1,), 3).array[0] == 3
 
 
 def test_manual_seed_reproducibility():
@@ -151,9 +151,9 @@ def test_manual_seed_reproducibility():
     convnp.manual_seed(123)
     b = (convnp.randn(4), convnp.rand(3), convnp.randint(0, 100, (5,)))
     for x, y in zip(a, b):
-        np.testing.assert_array_equal(x.data, y.data)
+        np.testing.assert_array_equal(x.array, y.array)
     convnp.manual_seed(124)
-    assert not np.array_equal(convnp.randn(4).data, a[0].data)
+    assert not np.array_equal(convnp.randn(4).array, a[0].array)
     assert convnp.initial_seed() == 124
 
 
@@ -164,17 +164,17 @@ def test_explicit_generators_are_independent_and_reproducible():
     y_global = convnp.randn(3)
     g2 = convnp.Generator()
     assert g2.manual_seed(7) is g2
-    np.testing.assert_array_equal(convnp.randn(3, generator=g2).data, x.data)
+    np.testing.assert_array_equal(convnp.randn(3, generator=g2).array, x.array)
     convnp.manual_seed(0)
-    np.testing.assert_array_equal(convnp.randn(3).data, y_global.data)  # untouched by g1
+    np.testing.assert_array_equal(convnp.randn(3).array, y_global.array)  # untouched by g1
     state = g1.get_state()
     first = convnp.rand(2, generator=g1)
     g1.set_state(state)
-    np.testing.assert_array_equal(convnp.rand(2, generator=g1).data, first.data)
+    np.testing.assert_array_equal(convnp.rand(2, generator=g1).array, first.array)
     t = convnp.zeros(3)
     with convnp.no_grad():
         t.uniform_(0, 1, generator=convnp.Generator().manual_seed(1))
-    assert np.all((t.data >= 0) & (t.data < 1))
+    assert np.all((t.array >= 0) & (t.array < 1))
     with pytest.raises(TypeError, match="Generator"):
         convnp.rand(2, generator=np.random.default_rng(0))
     with pytest.raises(TypeError, match="must be an int"):
@@ -186,7 +186,7 @@ def test_global_rng_state_round_trip():
     state = convnp.get_rng_state()
     a = convnp.rand(3)
     convnp.set_rng_state(state)
-    np.testing.assert_array_equal(convnp.rand(3).data, a.data)
+    np.testing.assert_array_equal(convnp.rand(3).array, a.array)
 
 
 # ---------------------------------------------------------------------- conversions and metadata
@@ -200,7 +200,7 @@ def test_to_float_double_and_cast_gradient():
     assert x.long().dtype == np.int64 and x.type_as(d).dtype == np.float64
     (d * d).sum().backward()
     assert x.grad.dtype == np.float32
-    np.testing.assert_array_equal(x.grad.data, [2, 4])
+    np.testing.assert_array_equal(x.grad.array, [2, 4])
     with pytest.raises(RuntimeError, match="CPU only"):
         x.to("cuda")
 

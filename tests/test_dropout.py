@@ -30,9 +30,9 @@ def test_statistics_and_gradient(cid, fn, shape, mshape, p):
     convnp.manual_seed(1)
     x = convnp.tensor(np.random.default_rng(0).uniform(1, 2, shape), requires_grad=True)
     y = fn(x, p)
-    kept = y.data != 0
+    kept = y.array != 0
     # kept elements are scaled by exactly 1 / (1 - p)
-    np.testing.assert_allclose(y.data[kept], x.data[kept] / (1 - p), rtol=1e-6)
+    np.testing.assert_allclose(y.array[kept], x.array[kept] / (1 - p), rtol=1e-6)
     frac = 1 - kept.mean()
     assert abs(frac - p) < 0.06, f"dropped fraction {frac} for p={p}"
     if mshape is not None:  # whole channels: the mask is constant over the spatial axes
@@ -42,7 +42,7 @@ def test_statistics_and_gradient(cid, fn, shape, mshape, p):
         assert np.all(kept.all(-1) | ~kept.any(-1))
     g = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
     (y * convnp.tensor(g)).sum().backward()
-    np.testing.assert_allclose(x.grad.data, g * kept / (1 - p), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.array, g * kept / (1 - p), rtol=1e-6)
     assert y.dtype == x.dtype
 
 
@@ -58,22 +58,22 @@ def test_eval_identity_and_p0(fn):
 def test_p1_zeroes_everything():
     x = convnp.randn(3, 4, requires_grad=True)
     y = F.dropout(x, 1.0)
-    assert not y.data.any()
+    assert not y.array.any()
     y.sum().backward()
-    assert not x.grad.data.any()
+    assert not x.grad.array.any()
 
 
 def test_determinism_and_generator():
     x = convnp.ones(50, 40)
     convnp.manual_seed(7)
-    a = F.dropout(x).data
+    a = F.dropout(x).array
     convnp.manual_seed(7)
-    b = F.dropout(x).data
+    b = F.dropout(x).array
     np.testing.assert_array_equal(a, b)
     g1, g2 = convnp.Generator().manual_seed(3), convnp.Generator().manual_seed(3)
-    np.testing.assert_array_equal(F.dropout(x, generator=g1).data,
-                                  F.dropout(x, generator=g2).data)
-    assert not np.array_equal(a, F.dropout(x).data)
+    np.testing.assert_array_equal(F.dropout(x, generator=g1).array,
+                                  F.dropout(x, generator=g2).array)
+    assert not np.array_equal(a, F.dropout(x).array)
 
 
 @pytest.mark.parametrize("fn,shape", [(F.alpha_dropout, (200, 300)),
@@ -83,15 +83,15 @@ def test_alpha_dropout_keeps_mean_and_variance(fn, shape):
     convnp.manual_seed(0)
     x = convnp.tensor(np.random.default_rng(0).standard_normal(shape), requires_grad=True)
     y = fn(x, 0.3, training=True)
-    assert abs(float(y.data.mean())) < 0.03
-    assert abs(float(y.data.std()) - 1) < 0.03
+    assert abs(float(y.array.mean())) < 0.03
+    assert abs(float(y.array.std()) - 1) < 0.03
     # gradient: a * keep-mask; dropped elements all equal the same saturation value
     y.sum().backward()
     a = 1 / np.sqrt((1.7580993408473766 ** 2 * 0.3 + 1) * 0.7)
-    grad = x.grad.data
+    grad = x.grad.array
     assert set(np.unique(np.round(grad, 6))) <= {0.0, round(a, 6)}
     dropped = grad == 0
-    vals = y.data[dropped]
+    vals = y.array[dropped]
     np.testing.assert_allclose(vals, vals.flat[0], rtol=1e-12)
     if fn is F.feature_alpha_dropout:
         assert np.all(dropped.all(-1) | ~dropped.any(-1))
@@ -122,7 +122,7 @@ def test_modules(cls, shape):
     x = convnp.randn(*shape)
     convnp.manual_seed(0)
     y = m(x)
-    assert y.shape == x.shape and not np.array_equal(y.data, x.data)
+    assert y.shape == x.shape and not np.array_equal(y.array, x.array)
     m.eval()
     assert m(x) is x
     torch = pytest.importorskip("torch")

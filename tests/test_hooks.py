@@ -19,17 +19,17 @@ def t(a, grad=True):
 def test_leaf_hook_scales_gradient_before_accumulation():
     x = t([1.0, 2.0, 3.0])
     seen = []
-    x.register_hook(lambda g: seen.append(g.data.copy()) or g * 2)
+    x.register_hook(lambda g: seen.append(g.array.copy()) or g * 2)
     (x * 3).sum().backward()
     np.testing.assert_array_equal(seen[0], [3, 3, 3])
-    np.testing.assert_array_equal(x.grad.data, [6, 6, 6])
+    np.testing.assert_array_equal(x.grad.array, [6, 6, 6])
     # fan-out: the hook sees the total once, not each contribution
     seen.clear()
     x.grad = None
     (x * 3 + x * 4).sum().backward()
     assert len(seen) == 1
     np.testing.assert_array_equal(seen[0], [7, 7, 7])
-    np.testing.assert_array_equal(x.grad.data, [14, 14, 14])
+    np.testing.assert_array_equal(x.grad.array, [14, 14, 14])
 
 
 def test_non_leaf_hook_changes_what_flows_upstream_and_retained_grad():
@@ -38,8 +38,8 @@ def test_non_leaf_hook_changes_what_flows_upstream_and_retained_grad():
     z.retain_grad()
     z.register_hook(lambda g: g * 10)
     (z * 5).sum().backward()
-    np.testing.assert_array_equal(z.grad.data, [50, 50])  # retain_grad sees the hooked value
-    np.testing.assert_array_equal(x.grad.data, [100, 100])
+    np.testing.assert_array_equal(z.grad.array, [50, 50])  # retain_grad sees the hooked value
+    np.testing.assert_array_equal(x.grad.array, [100, 100])
 
 
 def test_hooks_run_in_order_none_keeps_and_remove_unregisters():
@@ -60,7 +60,7 @@ def test_hooks_apply_in_autograd_grad_and_on_a_backward_root():
     x = t([1.0, 2.0])
     x.register_hook(lambda g: g * 2)
     (g,) = convnp.autograd.grad((x * 3).sum(), x)
-    np.testing.assert_array_equal(g.data, [6, 6])
+    np.testing.assert_array_equal(g.array, [6, 6])
     assert x.grad is None
     y = t([1.0])
     y.register_hook(lambda g: g * 5)
@@ -95,8 +95,8 @@ def test_full_backward_hook_sees_input_and_output_gradients():
 
     def hook(mod, grad_input, grad_output):
         assert mod is m
-        seen["in"] = [g.data.copy() for g in grad_input]
-        seen["out"] = [g.data.copy() for g in grad_output]
+        seen["in"] = [g.array.copy() for g in grad_input]
+        seen["out"] = [g.array.copy() for g in grad_output]
 
     handle = m.register_full_backward_hook(hook)
     x = t([[1.0, 1.0]])
@@ -115,7 +115,7 @@ def test_full_backward_hooks_replace_gradients_and_fire_without_input_grads():
     relu.register_full_backward_hook(lambda mod, gi, go: (gi[0] + 1,))
     x = t([1.0, -1.0])
     relu(x).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [4.0, 1.0])  # relu'(x) * 3 + 1
+    np.testing.assert_array_equal(x.grad.array, [4.0, 1.0])  # relu'(x) * 3 + 1
     calls = []
     lin = nn.Linear(2, 2)
     lin.register_full_backward_hook(lambda mod, gi, go: calls.append((gi, go[0].shape)))
@@ -131,7 +131,7 @@ def test_full_backward_hook_non_tensor_args_and_bad_return():
     m = Scale()
     seen = []
     m.register_full_backward_hook(lambda mod, gi, go: seen.append(
-        [None if g is None else g.data.tolist() for g in gi]))
+        [None if g is None else g.array.tolist() for g in gi]))
     x, y = t([1.0]), t([2.0], grad=False)
     m(x, 4.0, y).sum().backward()
     assert seen == [[[4.0], None, None]]
@@ -154,7 +154,7 @@ def _record(store, key):
     def hook(mod, *grads):
         store[key] = [[None if g is None else np.array(g.detach().numpy() if hasattr(g, "detach")
                                                        and not isinstance(g, convnp.Tensor)
-                                                       else g.data) for g in gs] for gs in grads]
+                                                       else g.array) for g in gs] for gs in grads]
     return hook
 
 
@@ -192,9 +192,9 @@ def test_module_hooks_match_torch_on_a_small_cnn():
                 assert (a is None) == (b is None), key
                 if a is not None:
                     np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-11, err_msg=key)
-    np.testing.assert_allclose(xc.grad.data, xt.grad.numpy(), rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(xc.grad.array, xt.grad.numpy(), rtol=1e-9, atol=1e-11)
     for (name, pt), (_, pc) in zip(tm.named_parameters(), cm.named_parameters()):
-        np.testing.assert_allclose(pc.grad.data, pt.grad.numpy(), rtol=1e-9, atol=1e-11,
+        np.testing.assert_allclose(pc.grad.array, pt.grad.numpy(), rtol=1e-9, atol=1e-11,
                                    err_msg=name)
 
 
@@ -214,9 +214,9 @@ def test_tensor_hooks_match_torch_grad_cam_style():
         ws.register_hook(lambda g: g - 1)
         out = fn.relu(feat) * feat
         out.backward(lib.tensor(up))
-        as_np = [np.asarray(kept[0].detach().numpy() if lib is torch else kept[0].data),
-                 np.asarray(xs.grad.numpy() if lib is torch else xs.grad.data),
-                 np.asarray(ws.grad.numpy() if lib is torch else ws.grad.data)]
+        as_np = [np.asarray(kept[0].detach().numpy() if lib is torch else kept[0].array),
+                 np.asarray(xs.grad.numpy() if lib is torch else xs.grad.array),
+                 np.asarray(ws.grad.numpy() if lib is torch else ws.grad.array)]
         results.append(as_np)
     for a, b in zip(*results):
         np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-11)

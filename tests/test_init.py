@@ -90,7 +90,7 @@ def test_uniform_family(fn, bound):
     convnp.manual_seed(0)
     t = _p(*SHAPE)
     assert fn(t) is t  # in place, returns its argument
-    _check_uniform(t.data, bound)
+    _check_uniform(t.array, bound)
 
 
 NORMAL = [
@@ -107,14 +107,14 @@ def test_normal_family(fn, std, mean):
     convnp.manual_seed(0)
     t = _p(*SHAPE)
     fn(t)
-    _check_normal(t.data, std, mean)
+    _check_normal(t.array, std, mean)
 
 
 def test_trunc_normal():
     convnp.manual_seed(0)
     t = _p(200, 200)
     init.trunc_normal_(t, mean=0.1, std=1.0, a=-1.0, b=2.0)
-    assert t.data.min() >= -1.0 and t.data.max() <= 2.0
+    assert t.array.min() >= -1.0 and t.array.max() <= 2.0
     # the mean and std of a truncated normal (closed form)
     alpha, beta = -1.1, 1.9
     phi = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi)  # noqa: E731
@@ -122,33 +122,33 @@ def test_trunc_normal():
     z = cdf(beta) - cdf(alpha)
     mean = 0.1 + (phi(alpha) - phi(beta)) / z
     var = 1 + (alpha * phi(alpha) - beta * phi(beta)) / z - ((phi(alpha) - phi(beta)) / z) ** 2
-    assert abs(t.data.mean() - mean) < 0.01
-    assert abs(t.data.std() - math.sqrt(var)) < 0.01
+    assert abs(t.array.mean() - mean) < 0.01
+    assert abs(t.array.std() - math.sqrt(var)) < 0.01
     # a narrow window takes the uniform-proposal path
     init.trunc_normal_(t, std=0.02, a=-0.001, b=0.001)
-    assert t.data.min() >= -0.001 and t.data.max() <= 0.001
-    assert abs(t.data.std() - 0.001 / math.sqrt(3)) < 5e-5  # ~uniform on a window << std
+    assert t.array.min() >= -0.001 and t.array.max() <= 0.001
+    assert abs(t.array.std() - 0.001 / math.sqrt(3)) < 5e-5  # ~uniform on a window << std
 
 
 def test_constant_ones_zeros_eye_dirac():
     t = _p(3, 4)
-    assert init.constant_(t, 0.3) is t and np.all(t.data == np.float32(0.3))
+    assert init.constant_(t, 0.3) is t and np.all(t.array == np.float32(0.3))
     init.ones_(t)
-    assert np.all(t.data == 1)
+    assert np.all(t.array == 1)
     init.zeros_(t)
-    assert np.all(t.data == 0)
+    assert np.all(t.array == 0)
     init.eye_(t)
-    np.testing.assert_array_equal(t.data, np.eye(3, 4))
+    np.testing.assert_array_equal(t.array, np.eye(3, 4))
     w = _p(4, 2, 3, 3)
     init.dirac_(w)
     x = np.random.default_rng(0).standard_normal((2, 5, 5))
     # a dirac kernel applied to the 3x3 window around a pixel copies the first min(out, in)
     # channels of that pixel
-    out = np.einsum("oikl,ikl->o", w.data, x[:, 1:4, 1:4])
+    out = np.einsum("oikl,ikl->o", w.array, x[:, 1:4, 1:4])
     np.testing.assert_allclose(out[:2], x[:, 2, 2], rtol=1e-6)
     assert np.all(out[2:] == 0)
     init.dirac_(w, groups=2)
-    assert w.data.sum() == 4 and w.data[2, 0, 1, 1] == 1 and w.data[3, 1, 1, 1] == 1
+    assert w.array.sum() == 4 and w.array[2, 0, 1, 1] == 1 and w.array[3, 1, 1, 1] == 1
 
 
 def test_dirac_and_eye_equal_torch():
@@ -157,9 +157,9 @@ def test_dirac_and_eye_equal_torch():
         c, t = _p(*shape), torch.empty(shape)
         init.dirac_(c, groups=groups)
         torch.nn.init.dirac_(t, groups=groups)
-        np.testing.assert_array_equal(c.data, t.numpy())
+        np.testing.assert_array_equal(c.array, t.numpy())
     c, t = _p(3, 5), torch.empty(3, 5)
-    np.testing.assert_array_equal(init.eye_(c).data, torch.nn.init.eye_(t).numpy())
+    np.testing.assert_array_equal(init.eye_(c).array, torch.nn.init.eye_(t).numpy())
 
 
 @pytest.mark.parametrize("shape", [(6, 4), (4, 6), (8, 2, 3, 3), (5, 5)],
@@ -168,7 +168,7 @@ def test_orthogonal(shape):
     convnp.manual_seed(0)
     t = _p(*shape, dtype=np.float64)
     init.orthogonal_(t, gain=2.0)
-    m = t.data.reshape(shape[0], -1) / 2.0
+    m = t.array.reshape(shape[0], -1) / 2.0
     small = min(m.shape)
     gram = m @ m.T if m.shape[0] == small else m.T @ m
     np.testing.assert_allclose(gram, np.eye(small), atol=1e-12)
@@ -178,26 +178,26 @@ def test_sparse():
     convnp.manual_seed(0)
     t = _p(10, 6)
     init.sparse_(t, sparsity=0.3, std=0.5)
-    assert np.all((t.data == 0).sum(0) == 3)
+    assert np.all((t.array == 0).sum(0) == 3)
 
 
 def test_generator_reproducible_and_independent():
     a, b = _p(5, 5), _p(5, 5)
     init.kaiming_normal_(a, generator=convnp.Generator().manual_seed(7))
     init.kaiming_normal_(b, generator=convnp.Generator().manual_seed(7))
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a.array, b.array)
     convnp.manual_seed(1)
     init.uniform_(a)
     convnp.manual_seed(1)
     init.uniform_(b)
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a.array, b.array)
 
 
 def test_inplace_no_graph_dtype_kept():
     p = _p(4, 3, dtype=np.float64)
-    ident = p.data
+    ident = p.array
     init.xavier_uniform_(p)
-    assert p.data is ident and p.dtype == np.float64 and p.grad_fn is None and p.requires_grad
+    assert p.array is ident and p.dtype == np.float64 and p.grad_fn is None and p.requires_grad
 
 
 def test_zero_element_warns():
@@ -236,6 +236,6 @@ def test_statistics_match_torch():
         getattr(init, name)(c, **kw)
         getattr(torch.nn.init, name)(t, **kw)
         tn = t.numpy()
-        assert abs(c.data.std() - tn.std()) < 0.02 * tn.std(), name
+        assert abs(c.array.std() - tn.std()) < 0.02 * tn.std(), name
         if "normal" not in name or "trunc" in name:  # bounded: the extremes agree too
-            assert abs(np.abs(c.data).max() - np.abs(tn).max()) < 0.02 * np.abs(tn).max(), name
+            assert abs(np.abs(c.array).max() - np.abs(tn).max()) < 0.02 * np.abs(tn).max(), name

@@ -122,15 +122,15 @@ def test_state_dict_round_trip_and_sources():
     assert res.missing_keys == [] and res.unexpected_keys == []
     assert repr(res) == "<All keys matched successfully>"
     x = convnp.randn(5, 4)
-    np.testing.assert_array_equal(a(x).data, b(x).data)
+    np.testing.assert_array_equal(a(x).array, b(x).array)
     # state_dict tensors share memory with the parameters and carry no graph
-    assert sd["body.0.fc.weight"].data is a.body[0].fc.weight.data
+    assert sd["body.0.fc.weight"].array is a.body[0].fc.weight.array
     assert not sd["body.0.fc.weight"].requires_grad
     assert a.state_dict(keep_vars=True)["body.0.fc.weight"] is a.body[0].fc.weight
     # NumPy arrays load too, cast to the parameter's dtype, in place
     w = b.heads.a.weight
-    b.load_state_dict({k: v.data.astype(np.float64) * 0 for k, v in sd.items()})
-    assert b.heads.a.weight is w and w.dtype == np.float32 and not np.any(w.data)
+    b.load_state_dict({k: v.array.astype(np.float64) * 0 for k, v in sd.items()})
+    assert b.heads.a.weight is w and w.dtype == np.float32 and not np.any(w.array)
 
 
 def test_load_state_dict_errors_list_keys():
@@ -168,7 +168,7 @@ def test_zero_grad_and_requires_grad():
     m(convnp.randn(4, 3)).sum().backward()
     assert m.weight.grad is not None
     m.zero_grad(set_to_none=False)
-    assert m.weight.grad is not None and not np.any(m.weight.grad.data)
+    assert m.weight.grad is not None and not np.any(m.weight.grad.array)
     m.zero_grad()
     assert m.weight.grad is None and m.bias.grad is None
     m.requires_grad_(False)
@@ -182,7 +182,7 @@ def test_apply_and_conversions():
     # children first; a module registered twice is visited twice, like torch
     assert seen[-1] == "Net" and seen.count("Linear") == 6
     m.apply(lambda mod: nn.init.zeros_(mod.weight) if isinstance(mod, nn.Linear) else None)
-    assert not np.any(m.heads.a.weight.data)
+    assert not np.any(m.heads.a.weight.array)
     m.register_buffer("steps", convnp.tensor(3))
     p = m.heads.a.weight
     assert m.double() is m
@@ -205,7 +205,7 @@ def test_deepcopy():
     m = nn.Sequential(nn.Linear(3, 2))
     c = copy.deepcopy(m)
     assert c[0].weight is not m[0].weight
-    np.testing.assert_array_equal(c[0].weight.data, m[0].weight.data)
+    np.testing.assert_array_equal(c[0].weight.array, m[0].weight.array)
 
 
 def test_hooks():
@@ -214,15 +214,15 @@ def test_hooks():
     h1 = m.register_forward_pre_hook(lambda mod, args: (args[0] * 0,))
     h2 = m.register_forward_hook(lambda mod, args, out: calls.append(out.shape) or out + 1)
     out = m(convnp.randn(3, 2))
-    np.testing.assert_allclose(out.data, np.broadcast_to(m.bias.data + 1, (3, 2)), rtol=1e-6)
+    np.testing.assert_allclose(out.array, np.broadcast_to(m.bias.array + 1, (3, 2)), rtol=1e-6)
     assert calls == [(3, 2)]
     h1.remove()
     h2.remove()
     x = convnp.randn(3, 2)
-    np.testing.assert_array_equal(m(x).data, F.linear(x, m.weight, m.bias).data)
+    np.testing.assert_array_equal(m(x).array, F.linear(x, m.weight, m.bias).array)
     with m.register_forward_hook(lambda mod, args, out: out * 0):
-        assert not np.any(m(x).data)
-    assert np.any(m(x).data)
+        assert not np.any(m(x).array)
+    assert np.any(m(x).array)
 
 
 def test_hooks_prepend_and_kwargs():
@@ -238,7 +238,7 @@ def test_hooks_prepend_and_kwargs():
     m.register_forward_hook(lambda mod, a, kw, out: seen.append(kw["factor"]), with_kwargs=True)
     out = m(convnp.ones(2), factor=2.0)
     assert order == ["first", "second"] and seen == [3.0]
-    np.testing.assert_array_equal(out.data, [3.0, 3.0])
+    np.testing.assert_array_equal(out.array, [3.0, 3.0])
 
 
 # ---------------------------------------------------------------------------- containers
@@ -265,7 +265,7 @@ def test_sequential_api():
     with pytest.raises(TypeError, match="Sequential indices must be integers or slices"):
         s["a"]
     x = convnp.randn(4, 2)
-    np.testing.assert_array_equal(s(x).data, c(a(x)).data)
+    np.testing.assert_array_equal(s(x).array, c(a(x)).array)
 
 
 def test_modulelist_moduledict():
@@ -319,26 +319,26 @@ def _grads_model():
 @pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf], ids=["l2", "l1", "l3", "inf"])
 def test_clip_grad_norm(norm_type):
     m = _grads_model()
-    g = np.concatenate([p.grad.data.ravel() for p in m.parameters()]).astype(np.float64)
+    g = np.concatenate([p.grad.array.ravel() for p in m.parameters()]).astype(np.float64)
     expected = np.abs(g).max() if norm_type == math.inf else (np.abs(g) ** norm_type).sum() ** (
         1 / norm_type)
     total = nn.utils.clip_grad_norm_(m.parameters(), 0.5, norm_type=norm_type)
     assert isinstance(total, convnp.Tensor) and total.shape == ()
     np.testing.assert_allclose(total.item(), expected, rtol=1e-5)
-    g2 = np.concatenate([p.grad.data.ravel() for p in m.parameters()])
+    g2 = np.concatenate([p.grad.array.ravel() for p in m.parameters()])
     np.testing.assert_allclose(g2, g * 0.5 / (expected + 1e-6), rtol=1e-5)
     # below the limit: untouched
     before = g2.copy()
     nn.utils.clip_grad_norm_(m.parameters(), 1e6, norm_type=norm_type)
-    np.testing.assert_array_equal(np.concatenate([p.grad.data.ravel() for p in m.parameters()]),
+    np.testing.assert_array_equal(np.concatenate([p.grad.array.ravel() for p in m.parameters()]),
                                   before)
 
 
 def test_clip_grad_value_nonfinite_and_vectors():
     m = _grads_model()
     nn.utils.clip_grad_value_(m.parameters(), 0.1)
-    assert all(np.abs(p.grad.data).max() <= np.float32(0.1) for p in m.parameters())
-    m[0].weight.grad.data[0, 0] = np.nan
+    assert all(np.abs(p.grad.array).max() <= np.float32(0.1) for p in m.parameters())
+    m[0].weight.grad.array[0, 0] = np.nan
     with pytest.raises(RuntimeError, match="clip_grad_norm_: the total norm of order 2.0"):
         nn.utils.clip_grad_norm_(m.parameters(), 1.0, error_if_nonfinite=True)
     assert nn.utils.clip_grad_norm_(nn.Linear(2, 2).parameters(), 1.0).item() == 0.0
@@ -347,7 +347,7 @@ def test_clip_grad_value_nonfinite_and_vectors():
     m2 = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
     nn.utils.vector_to_parameters(v, m2.parameters())
     for p, q in zip(m.parameters(), m2.parameters()):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.array, q.array)
     with pytest.raises(ValueError, match="'vec' has 3 elements but the parameters hold 26"):
         nn.utils.vector_to_parameters(convnp.zeros(3), m2.parameters())
 
@@ -387,7 +387,7 @@ def test_load_torch_state_dict_and_back():
             b.uniform_()
     c.load_state_dict(t.state_dict())  # torch tensors accepted directly
     x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
-    np.testing.assert_allclose(c(convnp.tensor(x)).data, t(torch.tensor(x)).detach().numpy(),
+    np.testing.assert_allclose(c(convnp.tensor(x)).array, t(torch.tensor(x)).detach().numpy(),
                                rtol=1e-5, atol=1e-6)
     t2 = build(torch.nn, torch)
     t2.load_state_dict({k: torch.tensor(v.numpy()) for k, v in c.state_dict().items()})
@@ -416,9 +416,9 @@ def test_clip_grad_norm_equals_torch(norm_type):
     c = _grads_model()
     t = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
     for pc, pt in zip(c.parameters(), t.parameters()):
-        pt.grad = torch.tensor(pc.grad.data.copy())
+        pt.grad = torch.tensor(pc.grad.array.copy())
     tc = nn.utils.clip_grad_norm_(c.parameters(), 0.7, norm_type)
     tt = torch.nn.utils.clip_grad_norm_(t.parameters(), 0.7, norm_type)
     np.testing.assert_allclose(tc.item(), tt.item(), rtol=1e-6)
     for pc, pt in zip(c.parameters(), t.parameters()):
-        np.testing.assert_allclose(pc.grad.data, pt.grad.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(pc.grad.array, pt.grad.numpy(), rtol=1e-6)

@@ -25,21 +25,21 @@ def test_batch_norm_golden(path):
     x = convnp.tensor([[1.0, 0.0], [3.0, 4.0]], dtype=convnp.float64)
     rm, rv = convnp.zeros(2, dtype=convnp.float64), convnp.ones(2, dtype=convnp.float64)
     y = F.batch_norm(x, rm, rv, training=True, eps=0.0)
-    np.testing.assert_allclose(y.data, [[-1, -1], [1, 1]], atol=1e-12)
-    np.testing.assert_allclose(rm.data, [0.2, 0.2])
+    np.testing.assert_allclose(y.array, [[-1, -1], [1, 1]], atol=1e-12)
+    np.testing.assert_allclose(rm.array, [0.2, 0.2])
     # unbiased variances 2 and 8: 0.9 * 1 + 0.1 * v
-    np.testing.assert_allclose(rv.data, [1.1, 1.7])
+    np.testing.assert_allclose(rv.array, [1.1, 1.7])
     ye = F.batch_norm(x, rm, rv, training=False, eps=0.0)
-    np.testing.assert_allclose(ye.data, (x.data - 0.2) / np.sqrt([1.1, 1.7]))
+    np.testing.assert_allclose(ye.array, (x.array - 0.2) / np.sqrt([1.1, 1.7]))
 
 
 def test_layer_group_golden():
     x = convnp.tensor([[1.0, 3.0, 5.0, 7.0]])
-    np.testing.assert_allclose(F.layer_norm(x, (4,), eps=0.0).data,
+    np.testing.assert_allclose(F.layer_norm(x, (4,), eps=0.0).array,
                                [[-3, -1, 1, 3] / np.sqrt(5)], rtol=1e-6)
-    g = F.group_norm(x.reshape(1, 4, 1), 2, eps=0.0).data.ravel()
+    g = F.group_norm(x.reshape(1, 4, 1), 2, eps=0.0).array.ravel()
     np.testing.assert_allclose(g, [-1, 1, -1, 1], rtol=1e-6)
-    np.testing.assert_allclose(F.normalize(convnp.tensor([[3.0, 4.0]])).data, [[0.6, 0.8]],
+    np.testing.assert_allclose(F.normalize(convnp.tensor([[3.0, 4.0]])).array, [[0.6, 0.8]],
                                rtol=1e-6)
 
 
@@ -49,8 +49,8 @@ def test_batchnorm_module_golden_cumulative_average():
         bn(convnp.tensor(v).reshape(2, 1))
     assert int(bn.num_batches_tracked.item()) == 2
     assert bn.num_batches_tracked.dtype == np.int64
-    np.testing.assert_allclose(bn.running_mean.data, [3.0])  # average of batch means 1 and 5
-    np.testing.assert_allclose(bn.running_var.data, [2.0])   # average of unbiased vars 2 and 2
+    np.testing.assert_allclose(bn.running_mean.array, [3.0])  # average of batch means 1 and 5
+    np.testing.assert_allclose(bn.running_var.array, [2.0])   # average of unbiased vars 2 and 2
 
 
 GRADCHECK = [
@@ -143,20 +143,20 @@ if torch is not None:
                torch.ones(3, dtype=torch.from_numpy(np.zeros(0, dtype)).dtype)]
 
         def cfn(x, w, b):
-            xc = convnp.Tensor._wrap(channels_last(x.data)) if layout == "channels_last" else x
+            xc = convnp.Tensor._wrap(channels_last(x.array)) if layout == "channels_last" else x
             if xc is not x:  # keep the leaf: route the layout change through an identity op
                 xc = x * 1.0
-                xc.data = channels_last(xc.data)
+                xc.array = channels_last(xc.array)
             return F.batch_norm(xc, rm[0], rm[1], w, b, training=True, momentum=0.3, eps=1e-3)
 
         out = compare(cfn, lambda x, w, b: TF.batch_norm(x, trm[0], trm[1], w, b, True, 0.3, 1e-3),
                       x, w, b, dtype=dtype)
         tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12)
-        np.testing.assert_allclose(rm[0].data, trm[0].numpy(), **tol)
-        np.testing.assert_allclose(rm[1].data, trm[1].numpy(), **tol)
+        np.testing.assert_allclose(rm[0].array, trm[0].numpy(), **tol)
+        np.testing.assert_allclose(rm[1].array, trm[1].numpy(), **tol)
         assert rm[0].dtype == dtype
         if layout == "channels_last":
-            assert out.data.strides[1] == out.data.itemsize  # output keeps channels-last layout
+            assert out.array.strides[1] == out.array.itemsize  # output keeps channels-last layout
 
 
     @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
@@ -217,8 +217,8 @@ if torch is not None:
                 lambda x, w, b: TF.instance_norm(x, trm[0], trm[1], w, b, momentum=0.2),
                 rand(*shape), w, b, dtype=dtype)
         tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12)
-        np.testing.assert_allclose(crm[0].data, trm[0].numpy(), **tol)
-        np.testing.assert_allclose(crm[1].data, trm[1].numpy(), **tol)
+        np.testing.assert_allclose(crm[0].array, trm[0].numpy(), **tol)
+        np.testing.assert_allclose(crm[1].array, trm[1].numpy(), **tol)
         compare(lambda x: F.instance_norm(x, crm[0], crm[1], use_input_stats=False),
                 lambda x: TF.instance_norm(x, trm[0], trm[1], use_input_stats=False),
                 rand(*shape), dtype=dtype)
@@ -246,7 +246,7 @@ if torch is not None:
     def _copy_params(cm, tm):
         for name, tp in tm.named_parameters():
             tp.data.uniform_(0.5, 1.5)
-            getattr(cm, name).data[...] = tp.detach().numpy()
+            getattr(cm, name).array[...] = tp.detach().numpy()
 
 
     BN_MODULES = [
@@ -282,10 +282,10 @@ if torch is not None:
             x = rand(*shape, seed=step) * (step + 1) + step
             compare(cm, tm, x, dtype=np.float64)
             for name, tp in tm.named_parameters():
-                np.testing.assert_allclose(getattr(cm, name).grad.data, tp.grad.numpy(), rtol=1e-9,
+                np.testing.assert_allclose(getattr(cm, name).grad.array, tp.grad.numpy(), rtol=1e-9,
                                            atol=1e-11, err_msg=f"{name}.grad")
         for k, v in tm.state_dict().items():
-            np.testing.assert_allclose(cm.state_dict()[k].data, v.numpy(), rtol=1e-12, err_msg=k)
+            np.testing.assert_allclose(cm.state_dict()[k].array, v.numpy(), rtol=1e-12, err_msg=k)
         cm.eval()
         tm.eval()
         compare(cm, tm, rand(*shape, seed=9), dtype=np.float64)
@@ -293,6 +293,6 @@ if torch is not None:
         cm2 = getattr(nn, cls)(*args, **kw).double()
         cm2.load_state_dict(tm.state_dict())
         cm2.eval()
-        np.testing.assert_allclose(cm2(convnp.tensor(rand(*shape, seed=9))).data,
+        np.testing.assert_allclose(cm2(convnp.tensor(rand(*shape, seed=9))).array,
                                    tm(torch.tensor(rand(*shape, seed=9))).detach().numpy(),
                                    rtol=1e-10, atol=1e-12)

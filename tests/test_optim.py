@@ -99,7 +99,7 @@ def _run(lib, opt_mod, name, kw, dtype, steps, groups=None, sched=None):
 
 
 def _np(t):
-    return t.data if isinstance(t, convnp.Tensor) else t.detach().numpy()
+    return t.array if isinstance(t, convnp.Tensor) else t.detach().numpy()
 
 
 def _assert_params(cp, tp, dtype):
@@ -135,7 +135,7 @@ def test_state_dict_round_trip_mid_way(case):
     full, _, _ = _run(convnp, optim, name, kw, dtype, 2 * 20)
     p, opt, _ = _run(convnp, optim, name, kw, dtype, 20)
     saved_opt = copy.deepcopy(opt.state_dict())
-    saved_p = {k: v.data.copy() for k, v in p.items()}
+    saved_p = {k: v.array.copy() for k, v in p.items()}
     p2 = {k: convnp.tensor(v, requires_grad=True) for k, v in saved_p.items()}
     opt2 = getattr(optim, name)(list(p2.values()), **kw)
     opt2.load_state_dict(saved_opt)
@@ -146,7 +146,7 @@ def test_state_dict_round_trip_mid_way(case):
         _objective(convnp, p2, xs, ys, kw).backward()
         opt2.step()
     for k in full:
-        np.testing.assert_allclose(p2[k].data, full[k].data, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(p2[k].array, full[k].array, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("name,kw", [("SGD", dict(lr=0.1, momentum=0.9)),
@@ -206,7 +206,7 @@ def test_module_parameters_and_closure():
     lin = convnp.nn.Linear(3, 2)
     opt = optim.SGD(lin.parameters(), lr=0.1)
     x = convnp.randn(4, 3)
-    before = lin.weight.data.copy()
+    before = lin.weight.array.copy()
 
     def closure():
         opt.zero_grad()
@@ -217,7 +217,7 @@ def test_module_parameters_and_closure():
     with convnp.no_grad():  # step() re-enables grad for the closure
         loss = opt.step(closure)
     assert isinstance(loss, convnp.Tensor) and loss.ndim == 0
-    assert not np.array_equal(before, lin.weight.data)
+    assert not np.array_equal(before, lin.weight.array)
 
 
 # ---------------------------------------------------------------------- golden (no torch)
@@ -228,8 +228,8 @@ def test_golden_sgd_momentum_steps():
         p.grad = convnp.tensor([1.0, 2.0], dtype=convnp.float64)
         opt.step()
     # step 1: buf = g = [1, 2]; p = [0.9, -2.2]; step 2: buf = 0.5*buf + g = [1.5, 3]
-    np.testing.assert_allclose(p.data, [0.9 - 0.15, -2.2 - 0.3])
-    np.testing.assert_allclose(opt.state[p]["momentum_buffer"].data, [1.5, 3.0])
+    np.testing.assert_allclose(p.array, [0.9 - 0.15, -2.2 - 0.3])
+    np.testing.assert_allclose(opt.state[p]["momentum_buffer"].array, [1.5, 3.0])
 
 
 def test_golden_adam_first_step_is_lr_times_sign():
@@ -238,7 +238,7 @@ def test_golden_adam_first_step_is_lr_times_sign():
     p.grad = convnp.tensor([3.0, -0.2, 7.0], dtype=convnp.float64)
     opt.step()
     # after bias correction, m/sqrt(v) = g/|g| on the first step
-    np.testing.assert_allclose(p.data, [0.99, -0.99, 0.49])
+    np.testing.assert_allclose(p.array, [0.99, -0.99, 0.49])
     assert float(opt.state[p]["step"].item()) == 1.0
 
 
@@ -247,12 +247,12 @@ def test_golden_adagrad_and_adamw_decay():
     opt = optim.Adagrad([p], lr=1.0, eps=0.0)
     p.grad = convnp.tensor([4.0], dtype=convnp.float64)
     opt.step()  # sum = 16, p -= 4/4
-    np.testing.assert_allclose(p.data, [1.0])
+    np.testing.assert_allclose(p.array, [1.0])
     q = convnp.tensor([1.0], dtype=convnp.float64, requires_grad=True)
     opt = optim.AdamW([q], lr=0.1, weight_decay=0.5, eps=0.0)
     q.grad = convnp.tensor([1.0], dtype=convnp.float64)
     opt.step()  # q *= 1 - 0.05, then q -= 0.1
-    np.testing.assert_allclose(q.data, [0.95 - 0.1])
+    np.testing.assert_allclose(q.array, [0.95 - 0.1])
 
 
 def test_params_without_grad_are_skipped_and_dtype_preserved():
@@ -261,7 +261,7 @@ def test_params_without_grad_are_skipped_and_dtype_preserved():
     opt = optim.Adam([a, b], lr=0.1)
     a.grad = convnp.ones(3)
     opt.step()
-    assert b not in opt.state and np.all(b.data == 1)
+    assert b not in opt.state and np.all(b.array == 1)
     assert a.dtype == np.float32 and opt.state[a]["exp_avg"].dtype == np.float32
 
 
@@ -270,7 +270,7 @@ def test_zero_grad_set_to_none_and_zero():
     opt = optim.SGD([p], lr=0.1)
     p.grad = convnp.ones(2)
     opt.zero_grad(set_to_none=False)
-    assert p.grad is not None and np.all(p.grad.data == 0)
+    assert p.grad is not None and np.all(p.grad.array == 0)
     opt.zero_grad()
     assert p.grad is None
 

@@ -41,14 +41,14 @@ def test_golden_1d_every_mode():
               "replicate": [0, 0, 0, 1, 2, 3, 3], "circular": [2, 3, 0, 1, 2, 3, 0]}
     for mode, want in expect.items():
         out = F.pad(convnp.tensor(x), (2, 1), mode=mode)
-        np.testing.assert_array_equal(out.data[0, 0], want, err_msg=mode)
+        np.testing.assert_array_equal(out.array[0, 0], want, err_msg=mode)
 
 
 def test_golden_2d_constant_value_and_crop():
     x = convnp.tensor(np.array([[1.0, 2.0], [3.0, 4.0]]))
     out = F.pad(x, (1, 0, 0, 1), value=9.0)
-    np.testing.assert_array_equal(out.data, [[9, 1, 2], [9, 3, 4], [9, 9, 9]])
-    np.testing.assert_array_equal(F.pad(x, (-1, 0)).data, [[2], [4]])
+    np.testing.assert_array_equal(out.array, [[9, 1, 2], [9, 3, 4], [9, 9, 9]])
+    np.testing.assert_array_equal(F.pad(x, (-1, 0)).array, [[2], [4]])
 
 
 def test_golden_reflect_2d_corner():
@@ -114,11 +114,11 @@ def test_gradcheck(mode):
 
 def test_module_forward_golden():
     x = convnp.tensor(np.arange(3.0).reshape(1, 1, 3))
-    assert nn.ReflectionPad1d(2)(x).data.tolist() == [[[2, 1, 0, 1, 2, 1, 0]]]
-    assert nn.ReplicationPad1d((1, 0))(x).data.tolist() == [[[0, 0, 1, 2]]]
-    assert nn.CircularPad1d((0, 2))(x).data.tolist() == [[[0, 1, 2, 0, 1]]]
-    assert nn.ConstantPad1d(1, 2.5)(x).data.tolist() == [[[2.5, 0, 1, 2, 2.5]]]
-    assert nn.ZeroPad2d((1, 0, 0, 0))(x).data.tolist() == [[[0, 0, 1, 2]]]
+    assert nn.ReflectionPad1d(2)(x).array.tolist() == [[[2, 1, 0, 1, 2, 1, 0]]]
+    assert nn.ReplicationPad1d((1, 0))(x).array.tolist() == [[[0, 0, 1, 2]]]
+    assert nn.CircularPad1d((0, 2))(x).array.tolist() == [[[0, 1, 2, 0, 1]]]
+    assert nn.ConstantPad1d(1, 2.5)(x).array.tolist() == [[[2.5, 0, 1, 2, 2.5]]]
+    assert nn.ZeroPad2d((1, 0, 0, 0))(x).array.tolist() == [[[0, 0, 1, 2]]]
     assert nn.CircularPad3d(1)(convnp.ones(1, 2, 2, 2)).shape == (1, 4, 4, 4)
 
 
@@ -132,7 +132,7 @@ def test_module_forward_golden():
     (lambda x: F.pad(x, (6, 0), mode="circular"), ValueError, "wrap around"),
     (lambda x: F.pad(x, (-3, -3)), ValueError, "crops more"),
     (lambda x: F.pad(x, (1.5, 1)), TypeError, "tuple of ints"),
-    (lambda x: F.pad(x.data, (1, 1)), TypeError, "Tensor"),
+    (lambda x: F.pad(x.array, (1, 1)), TypeError, "Tensor"),
     (lambda x: F.pad(convnp.ones(2, 0), (1, 1), mode="replicate"), ValueError, "non-empty"),
     (lambda x: nn.ReflectionPad2d((1, 2)), TypeError, "4 ints"),
 ], ids=["odd", "too-long", "bad-mode", "value-non-constant", "reflect-too-big",

@@ -40,18 +40,18 @@ def test_max_unpool_matches_torch(case, dtype, path):
     # convnp restores the remembered size by itself; torch needs output_size to do the same
     out = compare(lambda v, i: getattr(F, f"max_unpool{n}d")(v, idx, **ukw),
                   lambda v, i: getattr(TF, f"max_unpool{n}d")(v, i, output_size=osize, **ukw),
-                  y.data.astype(np.float64), idx.data, dtype=dtype)
+                  y.array.astype(np.float64), idx.array, dtype=dtype)
     assert out.shape[-n:] == shape[-n:]
     # an explicit output_size gives the same result
     again = getattr(F, f"max_unpool{n}d")(y, idx, output_size=shape[-n:], **ukw)
-    np.testing.assert_array_equal(again.data, out.data)
+    np.testing.assert_array_equal(again.array, out.array)
 
 
 def test_plain_indices_use_torch_default_size():
     y = convnp.tensor(distinct(1, 1, 2, 2))
     idx = convnp.tensor(np.array([[[[0, 3], [9, 15]]]]))  # no remembered size
     out = compare(lambda v: F.max_unpool2d(v, idx, 2), lambda v: TF.max_unpool2d(
-        v, torch.tensor(idx.data), 2), y.data)
+        v, torch.tensor(idx.array), 2), y.array)
     assert out.shape == (1, 1, 4, 4)
 
 
@@ -68,7 +68,7 @@ def test_remembered_size_survives_detach_clone_and_cast():
 def test_gradcheck_unpool(path):
     x = convnp.tensor(distinct(1, 2, 5, 5), dtype=np.float64)
     y, idx = F.max_pool2d(x, 2, return_indices=True)
-    v = convnp.tensor(y.data.copy(), requires_grad=True)
+    v = convnp.tensor(y.array.copy(), requires_grad=True)
     assert gradcheck(lambda t: F.max_unpool2d(t, idx, 2), [v])
 
 
@@ -87,7 +87,7 @@ def test_output_size_errors():
     with pytest.raises(ValueError, match=r"dim 0 must be between 2 and 6 \(exclusive\), got 7"):
         F.max_unpool2d(y, idx, 2, output_size=(7, 4))
     with pytest.raises(ValueError):
-        TF.max_unpool2d(torch.tensor(y.data), torch.tensor(idx.data), 2, output_size=(7, 4))
+        TF.max_unpool2d(torch.tensor(y.array), torch.tensor(idx.array), 2, output_size=(7, 4))
     with pytest.raises(ValueError, match="must have 2 elements"):
         F.max_unpool2d(y, idx, 2, output_size=(4, 4, 4))
     with pytest.raises(RuntimeError, match="invalid max index 15"):

@@ -76,7 +76,7 @@ def test_gradcheck_interpolate(name, kw, path):
 def test_pixel_shuffle_matches_torch(r, shape):
     y = compare(lambda t: F.pixel_shuffle(t, r), lambda t: TF.pixel_shuffle(t, r), rand(*shape))
     compare(lambda t: F.pixel_unshuffle(t, r), lambda t: TF.pixel_unshuffle(t, r),
-            y.data.astype(np.float64))
+            y.array.astype(np.float64))
 
 
 MODULES = [

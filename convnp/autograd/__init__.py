@@ -28,11 +28,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, allow_unused=Fal
     seeds = []
     for o, g in zip(outputs, grad_outputs):
         if g is None:
-            if o.data.size != 1:
+            if o.array.size != 1:
                 raise RuntimeError("grad: grad can be implicitly created only for scalar outputs")
             seeds.append(np.ones(o.shape, o.dtype))
         else:
-            seeds.append((g.data if isinstance(g, Tensor) else np.asarray(g)).astype(o.dtype))
+            seeds.append((g.array if isinstance(g, Tensor) else np.asarray(g)).astype(o.dtype))
     res = run_backward(outputs, seeds, bool(retain_graph), capture=inputs)
     out = []
     for r in res:

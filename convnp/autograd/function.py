@@ -90,7 +90,7 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any):
         from convnp.tensor import Tensor
 
-        raw = [a.data if isinstance(a, Tensor) else a for a in args]
+        raw = [a.array if isinstance(a, Tensor) else a for a in args]
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         record = is_grad_enabled() and any(needs)
         ctx = Context(needs if record else (False,) * len(args))
@@ -107,9 +107,9 @@ class Function:
             if not need:
                 edges.append(None)
             elif a.grad_fn is not None:
-                edges.append(("node", (a.grad_fn, a._output_nr), a.data.shape, a.data.dtype))
+                edges.append(("node", (a.grad_fn, a._output_nr), a.array.shape, a.array.dtype))
             else:
-                edges.append(("leaf", a, a.data.shape, a.data.dtype))
+                edges.append(("leaf", a, a.array.shape, a.array.dtype))
         node = Node(cls, ctx, edges, [(o.shape, o.dtype) for o in outs])
         tensors = []
         for i, o in enumerate(outs):

@@ -45,16 +45,16 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
     for i in checked:
         inputs[i].grad = None
     total.backward()
-    analytic = [inputs[i].grad.data.copy() if inputs[i].grad is not None
+    analytic = [inputs[i].grad.array.copy() if inputs[i].grad is not None
                 else np.zeros(inputs[i].shape) for i in checked]
 
     def scalar() -> float:
         with no_grad():
             o = _float_outputs(fn(*inputs))
-        return float(sum(np.sum(a.data * v) for a, v in zip(o, vs)))
+        return float(sum(np.sum(a.array * v) for a, v in zip(o, vs)))
 
     for k, i in enumerate(checked):
-        x = inputs[i].data
+        x = inputs[i].array
         num = np.zeros(x.shape)
         flat = x.reshape(-1)  # a view: perturb in place, restore after
         if not np.shares_memory(flat, x):

@@ -119,7 +119,7 @@ def default_collate(batch: list) -> Any:
     """Stack a list of samples into batched Tensors (tuples/dicts are collated field-wise)."""
     first = batch[0]
     if isinstance(first, Tensor):
-        return Tensor._wrap(np.stack([b.data for b in batch]))
+        return Tensor._wrap(np.stack([b.array for b in batch]))
     if isinstance(first, np.ndarray):
         return _to_tensor(np.stack(batch))
     if isinstance(first, (bool, int, float, np.number)):

@@ -38,7 +38,7 @@ class IterableDataset(Dataset):
 
 
 def _array(x: Any) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return x.array if isinstance(x, Tensor) else np.asarray(x)
 
 
 class TensorDataset(Dataset):

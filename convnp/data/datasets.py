@@ -8,7 +8,7 @@ names such as ``root/mnist`` and ``root/fashion-mnist`` work too. ``root=None`` 
 ``root/<Name>/raw`` (CIFAR: ``root``) with checksum verification. MNIST-family ``.gz`` files are
 checked against their published checksums every time they are loaded (a few ms).
 
-Images are held as one uint8 array (``.data``: ``(N, H, W)`` or ``(N, H, W, C)``) and labels as
+Images are held as one uint8 array (``.array``: ``(N, H, W)`` or ``(N, H, W, C)``) and labels as
 int64 (``.targets``), so the DataLoader gathers a batch with one fancy-index.
 """
 

@@ -28,7 +28,7 @@ _LINEAR_FNS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv
 def _array(tensor: Any, fn: str) -> np.ndarray:
     """The ndarray an initialiser writes into (Tensors and Parameters share theirs)."""
     if isinstance(tensor, Tensor):
-        return tensor.data
+        return tensor.array
     if isinstance(tensor, np.ndarray):
         return tensor
     raise TypeError(f"{fn}: expected a convnp Tensor or Parameter to fill, got "

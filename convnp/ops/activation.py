@@ -368,7 +368,7 @@ def _check(input, fn: str, floats: bool = True):
     if not isinstance(input, Tensor):
         raise TypeError(f"{fn}: 'input' must be a convnp Tensor, got {type(input).__name__}")
     if floats:
-        _float_array(input.data, fn)
+        _float_array(input.array, fn)
     return input
 
 
@@ -465,7 +465,7 @@ def prelu(input, weight):
     Shape: output has the input's shape.
     """
     _check(input, "prelu")
-    w = weight.data if hasattr(weight, "data") else np.asarray(weight)
+    w = weight.array if hasattr(weight, "array") else np.asarray(weight)
     if w.ndim > 1:
         raise ValueError(f"prelu: 'weight' must be 1-D (or a scalar), got shape {tuple(w.shape)}")
     if w.size != 1:

@@ -1286,7 +1286,7 @@ def _arr(t):
     from convnp.tensor import Tensor
 
     if isinstance(t, Tensor):
-        return t.data
+        return t.array
     if isinstance(t, np.ndarray):
         return t
     return None

@@ -45,7 +45,7 @@ def as_operand(x, like: np.ndarray | None = None):
 def _data(x):
     from convnp.tensor import Tensor
 
-    return x.data if isinstance(x, Tensor) else x
+    return x.array if isinstance(x, Tensor) else x
 
 
 def binary(fn: type[Function], a, b):
@@ -53,7 +53,7 @@ def binary(fn: type[Function], a, b):
     from convnp.tensor import Tensor
 
     if not isinstance(a, Tensor) and isinstance(b, Tensor):
-        a = as_operand(a, b.data)
+        a = as_operand(a, b.array)
     else:
         a = as_operand(a)
         b = as_operand(b, _data(a))
@@ -413,9 +413,9 @@ def where(condition, input, other):
     """Pick ``input`` where ``condition`` holds, else ``other`` (both broadcast)."""
     from convnp.tensor import Tensor
 
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition.array if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != bool:
         raise TypeError(f"where: 'condition' must be a bool tensor, got dtype {cond.dtype}")
     like = input if isinstance(input, Tensor) else other if isinstance(other, Tensor) else None
-    ref = like.data if like is not None else None
+    ref = like.array if like is not None else None
     return Where.apply(cond, as_operand(input, ref), as_operand(other, ref))

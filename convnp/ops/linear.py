@@ -74,7 +74,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: input has {input.shape[-1]} features in its last dim but weight expects "
             f"{weight.shape[1]} (input shape {_shape(input)}, weight shape {_shape(weight)}); "
             "did you forget to flatten?")
-    if bias is not None and (bias.ndim > 1 or bias.data.size not in (1, weight.shape[0])):
+    if bias is not None and (bias.ndim > 1 or bias.array.size not in (1, weight.shape[0])):
         raise RuntimeError(f"linear: bias must have shape ({weight.shape[0]},) to match weight "
                            f"shape {_shape(weight)}, got {_shape(bias)}")
     dts = {t.dtype for t in (input, weight, bias) if t is not None}

@@ -57,7 +57,7 @@ def _array(x, dtype=None) -> np.ndarray | None:
     """A non-differentiable setting (class weights) as an ndarray of ``dtype``."""
     if x is None:
         return None
-    arr = x.data if isinstance(x, Tensor) else np.asarray(x)
+    arr = x.array if isinstance(x, Tensor) else np.asarray(x)
     return arr.astype(dtype, copy=False) if dtype is not None else arr
 
 
@@ -100,7 +100,7 @@ def _float_target(target: Tensor, input: Tensor) -> Tensor:
         return target
     if target.requires_grad:
         return target.to(input.dtype)
-    return Tensor._wrap(target.data.astype(input.dtype))
+    return Tensor._wrap(target.array.astype(input.dtype))
 
 
 # ---------------------------------------------------------------------------- regression losses
@@ -463,7 +463,7 @@ def _class_loss(name, input, target, weight, ignore_index, reduction, label_smoo
             raise ValueError(f"{name}: expected target of shape {idx_shape} with class indices "
                              f"for input of shape {shape} (classes on dim 1), got target shape "
                              f"{tshape}")
-        t = target.data
+        t = target.array
         bad = (t != ignore_index) & ((t < 0) | (t >= c))
         if bad.any():
             raise _TargetIndexError(f"{name}: target {int(t[bad].flat[0])} is out of bounds for "
@@ -605,9 +605,9 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"{name}: target of shape {tuple(target.shape)} must have the same shape "
                          f"as the input {tuple(input.shape)}")
-    if input.data.size and (np.min(input.data) < 0 or np.max(input.data) > 1):
+    if input.array.size and (np.min(input.array) < 0 or np.max(input.array) > 1):
         raise RuntimeError(f"{name}: all elements of input should be between 0 and 1 (got values "
-                           f"in [{np.min(input.data):.4g}, {np.max(input.data):.4g}]); pass "
+                           f"in [{np.min(input.array):.4g}, {np.max(input.array):.4g}]); pass "
                            "probabilities (apply sigmoid) or use binary_cross_entropy_with_logits")
     w = _array(weight, input.dtype)
     if w is not None:

@@ -109,7 +109,7 @@ class Stack(Function):
 def reshape(input, *shape):
     """Same data, new shape (one entry may be -1)."""
     shape = _shape_arg(shape)
-    n = input.data.size
+    n = input.array.size
     known = math.prod(s for s in shape if s != -1)
     if shape.count(-1) > 1 or (-1 not in shape and known != n) or (
             -1 in shape and (known == 0 or n % known)):
@@ -287,7 +287,7 @@ def getitem(input, index):
 
     def conv(i):
         if isinstance(i, Tensor):
-            return i.data
+            return i.array
         if isinstance(i, list):
             return np.asarray(i)
         return i

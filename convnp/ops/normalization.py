@@ -252,7 +252,7 @@ class BatchNormEval(Function):
 
 
 def _arr(t):
-    return None if t is None else (t.data if hasattr(t, "data") else np.asarray(t))
+    return None if t is None else (t.array if hasattr(t, "array") else np.asarray(t))
 
 
 def _check_vec(t, c: int, name: str, fn: str) -> None:
@@ -307,7 +307,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         out, mean, var = BatchNormTrain.apply(input, weight, bias, eps=float(eps))
         if running_mean is not None or running_var is not None:
             m = 0.1 if momentum is None else float(momentum)
-            _update_running(running_mean, running_var, mean.data, var.data, size, m)
+            _update_running(running_mean, running_var, mean.array, var.array, size, m)
         return out
     if running_mean is None or running_var is None:
         raise RuntimeError(f"{fn}: running_mean and running_var must be given when training=False "
@@ -490,8 +490,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     out, mean, var = _standardize(input, weight, bias, view, (2,), wshape, eps, fn)
     if running_mean is not None or running_var is not None:
         mom = 0.1 if momentum is None else float(momentum)
-        _update_running(running_mean, running_var, mean.data.reshape(n, c).mean(0),
-                        var.data.reshape(n, c).mean(0), m, mom)
+        _update_running(running_mean, running_var, mean.array.reshape(n, c).mean(0),
+                        var.array.reshape(n, c).mean(0), m, mom)
     return out
 
 

@@ -253,7 +253,7 @@ def amin(input, dim=(), keepdim=False):
 def _arg(input, dim, keepdim, fn, name):
     from convnp.tensor import Tensor
 
-    a = input.data
+    a = input.array
     if dim is None:
         return Tensor._wrap(np.asarray(fn(a), dtype=np.int64))
     (axis,) = normalize_dims(dim, a.ndim, name)

@@ -60,7 +60,7 @@ class Adagrad(Optimizer):
         if not state:
             state["step"] = _step_tensor()
             state["sum"] = Tensor._wrap(
-                np.full_like(p.data, group["initial_accumulator_value"]))
+                np.full_like(p.array, group["initial_accumulator_value"]))
 
     def step(self, closure: Callable | None = None):
         """Perform one Adagrad step; returns ``closure()``'s loss when a closure is given."""
@@ -75,11 +75,11 @@ class Adagrad(Optimizer):
                     step = _bump(state)
                     g = -grad if group["maximize"] else grad
                     if wd != 0:
-                        g = g + wd * p.data
+                        g = g + wd * p.array
                     clr = lr / (1 + (step - 1) * lr_decay)
-                    s = state["sum"].data
+                    s = state["sum"].array
                     s += 1 * g * g
                     std = np.sqrt(s)
                     std += eps
-                    p.data += -clr * (g / std)
+                    p.array += -clr * (g / std)
         return loss

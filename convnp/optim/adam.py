@@ -68,18 +68,18 @@ class Adam(Optimizer):
                     state = self.state.setdefault(p, {})
                     if not state:
                         state["step"] = _step_tensor()
-                        state["exp_avg"] = Tensor._wrap(np.zeros_like(p.data))
-                        state["exp_avg_sq"] = Tensor._wrap(np.zeros_like(p.data))
+                        state["exp_avg"] = Tensor._wrap(np.zeros_like(p.array))
+                        state["exp_avg_sq"] = Tensor._wrap(np.zeros_like(p.array))
                         if amsgrad:
-                            state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(p.data))
+                            state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(p.array))
                     step = _bump(state)
                     g = -grad if group["maximize"] else grad
                     if wd != 0:
                         if group.get("decoupled_weight_decay", False):
-                            p.data *= 1 - lr * wd
+                            p.array *= 1 - lr * wd
                         else:
-                            g = g + wd * p.data
-                    m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+                            g = g + wd * p.array
+                    m, v = state["exp_avg"].array, state["exp_avg_sq"].array
                     m += (1 - beta1) * (g - m)  # torch's lerp_ (weight < 0.5 form)
                     v *= beta2
                     v += (1 - beta2) * g * g
@@ -87,11 +87,11 @@ class Adam(Optimizer):
                     bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
                     step_size = lr / bias_correction1
                     if amsgrad:
-                        vmax = state["max_exp_avg_sq"].data
+                        vmax = state["max_exp_avg_sq"].array
                         np.maximum(vmax, v, out=vmax)
                         v = vmax
                     denom = np.sqrt(v) / bias_correction2_sqrt + eps
-                    p.data += -step_size * (m / denom)
+                    p.array += -step_size * (m / denom)
         return loss
 
 

@@ -25,7 +25,7 @@ required = _RequiredParameter()
 def _as_state_value(value: Any) -> Any:
     """Turn a loaded state value (Tensor, ndarray, torch tensor, number) into a convnp value."""
     if isinstance(value, Tensor):
-        return Tensor._wrap(np.array(value.data, copy=True))
+        return Tensor._wrap(np.array(value.array, copy=True))
     if isinstance(value, np.ndarray):
         return Tensor._wrap(np.array(value, copy=True))
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor (torch not imported)
@@ -120,7 +120,7 @@ class Optimizer:
                     p.grad = None
                 else:
                     p.grad.grad_fn = None
-                    p.grad.data[...] = 0
+                    p.grad.array[...] = 0
 
     def step(self, closure: Callable | None = None):
         """Perform one optimization step (``closure`` re-evaluates the loss and returns it)."""
@@ -136,7 +136,7 @@ class Optimizer:
         """(param, grad array) for each parameter of ``group`` that has a gradient."""
         for p in group["params"]:
             if p.grad is not None:
-                yield p, p.grad.data
+                yield p, p.grad.array
 
     # ------------------------------------------------------------------ state dict
     def state_dict(self) -> dict:
@@ -190,7 +190,7 @@ class Optimizer:
                 value = _as_state_value(value)
                 if (name != "step" and isinstance(value, Tensor)
                         and value.dtype.kind == "f" and p.dtype.kind == "f"):
-                    value = Tensor._wrap(value.data.astype(p.dtype, copy=False))
+                    value = Tensor._wrap(value.array.astype(p.dtype, copy=False))
                 entry[name] = value
             new_state[p] = entry
         new_groups = []
@@ -213,8 +213,8 @@ def _bump(state: dict) -> float:
     if not isinstance(step, Tensor):
         step = state["step"] = Tensor._wrap(np.asarray(step, np.float32))
     # a checkpoint may hand back the counter as shape (1,): keep it 0-d, as torch does
-    step.data = np.asarray(step.data + np.float32(1), np.float32).reshape(())
-    return float(step.data)
+    step.array = np.asarray(step.array + np.float32(1), np.float32).reshape(())
+    return float(step.array)
 
 
 def _check(cond: bool, message: str) -> None:

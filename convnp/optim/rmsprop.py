@@ -64,30 +64,30 @@ class RMSprop(Optimizer):
                     state = self.state.setdefault(p, {})
                     if not state:
                         state["step"] = _step_tensor()
-                        state["square_avg"] = Tensor._wrap(np.zeros_like(p.data))
+                        state["square_avg"] = Tensor._wrap(np.zeros_like(p.array))
                         if momentum > 0:
-                            state["momentum_buffer"] = Tensor._wrap(np.zeros_like(p.data))
+                            state["momentum_buffer"] = Tensor._wrap(np.zeros_like(p.array))
                         if group["centered"]:
-                            state["grad_avg"] = Tensor._wrap(np.zeros_like(p.data))
+                            state["grad_avg"] = Tensor._wrap(np.zeros_like(p.array))
                     _bump(state)
                     g = -grad if group["maximize"] else grad
                     if wd != 0:
-                        g = g + wd * p.data
-                    v = state["square_avg"].data
+                        g = g + wd * p.array
+                    v = state["square_avg"].array
                     v *= alpha
                     v += (1 - alpha) * g * g
                     if group["centered"]:
-                        a = state["grad_avg"].data
+                        a = state["grad_avg"].array
                         a += (1 - alpha) * (g - a)  # torch's lerp_
                         avg = np.sqrt(v + -1 * a * a)
                     else:
                         avg = np.sqrt(v)
                     avg += eps
                     if momentum > 0:
-                        b = state["momentum_buffer"].data
+                        b = state["momentum_buffer"].array
                         b *= momentum
                         b += g / avg
-                        p.data -= lr * b
+                        p.array -= lr * b
                     else:
-                        p.data += -lr * (g / avg)
+                        p.array += -lr * (g / avg)
         return loss

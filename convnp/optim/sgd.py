@@ -67,16 +67,16 @@ class SGD(Optimizer):
                 for p, grad in self._params_with_grad(group):
                     g = -grad if group["maximize"] else grad
                     if wd != 0:
-                        g = g + wd * p.data
+                        g = g + wd * p.array
                     if momentum != 0:
                         state = self.state.setdefault(p, {})
                         buf = state.get("momentum_buffer")
                         if buf is None:
                             state["momentum_buffer"] = buf = Tensor._wrap(np.array(g, copy=True))
                         else:
-                            b = buf.data
+                            b = buf.array
                             b *= momentum
                             b += (1 - dampening) * g
-                        g = g + momentum * buf.data if group["nesterov"] else buf.data
-                    p.data -= lr * g
+                        g = g + momentum * buf.array if group["nesterov"] else buf.array
+                    p.array -= lr * g
         return loss

@@ -46,7 +46,7 @@ def _map_mode(p: np.ndarray, size: int, mode: str) -> tuple[np.ndarray, np.ndarr
 
 
 def _arr(t):
-    return np.asarray(getattr(t, "data", t))
+    return np.asarray(getattr(t, "array", t))
 
 
 def conv_matrix(weight, input_shape, stride=1, padding=0, dilation=1, groups: int = 1,

@@ -82,14 +82,14 @@ def equivariance(f, x, shifts=(0, 1, 2, 3, 4), axis=-1, mode: str = "circular",
 
     if mode not in ("circular", "zeros"):
         raise ValueError(f"equivariance: mode must be 'circular' or 'zeros', got {mode!r}")
-    xa = np.asarray(getattr(x, "data", x))
+    xa = np.asarray(getattr(x, "array", x))
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     axes = tuple(a % xa.ndim for a in axes)
 
     def run(a):
         with no_grad():
             y = f(Tensor._wrap(np.ascontiguousarray(a)))
-        return np.asarray(getattr(y, "data", y), dtype=np.float64)
+        return np.asarray(getattr(y, "array", y), dtype=np.float64)
 
     y = run(xa)
     scale = max(float(np.abs(y).max()), 1e-30)

@@ -50,7 +50,7 @@ def _first_conv_weight(model):
     for m in model.modules():
         w = getattr(m, "weight", None)
         if w is not None and getattr(w, "ndim", 0) >= 4 and hasattr(m, "in_channels"):
-            return np.asarray(w.data), type(m).__name__
+            return np.asarray(w.array), type(m).__name__
     return None, None
 
 
@@ -71,7 +71,7 @@ def show(model, x, out_dir, max_maps: int = 16) -> list[str]:
     from convnp.tensor import Tensor
 
     os.makedirs(out_dir, exist_ok=True)
-    xa = np.asarray(getattr(x, "data", x), dtype=np.float32)
+    xa = np.asarray(getattr(x, "array", x), dtype=np.float32)
     if xa.ndim != 4:
         raise ValueError(f"show: expected an input batch of shape (N, C, H, W), got {xa.shape}")
     written = []
@@ -89,7 +89,7 @@ def show(model, x, out_dir, max_maps: int = 16) -> list[str]:
         y = out[0] if isinstance(out, (tuple, list)) else out
         if isinstance(y, Tensor) and y.ndim == 4:
             records.append((names.get(id(m), type(m).__name__), type(m).__name__,
-                            np.asarray(y.data[0])))
+                            np.asarray(y.array[0])))
 
     handles = [m.register_forward_hook(hook) for m in leaves]
     was_training = getattr(model, "training", False)

@@ -50,7 +50,7 @@ def run_grad_hooks(hooks: dict, grad: np.ndarray) -> np.ndarray:
         res = hook(Tensor._wrap(grad))
         if res is None:
             continue
-        new = res.data if isinstance(res, Tensor) else np.asarray(res)
+        new = res.array if isinstance(res, Tensor) else np.asarray(res)
         if new.shape != grad.shape:
             raise RuntimeError(f"hook {hook_name(hook)!r} changed the gradient's shape from "
                                f"{tuple(grad.shape)} to {tuple(new.shape)}; a tensor hook must "
@@ -169,7 +169,7 @@ class BackwardHook:
             if r is None:
                 new.append(None)
                 continue
-            a = r.data if isinstance(r, Tensor) else np.asarray(r)
+            a = r.array if isinstance(r, Tensor) else np.asarray(r)
             if o is not None and a.shape != o.shape:
                 raise RuntimeError(f"backward hook {hook_name(hook)!r} of "
                                    f"{type(self.module).__name__} returned a {what} gradient of "

@@ -110,7 +110,7 @@ class PReLU(Module):
         self.weight = Parameter(np.full((num_parameters,), init, dtype=dt))
 
     def reset_parameters(self) -> None:
-        self.weight.data[...] = self.init
+        self.weight.array[...] = self.init
 
     def forward(self, input):
         return A.prelu(input, self.weight)

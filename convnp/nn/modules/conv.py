@@ -50,7 +50,7 @@ def _is_int(v) -> bool:
 
 def _init_uniform(t: Parameter, bound: float) -> None:
     """Fill ``t`` in place with U(-bound, bound) from convnp's default generator."""
-    t.data[...] = _random.rng().uniform(-bound, bound, t.shape).astype(t.dtype)
+    t.array[...] = _random.rng().uniform(-bound, bound, t.shape).astype(t.dtype)
 
 
 def _fan_in(weight: Parameter) -> int:

@@ -17,7 +17,7 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         super().__init__(data if data is not None else np.zeros((0,), np.float32))
         if requires_grad:
             self.requires_grad_(True)
@@ -28,7 +28,7 @@ class Parameter(Tensor):
 
 def _as_array(value: Any, where: str) -> np.ndarray:
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if isinstance(value, np.ndarray):
         return value
     # a torch tensor, recognised without importing torch
@@ -318,7 +318,7 @@ class Module:
                               f"{tuple(arr.shape)} from checkpoint, the shape in current model "
                               f"is {tuple(target.shape)}.")
                 continue
-            target.data[...] = arr.astype(target.dtype, copy=False)
+            target.array[...] = arr.astype(target.dtype, copy=False)
         if strict and (missing or unexpected):
             # torch's order: missing keys first, then unexpected ones, then size mismatches
             if unexpected:
@@ -354,7 +354,7 @@ class Module:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data[...] = 0
+                    p.grad.array[...] = 0
 
     def apply(self, fn: Callable[["Module"], None]) -> "Module":
         for m in self.children():
@@ -368,9 +368,9 @@ class Module:
             for store in (m._parameters, m._buffers):
                 for v in store.values():
                     if v is not None and v.dtype.kind == "f":
-                        v.data = v.data.astype(dtype)
+                        v.array = v.array.astype(dtype)
                         if v.grad is not None:
-                            v.grad.data = v.grad.data.astype(dtype)
+                            v.grad.array = v.grad.array.astype(dtype)
         return self
 
     def double(self) -> "Module":

@@ -58,16 +58,16 @@ class _NormBase(Module):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean.array[...] = 0
+            self.running_var.array[...] = 1
+            self.num_batches_tracked.array[...] = 0
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
         if self.affine:
-            self.weight.data[...] = 1
+            self.weight.array[...] = 1
             if self.bias is not None:
-                self.bias.data[...] = 0
+                self.bias.array[...] = 0
 
     def _check_input_dim(self, input) -> None:
         if not isinstance(input, Tensor):
@@ -91,9 +91,9 @@ class _BatchNorm(_NormBase):
                              f"dim 1, got input of shape {tuple(input.shape)}")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.array += 1
             if self.momentum is None:  # cumulative moving average
-                factor = 1.0 / float(self.num_batches_tracked.data)
+                factor = 1.0 / float(self.num_batches_tracked.array)
         if self.training:
             bn_training = True
         else:

@@ -46,7 +46,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
         >>> loss.backward()
         >>> nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
     """
-    grads = [p.grad.data for p in _tensors(parameters, "clip_grad_norm_") if p.grad is not None]
+    grads = [p.grad.array for p in _tensors(parameters, "clip_grad_norm_") if p.grad is not None]
     max_norm = float(max_norm)
     norm_type = float(norm_type)
     if not grads:
@@ -89,4 +89,4 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float,
     clip_value = float(clip_value)
     for p in _tensors(parameters, "clip_grad_value_"):
         if p.grad is not None:
-            np.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+            np.clip(p.grad.array, -clip_value, clip_value, out=p.grad.array)
