@@ -228,6 +228,64 @@ def test_read_idx_and_truncation(tmp_path):
         read_idx(tmp_path / "c")
 
 
+@pytest.mark.parametrize("cut,match", [
+    (6, r"truncated: its header declares 3 dimensions \(16 header bytes\) but the file holds 6"),
+    (2, r"bad magic number"),
+    (30, r"truncated or corrupt: header promises 24 bytes .* holds 14"),
+], ids=["header-6-bytes", "2-bytes", "body"])
+def test_read_idx_names_the_file_and_the_fix(tmp_path, cut, match):
+    arr = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    write_idx(tmp_path / "a", arr)
+    f = tmp_path / "cut-idx3-ubyte"
+    f.write_bytes((tmp_path / "a").read_bytes()[:cut])
+    with pytest.raises(ValueError, match=rf"read_idx: .*cut-idx3-ubyte .*{match}.*"
+                                         r"replace it with an intact copy"):
+        read_idx(f)
+
+
+def test_read_idx_cut_gzip_names_the_file(tmp_path):
+    write_idx(tmp_path / "a.gz", np.zeros((50, 28, 28), np.uint8))
+    f = tmp_path / "cut.gz"
+    f.write_bytes((tmp_path / "a.gz").read_bytes()[:40])
+    with pytest.raises(ValueError, match=r"read_idx: .*cut.gz is not a readable gzip file "
+                                         r"\(EOFError.*replace it"):
+        read_idx(f)
+
+
+def _mnist_files(d, images, labels):
+    """Plain (decompressed) IDX copies: MNIST reads them without the .gz checksums."""
+    d.mkdir(parents=True, exist_ok=True)
+    write_idx(d / "t10k-images-idx3-ubyte", images)
+    write_idx(d / "t10k-labels-idx1-ubyte", labels)
+
+
+@pytest.mark.parametrize("images,labels,match", [
+    (np.zeros((3, 28, 28), np.uint8), np.array([0, 9, 10], np.uint8),
+     r"t10k-labels-idx1-ubyte holds label 10, outside the dataset's 10 classes \(0..9\)"),
+    (np.zeros((3, 32, 32), np.uint8), np.array([0, 1, 2], np.uint8),
+     r"t10k-images-idx3-ubyte holds images of shape \(32, 32\), expected \(28, 28\)"),
+    (np.zeros((3, 28, 28), np.uint8), np.array([0, 1], np.uint8),
+     r"holds 3 images but .*t10k-labels-idx1-ubyte holds 2 labels"),
+    (np.zeros((3, 28, 28), np.uint8), np.zeros((3, 2), np.uint8),
+     r"t10k-labels-idx1-ubyte holds labels of shape \(3, 2\), expected one label per image"),
+], ids=["label-range", "image-size", "counts", "label-rank"])
+def test_mnist_checks_its_files_when_opened(tmp_path, images, labels, match):
+    _mnist_files(tmp_path / "MNIST" / "raw", images, labels)
+    with pytest.raises(ValueError, match=rf"MNIST: .*{match}.*put the original MNIST files in"):
+        MNIST(tmp_path, train=False)
+
+
+def test_emnist_letters_labels_fit_its_classes(tmp_path):
+    raw = tmp_path / "EMNIST" / "raw"
+    raw.mkdir(parents=True)
+    write_idx(raw / "emnist-letters-test-images-idx3-ubyte.gz", np.zeros((2, 28, 28), np.uint8))
+    write_idx(raw / "emnist-letters-test-labels-idx1-ubyte.gz", np.array([1, 26], np.uint8))
+    assert len(EMNIST(tmp_path, split="letters", train=False)) == 2  # 27 classes, N/A first
+    write_idx(raw / "emnist-letters-test-labels-idx1-ubyte.gz", np.array([1, 27], np.uint8))
+    with pytest.raises(ValueError, match="label 27, outside the dataset's 27 classes"):
+        EMNIST(tmp_path, split="letters", train=False)
+
+
 def test_missing_dataset_message(tmp_path):
     with pytest.raises(DatasetNotFoundError, match=r"(?s)train-images-idx3-ubyte.gz.*MNIST/raw"
                        r".*download=True"):
@@ -249,31 +307,6 @@ def test_emnist_from_files(tmp_path):
     ds = EMNIST(tmp_path, split="balanced", train=False)
     assert len(ds) == 2 and len(ds.classes) == 47 and ds.classes[46] == "t"
     np.testing.assert_array_equal(ds.data[0], imgs[0].T)
-
-
-@pytest.mark.parametrize("cls,folder,files,label_key,meta",
-                         [(CIFAR10, "cifar-10-batches-py",
-                           [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"], "labels",
-                           ("batches.meta", "label_names")),
-                          (CIFAR100, "cifar-100-python", ["train", "test"], "fine_labels",
-                           ("meta", "fine_label_names"))], ids=["cifar10", "cifar100"])
-def test_cifar_from_pickles(tmp_path, cls, folder, files, label_key, meta):
-    d = tmp_path / folder
-    d.mkdir()
-    rng = np.random.default_rng(0)
-    for f in files:
-        entry = {"data": rng.integers(0, 256, (3, 3072)).astype(np.uint8),
-                 label_key: [0, 1, 2]}
-        (d / f).write_bytes(pickle.dumps(entry))
-    (d / meta[0]).write_bytes(pickle.dumps({meta[1]: [f"c{i}" for i in range(10)]}))
-    ds = cls(tmp_path, train=True, transform=T.ToTensor())
-    assert len(ds) == 3 * (len(files) - 1) and ds.data.shape[1:] == (32, 32, 3)
-    x, y = ds[1]
-    assert x.shape == (3, 32, 32) and y == 1
-    first = pickle.loads((d / files[0]).read_bytes())["data"][0]
-    np.testing.assert_array_equal(ds.data[0][..., 0].ravel(), first[:1024])  # red plane
-    xb, yb = next(iter(DataLoader(ds, batch_size=3)))
-    assert xb.shape == (3, 3, 32, 32) and yb.tolist() == [0, 1, 2]
 
 
 # --- the real MNIST files -----------------------------------------------------------------------
@@ -326,26 +359,3 @@ def test_utils_data_alias():
     from convnp.utils.data import DataLoader as DL
     from convnp.utils.data import TensorDataset as TD
     assert DL is DataLoader and TD is TensorDataset
-
-
-def test_cifar_archive_is_verified_then_extracted(tmp_path, monkeypatch):
-    import tarfile
-
-    from convnp.data._download import file_hash
-    src = tmp_path / "src" / "cifar-10-batches-py"
-    src.mkdir(parents=True)
-    for f in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        (src / f).write_bytes(pickle.dumps({"data": np.zeros((2, 3072), np.uint8),
-                                            "labels": [1, 2]}))
-    (src / "batches.meta").write_bytes(pickle.dumps({"label_names": ["a", "b", "c"]}))
-    root = tmp_path / "root"
-    root.mkdir()
-    archive = root / "cifar-10-python.tar.gz"
-    with tarfile.open(archive, "w:gz") as tf:
-        tf.add(src, arcname="cifar-10-batches-py")
-    with pytest.raises(ChecksumError, match="cifar-10-python.tar.gz: md5 checksum mismatch"):
-        CIFAR10(root, train=False)  # not the official archive
-    monkeypatch.setattr(CIFAR10, "tgz_hash", "md5:" + file_hash(archive, "md5"))
-    ds = CIFAR10(root, train=False)
-    assert len(ds) == 2 and ds.classes == ["a", "b", "c"]
-    assert (root / "cifar-10-batches-py" / "test_batch").is_file()

@@ -19,6 +19,7 @@ import os
 import pickle
 import tarfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Callable
 
@@ -40,25 +41,66 @@ __all__ = ["VisionDataset", "MNIST", "FashionMNIST", "KMNIST", "EMNIST", "CIFAR1
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file (``.gz`` or plain), the MNIST format: a magic number, dims, raw data."""
+    """Read an IDX file (``.gz`` or plain), the MNIST format: a magic number, dims, raw data.
+
+    Every way a file can be damaged (cut short, bad gzip stream, a header whose dimensions do
+    not match the data) raises ValueError naming the file and the fix.
+    """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    fix = "replace it with an intact copy (or delete it and pass download=True)"
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError, zlib.error) as e:  # a cut or scrambled gzip stream
+        raise ValueError(f"read_idx: {path} is not a readable "
+                         f"{'gzip' if opener is gzip.open else ''} file "
+                         f"({type(e).__name__}: {e}); {fix}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise ValueError(f"read_idx: {path} is not an IDX file (bad magic number)")
+        raise ValueError(f"read_idx: {path} is not an IDX file (bad magic number); {fix}")
     dtypes = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
     if raw[2] not in dtypes:
-        raise ValueError(f"read_idx: {path} has unknown IDX type code {raw[2]:#x}")
+        raise ValueError(f"read_idx: {path} has unknown IDX type code {raw[2]:#x}; {fix}")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise ValueError(f"read_idx: {path} is truncated: its header declares {ndim} dimensions "
+                         f"({4 + 4 * ndim} header bytes) but the file holds {len(raw)} bytes; "
+                         f"{fix}")
     dims = np.frombuffer(raw, ">i4", ndim, 4).astype(np.int64)
     dt = np.dtype(dtypes[raw[2]])
-    expected = int(np.prod(dims)) * dt.itemsize
+    if (dims < 0).any():
+        raise ValueError(f"read_idx: {path} declares a negative size {tuple(dims.tolist())}; "
+                         f"{fix}")
+    expected = int(np.prod(dims, dtype=object)) * dt.itemsize
     body = raw[4 + 4 * ndim:]
     if len(body) != expected:
         raise ValueError(f"read_idx: {path} is truncated or corrupt: header promises {expected} "
-                         f"bytes of data for shape {tuple(dims)}, file holds {len(body)}")
+                         f"bytes of data for shape {tuple(dims.tolist())}, file holds "
+                         f"{len(body)}; {fix}")
     return np.frombuffer(body, dt).reshape(tuple(dims)).astype(dt.newbyteorder("="))
+
+
+def _check_opened(name: str, images: np.ndarray, labels: np.ndarray, image_shape: tuple,
+                  num_classes: int, label_min: int, files: tuple, fix: str) -> None:
+    """Refuse, when a dataset is opened, what would otherwise fail (or silently mislearn)
+    mid-training: wrong image sizes, image/label counts that differ, labels outside the classes."""
+    img_file, lbl_file = files
+    if images.shape[1:] != image_shape:
+        raise ValueError(f"{name}: {img_file} holds images of shape {images.shape[1:]}, expected "
+                         f"{image_shape}: not this dataset's images file; {fix}")
+    if labels.ndim != 1:
+        raise ValueError(f"{name}: {lbl_file} holds labels of shape {labels.shape}, expected one "
+                         f"label per image (N,); {fix}")
+    if len(images) != len(labels):
+        raise ValueError(f"{name}: {img_file} holds {len(images)} images but {lbl_file} holds "
+                         f"{len(labels)} labels; {fix}")
+    if len(labels):
+        lo, hi = int(labels.min()), int(labels.max())
+        if lo < label_min or hi >= num_classes:
+            bad = lo if lo < label_min else hi
+            raise ValueError(f"{name}: {lbl_file} holds label {bad}, outside the dataset's "
+                             f"{num_classes} classes ({label_min}..{num_classes - 1}): not this "
+                             f"dataset's labels file, or a corrupt one; {fix}")
 
 
 class VisionDataset(Dataset):
@@ -134,6 +176,7 @@ class MNIST(VisionDataset):
     """
 
     folders: tuple[str, ...] = ("MNIST", "mnist")
+    image_shape = (28, 28)
     mirrors = ["https://ossci-datasets.s3.amazonaws.com/mnist/",
                "http://yann.lecun.com/exdb/mnist/"]
     resources = [
@@ -157,9 +200,10 @@ class MNIST(VisionDataset):
         images, labels = self._files()
         self.data = self._postprocess(read_idx(images))
         self.targets = read_idx(labels).astype(np.int64)
-        if len(self.data) != len(self.targets):
-            raise ValueError(f"{type(self).__name__}: {images} holds {len(self.data)} images but "
-                             f"{labels} holds {len(self.targets)} labels")
+        _check_opened(type(self).__name__, self.data, self.targets, self.image_shape,
+                      len(self.classes), 0, (images, labels),
+                      f"put the original {type(self).__name__} files in {images.parent} "
+                      f"(or pass download=True)")
 
     @property
     def raw_folder(self) -> Path:
@@ -296,10 +340,44 @@ class EMNIST(MNIST):
         return np.ascontiguousarray(images.transpose(0, 2, 1))
 
 
+class _CIFARUnpickler(pickle.Unpickler):
+    """Reads CIFAR's python batches without running code: the original files (Python 2 cPickle,
+    protocol 2) name exactly three globals, NumPy's array reconstructor, ``ndarray`` and ``dtype``;
+    every other global is refused. Everything else in them is dicts, lists, strings and ints."""
+
+    def __init__(self, f, path: Path) -> None:
+        super().__init__(f, encoding="latin1")  # Python 2 str -> str, as the batches need
+        self.path = path
+
+    def find_class(self, module: str, name: str):
+        if module in ("numpy.core.multiarray", "numpy._core.multiarray") and \
+                name == "_reconstruct":
+            return _reconstruct_ndarray
+        if module == "numpy" and name == "ndarray":
+            return np.ndarray
+        if module == "numpy" and name == "dtype":
+            return np.dtype
+        raise pickle.UnpicklingError(
+            f"CIFAR: {self.path} asks to load {module}.{name}, which a CIFAR batch never holds; "
+            f"refused (a crafted or foreign file, not the original data): delete the folder and "
+            f"extract the official archive again (download=True)")
+
+
+def _reconstruct_ndarray(subtype, shape, dtype):
+    """NumPy's pickle reconstructor, restricted to plain arrays (no subclasses to construct)."""
+    if subtype is not np.ndarray:
+        raise pickle.UnpicklingError(f"an array of type {subtype!r} is not a plain ndarray")
+    return np.ndarray(shape, dtype)
+
+
 class CIFAR10(VisionDataset):
     """`CIFAR-10 <https://www.cs.toronto.edu/~kriz/cifar.html>`_: 32x32 colour images in 10
     classes, 50k/10k, from the python-pickle batches (``cifar-10-batches-py/`` in ``root``, or
     the ``cifar-10-python.tar.gz`` archive, md5-verified and extracted on first use).
+
+    Each batch file is checked against its published md5 when the dataset is opened (as
+    torchvision does) and read with an unpickler that admits only the NumPy arrays, lists,
+    dicts, strings and numbers CIFAR holds, so a crafted file in the data folder cannot run code.
 
     ``data`` is uint8 ``(N, 32, 32, 3)`` (HWC, like torchvision); ``ToTensor`` makes it
     ``(3, 32, 32)``.
@@ -314,53 +392,116 @@ class CIFAR10(VisionDataset):
     meta = ("batches.meta", "label_names")
     label_key = "labels"
     folders = ("CIFAR10", "cifar10", "cifar-10")
+    # published md5 of every file the archive holds
+    file_hashes = {
+        "data_batch_1": "md5:c99cafc152244af753f735de768cd75f",
+        "data_batch_2": "md5:d4bba439e000b95fd0a9bffe97cbabec",
+        "data_batch_3": "md5:54ebc095f3ab1f0389bbae665268c751",
+        "data_batch_4": "md5:634d18415352ddfa80567beed471001a",
+        "data_batch_5": "md5:482c414d41f54cd18b22e5b47cb7c3cb",
+        "test_batch": "md5:40351d587109b95175f43aff81a1287e",
+        "batches.meta": "md5:5ff9c542aee3614f3951f8cda6e48888",
+    }
 
     def __init__(self, root=None, train: bool = True, transform=None, target_transform=None,
                  download: bool = False) -> None:
         super().__init__(root, transform, target_transform)
         self.train = train
         d = self._locate(download)
+        meta = self._unpickle(d / self.meta[0])
+        classes = meta.get(self.meta[1]) if isinstance(meta, dict) else None
+        if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+            raise ValueError(f"{type(self).__name__}: {d / self.meta[0]} has no list of class "
+                             f"names under {self.meta[1]!r}; {self._fix(d)}")
+        self.classes = classes
         data, targets = [], []
         for name in (self.train_list if train else self.test_list):
-            entry = self._unpickle(d / name)
-            data.append(np.asarray(entry["data"], np.uint8))
-            targets.extend(entry[self.label_key])
+            images, labels = self._read_batch(d / name)
+            data.append(images)
+            targets.append(labels)
         # (N, 3072) -> (N, 3, 32, 32) -> (N, 32, 32, 3)
-        chw = np.vstack(data).reshape(-1, 3, 32, 32)
+        chw = np.concatenate(data).reshape(-1, 3, 32, 32)
         self.data = np.ascontiguousarray(chw.transpose(0, 2, 3, 1))
-        self.targets = np.asarray(targets, np.int64)
-        meta = self._unpickle(d / self.meta[0])
-        self.classes = list(meta[self.meta[1]])
+        self.targets = np.concatenate(targets)
 
-    @staticmethod
-    def _unpickle(path: Path) -> dict:
+    def _fix(self, d: Path) -> str:
+        return (f"delete {d} and extract {self.filename} again (or pass download=True)")
+
+    def _read_batch(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
+        """One batch's images (N, 3072) uint8 and labels (N,) int64, checked when opened."""
+        entry = self._unpickle(path)
+        name, fix = type(self).__name__, self._fix(path.parent)
+        images = entry.get("data") if isinstance(entry, dict) else None
+        labels = entry.get(self.label_key) if isinstance(entry, dict) else None
+        if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 2 \
+                or images.shape[1] != 3 * 32 * 32:
+            got = (f"{images.dtype} array of shape {images.shape}"
+                   if isinstance(images, np.ndarray) else type(images).__name__)
+            raise ValueError(f"{name}: {path} should hold 'data', a uint8 array (N, 3072) of "
+                             f"32x32 RGB images; it holds {got}; {fix}")
+        if not isinstance(labels, list) or not all(type(v) is int for v in labels):
+            raise ValueError(f"{name}: {path} should hold {self.label_key!r}, a list of int "
+                             f"labels; {fix}")
+        targets = np.asarray(labels, np.int64)
+        _check_opened(name, images, targets, (3072,), len(self.classes), 0, (path, path), fix)
+        return images, targets
+
+    def _unpickle(self, path: Path):
         try:
             with open(path, "rb") as f:
-                return pickle.load(f, encoding="latin1")
-        except Exception as e:
-            raise ValueError(f"CIFAR: could not read {path} ({type(e).__name__}: {e}); the file "
-                             f"is corrupt: delete the folder and extract/download it again"
-                             ) from None
+                return _CIFARUnpickler(f, path).load()
+        except pickle.UnpicklingError as e:
+            if str(e).startswith("CIFAR:"):
+                raise ValueError(str(e)) from None
+            err = e
+        except Exception as e:  # noqa: BLE001 - any damage to the file is reported the same way
+            err = e
+        raise ValueError(f"CIFAR: could not read {path} ({type(err).__name__}: {err}); the file "
+                         f"is corrupt: {self._fix(path.parent)}") from None
 
-    def _locate(self, download: bool) -> Path:
+    def _verify_folder(self, d: Path) -> None:
+        """Every file this split reads matches its published md5 (ChecksumError if not)."""
+        for name in (self.train_list if self.train else self.test_list) + [self.meta[0]]:
+            verify(d / name, self.file_hashes.get(name))
+
+    def _locate(self, fetch: bool) -> Path:
         needed = self.train_list + self.test_list + [self.meta[0]]
         roots = [self.root] + [self.root / f for f in self.folders]
         d = find_dir([r / self.base_folder for r in roots] + roots, needed)
         if d is not None:
-            return d
+            try:
+                self._verify_folder(d)
+                return d
+            except ChecksumError:
+                if not fetch:
+                    raise
         archive = find_dir(roots + [r / "raw" for r in roots], [self.filename])
-        if archive is None:
-            if not download:
-                raise _not_found(type(self).__name__, self.root,
-                                 [self.filename + f" (or its {self.base_folder}/ folder)"],
-                                 str(self.root), [self.url])
+        if archive is not None:
+            path = archive / self.filename
+            try:
+                verify(path, self.tgz_hash)
+            except ChecksumError:
+                if not fetch:
+                    raise
+                path = download([self.url], self.filename, archive, self.tgz_hash)
+        elif fetch:
             path = download([self.url], self.filename, self.root, self.tgz_hash)
         else:
-            path = archive / self.filename
-            verify(path, self.tgz_hash)
+            raise _not_found(type(self).__name__, self.root,
+                             [self.filename + f" (or its {self.base_folder}/ folder)"],
+                             str(self.root), [self.url])
+        self._extract(path)
+        d = path.parent / self.base_folder
+        self._verify_folder(d)
+        return d
+
+    def _extract(self, path: Path) -> None:
+        """Extract the batch files (only those, as regular files) from the verified archive."""
+        wanted = {f"{self.base_folder}/{n}" for n in
+                  self.train_list + self.test_list + [self.meta[0]]}
         with tarfile.open(path, "r:gz") as tf:
-            tf.extractall(path.parent, filter="data")
-        return path.parent / self.base_folder
+            members = [m for m in tf.getmembers() if m.name in wanted and m.isfile()]
+            tf.extractall(path.parent, members=members, filter="data")
 
 
 class CIFAR100(CIFAR10):
@@ -376,6 +517,9 @@ class CIFAR100(CIFAR10):
     meta = ("meta", "fine_label_names")
     label_key = "fine_labels"
     folders = ("CIFAR100", "cifar100", "cifar-100")
+    file_hashes = {"train": "md5:16019d7e3df5f24257cddd939b257f8d",
+                   "test": "md5:f0ef6b0ae62326f3e7ffdfab6717acfc",
+                   "meta": "md5:7973b15100ade9c7d40fb424638fde48"}
 
 
 DATASETS: dict[str, type] = {"mnist": MNIST, "fashion-mnist": FashionMNIST, "kmnist": KMNIST,
