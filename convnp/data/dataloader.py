@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import weakref
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -148,8 +149,13 @@ class DataLoader:
         drop_last: drop the last incomplete batch.
         generator: convnp.Generator for shuffling and augmentation seeds.
         prefetch_factor: batches per worker queued ahead (default 2).
+        persistent_workers: keep one iterator per loader; a new ``iter()`` resets it, dropping
+            what the previous epoch had prepared (needs ``num_workers > 0``, as in torch).
         prefetch: convnp extension: number of batches prepared ahead in a background thread
             (0 = synchronous; default ``num_workers * prefetch_factor``).
+
+    A prefetching iterator left early (``break``) stops its thread and frees the batches it
+    prepared when it is garbage-collected; ``close()`` on the iterator does it at once.
 
     Example:
         >>> loader = DataLoader(MNIST(root, transform=ToTensor()), batch_size=64, shuffle=True)
@@ -167,12 +173,16 @@ class DataLoader:
 
         if num_workers < 0:
             raise ValueError("DataLoader: num_workers option should be non-negative")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
         self.dataset = dataset
         self.batch_size = batch_size
         self.drop_last = drop_last
         self.num_workers = num_workers
         self.generator = generator
         self.collate_fn = collate_fn
+        self.persistent_workers = persistent_workers
+        self._iterator = None  # weakref to the current prefetching iterator
         self._auto_collate = collate_fn is None
         self._iterable = isinstance(dataset, IterableDataset)
         if prefetch is None:
@@ -246,7 +256,15 @@ class DataLoader:
         jobs = enumerate(self._index_iter())
         if self.prefetch <= 0:
             return (self._fetch(i, idx, base_seed) for i, idx in jobs)
-        return _Prefetcher(self, jobs, base_seed)
+        if self.persistent_workers:
+            # torch keeps one iterator per loader and resets it for the next epoch: the
+            # previous epoch's pending batches are dropped
+            prev = self._iterator() if self._iterator is not None else None
+            if prev is not None:
+                prev.close()
+        it = _Prefetcher(self, jobs, base_seed)
+        self._iterator = weakref.ref(it)
+        return it
 
 
 def _convert(sample):
@@ -257,41 +275,73 @@ def _convert(sample):
     return sample
 
 
+def _prefetch_worker(loader: DataLoader, jobs, base_seed: int, q: queue.Queue,
+                     stop: threading.Event, end: object) -> None:
+    """The background thread: fetch batches in order until done or told to stop. It holds no
+    reference to its iterator, so an abandoned iterator can be garbage-collected (and stop it)."""
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    try:
+        for i, idx in jobs:
+            if stop.is_set() or not put((True, loader._fetch(i, idx, base_seed))):
+                return
+    except BaseException as e:  # re-raised in the consumer thread
+        put((False, e))
+        return
+    put((True, end))
+
+
+def _shutdown_prefetch(stop: threading.Event, q: queue.Queue, thread: threading.Thread) -> None:
+    """Stop the worker, free the batches it queued, and wait for it (briefly: one fetch)."""
+    stop.set()
+    while True:
+        try:
+            q.get_nowait()
+        except queue.Empty:
+            break
+    if thread is not threading.current_thread():
+        thread.join(timeout=5.0)
+    while True:  # a batch the worker finished while we waited
+        try:
+            q.get_nowait()
+        except queue.Empty:
+            break
+
+
 class _Prefetcher:
-    """Runs ``loader._fetch`` in a background thread, ``loader.prefetch`` batches ahead."""
+    """Runs ``loader._fetch`` in a background thread, ``loader.prefetch`` batches ahead.
+
+    The thread stops, and the batches it queued are freed, when the epoch ends, on
+    :meth:`close`, when the iterator is garbage-collected (a ``for`` loop left with ``break``),
+    and, with ``persistent_workers=True``, when the loader starts its next epoch.
+    """
 
     _END = object()
 
     def __init__(self, loader: DataLoader, jobs, base_seed: int) -> None:
-        self._q: queue.Queue = queue.Queue(maxsize=max(1, loader.prefetch))
-        self._stop = threading.Event()
-
-        def work():
-            try:
-                for i, idx in jobs:
-                    if self._stop.is_set():
-                        return
-                    self._put((True, loader._fetch(i, idx, base_seed)))
-            except BaseException as e:  # re-raised in the consumer thread
-                self._put((False, e))
-                return
-            self._put((True, self._END))
-
-        self._thread = threading.Thread(target=work, name="convnp-prefetch", daemon=True)
+        q: queue.Queue = queue.Queue(maxsize=max(1, loader.prefetch))
+        stop = threading.Event()
+        self._q, self._stop = q, stop
+        self._thread = threading.Thread(target=_prefetch_worker, name="convnp-prefetch",
+                                        args=(loader, jobs, base_seed, q, stop, self._END),
+                                        daemon=True)
+        self._finalizer = weakref.finalize(self, _shutdown_prefetch, stop, q, self._thread)
         self._thread.start()
-
-    def _put(self, item) -> None:
-        while not self._stop.is_set():
-            try:
-                self._q.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
 
     def __iter__(self):
         return self
 
     def __next__(self):
+        if not self._finalizer.alive:  # closed: nothing more comes
+            raise StopIteration
         ok, item = self._q.get()
         if not ok:
             self.close()
@@ -302,7 +352,5 @@ class _Prefetcher:
         return item
 
     def close(self) -> None:
-        self._stop.set()
-
-    def __del__(self) -> None:
-        self._stop.set()
+        """Stop the background thread and drop the batches it prepared ahead."""
+        self._finalizer()
