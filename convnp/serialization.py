@@ -17,17 +17,22 @@ with a message, never executed.
 What can be saved: nested dicts (``OrderedDict`` stays one), lists and tuples of tensors, NumPy
 arrays (saved as tensors), ``int``, ``float``, ``bool``, ``str`` and ``None``. Tensors load as
 convnp ``Tensor`` (``Parameter`` where torch pickled an ``nn.Parameter``); bfloat16 tensors,
-which NumPy cannot hold, load as float32 (exact).
+which NumPy cannot hold, load as float32 (exact). As in torch, loaded tensors are views of their
+storage (tensors saved sharing one share memory; a stride-0 ``expand()``-ed tensor stays a
+read-only view), and what a file may make the loader allocate is bounded by its size
+(``load(..., max_bytes=)`` to allow more).
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import io
 import os
 import pickle
 import struct
 import zipfile
+import zlib
 from typing import Any
 
 import numpy as np
@@ -219,22 +224,49 @@ class _TorchDtype:
         self.storage = _TORCH_DTYPES[name]
 
 
-def _decode_storage(raw: bytes, kind: str) -> np.ndarray:
+def _decode_storage(raw: bytearray, kind: str, numel: int) -> np.ndarray:
+    """A writable array over the record's bytes (no copy, except bfloat16 -> float32)."""
     if kind == "BFloat16Storage":  # the top half of a float32: widen exactly
-        return (np.frombuffer(raw, "<u2").astype(np.uint32) << 16).view(np.float32)
-    return np.frombuffer(raw, np.dtype(_STORAGE_DTYPES[kind]).newbyteorder("<")).astype(
-        _STORAGE_DTYPES[kind], copy=False)
+        return (np.frombuffer(raw, "<u2", numel).astype(np.uint32) << 16).view(np.float32)
+    dt = np.dtype(_STORAGE_DTYPES[kind])
+    return np.frombuffer(raw, dt.newbyteorder("<"), numel).astype(dt, copy=False)
 
 
-def _rebuild_tensor(storage, offset, size, stride, requires_grad=False, hooks=None,
+def _overlaps(size: tuple, stride: tuple) -> bool:
+    """Whether two elements of a strided view may share one storage element (stride 0, or
+    strides that interleave). Sorting the dims by stride, each stride must clear the span of
+    the smaller ones; this is torch's (sufficient) test for internal overlap."""
+    span = 1
+    for st, n in sorted((st, n) for n, st in zip(size, stride) if n > 1):
+        if st < span:
+            return True
+        span += st * (n - 1)
+    return False
+
+
+def _rebuild_tensor(ctx, storage, offset, size, stride, requires_grad=False, hooks=None,
                     metadata=None):
+    """A view of ``storage``, as torch loads it: tensors that shared a storage when saved share
+    memory again. A view whose elements overlap (an ``expand()``-ed tensor: stride 0) stays a
+    view too, read-only, as torch refuses in-place writes to such tensors; it costs no memory
+    however large its shape."""
     from convnp.tensor import Tensor
 
     size, stride = tuple(size), tuple(stride)
+    if not all(isinstance(v, int) for v in (offset, *size, *stride)):
+        raise ValueError(f"convnp.load: {ctx.where}: a tensor has a non-integer size {size}, "
+                         f"stride {stride} or offset {offset} (corrupt file?)")
     if any(s < 0 for s in size):
-        raise ValueError(f"convnp.load: a tensor has a negative size {size}")
-    if int(np.prod(size)) == 0:
-        a = np.zeros(size, storage.dtype)
+        raise ValueError(f"convnp.load: {ctx.where}: a tensor has a negative size {size}")
+    if len(size) != len(stride):
+        raise ValueError(f"convnp.load: {ctx.where}: a tensor has size {size} but stride "
+                         f"{stride} (corrupt file?)")
+    if 0 in size:
+        try:
+            a = np.empty(size, storage.dtype)
+        except (ValueError, MemoryError):
+            raise ValueError(f"convnp.load: {ctx.where}: a tensor has an impossible size "
+                             f"{size} (corrupt file?)") from None
     else:
         last = offset + sum((n - 1) * s for n, s in zip(size, stride))
         if offset < 0 or last >= storage.size or any(s < 0 for s in stride):
@@ -242,26 +274,33 @@ def _rebuild_tensor(storage, offset, size, stride, requires_grad=False, hooks=No
                              f"{offset} reaches outside its storage of {storage.size} elements "
                              "(corrupt file?)")
         item = storage.itemsize
+        overlapping = _overlaps(size, stride)
         a = np.lib.stride_tricks.as_strided(storage[offset:], size,
-                                            tuple(s * item for s in stride)).copy()
+                                            tuple(s * item for s in stride),
+                                            writeable=not overlapping)
     t = Tensor._wrap(a)
     if requires_grad:
         t.requires_grad_(True)
     return t
 
 
-def _rebuild_tensor_v3(storage, offset, size, stride, requires_grad, hooks, dtype,
+def _rebuild_tensor_v3(ctx, storage, offset, size, stride, requires_grad, hooks, dtype,
                        metadata=None):
-    return _rebuild_tensor(storage, offset, size, stride, requires_grad, hooks, metadata)
+    return _rebuild_tensor(ctx, storage, offset, size, stride, requires_grad, hooks, metadata)
 
 
-def _rebuild_parameter(data, requires_grad, hooks, state=None):
+def _rebuild_parameter(ctx, data, requires_grad, hooks, state=None):
     from convnp.nn import Parameter
+    from convnp.tensor import Tensor
 
+    if isinstance(data, Tensor) and not data.array.flags.writeable:
+        # a parameter is trained in place: it gets its own memory, counted against the bound
+        ctx.charge(data.array.nbytes, "a parameter with overlapping (stride-0) elements")
+        data = Tensor._wrap(data.array.copy())
     return Parameter(data, requires_grad=requires_grad)
 
 
-def _ordered_dict(*args):
+def _ordered_dict(ctx, *args):
     return collections.OrderedDict(*args)
 
 
@@ -275,15 +314,27 @@ _ALLOWED = {
 
 
 class _Unpickler(pickle.Unpickler):
-    def __init__(self, data: bytes, read_record, where: str) -> None:
+    def __init__(self, data: bytes, read_record, where: str, limit: float) -> None:
         super().__init__(io.BytesIO(data))
         self.read_record = read_record
         self.where = where
+        self.limit = limit
+        self.allocated = 0
         self.cache: dict[str, np.ndarray] = {}
+
+    def charge(self, nbytes: int, what: str) -> None:
+        """Count memory the file makes the loader allocate; refuse past the bound."""
+        self.allocated += int(nbytes)
+        if self.allocated > self.limit:
+            raise ValueError(
+                f"convnp.load: {self.where} would make the loader allocate more than "
+                f"{_fmt_bytes(self.limit)} ({what}), far more than a file of its size holds "
+                f"(a crafted or corrupt file?); if you trust it, pass max_bytes= a larger "
+                f"number of bytes (or float('inf'))")
 
     def find_class(self, module: str, name: str):
         if (module, name) in _ALLOWED:
-            return _ALLOWED[(module, name)]
+            return functools.partial(_ALLOWED[(module, name)], self)
         if module == "torch" and name in _STORAGE_DTYPES:
             return _StorageType(name)
         if module == "torch" and name in _TORCH_DTYPES:
@@ -297,15 +348,37 @@ class _Unpickler(pickle.Unpickler):
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
             raise UnpicklingError(f"convnp.load: {self.where} holds an unknown "
                                   f"persistent record {pid!r}")
-        _, kind, key, _location, _numel = pid
+        _, kind, key, _location, numel = pid
         if isinstance(kind, _TorchDtype):
             kind = _StorageType(kind.storage)
         if not isinstance(kind, _StorageType):
             raise UnpicklingError(f"convnp.load: {self.where}: unexpected storage type "
                                   f"{kind!r}")
         if key not in self.cache:
-            self.cache[key] = _decode_storage(self.read_record(f"data/{key}"), kind.name)
+            if not isinstance(numel, int) or numel < 0:
+                raise ValueError(f"convnp.load: {self.where}: storage {key!r} declares "
+                                 f"{numel!r} elements (corrupt file?)")
+            raw = self.read_record(f"data/{key}", self)
+            itemsize = 2 if kind.name == "BFloat16Storage" else \
+                np.dtype(_STORAGE_DTYPES[kind.name]).itemsize
+            if len(raw) < numel * itemsize:
+                raise ValueError(f"convnp.load: {self.where}: the record data/{key} holds "
+                                 f"{len(raw)} bytes, too few for its {numel} elements "
+                                 "(truncated or corrupt file)")
+            if kind.name == "BFloat16Storage":
+                self.charge(4 * numel, "bfloat16 widened to float32")
+            self.cache[key] = _decode_storage(raw, kind.name, numel)
         return self.cache[key]
+
+
+def _fmt_bytes(n: float) -> str:
+    if n == float("inf"):
+        return "any amount"
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
 
 
 def _is_safetensors(path) -> bool:
@@ -319,14 +392,37 @@ def _is_safetensors(path) -> bool:
     return head[8:9] == b"{" and 8 + n <= size
 
 
+# what a file may make the loader allocate, unless the caller allows more: records written by
+# torch or convnp are stored uncompressed, so their tensors never need more than the file's size
+# (twice that for bfloat16, widened to float32)
+_DEFAULT_RATIO = 4
+_DEFAULT_SLACK = 1 << 20
+
+
 def load(f: str | os.PathLike | io.IOBase, map_location: Any = None,
-         weights_only: bool | None = None, **kwargs: Any) -> Any:
+         weights_only: bool | None = None, *, max_bytes: float | None = None,
+         **kwargs: Any) -> Any:
     """Load a file written by ``torch.save`` or :func:`save`; tensors become convnp tensors.
 
     ``map_location`` and ``weights_only`` are accepted for torch compatibility: everything
     loads on the CPU, and loading is always restricted to tensors and plain containers (what
     torch's ``weights_only=True`` admits, less torch's own classes). A checkpoint written by
     ``convnp.checkpoint.save`` (safetensors) loads too.
+
+    Tensors are views of the file's storages, as in torch: tensors saved sharing a storage
+    share memory after loading, and a tensor whose elements overlap (saved from ``expand()``,
+    stride 0) is a read-only view that costs no memory whatever its shape (``.clone()`` it to
+    write to it; as an ``nn.Parameter`` it gets its own copy).
+
+    Args:
+        f: a path or a binary file object.
+        map_location, weights_only: accepted and ignored (see above).
+        max_bytes: the most memory the file may make the loader allocate (decompressed
+            records, bfloat16 widened to float32, copies for overlapping parameters).
+            Default ``None``: 4 x the file's size + 1 MiB, more than any file torch or convnp
+            writes needs; a file asking for more (a zip bomb, a crafted header) raises
+            ValueError naming the file. Pass a larger number, or ``float('inf')``, for a file
+            you trust.
 
     Example:
         >>> model.load_state_dict(convnp.load("resnet18.pth"))   # saved by torch
@@ -342,10 +438,19 @@ def load(f: str | os.PathLike | io.IOBase, map_location: Any = None,
     elif not hasattr(f, "read"):
         raise TypeError(f"convnp.load: f must be a path or a binary file object, got "
                         f"{type(f).__name__}")
+    if max_bytes is not None and not (isinstance(max_bytes, (int, float)) and max_bytes >= 0):
+        raise ValueError(f"convnp.load: max_bytes must be a non-negative number of bytes "
+                         f"(or None for the default bound), got {max_bytes!r}")
     if not zipfile.is_zipfile(f):
         raise ValueError(f"convnp.load: {where} is not a PyTorch zip archive (torch.save since "
                          "1.6) nor a convnp checkpoint; legacy (pre-1.6) torch files are not "
                          "supported: re-save them with a current torch")
+    if isinstance(f, (str, os.PathLike)):
+        file_size = os.path.getsize(f)
+    else:
+        f.seek(0, os.SEEK_END)
+        file_size = f.tell()
+    limit = max_bytes if max_bytes is not None else _DEFAULT_RATIO * file_size + _DEFAULT_SLACK
     if hasattr(f, "seek"):
         f.seek(0)
     with zipfile.ZipFile(f) as zf:
@@ -361,11 +466,37 @@ def load(f: str | os.PathLike | io.IOBase, map_location: Any = None,
             raise ValueError(f"convnp.load: {where} was written on a {order}-endian machine; "
                              "only little-endian files are supported")
 
-        def read_record(name: str) -> bytes:
+        def read_record(name: str, ctx: _Unpickler) -> bytearray:
             try:
-                return zf.read(prefix + name)
+                info = zf.getinfo(prefix + name)
             except KeyError:
                 raise ValueError(f"convnp.load: {where} lacks the record {prefix + name} "
                                  "(truncated or corrupt file)") from None
+            ctx.charge(info.file_size, f"record {prefix + name} declares "
+                                       f"{_fmt_bytes(info.file_size)}")
+            buf = bytearray(info.file_size)  # writable, so tensors can be views of it
+            try:
+                with zf.open(info) as fh:
+                    got = fh.readinto(buf)
+                    while got < len(buf):
+                        n = fh.readinto(memoryview(buf)[got:])
+                        if not n:
+                            break
+                        got += n
+            except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
+                raise ValueError(f"convnp.load: {where}: the record {prefix + name} is corrupt "
+                                 f"({type(e).__name__}: {e})") from None
+            if got != len(buf):
+                raise ValueError(f"convnp.load: {where}: the record {prefix + name} holds "
+                                 f"{got} bytes, not the {len(buf)} its header declares "
+                                 "(truncated or corrupt file)")
+            return buf
 
-        return _Unpickler(zf.read(pkl[0]), read_record, where).load()
+        info = zf.getinfo(pkl[0])
+        if info.file_size > limit:
+            raise ValueError(f"convnp.load: {where}: its pickle declares "
+                             f"{_fmt_bytes(info.file_size)}, more than the "
+                             f"{_fmt_bytes(limit)} allowed for a file of its size (a crafted "
+                             "or corrupt file?); if you trust it, pass max_bytes= a larger "
+                             "number of bytes")
+        return _Unpickler(zf.read(pkl[0]), read_record, where, limit).load()

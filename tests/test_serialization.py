@@ -149,9 +149,15 @@ def test_load_never_runs_arbitrary_pickles_and_names_what_is_wrong(tmp_path):
         pkl = src.read("archive/data.pkl")
     with pytest.raises(ValueError, match="lacks the record a/data/0"):
         convnp.load(_archive(pkl))
-    # a storage too small for the tensor that claims it
-    with pytest.raises(ValueError, match="reaches outside its storage of 2 elements"):
+    # a storage record shorter than the storage it declares
+    with pytest.raises(ValueError, match="record data/0 holds 8 bytes, too few for its 3 "
+                                         "elements"):
         convnp.load(_archive(pkl, [("data/0", np.ones(2, "<f4").tobytes())]))
+    # a storage too small for the tensor that claims it
+    assert pkl.count(b"K\x03tQ") == 1
+    small = pkl.replace(b"K\x03tQ", b"K\x02tQ")  # the storage declares 2 elements
+    with pytest.raises(ValueError, match="reaches outside its storage of 2 elements"):
+        convnp.load(_archive(small, [("data/0", np.ones(2, "<f4").tobytes())]))
     with pytest.raises(FileNotFoundError, match="convnp.load: no file at"):
         convnp.load(tmp_path / "missing.pt")
     legacy = tmp_path / "legacy.pt"
