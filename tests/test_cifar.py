@@ -172,3 +172,17 @@ def test_train_recipe_downloads_cifar(cifar_site, tmp_path, monkeypatch):
     assert (len(train), len(test)) == (10, 2)
     x, _ = train[0]
     assert tuple(x.shape) == (3, 32, 32)
+
+
+def test_train_cli_with_download_trains_on_cifar(cifar_site, tmp_path, monkeypatch):
+    """The issue's command: `convnp train --dataset cifar10 --download` (crashed with
+    "TypeError: 'bool' object is not callable")."""
+    url, _ = cifar_site
+    monkeypatch.setattr(CIFAR10, "url", f"{url}/{CIFAR10.filename}")
+    from convnp.cli import main
+
+    root = tmp_path / "data"
+    rc = main(["train", "--dataset", "cifar10", "--download", "--data-dir", str(root),
+               "--epochs", "1", "--batch-size", "4", "--out", str(tmp_path / "run"),
+               "--no-progress"])
+    assert rc == 0 and (root / CIFAR10.filename).is_file()
