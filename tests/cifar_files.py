@@ -74,7 +74,8 @@ def make_cifar(root: Path, cls, n: int = 3, seed: int = 0, num_classes: int = 10
             entry["coarse_labels"] = [0] * n
         (d / f).write_bytes(py2_pickle(entry))
         written[f] = entry
-    meta = {cls.meta[1]: [f"class{i}" for i in range(num_classes)], "num_cases_per_batch": n}
+    meta = {cls.meta[1]: [f"class{i}" for i in range(num_classes)], "num_cases_per_batch": n,
+            "num_vis": 3072}
     (d / cls.meta[0]).write_bytes(py2_pickle(meta))
     written[cls.meta[0]] = meta
     hashes = {f: md5(d / f) for f in written}

@@ -35,7 +35,9 @@ def _prefetch_threads() -> int:
 
 
 def _settle(expected: int = 0, timeout: float = 5.0) -> int:
-    """Prefetch threads still alive once they have had ``timeout`` s to finish."""
+    """Prefetch threads still alive once they have had ``timeout`` s to finish (threads of
+    other tests' iterators included: the assertions below allow those to end meanwhile)."""
+    gc.collect()
     end = time.monotonic() + timeout
     while _prefetch_threads() > expected and time.monotonic() < end:
         time.sleep(0.01)
@@ -57,7 +59,7 @@ def test_forty_abandoned_epochs_leave_no_threads_and_no_batches():
                 assert b[0].shape == (256, 1024)
                 break
         del b
-        assert _settle(before) == before
+        assert _settle(before) <= before
         grown = tracemalloc.get_traced_memory()[0] - base
     finally:
         tracemalloc.stop()
@@ -69,9 +71,9 @@ def test_close_stops_the_thread_at_once_and_ends_the_iterator():
     before = _settle()
     it = iter(DataLoader(_Big(), batch_size=256, prefetch=2))
     next(it)
-    assert _prefetch_threads() == before + 1
+    assert it._thread.is_alive()
     it.close()
-    assert _prefetch_threads() == before  # close() waits for the thread
+    assert not it._thread.is_alive()  # close() waits for the thread
     assert it._q.empty()
     with pytest.raises(StopIteration):
         next(it)
@@ -82,11 +84,13 @@ def test_garbage_collected_iterator_in_a_reference_cycle_is_shut_down():
     before = _settle()
     it = iter(DataLoader(_Big(), batch_size=256, prefetch=2))
     next(it)
+    thread = it._thread
     holder = {"it": it}
     holder["self"] = holder  # only the cycle collector can free it
     del it, holder
     gc.collect()
-    assert _settle(before) == before
+    thread.join(5.0)
+    assert not thread.is_alive() and _settle(before) <= before
 
 
 def test_new_iter_of_persistent_loader_resets_the_previous_epoch():
@@ -95,11 +99,11 @@ def test_new_iter_of_persistent_loader_resets_the_previous_epoch():
     first = iter(loader)
     next(first)
     second = iter(loader)  # the previous epoch's thread is stopped, its batches dropped
-    assert _settle(before + 1) == before + 1
+    assert not first._thread.is_alive() and first._q.empty()
     with pytest.raises(StopIteration):
         next(first)
     assert sum(1 for _ in second) == len(loader)
-    assert _settle(before) == before
+    assert _settle(before) <= before
     with pytest.raises(ValueError, match="persistent_workers option needs num_workers > 0"):
         DataLoader(_Big(), persistent_workers=True)
 
@@ -116,7 +120,7 @@ def test_exhausted_and_failed_epochs_end_their_threads():
     before = _settle()
     loader = DataLoader(_Big(), batch_size=4096, prefetch=2)
     assert len(list(loader)) == 4
-    assert _settle(before) == before
+    assert _settle(before) <= before
 
     class Bad(_Big):
         def get_batch(self, indices, rng=None):
@@ -124,4 +128,4 @@ def test_exhausted_and_failed_epochs_end_their_threads():
 
     with pytest.raises(KeyError, match="boom"):
         list(DataLoader(Bad(), batch_size=256, prefetch=2))
-    assert _settle(before) == before
+    assert _settle(before) <= before
