@@ -182,7 +182,7 @@ class DataLoader:
         self.generator = generator
         self.collate_fn = collate_fn
         self.persistent_workers = persistent_workers
-        self._iterator = None  # weakref to the current prefetching iterator
+        self._iterator = None  # persistent_workers: weakref to the current iterator
         self._auto_collate = collate_fn is None
         self._iterable = isinstance(dataset, IterableDataset)
         if prefetch is None:
@@ -262,9 +262,10 @@ class DataLoader:
             prev = self._iterator() if self._iterator is not None else None
             if prev is not None:
                 prev.close()
-        it = _Prefetcher(self, jobs, base_seed)
-        self._iterator = weakref.ref(it)
-        return it
+            it = _Prefetcher(self, jobs, base_seed)
+            self._iterator = weakref.ref(it)
+            return it
+        return _Prefetcher(self, jobs, base_seed)
 
 
 def _convert(sample):
