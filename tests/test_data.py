@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import pickle
 import shutil
 import struct
 from pathlib import Path
@@ -14,7 +13,6 @@ import pytest
 import convnp
 from convnp.data import (
     CIFAR10,
-    CIFAR100,
     EMNIST,
     MNIST,
     ChecksumError,

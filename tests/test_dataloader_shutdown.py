@@ -49,9 +49,9 @@ def test_forty_abandoned_epochs_leave_no_threads_and_no_batches():
     loader = DataLoader(_Big(), batch_size=256, prefetch=4)
     tracemalloc.start()
     try:
-        for b in loader:  # warm up: one abandoned epoch, then measure from here
+        for _ in loader:  # warm up: one abandoned epoch, then measure from here
             break
-        del b
+        del _
         _settle(before)
         base, _ = tracemalloc.get_traced_memory()
         for _ in range(40):
@@ -68,7 +68,6 @@ def test_forty_abandoned_epochs_leave_no_threads_and_no_batches():
 
 
 def test_close_stops_the_thread_at_once_and_ends_the_iterator():
-    before = _settle()
     it = iter(DataLoader(_Big(), batch_size=256, prefetch=2))
     next(it)
     assert it._thread.is_alive()
