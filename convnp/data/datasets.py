@@ -5,8 +5,11 @@ CIFAR100.
 torchvision's layout (``root/MNIST/raw/...``, ``root/cifar-10-batches-py/...``); lower-case folder
 names such as ``root/mnist`` and ``root/fashion-mnist`` work too. ``root=None`` means the cache,
 ``$CONVNP_DATA`` or ``~/.cache/convnp``. ``download=True`` fetches the official files into
-``root/<Name>/raw`` (CIFAR: ``root``) with checksum verification. MNIST-family ``.gz`` files are
-checked against their published checksums every time they are loaded (a few ms).
+``root/<Name>/raw`` (CIFAR: ``root``) with checksum verification. MNIST-family ``.gz`` files and
+CIFAR's batch files are checked against their published checksums every time they are loaded (a
+few ms; CIFAR's 180 MB, a fraction of a second). Opening a dataset also checks what it read
+(image sizes, image/label counts, labels within the classes), so a wrong or damaged file is
+reported by name then, not mid-training.
 
 Images are held as one uint8 array (``.array``: ``(N, H, W)`` or ``(N, H, W, C)``) and labels as
 int64 (``.targets``), so the DataLoader gathers a batch with one fancy-index.
