@@ -76,6 +76,13 @@ def test_a_crafted_batch_cannot_run_code(tmp_path, monkeypatch):
     made["hashes"]["test_batch"] = md5(bad)
     with pytest.raises(ValueError, match="(refused|not a plain ndarray)"):
         CIFAR10(tmp_path, train=False)
+    # nor allocates what the file asks for: NumPy always reconstructs from shape (0,)
+    huge = py2_pickle({"data": np.zeros((1, 3072), np.uint8), "labels": [0]})
+    assert huge.count(b"K\x00\x85") == 1  # the (0,) argument of _reconstruct
+    bad.write_bytes(huge.replace(b"K\x00\x85", b"J\x00\xe4\x0bT\x85"))  # (1,410,065,408,)
+    made["hashes"]["test_batch"] = md5(bad)
+    with pytest.raises(ValueError, match=r"reconstructed with shape \(1410065408,\)"):
+        CIFAR10(tmp_path, train=False)
 
 
 @pytest.mark.parametrize("entry,match", [

@@ -367,10 +367,14 @@ class _CIFARUnpickler(pickle.Unpickler):
 
 
 def _reconstruct_ndarray(subtype, shape, dtype):
-    """NumPy's pickle reconstructor, restricted to plain arrays (no subclasses to construct)."""
+    """NumPy's pickle reconstructor, restricted to what NumPy itself pickles: an empty plain
+    array that the pickle's state then fills (no subclasses, no allocation the file asks for)."""
     if subtype is not np.ndarray:
         raise pickle.UnpicklingError(f"an array of type {subtype!r} is not a plain ndarray")
-    return np.ndarray(shape, dtype)
+    if tuple(shape) != (0,):
+        raise pickle.UnpicklingError(f"an array reconstructed with shape {shape!r} rather than "
+                                     f"NumPy's (0,)")
+    return np.ndarray((0,), dtype)
 
 
 class CIFAR10(VisionDataset):
