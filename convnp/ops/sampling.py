@@ -19,7 +19,8 @@ import numpy as np
 from convnp import backend
 from convnp.autograd.function import Function
 
-__all__ = ["grid_sample", "affine_grid", "sampling_table", "apply_table", "apply_table_adjoint"]
+__all__ = ["grid_sample", "affine_grid", "sampling_table", "apply_table", "apply_table_adjoint",
+           "table_sample"]
 
 _prange = range  # convnp.backend binds numba.prange at the first compile
 
@@ -365,3 +366,30 @@ def affine_grid(theta, size, align_corners: bool | None = None):
     # (P, d+1) @ (N, d+1, d) -> (N, P, d)
     grid = base.matmul(theta.transpose(1, 2))
     return grid.reshape(size[0], *size[2:], d)
+
+
+# ---------------------------------------------------------------------------- fixed tables
+class TableSample(Function):
+    """Apply one sampling table, shared by every image and channel: ``(N, C, L) -> (N, C, P)``."""
+
+    @staticmethod
+    def forward(ctx, x, idx, w):
+        n, c, length = x.shape
+        ctx.shape = (n, c, length)
+        ctx.table = (idx, w)
+        out = apply_table(x.reshape(1, n * c, length), idx[None], w[None])
+        return out.reshape(n, c, idx.shape[0])
+
+    @staticmethod
+    def backward(ctx, g):
+        (n, c, length), (idx, w) = ctx.shape, ctx.table
+        gx = apply_table_adjoint(g.reshape(1, n * c, -1), idx[None], w[None], length)
+        return gx.reshape(n, c, length), None, None
+
+
+def table_sample(x, idx: np.ndarray, w: np.ndarray):
+    """Read ``x`` ``(N, C, L)`` through a fixed sampling table: ``out[n, c, p] = sum_t w[p, t] *
+    x[n, c, idx[p, t]]`` (``idx``, ``w``: ``(P, T)``), differentiable in ``x``. Spherical
+    convolutions, mesh operators and resampling onto meshes are all such tables."""
+    return TableSample.apply(x, np.ascontiguousarray(idx, np.int64),
+                             np.ascontiguousarray(w, x.dtype))
