@@ -98,6 +98,7 @@ class SphericalMNIST(Dataset):
                  fashion: bool = False, limit: int | None = None) -> None:
         from convnp.data import MNIST, FashionMNIST
 
+        self.points = sphere_points(grid, size, level)  # validates grid before any file is read
         base = (FashionMNIST if fashion else MNIST)(root, train=train, download=download)
         self.data, self.targets = base.data, base.targets
         if limit is not None:
@@ -105,7 +106,6 @@ class SphericalMNIST(Dataset):
         self.classes = base.classes
         self.grid, self.size, self.level = grid, int(size), int(level)
         self.rotate, self.seed, self.train = bool(rotate), int(seed), train
-        self.points = sphere_points(grid, size, level)
 
     def __len__(self) -> int:
         return len(self.data)

@@ -318,8 +318,9 @@ class MeshPool(Module):
         _check_mesh_input(x, "MeshPool", 10 * 4 ** self.level + 2)
         idx, counts = _pool_table(self.level)
         if self.mode == "max":
-            taps = table_sample(x, idx.reshape(-1, 1), np.ones((idx.size, 1)))
-            return taps.reshape(x.shape[0], x.shape[1], *idx.shape).amax(-1)
+            # tap-major order: the max then runs over whole contiguous (N, C, V') slabs
+            taps = table_sample(x, idx.T.reshape(-1, 1), np.ones((idx.size, 1)))
+            return taps.reshape(x.shape[0], x.shape[1], idx.shape[1], idx.shape[0]).amax(2)
         t = idx.shape[1]
         w = (np.arange(t)[None, :] < counts[:, None]) / counts[:, None]
         return table_sample(x, idx, w)
