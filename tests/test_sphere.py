@@ -251,3 +251,46 @@ def test_angles_helpers_are_consistent():
     lat, lon = pixel_angles(4, 8)
     assert lat[0, 0] == pytest.approx(math.pi / 2 - math.pi / 8)
     assert lon[0, 0] == pytest.approx(-math.pi + math.pi / 8)
+
+
+# ---------------------------------------------------------------------------- explain / summary
+def test_receptive_field_in_degrees():
+    import convnp.nn as nn
+    from convnp.sphere.explain import receptive_field_degrees
+
+    sphere = nn.Sequential(SphereConv2d(1, 2, 3), SpherePool2d(2), SphereConv2d(2, 2, 3))
+    plain = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.MaxPool2d(2),
+                          nn.Conv2d(2, 2, 3, padding=1))
+    # rf 8 pixels of 180/16 = 11.25 degrees at the equator, for both
+    for net in (sphere, plain):
+        a = receptive_field_degrees(net, (1, 16, 32))
+        assert (a.north_south, a.east_west) == pytest.approx((90.0, 90.0))
+    # at 60 degrees the plain net's east-west arc halves; the sphere net's does not
+    assert receptive_field_degrees(plain, (1, 16, 32), 60).east_west == pytest.approx(45.0)
+    assert receptive_field_degrees(sphere, (1, 16, 32), 60).east_west == pytest.approx(90.0)
+    mesh = nn.Sequential(MeshConv(1, 2, 3), MeshPool(3), MeshConv(2, 2, 2))
+    arc = receptive_field_degrees(mesh, (1, 642))
+    want = math.degrees(2 * (2 * Mesh.at(3).spacing + Mesh.at(2).spacing))
+    assert arc.north_south == pytest.approx(want)
+
+
+def test_explain_cli_knows_the_spherical_layers(capsys):
+    from convnp.cli import main
+
+    assert main(["explain", "sphereconv", "--in", "60x120", "--latitude", "75"]) == 0
+    out = capsys.readouterr().out
+    assert "at latitude 75" in out and "2 columns = 1.55 deg" in out
+    assert main(["explain", "meshconv", "--level", "3", "--out-channels", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "V = 10 * 4^3 + 2 = 642" in out and "8 * 1 * 4 + 8 = 40" in out
+
+
+def test_summary_rows_for_sphere_layers():
+    import convnp.nn as nn
+    from convnp.tools.summary import summary
+
+    s = summary(nn.Sequential(SphereConv2d(1, 8, 3), SpherePool2d(2),
+                              SphereConv2d(8, 8, 3, stride=2)), (1, 16, 32))
+    assert [r.output_shape for r in s.rows] == [(8, 16, 32), (8, 8, 16), (8, 4, 8)]
+    assert [r.rf for r in s.rows] == [3, 4, 8]
+    assert s.total_params == 8 * 9 + 8 + 8 * 8 * 9 + 8

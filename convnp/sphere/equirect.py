@@ -28,7 +28,14 @@ __all__ = ["pixel_angles", "tangent_offsets", "inverse_gnomonic", "angles_to_pix
 
 
 def _pair(v) -> tuple[int, int]:
-    return (int(v), int(v)) if np.isscalar(v) else (int(v[0]), int(v[1]))
+    if np.isscalar(v):
+        return int(v), int(v)
+    v = tuple(v)
+    return (int(v[0]), int(v[-1])) if len(v) in (1, 2) else _bad_pair(v)
+
+
+def _bad_pair(v):
+    raise ValueError(f"expected an int or a pair of ints (height, width), got {v!r}")
 
 
 def pixel_angles(height: int, width: int, stride=1):
@@ -109,6 +116,13 @@ def sphere_taps(height: int, width: int, kernel_size, stride=1, dilation=1):
     return idx, w
 
 
+def _same_padding(kernel_size, stride, dilation) -> tuple:
+    """The zero padding a plain convolution would need to put its output pixels where these layers
+    put theirs (each at the centre of its stride block): ``((k-1)*d - (s-1)) / 2`` per axis. Only
+    for the receptive-field arithmetic of ``convnp.tools.summary``; nothing is padded."""
+    return tuple(((k - 1) * d - (s - 1)) / 2 for k, s, d in zip(kernel_size, stride, dilation))
+
+
 def _gather_taps(x, kernel_size, stride, dilation):
     """``(N, C, H, W) -> (N, C, H_out, W_out, kh*kw)``: every output pixel's kernel taps."""
     from convnp.ops.sampling import table_sample
@@ -185,6 +199,10 @@ class SphereConv2d(Module):
             out = out + self.bias
         return out.permute(0, 2, 1).reshape(n, self.out_channels, ho, wo)
 
+    @property
+    def padding(self) -> tuple:
+        return _same_padding(self.kernel_size, self.stride, self.dilation)
+
     def output_shape(self, input_shape: tuple) -> tuple:
         h, w = input_shape[-2:]
         return (*input_shape[:-3], self.out_channels, -(-h // self.stride[0]),
@@ -220,6 +238,10 @@ class SpherePool2d(Module):
         _check_input(x, "SpherePool2d")
         taps = _gather_taps(x, self.kernel_size, self.stride, 1)
         return taps.amax(-1) if self.mode == "max" else taps.mean(-1)
+
+    @property
+    def padding(self) -> tuple:
+        return _same_padding(self.kernel_size, self.stride, (1, 1))
 
     def output_shape(self, input_shape: tuple) -> tuple:
         h, w = input_shape[-2:]
