@@ -90,6 +90,48 @@ def train(kind: str, a) -> dict:
                 seconds=time.perf_counter() - t0)
 
 
+def save_figure(path: str, a) -> None:
+    """The first test digit: flat, on the equirectangular grid (plain and rotated) and on the
+    icosphere seen from above the north pole and from the side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from convnp.sphere import Mesh
+
+    common = dict(root=a.data_dir, train=False, limit=1, download=a.download)
+    flat = SphericalMNIST(size=a.size, **common).data[0]
+    eq = SphericalMNIST(size=a.size, **common)[0][0][0]
+    rot = SphericalMNIST(size=a.size, rotate=True, seed=1, **common)[0][0][0]
+    mesh = SphericalMNIST(grid="mesh", level=a.level, **common)[0][0][0]
+    v = Mesh.at(a.level).vertices
+    fig = plt.figure(figsize=(17, 4), layout="constrained")
+    grid = fig.add_gridspec(1, 5, width_ratios=[1, 2, 2, 1.3, 1.3])
+    panels = [(flat, "MNIST digit, 28x28", None),
+              (eq, f"on the sphere (equirectangular {a.size}x{2 * a.size})",
+               (-180, 180, -90, 90)),
+              (rot, "the same, sphere randomly rotated", (-180, 180, -90, 90))]
+    for i, (img, title, ext) in enumerate(panels):
+        ax = fig.add_subplot(grid[i])
+        ax.imshow(img / (255 if ext is None else 1), cmap="magma", extent=ext, vmin=0, vmax=1,
+                  aspect="auto" if ext else None)
+        ax.set_title(title, fontsize=10)
+        if ext:
+            ax.set_xlabel("longitude (deg)")
+            ax.set_ylabel("latitude (deg)")
+    for j, (elev, name) in enumerate(((90, "seen from above the pole"), (15, "seen from the side"))):
+        ax = fig.add_subplot(grid[3 + j], projection="3d")
+        im = ax.scatter(*v.T, c=mesh, cmap="magma", s=3, vmin=0, vmax=1)
+        ax.view_init(elev=elev, azim=-90)
+        ax.set_box_aspect((1, 1, 1))
+        ax.set_title(f"icosphere level {a.level}, {len(v)} vertices,\n{name}", fontsize=10)
+        ax.set_axis_off()
+    fig.colorbar(im, ax=fig.axes[-1], shrink=0.7, label="ink (0..1)")
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -97,7 +139,8 @@ def main(argv=None):
     p.add_argument("--data-dir", default=None, help="folder with the MNIST IDX files "
                    "(default: convnp's cache, filled by --download)")
     p.add_argument("--download", action="store_true", help="fetch MNIST (checksummed) if absent")
-    p.add_argument("--nets", nargs="+", default=list(NETS), choices=NETS)
+    p.add_argument("--nets", nargs="*", default=list(NETS), choices=NETS,
+                   help="the networks to train (none: only --save-figure)")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--train-size", type=int, default=60000)
     p.add_argument("--test-size", type=int, default=10000)
@@ -106,8 +149,13 @@ def main(argv=None):
     p.add_argument("--size", type=int, default=60, help="equirectangular height (width 2x)")
     p.add_argument("--level", type=int, default=4, help="icosphere level of the mesh network")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save-figure", metavar="PNG", help="also draw a projected digit to PNG")
     a = p.parse_args(argv)
+    if a.save_figure:
+        save_figure(a.save_figure, a)
     rows = []
+    if not a.nets:
+        return rows
     for kind in a.nets:
         rows.append(train(kind, a))
     print("\n| network | parameters | test acc. | rotated test acc. | train time |")
