@@ -123,16 +123,22 @@ def _same_padding(kernel_size, stride, dilation) -> tuple:
     return tuple(((k - 1) * d - (s - 1)) / 2 for k, s, d in zip(kernel_size, stride, dilation))
 
 
-def _gather_taps(x, kernel_size, stride, dilation):
-    """``(N, C, H, W) -> (N, C, H_out, W_out, kh*kw)``: every output pixel's kernel taps."""
+def _gather_taps(x, kernel_size, stride, dilation, taps_first: bool = False):
+    """Every output pixel's kernel taps: ``(N, C, H, W) -> (N, C, H_out, W_out, kh*kw)``, or
+    ``(N, C, kh*kw, H_out, W_out)`` with ``taps_first`` (a reduction over the taps then runs over
+    whole contiguous planes)."""
     from convnp.ops.sampling import table_sample
 
     n, c, h, w = x.shape
     kh, kw = _pair(kernel_size)
     idx, wt = sphere_taps(h, w, _pair(kernel_size), _pair(stride), _pair(dilation))
     ho, wo = len(range(0, h, _pair(stride)[0])), len(range(0, w, _pair(stride)[1]))
+    if taps_first:
+        idx = idx.reshape(ho * wo, kh * kw, 4).transpose(1, 0, 2).reshape(-1, 4)
+        wt = wt.reshape(ho * wo, kh * kw, 4).transpose(1, 0, 2).reshape(-1, 4)
     cols = table_sample(x.reshape(n, c, h * w), idx, wt)    # (N, C, P*K)
-    return cols.reshape(n, c, ho, wo, kh * kw)
+    return cols.reshape(n, c, kh * kw, ho, wo) if taps_first else cols.reshape(n, c, ho, wo,
+                                                                               kh * kw)
 
 
 def _check_input(x, name: str, channels: int | None = None):
@@ -236,8 +242,8 @@ class SpherePool2d(Module):
 
     def forward(self, x):
         _check_input(x, "SpherePool2d")
-        taps = _gather_taps(x, self.kernel_size, self.stride, 1)
-        return taps.amax(-1) if self.mode == "max" else taps.mean(-1)
+        taps = _gather_taps(x, self.kernel_size, self.stride, 1, taps_first=True)
+        return taps.amax(2) if self.mode == "max" else taps.mean(2)
 
     @property
     def padding(self) -> tuple:
