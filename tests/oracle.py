@@ -37,7 +37,7 @@ def _outputs(o) -> list:
 
 def _to_np(t) -> np.ndarray:
     if isinstance(t, convnp.Tensor):
-        return t.data
+        return t.array
     return t.detach().cpu().numpy()
 
 

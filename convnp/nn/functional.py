@@ -15,3 +15,4 @@ from convnp.ops.padding import *  # noqa: F401,F403
 from convnp.ops.pooling import *  # noqa: F401,F403
 from convnp.ops.unpooling import *  # noqa: F401,F403
 from convnp.ops.upsample import *  # noqa: F401,F403
+from convnp.ops.sampling import affine_grid, grid_sample  # noqa: F401

@@ -166,8 +166,11 @@ def _padding_arg(text: str):
     return vals[0] if len(vals) == 1 else vals
 
 
+_SPHERE_OPS = ["sphereconv", "meshconv"]
+
+
 def _add_explain(p: argparse.ArgumentParser) -> None:
-    p.add_argument("layer", choices=_OPS, help="the layer to explain")
+    p.add_argument("layer", choices=_OPS + _SPHERE_OPS, help="the layer to explain")
     p.add_argument("--in", dest="in_size", default="32", help="input size, e.g. 32 or 28x32")
     p.add_argument("--kernel", default="3", help="kernel size, e.g. 5 or 3x5")
     p.add_argument("--stride", default=None, help="stride (pooling: default the kernel)")
@@ -180,9 +183,26 @@ def _add_explain(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-padding", default="0", help="transposed conv only")
     p.add_argument("--ceil-mode", action="store_true", help="pooling only")
     p.add_argument("--no-bias", action="store_true")
+    p.add_argument("--latitude", type=float, default=60.0,
+                   help="sphereconv: the latitude (degrees) to compare with the equator")
+    p.add_argument("--level", type=int, default=4, help="meshconv: the icosphere level")
 
 
 def _run_explain(args) -> int:
+    if args.layer == "sphereconv":
+        from convnp.sphere.explain import explain_sphere_conv
+
+        in_size = "32x64" if args.in_size == "32" else args.in_size
+        print(explain_sphere_conv(parse_size(in_size, "--in"), parse_size(args.kernel, "--kernel"),
+                                  parse_size(args.stride or "1", "--stride"),
+                                  parse_size(args.dilation, "--dilation"), args.channels,
+                                  args.out_channels, args.latitude))
+        return 0
+    if args.layer == "meshconv":
+        from convnp.sphere.explain import explain_mesh_conv
+
+        print(explain_mesh_conv(args.level, args.channels, args.out_channels))
+        return 0
     print(explain_text(args.layer, args.in_size, args.kernel, args.stride, args.padding,
                        args.dilation, args.channels, args.out_channels, args.groups,
                        args.output_padding, args.ceil_mode, not args.no_bias))
