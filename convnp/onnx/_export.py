@@ -21,6 +21,9 @@ _PAD_MODE = {"constant": "constant", "zeros": "constant", "reflect": "reflect",
              "replicate": "edge", "circular": "wrap"}
 
 
+ADAPTIVE_HINT = "convnp: adaptive_avg_pool"
+
+
 class UnsupportedOperatorError(NotImplementedError):
     """A traced op (or an ONNX node) has no translation."""
 
@@ -88,10 +91,11 @@ class _Builder:
     def ints(self, values) -> str:
         return self.const(np.asarray(list(values), np.int64), hint="shape")
 
-    def node(self, op: str, inputs, n_out: int = 1, hint: str | None = None, **attrs) -> list[str]:
+    def node(self, op: str, inputs, n_out: int = 1, hint: str | None = None,
+             doc: str | None = None, **attrs) -> list[str]:
         outs = [self.fresh(hint or op.lower()) for _ in range(n_out)]
         attrs = {k: v for k, v in attrs.items() if v is not None}
-        self.nodes.append(self.onnx.helper.make_node(op, list(inputs), outs,
+        self.nodes.append(self.onnx.helper.make_node(op, list(inputs), outs, doc_string=doc,
                                                      name=self.fresh(f"/{op}"), **attrs))
         return outs
 
@@ -293,7 +297,9 @@ def _adaptive_avg(c: _Ctx):
         return [c.b.one("GlobalAveragePool", [c.x(0)])]
     if all(s % o == 0 for s, o in zip(sp, out)):
         k = [s // o for s, o in zip(sp, out)]
-        return [c.b.one("AveragePool", [c.x(0)], kernel_shape=k, strides=k)]
+        # the hint lets convnp.onnx.load rerun the same kernel (an exact round trip); other
+        # runtimes see a plain AveragePool
+        return [c.b.one("AveragePool", [c.x(0)], kernel_shape=k, strides=k, doc=ADAPTIVE_HINT)]
     c.fail(f"with output size {out} not dividing the input size {sp}")
 
 
@@ -651,9 +657,6 @@ def _reduce(op: str):
         keep = int(bool(c.kw.get("keepdim", False)))
         nd = len(c.shape(0))
         axes = list(range(nd)) if axes is None else [int(a) % nd for a in np.atleast_1d(axes)]
-        if op == "ReduceMean" and nd >= 3 and sorted(axes) == list(range(2, nd)):
-            g = b.one("GlobalAveragePool", [c.x(0)])
-            return [g if keep else b.one("Flatten", [g], axis=1)] if nd > 2 else [g]
         # opset 18 moved ReduceMean's axes (ReduceSum's at 13) from an attribute to an input
         if b.opset >= (13 if op == "ReduceSum" else 18):
             return [b.one(op, [c.x(0), b.ints(axes)], keepdims=keep)]
@@ -765,7 +768,7 @@ def build_model(model, args: tuple, opset: int, input_names, output_names, dynam
         graph_outs.append(_value_info(onnx, name, t.array, _dyn_axes(dynamic_axes, name)))
     graph_ins = [_value_info(onnx, n, t.array, _dyn_axes(dynamic_axes, n))
                  for t, n in zip(args, input_names)]
-    inits = [onnx.numpy_helper.from_array(np.ascontiguousarray(a), name)
+    inits = [onnx.numpy_helper.from_array(np.array(a, order="C"), name)
              for name, a in b.inits.items()]
     graph = onnx.helper.make_graph(b.nodes, type(model).__name__, graph_ins, graph_outs, inits)
     ops = [onnx.helper.make_opsetid("", opset)]

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from convnp.onnx._export import UnsupportedOperatorError
+from convnp.onnx._export import ADAPTIVE_HINT, UnsupportedOperatorError
 
 # (op, input position) pairs that are settings rather than data: never Parameters
 _SETTING_INPUTS = {("Reshape", 1), ("Resize", 1), ("Resize", 2), ("Resize", 3), ("Pad", 1),
@@ -95,16 +95,16 @@ def _attrs(node, onnx) -> dict[str, Any]:
 
 
 def _ident(name: str) -> str:
-    s = re.sub(r"\W", "_", name)
-    return s if s and not s[0].isdigit() else f"_{s}"
+    return re.sub(r"\W", "_", name) or "_"
 
 
 class _Node:
-    __slots__ = ("op", "inputs", "outputs", "attrs", "name")
+    __slots__ = ("op", "inputs", "outputs", "attrs", "name", "doc")
 
-    def __init__(self, op, inputs, outputs, attrs, name):
+    def __init__(self, op, inputs, outputs, attrs, name, doc=""):
         self.op, self.inputs, self.outputs, self.attrs, self.name = (op, inputs, outputs, attrs,
                                                                      name)
+        self.doc = doc
 
     def where(self) -> str:
         return f"ONNX {self.op} node {self.name or self.outputs[0]!r}"
@@ -125,8 +125,8 @@ def _module_class():
 
             g = proto.graph
             self.opset = _opset(proto)
-            self._nodes = [_Node(n.op_type, list(n.input), list(n.output), _attrs(n, onnx), n.name)
-                           for n in g.node]
+            self._nodes = [_Node(n.op_type, list(n.input), list(n.output), _attrs(n, onnx), n.name,
+                                 n.doc_string) for n in g.node]
             init_names = {t.name for t in g.initializer}
             self.input_names = [i.name for i in g.input if i.name not in init_names]
             self.output_names = [o.name for o in g.output]
@@ -202,7 +202,7 @@ def _module_class():
             if len(args) != len(self._input_specs):
                 raise ValueError(f"OnnxModule: the model takes {len(self._input_specs)} inputs "
                                  f"({', '.join(self.input_names)}), got {len(args)}")
-            for t, (name, dims, dt) in zip(args, self._input_specs):
+            for t, (name, dims, _) in zip(args, self._input_specs):
                 if dims is None:
                     continue
                 shape = tuple(t.shape)
@@ -222,8 +222,8 @@ def _module_class():
                 env[name] = Tensor._wrap(arr)
             for name, path in self._weights.items():
                 env[name] = self._weight(path)
-            for name, (iname, _, dt) in zip(self.input_names, self._input_specs):
-                env[name] = args[self.input_names.index(iname)]
+            for name, t in zip(self.input_names, args):
+                env[name] = t
             for node in self._nodes:
                 ins = [env[i] if i else None for i in node.inputs]
                 try:
@@ -401,6 +401,11 @@ def _avg_pool(m, node, ins):
     s, d, pairs = _window(node, x, k)
     if any(dd != 1 for dd in d):
         raise ValueError(f"dilations {d} are not supported for AveragePool")
+    if node.doc == ADAPTIVE_HINT and k == s and not any(lo or hi for lo, hi in pairs):
+        from convnp.ops.pooling import AdaptiveAvgPoolNd
+
+        return AdaptiveAvgPoolNd.apply(x, nd=nd, out=tuple(n // kk for n, kk in
+                                                          zip(x.shape[2:], k)))
     include = bool(node.attrs.get("count_include_pad", 0))
     ceil = bool(node.attrs.get("ceil_mode", 0))
     fn = node.where()
@@ -422,8 +427,10 @@ def _avg_pool(m, node, ins):
 
 @_op("GlobalAveragePool")
 def _gap(m, node, ins):
+    from convnp.ops.pooling import AdaptiveAvgPoolNd
+
     x = ins[0]
-    return x.mean(dim=tuple(range(2, x.ndim)), keepdim=True)
+    return AdaptiveAvgPoolNd.apply(x, nd=x.ndim - 2, out=(1,) * (x.ndim - 2))
 
 
 @_op("GlobalMaxPool")
@@ -490,7 +497,8 @@ def _gemm(m, node, ins):
     alpha, beta = float(node.attrs.get("alpha", 1.0)), float(node.attrs.get("beta", 1.0))
     if node.attrs.get("transA", 0):
         a = a.transpose(0, 1)
-    if node.attrs.get("transB", 0) and alpha == 1.0 and (c is None or (beta == 1.0 and c.ndim == 1)):
+    plain_bias = c is None or (beta == 1.0 and c.ndim == 1)
+    if node.attrs.get("transB", 0) and alpha == 1.0 and plain_bias:
         from convnp.ops.linear import linear
 
         return linear(a, b, c)
@@ -632,9 +640,16 @@ def _prelu(m, node, ins):
     return _F().relu(x) - _F().relu(-x) * w
 
 
+@_op("Gelu")
+def _gelu(m, node, ins):
+    return _F().gelu(ins[0], approximate=node.attrs.get("approximate", "none"))
+
+
 @_op("HardSigmoid")
 def _hardsigmoid(m, node, ins):
     alpha, beta = float(node.attrs.get("alpha", 0.2)), float(node.attrs.get("beta", 0.5))
+    if alpha == float(np.float32(1 / 6)) and beta == 0.5:
+        return _F().hardsigmoid(ins[0])  # PyTorch's hardsigmoid: relu6(x + 3) / 6
     return (ins[0] * alpha + beta).clamp(0.0, 1.0)
 
 
@@ -1000,7 +1015,9 @@ def _resize(m, node, ins):
         if sizes is not None:
             n_out, sc = int(sizes[a]), sizes[a] / n_in
         else:
-            sc = given = float(scales[a])
+            # scales travel as float32; the shortest decimal of that float32 is the scale the
+            # model was built with (2.5, 1.7), which PyTorch and convnp invert in double
+            sc = given = float(str(np.float32(scales[a])))
             n_out = int(math.floor(n_in * sc))
         if n_out == n_in and sc == 1.0:
             continue
