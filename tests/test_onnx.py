@@ -687,3 +687,44 @@ def test_node_errors_name_the_node():
     with pytest.raises(RuntimeError,
                        match=r"ONNX Reshape node 'bad_reshape': reshape: shape \[5, 5\]"):
         net(convnp.randn(2, 3))
+
+
+# ---------------------------------------------------------------------------------- CLI
+def _fake_run(tmp_path, model_name="lenet5"):
+    """A run directory as `convnp train` leaves it (config + checkpoint), without training."""
+    from convnp import checkpoint as ckpt
+    from convnp.train import TrainConfig, build_model
+
+    cfg = TrainConfig(model=model_name, dataset="mnist")
+    convnp.manual_seed(5)
+    model = build_model(cfg, 10)
+    run = tmp_path / "run"
+    run.mkdir()
+    ckpt.save({"config": cfg.to_json(), "model": model.state_dict(),
+               "classes": [str(i) for i in range(10)]}, run / "checkpoint.safetensors")
+    return run, model.eval()
+
+
+def test_cli_export(tmp_path, capsys):
+    from convnp.cli import main
+
+    run, model = _fake_run(tmp_path)
+    assert main(["export", str(run), "--format", "onnx"]) == 0
+    out = capsys.readouterr().out
+    assert "model.onnx" in out and "onnxruntime" in out and "matches convnp" in out
+    x = convnp.randn(5, 1, 28, 28)
+    got = _ort_run((run / "model.onnx").read_bytes(), x)[0]
+    np.testing.assert_allclose(got, model(x).array, atol=TOL)
+    meta = {p.key: p.value for p in onnx.load(str(run / "model.onnx")).metadata_props}
+    assert meta["model"] == "lenet5" and "classes" in meta
+
+
+def test_cli_export_errors(tmp_path, capsys):
+    from convnp.cli import main
+
+    assert main(["export", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("convnp export: error: no checkpoint in") and err.count("\n") == 1
+    run, _ = _fake_run(tmp_path)
+    assert main(["export", str(run), "--opset", "5"]) == 2
+    assert "opset_version must be between 13" in capsys.readouterr().err
