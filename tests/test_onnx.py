@@ -728,3 +728,18 @@ def test_cli_export_errors(tmp_path, capsys):
     run, _ = _fake_run(tmp_path)
     assert main(["export", str(run), "--opset", "5"]) == 2
     assert "opset_version must be between 13" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------- README
+def test_readme_deployment_example_runs(tmp_path, monkeypatch, capsys):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Deploy with ONNX"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md (Deploy with ONNX)", "exec"), {})
+    diff_ort, diff_back = (float(v) for v in capsys.readouterr().out.split())
+    assert diff_ort < TOL and diff_back == 0.0
+    assert (tmp_path / "lenet5.onnx").stat().st_size > 0
