@@ -743,3 +743,102 @@ def test_readme_deployment_example_runs(tmp_path, monkeypatch, capsys):
     diff_ort, diff_back = (float(v) for v in capsys.readouterr().out.split())
     assert diff_ort < TOL and diff_back == 0.0
     assert (tmp_path / "lenet5.onnx").stat().st_size > 0
+
+
+# --------------------------------------------------- import: single ONNX nodes vs onnxruntime
+def _node_model(op, x_shape, inits=(), attrs=None, opset=19, n_in=None, extra_inputs=()):
+    """A one-node graph ``y = op(x, *inits)``; ``inits``: (name, array) or "" for an omitted
+    optional input."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    names = ["x"] + [i if isinstance(i, str) else i[0] for i in inits]
+    node = helper.make_node(op, names, ["y"], **(attrs or {}))
+    tensors = [numpy_helper.from_array(a, n) for i in inits if not isinstance(i, str)
+               for n, a in [i]]
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                      list(x_shape))],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], tensors)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = helper.find_min_ir_version_for(list(m.opset_import))
+    return m.SerializeToString()
+
+
+def _w(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def _i64(*v):
+    return np.asarray(v, np.int64)
+
+
+def _f32(*v):
+    return np.asarray(v, np.float32)
+
+
+_NODES = {
+    "conv-same_upper": ("Conv", (1, 2, 7, 6), [("w", _w(3, 2, 4, 3))],
+                        dict(auto_pad="SAME_UPPER", strides=[2, 1])),
+    "conv-same_lower": ("Conv", (1, 2, 7, 6), [("w", _w(3, 2, 4, 3))],
+                        dict(auto_pad="SAME_LOWER", strides=[2, 2])),
+    "conv-valid-bias": ("Conv", (1, 2, 7, 6), [("w", _w(3, 2, 3, 3)), ("b", _w(3))],
+                        dict(auto_pad="VALID")),
+    "conv-asym-pads-group": ("Conv", (1, 4, 6, 6), [("w", _w(4, 2, 3, 3))],
+                             dict(pads=[0, 1, 2, 0], group=2)),
+    "convT-output_shape": ("ConvTranspose", (1, 2, 4, 5), [("w", _w(2, 3, 3, 3))],
+                           dict(strides=[2, 2], output_shape=[9, 10])),
+    "convT-same_upper": ("ConvTranspose", (1, 2, 4, 5), [("w", _w(2, 3, 3, 3))],
+                         dict(strides=[2, 2], auto_pad="SAME_UPPER")),
+    "convT-pads-op": ("ConvTranspose", (1, 2, 4, 5), [("w", _w(2, 2, 3, 3))],
+                      dict(strides=[3, 2], pads=[1, 0, 1, 1], output_padding=[2, 1])),
+    "maxpool-asym": ("MaxPool", (1, 2, 6, 7), [], dict(kernel_shape=[3, 2], pads=[1, 0, 0, 1],
+                                                       strides=[2, 2])),
+    "maxpool-same": ("MaxPool", (1, 2, 6, 7), [], dict(kernel_shape=[3, 3], auto_pad="SAME_UPPER",
+                                                       strides=[2, 2])),
+    "avgpool-asym-exclude": ("AveragePool", (1, 2, 6, 7), [],
+                             dict(kernel_shape=[3, 3], pads=[1, 0, 2, 1], count_include_pad=0)),
+    "avgpool-asym-include": ("AveragePool", (1, 2, 6, 7), [],
+                             dict(kernel_shape=[3, 3], pads=[1, 0, 2, 1], count_include_pad=1)),
+    "avgpool-ceil": ("AveragePool", (1, 2, 6, 7), [],
+                     dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
+                          ceil_mode=1)),
+    "globalmaxpool": ("GlobalMaxPool", (2, 3, 4, 5), [], {}),
+    "pad-edge-axes": ("Pad", (1, 2, 4, 5), [("p", _i64(1, 2, 0, 3)), "", ("a", _i64(2, 3))],
+                      dict(mode="edge")),
+    "pad-reflect": ("Pad", (1, 2, 4, 5), [("p", _i64(0, 0, 1, 2, 0, 0, 2, 1))],
+                    dict(mode="reflect")),
+    "pad-wrap": ("Pad", (1, 2, 4, 5), [("p", _i64(0, 0, 1, 2, 0, 0, 2, 1))],
+                 dict(mode="wrap")),
+    "pad-constant-value": ("Pad", (1, 2, 4, 5), [("p", _i64(0, 1, 1, 2, 0, 0, 2, 1)),
+                                                 ("v", _f32(1.5))], {}),
+    "softmax-axis1": ("Softmax", (2, 3, 4), [], dict(axis=1)),
+    "gemm-alpha-beta-transA": ("Gemm", (4, 3), [("b", _w(4, 5)), ("c", _w(3, 5))],
+                               dict(alpha=0.5, beta=2.0, transA=1)),
+    "prelu": ("PRelu", (2, 3, 4), [("s", _w(3, 1))], {}),
+    "hardsigmoid-default": ("HardSigmoid", (2, 3), [], {}),
+    "selu": ("Selu", (2, 3), [], {}),
+    "shrink": ("Shrink", (2, 5), [], dict(lambd=0.3, bias=0.3)),
+    "clip": ("Clip", (2, 5), [("lo", _f32(-0.2)), ("hi", _f32(0.4))], {}),
+}
+for _ctm in ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
+             "half_pixel_symmetric"]:
+    _NODES[f"resize-linear-{_ctm}"] = ("Resize", (1, 2, 4, 5), ["", ("s", _f32(1, 1, 1.5, 0.6))],
+                                       dict(mode="linear", coordinate_transformation_mode=_ctm))
+    _NODES[f"resize-cubic-{_ctm}"] = ("Resize", (1, 2, 4, 5), ["", "", ("z", _i64(1, 2, 7, 3))],
+                                      dict(mode="cubic", coordinate_transformation_mode=_ctm,
+                                           cubic_coeff_a=-0.5))
+for _nm in ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"]:
+    _NODES[f"resize-nearest-{_nm}"] = ("Resize", (1, 2, 4, 5), ["", ("s", _f32(1, 1, 2.5, 1.4))],
+                                       dict(mode="nearest", nearest_mode=_nm))
+_NODES["resize-cubic-exclude"] = ("Resize", (1, 2, 4, 5), ["", ("s", _f32(1, 1, 2, 0.5))],
+                                  dict(mode="cubic", exclude_outside=1))
+
+
+@pytest.mark.parametrize("name", sorted(_NODES))
+def test_import_node_matches_onnxruntime(name):
+    op, shape, inits, attrs = _NODES[name]
+    data = _node_model(op, shape, inits, attrs)
+    x = _w(*shape, seed=1)
+    want = _ort_run(data, x)[0]
+    got = convnp.onnx.load(data)(convnp.from_numpy(x)).array
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=TOL * max(1.0, float(np.abs(want).max())))
