@@ -818,6 +818,14 @@ _NODES = {
     "selu": ("Selu", (2, 3), [], {}),
     "shrink": ("Shrink", (2, 5), [], dict(lambd=0.3, bias=0.3)),
     "clip": ("Clip", (2, 5), [("lo", _f32(-0.2)), ("hi", _f32(0.4))], {}),
+    "instance-norm": ("InstanceNormalization", (2, 3, 4, 5), [("g", _w(3)), ("b", _w(3))],
+                      dict(epsilon=1e-3)),
+    "gelu-tanh-opset20": ("Gelu", (2, 5), [], dict(approximate="tanh", _opset=20)),
+    "reducemax-keepdims0": ("ReduceMax", (2, 3, 4), [("a", _i64(1))], dict(keepdims=0,
+                                                                          _opset=18)),
+    "flatten-axis2": ("Flatten", (2, 3, 4, 5), [], dict(axis=2)),
+    "dropout-inference": ("Dropout", (2, 5), [("r", np.float32(0.3) * np.ones((), np.float32))],
+                          {}),
 }
 for _ctm in ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
              "half_pixel_symmetric"]:
@@ -836,7 +844,8 @@ _NODES["resize-cubic-exclude"] = ("Resize", (1, 2, 4, 5), ["", ("s", _f32(1, 1, 
 @pytest.mark.parametrize("name", sorted(_NODES))
 def test_import_node_matches_onnxruntime(name):
     op, shape, inits, attrs = _NODES[name]
-    data = _node_model(op, shape, inits, attrs)
+    attrs = dict(attrs)
+    data = _node_model(op, shape, inits, attrs, opset=attrs.pop("_opset", 19))
     x = _w(*shape, seed=1)
     want = _ort_run(data, x)[0]
     got = convnp.onnx.load(data)(convnp.from_numpy(x)).array
