@@ -124,8 +124,9 @@ def load(f, dtype=None):
     Weights (the float initializers feeding convolutions, Gemm/MatMul, normalisation scales and
     biases, PReLU slopes) become ``Parameter``s — named after the initializers, nested at the
     dots, so a PyTorch-exported model's ``state_dict`` keys survive — and BatchNormalization
-    statistics become buffers; the model can be fine-tuned like any other. ``model.eval()`` /
-    ``model.train()`` switch BatchNormalization and Dropout as usual.
+    statistics become buffers; the model can be fine-tuned like any other. It is returned in
+    eval mode (an ONNX file is an inference graph); ``model.train()`` switches BatchNormalization
+    to batch statistics and Dropout on, as usual.
 
     Args:
         f: a path, a binary file object, bytes, or an ``onnx.ModelProto``.
@@ -143,4 +144,5 @@ def load(f, dtype=None):
     from convnp.onnx._import import OnnxModule, read_model
 
     onnx = _require_onnx("load")
-    return OnnxModule(read_model(f, onnx), dtype=dtype)
+    # an ONNX file is an inference graph: start in eval mode (train() to fine-tune)
+    return OnnxModule(read_model(f, onnx), dtype=dtype).eval()
