@@ -851,3 +851,19 @@ def test_import_node_matches_onnxruntime(name):
     got = convnp.onnx.load(data)(convnp.from_numpy(x)).array
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=0, atol=TOL * max(1.0, float(np.abs(want).max())))
+
+
+def test_imported_model_train_mode_matches_convnp():
+    """train(): BatchNormalization uses batch statistics and updates the running buffers as
+    convnp's BatchNorm does."""
+    convnp.manual_seed(6)
+    model = _randomize_bn(nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.ReLU()))
+    x = convnp.randn(4, 1, 6, 6)
+    back = convnp.onnx.load(_export(model.eval(), x))
+    model.train()
+    back.train()
+    np.testing.assert_allclose(back(x).array, model(x).array, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(back.state_dict()["1.running_mean"].array,
+                               model[1].running_mean.array, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(back.state_dict()["1.running_var"].array,
+                               model[1].running_var.array, rtol=1e-6, atol=1e-7)
