@@ -98,6 +98,7 @@ def rows(names=None, batch: int = 32, repeats: int = 5, threads: int = 2) -> lis
 
     import convnp
     from convnp.models import get_model
+    from convnp.nn.modules.normalization import _BatchNorm
 
     out = []
     for name in names or MODELS:
@@ -106,7 +107,7 @@ def rows(names=None, batch: int = 32, repeats: int = 5, threads: int = 2) -> lis
         model = get_model(name, **kwargs)
         rng = np.random.default_rng(0)
         for m in model.modules():
-            if type(m).__name__.startswith("BatchNorm"):
+            if isinstance(m, _BatchNorm):
                 m.running_mean.array[...] = rng.uniform(-0.2, 0.2, m.running_mean.shape)
                 m.running_var.array[...] = rng.uniform(0.5, 1.5, m.running_var.shape)
         model.eval()

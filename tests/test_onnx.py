@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import io
+import sys
 import warnings
 
 import numpy as np
@@ -66,10 +67,10 @@ def check_model(model, *xs, roundtrip: bool = True, tol: float = TOL, **kw):
 def _randomize_bn(model, seed=0):
     """Non-trivial running statistics, so BatchNormalization is really checked."""
     rng = np.random.default_rng(seed)
+    from convnp.nn.modules.normalization import _BatchNorm
+
     for m in model.modules():
-        if isinstance(m, nn.modules.normalization._BatchNorm if hasattr(
-                nn.modules.normalization, "_BatchNorm") else ()) or type(m).__name__.startswith(
-                "BatchNorm"):
+        if isinstance(m, _BatchNorm):
             c = m.running_mean.shape[0]
             m.running_mean.array[...] = rng.uniform(-0.5, 0.5, c)
             m.running_var.array[...] = rng.uniform(0.5, 1.5, c)
@@ -867,3 +868,12 @@ def test_imported_model_train_mode_matches_convnp():
                                model[1].running_mean.array, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(back.state_dict()["1.running_var"].array,
                                model[1].running_var.array, rtol=1e-6, atol=1e-7)
+
+
+def test_missing_extra_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(ImportError, match=r"convnp.onnx.export needs the 'onnx' package: pip "
+                                          r"install 'convnp\[onnx\]'"):
+        convnp.onnx.export(nn.ReLU(), convnp.randn(2), io.BytesIO())
+    with pytest.raises(ImportError, match=r"convnp.onnx.load needs the 'onnx' package"):
+        convnp.onnx.load(b"")
