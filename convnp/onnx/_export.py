@@ -180,11 +180,11 @@ def _pad_per_mode(c: _Ctx, x: str, pairs, modes, lead: int) -> str:
     along W), padding only that mode's axes; ``lead`` axes before the padded ones stay."""
     for mode in dict.fromkeys(modes):
         sub = [(lo, hi) if m == mode else (0, 0) for (lo, hi), m in zip(pairs, modes)]
-        x = _pad_node(c, x, [(0, 0)] * lead + sub, _PAD_MODE[mode], 0.0, c.shape(0))
+        x = _pad_node(c, x, [(0, 0)] * lead + sub, _PAD_MODE[mode], 0.0)
     return x
 
 
-def _pad_node(c: _Ctx, x: str, pairs, mode: str, value: float, shape) -> str:
+def _pad_node(c: _Ctx, x: str, pairs, mode: str, value: float) -> str:
     b = c.b
     if mode == "wrap" and b.opset < 19:
         # Pad's 'wrap' mode arrived in opset 19: slices + Concat give the same on older opsets
@@ -387,8 +387,7 @@ def _pad(c: _Ctx):
     lead = len(c.shape(0)) - len(pairs)
     x = c.x(0)
     if len(set(modes)) == 1 and modes[0] == "constant":
-        return [_pad_node(c, x, [(0, 0)] * lead + pairs, "constant", c.kw.get("value", 0.0),
-                          c.shape(0))]
+        return [_pad_node(c, x, [(0, 0)] * lead + pairs, "constant", c.kw.get("value", 0.0))]
     return [_pad_per_mode(c, x, pairs, modes, lead)]
 
 

@@ -20,15 +20,16 @@ from convnp.onnx._export import ADAPTIVE_HINT, UnsupportedOperatorError
 _SETTING_INPUTS = {("Reshape", 1), ("Resize", 1), ("Resize", 2), ("Resize", 3), ("Pad", 1),
                    ("Pad", 2), ("Pad", 3), ("Slice", 1), ("Slice", 2), ("Slice", 3),
                    ("Slice", 4), ("Clip", 1), ("Clip", 2), ("Unsqueeze", 1), ("Squeeze", 1),
-                   ("Expand", 1), ("Tile", 1), ("MaxUnpool", 1), ("MaxUnpool", 2),
+                   ("Expand", 1), ("MaxUnpool", 1), ("MaxUnpool", 2),
                    ("ReduceMean", 1), ("ReduceSum", 1), ("ConstantOfShape", 0),
-                   ("Upsample", 1), ("Range", 0), ("Range", 1), ("Range", 2), ("Split", 1)}
+                   ("Upsample", 1), ("Range", 0), ("Range", 1), ("Range", 2), ("Split", 1),
+                   ("ReduceMax", 1), ("ReduceMin", 1), ("Dropout", 1), ("Dropout", 2)}
 _BUFFER_INPUTS = {("BatchNormalization", 3), ("BatchNormalization", 4)}
 _PARAM_INPUTS = {("Conv", 1), ("Conv", 2), ("ConvTranspose", 1), ("ConvTranspose", 2),
                  ("Gemm", 0), ("Gemm", 1), ("Gemm", 2), ("MatMul", 0), ("MatMul", 1),
                  ("BatchNormalization", 1), ("BatchNormalization", 2), ("PRelu", 1),
                  ("InstanceNormalization", 1), ("InstanceNormalization", 2),
-                 ("LayerNormalization", 1), ("LayerNormalization", 2), ("Add", 0), ("Add", 1),
+                 ("Add", 0), ("Add", 1),
                  ("Mul", 0), ("Mul", 1), ("Sub", 0), ("Sub", 1), ("Div", 0), ("Div", 1)}
 
 
