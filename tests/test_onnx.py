@@ -136,6 +136,9 @@ def _blocks():
         "ConvNormAct": (lambda: B.ConvNormAct(2, 4, 3, stride=2, activation="silu"), (2, 2, 9, 9)),
         "ConvNormAct-gelu": (lambda: B.ConvNormAct(2, 4, 3, activation="gelu"), (1, 2, 6, 6)),
         "DoubleConv": (lambda: B.DoubleConv(2, 4), (2, 2, 8, 8)),
+        "DoubleConv-group": (lambda: B.DoubleConv(2, 4, norm="group"), (2, 2, 6, 6)),
+        "DoubleConv-instance": (lambda: B.DoubleConv(2, 4, norm="instance"), (2, 2, 6, 6)),
+        "ConvNormAct-layer": (lambda: B.ConvNormAct(2, 4, 3, norm="layer"), (2, 2, 6, 6)),
         "UpBlock-bilinear": (lambda: B.UpBlock(4, 2, skip_channels=2), [(1, 4, 4, 4),
                                                                         (1, 2, 8, 8)]),
         "UpBlock-transpose": (lambda: B.UpBlock(4, 2, skip_channels=2, mode="transpose"),
@@ -248,6 +251,12 @@ _OPS = {
     "sum": (lambda: _m(lambda s, x: x.sum(dim=-1)), (2, 3, 4)),
     "batchnorm1d-2d": (lambda: _layer(nn.BatchNorm1d(3)), (4, 3)),
     "batchnorm-noaffine": (lambda: _layer(nn.BatchNorm2d(3, affine=False)), (2, 3, 2, 2)),
+    "groupnorm": (lambda: _layer(nn.GroupNorm(2, 4)), (2, 4, 3, 5)),
+    "groupnorm-1d-noaffine": (lambda: _layer(nn.GroupNorm(3, 6, affine=False)), (2, 6, 5)),
+    "instancenorm2d-affine": (lambda: _layer(nn.InstanceNorm2d(3, affine=True)), (2, 3, 4, 5)),
+    "instancenorm1d": (lambda: _layer(nn.InstanceNorm1d(3)), (2, 3, 7)),
+    "layernorm": (lambda: _layer(nn.LayerNorm((4, 5))), (2, 3, 4, 5)),
+    "layernorm-noaffine": (lambda: _layer(nn.LayerNorm(5, elementwise_affine=False)), (2, 5)),
     "dropout-eval": (lambda: _m(lambda s, x: s.mods[1](s.mods[0](x)), nn.Dropout(0.5),
                                 nn.Dropout2d(0.3)), (2, 3, 4, 4)),
     "linear-2d": (lambda: _layer(nn.Linear(5, 3)), (4, 5)),
@@ -610,6 +619,13 @@ def test_unsupported_layer_named():
     with pytest.raises(convnp.onnx.UnsupportedOperatorError,
                        match=r"LocalResponseNorm.*called by 1 \(LocalResponseNorm\)"):
         _export(model, convnp.randn(1, 1, 5, 5))
+
+
+def test_layer_norm_needs_opset_17():
+    with pytest.raises(convnp.onnx.UnsupportedOperatorError,
+                       match=r"model \(LayerNorm\) calls Standardize \(layer norm\) below "
+                             r"opset 17"):
+        _export(nn.LayerNorm(3), convnp.randn(2, 3), opset_version=16)
 
 
 def test_export_argument_errors():

@@ -340,6 +340,42 @@ def _batch_norm(c: _Ctx):
                   epsilon=float(c.kw.get("eps", 1e-5)))]
 
 
+@_converts("Standardize")
+def _standardize(c: _Ctx):
+    """Group / instance norm: InstanceNormalization over the (N, groups, -1) view, then the
+    per-channel affine (one form for every opset; GroupNormalization changed meaning at 21).
+    Layer norm: LayerNormalization (opset 17)."""
+    b, kw = c.b, c.kw
+    shape, view, axes = c.shape(0), tuple(kw["view"]), tuple(kw["axes"])
+    nd, dt, eps = len(shape), c.arrays[0].dtype, float(kw.get("eps", 1e-5))
+    w = c.x(1) if c.arrays[1] is not None else ""
+    bias = c.x(2) if len(c.arrays) > 2 and c.arrays[2] is not None else ""
+    per_channel = (1, shape[1]) + (1,) * (nd - 2) if nd >= 2 else None
+    if nd >= 3 and len(view) == 3 and axes == (2,) and tuple(kw["wshape"]) == per_channel:
+        g = view[1]
+        x = c.x(0)
+        if nd != 3 or g != shape[1]:
+            x = b.one("Reshape", [x, b.ints([0, g, -1])])
+        y = b.one("InstanceNormalization", [x, b.const(np.ones(g, dt)), b.const(np.zeros(g, dt))],
+                  epsilon=eps)
+        if nd != 3 or g != shape[1]:
+            y = b.one("Reshape", [y, b.one("Shape", [c.x(0)])])
+        if w:
+            y = b.one("Mul", [y, b.one("Reshape", [w, b.ints(per_channel)])])
+        if bias:
+            y = b.one("Add", [y, b.one("Reshape", [bias, b.ints(per_channel)])])
+        return [y, "", ""]
+    lead = len(view) - 1
+    if axes == (lead,) and view[:lead] == shape[:lead]:
+        if b.opset < 17:
+            c.fail(f"(layer norm) below opset 17 (LayerNormalization); got opset {b.opset}")
+        ns = shape[lead:]
+        scale = w or b.const(np.ones(ns, dt))
+        ins = [c.x(0), scale] + ([bias] if bias else [])
+        return [b.one("LayerNormalization", ins, axis=lead, epsilon=eps), "", ""]
+    c.fail(f"with view={view}, axes={axes}")
+
+
 @_converts("BatchNormTrain")
 def _batch_norm_train(c: _Ctx):
     c.fail("in training mode (call model.eval() before exporting)")

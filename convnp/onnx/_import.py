@@ -29,6 +29,7 @@ _PARAM_INPUTS = {("Conv", 1), ("Conv", 2), ("ConvTranspose", 1), ("ConvTranspose
                  ("Gemm", 0), ("Gemm", 1), ("Gemm", 2), ("MatMul", 0), ("MatMul", 1),
                  ("BatchNormalization", 1), ("BatchNormalization", 2), ("PRelu", 1),
                  ("InstanceNormalization", 1), ("InstanceNormalization", 2),
+                 ("LayerNormalization", 1), ("LayerNormalization", 2),
                  ("Add", 0), ("Add", 1),
                  ("Mul", 0), ("Mul", 1), ("Sub", 0), ("Sub", 1), ("Div", 0), ("Div", 1)}
 
@@ -493,6 +494,17 @@ def _instance_norm(m, node, ins):
 
     return instance_norm(ins[0], weight=ins[1], bias=ins[2],
                          eps=float(node.attrs.get("epsilon", 1e-5)))
+
+
+@_op("LayerNormalization")
+def _layer_norm(m, node, ins):
+    from convnp.ops.normalization import layer_norm
+
+    x = ins[0]
+    axis = int(node.attrs.get("axis", -1)) % x.ndim
+    bias = ins[2] if len(ins) > 2 else None
+    return layer_norm(x, tuple(x.shape[axis:]), ins[1], bias,
+                      eps=float(node.attrs.get("epsilon", 1e-5)))
 
 
 @_op("Dropout")
