@@ -571,6 +571,20 @@ def test_torch_op_zoo():
     _check_torch(_torch_ops()(), torch.randn(2, 2, 11, 11))
 
 
+def test_torch_max_pool_indices():
+    """PyTorch turns ONNX's whole-tensor MaxPool indices into per-plane ones with a second
+    MaxPool, Slice and Sub: convnp's MaxPool must give ONNX's convention for that to work."""
+    torch = _torch()
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 5, 6)
+    model = torch.nn.MaxPool2d(2, stride=(2, 1), padding=1, return_indices=True)
+    net = convnp.onnx.load(_torch_export(model, x))
+    y, idx = net(convnp.tensor(x.numpy()))
+    ty, tidx = model(x)
+    np.testing.assert_array_equal(y.array, ty.numpy())
+    np.testing.assert_array_equal(idx.array, tidx.numpy())
+
+
 @pytest.mark.parametrize("opset", [13, 17])
 def test_torch_opsets_and_dynamic_batch(opset):
     torch = _torch()
