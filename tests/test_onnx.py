@@ -113,7 +113,10 @@ def test_every_model_exports(name):
     convnp.manual_seed(0)
     extra, shape = _MODEL_CASES[name]
     model = _randomize_bn(get_model(name, num_classes=3, in_channels=1, **extra))
-    check_model(model, convnp.randn(*shape))
+    data = check_model(model, convnp.randn(*shape),
+                       dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    x = convnp.randn(3, *shape[1:])  # another batch size
+    np.testing.assert_allclose(_ort_run(data, x)[0], model(x).array, rtol=0, atol=TOL)
 
 
 def test_dynamic_batch_axis():
