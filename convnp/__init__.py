@@ -130,6 +130,7 @@ _memory.keep_freed_memory()  # glibc keeps freed pages for reuse (see convnp/_me
 
 # heavier subpackages load on first use, so `import convnp` stays light
 _LAZY = {"nn", "optim", "data", "models", "tools", "utils", "autograd", "cli", "cuda"}
+_LAZY.add("onnx")  # convnp.onnx: ONNX export / import (needs the 'onnx' extra when used)
 
 
 # explain/summary tools, re-exported at the top level and imported on first use

@@ -208,6 +208,59 @@ register_command("models", "list the available models", lambda p: None, _run_mod
 register_command("datasets", "list the available datasets", lambda p: None, _run_datasets)
 
 
+# -- export --------------------------------------------------------------------------------------
+def _add_export(p):
+    p.add_argument("run_dir", help="a run directory written by `convnp train`")
+    p.add_argument("--format", choices=["onnx"], default="onnx", help="model format (onnx)")
+    p.add_argument("--out", default=None, help="output file (default RUN_DIR/model.onnx)")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17)")
+
+
+def _run_export(args) -> int:
+    """Rebuild the run's network from its checkpoint and write it as ONNX (batch axis dynamic),
+    then, if onnxruntime is installed, check that it gives convnp's logits."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    import convnp
+    from convnp.train import DATASET_INFO, _dataset_key, load_run
+
+    cfg, model, classes, _ = load_run(args.run_dir)
+    info = DATASET_INFO[_dataset_key(cfg.dataset)]
+    out = Path(args.out or Path(args.run_dir) / "model.onnx")
+    x = convnp.randn(2, info["channels"], info["size"], info["size"])
+    try:
+        proto = convnp.onnx.export(model, x, str(out), opset_version=args.opset,
+                                   input_names=["input"], output_names=["logits"],
+                                   dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    except ImportError as e:
+        raise RuntimeError(str(e)) from None
+    meta = {"classes": json.dumps(classes), "model": cfg.model, "dataset": cfg.dataset,
+            "input": f"(batch, {info['channels']}, {info['size']}, {info['size']}) normalised "
+                     f"with mean {info['mean']} and std {info['std']}"}
+    for k, v in meta.items():
+        proto.metadata_props.add(key=k, value=str(v))
+    out.write_bytes(proto.SerializeToString())
+    msg = f"wrote {out} ({cfg.model}, opset {proto.opset_import[0].version}, input (batch, " \
+          f"{info['channels']}, {info['size']}, {info['size']}), output logits)"
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        print(msg)
+        return 0
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"input": x.array})[0]
+    with convnp.no_grad():
+        diff = float(np.abs(got - model(x).array).max())
+    print(f"{msg}; onnxruntime {ort.__version__} matches convnp within {diff:.1e}")
+    return 0
+
+
+register_command("export", "export a run's model (ONNX)", _add_export, _run_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     for mod in PLUGIN_MODULES:
         try:

@@ -28,6 +28,11 @@ import numpy as np
 
 from convnp.autograd.grad_mode import is_grad_enabled
 
+# Set by ``convnp.onnx`` while it traces a forward: called as ``_tracer(cls, args, kwargs, out)``
+# after every Function call, so functional code (``F.relu``, ``x + y``, ``x.view``) is recorded
+# along with the layers. None outside tracing (one global lookup per op).
+_tracer = None
+
 
 class Context:
     """Per-call scratch space of a Function: saved arrays, flags and any attribute the op sets."""
@@ -100,6 +105,8 @@ class Function:
         outs = tuple(o if isinstance(o, np.ndarray) else np.asarray(o) for o in outs)
         if not record:
             tensors = tuple(Tensor._wrap(o) for o in outs)
+            if _tracer is not None:
+                _tracer(cls, args, kwargs, tensors)
             return tensors if multi else tensors[0]
 
         edges = []
@@ -121,4 +128,6 @@ class Function:
                 t._output_nr = i
             tensors.append(t)
         tensors = tuple(tensors)
+        if _tracer is not None:
+            _tracer(cls, args, kwargs, tensors)
         return tensors if multi else tensors[0]

@@ -287,7 +287,8 @@ class Interpolate(Function):
     """Separable resampling with one ``(idx, w)`` table per resized spatial axis."""
 
     @staticmethod
-    def forward(ctx, x, tables):
+    def forward(ctx, x, tables, spec=None):
+        # spec: the interpolate() call that built the tables, read by the ONNX exporter only
         ctx.tables = tables
         ctx.x_shape = x.shape
         n = x.ndim
@@ -426,7 +427,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             tab = _linear_table(n_in, n_out, sc, align, ft)
         if not _is_identity(*tab, n_in):
             tables[a + 2] = (np.ascontiguousarray(tab[0]), np.ascontiguousarray(tab[1]))
-    return Interpolate.apply(input, tables=tables)
+    spec = {"mode": mode, "size": out, "scales": scales, "align_corners": align,
+            "antialias": bool(antialias)}
+    return Interpolate.apply(input, tables=tables, spec=spec)
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
