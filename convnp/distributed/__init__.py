@@ -493,3 +493,26 @@ def broadcast_object_list(object_list: list, src: int | None = None, group: Any 
     data = payload.copy() if payload is not None else np.empty(int(size[0]), np.uint8)
     broadcast(data, src)
     object_list[:] = pickle.loads(data.tobytes())
+
+
+# -- internal helpers for convnp's own distributed layers (DDP, SyncBatchNorm) ----------------------
+def _iallreduce(buf: np.ndarray, where: str, comm: Any = None) -> Work:
+    """Start a SUM allreduce of the C-contiguous ``buf`` in place on ``comm`` (default: the
+    world); returns its Work."""
+    g = _default(where)
+    return Work((comm or g.comm).Iallreduce(g.MPI.IN_PLACE, buf, op=g.MPI.SUM), where)
+
+
+def _allgather(arr: np.ndarray, where: str) -> np.ndarray:
+    """Every rank's ``arr`` stacked along a new first axis, in rank order (blocking)."""
+    g = _default(where)
+    src = np.ascontiguousarray(arr)
+    out = np.empty((g.size,) + src.shape, src.dtype)
+    Work(g.comm.Iallgather(src, out), where).wait()
+    return out
+
+
+def _dup_comm(where: str):
+    """A private communicator over the same ranks: its collectives cannot interleave with the
+    world's (DDP's gradient allreduces vs SyncBatchNorm's during the same backward)."""
+    return _default(where).comm.Dup()
