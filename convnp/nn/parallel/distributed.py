@@ -73,7 +73,8 @@ class DistributedDataParallel(Module):
         broadcast_buffers: broadcast rank 0's buffers (BatchNorm running statistics) at each
             forward that follows a synchronised step (default True).
         process_group: None (the default group).
-        bucket_cap_mb: bucket size in MiB (default 25; the first bucket is 1 MiB as in torch).
+        bucket_cap_mb: bucket size in MiB (default 25; the first bucket is at most 1 MiB, so its
+            allreduce starts early).
         find_unused_parameters: walk the output's autograd graph at each forward so that
             parameters that get no gradient do not hold their bucket back (their gradient counts
             as zero in the average; one that no rank used keeps its ``.grad`` untouched). Without
@@ -173,7 +174,7 @@ class DistributedDataParallel(Module):
             members, size = open_.get(dt, ([], 0))
             members.append((i, p))
             size += p.array.nbytes
-            cap = caps.get(dt, _FIRST_BUCKET_BYTES)
+            cap = caps.get(dt, min(_FIRST_BUCKET_BYTES, self.bucket_bytes_cap))
             if size >= cap:
                 buckets.append(_Bucket(len(buckets), members, dt))
                 caps[dt] = self.bucket_bytes_cap
