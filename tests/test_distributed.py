@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -47,6 +48,7 @@ def mpirun(args: list[str], n: int = 2, timeout: float = 120, check: bool = True
     p = subprocess.run(cmd, capture_output=True, text=True, env=mpi_env(), cwd=ROOT,
                        timeout=timeout)
     p.seconds = time.perf_counter() - start
+    p.stdout = re.sub(r"\x1b\[[0-9;]*m", "", p.stdout)  # mpirun's pty makes rich colour its text
     if check and p.returncode != 0:
         pytest.fail(f"{' '.join(cmd)} exited with {p.returncode}\n--- stdout\n{p.stdout}\n"
                     f"--- stderr\n{p.stderr}")
@@ -247,3 +249,65 @@ def test_stuck_rank_times_out_with_a_clear_error():
     assert "DistributedTimeoutError" in out and "waited" in out and "timeout 2 s" in out, out
     assert "aborting the MPI job" in out, out
     assert p.seconds < 45, p.seconds
+
+
+# -- convnp train --distributed / convnp launch ----------------------------------------------
+MNIST = ROOT.parent / "shared" / "data" / "mnist"
+needs_mnist = pytest.mark.skipif(not MNIST.is_dir(),
+                                 reason="../shared/data/mnist (original MNIST files) is absent")
+
+
+def test_launch_builds_the_mpirun_command(capsys):
+    from convnp.cli import main
+    assert main(["launch", "-n", "3", "--threads", "2", "--dry-run", "--", "train",
+                 "--epochs", "1"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("+ mpirun -n 3 --oversubscribe -x OMP_NUM_THREADS=2 ")
+    assert line.endswith("-m convnp train --distributed --epochs 1")
+    assert main(["launch", "-n", "2", "--hostfile", "hosts", "--dry-run", "--", "eval",
+                 "run"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert "--hostfile hosts" in line and "--oversubscribe" not in line
+    assert line.endswith("-m convnp eval run")
+    assert main(["launch", "-n", "2", "--dry-run"]) == 2
+    assert "after --" in capsys.readouterr().err
+
+
+def test_train_distributed_without_launcher_says_how_to_launch(monkeypatch, capsys):
+    import convnp.distributed as dist
+    from convnp.cli import main
+    for var in dist._LAUNCHER_VARS:
+        monkeypatch.delenv(var, raising=False)
+    assert main(["train", "--distributed", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "convnp train: error:" in err and "mpirun -n 2" in err and len(err.splitlines()) == 1
+
+
+@needs_mpi
+@needs_mnist
+def test_train_distributed_one_epoch_then_resumed_on_2_and_on_1_process(tmp_path):
+    run = tmp_path / "run"
+    common = ["--no-progress"]
+    p = mpirun(["-m", "convnp", "train", "--distributed", "--data-dir", str(MNIST),
+                "--limit-train", "128", "--limit-test", "100", "--epochs", "1",
+                "--batch-size", "32", "--out", str(run), "--seed", "3", "--optimizer", "sgd"]
+               + common, timeout=180)
+    assert p.stdout.count("epoch 1:") == 1, p.stdout  # rank 0 alone prints
+    assert "data-parallel over 2 ranks: batch 32 per rank, 64 in all" in p.stdout
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1]
+    for f in ("checkpoint.safetensors", "config.json", "curves.png", "confusion.png"):
+        assert (run / f).stat().st_size > 0
+    assert not list(run.glob("*.tmp*"))
+    # the evaluation was split over the ranks and summed: accuracy is k / 100 exactly
+    assert abs(rows[0]["test_acc"] * 100 - round(rows[0]["test_acc"] * 100)) < 1e-9
+    # resumed with the same number of ranks, then with a single process
+    mpirun(["-m", "convnp", "train", "--distributed", "--resume", str(run), "--epochs", "2"]
+           + common, timeout=180)
+    from convnp.train import Trainer
+    Trainer.resume(run, epochs=3, plots=False).fit()  # a single process continues the run
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert rows[2]["train_loss"] < rows[0]["train_loss"]
+    from convnp import checkpoint as ckpt
+    assert int(ckpt.load(run / "checkpoint.safetensors")["epoch"]) == 3
