@@ -21,6 +21,8 @@ import importlib
 import sys
 from typing import Callable
 
+from convnp.distributed._train import abort_job_on_error
+
 __all__ = ["main", "register_command", "build_parser", "PLUGIN_MODULES"]
 
 PLUGIN_MODULES = ["convnp.tools.cli_tools", "convnp.distributed.launch"]
@@ -81,6 +83,7 @@ def _add_train(p: argparse.ArgumentParser) -> None:
                    "--batch-size is per rank, rank 0 writes the run (docs/distributed.md)")
 
 
+@abort_job_on_error  # distributed: an error on one rank ends the job, not only that rank
 def _run_train(args) -> int:
     from convnp.train import TrainConfig, Trainer
     dist = _distributed_setup(args)

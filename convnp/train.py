@@ -238,7 +238,8 @@ class Trainer:
         cfg.validate()
         convnp.manual_seed(cfg.seed)
         self.loader_gen = convnp.Generator().manual_seed(cfg.seed + 1)
-        self.train_set, self.test_set = build_datasets(cfg)
+        with self.dist.main_first():  # distributed: rank 0 downloads, the others read its files
+            self.train_set, self.test_set = build_datasets(cfg)
         self.classes = _classes(self.train_set)
         self.num_classes = len(self.classes) or int(np.max(self.train_set.dataset.targets) + 1)
         self.model = build_model(cfg, self.num_classes)

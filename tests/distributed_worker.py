@@ -1,4 +1,4 @@
-"""Run by tests/test_distributed.py under ``mpirun -n 2``: ``python distributed_worker.py MODE OUT``.
+"""Run by tests/test_distributed.py under ``mpirun -n 2``: ``distributed_worker.py MODE [OUT]``.
 
 ``checks`` runs every check of the distributed package in one MPI launch (start-up costs about a
 second) and rank 0 writes ``{check: "ok" | failure text}`` (failures of every rank) to OUT as JSON.
@@ -345,7 +345,6 @@ def run_checks(out_path: str) -> int:
         except Exception:
             results[name] = {"ok": False, "error": f"rank {dist.get_rank()}: "
                              + traceback.format_exc()}
-    gathered = [None]
     # every rank's results to rank 0 (one object per rank, through broadcasts)
     merged = {}
     for src in range(dist.get_world_size()):

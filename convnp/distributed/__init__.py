@@ -495,7 +495,7 @@ def broadcast_object_list(object_list: list, src: int | None = None, group: Any 
     object_list[:] = pickle.loads(data.tobytes())
 
 
-# -- internal helpers for convnp's own distributed layers (DDP, SyncBatchNorm) ----------------------
+# -- internal helpers for convnp's own distributed layers (DDP, SyncBatchNorm) ---------------------
 def _iallreduce(buf: np.ndarray, where: str, comm: Any = None) -> Work:
     """Start a SUM allreduce of the C-contiguous ``buf`` in place on ``comm`` (default: the
     world); returns its Work."""

@@ -8,8 +8,11 @@ The single-process object answers with what the loop did before, so the loop has
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
-from typing import Any
+import sys
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -36,6 +39,10 @@ class Single:
 
     def sync_buffers(self, model) -> None:
         pass
+
+    @contextlib.contextmanager
+    def main_first(self) -> Iterator[None]:
+        yield
 
 
 class DataParallel(Single):
@@ -90,6 +97,16 @@ class DataParallel(Single):
                 out.append(float(part))
         return out
 
+    @contextlib.contextmanager
+    def main_first(self) -> Iterator[None]:
+        """Rank 0 runs the block first (e.g. downloads the dataset), then the others."""
+        from convnp import distributed as dist
+        if not self.is_main:
+            dist.barrier()
+        yield
+        if self.is_main:
+            dist.barrier()
+
     def sync_buffers(self, model) -> None:
         from convnp import distributed as dist
         for b in model.buffers():
@@ -110,3 +127,21 @@ def threads_per_rank(environ=os.environ) -> int | None:
     if not local or not local.isdigit():
         return None
     return max(1, (os.cpu_count() or 1) // int(local))
+
+
+def abort_job_on_error(command):
+    """Wrap a CLI command so that an error on one rank ends the whole MPI job (with the error on
+    one line) instead of leaving the other ranks waiting in a collective for it."""
+    @functools.wraps(command)
+    def run(args):
+        try:
+            return command(args)
+        except BaseException as e:
+            from convnp import distributed as dist
+            if dist.is_initialized() and dist.get_world_size() > 1:
+                sys.stderr.write(f"convnp: error on rank {dist.get_rank()}: "
+                                 f"{type(e).__name__}: {e}; aborting the MPI job\n")
+                sys.stderr.flush()
+                dist._default("abort").comm.Abort(130 if isinstance(e, KeyboardInterrupt) else 2)
+            raise
+    return run

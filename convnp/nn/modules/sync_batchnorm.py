@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from convnp.nn.modules.module import Module
 from convnp.nn.modules.normalization import _BatchNorm
-from convnp.ops import normalization as N
 
 __all__ = ["SyncBatchNorm"]
 
