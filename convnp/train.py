@@ -292,7 +292,7 @@ class Trainer:
         # metrics.jsonl may hold a line written after the last checkpoint: rewrite it
         if trainer.dist.is_main:
             ckpt.atomic_write_text(run_dir / "metrics.jsonl",
-                               "".join(json.dumps(h) + "\n" for h in trainer.history))
+                                   "".join(json.dumps(h) + "\n" for h in trainer.history))
         return trainer
 
     # -- the loop -----------------------------------------------------------------------------
