@@ -319,3 +319,32 @@ def test_train_distributed_one_epoch_then_resumed_on_2_and_on_1_process(tmp_path
     assert rows[2]["train_loss"] < rows[0]["train_loss"]
     from convnp import checkpoint as ckpt
     assert int(ckpt.load(run / "checkpoint.safetensors")["epoch"]) == 3
+
+
+def test_signatures_follow_torch():
+    """Positional arguments in torch's order, so calls written for torch bind the same way."""
+    import inspect
+
+    torch = pytest.importorskip("torch")
+    import torch.distributed as tdist
+
+    import convnp.distributed as dist
+    from convnp.nn.parallel import DistributedDataParallel
+
+    def names(fn, skip=("self",)):
+        return [n for n, p in inspect.signature(fn).parameters.items()
+                if n not in skip and not n.startswith("_")
+                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY)]
+
+    for name in ("init_process_group", "all_reduce", "broadcast", "all_gather",
+                 "all_gather_into_tensor", "reduce_scatter", "reduce_scatter_tensor", "barrier",
+                 "destroy_process_group", "get_rank", "get_world_size",
+                 "broadcast_object_list"):
+        ours, theirs = names(getattr(dist, name)), names(getattr(tdist, name))
+        assert ours == theirs[:len(ours)] and len(ours) >= min(len(theirs), 4), name
+    ours = names(DistributedDataParallel.__init__)
+    theirs = names(torch.nn.parallel.DistributedDataParallel.__init__)
+    assert ours == theirs[:len(ours)], (ours, theirs)
+    assert names(DistributedSampler.__init__) == names(
+        torch.utils.data.distributed.DistributedSampler.__init__)
+    assert {"SUM", "AVG", "PRODUCT", "MIN", "MAX"} <= set(dist.ReduceOp.__members__)

@@ -477,7 +477,7 @@ def _reduce_scatter(g: _Group, out: np.ndarray, src: np.ndarray, op: ReduceOp, w
 
 
 def broadcast_object_list(object_list: list, src: int | None = None, group: Any = None,
-                          group_src: int | None = None) -> None:
+                          device: Any = None, group_src: int | None = None) -> None:
     """Replace ``object_list``'s items on every rank with rank ``src``'s (pickled objects)."""
     import pickle
 

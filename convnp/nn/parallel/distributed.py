@@ -72,6 +72,7 @@ class DistributedDataParallel(Module):
             or CPU, dim 0).
         broadcast_buffers: broadcast rank 0's buffers (BatchNorm running statistics) at each
             forward that follows a synchronised step (default True).
+        init_sync: broadcast rank 0's parameters and buffers at construction (default True).
         process_group: None (the default group).
         bucket_cap_mb: bucket size in MiB (default 25; the first bucket is at most 1 MiB, so its
             allreduce starts early).
@@ -93,7 +94,8 @@ class DistributedDataParallel(Module):
     """
 
     def __init__(self, module: Module, device_ids=None, output_device=None, dim: int = 0,
-                 broadcast_buffers: bool = True, process_group: Any = None,
+                 broadcast_buffers: bool = True, init_sync: bool = True,
+                 process_group: Any = None,
                  bucket_cap_mb: float | None = None, find_unused_parameters: bool = False,
                  check_reduction: bool = False, gradient_as_bucket_view: bool = False,
                  static_graph: bool = False, **kwargs: Any) -> None:
@@ -134,7 +136,8 @@ class DistributedDataParallel(Module):
         self._params = [p for _, p in named]
         self._rank, self._world = dist.get_rank(), dist.get_world_size()
         self._comm = dist._dup_comm(where)
-        self._sync_module_states()
+        if init_sync:
+            self._sync_module_states()
         self._buckets = self._assign_buckets()
         self._bucket_of = {i: b for b in self._buckets for i, _ in b.params}
         self._hooks = [p.register_post_accumulate_grad_hook(self._make_hook(i))
