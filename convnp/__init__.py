@@ -129,8 +129,10 @@ __version__ = "0.1.0"
 _memory.keep_freed_memory()  # glibc keeps freed pages for reuse (see convnp/_memory.py)
 
 # heavier subpackages load on first use, so `import convnp` stays light
-_LAZY = {"nn", "optim", "data", "models", "tools", "utils", "autograd", "cli", "cuda"}
+_LAZY = {"nn", "optim", "data", "models", "tools", "utils", "autograd", "cli", "cuda",
+         "distributed"}
 _LAZY.add("onnx")  # convnp.onnx: ONNX export / import (needs the 'onnx' extra when used)
+_LAZY.add("sphere")  # convnp.sphere: spherical CNNs (SphereNet, icosahedral mesh convolution)
 
 
 # explain/summary tools, re-exported at the top level and imported on first use

@@ -21,9 +21,11 @@ import importlib
 import sys
 from typing import Callable
 
+from convnp.distributed._train import abort_job_on_error
+
 __all__ = ["main", "register_command", "build_parser", "PLUGIN_MODULES"]
 
-PLUGIN_MODULES = ["convnp.tools.cli_tools"]
+PLUGIN_MODULES = ["convnp.tools.cli_tools", "convnp.distributed.launch"]
 
 _COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
 
@@ -76,11 +78,18 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no live progress bar")
     p.add_argument("--threads", type=int, default=None,
                    help="intra-op threads (convnp.set_num_threads; default: every CPU)")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the ranks of `mpirun -n N` (or `convnp launch`): "
+                   "--batch-size is per rank, rank 0 writes the run (docs/distributed.md)")
 
 
+@abort_job_on_error  # distributed: an error on one rank ends the job, not only that rank
 def _run_train(args) -> int:
     from convnp.train import TrainConfig, Trainer
+    dist = _distributed_setup(args)
     console = _console()
+    if dist is not None and not dist.is_main:
+        console.quiet = True  # rank 0 alone prints
     if args.threads is not None:
         import convnp
 
@@ -90,7 +99,8 @@ def _run_train(args) -> int:
             raise SystemExit(f"convnp train: --threads: {e}") from None
     if args.resume:
         trainer = Trainer.resume(args.resume, epochs=args.epochs,
-                                 progress=not args.no_progress, console=console)
+                                 progress=not args.no_progress, console=console,
+                                 distributed=dist is not None)
         console.print(f"resuming {args.resume} at epoch {trainer.start_epoch}")
     else:
         cfg = TrainConfig(model=args.model, dataset=args.dataset, batch_size=args.batch_size,
@@ -103,10 +113,14 @@ def _run_train(args) -> int:
                           limit_test=args.limit_test)
         if args.epochs is not None:
             cfg.epochs = args.epochs
-        trainer = Trainer(cfg, progress=not args.no_progress, console=console)
+        trainer = Trainer(cfg, progress=not args.no_progress, console=console,
+                          distributed=dist is not None)
         console.print(f"training {cfg.model} on {cfg.dataset} ({len(trainer.train_set)} train / "
                       f"{len(trainer.test_set)} test images), {cfg.epochs} epochs -> "
                       f"{trainer.run_dir}")
+    if dist is not None:
+        console.print(f"data-parallel over {dist.world_size} ranks: batch {trainer.cfg.batch_size}"
+                      f" per rank, {trainer.cfg.batch_size * dist.world_size} in all")
     try:
         history = trainer.fit()
     except KeyboardInterrupt:
@@ -120,6 +134,23 @@ def _run_train(args) -> int:
                       f"{trainer.run_dir} (metrics.jsonl, checkpoint.safetensors, curves.png, "
                       f"confusion.png)")
     return 0
+
+
+def _distributed_setup(args):
+    """``--distributed``: join the MPI job (the error says how to launch when not under mpirun)
+    and share this node's cores among its ranks unless threads were set."""
+    if not args.distributed:
+        return None
+    import os
+
+    import convnp
+    from convnp.distributed._train import DataParallel, threads_per_rank
+    dist = DataParallel()
+    share = threads_per_rank()
+    if args.threads is None and share and not any(
+            os.environ.get(v) for v in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS")):
+        convnp.set_num_threads(share)
+    return dist
 
 
 # -- eval ----------------------------------------------------------------------------------------

@@ -315,6 +315,24 @@ class Tensor:
             store = self.__dict__.setdefault("_grad_hooks", {})
         return RemovableHandle(store, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` after the backward pass has accumulated this leaf's gradient into
+        ``.grad`` (the hook reads or changes ``tensor.grad``; its result is ignored), as torch.
+        Runs as soon as the leaf's gradient is final, while the rest of the backward goes on.
+        Returns a handle whose ``remove()`` unregisters it."""
+        from convnp.utils.hooks import RemovableHandle
+
+        if self.grad_fn is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad hooks "
+                               "cannot be registered on non-leaf tensors")
+        if not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: cannot register a hook on a "
+                               "tensor that doesn't require gradient")
+        if not callable(hook):
+            raise TypeError("register_post_accumulate_grad_hook: hook must be callable, got "
+                            f"{type(hook).__name__}")
+        return RemovableHandle(self.__dict__.setdefault("_post_accumulate_hooks", {}), hook)
+
     def _accumulate_grad(self, g: np.ndarray) -> None:
         if self.grad is None:
             self.grad = Tensor._wrap(np.array(g, dtype=self.array.dtype, copy=True))

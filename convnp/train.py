@@ -177,9 +177,12 @@ def _build_scheduler(cfg: TrainConfig, opt, steps_per_epoch: int):
                      f"cosine, onecycle")
 
 
-def evaluate(model, loader, num_classes: int) -> dict:
-    """Loss, accuracy and confusion matrix (rows: true class, columns: predicted)."""
+def evaluate(model, loader, num_classes: int, dist=None) -> dict:
+    """Loss, accuracy and confusion matrix (rows: true class, columns: predicted); with a
+    distributed ``dist``, each rank's loader holds its shard and the counts are summed."""
     import convnp.nn.functional as F
+    if dist is not None:
+        dist.sync_buffers(model)  # every rank evaluates rank 0's model (BatchNorm statistics)
     model.eval()
     loss_sum, n = 0.0, 0
     cm = np.zeros((num_classes, num_classes), np.int64)
@@ -190,6 +193,8 @@ def evaluate(model, loader, num_classes: int) -> dict:
             pred = logits.array.argmax(1)
             cm += confusion_matrix(y.array, pred, num_classes)
             n += len(y.array)
+    if dist is not None:
+        loss_sum, n, cm = dist.sum([loss_sum, n, cm])
     correct = int(np.trace(cm))
     return {"loss": loss_sum / max(n, 1), "acc": correct / max(n, 1), "confusion": cm}
 
@@ -208,14 +213,18 @@ class Trainer:
         plots: write curves.png and confusion.png at the end (default True).
         callbacks: functions ``cb(trainer, event, info)`` called on 'step' and 'epoch' events
             (raising KeyboardInterrupt from one simulates Ctrl-C).
+        distributed: one rank of ``mpirun -n N``: data-parallel training (see
+            convnp/distributed/_train.py); ``cfg.batch_size`` is per rank, rank 0 alone writes.
     """
 
     def __init__(self, cfg: TrainConfig, progress: bool = False,
                  callbacks: list[Callable] | None = None, console=None,
-                 plots: bool = True) -> None:
+                 plots: bool = True, distributed: bool = False) -> None:
+        from convnp.distributed._train import data_parallel
+        self.dist = data_parallel(distributed)
         self.cfg = cfg
         self.plots = plots
-        self.progress = progress
+        self.progress = progress and self.dist.is_main
         self.callbacks = list(callbacks or [])
         self.console = console
         self.run_dir = Path(cfg.out or _default_out(cfg))
@@ -229,14 +238,18 @@ class Trainer:
         cfg.validate()
         convnp.manual_seed(cfg.seed)
         self.loader_gen = convnp.Generator().manual_seed(cfg.seed + 1)
-        self.train_set, self.test_set = build_datasets(cfg)
+        with self.dist.main_first():  # distributed: rank 0 downloads, the others read its files
+            self.train_set, self.test_set = build_datasets(cfg)
         self.classes = _classes(self.train_set)
         self.num_classes = len(self.classes) or int(np.max(self.train_set.dataset.targets) + 1)
         self.model = build_model(cfg, self.num_classes)
-        self.train_loader = DataLoader(self.train_set, batch_size=cfg.batch_size, shuffle=True,
+        self.net = self.dist.wrap(self.model)  # what the loop calls (DDP when distributed)
+        sampler = self.dist.train_sampler(self.train_set, cfg.seed)
+        self.train_loader = DataLoader(self.train_set, batch_size=cfg.batch_size,
+                                       shuffle=sampler is None, sampler=sampler,
                                        generator=self.loader_gen, prefetch=cfg.prefetch)
-        self.test_loader = DataLoader(self.test_set, batch_size=cfg.eval_batch_size,
-                                      prefetch=cfg.prefetch)
+        self.test_loader = DataLoader(self.dist.test_shard(self.test_set),
+                                      batch_size=cfg.eval_batch_size, prefetch=cfg.prefetch)
         self.optimizer = _build_optimizer(cfg, self.model)
         self.scheduler, self.per_batch = _build_scheduler(cfg, self.optimizer,
                                                           len(self.train_loader))
@@ -251,7 +264,8 @@ class Trainer:
                 "history": self.history, "config": self.cfg.to_json(), "classes": self.classes}
 
     def save_checkpoint(self, epoch: int) -> None:
-        ckpt.save(self.state(epoch), self.run_dir / CHECKPOINT)
+        if self.dist.is_main:
+            ckpt.save(self.state(epoch), self.run_dir / CHECKPOINT)
 
     @classmethod
     def resume(cls, run_dir, epochs: int | None = None, **kwargs) -> "Trainer":
@@ -276,8 +290,9 @@ class Trainer:
         trainer.history = list(state["history"])
         trainer.start_epoch = int(state["epoch"]) + 1
         # metrics.jsonl may hold a line written after the last checkpoint: rewrite it
-        ckpt.atomic_write_text(run_dir / "metrics.jsonl",
-                               "".join(json.dumps(h) + "\n" for h in trainer.history))
+        if trainer.dist.is_main:
+            ckpt.atomic_write_text(run_dir / "metrics.jsonl",
+                                   "".join(json.dumps(h) + "\n" for h in trainer.history))
         return trainer
 
     # -- the loop -----------------------------------------------------------------------------
@@ -286,8 +301,9 @@ class Trainer:
             cb(self, event, info)
 
     def train_epoch(self, epoch: int, bar=None) -> dict:
-        model, opt = self.model, self.optimizer
+        model, opt = self.net, self.optimizer
         model.train()
+        self.dist.start_epoch(self, epoch)
         loss_sum, correct, seen = 0.0, 0, 0
         start = time.perf_counter()
         for step, (x, y) in enumerate(self.train_loader, 1):
@@ -306,6 +322,7 @@ class Trainer:
                 elapsed = time.perf_counter() - start
                 bar(step, loss_sum / seen, correct / seen, seen / max(elapsed, 1e-9))
             self._emit("step", {"epoch": epoch, "step": step, "loss": float(loss.item())})
+        loss_sum, correct, seen = self.dist.sum([loss_sum, correct, seen])
         seconds = time.perf_counter() - start
         return {"train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
                 "epoch_seconds": seconds, "images_per_second": seen / max(seconds, 1e-9)}
@@ -314,11 +331,14 @@ class Trainer:
         """Train until ``cfg.epochs``; returns the metrics history. On KeyboardInterrupt the
         last complete checkpoint stays intact and the interrupt propagates."""
         cfg = self.cfg
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        ckpt.atomic_write_text(self.run_dir / "config.json",
-                               json.dumps(dict(cfg.to_json(), classes=self.classes), indent=2))
+        main = self.dist.is_main
+        if main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            ckpt.atomic_write_text(self.run_dir / "config.json",
+                                   json.dumps(dict(cfg.to_json(), classes=self.classes),
+                                              indent=2))
         with _ProgressBar(self.progress, len(self.train_loader), cfg.epochs,
-                          self.console) as progress:
+                          self.console if main else None) as progress:
             for epoch in range(self.start_epoch, cfg.epochs + 1):
                 lr = float(self.optimizer.param_groups[0]["lr"])
                 bar = progress.epoch(epoch)
@@ -326,14 +346,15 @@ class Trainer:
                 row.update(self.train_epoch(epoch, bar))
                 if self.scheduler is not None and not self.per_batch:
                     self.scheduler.step()
-                ev = evaluate(self.model, self.test_loader, self.num_classes)
+                ev = evaluate(self.model, self.test_loader, self.num_classes, self.dist)
                 row.update(test_loss=ev["loss"], test_acc=ev["acc"], lr=lr)
                 row = {k: row[k] for k in ("epoch", "train_loss", "train_acc", "test_loss",
                                            "test_acc", "epoch_seconds", "images_per_second",
                                            "lr")}
                 self.history.append(row)
-                with open(self.run_dir / "metrics.jsonl", "a") as f:
-                    f.write(json.dumps(row) + "\n")
+                if main:
+                    with open(self.run_dir / "metrics.jsonl", "a") as f:
+                        f.write(json.dumps(row) + "\n")
                 self.save_checkpoint(epoch)
                 self.last_confusion = ev["confusion"]
                 progress.report(row)
@@ -341,9 +362,10 @@ class Trainer:
         if self.history and self.plots:
             if not hasattr(self, "last_confusion"):
                 self.last_confusion = evaluate(self.model, self.test_loader,
-                                               self.num_classes)["confusion"]
-            plot_curves(self.history, self.run_dir / "curves.png")
-            plot_confusion(self.last_confusion, self.classes, self.run_dir / "confusion.png")
+                                               self.num_classes, self.dist)["confusion"]
+            if main:
+                plot_curves(self.history, self.run_dir / "curves.png")
+                plot_confusion(self.last_confusion, self.classes, self.run_dir / "confusion.png")
         return self.history
 
 

@@ -75,7 +75,21 @@ def run_backward(tensors: Sequence[Any], grads: Sequence[np.ndarray], retain_gra
 
     With ``capture`` given, nothing is accumulated into ``.grad``; the gradients with respect to the
     captured tensors are returned instead, in order (None where a tensor is not reached).
+    Callbacks queued during the pass (``queue_callback``) run after it, in order.
     """
+    _callbacks.append([])
+    try:
+        results = _run_backward(tensors, grads, retain_graph, capture)
+    except BaseException:
+        _callbacks.pop()
+        raise
+    for callback in _callbacks.pop():
+        callback()
+    return results
+
+
+def _run_backward(tensors: Sequence[Any], grads: Sequence[np.ndarray], retain_graph: bool,
+                  capture: Sequence[Any] | None) -> list[np.ndarray | None] | None:
     buffers: dict[Node, list] = {}
     leaf_grads: dict[int, tuple[Any, _Acc]] = {}
     captured_nodes: dict[tuple[int, int], int] = {}
@@ -99,6 +113,7 @@ def run_backward(tensors: Sequence[Any], grads: Sequence[np.ndarray], retain_gra
                         results[captured_leaves[id(t)]] = g
                 else:
                     t._accumulate_grad(g)
+                    _post_accumulate_hooks(t)
             continue
         node = t.grad_fn
         slots = buffers.setdefault(node, [None] * node.n_outputs)
@@ -109,6 +124,7 @@ def run_backward(tensors: Sequence[Any], grads: Sequence[np.ndarray], retain_gra
         roots.append(node)
 
     deps = _dependencies(roots)
+    leaf_uses = _leaf_edge_counts(deps)
     ready = [n for n in dict.fromkeys(roots) if deps[n] == 0]
     while ready:
         node = ready.pop()
@@ -151,21 +167,17 @@ def run_backward(tensors: Sequence[Any], grads: Sequence[np.ndarray], retain_gra
                 if g.dtype != dtype:
                     g = g.astype(dtype)
             if kind == "leaf":
-                if g is None:
-                    continue
-                if capture is not None:
-                    if id(target) in captured_leaves:
-                        entry = leaf_grads.get(id(target))
-                        if entry is None:
-                            leaf_grads[id(target)] = (target, _Acc(g))
-                        else:
-                            entry[1].add(g)
-                else:
+                if g is not None and (capture is None or id(target) in captured_leaves):
                     entry = leaf_grads.get(id(target))
                     if entry is None:
                         leaf_grads[id(target)] = (target, _Acc(g))
                     else:
                         entry[1].add(g)
+                # a leaf is final once its last incoming edge is done: accumulate it now, so
+                # its hooks (e.g. DistributedDataParallel's allreduce) run during the backward
+                leaf_uses[id(target)] -= 1
+                if leaf_uses[id(target)] == 0 and id(target) in leaf_grads:
+                    _finish_leaf(leaf_grads.pop(id(target)), capture, captured_leaves, results)
                 continue
             parent, nr = target
             if g is not None:
@@ -178,16 +190,55 @@ def run_backward(tensors: Sequence[Any], grads: Sequence[np.ndarray], retain_gra
             if deps[parent] == 0:
                 ready.append(parent)
 
-    for target, acc in leaf_grads.values():
-        g = _leaf_hooks(target, acc.value)
-        if capture is not None:
-            results[captured_leaves[id(target)]] = g
-        else:
-            target._accumulate_grad(g)
+    for entry in leaf_grads.values():
+        _finish_leaf(entry, capture, captured_leaves, results)
     return results if capture is not None else None
+
+
+def _finish_leaf(entry: tuple[Any, _Acc], capture, captured_leaves: dict,
+                 results: list) -> None:
+    """Run a leaf's hooks on its total gradient, then capture it or accumulate it into .grad."""
+    target, acc = entry
+    g = _leaf_hooks(target, acc.value)
+    if capture is not None:
+        results[captured_leaves[id(target)]] = g
+    else:
+        target._accumulate_grad(g)
+        _post_accumulate_hooks(target)
+
+
+def _leaf_edge_counts(deps: dict[Node, int]) -> dict[int, int]:
+    """How many edges of the nodes to run point at each leaf (its gradient is final at 0)."""
+    uses: dict[int, int] = {}
+    for node in deps:
+        for edge in node.edges:
+            if edge is not None and edge[0] == "leaf":
+                uses[id(edge[1])] = uses.get(id(edge[1]), 0) + 1
+    return uses
 
 
 def _leaf_hooks(t: Any, g: np.ndarray) -> np.ndarray:
     """A leaf's ``register_hook`` hooks see its total gradient before it is accumulated."""
     hooks = t.__dict__.get("_grad_hooks")
     return run_grad_hooks(hooks, g) if hooks else g
+
+
+def _post_accumulate_hooks(t: Any) -> None:
+    """``register_post_accumulate_grad_hook`` hooks see the tensor once its .grad is updated."""
+    hooks = t.__dict__.get("_post_accumulate_hooks")
+    if hooks:
+        for hook in list(hooks.values()):
+            hook(t)
+
+
+_callbacks: list[list] = []  # one list per backward in progress (innermost last)
+
+
+def queue_callback(callback) -> None:
+    """Run ``callback()`` once the backward pass in progress has finished (every leaf's gradient
+    accumulated), as torch's ``Variable._execution_engine.queue_callback``: a gradient hook uses
+    it to finish work that needs all gradients, e.g. waiting for DDP's pending allreduces."""
+    if not _callbacks:
+        raise RuntimeError("queue_callback: no backward pass is running; call it from a gradient "
+                           "hook")
+    _callbacks[-1].append(callback)

@@ -17,3 +17,11 @@ from convnp.data import (  # noqa: F401
                          default_collate,
                          random_split,
 )
+
+
+def __getattr__(name: str):
+    # torch.utils.data exports DistributedSampler; its module loads on first use
+    if name == "DistributedSampler":
+        from convnp.data.distributed import DistributedSampler
+        return DistributedSampler
+    raise AttributeError(f"module 'convnp.utils.data' has no attribute {name!r}")
