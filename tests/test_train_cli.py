@@ -12,7 +12,10 @@ from convnp import checkpoint as ckpt
 from convnp.cli import main
 from convnp.train import TrainConfig, Trainer
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+# ../shared/data next to the checkout, or shared/data inside it (a link in a worktree)
+SHARED = next((p for p in (Path(__file__).resolve().parents[i] / "shared" / "data" / "mnist"
+                           for i in (2, 1)) if p.is_dir()),
+              Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")
 pytestmark = pytest.mark.skipif(not SHARED.is_dir(),
                                 reason="../shared/data/mnist (original MNIST files) is absent")
 TIMING = ("epoch_seconds", "images_per_second")
