@@ -85,6 +85,7 @@ def _add_train(p: argparse.ArgumentParser) -> None:
                    help="continue the run in RUN_DIR from its last checkpoint (--epochs, "
                         "--data-dir, --download, --threads, --no-progress may change)")
     p.add_argument("--no-progress", action="store_true", help="no live progress bar")
+    p.add_argument("--no-plots", action="store_true", help="no curves.png / confusion.png")
     p.add_argument("--threads", type=int, default=None,
                    help="intra-op threads (convnp.set_num_threads; default: every CPU)")
 
@@ -128,7 +129,7 @@ def _run_train(args) -> int:
         try:
             convnp.set_num_threads(args.threads)
         except ValueError as e:
-            raise SystemExit(f"convnp train: --threads: {e}") from None
+            raise ValueError(f"--threads: {e}") from None
     trainer = None
     try:
         if args.resume:
@@ -136,14 +137,15 @@ def _run_train(args) -> int:
                 raise ValueError("--overwrite starts a new run and --resume continues one: "
                                  "give one of them")
             trainer = Trainer.resume(args.resume, epochs=given.get("epochs"), overrides=given,
-                                     progress=not args.no_progress, console=console)
+                                     progress=not args.no_progress, console=console,
+                                     plots=not args.no_plots)
             at = (f"epoch {trainer.partial['epoch']}, step {trainer.partial['step'] + 1}"
                   if trainer.partial else f"epoch {trainer.start_epoch}")
             console.print(f"resuming {trainer.run_dir} at {at} of {trainer.cfg.epochs}")
         else:
             cfg = TrainConfig(**given)
             trainer = Trainer(cfg, progress=not args.no_progress, console=console,
-                              overwrite=args.overwrite)
+                              overwrite=args.overwrite, plots=not args.no_plots)
             kind = "" if trainer.task.kind == "classification" else f" ({trainer.task.kind})"
             console.print(f"training {cfg.model}{kind} on {cfg.dataset} "
                           f"({len(trainer.train_set)} train / {len(trainer.test_set)} test "
@@ -167,9 +169,10 @@ def _run_train(args) -> int:
                  else f"test PSNR {row['test_psnr']:.2f} dB")
         if "test_miou" in row:
             score = f"test pixel accuracy {100 * row['test_acc']:.2f}%, mIoU {row['test_miou']:.4f}"
+        plots = ("" if args.no_plots else ", curves.png" +
+                 (", confusion.png" if row["test_acc"] is not None else ""))
         console.print(f"final {score}; run saved in {trainer.run_dir} (metrics.jsonl, "
-                      f"checkpoint.safetensors, curves.png"
-                      f"{', confusion.png' if row['test_acc'] is not None else ''})")
+                      f"checkpoint.safetensors{plots})")
     return 0
 
 

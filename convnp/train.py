@@ -627,9 +627,9 @@ class Trainer:
                 p.unlink(missing_ok=True)
         _write_run_file(self.run_dir / "config.json",
                         json.dumps(dict(cfg.to_json(), classes=self.classes), indent=2))
-        # metrics.jsonl may hold a line written after the last checkpoint: rewrite it
-        _write_run_file(self.run_dir / "metrics.jsonl",
-                        "".join(json.dumps(h) + "\n" for h in self.history))
+        if self.history:  # metrics.jsonl may hold a line written after the last checkpoint
+            _write_run_file(self.run_dir / "metrics.jsonl",
+                            "".join(json.dumps(h) + "\n" for h in self.history))
         old_handler = None
         if self.handle_sigint and threading.current_thread() is threading.main_thread():
             old_handler = signal.signal(signal.SIGINT, self._on_sigint)
