@@ -96,7 +96,8 @@ def _os_error(e: OSError, run_dir) -> str:
     if e.errno == errno.ENOSPC:
         return (f"no space left on the device writing {where}; free some space, then continue "
                 f"with `convnp train --resume {run_dir}` (the last checkpoint is intact)")
-    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+    writing = e.filename is None or str(e.filename).startswith(str(run_dir))
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and writing:
         return f"cannot write {where} ({e.strerror}); choose a writable --out"
     return f"{e.strerror or e}: {where}" if e.errno is not None else str(e)
 

@@ -1,13 +1,18 @@
 """Training runs: the loop behind ``convnp train``, ``convnp eval`` and ``convnp predict``.
 
-A run directory holds ``config.json`` (the recipe), ``metrics.jsonl`` (one JSON line per epoch:
-epoch, train_loss, train_acc, test_loss, test_acc, epoch_seconds, images_per_second, lr),
-``checkpoint.safetensors`` (model + optimizer + scheduler + RNG states + metrics history,
-written atomically after every epoch), and at the end ``curves.png`` and ``confusion.png``.
+A run directory holds ``config.json`` (the recipe, with absolute paths), ``metrics.jsonl`` (one
+JSON line per epoch: epoch, train_loss, train_acc, test_loss, test_acc, [test_miou | test_psnr],
+epoch_seconds, images_per_second, lr), ``checkpoint.safetensors`` (model + optimizer + scheduler +
+RNG states + metrics history, SHA-256-verified, written atomically after every epoch and, on
+Ctrl-C, in the middle of one), and at the end ``curves.png`` and ``confusion.png``. Every file is
+written to a temporary name and renamed, so a killed run never leaves a torn file.
 
 Reproducibility: the seed fixes weight initialisation (convnp's default generator), shuffling and
 augmentation (a separate loader generator). Both generators' states are in the checkpoint, so
 ``resume`` continues exactly where the run stopped and reproduces an uninterrupted run's metrics.
+
+Tasks: classification networks learn the labels; segmentation networks a label per pixel
+(the digit's class + 1 on its ink, 0 elsewhere); the autoencoder its input (see :class:`Task`).
 """
 
 from __future__ import annotations
@@ -526,10 +531,10 @@ class Trainer:
         partial = state.get("partial")
         planned = cfg.epochs
         if epochs is not None:
-            at = partial["epoch"] if partial else done
-            if epochs < max(at, 1) or (epochs == done and partial is None and done >= planned):
+            if epochs < (partial["epoch"] if partial else done):
                 raise ValueError(f"--epochs {epochs}: the run in {run_dir} has already done "
-                                 f"{done} epoch(s); give more epochs to extend it")
+                                 f"{done} epoch(s){' and part of the next' if partial else ''}; "
+                                 f"give more epochs to extend it")
             cfg.epochs = epochs
         trainer = cls(cfg, _resuming=True, **kwargs)
         trainer.model.load_state_dict(state["model"])
