@@ -205,12 +205,12 @@ def _run_eval(args) -> int:
                          f"reconstruction loss (MSE) {ev['loss']:.5f}, PSNR {ev['psnr']:.2f} dB")
         return 0
     cm = ev["confusion"]
-    if "miou" in ev:
-        _console().print(f"{cfg.model} on {cfg.dataset} test split ({len(test)} images, "
-                         f"{int(cm.sum())} pixels): pixel accuracy {100 * ev['acc']:.2f}%, "
-                         f"mIoU {ev['miou']:.4f}, loss {ev['loss']:.4f}")
     console = _console()
-    if "miou" not in ev:
+    if "miou" in ev:
+        console.print(f"{cfg.model} on {cfg.dataset} test split ({len(test)} images, "
+                      f"{int(cm.sum())} pixels): pixel accuracy {100 * ev['acc']:.2f}%, "
+                      f"mIoU {ev['miou']:.4f}, loss {ev['loss']:.4f}")
+    else:
         console.print(f"{cfg.model} on {cfg.dataset} test split ({int(cm.sum())} images): "
                       f"accuracy {100 * ev['acc']:.2f}%, loss {ev['loss']:.4f}")
     names = classes if len(classes) == k else [str(i) for i in range(k)]

@@ -76,8 +76,8 @@ def test_interrupt_then_resume_reproduces_uninterrupted_run(tmp_path, opt, sched
     with pytest.raises(KeyboardInterrupt):
         Trainer(cfg, callbacks=[Interrupt(2, 2)], plots=False).fit()
     run = tmp_path / "cut"
-    state = ckpt.load(run / "checkpoint.safetensors")  # the last complete checkpoint is intact
-    assert state["epoch"] == 1
+    state = ckpt.load(run / "checkpoint.safetensors")  # epoch 1 complete, epoch 2 at step 2
+    assert state["epoch"] == 1 and state["partial"]["step"] == 2
     assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
     resumed = Trainer.resume(run, plots=False).fit()
     assert strip(resumed) == strip(straight)
