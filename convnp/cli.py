@@ -43,39 +43,51 @@ def _console():
 
 
 # -- train ---------------------------------------------------------------------------------------
+# Options default to "not given" (argparse.SUPPRESS) so that --resume can tell the options a user
+# repeats from those left out; a fresh run takes TrainConfig's defaults for the missing ones.
 def _add_train(p: argparse.ArgumentParser) -> None:
-    from convnp.train import TrainConfig
+    from convnp.train import SCHEDULERS, TrainConfig
     d = TrainConfig()
-    p.add_argument("--model", default=d.model, help="network (see `convnp models`), default "
-                   "%(default)s")
-    p.add_argument("--dataset", default=d.dataset, help="dataset (see `convnp datasets`), "
-                   "default %(default)s")
-    p.add_argument("--epochs", type=int, default=None, help=f"default {d.epochs}")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="default %(default)s")
-    p.add_argument("--lr", type=float, default=None,
+    S = argparse.SUPPRESS
+    p.add_argument("--model", default=S, help=f"network (see `convnp models`), default {d.model}")
+    p.add_argument("--dataset", default=S, help=f"dataset (see `convnp datasets`), default "
+                   f"{d.dataset}")
+    p.add_argument("--epochs", type=int, default=S, help=f"default {d.epochs}; with --resume: "
+                   f"train until this epoch (the schedule is rebuilt for it)")
+    p.add_argument("--batch-size", type=int, default=S, help=f"default {d.batch_size}")
+    p.add_argument("--lr", type=float, default=S,
                    help="learning rate (default: sgd 0.05, adam/adamw 1e-3)")
-    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default=d.optimizer)
-    p.add_argument("--momentum", type=float, default=d.momentum, help="SGD momentum")
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--scheduler", choices=["none", "step", "cosine", "onecycle"],
-                   default=d.scheduler, help="learning-rate schedule, default %(default)s")
-    p.add_argument("--step-size", type=int, default=d.step_size, help="StepLR period (epochs)")
-    p.add_argument("--gamma", type=float, default=d.gamma, help="StepLR factor")
-    p.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
-    p.add_argument("--augment", action="store_true",
+    p.add_argument("--optimizer", choices=list(TrainConfig.DEFAULT_LR), default=S,
+                   help=f"default {d.optimizer}")
+    p.add_argument("--momentum", type=float, default=S, help=f"SGD momentum, default "
+                   f"{d.momentum}")
+    p.add_argument("--weight-decay", type=float, default=S, help=f"default {d.weight_decay}")
+    p.add_argument("--scheduler", choices=list(SCHEDULERS), default=S,
+                   help=f"learning-rate schedule, default {d.scheduler}")
+    p.add_argument("--step-size", type=int, default=S, help=f"StepLR period (epochs), default "
+                   f"{d.step_size}")
+    p.add_argument("--gamma", type=float, default=S, help=f"StepLR factor, default {d.gamma}")
+    p.add_argument("--label-smoothing", type=float, default=S,
+                   help=f"default {d.label_smoothing}")
+    p.add_argument("--augment", action="store_true", default=S,
                    help="random crops (and flips where they make sense)")
-    p.add_argument("--data-dir", default=None,
+    p.add_argument("--data-dir", default=S,
                    help="folder with the dataset files (default: $CONVNP_DATA or ~/.cache/convnp)")
-    p.add_argument("--download", action="store_true",
+    p.add_argument("--download", action="store_true", default=S,
                    help="download missing dataset files (checksum-verified)")
-    p.add_argument("--out", default=None, help="run directory (default runs/<model>-<dataset>-"
-                   "<time>)")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--limit-train", type=int, default=None, help="use the first N training images")
-    p.add_argument("--limit-test", type=int, default=None, help="use the first N test images")
+    p.add_argument("--out", default=S, help="run directory (default runs/<model>-<dataset>-"
+                   "<time>); must be new or empty unless --overwrite")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh in an --out that holds a run: the old run directory is "
+                        "renamed to <out>.old-<time>")
+    p.add_argument("--seed", type=int, default=S, help=f"default {d.seed}")
+    p.add_argument("--limit-train", type=int, default=S, help="use the first N training images")
+    p.add_argument("--limit-test", type=int, default=S, help="use the first N test images")
     p.add_argument("--resume", default=None, metavar="RUN_DIR",
-                   help="continue the run in RUN_DIR from its last checkpoint")
+                   help="continue the run in RUN_DIR from its last checkpoint (--epochs, "
+                        "--data-dir, --download, --threads, --no-progress may change)")
     p.add_argument("--no-progress", action="store_true", help="no live progress bar")
+    p.add_argument("--no-plots", action="store_true", help="no curves.png / confusion.png")
     p.add_argument("--threads", type=int, default=None,
                    help="intra-op threads (convnp.set_num_threads; default: every CPU)")
     p.add_argument("--distributed", action="store_true",
@@ -83,56 +95,99 @@ def _add_train(p: argparse.ArgumentParser) -> None:
                    "--batch-size is per rank, rank 0 writes the run (docs/distributed.md)")
 
 
+def _os_error(e: OSError, run_dir) -> str:
+    import errno
+    where = e.filename or run_dir
+    if e.errno == errno.ENOSPC:
+        return (f"no space left on the device writing {where}; free some space, then continue "
+                f"with `convnp train --resume {run_dir}` (the last checkpoint is intact)")
+    writing = e.filename is None or str(e.filename).startswith(str(run_dir))
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and writing:
+        return f"cannot write {where} ({e.strerror}); choose a writable --out"
+    return f"{e.strerror or e}: {where}" if e.errno is not None else str(e)
+
+
+def _interrupted(trainer) -> str:
+    if trainer is None:
+        return "interrupted before training started; nothing was written"
+    run = trainer.run_dir
+    if trainer.saved is None:
+        return (f"interrupted in epoch {trainer.start_epoch} before the first checkpoint: {run} "
+                f"holds no checkpoint, so there is nothing to resume; run the same command "
+                f"again to start over")
+    epoch, step = trainer.saved
+    what = (f"the checkpoint of epoch {epoch}" if step is None else
+            f"a checkpoint in the middle of epoch {epoch} (after step {step} of "
+            f"{len(trainer.train_loader)})")
+    return f"interrupted: {what} is in {run}; continue with `convnp train --resume {run}`"
+
+
 @abort_job_on_error  # distributed: an error on one rank ends the job, not only that rank
 def _run_train(args) -> int:
+    import dataclasses
+
     from convnp.train import TrainConfig, Trainer
     dist = _distributed_setup(args)
     console = _console()
     if dist is not None and not dist.is_main:
         console.quiet = True  # rank 0 alone prints
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    given = {k: v for k, v in vars(args).items() if k in fields}
     if args.threads is not None:
         import convnp
 
         try:
             convnp.set_num_threads(args.threads)
         except ValueError as e:
-            raise SystemExit(f"convnp train: --threads: {e}") from None
-    if args.resume:
-        trainer = Trainer.resume(args.resume, epochs=args.epochs,
-                                 progress=not args.no_progress, console=console,
-                                 distributed=dist is not None)
-        console.print(f"resuming {args.resume} at epoch {trainer.start_epoch}")
-    else:
-        cfg = TrainConfig(model=args.model, dataset=args.dataset, batch_size=args.batch_size,
-                          lr=args.lr, optimizer=args.optimizer, momentum=args.momentum,
-                          weight_decay=args.weight_decay, scheduler=args.scheduler,
-                          step_size=args.step_size, gamma=args.gamma,
-                          label_smoothing=args.label_smoothing, augment=args.augment,
-                          data_dir=args.data_dir, download=args.download, out=args.out,
-                          seed=args.seed, limit_train=args.limit_train,
-                          limit_test=args.limit_test)
-        if args.epochs is not None:
-            cfg.epochs = args.epochs
-        trainer = Trainer(cfg, progress=not args.no_progress, console=console,
-                          distributed=dist is not None)
-        console.print(f"training {cfg.model} on {cfg.dataset} ({len(trainer.train_set)} train / "
-                      f"{len(trainer.test_set)} test images), {cfg.epochs} epochs -> "
-                      f"{trainer.run_dir}")
-    if dist is not None:
-        console.print(f"data-parallel over {dist.world_size} ranks: batch {trainer.cfg.batch_size}"
-                      f" per rank, {trainer.cfg.batch_size * dist.world_size} in all")
+            raise ValueError(f"--threads: {e}") from None
+    trainer = None
     try:
+        if args.resume:
+            if args.overwrite:
+                raise ValueError("--overwrite starts a new run and --resume continues one: "
+                                 "give one of them")
+            trainer = Trainer.resume(args.resume, epochs=given.get("epochs"), overrides=given,
+                                     progress=not args.no_progress, console=console,
+                                     plots=not args.no_plots, distributed=dist is not None)
+            at = (f"epoch {trainer.partial['epoch']}, step {trainer.partial['step'] + 1}"
+                  if trainer.partial else f"epoch {trainer.start_epoch}")
+            console.print(f"resuming {trainer.run_dir} at {at} of {trainer.cfg.epochs}")
+        else:
+            cfg = TrainConfig(**given)
+            trainer = Trainer(cfg, progress=not args.no_progress, console=console,
+                              overwrite=args.overwrite, plots=not args.no_plots,
+                              distributed=dist is not None)
+            kind = "" if trainer.task.kind == "classification" else f" ({trainer.task.kind})"
+            console.print(f"training {cfg.model}{kind} on {cfg.dataset} "
+                          f"({len(trainer.train_set)} train / {len(trainer.test_set)} test "
+                          f"images), {cfg.epochs} epochs -> {trainer.run_dir}")
+        if dist is not None:
+            console.print(f"data-parallel over {dist.world_size} ranks: batch "
+                          f"{trainer.cfg.batch_size} per rank, "
+                          f"{trainer.cfg.batch_size * dist.world_size} in all")
         history = trainer.fit()
     except KeyboardInterrupt:
-        done = trainer.history[-1]["epoch"] if trainer.history else 0
-        console.print(f"\ninterrupted: the last complete checkpoint (epoch {done}) is in "
-                      f"{trainer.run_dir}; continue with `convnp train --resume "
-                      f"{trainer.run_dir}`")
+        console.print(f"\n{_interrupted(trainer)}")
         return 130
+    except FileNotFoundError:
+        raise
+    except OSError as e:
+        run = trainer.run_dir if trainer is not None else getattr(args, "out", "--out")
+        print(f"convnp train: error: {_os_error(e, run)}", file=sys.stderr)
+        return 1
+    moved = getattr(trainer, "moved_to", None)
+    if moved is not None:
+        console.print(f"the previous run is in {moved}")
     if history:
-        console.print(f"final test accuracy {100 * history[-1]['test_acc']:.2f}%; run saved in "
-                      f"{trainer.run_dir} (metrics.jsonl, checkpoint.safetensors, curves.png, "
-                      f"confusion.png)")
+        row = history[-1]
+        score = (f"test accuracy {100 * row['test_acc']:.2f}%" if row["test_acc"] is not None
+                 else f"test PSNR {row['test_psnr']:.2f} dB")
+        if "test_miou" in row:
+            score = f"test pixel accuracy {100 * row['test_acc']:.2f}%, mIoU {row['test_miou']:.4f}"
+        plots = ("" if args.no_plots else ", curves.png" +
+                 (", confusion.png" if row["test_acc"] is not None else ""))
+        console.print(f"final {score}; run saved in {trainer.run_dir} (metrics.jsonl, "
+                      f"checkpoint.safetensors{plots})")
     return 0
 
 
@@ -164,19 +219,31 @@ def _run_eval(args) -> int:
     from rich.table import Table
 
     from convnp.data import DataLoader
-    from convnp.train import build_datasets, evaluate, load_run
+    from convnp.train import build_datasets, evaluate, load_run, run_task
+    if args.limit_test is not None and args.limit_test < 1:
+        raise ValueError(f"--limit-test must be a whole number >= 1, got {args.limit_test}")
     cfg, model, classes, _ = load_run(args.run_dir)
     if args.data_dir:
         cfg.data_dir = args.data_dir
     cfg.limit_test = args.limit_test or cfg.limit_test
     cfg.limit_train = 1
     _, test = build_datasets(cfg)
-    k = len(classes) or 10
-    ev = evaluate(model, DataLoader(test, batch_size=cfg.eval_batch_size), k)
+    task = run_task(cfg, classes)
+    k = 0 if task.kind == "reconstruction" else len(classes) or 10
+    ev = evaluate(model, DataLoader(test, batch_size=cfg.eval_batch_size), k, task)
+    if ev["confusion"] is None:
+        _console().print(f"{cfg.model} on {cfg.dataset} test split ({len(test)} images): "
+                         f"reconstruction loss (MSE) {ev['loss']:.5f}, PSNR {ev['psnr']:.2f} dB")
+        return 0
     cm = ev["confusion"]
     console = _console()
-    console.print(f"{cfg.model} on {cfg.dataset} test split ({int(cm.sum())} images): "
-                  f"accuracy {100 * ev['acc']:.2f}%, loss {ev['loss']:.4f}")
+    if "miou" in ev:
+        console.print(f"{cfg.model} on {cfg.dataset} test split ({len(test)} images, "
+                      f"{int(cm.sum())} pixels): pixel accuracy {100 * ev['acc']:.2f}%, "
+                      f"mIoU {ev['miou']:.4f}, loss {ev['loss']:.4f}")
+    else:
+        console.print(f"{cfg.model} on {cfg.dataset} test split ({int(cm.sum())} images): "
+                      f"accuracy {100 * ev['acc']:.2f}%, loss {ev['loss']:.4f}")
     names = classes if len(classes) == k else [str(i) for i in range(k)]
     per = Table(title="per-class accuracy")
     per.add_column("class")
@@ -216,10 +283,23 @@ def _run_predict(args) -> int:
 
 
 # -- listings ------------------------------------------------------------------------------------
+_INPUTS = {"image": "images (N, C, H, W)", "sequence": "sequences (N, C, L)",
+           "volume": "volumes (N, C, D, H, W)"}
+
+
 def _run_models(args) -> int:
-    from convnp.models import describe_models
+    from convnp.models import describe_models, model_task
+    print(f"{'model':18s} {'task':15s} {'input':36s} description")
     for name, desc in describe_models().items():
-        print(f"{name:18s} {desc}")
+        t = model_task(name)
+        shape = _INPUTS.get(t["input"], t["input"])
+        if t["multiple"] > 1:
+            shape += f", H, W % {t['multiple']} == 0"
+        if t["input"] == "volume":
+            desc += " (not for `convnp train`: its datasets are images)"
+        elif t["input"] == "sequence":
+            desc += " (`convnp train`: image rows as the sequence)"
+        print(f"{name:18s} {t['task']:15s} {shape:36s} {desc}")
     return 0
 
 

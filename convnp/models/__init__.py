@@ -26,7 +26,7 @@ from convnp.models.classic import (  # noqa: F401
 )
 
 __all__ = ["LeNet5", "VGGNet", "ResNetCIFAR", "resnet20", "ResNet18", "AllConvNet", "CNN1d",
-           "CNN3d", "GlobalAvgPool", "get_model", "list_models", "register_model"]
+           "CNN3d", "GlobalAvgPool", "get_model", "list_models", "register_model", "model_task"]
 
 # name -> (factory or "module:attr" for lazily imported networks, one-line description)
 _REGISTRY: dict[str, tuple[Callable | str, str]] = {
@@ -53,9 +53,13 @@ _REGISTRY: dict[str, tuple[Callable | str, str]] = {
 }
 
 
-def register_model(name: str, factory: Callable | str, description: str = "") -> None:
-    """Add a network to the registry (a callable or a lazy ``'module:attr'`` string)."""
+def register_model(name: str, factory: Callable | str, description: str = "",
+                   **task) -> None:
+    """Add a network to the registry (a callable or a lazy ``'module:attr'`` string); ``task``
+    keywords (``task=``, ``input=``, ``multiple=``) say what it computes, see :func:`model_task`."""
     _REGISTRY[name] = (factory, description)
+    if task:
+        _TASKS[name] = dict(task)
 
 
 def list_models() -> list[str]:
@@ -99,3 +103,26 @@ def get_model(name: str, **kwargs):
         kwargs = {k: v for k, v in kwargs.items()
                   if k in ("num_classes", "in_channels", "input_size", "width")}
     return factory(**kwargs)
+
+
+# -- what each network computes and takes -------------------------------------------------------
+# task: "classification" (one label per input), "segmentation" (one label per pixel),
+# "reconstruction" (the input itself); input: "image" (N, C, H, W), "sequence" (N, C, L),
+# "volume" (N, C, D, H, W); multiple: image sides must be divisible by it (2**downsamplings).
+_TASKS: dict[str, dict] = {
+    "cnn1d": dict(input="sequence"),
+    "cnn3d": dict(input="volume"),
+    "unet": dict(task="segmentation", multiple=16),
+    "segnet": dict(task="segmentation", multiple=8),
+    "deeplab-small": dict(task="segmentation"),
+    "conv-autoencoder": dict(task="reconstruction", multiple=4),
+}
+
+
+def model_task(name: str) -> dict:
+    """``{"task", "input", "multiple"}`` of a registered network (``convnp models`` shows them;
+    ``convnp train`` builds inputs and targets from them)."""
+    key = name.lower()
+    if key not in _REGISTRY:
+        raise ValueError(f"unknown model {name!r}; valid models: {', '.join(_REGISTRY)}")
+    return dict(dict(task="classification", input="image", multiple=1), **_TASKS.get(key, {}))
