@@ -1,0 +1,130 @@
+"""The ``torch.*`` functions convnp adds from its op families, gathered into one table that
+``convnp/__init__.py`` exports: pointwise math, indexing, shape, reductions, comparisons,
+creation, the layout objects, print options, torch's module-level in-place functions
+(``torch.relu_(x)``) and its small utilities (``finfo``, ``promote_types``, constants)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _inplace_function(name: str):
+    def fn(input, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"``input.{name}(...)``: torch's function form of the in-place method."
+    return fn
+
+
+def _tensor_function(name: str):
+    def fn(input, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"``input.{name}(...)`` as a function, as ``torch.{name}``."
+    return fn
+
+
+def promote_types(type1, type2):
+    """The smallest dtype both promote to (NumPy's promotion, which torch's matches for the
+    dtypes convnp has)."""
+    return np.promote_types(type1, type2)
+
+
+def result_type(tensor1, tensor2):
+    """The dtype an arithmetic op on the two operands returns (scalars adapt to tensors)."""
+    from convnp.ops.elementwise import as_operand
+    from convnp.tensor import Tensor
+
+    a = tensor1.array if isinstance(tensor1, Tensor) else None
+    b = tensor2.array if isinstance(tensor2, Tensor) else None
+    if a is None and b is None:
+        return np.result_type(as_operand(tensor1), as_operand(tensor2))
+    a = a if a is not None else as_operand(tensor1, b)
+    b = b if b is not None else as_operand(tensor2, a)
+    if a.dtype.kind == "f" and b.dtype.kind in "biu":
+        return a.dtype
+    if b.dtype.kind == "f" and a.dtype.kind in "biu":
+        return b.dtype
+    return np.result_type(a, b)
+
+
+def can_cast(from_, to) -> bool:
+    """Whether torch's type promotion allows casting ``from_`` to ``to`` (same kind)."""
+    return bool(np.can_cast(from_, to, "same_kind"))
+
+
+def typename(obj) -> str:
+    """``'convnp.FloatTensor'``-style name of a tensor's type (torch.typename)."""
+    from convnp.tensor import Tensor
+
+    if isinstance(obj, Tensor):
+        names = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+                 "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+                 "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+        return f"convnp.{names.get(obj.dtype.name, 'Tensor')}"
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def is_storage(obj) -> bool:
+    """False: convnp has no separate storage objects."""
+    return False
+
+
+def get_default_device():
+    """``device('cpu')``: convnp computes on the CPU."""
+    from convnp._device import CPU
+
+    return CPU
+
+
+def set_default_device(device) -> None:
+    """Only the CPU (or None) is accepted."""
+    from convnp._device import require_cpu
+
+    if device is not None:
+        require_cpu(device, "set_default_device")
+
+
+def exports() -> dict:
+    """name -> object, for ``convnp``'s namespace."""
+    from convnp import _format, _tensor_api
+    from convnp import creation as C
+    from convnp.ops import comparison, indexing, pointwise, reduction, shape
+
+    out = dict(pointwise.PUBLIC)
+    for mod, names in ((indexing, indexing.__all__), (shape, shape.__all__),
+                       (comparison, comparison.__all__), (reduction, reduction.REDUCTIONS),
+                       (C, C.CREATION)):
+        out.update({n: getattr(mod, n) for n in names})
+    from convnp.ops import elementwise as E
+
+    out.update(absolute=E.abs, negative=E.neg, multiply=E.mul, subtract=E.sub,
+               true_divide=E.div)
+    for n in ("Size", "memory_format", "contiguous_format", "channels_last", "channels_last_3d",
+              "preserve_format", "layout", "strided"):
+        out[n] = getattr(_tensor_api, n)
+    for n in ("set_printoptions", "get_printoptions", "printoptions"):
+        out[n] = getattr(_format, n)
+    # torch's module-level in-place functions (torch.relu_(x), torch.sigmoid_(x), ...)
+    for n in ("abs", "acos", "acosh", "asin", "asinh", "atan", "atanh", "arccos", "arccosh",
+              "arcsin", "arcsinh", "arctan", "arctanh", "ceil", "clamp", "clamp_max",
+              "clamp_min", "clip", "cos", "cosh", "deg2rad", "erf", "erfc", "exp", "exp2",
+              "expm1", "fix", "floor", "frac", "gcd", "i0", "lcm", "ldexp", "log", "log10",
+              "log1p", "log2", "logit", "nan_to_num", "neg", "negative", "rad2deg",
+              "reciprocal", "relu", "round", "rsqrt", "sigmoid", "sin", "sinc", "sinh", "sqrt",
+              "square", "tan", "tanh", "trunc", "xlogy", "fill", "zero"):
+        out[n + "_"] = _inplace_function(n + "_")
+    for n in ("clone", "detach", "is_nonzero", "is_same_size", "is_signed", "is_complex",
+              "is_conj", "is_neg", "is_inference"):
+        out.setdefault(n, _tensor_function(n))
+    out.update(promote_types=promote_types, result_type=result_type, can_cast=can_cast,
+               typename=typename, is_storage=is_storage, get_default_device=get_default_device,
+               set_default_device=set_default_device, finfo=np.finfo, iinfo=np.iinfo,
+               dtype=np.dtype, e=math.e, pi=math.pi, inf=math.inf, nan=math.nan, newaxis=None,
+               uint16=np.dtype(np.uint16), uint32=np.dtype(np.uint32),
+               uint64=np.dtype(np.uint64))
+    return out
