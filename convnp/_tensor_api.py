@@ -154,6 +154,11 @@ def _contiguous(self, memory_format=contiguous_format):
     return self.clone()
 
 
+def _h_error(self):
+    raise RuntimeError(f"tensor.H is only supported on matrices (2-d tensors); got a "
+                       f"{self.ndim}-d tensor: use .mH for batches of matrices")
+
+
 def _get_device(self) -> int:
     return -1  # torch's answer for a CPU tensor
 
@@ -188,13 +193,41 @@ def _dim_order(self, *, ambiguity_check=False):
     return tuple(int(i) for i in np.argsort(-np.asarray(self.array.strides), kind="stable"))
 
 
+def _unfold(self, dimension: int, size: int, step: int):
+    """Windows of ``size`` elements every ``step`` along ``dimension``, as a new last dim."""
+    from convnp.ops.movement import GetItem
+    from convnp.ops.reduction import normalize_dims
+
+    d = normalize_dims(dimension, max(self.ndim, 1), "unfold")[0]
+    n = self.shape[d] if self.ndim else 1
+    if size > n or size < 0 or step <= 0:
+        raise RuntimeError(f"unfold: size ({size}) must be in [0, {n}] (the size of dim {d}) "
+                           f"and step ({step}) positive")
+    x = self if self.ndim else self.reshape(1)
+    windows = np.arange(0, n - size + 1, step)[:, None] + np.arange(size)  # (nw, size)
+    out = GetItem.apply(x, index=(slice(None),) * d + (windows,))  # (..., nw, size, ...)
+    order = [i for i in range(out.ndim) if i != d + 1] + [d + 1]
+    return out.permute(*order)
+
+
+def _split_with_sizes(self, split_sizes, dim=0):
+    from convnp.ops.movement import split
+
+    return split(self, list(split_sizes), dim)
+
+
 PLAIN_METHODS = {
+    "unfold": _unfold, "split_with_sizes": _split_with_sizes,
+    "unsafe_split": lambda self, split_size, dim=0: self.split(split_size, dim),
+    "unsafe_chunk": lambda self, chunks, dim=0: self.chunk(chunks, dim),
     "__format__": _format, "stride": _stride, "is_contiguous": _is_contiguous,
     "contiguous": _contiguous, "get_device": _get_device, "ndimension": _ndimension,
     "is_signed": _is_signed, "is_nonzero": _is_nonzero, "is_same_size": _is_same_size,
     "dim_order": _dim_order,
 }
-PLAIN_PROPERTIES = {"itemsize": _itemsize, "nbytes": _nbytes,
+PLAIN_PROPERTIES = {"itemsize": _itemsize,
+                    "H": lambda self: self.t() if self.ndim == 2 else _h_error(self),
+                    "mH": lambda self: self.mT, "nbytes": _nbytes,
                     "layout": lambda self: strided,
                     "is_cpu": lambda self: True}
 

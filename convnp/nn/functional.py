@@ -15,3 +15,11 @@ from convnp.ops.padding import *  # noqa: F401,F403
 from convnp.ops.pooling import *  # noqa: F401,F403
 from convnp.ops.unpooling import *  # noqa: F401,F403
 from convnp.ops.upsample import *  # noqa: F401,F403
+
+# the rest of torch.nn.functional: compositions, distances, embeddings, sampling, attention
+from convnp.ops.attention import *  # noqa: F401,F403
+from convnp.ops.composite import *  # noqa: F401,F403
+from convnp.ops.distance import *  # noqa: F401,F403
+from convnp.ops.embedding import *  # noqa: F401,F403
+from convnp.ops.loss_composite import *  # noqa: F401,F403
+from convnp.ops.sampling import *  # noqa: F401,F403
