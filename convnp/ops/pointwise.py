@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special
 
 from convnp.autograd.function import Function
 from convnp.ops.elementwise import as_operand, binary
@@ -24,6 +23,18 @@ from collections import namedtuple
 
 _Frexp = namedtuple("frexp", ["mantissa", "exponent"])
 
+
+
+class _LazySpecial:
+    """``scipy.special``, imported on first use (``import convnp`` stays light)."""
+
+    def __getattr__(self, name):
+        from scipy import special as sp
+
+        return getattr(sp, name)
+
+
+special = _LazySpecial()
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 _SQRT_PI = math.sqrt(math.pi)
 
@@ -67,12 +78,12 @@ UNARY_FLOAT = {  # float-valued: integer inputs are promoted to the default floa
     "log1p": (np.log1p, lambda a, y: 1 / (1 + a)),
     "rsqrt": (lambda a: 1 / np.sqrt(a), lambda a, y: -0.5 * y * y * y),
     "reciprocal": (lambda a: 1 / a, lambda a, y: -y * y),
-    "erf": (special.erf, lambda a, y: 2 / _SQRT_PI * np.exp(-a * a)),
-    "erfc": (special.erfc, lambda a, y: -2 / _SQRT_PI * np.exp(-a * a)),
-    "erfinv": (special.erfinv, lambda a, y: _SQRT_PI / 2 * np.exp(y * y)),
-    "lgamma": (special.gammaln, lambda a, y: special.digamma(a)),
-    "digamma": (special.digamma, lambda a, y: special.polygamma(1, a)),
-    "i0": (special.i0, lambda a, y: special.i1(a)),
+    "erf": (lambda a: special.erf(a), lambda a, y: 2 / _SQRT_PI * np.exp(-a * a)),
+    "erfc": (lambda a: special.erfc(a), lambda a, y: -2 / _SQRT_PI * np.exp(-a * a)),
+    "erfinv": (lambda a: special.erfinv(a), lambda a, y: _SQRT_PI / 2 * np.exp(y * y)),
+    "lgamma": (lambda a: special.gammaln(a), lambda a, y: special.digamma(a)),
+    "digamma": (lambda a: special.digamma(a), lambda a, y: special.polygamma(1, a)),
+    "i0": (lambda a: special.i0(a), lambda a, y: special.i1(a)),
     "sinc": (np.sinc, _sinc_grad),
     "deg2rad": (np.deg2rad, lambda a, y: np.full_like(a, np.pi / 180)),
     "rad2deg": (np.rad2deg, lambda a, y: np.full_like(a, 180 / np.pi)),

@@ -439,7 +439,7 @@ def nanmedian(input, dim=None, keepdim=False):
     a = input.array
     if dim is None:
         nvalid = int(np.sum(~np.isnan(a))) if a.dtype.kind == "f" else a.size
-        v, _ = _kth(input.reshape(-1), 0, lambda n: np.full_like(n, max(nvalid - 1, 0) // 2),
+        v, _ = _kth(input.reshape(-1), 0, lambda n: np.full_like(n, builtins.max(nvalid - 1, 0) // 2),
                     False, "nanmedian")
         return v
     v, i = _kth(input, dim, lambda valid: np.maximum(valid - 1, 0) // 2, keepdim, "nanmedian")
@@ -599,7 +599,7 @@ class CumSum(Function):
 
 def cumsum(input, dim, *, dtype=None):
     """Running sum along ``dim``."""
-    axis = normalize_dims(dim, max(input.ndim, 1), "cumsum")[0]
+    axis = normalize_dims(dim, builtins.max(input.ndim, 1), "cumsum")[0]
     if input.ndim == 0:
         return CumSum.apply(input.reshape(1), axis=0, dtype=dtype).reshape(())
     return CumSum.apply(input, axis=axis, dtype=dtype)
@@ -609,7 +609,7 @@ def cumprod(input, dim, *, dtype=None):
     """Running product along ``dim`` (gradient through the log-free product rule)."""
     from convnp.ops.movement import cat
 
-    axis = normalize_dims(dim, max(input.ndim, 1), "cumprod")[0]
+    axis = normalize_dims(dim, builtins.max(input.ndim, 1), "cumprod")[0]
     x = input if dtype is None else input.to(dtype)
     if x.dtype.kind in "bui" and dtype is None:
         x = x.long()
@@ -627,7 +627,7 @@ def cumprod(input, dim, *, dtype=None):
 def _cum_ext(input, dim, is_max, fn):
     from convnp.ops.indexing import gather
 
-    axis = normalize_dims(dim, max(input.ndim, 1), fn)[0]
+    axis = normalize_dims(dim, builtins.max(input.ndim, 1), fn)[0]
     a = input.array
     acc = (np.maximum if is_max else np.minimum).accumulate(a, axis=axis)
     # index of the last position where the running extreme was attained (torch's choice)
@@ -653,7 +653,7 @@ def logcumsumexp(input, dim):
     """``log(cumsum(exp(input)))`` along ``dim``, computed stably."""
     from convnp.ops import elementwise as E
 
-    axis = normalize_dims(dim, max(input.ndim, 1), "logcumsumexp")[0]
+    axis = normalize_dims(dim, builtins.max(input.ndim, 1), "logcumsumexp")[0]
     m = np.max(input.array, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
     shift = _t()._wrap(m)
