@@ -29,9 +29,15 @@ def _tensor_function(name: str):
 
 
 def promote_types(type1, type2):
-    """The smallest dtype both promote to (NumPy's promotion, which torch's matches for the
-    dtypes convnp has)."""
-    return np.promote_types(type1, type2)
+    """The dtype both promote to, by torch's rule: a float with an integer or bool is the
+    float (NumPy would widen int64 + float32 to float64); otherwise NumPy's promotion, which
+    agrees with torch's for the dtypes convnp has."""
+    a, b = np.dtype(type1), np.dtype(type2)
+    if a.kind == "f" and b.kind in "biu":
+        return a
+    if b.kind == "f" and a.kind in "biu":
+        return b
+    return np.promote_types(a, b)
 
 
 def result_type(tensor1, tensor2):

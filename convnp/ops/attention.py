@@ -52,8 +52,10 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
     if is_causal:
         scores = E.add(scores, np.where(np.tril(np.ones((L, S), bool)), 0.0, -np.inf).astype(
             scores.dtype))
-    if attn_mask is not None:
-        scores = E.add(scores, _mask_to_float(attn_mask, scores.dtype))
+    if attn_mask is not None:  # a float mask is added as it is (differentiable, as torch's)
+        float_mask = isinstance(attn_mask, _t()) and attn_mask.dtype != bool
+        scores = E.add(scores, attn_mask if float_mask else _mask_to_float(attn_mask,
+                                                                            scores.dtype))
     weights = softmax(scores, -1)
     if dropout_p > 0:
         weights = dropout(weights, dropout_p, True)

@@ -194,11 +194,11 @@ def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False,
         loss = E.sub(E.exp(input), E.mul(target, input))
     else:
         loss = E.sub(input, E.mul(target, E.log(E.add(input, eps))))
-    if full:
-        y = target.array
+    if full:  # as torch: a differentiable term in the target too, masked where target <= 1
         with np.errstate(divide="ignore", invalid="ignore"):
-            st = y * np.log(y) - y + 0.5 * np.log(2 * np.pi * y)
-        loss = E.add(loss, _t()._wrap(np.where(y > 1, st, 0).astype(loss.dtype)))
+            st = E.add(E.sub(E.mul(target, E.log(target)), target),
+                       E.mul(E.log(E.mul(target, 2 * math.pi)), 0.5))
+        loss = E.add(loss, E.where(_t()._wrap(target.array > 1), st, np.zeros((), loss.dtype)))
     return _reduce(loss, reduction)
 
 

@@ -11,6 +11,7 @@ import itertools
 
 import numpy as np
 
+from convnp.autograd.function import Function
 from convnp.ops import elementwise as E
 
 __all__ = ["affine_grid", "grid_sample"]
@@ -29,6 +30,19 @@ def _base(n: int, align_corners: bool, dtype) -> np.ndarray:
     if align_corners:
         return np.linspace(-1, 1, n).astype(dtype)
     return ((np.arange(n) * 2 + 1) / n - 1).astype(dtype)
+
+
+class _GridPassive(Function):
+    """Returns ``out``; the grid gets a zero gradient (torch's for ``mode='nearest'``)."""
+
+    @staticmethod
+    def forward(ctx, out, grid):
+        ctx.grid_shape = grid.shape
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, np.zeros(ctx.grid_shape, g.dtype)
 
 
 def affine_grid(theta, size, align_corners=None):
@@ -147,8 +161,8 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
     if mode == "nearest":
         idx = [np.rint(x.array).astype(np.int64) for x in coords]
         vals, valid = fetch(idx)
-        out = E.mul(vals, valid.astype(input.dtype))
-        return out.reshape((n, c) + tuple(out_spatial))
+        out = E.mul(vals, valid.astype(input.dtype)).reshape((n, c) + tuple(out_spatial))
+        return _GridPassive.apply(out, grid)
     lows = [np.floor(x.array).astype(np.int64) for x in coords]
     out = None
     for corner in itertools.product((0, 1), repeat=nd):
