@@ -189,3 +189,35 @@ def test_inplace_errors_are_torchs():
     assert convnp.relu_(x) is x and x.tolist() == [0.0, 2.0]
     x2 = convnp.tensor([[1.0, 2.0, 3.0]])
     assert x2.t_() is x2 and x2.shape == (3, 1) and x2.squeeze_().shape == (3,)
+
+
+# numerical gradient checks (float64, no torch) for every differentiable table row
+@pytest.mark.parametrize("name", sorted(P.DIFFERENTIABLE_UNARY) + sorted(
+    P.DIFFERENTIABLE_BINARY))
+def test_gradcheck_table_rows(name):
+    from convnp.autograd import gradcheck
+
+    if name in ("floor", "ceil", "trunc", "sign"):
+        pytest.skip("step function: the gradient is zero where finite differences see jumps")
+    binary = name in P.DIFFERENTIABLE_BINARY
+    lo, hi = (DOMAIN.get(name, (-0.9, 0.9)) if not binary else
+              BINARY_DOMAIN.get(name, ((-2, 2), (-2, 2)))[0])
+    x = convnp.tensor(rand(2, 3, low=lo, high=hi, seed=11), dtype=convnp.float64,
+                      requires_grad=True)
+    if binary:
+        blo, bhi = BINARY_DOMAIN.get(name, ((-2, 2), (-2, 2)))[1]
+        y = convnp.tensor(rand(3, low=blo, high=bhi, seed=12), dtype=convnp.float64,
+                          requires_grad=name not in ("copysign",))
+        assert gradcheck(getattr(convnp, name), [x, y])
+    else:
+        assert gradcheck(getattr(convnp, name), [x])
+
+
+def test_gradcheck_catches_a_wrong_table_derivative(monkeypatch):
+    from convnp.autograd import gradcheck
+    from convnp.autograd.gradcheck import GradcheckError
+
+    wrong = P._make_unary("sinh", np.sinh, lambda a, y: np.sinh(a), promote=True)  # not cosh
+    x = convnp.tensor(rand(4, seed=1), dtype=convnp.float64, requires_grad=True)
+    with pytest.raises(GradcheckError):
+        gradcheck(lambda t: wrong.apply(t), [x])

@@ -255,3 +255,34 @@ def test_errors_name_the_function_and_the_fix():
         convnp.meshgrid(convnp.ones(2), indexing="ji")
     with pytest.raises(NotImplementedError, match="norm\\(p='nuc'\\)"):
         convnp.norm(x, "nuc")
+
+
+GRADCHECK = {  # the new Functions (Put, ScatterReduce, Roll, Diagonal, Embedding, ...)
+    "put": lambda x, s: x.index_put((convnp.tensor([0, 2]),), s[:1].expand(2, 4)),
+    "scatter_reduce-sum": lambda x, s: x.scatter_reduce(
+        1, convnp.tensor([[0, 0, 3], [1, 2, 1], [2, 0, 2]]), s[:, :3], "sum"),
+    "scatter_reduce-mean": lambda x, s: x.scatter_reduce(
+        1, convnp.tensor([[0, 0, 3], [1, 2, 1], [2, 0, 2]]), s[:, :3], "mean",
+        include_self=False),
+    "scatter_reduce-amax": lambda x, s: x.scatter_reduce(
+        1, convnp.tensor([[0, 0, 3], [1, 2, 1], [2, 0, 2]]), s[:, :3], "amax"),
+    "scatter_reduce-prod": lambda x, s: (x.abs() + 0.5).scatter_reduce(
+        1, convnp.tensor([[0, 0], [1, 2], [3, 3]]), s[:, :2].abs() + 0.5, "prod"),
+    "roll": lambda x, s: convnp.roll(x * s, (1, 2), (0, 1)),
+    "diagonal": lambda x, s: convnp.diagonal(x * s, 1),
+    "cumsum": lambda x, s: convnp.cumsum(x * s, 1),
+    "embedding": lambda x, s: convnp.nn.functional.embedding(convnp.tensor([[0, 2], [2, 2]]),
+                                                             x * s, padding_idx=1),
+    "grid_sample": lambda x, s: convnp.nn.functional.grid_sample(
+        x.reshape(1, 1, 3, 4), s.reshape(1, 3, 2, 2) * 0.9, padding_mode="reflection"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GRADCHECK))
+def test_gradcheck_new_functions(case):
+    from convnp.autograd import gradcheck
+
+    x = convnp.tensor(distinct(3, 4, spacing=0.13), dtype=convnp.float64, requires_grad=True)
+    s = convnp.tensor(distinct(3, 4, seed=2, spacing=0.11), dtype=convnp.float64,
+                      requires_grad=True)
+    assert gradcheck(GRADCHECK[case], [x, s])
