@@ -122,7 +122,8 @@ def exports() -> dict:
               "expm1", "fix", "floor", "frac", "gcd", "i0", "lcm", "ldexp", "log", "log10",
               "log1p", "log2", "logit", "nan_to_num", "neg", "negative", "rad2deg",
               "reciprocal", "relu", "round", "rsqrt", "sigmoid", "sin", "sinc", "sinh", "sqrt",
-              "square", "tan", "tanh", "trunc", "xlogy", "fill", "zero"):
+              "square", "tan", "tanh", "trunc", "xlogy", "fill", "zero", "as_strided",
+              "index_put"):
         out[n + "_"] = _inplace_function(n + "_")
     for n in ("clone", "detach", "is_nonzero", "is_same_size", "is_signed", "is_complex",
               "is_conj", "is_neg", "is_inference"):

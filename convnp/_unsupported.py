@@ -83,7 +83,7 @@ EXCLUSIONS = [
          "Tensor": r"bfloat16"}),
     Exclusion(
         "linear algebra beyond what CNNs need",
-        "convnp implements the products CNNs use (matmul, mm, bmm, tensordot-like ops)",
+        "convnp implements the products CNNs use (matmul, mm, bmm and their relatives)",
         "call numpy.linalg / scipy.linalg on tensor.numpy()",
         {"convnp": _LINALG, "Tensor": _LINALG}),
     Exclusion(

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from convnp import _dtype
+from convnp._tensor_api import Size
 from convnp.autograd import engine
 from convnp.autograd.function import Function
 from convnp.autograd.grad_mode import is_grad_enabled
@@ -19,7 +20,6 @@ from convnp.ops import elementwise as E
 from convnp.ops import linalg as L
 from convnp.ops import movement as M
 from convnp.ops import reduction as R
-from convnp._tensor_api import Size
 
 
 def _infer_array(data: Any, dtype=None) -> np.ndarray:

@@ -119,24 +119,24 @@ def test_unsupported_features_raise_a_clear_not_implemented_error():
         x.cuda()
     with pytest.raises(NotImplementedError, match="convnp.sparse_coo_tensor: convnp does not "
                                                   "support sparse tensors"):
-        convnp.sparse_coo_tensor
+        _ = convnp.sparse_coo_tensor
     with pytest.raises(NotImplementedError, match="Tensor.to_sparse: .*sparse tensors"):
         x.to_sparse()
     with pytest.raises(NotImplementedError, match="convnp.view_as_complex: .*complex numbers"):
         convnp.view_as_complex(x)
     with pytest.raises(NotImplementedError, match="convnp.quantize_per_tensor: .*quantized"):
-        convnp.quantize_per_tensor
+        _ = convnp.quantize_per_tensor
     with pytest.raises(NotImplementedError, match="convnp.svd: .*numpy.linalg"):
-        convnp.svd
+        _ = convnp.svd
     with pytest.raises(NotImplementedError, match="Tensor.storage: .*tensor.numpy\\(\\)"):
         x.storage()
     # feature tests in user code keep working: the error is also an AttributeError
     assert not hasattr(x, "cuda") and getattr(convnp, "bfloat16", None) is None
     assert issubclass(convnp.Unsupported, NotImplementedError)
     with pytest.raises(AttributeError, match="'Tensor' object has no attribute 'nonsense'"):
-        x.nonsense
+        _ = x.nonsense
     with pytest.raises(AttributeError, match="module 'convnp' has no attribute 'nonsense'"):
-        convnp.nonsense
+        _ = convnp.nonsense
 
 
 def test_small_torch_utilities():

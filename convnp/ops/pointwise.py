@@ -14,12 +14,12 @@ promotes them; rounding-style functions (floor, sign, ...) keep integer dtypes.
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 
 from convnp.autograd.function import Function
 from convnp.ops.elementwise import as_operand, binary
-from collections import namedtuple
 
 _Frexp = namedtuple("frexp", ["mantissa", "exponent"])
 
@@ -499,7 +499,6 @@ _IGammaLower.__name__, _IGammaUpper.__name__ = "Igamma", "Igammac"
 
 def frexp(input):
     """``(mantissa, exponent)`` with ``input = mantissa * 2 ** exponent`` (no gradient)."""
-    from convnp.ops.reduction import MaxMin
     from convnp.tensor import Tensor
 
     m, e = np.frexp(input.array)

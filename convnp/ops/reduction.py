@@ -439,8 +439,8 @@ def nanmedian(input, dim=None, keepdim=False):
     a = input.array
     if dim is None:
         nvalid = int(np.sum(~np.isnan(a))) if a.dtype.kind == "f" else a.size
-        v, _ = _kth(input.reshape(-1), 0, lambda n: np.full_like(n, builtins.max(nvalid - 1, 0) // 2),
-                    False, "nanmedian")
+        k = builtins.max(nvalid - 1, 0) // 2
+        v, _ = _kth(input.reshape(-1), 0, lambda n: np.full_like(n, k), False, "nanmedian")
         return v
     v, i = _kth(input, dim, lambda valid: np.maximum(valid - 1, 0) // 2, keepdim, "nanmedian")
     return MaxMin(v, i)

@@ -1,7 +1,8 @@
-"""Shape ops beyond ``movement.py``'s core: torch's stacking/splitting helpers (hstack, tensor_split,
-unbind, ...), movedim / swapaxes, tile, roll, rot90, repeat_interleave, diagonal / tril / triu,
-broadcast_*, atleast_*, meshgrid. Nearly all compose the differentiable core (reshape, permute,
-getitem, cat, expand), so their gradients come from it; ``Roll`` and ``Diagonal`` are Functions.
+"""Shape ops beyond ``movement.py``'s core: torch's stacking/splitting helpers (hstack,
+tensor_split, unbind, ...), movedim / swapaxes, tile, roll, rot90, repeat_interleave,
+diagonal / tril / triu, broadcast_*, atleast_*, meshgrid. Nearly all compose the
+differentiable core (reshape, permute, getitem, cat, expand), so their gradients come from it;
+``Roll`` and ``Diagonal`` are Functions.
 """
 
 from __future__ import annotations
