@@ -99,10 +99,11 @@ def exports() -> dict:
     """name -> object, for ``convnp``'s namespace."""
     from convnp import _format, _tensor_api
     from convnp import creation as C
-    from convnp.ops import comparison, indexing, pointwise, reduction, shape
+    from convnp.ops import comparison, indexing, numeric, pointwise, products, reduction, shape
 
     out = dict(pointwise.PUBLIC)
     for mod, names in ((indexing, indexing.__all__), (shape, shape.__all__),
+                       (products, products.__all__), (numeric, numeric.__all__),
                        (comparison, comparison.__all__), (reduction, reduction.REDUCTIONS),
                        (C, C.CREATION)):
         out.update({n: getattr(mod, n) for n in names})

@@ -331,18 +331,22 @@ def _bernoulli_(self, p=0.5, *, generator=None):
 def _methods() -> dict:
     """Every function-backed Tensor method this module adds: name -> function(self, ...)."""
     from convnp import creation as C
-    from convnp.ops import comparison, indexing, pointwise, reduction, shape
+    from convnp.ops import comparison, indexing, numeric, pointwise, products, reduction, shape
 
     table = dict(pointwise.PUBLIC)
     table.pop("gradient")  # torch.gradient has no method form
     table["polygamma"] = _polygamma_method
     for mod, names in ((indexing, indexing.__all__), (shape, shape.__all__),
-                       (comparison, comparison.__all__), (reduction, reduction.REDUCTIONS)):
+                       (comparison, comparison.__all__), (reduction, reduction.REDUCTIONS),
+                       (products, products.__all__), (numeric, numeric.__all__)):
         for n in names:
             table[n] = getattr(mod, n)
     for n in ("unravel_index", "meshgrid", "cartesian_prod", "broadcast_tensors",
               "broadcast_shapes", "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack",
-              "row_stack", "dstack", "column_stack", "isin"):
+              "row_stack", "dstack", "column_stack", "isin", "einsum", "tensordot",
+              "chain_matmul", "cdist", "tril_indices", "triu_indices", "bucketize",
+              "searchsorted", "block_diag", "combinations", "vander", "trapezoid", "trapz",
+              "cumulative_trapezoid", "histogram"):
         table.pop(n, None)  # torch functions without a method form
     table.update({"as_strided": C.as_strided, "new_empty": _new_empty,
                   "bernoulli": lambda self, p=None, *, generator=None: C.bernoulli(
@@ -370,7 +374,8 @@ INPLACE = [*_P.DIFFERENTIABLE_UNARY, *_P.DIFFERENTIABLE_BINARY,
            "ge", "greater", "greater_equal", "less", "less_equal", "not_equal", "scatter",
            "scatter_add", "scatter_reduce", "index_add", "index_copy", "index_fill",
            "index_reduce", "index_put", "masked_fill", "masked_scatter", "put", "tril", "triu",
-           "cumsum", "cumprod", "logcumsumexp"]
+           "cumsum", "cumprod", "logcumsumexp", "addmm", "addmv", "addr", "baddbmm", "addbmm",
+           "renorm", "cross"]
 # ... and those that change the shape (the tensor's view is replaced)
 INPLACE_VIEW = ["t", "transpose", "swapaxes", "swapdims", "squeeze", "unsqueeze", "as_strided"]
 

@@ -126,6 +126,44 @@ CASES = {
     "cummax-cummin": (lambda m, x: [*m.cummax(x, 1), *m.cummin(x, 0)], (distinct(3, 4),)),
     "logcumsumexp": (lambda m, x: m.logcumsumexp(x, 1), (rand(3, 4),)),
     "msort": (lambda m, x: m.msort(x), (distinct(3, 4),)),
+    # products and numeric helpers
+    "dot-inner-outer": (lambda m, x, y: [m.dot(x, y), m.inner(x, y), m.outer(x, y)],
+                        (rand(3), rand(3, seed=1))),
+    "mv-addmv": (lambda m, a, v, b: [m.mv(a, v), m.addmv(b, a, v, beta=0.5, alpha=2)],
+                 (rand(2, 3), rand(3), rand(2))),
+    "addmm-addr": (lambda m, a, b, c: [m.addmm(c, a, b.t(), alpha=0.3), m.addr(c, a[:, 0],
+                                                                                b[:, 1])],
+                   (rand(2, 3), rand(2, 3, seed=1), rand(2, 2, seed=2))),
+    "baddbmm-addbmm": (lambda m, a, b, c: [m.baddbmm(c, a, b, beta=2), m.addbmm(c[0], a, b)],
+                       (rand(2, 2, 3), rand(2, 3, 2, seed=1), rand(2, 2, 2, seed=2))),
+    "addmm-beta0": (lambda m, a, b, c: m.addmm(c, a, b.t(), beta=0), (rand(2, 3), rand(2, 3),
+                                                                      rand(2, 2))),
+    "chain_matmul-kron": (lambda m, a, b: [m.chain_matmul(a, b.t(), a), m.kron(a, b)],
+                          (rand(2, 3), rand(2, 3, seed=1))),
+    "tensordot": (lambda m, a, b, c: [m.tensordot(a, b, 1), m.tensordot(a, c, ([0, 1], [1, 0]))],
+                  (rand(2, 3, 4), rand(4, 2, 5, seed=1), rand(3, 2, 5, seed=2))),
+    "einsum": (lambda m, a, b, c: [m.einsum("ij,jk->ik", a, b), m.einsum("bij,bjk", c, c),
+                                   m.einsum("ij->", a), m.einsum("i,j->ij", a[0], b[0]),
+                                   m.einsum("...j,jk->...k", c, b), m.einsum("ij,kj->ik", a, a)],
+               (rand(2, 3), rand(3, 4, seed=1), rand(2, 3, 3, seed=2))),
+    "einsum-summed-label": (lambda m, a, b: m.einsum("ijk,j->i", a, b), (rand(2, 3, 4),
+                                                                        rand(3, seed=1))),
+    "trace-cross": (lambda m, a, b: [m.trace(a), m.cross(a, b, 1), m.cross(a, b)],
+                    (rand(3, 3), rand(3, 3, seed=1))),
+    "cdist": (lambda m, a, b: [m.cdist(a, b), m.cdist(a, b, 1.0)], (rand(2, 4, 3),
+                                                                   rand(2, 5, 3, seed=1))),
+    "diff": (lambda m, a, b: [m.diff(a), m.diff(a, 2, 0, prepend=b, append=b)],
+             (rand(3, 4), rand(1, 4, seed=1))),
+    "cov-corrcoef": (lambda m, a: [m.cov(a), m.cov(a, correction=0), m.corrcoef(a)],
+                     (rand(3, 6),)),
+    "block_diag": (lambda m, a, b, c: m.block_diag(a, b, c), (rand(2, 3), rand(3),
+                                                              rand(1, 1))),
+    "combinations": (lambda m, a: [m.combinations(a), m.combinations(a, 3, True)], (rand(4),)),
+    "renorm": (lambda m, a: m.renorm(a, 2, 0, 0.8), (rand(3, 4),)),
+    "trapezoid": (lambda m, y, x: [m.trapezoid(y), m.trapezoid(y, dx=0.5, dim=0),
+                                   m.trapezoid(y, x.cumsum(0)), m.trapz(y),
+                                   m.cumulative_trapezoid(y, dim=0)],
+                  (rand(3, 4), rand(4, low=0.1, seed=1))),
     # numpy-style keyword aliases torch accepts
     "sum-axis-keepdims": (lambda m, x: x.sum(axis=1, keepdims=True), (rand(3, 4),)),
     "mean-axis": (lambda m, x: m.mean(x, axis=(0, 1)), (rand(3, 4),)),
@@ -147,6 +185,17 @@ def test_case_matches_torch(case, dtype):
     tol = {"rtol": 1e-4, "atol": 2e-5} if dtype == np.float32 else {}
     compare(lambda *t: flat(fn(convnp, *t)), lambda *t: flat(fn(torch, *t)), *inputs,
             dtype=dtype, **tol)
+
+
+def test_vander_values_and_gradcheck():
+    from convnp.autograd import gradcheck
+
+    # torch's own vander backward fails ("modified by an inplace operation"): values only
+    x = rand(3)
+    for kw in ({}, {"N": 2, "increasing": True}):
+        np.testing.assert_allclose(convnp.vander(convnp.tensor(x), **kw).numpy(),
+                                   torch.vander(torch.tensor(x), **kw).numpy())
+    assert gradcheck(convnp.vander, [convnp.tensor(x, requires_grad=True)])
 
 
 # values only (integer or bool results, no gradient)
@@ -173,6 +222,15 @@ VALUE_CASES = {
     "broadcast_shapes": lambda m, x: m.tensor(m.broadcast_shapes((3, 1), (4,), 1)),
     "repeat_interleave-counts": lambda m, x: m.repeat_interleave(m.tensor([2, 0, 1])),
     "one_hot": lambda m, x: m.nn.functional.one_hot(m.tensor([[0, 2], [1, 1]]), 4),
+    "tri_indices": lambda m, x: [m.tril_indices(3, 4, 1), m.triu_indices(4, 3, -1)],
+    "bincount": lambda m, x: [m.bincount(m.tensor([0, 3, 3, 1]), minlength=6),
+                              m.bincount(m.tensor([0, 3, 3]), x[0, :3])],
+    "histc-histogram": lambda m, x: [m.histc(x, 5), m.histc(x, 4, -1, 1),
+                                     *m.histogram(x, 3)],
+    "searchsorted": lambda m, x: [m.searchsorted(m.tensor([[1, 3, 5], [2, 4, 6]]),
+                                                 m.tensor([[3, 0], [6, 7]]), right=True),
+                                  m.bucketize(x, m.tensor([-1.0, 0.0, 1.0])),
+                                  m.searchsorted(m.tensor([1, 3, 5]), m.tensor([3, 4]))],
 }
 
 
@@ -271,6 +329,8 @@ GRADCHECK = {  # the new Functions (Put, ScatterReduce, Roll, Diagonal, Embeddin
     "roll": lambda x, s: convnp.roll(x * s, (1, 2), (0, 1)),
     "diagonal": lambda x, s: convnp.diagonal(x * s, 1),
     "cumsum": lambda x, s: convnp.cumsum(x * s, 1),
+    "einsum": lambda x, s: convnp.einsum("ij,kj->ik", x, s) + convnp.einsum("ij,j->i", x,
+                                                                               s[0]).sum(),
     "embedding": lambda x, s: convnp.nn.functional.embedding(convnp.tensor([[0, 2], [2, 2]]),
                                                              x * s, padding_idx=1),
     "grid_sample": lambda x, s: convnp.nn.functional.grid_sample(
