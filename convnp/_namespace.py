@@ -95,6 +95,112 @@ def set_default_device(device) -> None:
         require_cpu(device, "set_default_device")
 
 
+# torch.* names of functional ops whose positional signature is F's
+_FUNCTIONAL_ALIASES = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+                       "conv_transpose3d", "conv_tbc", "avg_pool1d", "max_pool1d", "max_pool2d",
+                       "max_pool3d", "max_pool1d_with_indices", "adaptive_avg_pool1d",
+                       "pixel_shuffle", "pixel_unshuffle", "prelu", "relu", "selu", "celu",
+                       "selu_", "celu_", "rrelu", "rrelu_", "hardshrink", "threshold",
+                       "threshold_", "bilinear", "cosine_similarity", "pairwise_distance",
+                       "pdist", "channel_shuffle", "dropout", "alpha_dropout")
+
+
+def rsub(input, other, *, alpha=1):
+    """``other - alpha * input``."""
+    from convnp.ops import elementwise as E
+
+    return E.sub(other, E.mul(input, alpha) if alpha != 1 else input)
+
+
+def resolve_neg(input):
+    """``input`` itself: convnp has no lazy negation bit."""
+    return input
+
+
+class _Settings:
+    """torch's global switches that describe what convnp always does; they are stored and
+    read back so scripts that set and query them run (convnp's CPU ops are deterministic and
+    compute float32 matmuls in full float32 whatever the setting)."""
+
+    deterministic = False
+    deterministic_warn_only = False
+    matmul_precision = "highest"
+    interop_threads = 1
+    warn_always = False
+
+
+def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    """Accepted; convnp's ops are deterministic already."""
+    _Settings.deterministic, _Settings.deterministic_warn_only = bool(mode), bool(warn_only)
+
+
+def are_deterministic_algorithms_enabled() -> bool:
+    return _Settings.deterministic
+
+
+def is_deterministic_algorithms_warn_only_enabled() -> bool:
+    return _Settings.deterministic_warn_only
+
+
+def set_deterministic_debug_mode(debug_mode) -> None:
+    modes = {"default": 0, "warn": 1, "error": 2}
+    mode = modes.get(debug_mode, debug_mode)
+    if mode not in (0, 1, 2):
+        raise RuntimeError(f"set_deterministic_debug_mode: invalid mode {debug_mode!r}; expected "
+                           "'default', 'warn', 'error' or 0, 1, 2")
+    use_deterministic_algorithms(mode > 0, warn_only=mode == 1)
+
+
+def get_deterministic_debug_mode() -> int:
+    if not _Settings.deterministic:
+        return 0
+    return 1 if _Settings.deterministic_warn_only else 2
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """Accepted ('highest', 'high', 'medium'); convnp's float32 matmuls are always full
+    float32 (NumPy's BLAS)."""
+    if precision not in ("highest", "high", "medium"):
+        raise RuntimeError(f"set_float32_matmul_precision: expected 'highest', 'high' or "
+                           f"'medium', got {precision!r}")
+    _Settings.matmul_precision = precision
+
+
+def get_float32_matmul_precision() -> str:
+    return _Settings.matmul_precision
+
+
+def set_num_interop_threads(n: int) -> None:
+    """Accepted and stored; convnp runs one op at a time (``set_num_threads`` sets its pool)."""
+    if n < 1:
+        raise RuntimeError(f"set_num_interop_threads: expected a positive number, got {n}")
+    _Settings.interop_threads = int(n)
+
+
+def get_num_interop_threads() -> int:
+    return _Settings.interop_threads
+
+
+def set_warn_always(b: bool) -> None:
+    _Settings.warn_always = bool(b)
+
+
+def is_warn_always_enabled() -> bool:
+    return _Settings.warn_always
+
+
+def set_flush_denormal(mode: bool) -> bool:
+    """False: NumPy offers no switch for denormal flushing (torch's answer where unsupported)."""
+    return False
+
+
+def is_inference_mode_enabled() -> bool:
+    """Whether gradients are off (convnp's ``inference_mode`` is ``no_grad``)."""
+    from convnp.autograd import is_grad_enabled
+
+    return not is_grad_enabled()
+
+
 def exports() -> dict:
     """name -> object, for ``convnp``'s namespace."""
     from convnp import _format, _tensor_api
@@ -126,6 +232,18 @@ def exports() -> dict:
               "square", "tan", "tanh", "trunc", "xlogy", "fill", "zero", "as_strided",
               "index_put"):
         out[n + "_"] = _inplace_function(n + "_")
+    import convnp.nn.functional as F
+
+    for n in _FUNCTIONAL_ALIASES:
+        out.setdefault(n, getattr(F, n))
+    out.update(rsub=rsub, resolve_neg=resolve_neg)
+    for f in (use_deterministic_algorithms, are_deterministic_algorithms_enabled,
+              is_deterministic_algorithms_warn_only_enabled, set_deterministic_debug_mode,
+              get_deterministic_debug_mode, set_float32_matmul_precision,
+              get_float32_matmul_precision, set_num_interop_threads, get_num_interop_threads,
+              set_warn_always, is_warn_always_enabled, set_flush_denormal,
+              is_inference_mode_enabled):
+        out[f.__name__] = f
     for n in ("clone", "detach", "is_nonzero", "is_same_size", "is_signed", "is_complex",
               "is_conj", "is_neg", "is_inference"):
         out.setdefault(n, _tensor_function(n))

@@ -216,7 +216,47 @@ def _split_with_sizes(self, split_sizes, dim=0):
     return split(self, list(split_sizes), dim)
 
 
+def _fill_diagonal_(self, fill_value, wrap=False):
+    """Fill the main diagonal (all dims equal, or 2-d tall matrices with ``wrap``)."""
+    a = self.array
+    if a.ndim < 2 or (a.ndim > 2 and len(set(a.shape)) != 1):
+        raise RuntimeError("fill_diagonal_: all dimensions of input must be of equal length "
+                           "(or the tensor 2-d)")
+    self._check_inplace("fill_diagonal_")
+    np.fill_diagonal(a, fill_value, wrap=wrap)
+    return self
+
+
+def _bmm(self, mat2):
+    from convnp.ops.linalg import bmm
+
+    return bmm(self, mat2)
+
+
+def _prelu(self, weight):
+    from convnp.ops.activation import prelu
+
+    return prelu(self, weight)
+
+
+def _hardshrink(self, lambd=0.5):
+    from convnp.ops.activation import hardshrink
+
+    return hardshrink(self, lambd)
+
+
+def _histogram(self, bins=100, *, range=None, weight=None, density=False):  # noqa: A002
+    from convnp.ops.numeric import histogram
+
+    return histogram(self, bins, range=range, weight=weight, density=density)
+
+
 PLAIN_METHODS = {
+    "fill_diagonal_": _fill_diagonal_, "bmm": _bmm, "prelu": _prelu, "hardshrink": _hardshrink,
+    "histogram": _histogram, "resolve_neg": lambda self: self, "to_dense": lambda self,
+    dtype=None, *, masked_grad=None: self if dtype is None else self.to(dtype),
+    "byte": lambda self: self.to(np.uint8), "char": lambda self: self.to(np.int8),
+    "short": lambda self: self.to(np.int16),
     "unfold": _unfold, "split_with_sizes": _split_with_sizes,
     "unsafe_split": lambda self, split_size, dim=0: self.split(split_size, dim),
     "unsafe_chunk": lambda self, chunks, dim=0: self.chunk(chunks, dim),

@@ -63,7 +63,7 @@ EXCLUSIONS = [
         "keep float tensors (convert to NumPy for post-training quantisation tools)",
         {"convnp": r"quantize_\w+|quantized_\w+|dequantize|fake_quantize_\w+|"
                    r"fused_moving_avg_obs_fake_quant|choose_qparams_optimized|qint\d+|quint\w+|"
-                   r"per_tensor_\w+|per_channel_\w+|q\w*Storage",
+                   r"per_tensor_\w+|per_channel_\w+|q\w*Storage|q_\w+|int_repr|qscheme",
          "Tensor": r"q_\w+|int_repr|qscheme|dequantize|quantize\w*"}),
     Exclusion(
         "complex numbers",
@@ -96,7 +96,8 @@ EXCLUSIONS = [
         "untyped storage objects",
         "a convnp tensor is its NumPy array",
         "use tensor.numpy() (shares memory) or tensor.array",
-        {"Tensor": r"storage|untyped_storage|storage_type|storage_offset|data_ptr|set_|"
+        {"Tensor": r"storage|untyped_storage|storage_type|storage_offset|data_ptr|const_data_ptr|"
+                   r"mutable_data_ptr|set_|"
                    r"is_set_to|resize_|resize_as_",
          "convnp": r"\w*Storage|StorageBase|from_file"}),
     Exclusion(

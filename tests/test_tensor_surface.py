@@ -150,3 +150,54 @@ def test_small_torch_utilities():
     assert convnp.pi == torch.pi and convnp.e == torch.e and convnp.inf == torch.inf
     assert convnp.get_default_device() == "cpu"
     assert convnp.is_nonzero(convnp.tensor([2])) and not convnp.is_complex(convnp.ones(1))
+
+
+def test_torch_level_functional_aliases_match_torch():
+    from tests.oracle import compare, rand
+
+    cases = [
+        (lambda m, x, w: m.conv2d(x, w, None, 1, 1), (rand(1, 2, 5, 5), rand(3, 2, 3, 3))),
+        (lambda m, x, w: m.conv_transpose1d(x, w, None, 2), (rand(1, 2, 5), rand(2, 3, 3))),
+        (lambda m, x: [m.max_pool2d(x, 2), m.avg_pool1d(x[0], 2), m.relu(x), m.selu(x),
+                       m.hardshrink(x, 0.3), m.threshold(x, 0.1, -1.0)], (rand(1, 2, 4, 4),)),
+        (lambda m, x: m.pixel_shuffle(x, 2), (rand(1, 8, 2, 3),)),
+        (lambda m, x, y: [m.cosine_similarity(x, y), m.pairwise_distance(x, y), m.pdist(x)],
+         (rand(3, 4), rand(3, 4, seed=1))),
+        (lambda m, x, y: [m.rsub(x, y, alpha=2), m.resolve_neg(x)], (rand(3), rand(3, seed=1))),
+    ]
+    for fn, inputs in cases:
+        compare(lambda *t: fn(convnp, *t), lambda *t: fn(torch, *t), *inputs, dtype=np.float64)
+
+
+def test_tensor_extras_match_torch():
+    for lib in (convnp, torch):
+        x = lib.zeros(3, 4)
+        x.fill_diagonal_(2.0)
+        assert x.tolist() == [[2, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0]]
+        assert x.byte().dtype == (lib.uint8) and x.short().dtype == lib.int16
+        assert x.char().dtype == lib.int8 and x.to_dense() is x
+        b = lib.ones(2, 3, 4).bmm(lib.ones(2, 4, 5))
+        assert tuple(b.shape) == (2, 3, 5) and b.sum().item() == 120
+    with pytest.raises(RuntimeError, match="fill_diagonal_: all dimensions of input must"):
+        convnp.zeros(2, 3, 4).fill_diagonal_(1)
+
+
+def test_global_switches_are_stored():
+    try:
+        convnp.use_deterministic_algorithms(True, warn_only=True)
+        assert convnp.are_deterministic_algorithms_enabled()
+        assert convnp.is_deterministic_algorithms_warn_only_enabled()
+        assert convnp.get_deterministic_debug_mode() == 1
+        convnp.set_deterministic_debug_mode("error")
+        assert convnp.get_deterministic_debug_mode() == 2
+        convnp.set_float32_matmul_precision("high")
+        assert convnp.get_float32_matmul_precision() == "high"
+        with pytest.raises(RuntimeError, match="set_float32_matmul_precision: expected"):
+            convnp.set_float32_matmul_precision("low")
+    finally:
+        convnp.use_deterministic_algorithms(False)
+        convnp.set_float32_matmul_precision("highest")
+    assert not convnp.is_inference_mode_enabled()
+    with convnp.inference_mode():
+        assert convnp.is_inference_mode_enabled()
+    assert convnp.set_flush_denormal(True) is False

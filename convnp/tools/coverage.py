@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import re
 import sys
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 # ----------------------------------------------------------------------------- the families
 # torch's reference sections, name by name (the shape family is carved out of "Indexing,
@@ -239,9 +242,15 @@ def _family(label: str, name: str) -> str:
     return "other"
 
 
-def _has(cobj, name: str) -> bool:
+def _has(cobj, name: str, static: bool = False) -> bool:
     from convnp._unsupported import Unsupported
 
+    if static:  # a Tensor instance: look names up without running properties (x.H raises on
+        try:    # a 1-d tensor)
+            inspect.getattr_static(cobj, name)
+            return True
+        except AttributeError:
+            return False
     try:
         getattr(cobj, name)
     except (AttributeError, Unsupported):
@@ -265,6 +274,8 @@ def measure(labels=None) -> dict[str, Report]:
             out[label] = rep
             continue
         cobj = _resolve(cpath)
+        if label == "torch.Tensor" and cobj is not None:
+            cobj = cobj._wrap(np.zeros(1, np.float32))  # an instance: attributes set in __init__
         internal = INTERNAL.get(label)
         key = _UNSUPPORTED_KEY.get(label)
         for name in _public_names(label, tobj):
@@ -275,7 +286,7 @@ def measure(labels=None) -> dict[str, Report]:
             ex = _unsupported.find(key, name) if key else None
             if ex is not None:
                 rep.excluded[name] = ex.feature
-            elif cobj is not None and _has(cobj, name):
+            elif cobj is not None and _has(cobj, name, static=label == "torch.Tensor"):
                 rep.has.append(name)
             else:
                 rep.lacks.append(name)
