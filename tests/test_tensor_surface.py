@@ -166,7 +166,8 @@ def test_torch_level_functional_aliases_match_torch():
         (lambda m, x, y: [m.rsub(x, y, alpha=2), m.resolve_neg(x)], (rand(3), rand(3, seed=1))),
     ]
     for fn, inputs in cases:
-        compare(lambda *t: fn(convnp, *t), lambda *t: fn(torch, *t), *inputs, dtype=np.float64)
+        compare(lambda *t, f=fn: f(convnp, *t), lambda *t, f=fn: f(torch, *t), *inputs,
+                dtype=np.float64)
 
 
 def test_tensor_extras_match_torch():
