@@ -100,6 +100,17 @@ for _mode in ("bilinear", "nearest"):
             CASES[f"grid_sample-{_mode}-{_pad}-{'ac' if _ac else 'noac'}"] = (
                 lambda f, x, g, m=_mode, p=_pad, a=_ac: f.grid_sample(x, g, m, p, a),
                 (rand(2, 2, 4, 5), rand(2, 3, 2, 2, low=-1.3, high=1.3, seed=3)))
+CASES["fractional_max_pool2d"] = (
+    lambda f, x, s: f.fractional_max_pool2d(x, (2, 3), (4, 3), return_indices=True,
+                                            _random_samples=s),
+    (distinct(2, 3, 9, 8), rand(2, 3, 2, low=0, high=1)))
+CASES["fractional_max_pool3d-ratio"] = (
+    lambda f, x, s: f.fractional_max_pool3d_with_indices(x, 2, output_ratio=0.5,
+                                                         _random_samples=s),
+    (distinct(1, 2, 6, 7, 5), rand(1, 2, 3, low=0, high=1)))
+CASES["fractional_max_pool2d-unbatched"] = (
+    lambda f, x, s: f.fractional_max_pool2d(x, 3, 3, _random_samples=s),
+    (distinct(3, 7, 7), rand(1, 3, 2, low=0, high=1)))
 CASES["grid_sample-3d"] = (lambda f, x, g: f.grid_sample(x, g, align_corners=False),
                            (rand(1, 2, 3, 4, 5), rand(1, 2, 2, 3, 3, low=-1.2, high=1.2)))
 
@@ -111,7 +122,8 @@ def test_functional_matches_torch(case, dtype):
     tol = {"rtol": 2e-4, "atol": 2e-5} if dtype == np.float32 else {}
     if case == "celu_-selu_" and dtype == np.float64:
         tol = {"rtol": 1e-7}  # torch's celu gradient for alpha != 1 is off by ~1e-8 relative
-    grad = [True, False] if case == "multi_margin_loss-w" else None  # weight: no gradient
+    # no gradient for multi_margin_loss's weight or fractional pooling's random samples
+    grad = [True, False] if case == "multi_margin_loss-w" or "fractional" in case else None
     compare(lambda *t: fn(F, *t), lambda *t: fn(TF, *t), *inputs, dtype=dtype, grad=grad,
             **tol)
 
@@ -180,5 +192,10 @@ def test_functional_errors():
         F.channel_shuffle(convnp.ones(1, 3, 2, 2), 2)
     with pytest.raises(ValueError, match="gaussian_nll_loss: var of shape"):
         F.gaussian_nll_loss(convnp.ones(3, 4), convnp.ones(3, 4), convnp.ones(2))
+    with pytest.raises(ValueError, match="fractional_max_pool2d requires specifying either"):
+        F.fractional_max_pool2d(convnp.ones(1, 1, 4, 4), 2)
+    with pytest.raises(ValueError, match="fractional_max_pool2d: output_size \\[4, 4\\] \\+ "
+                                         "kernel_size"):
+        F.fractional_max_pool2d(convnp.ones(1, 1, 4, 4), 2, 4)
     with pytest.raises(convnp.Unsupported, match="scaled_mm.*fused GPU matrix kernels"):
         convnp._unsupported.check("nn.functional", "scaled_mm")

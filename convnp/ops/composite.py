@@ -137,3 +137,103 @@ max_pool3d_with_indices = _with_indices("max_pool3d")
 adaptive_max_pool1d_with_indices = _with_indices("adaptive_max_pool1d")
 adaptive_max_pool2d_with_indices = _with_indices("adaptive_max_pool2d")
 adaptive_max_pool3d_with_indices = _with_indices("adaptive_max_pool3d")
+
+
+def _intervals(sample, in_size, out_size, pool, dtype):
+    """torch's window starts for fractional max pooling: (..., out_size) int64 from samples
+    (...) in [0, 1), computed in the input's dtype as torch does."""
+    sample = np.asarray(sample, dtype)
+    if out_size == 1:
+        return np.full(sample.shape + (1,), in_size - pool, np.int64)
+    alpha = dtype.type(in_size - pool) / dtype.type(out_size - 1)
+    i = np.arange(out_size - 1, dtype=dtype)
+    seq = ((i + sample[..., None]) * alpha).astype(np.int64) - \
+        (sample[..., None] * alpha).astype(np.int64)
+    last = np.full(sample.shape + (1,), in_size - pool, np.int64)
+    return np.concatenate([seq, last], -1)
+
+
+def _fractional_max_pool(nd, input, kernel_size, output_size, output_ratio, return_indices,
+                         _random_samples):
+    from convnp.ops.indexing import gather
+    from convnp.random import rng
+
+    fn = f"fractional_max_pool{nd}d"
+    T = _t()
+    ks = (kernel_size,) * nd if isinstance(kernel_size, int) else tuple(kernel_size)
+    batched = input.ndim == nd + 2
+    if not batched and input.ndim != nd + 1:
+        raise ValueError(f"{fn}: expected a {nd + 1}-d or {nd + 2}-d input, got shape "
+                         f"{tuple(input.shape)}")
+    x = input if batched else input.unsqueeze(0)
+    n, c = x.shape[:2]
+    spatial = tuple(x.shape[2:])
+    if output_size is None:
+        if output_ratio is None:
+            raise ValueError(f"{fn} requires specifying either an output_size or an "
+                             "output_ratio")
+        ratio = (output_ratio,) * nd if not isinstance(output_ratio, (tuple, list)) else \
+            tuple(output_ratio)
+        output_size = tuple(int(s * r) for s, r in zip(spatial, ratio))
+    out = (output_size,) * nd if isinstance(output_size, int) else tuple(output_size)
+    for s, o, k in zip(spatial, out, ks):
+        if o + k - 1 > s:
+            raise ValueError(f"{fn}: output_size {list(out)} + kernel_size {list(ks)} - 1 is "
+                             f"too large for an input of spatial size {list(spatial)}")
+    samples = (_random_samples.array if _random_samples is not None else
+               rng().random((n, c, nd)).astype(x.dtype))
+    # torch's sample order: 2-d (w, h); 3-d (t, h, w)
+    axis_sample = [1, 0] if nd == 2 else [0, 1, 2]
+    starts = [_intervals(samples[..., axis_sample[k]], spatial[k], out[k], ks[k], x.dtype)
+              for k in range(nd)]  # each (n, c, out_k)
+    # flat input index of every (output position, window offset): (n, c, *out, *ks)
+    strides = np.cumprod((1,) + spatial[:0:-1])[::-1]
+    flat = np.zeros((n, c) + out + ks, np.int64)
+    for k in range(nd):
+        pos = starts[k].reshape((n, c) + tuple(out[k] if j == k else 1 for j in range(nd)) +
+                                (1,) * nd)
+        off = np.arange(ks[k]).reshape((1, 1) + (1,) * nd +
+                                       tuple(ks[k] if j == k else 1 for j in range(nd)))
+        flat = flat + (pos + off) * int(strides[k])
+    m, kk = int(np.prod(out)), int(np.prod(ks))
+    vals = gather(x.reshape(n, c, -1), 2, T._wrap(flat.reshape(n, c, m * kk)))
+    best = R.max(vals.reshape(n, c, m, kk), -1)
+    values = best.values.reshape((n, c) + out)
+    indices = np.take_along_axis(flat.reshape(n, c, m, kk), best.indices.array[..., None],
+                                 -1).reshape((n, c) + out)
+    if not batched:
+        values, indices = values.squeeze(0), indices[0]
+    return (values, T._wrap(indices)) if return_indices else values
+
+
+def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, _random_samples=None):
+    r"""Fractional max pooling (Graham): windows of ``kernel_size`` at pseudo-random,
+    increasing start positions chosen so that the output has ``output_size`` (or
+    ``output_ratio`` times the input size); ``_random_samples`` ``(N, C, 2)`` in [0, 1) fixes
+    them, as in torch. Shape: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
+    return _fractional_max_pool(2, input, kernel_size, output_size, output_ratio,
+                                return_indices, _random_samples)
+
+
+def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, _random_samples=None):
+    r"""3-d fractional max pooling; as ``fractional_max_pool2d`` with ``(N, C, 3)`` samples."""
+    return _fractional_max_pool(3, input, kernel_size, output_size, output_ratio,
+                                return_indices, _random_samples)
+
+
+def fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=True, _random_samples=None):
+    return fractional_max_pool2d(input, kernel_size, output_size, output_ratio, True,
+                                 _random_samples)
+
+
+def fractional_max_pool3d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=True, _random_samples=None):
+    return fractional_max_pool3d(input, kernel_size, output_size, output_ratio, True,
+                                 _random_samples)
+
+
+__all__ += ["fractional_max_pool2d", "fractional_max_pool3d",
+            "fractional_max_pool2d_with_indices", "fractional_max_pool3d_with_indices"]

@@ -124,6 +124,10 @@ INTERNAL = {
     "torch.Tensor": r"\w+_copy|is_set_to|map2_|apply_|register_\w+hook|retains_grad|"
                     r"output_nr|grad_fn|module_load|dim_order|nonzero_static|"
                     r"new_empty_strided|sum_to_size|smm|to_padded_tensor",
+    # DataPipes: deprecated in torch.utils.data (moved to the torchdata project)
+    "torch.utils.data": r"\w*DataPipe|DataChunk|functional_datapipe|argument_validation|"
+                        r"runtime_validation\w*|guaranteed_datapipes_determinism|"
+                        r"non_deterministic",
     "torch.nn.functional": r"BroadcastingList\d|ScalingType|SwizzleType|Tensor|"
                            r"assert_int_or_pair|boolean_dispatch|handle_torch_function|"
                            r"has_torch_function\w*|native_channel_shuffle",
