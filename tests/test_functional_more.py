@@ -111,6 +111,16 @@ CASES["fractional_max_pool3d-ratio"] = (
 CASES["fractional_max_pool2d-unbatched"] = (
     lambda f, x, s: f.fractional_max_pool2d(x, 3, 3, _random_samples=s),
     (distinct(3, 7, 7), rand(1, 3, 2, low=0, high=1)))
+CASES["ctc_loss"] = (
+    lambda f, x, t, il, tl: f.ctc_loss(x.log_softmax(2), t, il, tl),
+    (rand(6, 3, 5, low=-2, high=2), I([[1, 2, 2], [3, 1, 0], [4, 4, 4]]), I([6, 5, 6]),
+     I([3, 2, 3])))
+CASES["ctc_loss-concat-none-blank"] = (
+    lambda f, x, t, il, tl: f.ctc_loss(x.log_softmax(2), t, il, tl, blank=4, reduction="none"),
+    (rand(5, 2, 5, low=-2, high=2), I([1, 1, 0, 2]), I([5, 4]), I([2, 2])))
+CASES["ctc_loss-unbatched-sum"] = (
+    lambda f, x, t, il, tl: f.ctc_loss(x.log_softmax(1), t, il, tl, reduction="sum"),
+    (rand(4, 3), I([1, 2]), I([4]), I([2])))
 CASES["grid_sample-3d"] = (lambda f, x, g: f.grid_sample(x, g, align_corners=False),
                            (rand(1, 2, 3, 4, 5), rand(1, 2, 2, 3, 3, low=-1.2, high=1.2)))
 
@@ -175,6 +185,21 @@ def test_init_deprecated_names_warn_and_work():
     assert (w.numpy() == 0.5).all()
     assert "`nn.init.constant` is now deprecated in favor of `nn.init.constant_`" in str(
         rec[0].message)
+
+
+def test_ctc_impossible_alignment_is_inf_or_zero():
+    x = rand(2, 1, 3)  # two frames cannot hold the three labels "1 1 1" (blanks between repeats)
+    for zero in (False, True):
+        c = convnp.tensor(x, requires_grad=True)
+        t = torch.tensor(x, requires_grad=True)
+        args = dict(reduction="sum", zero_infinity=zero)
+        a = F.ctc_loss(c.log_softmax(2), convnp.tensor([[1, 1, 1]]), [2], [3], **args)
+        b = TF.ctc_loss(t.log_softmax(2), torch.tensor([[1, 1, 1]]), [2], [3], **args)
+        assert a.item() == b.item() == (0.0 if zero else float("inf"))
+        if zero:
+            a.backward()
+            b.backward()
+            np.testing.assert_allclose(c.grad.numpy(), t.grad.numpy())
 
 
 def test_functional_errors():
