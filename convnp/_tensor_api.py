@@ -324,15 +324,6 @@ def _new_empty(self, size, *, dtype=None, device=None, requires_grad=False):
     return _out(np.empty(size, _dtype.resolve(dtype) or self.dtype), requires_grad)
 
 
-def _random_method(draw):
-    def method(self, *args, generator=None, **kwargs):
-        from convnp.random import rng
-
-        return draw(rng(generator), self, *args, **kwargs)
-
-    return method
-
-
 def _fill_random(name, sample):
     def method(self, *args, generator=None):
         from convnp.random import rng

@@ -141,7 +141,7 @@ class ScatterReduce(Function):
                 gs_full.astype(g.dtype, copy=False) if ctx.needs_input_grad[1] else None)
 
 
-def _check_scatter(input, dim, index, src, fn):
+def _check_scatter(input, dim, index, fn):
     axis = _dim(dim, input.ndim, fn)
     idx = _int_index(index, fn)
     if idx.ndim != input.ndim:
@@ -172,7 +172,7 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
         raise TypeError("scatter: pass 'src' (a tensor) or 'value' (a number)")
     if src is not None and not isinstance(src, Tensor):
         src, value = None, src
-    axis, idx = _check_scatter(input, dim, index, src, "scatter")
+    axis, idx = _check_scatter(input, dim, index, "scatter")
     if src is None:
         src = Tensor._wrap(np.full(idx.shape, value, input.dtype))
     if reduce is not None:
@@ -194,7 +194,7 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     """Reduce ``src`` into a copy of ``input`` at ``index`` along ``dim`` with ``reduce`` one of
     'sum', 'prod', 'mean', 'amax', 'amin' (``include_self``: whether ``input``'s values take
     part)."""
-    axis, idx = _check_scatter(input, dim, index, src, "scatter_reduce")
+    axis, idx = _check_scatter(input, dim, index, "scatter_reduce")
     src = _src_tensor(src, input)
     if any(i > s for i, s in zip(idx.shape, src.shape)):
         raise RuntimeError(f"scatter_reduce: index shape {tuple(idx.shape)} must not exceed src "

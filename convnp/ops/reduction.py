@@ -335,21 +335,19 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     return nansum(input, dim, keepdim) / _t()._wrap(np.asarray(n))
 
 
-StdMean = namedtuple("std_mean", ["std", "mean"])
-VarMean = namedtuple("var_mean", ["var", "mean"])
 AMinMax = namedtuple("aminmax", ["min", "max"])
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``(var, mean)`` over ``dim``."""
-    return tuple(VarMean(var(input, dim, unbiased, keepdim, correction=correction),
-                         mean(input, dim, keepdim)))
+    return (var(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim))
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``(std, mean)`` over ``dim``."""
-    return tuple(StdMean(std(input, dim, unbiased, keepdim, correction=correction),
-                         mean(input, dim, keepdim)))
+    return (std(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim))
 
 
 def aminmax(input, *, dim=None, keepdim=False):
