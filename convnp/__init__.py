@@ -151,6 +151,8 @@ def __getattr__(name: str):
         return getattr(importlib.import_module("convnp.serialization"), name)
     if name in _TOOLS:
         return getattr(importlib.import_module("convnp.tools"), name)
+    # torch names left out on purpose get a clear error (convnp/_unsupported.py)
+    importlib.import_module("convnp._unsupported").check("convnp", name)
     raise AttributeError(f"module 'convnp' has no attribute {name!r}")
 
 
@@ -192,3 +194,14 @@ def numel(t) -> int:
 
 def is_floating_point(t) -> bool:
     return t.is_floating_point()
+
+
+# ----------------------------------------------------------------------------- torch's surface
+# the rest of torch's functions (pointwise math, indexing, shape, reductions, comparisons,
+# creation, Size, memory formats, print options): tables in convnp/_namespace.py; the Tensor
+# methods they back are registered by convnp/_tensor_api.py
+from convnp import _namespace, _tensor_api, _unsupported  # noqa: E402
+from convnp._unsupported import Unsupported  # noqa: E402
+
+_tensor_api.register(Tensor)
+globals().update(_namespace.exports())

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from convnp import _dtype
+from convnp._tensor_api import Size
 from convnp.autograd import engine
 from convnp.autograd.function import Function
 from convnp.autograd.grad_mode import is_grad_enabled
@@ -105,8 +106,8 @@ class Tensor:
         self.array = array
 
     @property
-    def shape(self) -> tuple:
-        return self.array.shape
+    def shape(self) -> "Size":
+        return Size(self.array.shape)
 
     @property
     def dtype(self) -> np.dtype:
@@ -138,7 +139,7 @@ class Tensor:
 
     def size(self, dim: int | None = None):
         if dim is None:
-            return self.array.shape
+            return Size(self.array.shape)
         return self.array.shape[R.normalize_dims(dim, self.ndim, "size")[0]]
 
     def numel(self) -> int:
@@ -160,15 +161,9 @@ class Tensor:
         return (self[i] for i in range(self.array.shape[0]))
 
     def __repr__(self) -> str:
-        body = np.array2string(self.array, separator=", ", precision=4, prefix="tensor(")
-        extra = ""
-        if self.array.dtype not in (_dtype.get_default_dtype(), np.int64, np.bool_):
-            extra += f", dtype=convnp.{self.array.dtype}"
-        if self.grad_fn is not None:
-            extra += f", grad_fn=<{self.grad_fn.name()}>"
-        elif self.requires_grad:
-            extra += ", requires_grad=True"
-        return f"tensor({body}{extra})"
+        from convnp._format import tensor_repr
+
+        return tensor_repr(self)
 
     __hash__ = object.__hash__
 
@@ -266,9 +261,6 @@ class Tensor:
         return self.to(np.bool_)
 
     def cpu(self) -> "Tensor":
-        return self
-
-    def contiguous(self, memory_format=None) -> "Tensor":
         return self
 
     def detach(self) -> "Tensor":
@@ -533,18 +525,6 @@ class Tensor:
     def allclose(self, o, rtol=1e-5, atol=1e-8) -> bool:
         return bool(np.allclose(self.array, o.array if isinstance(o, Tensor) else o, rtol, atol))
 
-    def isnan(self):
-        return Tensor._wrap(np.isnan(self.array))
-
-    def isfinite(self):
-        return Tensor._wrap(np.isfinite(self.array))
-
-    def any(self, dim=None, keepdim=False):
-        return Tensor._wrap(np.asarray(np.any(self.array, axis=dim, keepdims=keepdim)))
-
-    def all(self, dim=None, keepdim=False):
-        return Tensor._wrap(np.asarray(np.all(self.array, axis=dim, keepdims=keepdim)))
-
     # ------------------------------------------------------------------ math methods
     add = E.add
     sub = E.sub
@@ -566,21 +546,6 @@ class Tensor:
     matmul = L.matmul
     mm = L.mm
 
-    def rsqrt(self):
-        return E.pow(self, -0.5)
-
-    def square(self):
-        return E.mul(self, self)
-
-    def reciprocal(self):
-        return E.div(1, self)
-
-    def log1p(self):
-        return E.log(E.add(self, 1))
-
-    def sign(self):
-        return Tensor._wrap(np.sign(self.array))
-
     def masked_fill(self, mask, value):
         return E.where(mask, value, self)
 
@@ -600,13 +565,6 @@ class Tensor:
     var = R.var
     std = R.std
     logsumexp = R.logsumexp
-
-    def norm(self, p=2, dim=None, keepdim=False):
-        if p == 2 or p == "fro":
-            return E.sqrt(R.sum(self * self, dim, keepdim))
-        if p == 1:
-            return R.sum(E.abs(self), dim, keepdim)
-        return R.sum(E.abs(self) ** p, dim, keepdim) ** (1.0 / p)
 
     def argsort(self, dim=-1, descending=False):
         a = -self.array if descending else self.array

@@ -441,3 +441,35 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) 
     zero_rows = np.argsort(r.uniform(size=(rows, cols)), axis=0)[:num_zeros]
     out[zero_rows, np.arange(cols)[None, :]] = 0
     return _fill(tensor, out, "sparse_")
+
+
+# ----------------------------------------------------------------------------- deprecated names
+# torch keeps the initialisers' old names (without the trailing underscore) as deprecated
+# aliases that warn and call the new ones; so does convnp.
+def _deprecated(new):
+    import functools
+    import warnings
+
+    old = new.__name__.rstrip("_")
+
+    @functools.wraps(new)
+    def alias(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old}` is now deprecated in favor of `nn.init.{new.__name__}`.",
+                      FutureWarning, stacklevel=2)
+        return new(*args, **kwargs)
+
+    alias.__name__ = alias.__qualname__ = old
+    return alias
+
+
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+eye = _deprecated(eye_)
+dirac = _deprecated(dirac_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)

@@ -19,8 +19,8 @@ import numpy as np
 from convnp import backend
 from convnp.autograd.function import Function
 
-__all__ = ["grid_sample", "affine_grid", "sampling_table", "apply_table", "apply_table_adjoint",
-           "table_sample"]
+# the functional API (re-exported by convnp.nn.functional); the table helpers are imported by name
+__all__ = ["grid_sample", "affine_grid"]
 
 _prange = range  # convnp.backend binds numba.prange at the first compile
 

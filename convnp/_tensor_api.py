@@ -1,0 +1,443 @@
+"""The rest of torch's ``Tensor`` surface, registered onto ``convnp.Tensor`` from tables.
+
+``tensor.py`` holds the core (storage, autograd, arithmetic dunders); this module adds, in one
+place each: ``Size``; the memory formats; the device/layout predicates torch scripts test
+(``is_cuda``, ``is_mps``, ``is_xpu``, ... all False: convnp computes on the CPU); ``__format__``;
+the functional ops as methods (``x.sinh()``, ``x.scatter_add(...)``); and the in-place
+``*_`` variants, each computed out of place and written back through ``Tensor._set`` (so they
+share its rules about tensors in the autograd graph).
+
+Names torch has but convnp leaves out on purpose (sparse, quantized, complex, ...) are answered
+by ``Tensor.__getattr__`` with ``convnp.Unsupported`` (see ``convnp/_unsupported.py``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from convnp.ops import pointwise as _P
+
+
+# ----------------------------------------------------------------------------- Size
+class Size(tuple):
+    """A tensor's shape: a tuple of ints that prints as ``convnp.Size([2, 3])`` (torch.Size)."""
+
+    def __new__(cls, sizes=()):
+        return super().__new__(cls, (int(s) for s in sizes))
+
+    def __repr__(self) -> str:
+        return f"convnp.Size({list(self)})"
+
+    __str__ = __repr__
+
+    def numel(self) -> int:
+        """The number of elements a tensor of this shape holds."""
+        return math.prod(self)
+
+    def __getitem__(self, index):
+        out = tuple.__getitem__(self, index)
+        return Size(out) if isinstance(index, slice) else out
+
+    def __add__(self, other):
+        return Size(tuple(self) + tuple(other))
+
+    def __radd__(self, other):
+        return Size(tuple(other) + tuple(self))
+
+    def __mul__(self, n):
+        return Size(tuple(self) * n)
+
+    __rmul__ = __mul__
+
+    def __reduce__(self):
+        return (Size, (tuple(self),))
+
+
+# ----------------------------------------------------------------------------- memory formats
+class memory_format:  # noqa: N801 (torch's name)
+    """torch's memory formats. convnp's tensors are NumPy arrays laid out NCHW (row-major); the
+    formats are accepted wherever torch takes ``memory_format=`` and change nothing: every op
+    computes the same numbers whatever the layout."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"convnp.{self.name}"
+
+
+contiguous_format = memory_format("contiguous_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+preserve_format = memory_format("preserve_format")
+
+
+class layout:  # noqa: N801 (torch's name)
+    """torch's tensor layouts; convnp has one, ``convnp.strided`` (dense arrays)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"convnp.{self.name}"
+
+
+strided = layout("strided")
+
+
+def _check_memory_format(fmt, where: str) -> None:
+    if fmt is not None and not isinstance(fmt, memory_format):
+        raise TypeError(f"{where}: memory_format must be one of convnp.contiguous_format, "
+                        f"channels_last, channels_last_3d or preserve_format, got {fmt!r}")
+
+
+# ----------------------------------------------------------------------------- predicates
+# device and layout predicates torch scripts test; all False for convnp's dense CPU arrays
+FALSE_PROPERTIES = ("is_cuda", "is_mps", "is_xpu", "is_xla", "is_ipu", "is_hpu", "is_mtia",
+                    "is_maia", "is_meta", "is_vulkan", "is_mkldnn", "is_sparse", "is_sparse_csr",
+                    "is_quantized", "is_nested")
+FALSE_METHODS = ("is_complex", "is_conj", "is_neg", "is_inference", "is_pinned")
+
+
+def _false_property(name):
+    return property(lambda self: False, doc=f"False: convnp tensors are dense CPU arrays "
+                                            f"(torch.Tensor.{name}).")
+
+
+def _false_method(name):
+    def method(self) -> bool:
+        return False
+
+    method.__name__ = name
+    method.__doc__ = f"False for convnp's tensors (torch.Tensor.{name})."
+    return method
+
+
+# ----------------------------------------------------------------------------- plain methods
+def _format(self, spec: str) -> str:
+    """``f"{loss:.3f}"``: a one-element 0-d tensor formats as its Python number, as torch."""
+    if self.ndim == 0:
+        return format(self.array.item(), spec)
+    return object.__format__(self, spec)
+
+
+def _stride(self, dim=None):
+    """Strides in elements, as torch reports them."""
+    st = tuple(s // self.array.itemsize for s in self.array.strides)
+    return st if dim is None else st[dim]
+
+
+def _is_contiguous(self, memory_format=None) -> bool:
+    """Row-major contiguity (``channels_last``: whether the array is NHWC-contiguous)."""
+    _check_memory_format(memory_format, "is_contiguous")
+    a = self.array
+    if memory_format is channels_last or memory_format is channels_last_3d:
+        nd = 4 if memory_format is channels_last else 5
+        if a.ndim != nd:
+            return False
+        return bool(np.moveaxis(a, 1, -1).flags.c_contiguous)
+    return bool(a.flags.c_contiguous)
+
+
+def _contiguous(self, memory_format=contiguous_format):
+    """The tensor itself when already row-major contiguous, else a contiguous copy; convnp
+    keeps NCHW whatever ``memory_format`` asks (see ``convnp.channels_last``)."""
+    _check_memory_format(memory_format, "contiguous")
+    if self.array.flags.c_contiguous:
+        return self
+    return self.clone()
+
+
+def _h_error(self):
+    raise RuntimeError(f"tensor.H is only supported on matrices (2-d tensors); got a "
+                       f"{self.ndim}-d tensor: use .mH for batches of matrices")
+
+
+def _get_device(self) -> int:
+    return -1  # torch's answer for a CPU tensor
+
+
+def _ndimension(self) -> int:
+    return self.array.ndim
+
+
+def _itemsize(self) -> int:
+    return self.array.itemsize
+
+
+def _nbytes(self) -> int:
+    return self.array.nbytes
+
+
+def _is_signed(self) -> bool:
+    return self.array.dtype.kind in "if"
+
+
+def _is_nonzero(self) -> bool:
+    if self.array.size != 1:
+        raise RuntimeError(f"is_nonzero: a Tensor with {self.array.size} elements is ambiguous")
+    return bool(self.array.reshape(()).item())
+
+
+def _is_same_size(self, other) -> bool:
+    return self.shape == other.shape
+
+
+def _dim_order(self, *, ambiguity_check=False):
+    return tuple(int(i) for i in np.argsort(-np.asarray(self.array.strides), kind="stable"))
+
+
+def _unfold(self, dimension: int, size: int, step: int):
+    """Windows of ``size`` elements every ``step`` along ``dimension``, as a new last dim."""
+    from convnp.ops.movement import GetItem
+    from convnp.ops.reduction import normalize_dims
+
+    d = normalize_dims(dimension, max(self.ndim, 1), "unfold")[0]
+    n = self.shape[d] if self.ndim else 1
+    if size > n or size < 0 or step <= 0:
+        raise RuntimeError(f"unfold: size ({size}) must be in [0, {n}] (the size of dim {d}) "
+                           f"and step ({step}) positive")
+    x = self if self.ndim else self.reshape(1)
+    windows = np.arange(0, n - size + 1, step)[:, None] + np.arange(size)  # (nw, size)
+    out = GetItem.apply(x, index=(slice(None),) * d + (windows,))  # (..., nw, size, ...)
+    order = [i for i in range(out.ndim) if i != d + 1] + [d + 1]
+    return out.permute(*order)
+
+
+def _split_with_sizes(self, split_sizes, dim=0):
+    from convnp.ops.movement import split
+
+    return split(self, list(split_sizes), dim)
+
+
+def _fill_diagonal_(self, fill_value, wrap=False):
+    """Fill the main diagonal (all dims equal, or 2-d tall matrices with ``wrap``)."""
+    a = self.array
+    if a.ndim < 2 or (a.ndim > 2 and len(set(a.shape)) != 1):
+        raise RuntimeError("fill_diagonal_: all dimensions of input must be of equal length "
+                           "(or the tensor 2-d)")
+    self._check_inplace("fill_diagonal_")
+    np.fill_diagonal(a, fill_value, wrap=wrap)
+    return self
+
+
+def _bmm(self, mat2):
+    from convnp.ops.linalg import bmm
+
+    return bmm(self, mat2)
+
+
+def _prelu(self, weight):
+    from convnp.ops.activation import prelu
+
+    return prelu(self, weight)
+
+
+def _hardshrink(self, lambd=0.5):
+    from convnp.ops.activation import hardshrink
+
+    return hardshrink(self, lambd)
+
+
+def _histogram(self, bins=100, *, range=None, weight=None, density=False):  # noqa: A002
+    from convnp.ops.numeric import histogram
+
+    return histogram(self, bins, range=range, weight=weight, density=density)
+
+
+PLAIN_METHODS = {
+    "fill_diagonal_": _fill_diagonal_, "bmm": _bmm, "prelu": _prelu, "hardshrink": _hardshrink,
+    "histogram": _histogram, "resolve_neg": lambda self: self, "to_dense": lambda self,
+    dtype=None, *, masked_grad=None: self if dtype is None else self.to(dtype),
+    "byte": lambda self: self.to(np.uint8), "char": lambda self: self.to(np.int8),
+    "short": lambda self: self.to(np.int16),
+    "unfold": _unfold, "split_with_sizes": _split_with_sizes,
+    "unsafe_split": lambda self, split_size, dim=0: self.split(split_size, dim),
+    "unsafe_chunk": lambda self, chunks, dim=0: self.chunk(chunks, dim),
+    "__format__": _format, "stride": _stride, "is_contiguous": _is_contiguous,
+    "contiguous": _contiguous, "get_device": _get_device, "ndimension": _ndimension,
+    "is_signed": _is_signed, "is_nonzero": _is_nonzero, "is_same_size": _is_same_size,
+    "dim_order": _dim_order,
+}
+PLAIN_PROPERTIES = {"itemsize": _itemsize,
+                    "H": lambda self: self.t() if self.ndim == 2 else _h_error(self),
+                    "mH": lambda self: self.mT, "nbytes": _nbytes,
+                    "layout": lambda self: strided,
+                    "is_cpu": lambda self: True}
+
+
+# ----------------------------------------------------------------------------- in-place variants
+def _inplace(name: str, fn):
+    """``x.name_(...)``: compute ``fn(x, ...)`` out of place, write it back into ``x``."""
+
+    def method(self, *args, **kwargs):
+        out = fn(self, *args, **kwargs)
+        res = out.array
+        if res.shape != self.array.shape:
+            raise RuntimeError(f"{name}: output with shape {tuple(self.shape)} doesn't match the "
+                               f"broadcast shape {tuple(res.shape)}")
+        if not np.can_cast(res.dtype, self.array.dtype, "same_kind"):
+            raise RuntimeError(f"{name}: result type {res.dtype} can't be cast to the desired "
+                               f"output type {self.array.dtype}; convert the tensor first "
+                               f"(e.g. x = x.float())")
+        return self._set(name, out)
+
+    method.__name__ = name
+    method.__doc__ = f"In-place version of ``Tensor.{name[:-1]}``."
+    return method
+
+
+def _inplace_view(name: str, fn):
+    """``x.t_()``, ``x.squeeze_()``...: shape-changing in-place ops rebind the storage's view."""
+
+    def method(self, *args, **kwargs):
+        self._check_inplace(name)
+        self.array = fn(self, *args, **kwargs).array
+        return self
+
+    method.__name__ = name
+    method.__doc__ = f"In-place version of ``Tensor.{name[:-1]}`` (changes the shape)."
+    return method
+
+
+def _polygamma_method(self, n):
+    from convnp.ops.pointwise import polygamma
+
+    return polygamma(n, self)
+
+
+def _new_empty(self, size, *, dtype=None, device=None, requires_grad=False):
+    from convnp import _dtype
+    from convnp.creation import _out
+
+    if device is not None:
+        from convnp._device import require_cpu
+
+        require_cpu(device, "new_empty")
+    size = tuple(size) if isinstance(size, (list, tuple)) else (size,)
+    return _out(np.empty(size, _dtype.resolve(dtype) or self.dtype), requires_grad)
+
+
+def _fill_random(name, sample):
+    def method(self, *args, generator=None):
+        from convnp.random import rng
+
+        return self._set(name, sample(rng(generator), self.array.shape, *args))
+
+    method.__name__ = name
+    method.__doc__ = f"Fill in place with samples (torch.Tensor.{name})."
+    return method
+
+
+def _random_(g, shape, start=None, end=None):
+    if start is None:
+        return g.integers(0, 2 ** 24, shape)
+    if end is None:
+        start, end = 0, start
+    return g.integers(start, end, shape)
+
+
+RANDOM_FILLS = {
+    "random_": _random_,
+    "exponential_": lambda g, shape, lambd=1.0: g.exponential(1 / lambd, shape),
+    "geometric_": lambda g, shape, p: g.geometric(p, shape),
+    "log_normal_": lambda g, shape, mean=1.0, std=2.0: g.lognormal(mean, std, shape),
+    "cauchy_": lambda g, shape, median=0.0, sigma=1.0: median + sigma * g.standard_cauchy(shape),
+}
+
+
+def _bernoulli_(self, p=0.5, *, generator=None):
+    from convnp.random import rng
+
+    probs = p.array if hasattr(p, "array") else p
+    return self._set("bernoulli_", rng(generator).random(self.shape) < probs)
+
+
+def _methods() -> dict:
+    """Every function-backed Tensor method this module adds: name -> function(self, ...)."""
+    from convnp import creation as C
+    from convnp.ops import comparison, indexing, numeric, pointwise, products, reduction, shape
+
+    table = dict(pointwise.PUBLIC)
+    table.pop("gradient")  # torch.gradient has no method form
+    table["polygamma"] = _polygamma_method
+    for mod, names in ((indexing, indexing.__all__), (shape, shape.__all__),
+                       (comparison, comparison.__all__), (reduction, reduction.REDUCTIONS),
+                       (products, products.__all__), (numeric, numeric.__all__)):
+        for n in names:
+            table[n] = getattr(mod, n)
+    for n in ("unravel_index", "meshgrid", "cartesian_prod", "broadcast_tensors",
+              "broadcast_shapes", "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack",
+              "row_stack", "dstack", "column_stack", "isin", "einsum", "tensordot",
+              "chain_matmul", "cdist", "tril_indices", "triu_indices", "bucketize",
+              "searchsorted", "block_diag", "combinations", "vander", "trapezoid", "trapz",
+              "cumulative_trapezoid", "histogram"):
+        table.pop(n, None)  # torch functions without a method form
+    table.update({"as_strided": C.as_strided, "new_empty": _new_empty,
+                  "bernoulli": lambda self, p=None, *, generator=None: C.bernoulli(
+                      self, p, generator=generator),
+                  "multinomial": C.multinomial, "bernoulli_": _bernoulli_})
+    from convnp.ops import elementwise as E
+
+    table.update({"absolute": E.abs, "negative": E.neg, "multiply": E.mul,
+                  "subtract": E.sub, "true_divide": E.div})
+    for name, sample in RANDOM_FILLS.items():
+        table[name] = _fill_random(name, sample)
+    return table
+
+
+# in-place variants of methods: written back elementwise (same shape and dtype kind) ...
+INPLACE = [*_P.DIFFERENTIABLE_UNARY, *_P.DIFFERENTIABLE_BINARY,
+           "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "arctan2", "fix",
+           "sgn", "floor_divide", "nextafter", "heaviside", "bitwise_and", "bitwise_or",
+           "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift", "bitwise_not", "gcd",
+           "lcm", "logical_and", "logical_or", "logical_xor", "logical_not", "addcmul",
+           "addcdiv", "lerp", "logit", "nan_to_num", "float_power", "round", "clamp_min",
+           "clamp_max", "divide", "polygamma", "mvlgamma", "igamma", "igammac", "exp", "log",
+           "sqrt", "abs", "absolute", "neg", "negative", "sin", "cos", "tanh", "sigmoid", "pow",
+           "multiply", "subtract", "true_divide", "relu", "clip", "eq", "ne", "lt", "le", "gt",
+           "ge", "greater", "greater_equal", "less", "less_equal", "not_equal", "scatter",
+           "scatter_add", "scatter_reduce", "index_add", "index_copy", "index_fill",
+           "index_reduce", "index_put", "masked_fill", "masked_scatter", "put", "tril", "triu",
+           "cumsum", "cumprod", "logcumsumexp", "addmm", "addmv", "addr", "baddbmm", "addbmm",
+           "renorm", "cross"]
+# ... and those that change the shape (the tensor's view is replaced)
+INPLACE_VIEW = ["t", "transpose", "swapaxes", "swapdims", "squeeze", "unsqueeze", "as_strided"]
+
+
+def _getattr(self, name: str):
+    """Only reached for names Tensor lacks: torch's excluded names get ``Unsupported``."""
+    from convnp import _unsupported
+
+    if not name.startswith("_"):
+        _unsupported.check("Tensor", name)
+    raise AttributeError(f"'Tensor' object has no attribute {name!r}")
+
+
+def register(cls) -> None:
+    """Attach the surface above to ``cls`` (``convnp.Tensor``); names it defines itself stay."""
+    cls.__getattr__ = _getattr
+    for name in FALSE_PROPERTIES:
+        if name not in cls.__dict__:
+            setattr(cls, name, _false_property(name))
+    for name in FALSE_METHODS:
+        setattr(cls, name, _false_method(name))
+    for name, fn in PLAIN_METHODS.items():
+        setattr(cls, name, fn)
+    for name, fn in PLAIN_PROPERTIES.items():
+        setattr(cls, name, property(fn))
+    for name, fn in _methods().items():
+        if name not in cls.__dict__:
+            setattr(cls, name, fn)
+    for name in INPLACE:
+        if name + "_" not in cls.__dict__ and hasattr(cls, name):
+            setattr(cls, name + "_", _inplace(name + "_", getattr(cls, name)))
+    for name in INPLACE_VIEW:
+        if name + "_" not in cls.__dict__ and hasattr(cls, name):
+            setattr(cls, name + "_", _inplace_view(name + "_", getattr(cls, name)))

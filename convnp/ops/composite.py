@@ -1,0 +1,239 @@
+"""``torch.nn.functional`` ops that are compositions of other convnp ops (so their gradients
+come from the pieces): glu, rrelu, gumbel_softmax, rms_norm, channel_shuffle, conv_tbc, the
+``*_with_indices`` pooling names, and the in-place names ``celu_`` / ``selu_`` / ``rrelu_``
+(like ``elu_`` here, they return a new tensor)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convnp.ops import elementwise as E
+from convnp.ops import reduction as R
+
+__all__ = ["glu", "rrelu", "rrelu_", "celu_", "selu_", "gumbel_softmax", "rms_norm",
+           "channel_shuffle", "conv_tbc", "max_pool1d_with_indices", "max_pool2d_with_indices",
+           "max_pool3d_with_indices", "adaptive_max_pool1d_with_indices",
+           "adaptive_max_pool2d_with_indices", "adaptive_max_pool3d_with_indices"]
+
+
+def _t():
+    from convnp.tensor import Tensor
+
+    return Tensor
+
+
+def glu(input, dim: int = -1):
+    r"""Gated linear unit: split ``input`` in halves :math:`a, b` along ``dim``, return
+    :math:`a \otimes \sigma(b)`. Shape: ``dim`` halved."""
+    d = dim % max(input.ndim, 1)
+    if input.ndim == 0 or input.shape[d] % 2:
+        raise RuntimeError(f"glu: halving dimension must be even, but dimension {dim} is size "
+                           f"{input.shape[d] if input.ndim else 0}")
+    a, b = input.chunk(2, d)
+    return E.mul(a, E.sigmoid(b))
+
+
+def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          inplace: bool = False):
+    r"""Randomized leaky ReLU: negative inputs are scaled by a slope drawn uniformly from
+    ``[lower, upper]`` per element in training, by ``(lower + upper) / 2`` otherwise."""
+    from convnp.random import rng
+
+    if training:
+        slope = rng().uniform(lower, upper, input.shape).astype(input.dtype)
+    else:
+        slope = np.asarray((lower + upper) / 2, input.dtype)
+    factor = np.where(input.array >= 0, np.ones((), input.dtype), slope).astype(input.dtype)
+    return E.mul(input, factor)
+
+
+def rrelu_(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False):
+    return rrelu(input, lower, upper, training)
+
+
+def celu_(input, alpha: float = 1.0):
+    from convnp.ops.activation import celu
+
+    return celu(input, alpha)
+
+
+def selu_(input):
+    from convnp.ops.activation import selu
+
+    return selu(input)
+
+
+def gumbel_softmax(logits, tau: float = 1, hard: bool = False, eps: float = 1e-10,
+                   dim: int = -1):
+    r"""Samples from the Gumbel-softmax distribution: ``softmax((logits + g) / tau)`` with
+    Gumbel noise ``g``; ``hard`` returns one-hot vectors whose gradient is the soft sample's
+    (straight-through)."""
+    from convnp.ops.activation import softmax
+    from convnp.random import rng
+
+    gumbels = -np.log(rng().exponential(1.0, logits.shape)).astype(logits.dtype)
+    y = softmax(E.div(E.add(logits, gumbels), tau), dim)
+    if not hard:
+        return y
+    d = dim % logits.ndim
+    index = np.argmax(y.array, axis=d)
+    y_hard = np.zeros(y.shape, y.dtype)
+    np.put_along_axis(y_hard, np.expand_dims(index, d), 1, axis=d)
+    return E.add(E.sub(_t()._wrap(y_hard), y.detach()), y)
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    r""":math:`x / \sqrt{\mathrm{mean}(x^2) + \epsilon} \cdot w` over the last
+    ``len(normalized_shape)`` dims; ``eps`` defaults to the dtype's machine epsilon."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(shape):]) != shape:
+        raise RuntimeError(f"rms_norm: normalized_shape {list(shape)} does not match the last "
+                           f"dims of input of shape {tuple(input.shape)}")
+    if eps is None:
+        eps = float(np.finfo(input.dtype).eps)
+    dims = tuple(range(input.ndim - len(shape), input.ndim))
+    out = E.mul(input, E.pow(E.add(R.mean(E.mul(input, input), dims, keepdim=True), eps), -0.5))
+    return out if weight is None else E.mul(out, weight)
+
+
+def channel_shuffle(input, groups: int):
+    r"""Interleave the channels of ``groups`` groups: ``(N, g*k, *)`` seen as ``(N, g, k, *)``,
+    transposed to ``(N, k, g, *)`` and flattened back (ShuffleNet)."""
+    if input.ndim < 3:
+        raise ValueError(f"channel_shuffle: expected an input of at least 3 dims (N, C, *), got "
+                         f"shape {tuple(input.shape)}")
+    n, c = input.shape[:2]
+    if groups <= 0 or c % groups:
+        raise ValueError(f"channel_shuffle: the {c} channels must divide into groups={groups}")
+    rest = tuple(input.shape[2:])
+    x = input.reshape((n, groups, c // groups) + rest).transpose(1, 2)
+    return x.reshape((n, c) + rest)
+
+
+def conv_tbc(input, weight, bias, pad: int = 0):
+    r"""1-d convolution over time-batch-channel input: ``input`` ``(T, N, C_in)``, ``weight``
+    ``(K, C_in, C_out)``, ``bias`` ``(C_out,)``; output ``(T + 2 pad - K + 1, N, C_out)``."""
+    from convnp.ops.conv import conv1d
+
+    out = conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad)
+    return out.permute(2, 0, 1)
+
+
+def _with_indices(name):
+    def fn(*args, **kwargs):
+        from convnp.ops import pooling
+
+        kwargs["return_indices"] = True
+        return getattr(pooling, name)(*args, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = name + "_with_indices"
+    fn.__doc__ = f"``{name}(..., return_indices=True)``: ``(output, indices)``."
+    return fn
+
+
+max_pool1d_with_indices = _with_indices("max_pool1d")
+max_pool2d_with_indices = _with_indices("max_pool2d")
+max_pool3d_with_indices = _with_indices("max_pool3d")
+adaptive_max_pool1d_with_indices = _with_indices("adaptive_max_pool1d")
+adaptive_max_pool2d_with_indices = _with_indices("adaptive_max_pool2d")
+adaptive_max_pool3d_with_indices = _with_indices("adaptive_max_pool3d")
+
+
+def _intervals(sample, in_size, out_size, pool, dtype):
+    """torch's window starts for fractional max pooling: (..., out_size) int64 from samples
+    (...) in [0, 1), computed in the input's dtype as torch does."""
+    sample = np.asarray(sample, dtype)
+    if out_size == 1:
+        return np.full(sample.shape + (1,), in_size - pool, np.int64)
+    alpha = dtype.type(in_size - pool) / dtype.type(out_size - 1)
+    i = np.arange(out_size - 1, dtype=dtype)
+    seq = ((i + sample[..., None]) * alpha).astype(np.int64) - \
+        (sample[..., None] * alpha).astype(np.int64)
+    last = np.full(sample.shape + (1,), in_size - pool, np.int64)
+    return np.concatenate([seq, last], -1)
+
+
+def _fractional_max_pool(nd, input, kernel_size, output_size, output_ratio, return_indices,
+                         _random_samples):
+    from convnp.ops.indexing import gather
+    from convnp.random import rng
+
+    fn = f"fractional_max_pool{nd}d"
+    T = _t()
+    ks = (kernel_size,) * nd if isinstance(kernel_size, int) else tuple(kernel_size)
+    batched = input.ndim == nd + 2
+    if not batched and input.ndim != nd + 1:
+        raise ValueError(f"{fn}: expected a {nd + 1}-d or {nd + 2}-d input, got shape "
+                         f"{tuple(input.shape)}")
+    x = input if batched else input.unsqueeze(0)
+    n, c = x.shape[:2]
+    spatial = tuple(x.shape[2:])
+    if output_size is None:
+        if output_ratio is None:
+            raise ValueError(f"{fn} requires specifying either an output_size or an "
+                             "output_ratio")
+        ratio = (output_ratio,) * nd if not isinstance(output_ratio, (tuple, list)) else \
+            tuple(output_ratio)
+        output_size = tuple(int(s * r) for s, r in zip(spatial, ratio))
+    out = (output_size,) * nd if isinstance(output_size, int) else tuple(output_size)
+    for s, o, k in zip(spatial, out, ks):
+        if o + k - 1 > s:
+            raise ValueError(f"{fn}: output_size {list(out)} + kernel_size {list(ks)} - 1 is "
+                             f"too large for an input of spatial size {list(spatial)}")
+    samples = (_random_samples.array if _random_samples is not None else
+               rng().random((n, c, nd)).astype(x.dtype))
+    # torch's sample order: 2-d (w, h); 3-d (t, h, w)
+    axis_sample = [1, 0] if nd == 2 else [0, 1, 2]
+    starts = [_intervals(samples[..., axis_sample[k]], spatial[k], out[k], ks[k], x.dtype)
+              for k in range(nd)]  # each (n, c, out_k)
+    # flat input index of every (output position, window offset): (n, c, *out, *ks)
+    strides = np.cumprod((1,) + spatial[:0:-1])[::-1]
+    flat = np.zeros((n, c) + out + ks, np.int64)
+    for k in range(nd):
+        pos = starts[k].reshape((n, c) + tuple(out[k] if j == k else 1 for j in range(nd)) +
+                                (1,) * nd)
+        off = np.arange(ks[k]).reshape((1, 1) + (1,) * nd +
+                                       tuple(ks[k] if j == k else 1 for j in range(nd)))
+        flat = flat + (pos + off) * int(strides[k])
+    m, kk = int(np.prod(out)), int(np.prod(ks))
+    vals = gather(x.reshape(n, c, -1), 2, T._wrap(flat.reshape(n, c, m * kk)))
+    best = R.max(vals.reshape(n, c, m, kk), -1)
+    values = best.values.reshape((n, c) + out)
+    indices = np.take_along_axis(flat.reshape(n, c, m, kk), best.indices.array[..., None],
+                                 -1).reshape((n, c) + out)
+    if not batched:
+        values, indices = values.squeeze(0), indices[0]
+    return (values, T._wrap(indices)) if return_indices else values
+
+
+def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, _random_samples=None):
+    r"""Fractional max pooling (Graham): windows of ``kernel_size`` at pseudo-random,
+    increasing start positions chosen so that the output has ``output_size`` (or
+    ``output_ratio`` times the input size); ``_random_samples`` ``(N, C, 2)`` in [0, 1) fixes
+    them, as in torch. Shape: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
+    return _fractional_max_pool(2, input, kernel_size, output_size, output_ratio,
+                                return_indices, _random_samples)
+
+
+def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, _random_samples=None):
+    r"""3-d fractional max pooling; as ``fractional_max_pool2d`` with ``(N, C, 3)`` samples."""
+    return _fractional_max_pool(3, input, kernel_size, output_size, output_ratio,
+                                return_indices, _random_samples)
+
+
+def fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=True, _random_samples=None):
+    return fractional_max_pool2d(input, kernel_size, output_size, output_ratio, True,
+                                 _random_samples)
+
+
+def fractional_max_pool3d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=True, _random_samples=None):
+    return fractional_max_pool3d(input, kernel_size, output_size, output_ratio, True,
+                                 _random_samples)
+
+
+__all__ += ["fractional_max_pool2d", "fractional_max_pool3d",
+            "fractional_max_pool2d_with_indices", "fractional_max_pool3d_with_indices"]
