@@ -232,11 +232,35 @@ def test_vgg_and_alexnet_structure():
 def test_weights_argument():
     with pytest.raises(ValueError, match="weights"):
         models.resnet18(weights="IMAGENET_V9")
-    with pytest.raises(ValueError, match="replaced by 'weights'"):
-        models.resnet18(pretrained=True)
-    assert models.ResNet18_Weights.DEFAULT.url.endswith("resnet18-f37072fd.pth")
+    with pytest.warns(UserWarning, match="'pretrained' is deprecated"):
+        m = models.resnet18(pretrained=False, num_classes=3)
+    assert m.fc.out_features == 3
+    w = models.ResNet18_Weights.DEFAULT
+    assert w is models.ResNet18_Weights.IMAGENET1K_V1 and w.url.endswith("resnet18-f37072fd.pth")
+    assert models.ResNet18_Weights.verify("ResNet18_Weights.IMAGENET1K_V1") is w
+    assert models.get_weight("ResNet50_Weights.DEFAULT").url.endswith("resnet50-11ad3fa6.pth")
+    assert models.get_model_weights("resnet18") is models.ResNet18_Weights
+    with pytest.raises(ValueError, match="num_classes"):
+        models.resnet18(weights=w, num_classes=10)  # the checkpoint fixes 1000 classes
     assert models.get_model("resnet18", num_classes=3).fc.out_features == 3
+    assert {"resnet18", "vgg16_bn", "alexnet", "mobilenet_v2"} <= set(models.list_models())
     with pytest.raises(ValueError, match="unknown model"):
         models.get_model("resnet7")
     with pytest.raises(ValueError, match="groups=1"):
         models.BasicBlock(8, 8, groups=2)
+
+
+def test_inference_preset():
+    from PIL import Image
+
+    preset = models.ResNet18_Weights.DEFAULT.transforms()
+    a = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    x = preset(Image.fromarray(a))
+    assert x.shape == (3, 224, 224) and x.dtype == np.float32
+    # the same steps by hand: PIL resize of the shorter side to 256, centre crop, scale, normalise
+    r = np.asarray(Image.fromarray(a).resize((341, 256), Image.BILINEAR), np.float32)
+    top, left = int(round((256 - 224) / 2)), int(round((341 - 224) / 2))
+    r = r[top:top + 224, left:left + 224].transpose(2, 0, 1) / 255
+    want = (r - np.float32([0.485, 0.456, 0.406])[:, None, None]) / np.float32(
+        [0.229, 0.224, 0.225])[:, None, None]
+    np.testing.assert_allclose(x.numpy(), want, rtol=1e-5, atol=1e-5)

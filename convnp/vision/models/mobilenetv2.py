@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Callable
 
 import convnp.nn as nn
-from convnp.vision.models._api import Weights, _build, _legacy, _resolve
+from convnp.vision.models._api import WeightsEnum, register_model
+from convnp.vision.models._utils import _ovewrite_named_param, handle_legacy_interface
+from convnp.vision.models._weights import imagenet_weights, load_weights
 from convnp.vision.ops import Conv2dNormActivation
 
 __all__ = ["MobileNetV2", "InvertedResidual", "mobilenet_v2", "MobileNet_V2_Weights"]
@@ -103,14 +105,18 @@ class MobileNetV2(nn.Module):
         return self.classifier(x.flatten(1))
 
 
-class MobileNet_V2_Weights(Weights):
-    IMAGENET1K_V1 = "https://download.pytorch.org/models/mobilenet_v2-b0353104.pth"
-    IMAGENET1K_V2 = "https://download.pytorch.org/models/mobilenet_v2-7ebf99e0.pth"
+class MobileNet_V2_Weights(WeightsEnum):
+    IMAGENET1K_V1 = imagenet_weights("mobilenet_v2-b0353104.pth", 3_504_872)
+    IMAGENET1K_V2 = imagenet_weights("mobilenet_v2-7ebf99e0.pth", 3_504_872, resize=232)
     DEFAULT = IMAGENET1K_V2
 
 
-def mobilenet_v2(*, weights=None, progress: bool = True, **kwargs) -> MobileNetV2:
+@register_model()
+@handle_legacy_interface(weights=("pretrained", MobileNet_V2_Weights.IMAGENET1K_V1))
+def mobilenet_v2(*, weights: MobileNet_V2_Weights | None = None, progress: bool = True,
+                 **kwargs) -> MobileNetV2:
     """MobileNetV2; 3,504,872 parameters for 1000 classes."""
-    _legacy(kwargs, "mobilenet_v2")
-    weights = _resolve(weights, MobileNet_V2_Weights, "mobilenet_v2")
-    return _build(MobileNetV2(**kwargs), weights, progress)
+    weights = MobileNet_V2_Weights.verify(weights)
+    if weights is not None:
+        _ovewrite_named_param(kwargs, "num_classes", 1000)
+    return load_weights(MobileNetV2(**kwargs), weights, progress)

@@ -4,7 +4,9 @@ definitions, attribute names and initialisation."""
 from __future__ import annotations
 
 import convnp.nn as nn
-from convnp.vision.models._api import Weights, _build, _legacy, _resolve
+from convnp.vision.models._api import WeightsEnum, register_model
+from convnp.vision.models._utils import _ovewrite_named_param, handle_legacy_interface
+from convnp.vision.models._weights import imagenet_weights, load_weights
 
 __all__ = ["VGG", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19",
            "vgg19_bn", "make_layers", "cfgs", "AlexNet", "alexnet", "VGG11_Weights",
@@ -69,95 +71,107 @@ cfgs = {
           512, 512, "M"],
 }
 
-_TV = "https://download.pytorch.org/models/"
-
-
-class VGG11_Weights(Weights):
-    IMAGENET1K_V1 = _TV + "vgg11-8a719046.pth"
+class VGG11_Weights(WeightsEnum):
+    IMAGENET1K_V1 = imagenet_weights("vgg11-8a719046.pth", 132_863_336)
     DEFAULT = IMAGENET1K_V1
 
 
-class VGG11_BN_Weights(Weights):
-    IMAGENET1K_V1 = _TV + "vgg11_bn-6002323d.pth"
+class VGG11_BN_Weights(WeightsEnum):
+    IMAGENET1K_V1 = imagenet_weights("vgg11_bn-6002323d.pth", 132_868_840)
     DEFAULT = IMAGENET1K_V1
 
 
-class VGG13_Weights(Weights):
-    IMAGENET1K_V1 = _TV + "vgg13-19584684.pth"
+class VGG13_Weights(WeightsEnum):
+    IMAGENET1K_V1 = imagenet_weights("vgg13-19584684.pth", 133_047_848)
     DEFAULT = IMAGENET1K_V1
 
 
-class VGG13_BN_Weights(Weights):
-    IMAGENET1K_V1 = _TV + "vgg13_bn-abd245e5.pth"
+class VGG13_BN_Weights(WeightsEnum):
+    IMAGENET1K_V1 = imagenet_weights("vgg13_bn-abd245e5.pth", 133_053_736)
     DEFAULT = IMAGENET1K_V1
 
 
-class VGG16_Weights(Weights):
-    IMAGENET1K_V1 = _TV + "vgg16-397923af.pth"
+class VGG16_Weights(WeightsEnum):
+    IMAGENET1K_V1 = imagenet_weights("vgg16-397923af.pth", 138_357_544)
     DEFAULT = IMAGENET1K_V1
 
 
-class VGG16_BN_Weights(Weights):
-    IMAGENET1K_V1 = _TV + "vgg16_bn-6c64b313.pth"
+class VGG16_BN_Weights(WeightsEnum):
+    IMAGENET1K_V1 = imagenet_weights("vgg16_bn-6c64b313.pth", 138_365_992)
     DEFAULT = IMAGENET1K_V1
 
 
-class VGG19_Weights(Weights):
-    IMAGENET1K_V1 = _TV + "vgg19-dcbb9e9d.pth"
+class VGG19_Weights(WeightsEnum):
+    IMAGENET1K_V1 = imagenet_weights("vgg19-dcbb9e9d.pth", 143_667_240)
     DEFAULT = IMAGENET1K_V1
 
 
-class VGG19_BN_Weights(Weights):
-    IMAGENET1K_V1 = _TV + "vgg19_bn-c79401a0.pth"
+class VGG19_BN_Weights(WeightsEnum):
+    IMAGENET1K_V1 = imagenet_weights("vgg19_bn-c79401a0.pth", 143_678_248)
     DEFAULT = IMAGENET1K_V1
 
 
-def _vgg(fn, cfg, batch_norm, weights, enum, progress, kwargs) -> VGG:
-    _legacy(kwargs, fn)
-    weights = _resolve(weights, enum, fn)
+def _vgg(cfg: str, batch_norm: bool, weights, progress: bool, kwargs: dict) -> VGG:
     if weights is not None:
         kwargs["init_weights"] = False
-    return _build(VGG(make_layers(cfgs[cfg], batch_norm), **kwargs), weights, progress)
+        _ovewrite_named_param(kwargs, "num_classes", 1000)
+    return load_weights(VGG(make_layers(cfgs[cfg], batch_norm), **kwargs), weights, progress)
 
 
-def vgg11(*, weights=None, progress: bool = True, **kwargs) -> VGG:
+@register_model()
+@handle_legacy_interface(weights=("pretrained", VGG11_Weights.IMAGENET1K_V1))
+def vgg11(*, weights: VGG11_Weights | None = None, progress: bool = True, **kwargs) -> VGG:
     """VGG-11 (config A)."""
-    return _vgg("vgg11", "A", False, weights, VGG11_Weights, progress, kwargs)
+    return _vgg("A", False, VGG11_Weights.verify(weights), progress, kwargs)
 
 
-def vgg11_bn(*, weights=None, progress: bool = True, **kwargs) -> VGG:
+@register_model()
+@handle_legacy_interface(weights=("pretrained", VGG11_BN_Weights.IMAGENET1K_V1))
+def vgg11_bn(*, weights: VGG11_BN_Weights | None = None, progress: bool = True, **kwargs) -> VGG:
     """VGG-11 with batch norm."""
-    return _vgg("vgg11_bn", "A", True, weights, VGG11_BN_Weights, progress, kwargs)
+    return _vgg("A", True, VGG11_BN_Weights.verify(weights), progress, kwargs)
 
 
-def vgg13(*, weights=None, progress: bool = True, **kwargs) -> VGG:
+@register_model()
+@handle_legacy_interface(weights=("pretrained", VGG13_Weights.IMAGENET1K_V1))
+def vgg13(*, weights: VGG13_Weights | None = None, progress: bool = True, **kwargs) -> VGG:
     """VGG-13 (config B)."""
-    return _vgg("vgg13", "B", False, weights, VGG13_Weights, progress, kwargs)
+    return _vgg("B", False, VGG13_Weights.verify(weights), progress, kwargs)
 
 
-def vgg13_bn(*, weights=None, progress: bool = True, **kwargs) -> VGG:
+@register_model()
+@handle_legacy_interface(weights=("pretrained", VGG13_BN_Weights.IMAGENET1K_V1))
+def vgg13_bn(*, weights: VGG13_BN_Weights | None = None, progress: bool = True, **kwargs) -> VGG:
     """VGG-13 with batch norm."""
-    return _vgg("vgg13_bn", "B", True, weights, VGG13_BN_Weights, progress, kwargs)
+    return _vgg("B", True, VGG13_BN_Weights.verify(weights), progress, kwargs)
 
 
-def vgg16(*, weights=None, progress: bool = True, **kwargs) -> VGG:
+@register_model()
+@handle_legacy_interface(weights=("pretrained", VGG16_Weights.IMAGENET1K_V1))
+def vgg16(*, weights: VGG16_Weights | None = None, progress: bool = True, **kwargs) -> VGG:
     """VGG-16 (config D); 138,357,544 parameters for 1000 classes."""
-    return _vgg("vgg16", "D", False, weights, VGG16_Weights, progress, kwargs)
+    return _vgg("D", False, VGG16_Weights.verify(weights), progress, kwargs)
 
 
-def vgg16_bn(*, weights=None, progress: bool = True, **kwargs) -> VGG:
+@register_model()
+@handle_legacy_interface(weights=("pretrained", VGG16_BN_Weights.IMAGENET1K_V1))
+def vgg16_bn(*, weights: VGG16_BN_Weights | None = None, progress: bool = True, **kwargs) -> VGG:
     """VGG-16 with batch norm."""
-    return _vgg("vgg16_bn", "D", True, weights, VGG16_BN_Weights, progress, kwargs)
+    return _vgg("D", True, VGG16_BN_Weights.verify(weights), progress, kwargs)
 
 
-def vgg19(*, weights=None, progress: bool = True, **kwargs) -> VGG:
+@register_model()
+@handle_legacy_interface(weights=("pretrained", VGG19_Weights.IMAGENET1K_V1))
+def vgg19(*, weights: VGG19_Weights | None = None, progress: bool = True, **kwargs) -> VGG:
     """VGG-19 (config E)."""
-    return _vgg("vgg19", "E", False, weights, VGG19_Weights, progress, kwargs)
+    return _vgg("E", False, VGG19_Weights.verify(weights), progress, kwargs)
 
 
-def vgg19_bn(*, weights=None, progress: bool = True, **kwargs) -> VGG:
+@register_model()
+@handle_legacy_interface(weights=("pretrained", VGG19_BN_Weights.IMAGENET1K_V1))
+def vgg19_bn(*, weights: VGG19_BN_Weights | None = None, progress: bool = True, **kwargs) -> VGG:
     """VGG-19 with batch norm."""
-    return _vgg("vgg19_bn", "E", True, weights, VGG19_BN_Weights, progress, kwargs)
+    return _vgg("E", True, VGG19_BN_Weights.verify(weights), progress, kwargs)
 
 
 class AlexNet(nn.Module):
@@ -186,13 +200,17 @@ class AlexNet(nn.Module):
         return self.classifier(x.flatten(1))
 
 
-class AlexNet_Weights(Weights):
-    IMAGENET1K_V1 = _TV + "alexnet-owt-7be5be79.pth"
+class AlexNet_Weights(WeightsEnum):
+    IMAGENET1K_V1 = imagenet_weights("alexnet-owt-7be5be79.pth", 61_100_840)
     DEFAULT = IMAGENET1K_V1
 
 
-def alexnet(*, weights=None, progress: bool = True, **kwargs) -> AlexNet:
+@register_model()
+@handle_legacy_interface(weights=("pretrained", AlexNet_Weights.IMAGENET1K_V1))
+def alexnet(*, weights: AlexNet_Weights | None = None, progress: bool = True,
+            **kwargs) -> AlexNet:
     """AlexNet; 61,100,840 parameters for 1000 classes."""
-    _legacy(kwargs, "alexnet")
-    weights = _resolve(weights, AlexNet_Weights, "alexnet")
-    return _build(AlexNet(**kwargs), weights, progress)
+    weights = AlexNet_Weights.verify(weights)
+    if weights is not None:
+        _ovewrite_named_param(kwargs, "num_classes", 1000)
+    return load_weights(AlexNet(**kwargs), weights, progress)
