@@ -75,3 +75,23 @@ def test_save_image_rounds_like_torchvision(tmp_path):
     saved = np.asarray(Image.open(tmp_path / "b.png"))
     want = np.clip(ref_grid(batch, nrow=3, padding=1) * 255 + 0.5, 0, 255).astype(np.uint8)
     np.testing.assert_array_equal(saved, want.transpose(1, 2, 0))
+
+
+def test_io_read_write_image(tmp_path):
+    from convnp.vision import io
+
+    a = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    Image.fromarray(a).save(tmp_path / "a.png")
+    t = io.read_image(str(tmp_path / "a.png"))
+    assert t.dtype == np.uint8 and t.shape == (3, 5, 7)
+    np.testing.assert_array_equal(t.numpy(), a.transpose(2, 0, 1))
+    g = io.read_image(tmp_path / "a.png", io.ImageReadMode.GRAY)
+    np.testing.assert_array_equal(g.numpy()[0], np.asarray(Image.fromarray(a).convert("L")))
+    np.testing.assert_array_equal(io.decode_image(io.read_file(tmp_path / "a.png")).numpy(),
+                                  t.numpy())
+    io.write_png(t, tmp_path / "b.png")
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "b.png")), a)
+    with pytest.raises(TypeError, match="uint8"):
+        io.write_png(Tensor._wrap(a.astype(np.float32)), tmp_path / "c.png")
+    with pytest.raises(FileNotFoundError, match="no file"):
+        io.read_image(tmp_path / "missing.png")

@@ -21,7 +21,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"datasets", "transforms", "utils", "models", "ops"}
+_SUBMODULES = {"datasets", "transforms", "utils", "models", "ops", "io"}
 
 
 def __getattr__(name: str):
