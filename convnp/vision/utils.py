@@ -13,6 +13,10 @@ from convnp.tensor import Tensor
 __all__ = ["make_grid", "save_image"]
 
 
+def _log_api_usage_once(obj) -> None:
+    """torchvision records API usage here; convnp records nothing (model files call it)."""
+
+
 def _batch(tensor, fn: str) -> np.ndarray:
     if isinstance(tensor, (list, tuple)):
         if not tensor or not all(isinstance(t, Tensor) for t in tensor):
