@@ -89,7 +89,7 @@ def test_dataloader_per_item_path_with_pil_transforms(mnist_root):
     for u, v in zip(a, b):
         np.testing.assert_array_equal(u, v)
     raw = datasets.MNIST(root)
-    with pytest.raises(TypeError, match="Image"):
+    with pytest.raises(TypeError, match="PIL Image: add transforms.ToTensor"):
         next(iter(DataLoader(raw, batch_size=2)))
 
 

@@ -495,3 +495,19 @@ def test_compose_lambda_random_apply_erasing():
     picked = {T.RandomChoice([T.Lambda(lambda v: 1), T.Lambda(lambda v: 2)])(x)
               for _ in range(20)}
     assert picked == {1, 2}
+
+
+def test_v2_names():
+    from convnp.vision.transforms import v2
+
+    a = img_u8()
+    t = v2.Compose([v2.ToImage(), v2.ToDtype(convnp.float32, scale=True),
+                    v2.Normalize((0.5,) * 3, (0.5,) * 3)])
+    want = T.Compose([T.ToTensor(), T.Normalize((0.5,) * 3, (0.5,) * 3)])(Image.fromarray(a))
+    np.testing.assert_array_equal(t(Image.fromarray(a)).numpy(), want.numpy())
+    img = v2.ToImage()(a)
+    assert img.dtype == np.uint8 and img.shape == (3, 6, 7)
+    assert v2.ToDtype(convnp.float32)(img).numpy().max() > 1  # no scaling unless asked
+    assert v2.functional.hflip is F.hflip and v2.RandomCrop is T.RandomCrop
+    with pytest.raises(TypeError, match="ToImage"):
+        v2.functional.to_dtype(Image.fromarray(a))
