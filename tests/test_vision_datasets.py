@@ -80,7 +80,7 @@ def test_dataloader_per_item_path_with_pil_transforms(mnist_root):
     root, imgs, _ = mnist_root
     tf = transforms.Compose([transforms.RandomCrop(28, padding=2), transforms.ToTensor()])
     ds = datasets.MNIST(root, transform=tf)
-    assert ds.get_batch is None  # PIL transforms run per item, as torchvision
+    assert getattr(ds, "get_batch", None) is None  # PIL transforms run per item, as torchvision
     convnp.manual_seed(0)
     a = [x.numpy() for x, _ in DataLoader(ds, batch_size=3, shuffle=True)]
     convnp.manual_seed(0)
@@ -88,6 +88,17 @@ def test_dataloader_per_item_path_with_pil_transforms(mnist_root):
     assert a[0].shape == (3, 1, 28, 28)
     for u, v in zip(a, b):
         np.testing.assert_array_equal(u, v)
+    # wrapped datasets take the per-item path too
+    from convnp.data import ConcatDataset, random_split
+
+    part, _ = random_split(ds, [4, 2])
+    assert next(iter(DataLoader(part, batch_size=4)))[0].shape == (4, 1, 28, 28)
+    fast = datasets.MNIST(root, transform=transforms.ToTensor())
+    both = ConcatDataset([fast, ds])
+    assert next(iter(DataLoader(both, batch_size=8)))[0].shape == (8, 1, 28, 28)
+    sub, _ = random_split(fast, [3, 3])
+    np.testing.assert_array_equal(next(iter(DataLoader(sub, batch_size=3)))[0].numpy(),
+                                  np.stack([sub[i][0].numpy() for i in range(3)]))
     raw = datasets.MNIST(root)
     with pytest.raises(TypeError, match="PIL Image: add transforms.ToTensor"):
         next(iter(DataLoader(raw, batch_size=2)))

@@ -116,10 +116,12 @@ class _ArrayImages:
 
     @property
     def get_batch(self):
-        """The DataLoader's batch path, offered only when it gives the per-sample numbers."""
+        """The DataLoader's batch path, offered only when it gives the per-sample numbers
+        (absent otherwise, so ``hasattr``/``getattr`` in Subset and ConcatDataset see no batch
+        path either)."""
         if getattr(self, "transforms", None) is not None or self.transform is None or \
                 not _batchable(self.transform):
-            return None
+            raise AttributeError("get_batch: this transform runs per item (PIL), as torchvision")
         return self._get_batch
 
     def _get_batch(self, indices: np.ndarray, rng=None):
