@@ -511,3 +511,30 @@ def test_v2_names():
     assert v2.functional.hflip is F.hflip and v2.RandomCrop is T.RandomCrop
     with pytest.raises(TypeError, match="ToImage"):
         v2.functional.to_dtype(Image.fromarray(a))
+
+
+@pytest.mark.parametrize("ks,sigma", [(3, None), ((5, 3), (1.5, 0.7))])
+def test_gaussian_blur_matches_torch_conv(ks, sigma):
+    x = np.random.default_rng(0).random((2, 3, 9, 8)).astype(np.float32)
+    got = F.gaussian_blur(Tensor._wrap(x), ks, sigma).numpy()
+    kx, ky = (ks, ks) if isinstance(ks, int) else ks
+    sx, sy = ((kx * 0.15 + 0.35, ky * 0.15 + 0.35) if sigma is None else sigma)
+
+    def k1(n, s):  # torchvision's kernel: a sampled Gaussian, normalised
+        t = torch.linspace(-(n - 1) / 2, (n - 1) / 2, n)
+        p = torch.exp(-0.5 * (t / s) ** 2)
+        return p / p.sum()
+
+    w = (k1(ky, sy)[:, None] @ k1(kx, sx)[None]).expand(3, 1, ky, kx)
+    xp = TF.pad(torch.from_numpy(x), (kx // 2, kx // 2, ky // 2, ky // 2), mode="reflect")
+    want = TF.conv2d(xp, w, groups=3).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    # PIL images take the same path on their uint8 values and come back as PIL
+    a = img_u8(9, 8)
+    pim = F.gaussian_blur(Image.fromarray(a), ks, sigma)
+    tens = F.gaussian_blur(Tensor._wrap(np.ascontiguousarray(a.transpose(2, 0, 1))), ks, sigma)
+    np.testing.assert_array_equal(np.asarray(pim), tens.numpy().transpose(1, 2, 0))
+    convnp.manual_seed(0)
+    assert T.GaussianBlur(3, (0.5, 1.0))(Tensor._wrap(x)).shape == x.shape
+    with pytest.raises(ValueError, match="odd"):
+        T.GaussianBlur(4)

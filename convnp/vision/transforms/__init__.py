@@ -21,6 +21,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from convnp.data.transforms import _current_rng
 from convnp.tensor import Tensor
 from convnp.vision.transforms import functional as F
 from convnp.vision.transforms.functional import InterpolationMode
@@ -29,12 +30,10 @@ __all__ = ["Compose", "ToTensor", "PILToTensor", "ToPILImage", "ConvertImageDtyp
            "Resize", "CenterCrop", "RandomCrop", "RandomResizedCrop", "RandomHorizontalFlip",
            "RandomVerticalFlip", "RandomRotation", "RandomAffine", "Pad", "Grayscale",
            "RandomGrayscale", "ColorJitter", "Lambda", "RandomApply", "RandomChoice",
-           "RandomOrder", "RandomErasing", "InterpolationMode", "functional"]
+           "RandomOrder", "RandomErasing", "GaussianBlur", "InterpolationMode", "functional"]
 
 
 def _rng() -> np.random.Generator:
-    from convnp.data.transforms import _current_rng
-
     return _current_rng()
 
 
@@ -599,3 +598,32 @@ class RandomErasing(_Transform):
             x, y, h, w, v = self.get_params(img, self.scale, self.ratio, value)
             return F.erase(img, x, y, h, w, v, self.inplace)
         return img
+
+
+class GaussianBlur(_Transform):
+    """Gaussian blur with a std drawn uniformly from ``sigma`` ((min, max) or a number)."""
+
+    def __init__(self, kernel_size, sigma=(0.1, 2.0)) -> None:
+        ks = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+        if len(ks) != 2 or any(k <= 0 or k % 2 == 0 for k in ks):
+            raise ValueError(f"GaussianBlur: kernel size value should be an odd and positive "
+                             f"number, got {kernel_size!r}")
+        if isinstance(sigma, numbers.Number):
+            if sigma <= 0:
+                raise ValueError("GaussianBlur: if sigma is a single number, it must be positive")
+            sigma = (float(sigma), float(sigma))
+        elif not (isinstance(sigma, Sequence) and len(sigma) == 2 and 0 < sigma[0] <= sigma[1]):
+            raise ValueError("GaussianBlur: sigma values should be positive and of the form "
+                             "(min, max)")
+        self.kernel_size, self.sigma = ks, tuple(sigma)
+
+    @staticmethod
+    def get_params(sigma_min: float, sigma_max: float) -> float:
+        return _uniform(sigma_min, sigma_max)
+
+    def forward(self, img):
+        s = self.get_params(self.sigma[0], self.sigma[1])
+        return F.gaussian_blur(img, list(self.kernel_size), [s, s])
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, sigma={self.sigma}"
