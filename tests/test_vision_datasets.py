@@ -156,3 +156,20 @@ def test_fake_data():
     np.testing.assert_array_equal(ds[1][0].numpy(), x.numpy())  # same image every time
     with pytest.raises(IndexError):
         ds[4]
+
+
+def test_emnist_items(tmp_path):
+    import gzip
+
+    raw = tmp_path / "EMNIST" / "raw"
+    raw.mkdir(parents=True)
+    imgs = (np.arange(2 * 28 * 28) % 251).astype(np.uint8).reshape(2, 28, 28)
+    for name, arr in (("images-idx3", imgs), ("labels-idx1", np.array([3, 46], np.uint8))):
+        header = bytes([0, 0, 0x08, arr.ndim]) + struct.pack(">" + "i" * arr.ndim, *arr.shape)
+        with gzip.open(raw / f"emnist-balanced-test-{name}-ubyte.gz", "wb") as f:
+            f.write(header + arr.tobytes())
+    ds = datasets.EMNIST(tmp_path, split="balanced", train=False)
+    img, y = ds[0]
+    assert isinstance(img, Image.Image) and y == 3 and ds.classes[46] == "t"
+    np.testing.assert_array_equal(np.asarray(img), imgs[0].T)  # stored transposed, as torchvision
+    assert isinstance(ds.data, Tensor) and ds.targets.tolist() == [3, 46]
