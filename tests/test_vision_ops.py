@@ -157,3 +157,18 @@ def test_box_convert_clip_and_small():
     assert ops.remove_small_boxes(convnp.tensor([[0.0, 0, 1, 5], [0, 0, 3, 3]]), 2).tolist() == [1]
     with pytest.raises(ValueError, match="format"):
         ops.box_convert(xyxy, "xyxy", "yxyx")
+
+
+def test_unsupported_torchvision_names_raise_not_implemented():
+    from convnp.vision import datasets, transforms
+
+    with pytest.raises(NotImplementedError, match="torchvision.datasets.LSUN.*ImageFolder"):
+        _ = datasets.LSUN
+    with pytest.raises(NotImplementedError, match="torchvision.models.detection"):
+        from convnp.vision.models import detection  # noqa: F401
+    with pytest.raises(NotImplementedError, match="roi_align"):
+        _ = ops.roi_align
+    with pytest.raises(NotImplementedError, match="AutoAugment.*Lambda"):
+        _ = transforms.AutoAugment
+    with pytest.raises(AttributeError, match="no attribute 'Nonsense'"):
+        _ = ops.Nonsense

@@ -353,3 +353,9 @@ class FakeData(VisionDataset):
 
     def __len__(self) -> int:
         return self.size
+
+
+def __getattr__(name: str):
+    from convnp.vision import _unsupported
+
+    _unsupported.check("datasets", name, _unsupported.DATASETS)

@@ -276,3 +276,9 @@ def remove_small_boxes(boxes: Tensor, min_size: float) -> Tensor:
     b = boxes.array
     keep = ((b[:, 2] - b[:, 0]) >= min_size) & ((b[:, 3] - b[:, 1]) >= min_size)
     return Tensor._wrap(np.nonzero(keep)[0].astype(np.int64))
+
+
+def __getattr__(name: str):
+    from convnp.vision import _unsupported
+
+    _unsupported.check("ops", name, _unsupported.OPS)

@@ -66,3 +66,9 @@ from convnp.vision.models.vgg import (
     vgg19,
     vgg19_bn,
 )
+
+
+def __getattr__(name: str):
+    from convnp.vision import _unsupported
+
+    _unsupported.check("models", name, _unsupported.MODELS)

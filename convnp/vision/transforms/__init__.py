@@ -627,3 +627,9 @@ class GaussianBlur(_Transform):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, sigma={self.sigma}"
+
+
+def __getattr__(name: str):
+    from convnp.vision import _unsupported
+
+    _unsupported.check("transforms", name, _unsupported.TRANSFORMS)
