@@ -132,6 +132,10 @@ def default_collate(batch: list) -> Any:
     if isinstance(first, (tuple, list)):
         return type(first)(default_collate(list(col)) for col in zip(*batch)) \
             if isinstance(first, tuple) else [default_collate(list(c)) for c in zip(*batch)]
+    if type(first).__module__.startswith("PIL."):
+        raise TypeError("default_collate: batch must contain tensors, numpy arrays, numbers, dicts "
+                        "or lists; found a PIL Image: add transforms.ToTensor() to the dataset's "
+                        "transform")
     raise TypeError(f"default_collate: batch elements of type {type(first).__name__} are not "
                     f"supported; pass collate_fn=")
 

@@ -38,6 +38,7 @@ from convnp.data._download import (
 )
 from convnp.data.dataset import Dataset
 from convnp.data.transforms import apply_to_batch
+from convnp.tensor import Tensor
 
 __all__ = ["VisionDataset", "MNIST", "FashionMNIST", "KMNIST", "EMNIST", "CIFAR10", "CIFAR100",
            "read_idx", "DATASETS", "get_dataset", "list_datasets"]
@@ -125,6 +126,8 @@ class VisionDataset(Dataset):
         img, target = self.data[index], int(self.targets[index])
         if self.transform is not None:
             img = self.transform(img)
+            if isinstance(img, np.ndarray):  # transformed items are Tensors, as in torch
+                img = Tensor._wrap(img)
         if self.target_transform is not None:
             target = self.target_transform(target)
         return img, target
