@@ -319,6 +319,7 @@ class Module:
                               f"is {tuple(target.shape)}.")
                 continue
             target.array[...] = arr.astype(target.dtype, copy=False)
+            target._bump_version()  # torch copies in place (param.copy_)
         if strict and (missing or unexpected):
             # torch's order: missing keys first, then unexpected ones, then size mismatches
             if unexpected:
