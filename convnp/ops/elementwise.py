@@ -120,7 +120,8 @@ class Div(Function):
             from convnp._dtype import get_default_dtype
 
             a, b = a.astype(get_default_dtype()), b.astype(get_default_dtype())
-        ctx.save_for_backward(a, b)
+        # as torch: the numerator only for the denominator's gradient
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
         return a / b
 
     @staticmethod
@@ -135,7 +136,8 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
         out = np.power(a, b)
-        ctx.save_for_backward(a, b, out)
+        # as torch: the result only for the exponent's gradient
+        ctx.save_for_backward(a, b, out if ctx.needs_input_grad[1] else None)
         return out
 
     @staticmethod
