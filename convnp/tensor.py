@@ -611,12 +611,7 @@ class Tensor:
     std = R.std
     logsumexp = R.logsumexp
 
-    def norm(self, p=2, dim=None, keepdim=False):
-        if p == 2 or p == "fro":
-            return E.sqrt(R.sum(self * self, dim, keepdim))
-        if p == 1:
-            return R.sum(E.abs(self), dim, keepdim)
-        return R.sum(E.abs(self) ** p, dim, keepdim) ** (1.0 / p)
+    norm = R.norm
 
     def argsort(self, dim=-1, descending=False):
         a = -self.array if descending else self.array
