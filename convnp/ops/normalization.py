@@ -14,6 +14,7 @@ as ``ones @ X``); the output keeps the input's memory layout, as PyTorch's does.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -299,6 +300,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
         _check_vec(t, c, name, fn)
+    if training and input.numel() == 0 and c:
+        # as torch: an empty batch gives an empty output and zero parameter gradients, and
+        # leaves the running statistics as they were (there is nothing to average)
+        return _empty_affine(input, weight, bias)
     if training:
         size = int(np.prod(input.shape)) // c
         if size == 1:
@@ -380,6 +385,13 @@ class Standardize(Function):
         return gx, gw, gb
 
 
+def _empty_affine(input, weight, bias):
+    """``input * weight + bias`` per channel (dim 1): the graph of a norm of an empty batch."""
+    shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)
+    out = input * weight.reshape(shape) if weight is not None else input * 1
+    return out + bias.reshape(shape) if bias is not None else out
+
+
 def _standardize(input, weight, bias, view, axes, wshape, eps, fn):
     out, mean, var = Standardize.apply(input, weight, bias, view=tuple(view), axes=tuple(axes),
                                        wshape=tuple(wshape), eps=float(eps))
@@ -448,7 +460,7 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
                            f"num_groups={num_groups}")
     for name, t in (("weight", weight), ("bias", bias)):
         _check_vec(t, c, name, fn)
-    view = (n, num_groups, -1)
+    view = (n, num_groups, math.prod(input.shape[1:]) // num_groups)  # explicit: n may be 0
     wshape = (1, c) + (1,) * (input.ndim - 2)
     out, _, _ = _standardize(input, weight, bias, view, (2,), wshape, eps, fn)
     return out
