@@ -134,6 +134,8 @@ def run_backward(tensors: Sequence[Any], grads: Sequence[np.ndarray], retain_gra
                 "arrays were freed. Specify retain_graph=True on the first backward call.")
         if node.ctx.saved_versions is not None:
             check_saved_versions(node)
+        if node.ctx.half:  # forward ran in float32 (Function.half_in_float32): so does backward
+            out_grads = [g if g is None else g.astype(np.float32) for g in out_grads]
         in_grads = node.fn.backward(node.ctx, *out_grads)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)

@@ -34,6 +34,8 @@ from convnp.autograd.grad_mode import is_grad_enabled
 class Context:
     """Per-call scratch space of a Function: saved arrays, flags and any attribute the op sets."""
 
+    half = False  # True: a float16 call computed in float32 (Function.half_in_float32)
+
     def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
         self.needs_input_grad = needs_input_grad
         self.saved_tensors: tuple = ()
@@ -135,6 +137,11 @@ def _is_float(a: np.ndarray) -> bool:
 class Function:
     """Base class of every differentiable op (see the module docstring for the contract)."""
 
+    # True: float16 inputs are computed in float32 (forward and backward) and the results
+    # rounded to float16 once, as torch's CPU kernels do; for ops whose NumPy arithmetic would
+    # otherwise accumulate in float16 (sums and variances of normalization layers)
+    half_in_float32 = False
+
     @staticmethod
     def forward(ctx: Context, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
@@ -151,10 +158,13 @@ class Function:
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         record = is_grad_enabled() and any(needs)
         ctx = Context(needs if record else (False,) * len(args))
-        out = cls.forward(ctx, *raw, **kwargs)
-        multi = isinstance(out, tuple)
-        outs = out if multi else (out,)
-        outs = tuple(o if isinstance(o, np.ndarray) else np.asarray(o) for o in outs)
+        if cls.half_in_float32 and any(getattr(x, "dtype", None) == np.float16 for x in raw):
+            outs, multi = _forward_in_float32(cls, ctx, raw, kwargs)
+        else:
+            out = cls.forward(ctx, *raw, **kwargs)
+            multi = isinstance(out, tuple)
+            outs = out if multi else (out,)
+            outs = tuple(o if isinstance(o, np.ndarray) else np.asarray(o) for o in outs)
         if not record:
             tensors = tuple(Tensor._wrap(o) for o in outs)
             _share_view_versions(args, raw, outs, tensors)
@@ -183,6 +193,17 @@ class Function:
         if ctx.saved_tensors:
             ctx.saved_versions = _saved_versions(ctx.saved_tensors, args, raw, outs, tensors, node)
         return tensors if multi else tensors[0]
+
+
+def _forward_in_float32(cls, ctx, raw, kwargs):
+    """Run a ``half_in_float32`` op's forward on float32 copies of its float16 inputs."""
+    raw = [x.astype(np.float32) if getattr(x, "dtype", None) == np.float16 else x for x in raw]
+    ctx.half = True  # the engine runs backward in float32 as well
+    out = cls.forward(ctx, *raw, **kwargs)
+    multi = isinstance(out, tuple)
+    outs = tuple(np.asarray(o).astype(np.float16) if np.asarray(o).dtype == np.float32
+                 else np.asarray(o) for o in (out if multi else (out,)))
+    return outs, multi
 
 
 # ----------------------------------------------------------------------------- version counters

@@ -144,6 +144,8 @@ def _channel_sum(v: np.ndarray, kind: str) -> np.ndarray:
 class BatchNormTrain(Function):
     """Batch statistics; returns out and (for the running update) the biased batch variance."""
 
+    half_in_float32 = True
+
     @staticmethod
     def forward(ctx, x, weight, bias, eps=1e-5):
         shape, dt = x.shape, x.dtype
@@ -223,6 +225,8 @@ def _view_like(g: np.ndarray, kind: str, xv: np.ndarray) -> np.ndarray:
 
 class BatchNormEval(Function):
     """Normalise with given (running) statistics: out = x * scale + shift per channel."""
+
+    half_in_float32 = True
 
     @staticmethod
     def forward(ctx, x, weight, bias, mean=None, var=None, eps=1e-5):
@@ -343,6 +347,8 @@ class Standardize(Function):
     ``axes`` there, applies the affine (w, b reshaped to ``wshape``, broadcast against the
     ORIGINAL shape) and returns the original shape.
     """
+
+    half_in_float32 = True
 
     @staticmethod
     def forward(ctx, x, w, b, view=None, axes=None, wshape=None, eps=1e-5):
@@ -509,6 +515,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
 
 # ---------------------------------------------------------------- LRN
 class LocalResponseNorm(Function):
+    half_in_float32 = True
+
     @staticmethod
     def forward(ctx, x, size=5, alpha=1e-4, beta=0.75, k=1.0):
         dt = x.dtype
@@ -568,6 +576,8 @@ def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.7
 
 # ---------------------------------------------------------------- normalize
 class Normalize(Function):
+    half_in_float32 = True
+
     @staticmethod
     def forward(ctx, x, p=2.0, dim=1, eps=1e-12):
         dt = x.dtype

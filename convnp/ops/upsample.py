@@ -286,6 +286,8 @@ def _apply_axis(x, axis, table, n_out, adjoint=False):
 class Interpolate(Function):
     """Separable resampling with one ``(idx, w)`` table per resized spatial axis."""
 
+    half_in_float32 = True
+
     @staticmethod
     def forward(ctx, x, tables):
         ctx.tables = tables
@@ -412,7 +414,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
         return getattr(pooling, f"adaptive_avg_pool{nd}d")(input, out)
 
-    ft = input.dtype.type
+    # float16 runs in float32 (Interpolate.half_in_float32), weights included, as torch's
+    ft = np.float32 if input.dtype == np.float16 else input.dtype.type
     tables = {}
     for a, (n_in, n_out) in enumerate(zip(sp, out)):
         sc = None if scales is None else scales[a]
