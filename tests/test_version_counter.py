@@ -340,3 +340,17 @@ def test_no_error_without_a_change_and_after_retained_backwards():
     g = w.grad.array.copy()
     y.backward()
     np.testing.assert_allclose(w.grad.array, 2 * g, rtol=1e-6)
+
+
+def test_init_and_load_state_dict_bump_like_torch():
+    for lib in (convnp, torch):
+        lin = lib.nn.Linear(3, 2)
+        v = lin.weight._version
+        lib.nn.init.uniform_(lin.weight)
+        assert lin.weight._version == v + 1
+        lin.load_state_dict({k: t.detach().clone() for k, t in lin.state_dict().items()})
+        assert lin.weight._version == v + 2
+        bn = lib.nn.BatchNorm1d(2)
+        v = bn.running_mean._version
+        bn(lib.ones(4, 2))
+        assert bn.running_mean._version == v  # torch's kernel updates the stats unseen
