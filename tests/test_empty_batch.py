@@ -166,7 +166,7 @@ def test_empty_batch_matches_torch(name):
             assert p.grad is None or not p.grad.array.any()
         else:
             np.testing.assert_allclose(p.grad.array, tp.grad.numpy(), err_msg=k)
-    for (k, b), (tk, tb) in zip(m.named_buffers(), tm.named_buffers()):
+    for (k, b), (_, tb) in zip(m.named_buffers(), tm.named_buffers()):
         np.testing.assert_allclose(np.asarray(b.array, np.float64), tb.double().numpy(),
                                    err_msg=k)
 

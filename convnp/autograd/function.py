@@ -22,9 +22,8 @@ gradients anybody wants, and saved arrays are freed after use unless ``retain_gr
 
 from __future__ import annotations
 
-from typing import Any
-
 import weakref
+from typing import Any
 
 import numpy as np
 

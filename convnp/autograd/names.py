@@ -69,6 +69,16 @@ def _pow(node) -> str:
     return "PowBackward2" if a is None else "PowBackward0"
 
 
+def _standardize(node) -> str:
+    """Layer norm, or group norm: (N, groups, rest) view, per-channel weight."""
+    kw = node.kwargs or {}
+    view, wshape = kw.get("view", ()), kw.get("wshape", ())
+    per_channel = len(wshape) > 1 and all(s == 1 for s in wshape[2:])
+    if len(view) == 3 and per_channel:
+        return "NativeGroupNormBackward0"
+    return "NativeLayerNormBackward0"
+
+
 _TABLE: dict[str, str | Callable[[Any], str]] = {
     # elementwise
     "Pow": _pow,
@@ -85,9 +95,8 @@ _TABLE: dict[str, str | Callable[[Any], str]] = {
     "Norm": "LinalgVectorNormBackward0",
     # movement
     "Reshape": "ViewBackward0",
-    "Permute": lambda n: "TransposeBackward0" if sum(
-        i != d for i, d in enumerate((n.kwargs or {}).get("dims", ()))) == 2 else
-    "PermuteBackward0",
+    # torch names transpose() TransposeBackward0 and t() TBackward0: convnp records one Permute
+    "Permute": "PermuteBackward0",
     "GetItem": _getitem,
     # linear algebra, layers
     "MatMul": _matmul,
@@ -109,7 +118,7 @@ _TABLE: dict[str, str | Callable[[Any], str]] = {
     "Pad": _pad,
     "BatchNormTrain": "NativeBatchNormBackward0",
     "BatchNormEval": "NativeBatchNormBackward0",
-    "Standardize": "NativeLayerNormBackward0",
+    "Standardize": _standardize,
     "LocalResponseNorm": "DivBackward0",
     "Normalize": "DivBackward0",
     "MaskAffine": "MulBackward0",
