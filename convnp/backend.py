@@ -135,7 +135,7 @@ def _work(args) -> int:
     for a in args:
         size = getattr(a, "size", None)
         if size is not None:
-            if a.dtype is _HALF:
+            if getattr(a, "dtype", None) is _HALF:
                 return -1
             if size > n:
                 n = size

@@ -260,8 +260,8 @@ def _saved_versions(saved, args, raw, outs, tensors, node) -> list | None:
                 break
         else:
             for j, o in enumerate(outs):
-                if o is s:
-                    t, desc = tensors[j], (node, j)
+                if o is s:  # None: this node itself (holding it here would be a cycle)
+                    t, desc = tensors[j], (None, j)
                     break
             else:
                 r = _root(s)
@@ -293,7 +293,7 @@ def check_saved_versions(node: Node) -> None:
         if vc[0] != version:
             which = ""
             if desc is not None:
-                which = f", which is output {desc[1]} of {desc[0].op_name()},"
+                which = f", which is output {desc[1]} of {(desc[0] or node).op_name()},"
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an "
                 f"inplace operation: [{_type_name(dtype)} {list(shape)}]{which} is at "
