@@ -200,3 +200,23 @@ def test_empty_batch_own_blocks(name):
     assert tuple(x.grad.shape) == shape
     for k, p in m.named_parameters():
         assert p.grad is None or not p.grad.array.any(), k
+
+
+@pytest.mark.parametrize("name", ["BatchNorm2d", "InstanceNorm2d"])
+def test_empty_batch_in_eval_mode_matches_torch(name):
+    shapes = []
+    for lib in (convnp, torch):
+        m = getattr(lib.nn, name)(2, track_running_stats=True).eval()
+        x = lib.zeros(D2, requires_grad=True)
+        y = m(x)
+        y.sum().backward()
+        shapes.append((tuple(y.shape), tuple(x.grad.shape)))
+    assert shapes[0] == shapes[1] == (D2, D2)
+
+
+def test_empty_batch_keeps_instance_norm_running_stats():
+    # torch fails here (IndexError from select()); convnp follows batch norm: nothing to average
+    m = nn.InstanceNorm2d(2, track_running_stats=True)
+    m(convnp.zeros(D2, requires_grad=True)).sum().backward()
+    assert np.array_equal(m.running_mean.array, [0, 0])
+    assert np.array_equal(m.running_var.array, [1, 1])

@@ -506,7 +506,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     view = (n, c, m)
     wshape = (1, c) + (1,) * (input.ndim - 2)
     out, mean, var = _standardize(input, weight, bias, view, (2,), wshape, eps, fn)
-    if running_mean is not None or running_var is not None:
+    # an empty batch has no statistics: the running ones stay as they are (as batch_norm's)
+    if (running_mean is not None or running_var is not None) and n:
         mom = 0.1 if momentum is None else float(momentum)
         _update_running(running_mean, running_var, mean.array.reshape(n, c).mean(0),
                         var.array.reshape(n, c).mean(0), m, mom)
