@@ -354,3 +354,48 @@ def test_init_and_load_state_dict_bump_like_torch():
         v = bn.running_mean._version
         bn(lib.ones(4, 2))
         assert bn.running_mean._version == v  # torch's kernel updates the stats unseen
+
+
+IMG8 = R.standard_normal((2, 3, 8, 8)).astype(np.float32)
+K3 = R.standard_normal((4, 3, 3, 3)).astype(np.float32)
+LAYER_OPS = {
+    "conv2d": lambda L, F, x, w: F.conv2d(x, w, padding=1),
+    "conv-transpose2d": lambda L, F, x, w: F.conv_transpose2d(x, w.transpose(0, 1), padding=1),
+    "max-pool2d": lambda L, F, x, w: F.max_pool2d(x, 2),
+    "avg-pool2d": lambda L, F, x, w: F.avg_pool2d(x, 2),
+    "adaptive-avg-pool2d": lambda L, F, x, w: F.adaptive_avg_pool2d(x, 3),
+    "adaptive-max-pool2d": lambda L, F, x, w: F.adaptive_max_pool2d(x, 3),
+    "batch-norm": lambda L, F, x, w: F.batch_norm(x, None, None, training=True),
+    "layer-norm": lambda L, F, x, w: F.layer_norm(x, (8,)),
+    "group-norm": lambda L, F, x, w: F.group_norm(x, 3),
+    "softplus": lambda L, F, x, w: F.softplus(x),
+    "threshold": lambda L, F, x, w: F.threshold(x, 0.1, 0.0),
+    "hardshrink": lambda L, F, x, w: F.hardshrink(x),
+    "reflect-pad": lambda L, F, x, w: F.pad(x, (1, 1, 1, 1), mode="reflect"),
+    "constant-pad": lambda L, F, x, w: F.pad(x, (1, 1)),
+    "bilinear": lambda L, F, x, w: F.interpolate(x, scale_factor=2, mode="bilinear"),
+    "elu": lambda L, F, x, w: F.elu(x),
+    "gelu": lambda L, F, x, w: F.gelu(x),
+    "softmax": lambda L, F, x, w: F.softmax(x, 1),
+    "log-softmax": lambda L, F, x, w: F.log_softmax(x, 1),
+    "mse": lambda L, F, x, w: F.mse_loss(x, L.zeros_like(x)),
+    "dropout": lambda L, F, x, w: F.dropout(x, 0.5),
+    "hardswish": lambda L, F, x, w: F.hardswish(x),
+}
+
+
+def _layer_case(lib, op, which):
+    x, w = t(lib, IMG8, True), t(lib, K3, True)
+    y = LAYER_OPS[op](lib, lib.nn.functional, x, w)
+    (x if which == "input" else w).detach().add_(1)
+    try:
+        (y * 1).sum().backward()
+    except RuntimeError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("which", ["input", "weight"])
+@pytest.mark.parametrize("op", sorted(LAYER_OPS))
+def test_layer_inputs_count_as_saved_where_torch_saves_them(op, which):
+    assert _layer_case(convnp, op, which) == _layer_case(torch, op, which)

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from convnp.autograd.grad_mode import is_grad_enabled
+from convnp.autograd.names import torch_saved_inputs
 
 
 class Context:
@@ -189,8 +190,10 @@ class Function:
             tensors.append(t)
         tensors = tuple(tensors)
         _share_view_versions(args, raw, outs, tensors)
-        if ctx.saved_tensors:
-            ctx.saved_versions = _saved_versions(ctx.saved_tensors, args, raw, outs, tensors, node)
+        extra = torch_saved_inputs(cls, kwargs)
+        if ctx.saved_tensors or extra:
+            ctx.saved_versions = _saved_versions(ctx.saved_tensors, args, raw, outs, tensors,
+                                                 extra)
         return tensors if multi else tensors[0]
 
 
@@ -247,9 +250,16 @@ def _share_view_versions(args, raw, outs, tensors) -> None:
                 break
 
 
-def _saved_versions(saved, args, raw, outs, tensors, node) -> list | None:
-    """Version counters (and their value now) of the inputs/outputs among the saved arrays."""
+def _saved_versions(saved, args, raw, outs, tensors, extra=()) -> list | None:
+    """Version counters (and their value now) of the inputs/outputs among the saved arrays, and
+    of the inputs at positions ``extra`` (those torch saves where convnp saves a derivative)."""
     found = []
+    for i in extra:
+        if i < len(args) and args[i] is not raw[i]:  # a Tensor argument
+            t = args[i]
+            vc = _counter(t)
+            desc = None if t.grad_fn is None else (t.grad_fn, t._output_nr)
+            found.append((vc, vc[0], t.shape, t.dtype, desc))
     for s in saved:
         if not isinstance(s, np.ndarray):
             continue

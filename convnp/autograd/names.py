@@ -1,4 +1,5 @@
-"""torch's names for the graph nodes convnp records (``grad_fn.name()`` is ``'MulBackward0'``).
+"""torch's names for the graph nodes convnp records (``grad_fn.name()`` is ``'MulBackward0'``),
+and which inputs torch's node saves where convnp's saves something derived instead.
 
 One table maps a convnp ``Function`` class to the name torch gives the node of the same op; a
 few names depend on the call (``sum()`` is ``SumBackward0``, ``sum(dim)`` ``SumBackward1``), so
@@ -158,3 +159,31 @@ def torch_name(node) -> str:
     if entry is None:
         return fn.__name__ + "Backward0"
     return entry if isinstance(entry, str) else entry(node)
+
+
+# Inputs (by position) that torch's node saves for backward where convnp's backward needs only
+# something derived (a mask, argmax codes, a centred copy): their versions are recorded too, so
+# that changing them in place before backward raises exactly where torch raises.
+_TORCH_SAVES: dict[str, tuple | Callable[[dict], tuple]] = {
+    "MaxPoolNd": (0,),
+    "AvgPoolNd": (0,),
+    "AdaptiveAvgPoolNd": (0,),
+    "AdaptiveMaxPoolNd": (0,),
+    "Standardize": (0, 1),
+    "Softplus": (0,),
+    "Threshold": (0,),
+    "Shrink": (0,),
+    "MSELoss": (0, 1),
+    "SmoothL1Loss": (0, 1),
+    "HuberLoss": (0, 1),
+    "Pad": lambda kw: (0,) if any(m != "constant" for m in kw.get("modes") or ()) else (),
+}
+_SAVES_BY_CLASS: dict = {}
+
+
+def torch_saved_inputs(fn: type, kwargs: dict) -> tuple:
+    """Positions of the inputs torch saves for ``fn`` beyond what convnp's ctx saves."""
+    entry = _SAVES_BY_CLASS.get(fn)
+    if entry is None:
+        entry = _SAVES_BY_CLASS[fn] = _TORCH_SAVES.get(fn.__name__, ())
+    return entry(kwargs) if callable(entry) else entry
