@@ -67,6 +67,15 @@ IMG_CASES = [
     ("reflection-pad", lambda L, F, x, w: F.pad(x, (1, 1, 1, 1), mode="reflect")),
     ("flatten", lambda L, F, x, w: x.flatten(1)),
     ("unfold", lambda L, F, x, w: F.unfold(x, 2)),
+    ("nearest", lambda L, F, x, w: F.interpolate(x, scale_factor=2)),
+    ("nearest-exact", lambda L, F, x, w: F.interpolate(x, size=5, mode="nearest-exact")),
+    ("bilinear", lambda L, F, x, w: F.interpolate(x, size=5, mode="bilinear")),
+    ("bicubic", lambda L, F, x, w: F.interpolate(x, size=5, mode="bicubic")),
+    ("bilinear-antialias", lambda L, F, x, w: F.interpolate(x, size=5, mode="bilinear",
+                                                            antialias=True)),
+    ("linear1d", lambda L, F, x, w: F.interpolate(x[:, :, 0], size=5, mode="linear")),
+    ("trilinear", lambda L, F, x, w: F.interpolate(x[:, :, None], size=(2, 4, 4),
+                                                   mode="trilinear")),
 ]
 
 

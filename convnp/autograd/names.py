@@ -70,6 +70,17 @@ def _pow(node) -> str:
     return "PowBackward2" if a is None else "PowBackward0"
 
 
+_MODES = {"nearest": "Nearest", "nearest-exact": "NearestExact", "linear": "Linear",
+          "bilinear": "Bilinear", "bicubic": "Bicubic", "trilinear": "Trilinear"}
+
+
+def _interpolate(node) -> str:
+    kw = node.kwargs or {}
+    mode = _MODES.get(kw.get("mode"), "")
+    aa = "Aa" if kw.get("antialias") else ""
+    return f"Upsample{mode}{_nd(node)}D{aa}Backward0"
+
+
 def _standardize(node) -> str:
     """Layer norm, or group norm: (N, groups, rest) view, per-channel weight."""
     kw = node.kwargs or {}
@@ -113,7 +124,7 @@ _TABLE: dict[str, str | Callable[[Any], str]] = {
     "AdaptiveMaxPoolNd": lambda n: (f"AdaptiveMaxPool{_nd(n)}DBackward0" if _nd(n) > 1
                                     else "SqueezeBackward1"),
     "MaxUnpoolNd": lambda n: f"MaxUnpool{_nd(n)}DBackward0",
-    "Interpolate": lambda n: f"Upsample{_nd(n)}DBackward0",
+    "Interpolate": _interpolate,
     "Unfold": "Im2ColBackward0",
     "Fold": "Col2ImBackward0",
     "Pad": _pad,

@@ -289,7 +289,7 @@ class Interpolate(Function):
     half_in_float32 = True
 
     @staticmethod
-    def forward(ctx, x, tables):
+    def forward(ctx, x, tables, mode="nearest", antialias=False):  # mode: for grad_fn's name
         ctx.tables = tables
         ctx.x_shape = x.shape
         n = x.ndim
@@ -429,7 +429,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             tab = _linear_table(n_in, n_out, sc, align, ft)
         if not _is_identity(*tab, n_in):
             tables[a + 2] = (np.ascontiguousarray(tab[0]), np.ascontiguousarray(tab[1]))
-    return Interpolate.apply(input, tables=tables)
+    return Interpolate.apply(input, tables=tables, mode=mode, antialias=bool(antialias))
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
