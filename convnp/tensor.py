@@ -106,6 +106,11 @@ class Tensor:
         """
         return self._carry(Tensor._wrap(self.array))
 
+    @data.setter
+    def data(self, value) -> None:
+        array = value.array if isinstance(value, Tensor) else np.asarray(value)
+        self.array = array
+
     @property
     def _version(self) -> int:
         """How many in-place changes this tensor's storage has seen (torch's ``_version``)."""
@@ -119,11 +124,6 @@ class Tensor:
             self._vc = [1]
         else:
             vc[0] += 1
-
-    @data.setter
-    def data(self, value) -> None:
-        array = value.array if isinstance(value, Tensor) else np.asarray(value)
-        self.array = array
 
     @property
     def shape(self) -> tuple:

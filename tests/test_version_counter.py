@@ -323,6 +323,14 @@ def test_optimizer_steps_bump_parameter_versions(name):
     assert p._version >= 1 and view._version == p._version
 
 
+def test_parameter_shares_its_source_counter_like_torch():
+    for lib in (convnp, torch):
+        src = lib.ones(3)
+        p = lib.nn.Parameter(src)
+        src.add_(1)
+        assert p._version == src._version == 1
+
+
 def test_views_share_the_counter():
     x = convnp.zeros(2, 3)
     v = x[0]
