@@ -126,13 +126,51 @@ def team() -> int:
 _team = threading.local()
 
 
+_HALF = np.dtype(np.float16)
+
+
 def _work(args) -> int:
+    """The largest array argument's size; -1 when an argument is float16 (see ``_half_call``)."""
     n = 0
     for a in args:
         size = getattr(a, "size", None)
-        if size is not None and size > n:
-            n = size
+        if size is not None:
+            if getattr(a, "dtype", None) is _HALF:
+                return -1
+            if size > n:
+                n = size
     return n
+
+
+def _half_call(kernel: Callable, args: tuple):
+    """Run ``kernel`` on float16 data the way torch's CPU kernels do: compute in float32 and
+    round once at the end. Numba has no float16 arithmetic, so every float16 argument (arrays
+    and scalars) goes in as a float32 copy; the arrays the kernel wrote into (any writeable
+    float16 array: round-tripping an unchanged input is exact) are copied back, and float32
+    arrays the kernel returns come back as float16."""
+    conv, back, memo = [], [], {}
+    for a in args:
+        if getattr(a, "dtype", None) is _HALF:
+            if isinstance(a, np.ndarray):
+                c = memo.get(id(a))
+                if c is None:  # the same array twice (in-place kernels) stays one array
+                    c = memo[id(a)] = a.astype(np.float32)
+                    if a.flags.writeable:
+                        back.append((a, c))
+                a = c
+            else:
+                a = np.float32(a)
+        conv.append(a)
+    out = kernel(*conv)
+    for a, c in back:
+        np.copyto(a, c, casting="unsafe")
+    if isinstance(out, tuple):
+        return tuple(_to_half(o) for o in out)
+    return _to_half(out)
+
+
+def _to_half(o):
+    return o.astype(np.float16) if getattr(o, "dtype", None) == np.float32 else o
 
 
 def _renamed(fn: Callable, suffix: str) -> Callable:
@@ -201,7 +239,10 @@ def jit(parallel: bool = False, **options) -> Callable:
             return kern
 
         def wrapper(*args):
-            par = parallel and _work(args) >= parallel_min_elements() and team() > 1
+            work = _work(args)
+            if work < 0:
+                return _half_call(wrapper, args)
+            par = parallel and work >= parallel_min_elements() and team() > 1
             return wrapper.variant(par)(*args)
 
         wrapper.__name__ = fn.__name__

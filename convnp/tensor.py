@@ -67,6 +67,9 @@ class Tensor:
     # metadata that survives detach(), clone() and to(): max-pool indices remember the pooled
     # input's size here, so max_unpool restores it from a detached or cast copy too
     _CARRIED = ("pooled_input_shape",)
+    # version counter ([n]) shared with views and detach() aliases; None until one is needed
+    # (see convnp/autograd/function.py: version counters)
+    _vc = None
 
     def __init__(self, data: Any = None, dtype=None, requires_grad: bool = False) -> None:
         if data is None:
@@ -97,13 +100,31 @@ class Tensor:
     # ------------------------------------------------------------------ metadata
     @property
     def data(self) -> "Tensor":
-        """A detached Tensor sharing this tensor's storage (PyTorch's ``.data``)."""
+        """A detached Tensor sharing this tensor's storage (PyTorch's ``.data``).
+
+        As in torch, changes made through ``.data`` are hidden from autograd: the alias has its
+        own version counter (``detach()`` shares it, so autograd sees changes made through it).
+        """
         return self._carry(Tensor._wrap(self.array))
 
     @data.setter
     def data(self, value) -> None:
         array = value.array if isinstance(value, Tensor) else np.asarray(value)
         self.array = array
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's storage has seen (torch's ``_version``)."""
+        vc = self._vc
+        return 0 if vc is None else vc[0]
+
+    def _bump_version(self) -> None:
+        """Record an in-place change (every in-place op and optimizer update calls this)."""
+        vc = self._vc
+        if vc is None:
+            self._vc = [1]
+        else:
+            vc[0] += 1
 
     @property
     def shape(self) -> "Size":
@@ -264,8 +285,13 @@ class Tensor:
         return self
 
     def detach(self) -> "Tensor":
-        """Same data, cut from the graph."""
-        return self._carry(Tensor._wrap(self.array))
+        """Same data, cut from the graph; shares the version counter, so in-place changes to
+        the result are seen by autograd where this tensor was saved for backward."""
+        from convnp.autograd.function import _counter
+
+        t = Tensor._wrap(self.array)
+        t._vc = _counter(self)
+        return self._carry(t)
 
     def clone(self) -> "Tensor":
         return self._carry(Clone.apply(self))
@@ -375,6 +401,7 @@ class Tensor:
         self._check_inplace(name)
         value = value.array if isinstance(value, Tensor) else value
         self.array[...] = value
+        self._bump_version()
         return self
 
     def copy_(self, src) -> "Tensor":
@@ -423,6 +450,7 @@ class Tensor:
         self._check_inplace("__setitem__")
         index = index.array if isinstance(index, Tensor) else index
         self.array[index] = value.array if isinstance(value, Tensor) else value
+        self._bump_version()
 
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, o):

@@ -6,7 +6,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from convnp.autograd.function import Node
+from convnp.autograd.function import Node, check_saved_versions
 from convnp.utils.hooks import run_grad_hooks
 
 
@@ -148,6 +148,10 @@ def _run_backward(tensors: Sequence[Any], grads: Sequence[np.ndarray], retain_gr
             raise RuntimeError(
                 f"{node.name()}: trying to backward through the graph a second time; its saved "
                 "arrays were freed. Specify retain_graph=True on the first backward call.")
+        if node.ctx.saved_versions is not None:
+            check_saved_versions(node)
+        if node.ctx.half:  # forward ran in float32 (Function.half_in_float32): so does backward
+            out_grads = [g if g is None else g.astype(np.float32) for g in out_grads]
         in_grads = node.fn.backward(node.ctx, *out_grads)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
@@ -155,7 +159,7 @@ def _run_backward(tensors: Sequence[Any], grads: Sequence[np.ndarray], retain_gr
             raise RuntimeError(f"{node.name()}: backward returned {len(in_grads)} gradients, "
                                f"expected {len(node.edges)} (one per positional input)")
         if not retain_graph:
-            node.ctx.saved_tensors = None
+            node.ctx.saved_tensors = node.ctx.saved_versions = None
             node.freed = True
         for edge, g in zip(node.edges, in_grads):
             if edge is None:

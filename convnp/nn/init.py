@@ -38,6 +38,8 @@ def _array(tensor: Any, fn: str) -> np.ndarray:
 def _fill(tensor: Any, values: np.ndarray | float, fn: str) -> Any:
     """Write ``values`` into ``tensor`` in place (no graph: initialisation is not a graph op)."""
     _array(tensor, fn)[...] = values
+    if hasattr(tensor, "_bump_version"):  # an in-place change, as torch's init counts it
+        tensor._bump_version()
     return tensor
 
 

@@ -235,9 +235,9 @@ class Hardswish(Function):
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
-        # torch: 0 for x < -3, (2x + 3) / 6 for -3 <= x <= 3, 1 above
+        # torch: 0 for x <= -3, (2x + 3) / 6 for -3 < x < 3, 1 from 3 on
         mid = g * (a / _c(3, a) + _c(0.5, a))
-        return np.where(a < -3, 0, np.where(a <= 3, mid, g)).astype(g.dtype, copy=False)
+        return np.where(a <= -3, 0, np.where(a < 3, mid, g)).astype(g.dtype, copy=False)
 
 
 class Hardsigmoid(Function):

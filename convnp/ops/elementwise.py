@@ -120,7 +120,8 @@ class Div(Function):
             from convnp._dtype import get_default_dtype
 
             a, b = a.astype(get_default_dtype()), b.astype(get_default_dtype())
-        ctx.save_for_backward(a, b)
+        # as torch: the numerator only for the denominator's gradient
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
         return a / b
 
     @staticmethod
@@ -134,8 +135,10 @@ class Div(Function):
 class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
-        out = np.power(a, b)
-        ctx.save_for_backward(a, b, out)
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** -1 is inf, as in torch
+            out = np.power(a, b)
+        # as torch: the result only for the exponent's gradient
+        ctx.save_for_backward(a, b, out if ctx.needs_input_grad[1] else None)
         return out
 
     @staticmethod
@@ -143,12 +146,17 @@ class Pow(Function):
         a, b, out = ctx.saved_tensors
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            # d/da a**b = b * a**(b-1); written without dividing by a so a == 0 stays finite
-            ga = g * b * np.power(a, b - 1) if np.ndim(b) or b != 0 else np.zeros_like(g)
-        if ctx.needs_input_grad[1]:
+            # d/da a**b = b * a**(b-1); written without dividing by a so a == 0 stays finite;
+            # torch's convention: 0 where b == 0 (also at a == 0)
             with np.errstate(divide="ignore", invalid="ignore"):
-                la = np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
-            gb = g * out * la
+                ga = g * b * np.power(a, b - 1)
+            if np.any(b == 0):
+                ga = np.where(b == 0, np.zeros((), ga.dtype), ga)
+        if ctx.needs_input_grad[1]:
+            # d/db a**b = a**b * log(a); torch's convention: 0 where a == 0 and b >= 0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = g * out * np.log(a)
+                gb = np.where((a == 0) & (b >= 0), np.zeros((), gb.dtype), gb)
         return ga, gb
 
 
@@ -197,7 +205,8 @@ class Sqrt(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        return g / (2 * out)
+        with np.errstate(divide="ignore", invalid="ignore"):  # inf at 0, as in torch
+            return g / (2 * out)
 
 
 class Abs(Function):

@@ -11,32 +11,36 @@ from convnp.autograd.function import Function
 class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        # each operand only for the other's gradient, as torch saves them
+        need = ctx.needs_input_grad
+        ctx.save_for_backward(a if need[1] else None, b if need[0] else None)
+        ctx.shapes = a.shape, b.shape
         return _blas.matmul(a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        if a.ndim == 1 and b.ndim == 1:  # dot product: g is 0-d
-            return (g * b if ctx.needs_input_grad[0] else None,
-                    g * a if ctx.needs_input_grad[1] else None)
+        sa, sb = ctx.shapes
+        need = ctx.needs_input_grad
+        if len(sa) == 1 and len(sb) == 1:  # dot product: g is 0-d
+            return (g * b if need[0] else None, g * a if need[1] else None)
         # promote 1-d operands to matrices so one formula serves every case
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
         g2 = g
-        if a.ndim == 1:
+        if len(sa) == 1:
             g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
+        if len(sb) == 1:
             g2 = np.expand_dims(g2, -1)
         ga = gb = None
-        if ctx.needs_input_grad[0]:
+        if need[0]:
+            b2 = b[:, None] if b.ndim == 1 else b
             ga = _blas.matmul(g2, np.swapaxes(b2, -1, -2))
-            if a.ndim == 1:
-                ga = ga.reshape(-1, a.shape[0]).sum(0)
-        if ctx.needs_input_grad[1]:
+            if len(sa) == 1:
+                ga = ga.reshape(-1, sa[0]).sum(0)
+        if need[1]:
+            a2 = a[None, :] if a.ndim == 1 else a
             gb = _blas.matmul(np.swapaxes(a2, -1, -2), g2)
-            if b.ndim == 1:
-                gb = gb.reshape(-1, b.shape[0]).sum(0)
+            if len(sb) == 1:
+                gb = gb.reshape(-1, sb[0]).sum(0)
         return ga, gb
 
 

@@ -16,8 +16,11 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):
-        ctx.save_for_backward(x, weight)
-        ctx.has_bias = bias is not None
+        # each operand only for the other's gradient, as torch saves them: what is not saved
+        # may be changed in place before backward
+        need = ctx.needs_input_grad
+        ctx.save_for_backward(x if need[1] else None, weight if need[0] else None)
+        ctx.has_bias, ctx.wshape = bias is not None, weight.shape
         y = _blas.matmul(x, weight.T)  # (*, in) @ (in, out) -> (*, out)
         if bias is not None:
             y += bias
@@ -29,9 +32,9 @@ class Linear(Function):
         need = ctx.needs_input_grad
         gx = _blas.matmul(g, weight) if need[0] else None  # (*, out) @ (out, in) -> (*, in)
         # the leading dims of x are one batch for the weight gradient
-        g2 = g.reshape(-1, weight.shape[0])  # (M, out)
+        g2 = g.reshape(-1, ctx.wshape[0])  # (M, out)
         # (out, M) @ (M, in)
-        gw = _blas.matmul(g2.T, x.reshape(-1, weight.shape[1])) if need[1] else None
+        gw = _blas.matmul(g2.T, x.reshape(-1, ctx.wshape[1])) if need[1] else None
         if not ctx.has_bias:
             return gx, gw
         gb = g2.sum(0) if need[2] else None

@@ -14,6 +14,7 @@ as ``ones @ X``); the output keeps the input's memory layout, as PyTorch's does.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -143,6 +144,8 @@ def _channel_sum(v: np.ndarray, kind: str) -> np.ndarray:
 class BatchNormTrain(Function):
     """Batch statistics; returns out and (for the running update) the biased batch variance."""
 
+    half_in_float32 = True
+
     @staticmethod
     def forward(ctx, x, weight, bias, eps=1e-5):
         shape, dt = x.shape, x.dtype
@@ -223,6 +226,8 @@ def _view_like(g: np.ndarray, kind: str, xv: np.ndarray) -> np.ndarray:
 class BatchNormEval(Function):
     """Normalise with given (running) statistics: out = x * scale + shift per channel."""
 
+    half_in_float32 = True
+
     @staticmethod
     def forward(ctx, x, weight, bias, mean=None, var=None, eps=1e-5):
         dt = x.dtype
@@ -299,6 +304,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
         _check_vec(t, c, name, fn)
+    if training and input.numel() == 0 and c:
+        # as torch: an empty batch gives an empty output and zero parameter gradients, and
+        # leaves the running statistics as they were (there is nothing to average)
+        return _empty_affine(input, weight, bias)
     if training:
         size = int(np.prod(input.shape)) // c
         if size == 1:
@@ -339,6 +348,8 @@ class Standardize(Function):
     ORIGINAL shape) and returns the original shape.
     """
 
+    half_in_float32 = True
+
     @staticmethod
     def forward(ctx, x, w, b, view=None, axes=None, wshape=None, eps=1e-5):
         dt = x.dtype
@@ -378,6 +389,13 @@ class Standardize(Function):
                            - xh * (ghv * xh).mean(axis=ctx.axes, keepdims=True))
             gx = gx.reshape(g.shape)
         return gx, gw, gb
+
+
+def _empty_affine(input, weight, bias):
+    """``input * weight + bias`` per channel (dim 1): the graph of a norm of an empty batch."""
+    shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)
+    out = input * weight.reshape(shape) if weight is not None else input * 1
+    return out + bias.reshape(shape) if bias is not None else out
 
 
 def _standardize(input, weight, bias, view, axes, wshape, eps, fn):
@@ -448,7 +466,7 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
                            f"num_groups={num_groups}")
     for name, t in (("weight", weight), ("bias", bias)):
         _check_vec(t, c, name, fn)
-    view = (n, num_groups, -1)
+    view = (n, num_groups, math.prod(input.shape[1:]) // num_groups)  # explicit: n may be 0
     wshape = (1, c) + (1,) * (input.ndim - 2)
     out, _, _ = _standardize(input, weight, bias, view, (2,), wshape, eps, fn)
     return out
@@ -488,7 +506,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     view = (n, c, m)
     wshape = (1, c) + (1,) * (input.ndim - 2)
     out, mean, var = _standardize(input, weight, bias, view, (2,), wshape, eps, fn)
-    if running_mean is not None or running_var is not None:
+    # an empty batch has no statistics: the running ones stay as they are (as batch_norm's)
+    if (running_mean is not None or running_var is not None) and n:
         mom = 0.1 if momentum is None else float(momentum)
         _update_running(running_mean, running_var, mean.array.reshape(n, c).mean(0),
                         var.array.reshape(n, c).mean(0), m, mom)
@@ -497,6 +516,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
 
 # ---------------------------------------------------------------- LRN
 class LocalResponseNorm(Function):
+    half_in_float32 = True
+
     @staticmethod
     def forward(ctx, x, size=5, alpha=1e-4, beta=0.75, k=1.0):
         dt = x.dtype
@@ -556,6 +577,8 @@ def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.7
 
 # ---------------------------------------------------------------- normalize
 class Normalize(Function):
+    half_in_float32 = True
+
     @staticmethod
     def forward(ctx, x, p=2.0, dim=1, eps=1e-12):
         dt = x.dtype

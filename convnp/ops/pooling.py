@@ -694,12 +694,12 @@ class AdaptiveAvgPoolNd(Function):
         sp3 = x4.shape[1:]
         o3 = _pad3(out, 1)
         ctx.geom = (x4.shape, x.shape, o3)
-        if o3 == (1, 1, 1) or math.prod(o3) == 0:
-            if math.prod(o3) == 0:
+        if o3 == (1, 1, 1) or x.size == 0:
+            if x.size == 0:  # an empty batch (or zero-size output): nothing to average
                 return np.zeros(lead + out, x.dtype)
             # global average: a product with a ones vector runs on every thread
             # (convnp._blas; PERF-NOTES point 5); x.mean() would run on one core
-            flat = x4.reshape(x4.shape[0], -1)
+            flat = x4.reshape(x4.shape[0], math.prod(x4.shape[1:]))
             sums = _blas.matmul(flat, np.ones(flat.shape[1], x.dtype))
             return (sums / x.dtype.type(flat.shape[1])).reshape(lead + out)
         mats = [None if n == o else _bin_matrix(n, o, x.dtype) for n, o in zip(sp3, o3)]
@@ -710,9 +710,9 @@ class AdaptiveAvgPoolNd(Function):
     def backward(ctx, g):
         x4_shape, x_shape, o3 = ctx.geom
         B = x4_shape[0]
-        g4 = g.reshape((B,) + o3)
-        if math.prod(o3) == 0:
+        if g.size == 0 or math.prod(x_shape) == 0:
             return np.zeros(x_shape, g.dtype)
+        g4 = g.reshape((B,) + o3)
         if o3 == (1, 1, 1):
             n = math.prod(x4_shape[1:])
             if backend.use_numba():  # the fill runs on every thread
@@ -804,7 +804,7 @@ class AdaptiveMaxPoolNd(Function):
             D, H, W = sp3
             res = np.full((B,) + o3, -np.inf, x.dtype)
             idx = np.zeros((B,) + o3, np.int64)
-            xf = x4.reshape(B, -1)
+            xf = x4.reshape(B, math.prod(x4.shape[1:]))
             first = True
             for td in range(taps[0].shape[1]):
                 fd = taps[0][:, td][:, None, None] * (H * W)
@@ -821,16 +821,17 @@ class AdaptiveMaxPoolNd(Function):
                         m = (v > res) | np.isnan(v)
                         np.copyto(res, v, where=m)
                         np.copyto(idx, np.broadcast_to(f.reshape(o3), idx.shape), where=m)
-        ctx.geom = (x4.shape, x.shape)
+        ctx.geom = (x4.shape, x.shape, math.prod(o3))
         ctx.save_for_backward(idx)
         return res.reshape(lead + out), idx.reshape(lead + out)
 
     @staticmethod
     def backward(ctx, g, _):
         (idx,) = ctx.saved_tensors
-        x4_shape, x_shape = ctx.geom
+        x4_shape, x_shape, n = ctx.geom
         B = x4_shape[0]
-        gx = scatter_planes(g.reshape(B, -1), idx.reshape(B, -1), math.prod(x4_shape[1:]), True)
+        # explicit plane size n: reshape(B, -1) cannot infer it when B == 0
+        gx = scatter_planes(g.reshape(B, n), idx.reshape(B, n), math.prod(x4_shape[1:]), True)
         return gx.reshape(x_shape)
 
 

@@ -169,9 +169,81 @@ class Var(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (diff,) = ctx.saved_tensors
-        scale = g.dtype.type(2.0 / ctx.denom) if ctx.denom else g.dtype.type(np.nan)
-        return _expand_back(g, diff.shape, ctx.axes, ctx.keepdim) * diff * scale
+        return _var_backward(ctx, g, ctx.saved_tensors[0])
+
+
+def _var_backward(ctx, g: np.ndarray, diff: np.ndarray) -> np.ndarray:
+    scale = g.dtype.type(2.0 / ctx.denom) if ctx.denom else g.dtype.type(np.nan)
+    return _expand_back(g, diff.shape, ctx.axes, ctx.keepdim) * diff * scale
+
+
+class Std(Function):
+    """``sqrt(var)``; as torch, the gradient is 0 (not NaN) where the deviation is 0."""
+
+    @staticmethod
+    def forward(ctx, a, axes=None, correction=1, keepdim=False):
+        out = np.sqrt(Var.forward(ctx, a, axes, correction, keepdim))
+        ctx.save_for_backward(ctx.saved_tensors[0], out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        diff, out = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gv = np.where(out == 0, np.zeros((), g.dtype), g / (2 * out))
+        return _var_backward(ctx, gv, diff)
+
+
+class Norm(Function):
+    """Vector p-norm over ``axes`` (all when None), with torch's gradient conventions: 0 where
+    the norm is 0, ``sign(x)`` for p = 1, ties of the largest abs(x) sharing p = inf."""
+
+    @staticmethod
+    def forward(ctx, a, p=2.0, axes=None, keepdim=False):
+        ab = np.abs(a)
+        if p == 2:
+            out = np.sqrt(np.sum(a * a, axis=axes, keepdims=True))
+        elif p == 1:
+            out = np.sum(ab, axis=axes, keepdims=True)
+        elif p == np.inf:
+            out = np.amax(ab, axis=axes, keepdims=True)
+        elif p == -np.inf:
+            out = np.amin(ab, axis=axes, keepdims=True)
+        elif p == 0:
+            out = np.sum(ab != 0, axis=axes, keepdims=True).astype(a.dtype)
+        else:
+            with np.errstate(divide="ignore"):
+                out = np.sum(ab ** p, axis=axes, keepdims=True) ** (1.0 / p)
+        out = np.asarray(out, a.dtype)
+        ctx.save_for_backward(a, out)
+        ctx.p, ctx.axes, ctx.keepdim = p, axes, keepdim
+        if keepdim:
+            return out
+        return out.reshape(()) if axes is None else np.squeeze(out, axis=axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, norm = ctx.saved_tensors
+        p, zero = ctx.p, np.zeros((), g.dtype)
+        gk = g.reshape(norm.shape)  # keepdim layout: broadcasts against a
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if p == 0:
+                return np.zeros_like(a)
+            if p == 1:
+                return np.sign(a) * gk
+            if p in (np.inf, -np.inf):
+                mask = np.abs(a) == norm
+                count = mask.sum(axis=ctx.axes, keepdims=True)
+                return np.sign(a) * mask * (gk / count)
+            scale = np.where(norm == 0, zero, gk / norm ** (p - 1))
+            if p == 2:
+                return a * scale
+            if p < 1:
+                scaled = np.sign(a) * np.where(a == 0, zero, np.abs(a) ** (p - 1))
+                return scaled * gk * norm ** (1 - p)
+            if p < 2:
+                return np.sign(a) * np.abs(a) ** (p - 1) * scale
+            return a * np.abs(a) ** (p - 2) * scale
 
 
 class LogSumExp(Function):
@@ -283,9 +355,10 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation: ``sqrt(var(...))``."""
-    from convnp.ops.elementwise import sqrt
-
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    return Std.apply(input, axes=normalize_dims(dim, input.ndim, "std"), correction=correction,
+                     keepdim=keepdim)
 
 
 def logsumexp(input, dim, keepdim=False):
@@ -360,24 +433,20 @@ def aminmax(input, *, dim=None, keepdim=False):
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """The vector p-norm over ``dim`` (all elements when None): 'fro' and 2 are Euclidean,
-    ``inf`` / ``-inf`` the largest / smallest magnitude, 0 the count of nonzeros."""
-    from convnp.ops import elementwise as E
-
+    ``inf`` / ``-inf`` the largest / smallest magnitude, 0 the count of nonzeros, any other
+    float the p-norm. One op (``Norm``), so the gradient at 0 is 0 as torch's, not NaN."""
     x = input if dtype is None else input.to(dtype)
-    if p is None or p == "fro" or p == 2:
-        return E.sqrt(sum(x * x, dim, keepdim))
+    if p is None or p == "fro":
+        p = 2
     if p == "nuc":
         raise NotImplementedError("norm(p='nuc'): the nuclear norm needs an SVD, which convnp "
                                   "leaves out (linear algebra beyond CNNs)")
-    if p == float("inf"):
-        return amax(E.abs(x), () if dim is None else dim, keepdim)
-    if p == float("-inf"):
-        return amin(E.abs(x), () if dim is None else dim, keepdim)
-    if p == 0:
-        return sum((x != 0).to(x.dtype), dim, keepdim)
-    if p == 1:
-        return sum(E.abs(x), dim, keepdim)
-    return E.pow(sum(E.pow(E.abs(x), p), dim, keepdim), 1.0 / p)
+    if isinstance(p, str):
+        raise ValueError(f"norm: p must be a number, inf, 'fro' or 'nuc', got {p!r}")
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"norm: expected a floating-point input, got dtype {x.dtype}; "
+                        "convert with .float() first")
+    return Norm.apply(x, p=float(p), axes=normalize_dims(dim, x.ndim, "norm"), keepdim=keepdim)
 
 
 def dist(input, other, p=2):

@@ -27,21 +27,22 @@ class MaxUnpoolNd(Function):
         lead = x.shape[:-nd]
         B = math.prod(lead)
         plane = math.prod(out_sp)
-        vals = x.reshape(B, -1)
-        flat = idx.reshape(B, -1)
+        n = math.prod(x.shape[-nd:])  # explicit: -1 is ambiguous when the batch is empty
+        vals = x.reshape(B, n)
+        flat = idx.reshape(B, n)
         if flat.size and (flat.min() < 0 or flat.max() >= plane):
             bad = int(flat.max()) if flat.max() >= plane else int(flat.min())
             raise RuntimeError(f"{fn}: found an invalid max index {bad} (output planes have "
                                f"{plane} = {'x'.join(map(str, out_sp))} elements): indices do "
                                "not belong to this output_size")
-        ctx.flat = flat
+        ctx.flat, ctx.plane = flat, plane
         ctx.x_shape = x.shape
         return scatter_planes(vals, flat, plane, accumulate=False).reshape(lead + tuple(out_sp))
 
     @staticmethod
     def backward(ctx, g):
         B = ctx.flat.shape[0]
-        gx = gather_planes(g.reshape(B, -1), ctx.flat)
+        gx = gather_planes(g.reshape(B, ctx.plane), ctx.flat)
         return gx.reshape(ctx.x_shape), None
 
 

@@ -286,9 +286,12 @@ def _apply_axis(x, axis, table, n_out, adjoint=False):
 class Interpolate(Function):
     """Separable resampling with one ``(idx, w)`` table per resized spatial axis."""
 
+    half_in_float32 = True
+
     @staticmethod
     def forward(ctx, x, tables, spec=None):
-        # spec: the interpolate() call that built the tables, read by the ONNX exporter only
+        # spec: the interpolate() call that built the tables (mode, sizes, ...), read by the ONNX
+        # exporter and by grad_fn's name
         ctx.tables = tables
         ctx.x_shape = x.shape
         n = x.ndim
@@ -413,7 +416,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
         return getattr(pooling, f"adaptive_avg_pool{nd}d")(input, out)
 
-    ft = input.dtype.type
+    # float16 runs in float32 (Interpolate.half_in_float32), weights included, as torch's
+    ft = np.float32 if input.dtype == np.float16 else input.dtype.type
     tables = {}
     for a, (n_in, n_out) in enumerate(zip(sp, out)):
         sc = None if scales is None else scales[a]

@@ -133,9 +133,14 @@ class Optimizer:
             return closure()
 
     def _params_with_grad(self, group: dict):
-        """(param, grad array) for each parameter of ``group`` that has a gradient."""
+        """(param, grad array) for each parameter of ``group`` that has a gradient.
+
+        The caller updates ``p.array`` in place: as torch's in-place updates do, that bumps the
+        parameter's version, so a retained graph that saved the old values refuses to backward.
+        """
         for p in group["params"]:
             if p.grad is not None:
+                p._bump_version()
                 yield p, p.grad.array
 
     # ------------------------------------------------------------------ state dict

@@ -16,9 +16,15 @@ class Parameter(Tensor):
     """A Tensor that a Module registers as a learnable parameter (``requires_grad=True``)."""
 
     def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
-        if isinstance(data, Tensor):
+        source = data if isinstance(data, Tensor) else None
+        if source is not None:
             data = data.array
         super().__init__(data if data is not None else np.zeros((0,), np.float32))
+        if source is not None and self.array is source.array:
+            # the same storage, so the same version counter (as torch's Parameter(t))
+            from convnp.autograd.function import _counter
+
+            self._vc = _counter(source)
         if requires_grad:
             self.requires_grad_(True)
 
@@ -319,6 +325,7 @@ class Module:
                               f"is {tuple(target.shape)}.")
                 continue
             target.array[...] = arr.astype(target.dtype, copy=False)
+            target._bump_version()  # torch copies in place (param.copy_)
         if strict and (missing or unexpected):
             # torch's order: missing keys first, then unexpected ones, then size mismatches
             if unexpected:
