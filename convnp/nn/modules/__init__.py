@@ -6,6 +6,7 @@ from convnp.nn.modules.container import *  # noqa: F401,F403
 from convnp.nn.modules.conv import *  # noqa: F401,F403
 from convnp.nn.modules.dropout import *  # noqa: F401,F403
 from convnp.nn.modules.flatten import *  # noqa: F401,F403
+from convnp.nn.modules.lazy import *  # noqa: F401,F403
 from convnp.nn.modules.linear import *  # noqa: F401,F403
 from convnp.nn.modules.loss import *  # noqa: F401,F403
 from convnp.nn.modules.module import Module, Parameter

@@ -305,6 +305,9 @@ class Module:
         With ``strict=True`` missing or unexpected keys raise a RuntimeError listing them; a
         shape mismatch always raises, naming the key and both shapes.
         """
+        for name, m in self.named_modules():
+            if hasattr(m, "_materialize_from"):  # lazy layers take the saved shapes first
+                m._materialize_from(state_dict, name + "." if name else "")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -367,6 +370,9 @@ class Module:
         for m in self.modules():
             for store in (m._parameters, m._buffers):
                 for v in store.values():
+                    if getattr(v, "_is_uninitialized", False):  # lazy: the dtype it will get
+                        v.array = np.empty(0, dtype)
+                        continue
                     if v is not None and v.dtype.kind == "f":
                         v.array = v.array.astype(dtype)
                         if v.grad is not None:
