@@ -1,5 +1,9 @@
-"""``convnp.utils.data``: alias of :mod:`convnp.data` so ``from convnp.utils.data import
-DataLoader, TensorDataset`` works as in torch."""
+"""``convnp.utils.data``: torch's ``torch.utils.data`` layout over :mod:`convnp.data`, so
+``from convnp.utils.data import DataLoader, TensorDataset`` and
+``from convnp.utils.data.sampler import WeightedRandomSampler`` work as in torch.
+
+Submodules: ``sampler``, ``dataset``, ``dataloader``.
+"""
 
 from convnp.data import *  # noqa: F401,F403
 from convnp.data import (  # noqa: F401
@@ -17,3 +21,5 @@ from convnp.data import (  # noqa: F401
                          default_collate,
                          random_split,
 )
+from convnp.utils.data import dataloader, dataset, sampler  # noqa: F401,E402
+from convnp.utils.data.sampler import WeightedRandomSampler  # noqa: F401,E402
