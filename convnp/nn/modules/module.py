@@ -379,6 +379,13 @@ class Module:
                             v.grad.array = v.grad.array.astype(dtype)
         return self
 
+    def share_memory(self) -> "Module":
+        """Move parameters and buffers into shared memory, for several processes to update
+        them (Hogwild; see :mod:`convnp.multiprocessing`)."""
+        from convnp.multiprocessing import share_module
+
+        return share_module(self)
+
     def double(self) -> "Module":
         return self._cast(np.float64)
 
