@@ -189,3 +189,15 @@ def numel(t) -> int:
 
 def is_floating_point(t) -> bool:
     return t.is_floating_point()
+
+
+# torch's sub-namespaces for porting scripts (backends, accelerator, amp, hub, multiprocessing),
+# loaded on first use; `convnp.autocast` is torch.autocast
+_LAZY |= {"backends", "accelerator", "amp", "hub", "multiprocessing"}
+
+
+def autocast(device_type: str = "cpu", dtype=None, enabled: bool = True, cache_enabled=None):
+    """``torch.autocast``: see :class:`convnp.amp.autocast` (tracked, precision-neutral)."""
+    from convnp.amp import autocast as _autocast
+
+    return _autocast(device_type, dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)

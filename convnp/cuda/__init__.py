@@ -8,6 +8,14 @@ a CUDA device (``current_device``, ``set_device``, ``get_device_name``...) raise
 
 from __future__ import annotations
 
+import importlib
+
+
+def __getattr__(name: str):
+    if name == "amp":  # torch.cuda.amp (deprecated names), loaded on first use
+        return importlib.import_module("convnp.cuda.amp")
+    raise AttributeError(f"module 'convnp.cuda' has no attribute {name!r}")
+
 
 def _no_cuda(what: str):
     raise NotImplementedError(f"convnp.cuda.{what}: convnp has no CUDA device; it computes on the "
