@@ -1,0 +1,203 @@
+"""The torch.nn layers added for coverage (losses, distances, GLU, RReLU, Softmax2d,
+ChannelShuffle, RMSNorm, CrossMapLRN2d, ...) against torch: outputs and every input gradient
+with a random upstream gradient, float32 and float64, every argument at least once."""
+
+import numpy as np
+import pytest
+
+import convnp
+from convnp import nn
+
+torch = pytest.importorskip("torch")
+
+R = np.random.default_rng(0)
+
+
+def _x(*shape, lo=None):
+    a = R.standard_normal(shape)
+    return np.abs(a) + lo if lo is not None else a
+
+
+def _sign(*shape):
+    return np.where(R.standard_normal(shape) > 0, 1.0, -1.0)
+
+
+def _int(hi, *shape):
+    return R.integers(0, hi, shape)
+
+
+def _mlm_target(n, c):
+    t = -np.ones((n, c), np.int64)
+    for i in range(n):
+        k = 1 + i % (c - 1)
+        t[i, :k] = R.permutation(c)[:k]
+    return t
+
+
+# (id, class name, kwargs, [inputs: ("x", array) differentiable / ("c", array) constant])
+CASES = [
+    ("margin-ranking", "MarginRankingLoss", {}, [("x", _x(6)), ("x", _x(6)), ("c", _sign(6))]),
+    ("margin-ranking-m-sum", "MarginRankingLoss", dict(margin=0.3, reduction="sum"),
+     [("x", _x(6)), ("x", _x(6)), ("c", _sign(6))]),
+    ("hinge-emb", "HingeEmbeddingLoss", {}, [("x", _x(4, 5)), ("c", _sign(4, 5))]),
+    ("hinge-emb-m-none", "HingeEmbeddingLoss", dict(margin=0.5, reduction="none"),
+     [("x", _x(7)), ("c", _sign(7))]),
+    ("soft-margin", "SoftMarginLoss", {}, [("x", _x(3, 4)), ("c", _sign(3, 4))]),
+    ("soft-margin-none", "SoftMarginLoss", dict(reduction="none"),
+     [("x", _x(5)), ("c", _sign(5))]),
+    ("ml-soft-margin", "MultiLabelSoftMarginLoss", {},
+     [("x", _x(4, 5)), ("c", (_x(4, 5) > 0).astype(float))]),
+    ("ml-soft-margin-w-none", "MultiLabelSoftMarginLoss",
+     dict(weight=_x(5, lo=0.1), reduction="none"),
+     [("x", _x(4, 5)), ("c", (_x(4, 5) > 0).astype(float))]),
+    ("cos-emb", "CosineEmbeddingLoss", {}, [("x", _x(5, 4)), ("x", _x(5, 4)), ("c", _sign(5))]),
+    ("cos-emb-m-1d", "CosineEmbeddingLoss", dict(margin=0.2, reduction="sum"),
+     [("x", _x(4)), ("x", _x(4)), ("c", np.array(-1.0))]),
+    ("multi-margin", "MultiMarginLoss", {}, [("x", _x(5, 4)), ("c", _int(4, 5))]),
+    ("multi-margin-p2-w", "MultiMarginLoss", dict(p=2, margin=0.7, weight=_x(4, lo=0.1)),
+     [("x", _x(5, 4)), ("c", _int(4, 5))]),
+    ("multi-margin-1d-none", "MultiMarginLoss", dict(reduction="none"),
+     [("x", _x(4)), ("c", np.array(2))]),
+    ("ml-margin", "MultiLabelMarginLoss", {}, [("x", _x(4, 5)), ("c", _mlm_target(4, 5))]),
+    ("ml-margin-none", "MultiLabelMarginLoss", dict(reduction="none"),
+     [("x", _x(3, 4)), ("c", _mlm_target(3, 4))]),
+    ("gauss-nll", "GaussianNLLLoss", {},
+     [("x", _x(4, 3)), ("x", _x(4, 3)), ("x", _x(4, 3, lo=0.1))]),
+    ("gauss-nll-full-homo-sum", "GaussianNLLLoss", dict(full=True, reduction="sum"),
+     [("x", _x(4, 3)), ("c", _x(4, 3)), ("x", _x(4, lo=0.1))]),
+    ("gauss-nll-eps-clamp-none", "GaussianNLLLoss", dict(eps=0.5, reduction="none"),
+     [("x", _x(4, 3)), ("c", _x(4, 3)), ("x", _x(4, 1, lo=0.01))]),
+    ("poisson-nll", "PoissonNLLLoss", {}, [("x", _x(4, 3)), ("c", _x(4, 3, lo=0.0) * 3)]),
+    ("poisson-nll-nolog-full", "PoissonNLLLoss", dict(log_input=False, full=True, eps=1e-4),
+     [("x", _x(4, 3, lo=0.1)), ("c", np.floor(_x(4, 3, lo=0.0) * 3))]),
+    ("triplet", "TripletMarginLoss", {}, [("x", _x(5, 3)), ("x", _x(5, 3)), ("x", _x(5, 3))]),
+    ("triplet-p1-swap-none", "TripletMarginLoss",
+     dict(margin=0.5, p=1.0, swap=True, reduction="none"),
+     [("x", _x(5, 3)), ("x", _x(5, 3)), ("x", _x(5, 3))]),
+    ("triplet-dist", "TripletMarginWithDistanceLoss", {},
+     [("x", _x(5, 3)), ("x", _x(5, 3)), ("x", _x(5, 3))]),
+    ("triplet-dist-cos-swap", "TripletMarginWithDistanceLoss",
+     dict(distance_function="cosine", margin=0.4, swap=True),
+     [("x", _x(5, 3)), ("x", _x(5, 3)), ("x", _x(5, 3))]),
+    ("pairwise", "PairwiseDistance", {}, [("x", _x(4, 3)), ("x", _x(4, 3))]),
+    ("pairwise-p1-keep", "PairwiseDistance", dict(p=1.0, keepdim=True),
+     [("x", _x(4, 3)), ("x", _x(4, 3))]),
+    ("pairwise-p3-bcast", "PairwiseDistance", dict(p=3.0, eps=1e-3),
+     [("x", _x(4, 3)), ("x", _x(3))]),
+    ("pairwise-pinf", "PairwiseDistance", dict(p=float("inf")), [("x", _x(4, 3)), ("x", _x(4, 3))]),
+    ("cos-sim", "CosineSimilarity", {}, [("x", _x(4, 3, 2)), ("x", _x(4, 3, 2))]),
+    ("cos-sim-dim0-eps", "CosineSimilarity", dict(dim=0, eps=0.5),
+     [("x", _x(3, 4) * 0.1), ("x", _x(3, 4))]),
+    ("glu", "GLU", {}, [("x", _x(3, 4))]),
+    ("glu-dim1", "GLU", dict(dim=1), [("x", _x(2, 6, 3))]),
+    ("rrelu-eval", "RReLU", dict(lower=0.1, upper=0.4), [("x", _x(3, 5))]),
+    ("softmax2d", "Softmax2d", {}, [("x", _x(2, 3, 4, 5))]),
+    ("softmax2d-3d", "Softmax2d", {}, [("x", _x(3, 4, 5))]),
+    ("channel-shuffle", "ChannelShuffle", dict(groups=3), [("x", _x(2, 6, 4, 3))]),
+    ("channel-shuffle-1d", "ChannelShuffle", dict(groups=2), [("x", _x(2, 4, 5))]),
+]
+
+
+def _torch_kwargs(kw):
+    out = {}
+    for k, v in kw.items():
+        if isinstance(v, np.ndarray):
+            v = torch.tensor(v)
+        if k == "distance_function" and v == "cosine":
+            v = lambda a, b: 1 - torch.nn.functional.cosine_similarity(a, b)  # noqa: E731
+        out[k] = v
+    return out
+
+
+def _convnp_kwargs(kw, dtype):
+    out = {}
+    for k, v in kw.items():
+        if isinstance(v, np.ndarray):
+            v = convnp.tensor(v.astype(dtype))
+        if k == "distance_function" and v == "cosine":
+            from convnp.nn.modules._composite import cosine_similarity
+
+            v = lambda a, b: 1 - cosine_similarity(a, b)  # noqa: E731
+        out[k] = v
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_layer_matches_torch(case, dtype):
+    _, name, kw, inputs = case
+    tkw = _torch_kwargs(kw)
+    ckw = _convnp_kwargs(kw, dtype)
+    tdt = torch.float32 if dtype == np.float32 else torch.float64
+    tm = getattr(torch.nn, name)(**{k: (v.to(tdt) if isinstance(v, torch.Tensor) else v)
+                                    for k, v in tkw.items()})
+    cm = getattr(nn, name)(**ckw)
+    if name == "RReLU":
+        tm.eval()
+        cm.eval()
+    cin, tin = [], []
+    for kind, a in inputs:
+        a = np.asarray(a)
+        if a.dtype.kind == "f":
+            a = a.astype(dtype)
+        cin.append(convnp.tensor(a, requires_grad=kind == "x"))
+        tin.append(torch.tensor(a, requires_grad=kind == "x"))
+    cy, ty = cm(*cin), tm(*tin)
+    tol = dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    assert cy.shape == tuple(ty.shape)
+    assert cy.dtype == dtype
+    np.testing.assert_allclose(cy.array, ty.detach().numpy(), **tol)
+    g = R.standard_normal(ty.shape).astype(dtype)
+    cy.backward(convnp.tensor(g))
+    ty.backward(torch.tensor(g))
+    for i, (c, t) in enumerate(zip(cin, tin)):
+        if t.requires_grad:
+            np.testing.assert_allclose(c.grad.array, t.grad.numpy(), err_msg=f"input {i}", **tol)
+
+
+def test_rrelu_training_slopes():
+    convnp.manual_seed(0)
+    m = nn.RReLU(0.2, 0.3)
+    x = convnp.tensor(np.linspace(-2, 2, 400), requires_grad=True)
+    y = m(x)
+    y.sum().backward()
+    neg = x.array < 0
+    slopes = x.grad.array[neg]
+    assert (slopes >= 0.2).all() and (slopes <= 0.3).all() and slopes.std() > 0.01
+    np.testing.assert_allclose(y.array[neg], x.array[neg] * slopes)
+    np.testing.assert_array_equal(x.grad.array[~neg], 1.0)
+
+
+def test_gradcheck_float64():
+    from convnp.autograd import gradcheck
+    from convnp.nn.modules import _composite as C
+
+    a = convnp.tensor(_x(3, 4), requires_grad=True)
+    b = convnp.tensor(_x(3, 4), requires_grad=True)
+    t = convnp.tensor(_int(4, 3))
+    assert gradcheck(lambda u, v: C.cosine_similarity(u, v), [a, b])
+    assert gradcheck(lambda u: C.multi_margin_loss(u, t, p=2), [a])
+    assert gradcheck(lambda u, v: C.triplet_margin_loss(u, v, v * 0.5, p=3), [a, b])
+    assert gradcheck(lambda u: C.glu(u, 1), [a])
+
+
+def test_errors():
+    with pytest.raises(RuntimeError, match="Halving dimension must be even"):
+        nn.GLU()(convnp.randn(3, 5))
+    with pytest.raises(ValueError, match="Softmax2d: expected input to be 3D or 4D, got 2D"):
+        nn.Softmax2d()(convnp.randn(3, 5))
+    with pytest.raises(RuntimeError, match="divisible by groups"):
+        nn.ChannelShuffle(4)(convnp.randn(1, 6, 2, 2))
+    with pytest.raises(ValueError, match="only p == 1 and p == 2 supported"):
+        nn.MultiMarginLoss(p=3)
+    with pytest.raises(ValueError, match="var is of incorrect size"):
+        nn.GaussianNLLLoss()(convnp.randn(4, 3), convnp.randn(4, 3), convnp.ones(2))
+    with pytest.raises(ValueError, match="var has negative entry"):
+        nn.GaussianNLLLoss()(convnp.randn(4, 3), convnp.randn(4, 3), -convnp.ones(4, 3))
+    with pytest.raises(ValueError, match="expected margin to be greater than 0"):
+        nn.TripletMarginLoss(margin=0)
+    with pytest.raises(ValueError, match="not a valid value for reduction"):
+        nn.SoftMarginLoss(reduction="avg")(convnp.randn(3), convnp.ones(3))
+    with pytest.warns(DeprecationWarning, match="NLLLoss2d has been deprecated"):
+        m = nn.NLLLoss2d()
+    assert isinstance(m, nn.NLLLoss)
