@@ -201,3 +201,102 @@ def test_errors():
     with pytest.warns(DeprecationWarning, match="NLLLoss2d has been deprecated"):
         m = nn.NLLLoss2d()
     assert isinstance(m, nn.NLLLoss)
+
+
+# layers with parameters or state: torch's state_dict loads into convnp, then outputs, input
+# and parameter gradients, and the state after the call (running stats) agree
+STATEFUL = [
+    ("rmsnorm", "RMSNorm", ([4],), {}, (3, 2, 4)),
+    ("rmsnorm-2d-eps", "RMSNorm", ([3, 4],), dict(eps=1e-3), (2, 3, 4)),
+    ("rmsnorm-noaffine", "RMSNorm", (5,), dict(elementwise_affine=False), (3, 5)),
+    ("crossmap-lrn-3", "CrossMapLRN2d", (3,), dict(alpha=1e-2, beta=0.6, k=2.0), (2, 6, 3, 3)),
+    ("crossmap-lrn-4", "CrossMapLRN2d", (4,), {}, (2, 7, 2, 3)),
+    ("crossmap-lrn-5-few-ch", "CrossMapLRN2d", (5,), dict(alpha=0.1), (1, 3, 2, 2)),
+    ("syncbn-4d", "SyncBatchNorm", (3,), {}, (4, 3, 2, 2)),
+    ("syncbn-3d-mom-none", "SyncBatchNorm", (3,), dict(momentum=None), (5, 3, 4)),
+    ("syncbn-2d-noaffine", "SyncBatchNorm", (4,), dict(affine=False), (6, 4)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", STATEFUL, ids=[c[0] for c in STATEFUL])
+def test_stateful_layer_matches_torch(case, dtype):
+    _, name, args, kw, shape = case
+    tdt = torch.float32 if dtype == np.float32 else torch.float64
+    tm = getattr(torch.nn, name)(*args, **kw).to(tdt)
+    for p in tm.parameters():  # non-trivial affine parameters
+        with torch.no_grad():
+            p.copy_(torch.tensor(R.standard_normal(tuple(p.shape))))
+    cm = getattr(nn, name)(*args, **kw)
+    if dtype == np.float64:
+        cm.double()
+    assert list(cm.state_dict()) == list(tm.state_dict())
+    cm.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
+    x = R.standard_normal(shape).astype(dtype)
+    cx, tx = convnp.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    cy, ty = cm(cx), tm(tx)
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(cy.array, ty.detach().numpy(), **tol)
+    g = R.standard_normal(shape).astype(dtype)
+    cy.backward(convnp.tensor(g))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(cx.grad.array, tx.grad.numpy(), **tol)
+    tp = dict(tm.named_parameters())
+    for k, p in cm.named_parameters():
+        np.testing.assert_allclose(p.grad.array, tp[k].grad.numpy(), err_msg=k, **tol)
+    for (k, v), tv in zip(cm.state_dict().items(), tm.state_dict().values()):
+        np.testing.assert_allclose(np.asarray(v.array, float), tv.numpy().astype(float),
+                                   err_msg=k, **tol)
+    assert cm.extra_repr() == tm.extra_repr()
+
+
+def test_crossmap_lrn_differs_from_local_response_norm_as_torch():
+    # torch's legacy window keeps channel 0: the layers differ, in both libraries alike
+    x = R.standard_normal((1, 6, 2, 2))
+    a = nn.CrossMapLRN2d(3, 1e-1)(convnp.tensor(x)).array
+    b = nn.functional.local_response_norm(convnp.tensor(x), 3, 1e-1).array
+    ta = torch.nn.CrossMapLRN2d(3, 1e-1)(torch.tensor(x)).numpy()
+    tb = torch.nn.functional.local_response_norm(torch.tensor(x), 3, 1e-1).numpy()
+    np.testing.assert_allclose(a - b, ta - tb, rtol=1e-10, atol=1e-14)
+    assert np.abs(a - b).max() > 1e-4
+    with pytest.raises(ValueError, match="Expected input to be 4D, got 3D"):
+        nn.CrossMapLRN2d(3)(convnp.randn(1, 2, 3))
+
+
+def test_sync_batchnorm_convert_and_errors():
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.Sequential(nn.BatchNorm1d(2)))
+    w = model[1].weight
+    out = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    assert type(out[1]) is nn.SyncBatchNorm and type(out[2][0]) is nn.SyncBatchNorm
+    assert out[1].weight is w and type(out[0]) is nn.Conv2d
+    tm = torch.nn.SyncBatchNorm.convert_sync_batchnorm(
+        torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3), torch.nn.BatchNorm2d(3)))
+    assert list(out[:2].state_dict()) == list(tm.state_dict())
+    with pytest.raises(ValueError, match="expected at least 2D input \\(got 1D input\\)"):
+        nn.SyncBatchNorm(3)(convnp.randn(3))
+
+
+def test_buffer_and_container():
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Buffer(convnp.ones(3))
+            self.b = nn.Buffer(convnp.zeros(2), persistent=False)
+
+    class T(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Buffer(torch.ones(3))
+            self.b = torch.nn.Buffer(torch.zeros(2), persistent=False)
+
+    m, t = M(), T()
+    assert [k for k, _ in m.named_buffers()] == [k for k, _ in t.named_buffers()] == ["a", "b"]
+    assert list(m.state_dict()) == list(t.state_dict()) == ["a"]
+    assert isinstance(m.a, nn.Buffer) and not isinstance(convnp.ones(1), nn.Buffer)
+    m.double()
+    assert m.a.dtype == np.float64
+    from convnp.nn.parameter import Buffer, Parameter, UninitializedParameter  # noqa: F401
+
+    with pytest.warns(UserWarning, match="nn.Container is deprecated"):
+        c = nn.Container(fc=nn.Linear(2, 3))
+    assert list(c.state_dict()) == ["fc.weight", "fc.bias"]

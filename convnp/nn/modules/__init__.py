@@ -3,6 +3,7 @@
 from convnp.nn.modules.activation import *  # noqa: F401,F403
 from convnp.nn.modules.activation_more import *  # noqa: F401,F403
 from convnp.nn.modules.blocks import *  # noqa: F401,F403
+from convnp.nn.modules.buffer import *  # noqa: F401,F403
 from convnp.nn.modules.container import *  # noqa: F401,F403
 from convnp.nn.modules.conv import *  # noqa: F401,F403
 from convnp.nn.modules.distance import *  # noqa: F401,F403
@@ -14,6 +15,7 @@ from convnp.nn.modules.loss import *  # noqa: F401,F403
 from convnp.nn.modules.loss_more import *  # noqa: F401,F403
 from convnp.nn.modules.module import Module, Parameter
 from convnp.nn.modules.normalization import *  # noqa: F401,F403
+from convnp.nn.modules.normalization_more import *  # noqa: F401,F403
 from convnp.nn.modules.padding import *  # noqa: F401,F403
 from convnp.nn.modules.pooling import *  # noqa: F401,F403
 from convnp.nn.modules.upsample import *  # noqa: F401,F403

@@ -82,7 +82,11 @@ class Module:
                                  f"(call super().__init__() first in {type(self).__name__})")
         # torch's rules: a Parameter/Module moves the name into its store; assigning anything
         # else to a registered parameter (child module) name is an error unless it is None
-        if isinstance(value, Parameter):
+        if getattr(value, "_is_buffer", False):  # nn.Buffer(t, persistent=...)
+            for d in (self.__dict__, self._parameters, self._modules):
+                d.pop(name, None)
+            self.register_buffer(name, value, getattr(value, "persistent", True))
+        elif isinstance(value, Parameter):
             for d in (self.__dict__, self._buffers, self._modules):
                 d.pop(name, None)
             self._non_persistent.discard(name)
