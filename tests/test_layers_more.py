@@ -300,3 +300,61 @@ def test_buffer_and_container():
     with pytest.warns(UserWarning, match="nn.Container is deprecated"):
         c = nn.Container(fc=nn.Linear(2, 3))
     assert list(c.state_dict()) == ["fc.weight", "fc.bias"]
+
+
+FRACTIONAL = [
+    ("fmp2d-size", "FractionalMaxPool2d", (3,), dict(output_size=(4, 3)), (2, 3, 9, 7)),
+    ("fmp2d-ratio-k2", "FractionalMaxPool2d", ((2, 3),), dict(output_ratio=(0.5, 0.6)),
+     (1, 2, 10, 11)),
+    ("fmp2d-unbatched-idx", "FractionalMaxPool2d", (2,), dict(output_size=5,
+                                                              return_indices=True), (3, 8, 8)),
+    ("fmp2d-out1", "FractionalMaxPool2d", (2,), dict(output_size=(1, 4)), (2, 1, 5, 6)),
+    ("fmp3d-size", "FractionalMaxPool3d", (2,), dict(output_size=(3, 4, 2)), (2, 2, 5, 6, 4)),
+    ("fmp3d-ratio-idx", "FractionalMaxPool3d", ((2, 2, 3),),
+     dict(output_ratio=0.5, return_indices=True), (1, 2, 6, 8, 9)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", FRACTIONAL, ids=[c[0] for c in FRACTIONAL])
+def test_fractional_max_pool_matches_torch(case, dtype):
+    _, name, args, kw, shape = case
+    d = 2 if "2d" in name else 3
+    n = shape[0] if len(shape) == d + 2 else 1
+    samples = R.random((n, shape[-d - 1], d)).astype(dtype)
+    x = R.permutation(int(np.prod(shape))).reshape(shape).astype(dtype)  # tie-free
+    tm = getattr(torch.nn, name)(*args, **kw, _random_samples=torch.tensor(samples))
+    cm = getattr(nn, name)(*args, **kw, _random_samples=convnp.tensor(samples))
+    cx, tx = convnp.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    cy, ty = cm(cx), tm(tx)
+    if kw.get("return_indices"):
+        (cy, ci), (ty, ti) = cy, ty
+        np.testing.assert_array_equal(ci.array, ti.numpy())
+        assert ci.dtype == np.int64
+    np.testing.assert_array_equal(cy.array, ty.detach().numpy())
+    g = R.standard_normal(ty.shape).astype(dtype)
+    cy.backward(convnp.tensor(g))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(cx.grad.array, tx.grad.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_fractional_max_pool_random_and_errors():
+    convnp.manual_seed(0)
+    x = convnp.randn(2, 3, 12, 12)
+    y = nn.FractionalMaxPool2d(2, output_ratio=0.5)(x)
+    assert y.shape == (2, 3, 6, 6)
+    # every output is the maximum of some 2x2 window of its plane
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    win = sliding_window_view(x.array, (2, 2), axis=(2, 3)).max((-1, -2))
+    for i in range(2):
+        for c in range(3):
+            assert np.isin(y.array[i, c], win[i, c]).all()
+    with pytest.raises(ValueError, match="requires specifying either an output size"):
+        nn.FractionalMaxPool2d(2)
+    with pytest.raises(ValueError, match="only one of output_size and output_ratio"):
+        nn.FractionalMaxPool2d(2, output_size=3, output_ratio=0.5)
+    with pytest.raises(ValueError, match="output_ratio must be between 0 and 1"):
+        nn.FractionalMaxPool3d(2, output_ratio=1.5)
+    with pytest.raises(RuntimeError, match="too large for input size"):
+        nn.FractionalMaxPool2d(4, output_size=10)(convnp.randn(1, 1, 8, 8))
