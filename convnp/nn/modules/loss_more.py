@@ -236,3 +236,36 @@ class NLLLoss2d(NLLLoss):
                       "replacement and see https://pytorch.org/docs/main/nn.html#torch.nn."
                       "NLLLoss for more details.", DeprecationWarning, stacklevel=2)
         super().__init__(weight, size_average, ignore_index, reduce, reduction)
+
+
+class CTCLoss(_Loss):
+    r"""Connectionist Temporal Classification loss (see :func:`convnp.ops.ctc.ctc_loss`).
+
+    Args:
+        blank: the blank label (default 0).
+        reduction: ``'mean'`` (per-sample loss over its target length, then averaged),
+            ``'sum'`` or ``'none'``.
+        zero_infinity: zero the infinite losses of impossible alignments and their gradients.
+
+    Shape: log_probs :math:`(T, N, C)` or :math:`(T, C)`; targets :math:`(N, S)` or
+    concatenated; input_lengths and target_lengths :math:`(N)`.
+
+    Example::
+
+        >>> ctc = nn.CTCLoss()
+        >>> loss = ctc(log_probs, targets, input_lengths, target_lengths)
+    """
+
+    def __init__(self, blank: int = 0, reduction: str = "mean",
+                 zero_infinity: bool = False) -> None:
+        super().__init__(None, None, reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        from convnp.ops.ctc import ctc_loss
+
+        return ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
+                        self.reduction, self.zero_infinity)
+
+
+__all__.append("CTCLoss")
