@@ -74,3 +74,45 @@ def test_ctc_unbatched_and_errors():
     with pytest.raises(RuntimeError, match="input_lengths must be in"):
         nn.CTCLoss()(lp_c.unsqueeze(1), convnp.tensor([[2, 1]]), convnp.tensor([7]),
                      convnp.tensor([2]))
+
+
+LCE = [
+    ("plain", dict(), (5, 4), (5,)),
+    ("bias-kdim-none", dict(out_features=(2, 3), bias=True, reduction="none"), (5, 4),
+     (5, 2, 3)),
+    ("weight-smoothing-ignore", dict(weight="w", label_smoothing=0.1, ignore_index=1), (6, 4),
+     (6,)),
+    ("unbatched-sum", dict(reduction="sum", bias=True), (4,), ()),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", LCE, ids=[c[0] for c in LCE])
+def test_linear_cross_entropy_loss_matches_torch(case, dtype):
+    _, kw, xshape, tshape = case
+    classes = 3
+    w = R.random(classes) + 0.1
+    tkw = dict(kw)
+    ckw = dict(kw)
+    if kw.get("weight") == "w":
+        tkw["weight"] = torch.tensor(w.astype(dtype))
+        ckw["weight"] = convnp.tensor(w.astype(dtype))
+    tdt = torch.float32 if dtype == np.float32 else torch.float64
+    tm = torch.nn.LinearCrossEntropyLoss(4, classes, **tkw).to(tdt)
+    cm = nn.LinearCrossEntropyLoss(4, classes, **ckw)
+    if dtype == np.float64:
+        cm.double()
+    assert list(cm.state_dict()) == list(tm.state_dict())
+    cm.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
+    assert cm.extra_repr() == tm.extra_repr()
+    x = R.standard_normal(xshape).astype(dtype)
+    y = R.integers(0, classes, tshape)
+    cx, tx = convnp.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    cl, tl = cm(cx, convnp.tensor(y)), tm(tx, torch.tensor(y))
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(cl.array, tl.detach().numpy(), **tol)
+    g = R.standard_normal(tuple(tl.shape)).astype(dtype)
+    cl.backward(convnp.tensor(g))
+    tl.backward(torch.tensor(g))
+    np.testing.assert_allclose(cx.grad.array, tx.grad.numpy(), **tol)
+    np.testing.assert_allclose(cm.linear.weight.grad.array, tm.linear.weight.grad.numpy(), **tol)

@@ -269,3 +269,79 @@ class CTCLoss(_Loss):
 
 
 __all__.append("CTCLoss")
+
+
+class LinearCrossEntropyOptions:
+    """torch's options of the chunked ``linear_cross_entropy`` path (``batch_chunk_size``,
+    ``chunking_method``, ``acc_policy``, ...). Accepted and kept; convnp always computes the
+    reference path (the full logits, then cross entropy), whose numbers the chunked path
+    reproduces."""
+
+    def __init__(self, **kwargs) -> None:
+        self.__dict__.update(kwargs)
+
+
+class LinearCrossEntropyLoss(_WeightedLoss):
+    r"""Cross entropy of linearly projected inputs: ``cross_entropy(linear(input, W, b),
+    target)`` with a learnable projection ``self.linear`` to ``num_classes`` (times
+    ``prod(out_features)`` for a K-dimensional loss) (torch's ``nn.LinearCrossEntropyLoss``).
+
+    Args:
+        in_features: size of each input sample. num_classes: C.
+        out_features: extra class dimensions ``(d_1, ..., d_K)`` (default ``()``).
+        bias: a bias on the projection (default False).
+        reduction, weight, ignore_index, label_smoothing: as :class:`CrossEntropyLoss`
+            (``ignore_index=None`` ignores nothing).
+        options: :class:`LinearCrossEntropyOptions`, accepted (convnp computes the reference
+            path).
+
+    Shape: input :math:`(N, in)` or :math:`(in)`; target :math:`(N)` (or
+    :math:`(N, d_1, ..., d_K)`) class indices, or class probabilities.
+    """
+
+    def __init__(self, in_features: int, num_classes: int, *, out_features: tuple = (),
+                 bias: bool = False, device=None, dtype=None, reduction: str = "mean",
+                 weight=None, ignore_index: int | None = None, label_smoothing: float = 0.0,
+                 options=None) -> None:
+        import math
+
+        from convnp.nn.modules.linear import Linear
+
+        if weight is not None and tuple(weight.shape) != (num_classes,):
+            raise RuntimeError(f"expected weight shape to be {(num_classes,)}, got "
+                               f"{tuple(weight.shape)}")
+        if label_smoothing < 0 or label_smoothing > 1.0:
+            raise RuntimeError(f"expected label_smoothing to be in range [0, 1], got "
+                               f"{label_smoothing}")
+        super().__init__(weight, None, None, reduction)
+        self.num_classes = num_classes
+        self.out_features = tuple(out_features)
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+        self.linear = Linear(in_features, math.prod(self.out_features, start=num_classes),
+                             bias=bias, device=device, dtype=dtype)
+        self.options = options
+
+    def forward(self, input, target):
+        from convnp.ops.linear import linear
+        from convnp.ops.loss import cross_entropy
+
+        if input.ndim not in (1, 2):
+            raise RuntimeError(f"expected input with dimensionality 1 or 2, got {input.ndim}")
+        if self.out_features and input.ndim == 1:
+            raise RuntimeError("K-dimensional loss requires batched input, (N, in_features), got "
+                               f"unbatched input with shape {tuple(input.shape)}")
+        logits = linear(input, self.linear.weight, self.linear.bias)
+        logits = logits.reshape(*input.shape[:-1], self.num_classes, *self.out_features)
+        ignore = -100 if self.ignore_index is None else self.ignore_index
+        return cross_entropy(logits, target, weight=self.weight, ignore_index=ignore,
+                             reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.linear.in_features}, num_classes={self.num_classes}, "
+                f"out_features={self.out_features}, bias={self.linear.bias is not None}, "
+                f"reduction={self.reduction}, ignore_index={self.ignore_index}, "
+                f"label_smoothing={self.label_smoothing}, options={self.options}")
+
+
+__all__ += ["LinearCrossEntropyLoss", "LinearCrossEntropyOptions"]
