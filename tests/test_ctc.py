@@ -116,3 +116,41 @@ def test_linear_cross_entropy_loss_matches_torch(case, dtype):
     tl.backward(torch.tensor(g))
     np.testing.assert_allclose(cx.grad.array, tx.grad.numpy(), **tol)
     np.testing.assert_allclose(cm.linear.weight.grad.array, tm.linear.weight.grad.numpy(), **tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("kw", [dict(cutoffs=[3, 6]), dict(cutoffs=[2], div_value=2.0,
+                                                             head_bias=True)],
+                         ids=["two-clusters", "one-cluster-bias"])
+def test_adaptive_log_softmax_matches_torch(kw, dtype):
+    tdt = torch.float32 if dtype == np.float32 else torch.float64
+    tm = torch.nn.AdaptiveLogSoftmaxWithLoss(16, 10, **kw).to(tdt)
+    cm = nn.AdaptiveLogSoftmaxWithLoss(16, 10, **kw)
+    if dtype == np.float64:
+        cm.double()
+    assert list(cm.state_dict()) == list(tm.state_dict())
+    cm.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
+    x = R.standard_normal((7, 16)).astype(dtype)
+    y = np.array([0, 9, 4, 2, 7, 1, 5])
+    cx, tx = convnp.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (co, cl), (to, tl) = cm(cx, convnp.tensor(y)), tm(tx, torch.tensor(y))
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(co.array, to.detach().numpy(), **tol)
+    np.testing.assert_allclose(cl.array, tl.detach().numpy(), **tol)
+    g = R.standard_normal(7).astype(dtype)
+    ((co * convnp.tensor(g)).sum() + cl).backward()
+    ((to * torch.tensor(g)).sum() + tl).backward()
+    np.testing.assert_allclose(cx.grad.array, tx.grad.numpy(), **tol)
+    tp = dict(tm.named_parameters())
+    for k, p in cm.named_parameters():
+        np.testing.assert_allclose(p.grad.array, tp[k].grad.numpy(), err_msg=k, **tol)
+    np.testing.assert_allclose(cm.log_prob(cx).array, tm.log_prob(tx).detach().numpy(), **tol)
+    np.testing.assert_array_equal(cm.predict(cx).array, tm.predict(tx).numpy())
+    co1, cl1 = cm(cx[1], convnp.tensor(np.array(9)))  # unbatched
+    to1, tl1 = tm(tx[1], torch.tensor(9))
+    assert co1.shape == tuple(to1.shape) == ()
+    np.testing.assert_allclose(co1.array, to1.detach().numpy(), **tol)
+    with pytest.raises(RuntimeError, match="Target values should be in"):
+        cm(cx, convnp.tensor(np.array([0, 1, 2, 3, 4, 5, 10])))
+    with pytest.raises(ValueError, match="cutoffs should be a sequence of unique"):
+        nn.AdaptiveLogSoftmaxWithLoss(8, 10, cutoffs=[5, 3])

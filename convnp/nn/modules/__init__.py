@@ -2,6 +2,7 @@
 
 from convnp.nn.modules.activation import *  # noqa: F401,F403
 from convnp.nn.modules.activation_more import *  # noqa: F401,F403
+from convnp.nn.modules.adaptive import *  # noqa: F401,F403
 from convnp.nn.modules.attention import *  # noqa: F401,F403
 from convnp.nn.modules.blocks import *  # noqa: F401,F403
 from convnp.nn.modules.buffer import *  # noqa: F401,F403
