@@ -32,6 +32,9 @@ CASES = [
     ("Rprop", dict()),
     ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2))),
     ("Rprop", dict(lr=0.02, maximize=True)),
+    ("Adafactor", dict()),
+    ("Adafactor", dict(lr=0.05, beta2_decay=-0.5, eps=(1e-6, 1e-2), d=1.5, weight_decay=0.1)),
+    ("Adafactor", dict(lr=0.02, maximize=True, foreach=False)),
     ("SGD", dict(lr=0.1, momentum=0.9, foreach=True)),
     ("SGD", dict(lr=0.1, fused=True)),
     ("Adam", dict(lr=0.01, fused=True)),
@@ -146,7 +149,7 @@ ALL = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAda
        "ASGD", "Rprop"]
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", ALL + ["Adafactor", "LBFGS"])
 def test_keywords_and_group_entries_as_torch(name):
     tparam = torch.nn.Parameter(torch.ones(2))
     topt = getattr(torch.optim, name)([tparam])
@@ -191,3 +194,49 @@ def test_fused_errors_as_torch(name):
 def test_invalid_hyperparameters(ctor, msg):
     with pytest.raises(ValueError, match=msg):
         ctor([convnp.ones(2, requires_grad=True)])
+
+
+# ------------------------------------------------------------------------------------- Muon
+def _muon_run(lib, dtype, steps, **kw):
+    r = np.random.default_rng(3)
+    w1 = lib.tensor(r.uniform(-1, 1, (4, 6)).astype(dtype), requires_grad=True)
+    w2 = lib.tensor(r.uniform(-1, 1, (6, 3)).astype(dtype), requires_grad=True)
+    x, y = _data()
+    xs, ys = lib.tensor(x.astype(dtype)), lib.tensor(y.astype(dtype))
+    opt = lib.optim.Muon([w1, w2], **kw)
+    for _ in range(steps):
+        opt.zero_grad()
+        d = (xs @ w1).tanh() @ w2 - ys
+        (d * d).mean().backward()
+        opt.step()
+    return [w1, w2], opt
+
+
+@pytest.mark.parametrize("kw", [dict(lr=0.02), dict(lr=0.05, nesterov=False, momentum=0.8,
+                                                    weight_decay=0.0),
+                                dict(lr=0.02, adjust_lr_fn="match_rms_adamw", ns_steps=3)],
+                         ids=["default", "no-nesterov", "match-adamw"])
+def test_muon_matches_torch_to_bfloat16_rounding(kw):
+    cp, copt = _muon_run(convnp, np.float32, 5, **kw)
+    tp, topt = _muon_run(torch, np.float32, 5, **kw)
+    for c, t in zip(cp, tp):
+        # the orthogonalised update is rounded to bfloat16 in both libraries, the same way
+        np.testing.assert_allclose(_np(c), _np(t), rtol=1e-6, atol=1e-6)
+    cb = copt.state_dict()["state"][0]["momentum_buffer"]
+    tb = topt.state_dict()["state"][0]["momentum_buffer"]
+    np.testing.assert_allclose(_np(cb), _np(tb), rtol=1e-2, atol=1e-4)
+    assert sorted(copt.param_groups[0]) == sorted(topt.param_groups[0])
+
+
+def test_newton_schulz_bfloat16_step_matches_torch():
+    from convnp.optim.muon import _bf16, _newton_schulz
+    from torch.optim._muon import _zeropower_via_newtonschulz
+
+    g = np.random.default_rng(0).standard_normal((5, 8)).astype(np.float32)
+    t = torch.tensor(g)
+    np.testing.assert_array_equal(_bf16(g), t.bfloat16().float().numpy())
+    ours = _newton_schulz(g, (3.4445, -4.7750, 2.0315), 5, 1e-7)
+    ref = _zeropower_via_newtonschulz(t, (3.4445, -4.7750, 2.0315), 5, 1e-7).float().numpy()
+    assert np.abs(ours - ref).max() <= 2 ** -6  # a last-bit bfloat16 difference at most
+    with pytest.raises(ValueError, match="Muon only supports 2D parameters"):
+        optim.Muon([convnp.ones(3, requires_grad=True)])

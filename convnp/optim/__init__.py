@@ -1,13 +1,15 @@
 """Optimizers (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop,
-LBFGS) and ``lr_scheduler``, with PyTorch's update rules, defaults, state layout and numbers."""
+LBFGS, Adafactor, Muon) and ``lr_scheduler``, with PyTorch's update rules, defaults, state layout and numbers."""
 
 from convnp.optim import lr_scheduler
 from convnp.optim.adadelta import Adadelta
+from convnp.optim.adafactor import Adafactor
 from convnp.optim.adagrad import Adagrad
 from convnp.optim.adam import Adam, AdamW
 from convnp.optim.adamax import Adamax
 from convnp.optim.asgd import ASGD
 from convnp.optim.lbfgs import LBFGS
+from convnp.optim.muon import Muon
 from convnp.optim.nadam import NAdam
 from convnp.optim.optimizer import Optimizer
 from convnp.optim.radam import RAdam
@@ -15,5 +17,5 @@ from convnp.optim.rmsprop import RMSprop
 from convnp.optim.rprop import Rprop
 from convnp.optim.sgd import SGD
 
-__all__ = ["ASGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "LBFGS", "NAdam",
-           "Optimizer", "RAdam", "RMSprop", "Rprop", "SGD", "lr_scheduler"]
+__all__ = ["ASGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "LBFGS", "Muon",
+           "NAdam", "Optimizer", "RAdam", "RMSprop", "Rprop", "SGD", "lr_scheduler"]
