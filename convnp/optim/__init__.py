@@ -1,7 +1,7 @@
 """Optimizers (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop,
 LBFGS, Adafactor, Muon) and ``lr_scheduler``, with PyTorch's update rules, defaults, state layout and numbers."""
 
-from convnp.optim import lr_scheduler
+from convnp.optim import lr_scheduler, swa_utils
 from convnp.optim.adadelta import Adadelta
 from convnp.optim.adafactor import Adafactor
 from convnp.optim.adagrad import Adagrad
@@ -16,6 +16,8 @@ from convnp.optim.radam import RAdam
 from convnp.optim.rmsprop import RMSprop
 from convnp.optim.rprop import Rprop
 from convnp.optim.sgd import SGD
+from convnp.optim.sparse_adam import SparseAdam
 
 __all__ = ["ASGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "LBFGS", "Muon",
-           "NAdam", "Optimizer", "RAdam", "RMSprop", "Rprop", "SGD", "lr_scheduler"]
+           "NAdam", "Optimizer", "RAdam", "RMSprop", "Rprop", "SGD", "SparseAdam", "lr_scheduler",
+           "swa_utils"]
