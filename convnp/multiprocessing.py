@@ -110,7 +110,7 @@ _attached: dict[str, object] = {}
 
 
 def _release_owned() -> None:
-    for name, (pid, block) in list(_owned.items()):
+    for pid, block in list(_owned.values()):
         if pid != os.getpid():
             continue
         try:

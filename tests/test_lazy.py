@@ -153,7 +153,7 @@ def test_uninitialized_parameter():
     p = nn.UninitializedParameter()
     assert isinstance(p, nn.Parameter) and p.requires_grad and p.dtype == np.float32
     with pytest.raises(ValueError, match="Can't access the shape of an uninitialized"):
-        p.shape
+        _ = p.shape
     with pytest.raises(ValueError, match="uninitialized parameter"):
         p.numel()
     with pytest.raises(ValueError, match="forward"):

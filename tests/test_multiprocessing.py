@@ -11,8 +11,6 @@ import convnp.multiprocessing as mp
 from convnp import nn
 
 
-
-
 def _data(rank):
     r = np.random.default_rng(rank)
     x = r.standard_normal((32, 4)).astype(np.float32)

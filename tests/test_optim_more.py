@@ -229,8 +229,9 @@ def test_muon_matches_torch_to_bfloat16_rounding(kw):
 
 
 def test_newton_schulz_bfloat16_step_matches_torch():
-    from convnp.optim.muon import _bf16, _newton_schulz
     from torch.optim._muon import _zeropower_via_newtonschulz
+
+    from convnp.optim.muon import _bf16, _newton_schulz
 
     g = np.random.default_rng(0).standard_normal((5, 8)).astype(np.float32)
     t = torch.tensor(g)

@@ -1,5 +1,6 @@
 """Optimizers (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop,
-LBFGS, Adafactor, Muon) and ``lr_scheduler``, with PyTorch's update rules, defaults, state layout and numbers."""
+LBFGS, Adafactor, Muon), ``lr_scheduler`` and ``swa_utils``, with PyTorch's update rules,
+defaults, state layout and numbers."""
 
 from convnp.optim import lr_scheduler, swa_utils
 from convnp.optim.adadelta import Adadelta

@@ -34,7 +34,7 @@ from convnp.nn.modules.conv import (
     ConvTranspose3d,
 )
 from convnp.nn.modules.linear import Linear
-from convnp.nn.modules.module import Module, Parameter
+from convnp.nn.modules.module import Parameter
 from convnp.nn.modules.normalization import (
     BatchNorm1d,
     BatchNorm2d,
