@@ -358,3 +358,21 @@ def test_fractional_max_pool_random_and_errors():
         nn.FractionalMaxPool3d(2, output_ratio=1.5)
     with pytest.raises(RuntimeError, match="too large for input size"):
         nn.FractionalMaxPool2d(4, output_size=10)(convnp.randn(1, 1, 8, 8))
+
+
+def test_default_initialisation_as_torch():
+    # deterministic initialisations: equal to torch's
+    for name, args in (("RMSNorm", ([3, 4],)), ("SyncBatchNorm", (5,))):
+        c, t = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
+        for (k, v), tv in zip(c.state_dict().items(), t.state_dict().values()):
+            assert v.dtype == tv.numpy().dtype, k
+            np.testing.assert_array_equal(v.array, tv.numpy(), err_msg=f"{name}.{k}")
+    # random ones: torch's distributions (kaiming-uniform bound 1/sqrt(fan_in))
+    convnp.manual_seed(0)
+    lce = nn.LinearCrossEntropyLoss(64, 10, bias=True)
+    als = nn.AdaptiveLogSoftmaxWithLoss(64, 20, [5, 10])
+    for w, fan_in in ((lce.linear.weight, 64), (lce.linear.bias, 64), (als.head.weight, 64),
+                      (als.tail[0][0].weight, 64), (als.tail[1][1].weight, 4)):
+        bound = 1 / np.sqrt(fan_in)
+        assert np.abs(w.array).max() <= bound and np.abs(w.array).max() > 0.5 * bound
+        assert w.dtype == np.float32
