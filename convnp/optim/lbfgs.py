@@ -8,6 +8,20 @@ import numpy as np
 
 from convnp.autograd.grad_mode import enable_grad, no_grad
 from convnp.optim.optimizer import Optimizer, _check
+from convnp.tensor import Tensor
+
+
+def _unwrap(v):
+    """A loaded state value (convnp Tensor, torch tensor, list of them) as NumPy data."""
+    if isinstance(v, list):
+        return [_unwrap(x) for x in v]
+    if isinstance(v, Tensor):
+        v = v.array
+    elif hasattr(v, "detach") and hasattr(v, "numpy"):  # a torch tensor (torch not imported)
+        v = v.detach().cpu().numpy()
+    if isinstance(v, np.ndarray) and v.ndim == 0:
+        return v[()]
+    return v
 
 
 def _cubic_minimum(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -191,10 +205,12 @@ class LBFGS(Optimizer):
             g = self._flat_grad()
             if np.abs(g).max() <= tol_grad:
                 return orig_loss
-            d, t = state.get("d"), state.get("t")
-            old_dirs, old_stps, ro = state.get("old_dirs"), state.get("old_stps"), state.get("ro")
-            h_diag = state.get("H_diag")
-            prev_g, prev_loss = state.get("prev_flat_grad"), state.get("prev_loss")
+            # state loaded from a state_dict (convnp's or torch's) holds tensors: unwrap them
+            d, t = _unwrap(state.get("d")), _unwrap(state.get("t"))
+            old_dirs, old_stps = _unwrap(state.get("old_dirs")), _unwrap(state.get("old_stps"))
+            ro, h_diag = _unwrap(state.get("ro")), _unwrap(state.get("H_diag"))
+            prev_g = _unwrap(state.get("prev_flat_grad"))
+            prev_loss = _unwrap(state.get("prev_loss"))
 
             n_iter = 0
             while n_iter < max_iter:
