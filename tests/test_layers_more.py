@@ -212,9 +212,6 @@ STATEFUL = [
     ("crossmap-lrn-3", "CrossMapLRN2d", (3,), dict(alpha=1e-2, beta=0.6, k=2.0), (2, 6, 3, 3)),
     ("crossmap-lrn-4", "CrossMapLRN2d", (4,), {}, (2, 7, 2, 3)),
     ("crossmap-lrn-5-few-ch", "CrossMapLRN2d", (5,), dict(alpha=0.1), (1, 3, 2, 2)),
-    ("syncbn-4d", "SyncBatchNorm", (3,), {}, (4, 3, 2, 2)),
-    ("syncbn-3d-mom-none", "SyncBatchNorm", (3,), dict(momentum=None), (5, 3, 4)),
-    ("syncbn-2d-noaffine", "SyncBatchNorm", (4,), dict(affine=False), (6, 4)),
 ]
 
 
@@ -261,19 +258,6 @@ def test_crossmap_lrn_differs_from_local_response_norm_as_torch():
     assert np.abs(a - b).max() > 1e-4
     with pytest.raises(ValueError, match="Expected input to be 4D, got 3D"):
         nn.CrossMapLRN2d(3)(convnp.randn(1, 2, 3))
-
-
-def test_sync_batchnorm_convert_and_errors():
-    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.Sequential(nn.BatchNorm1d(2)))
-    w = model[1].weight
-    out = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    assert type(out[1]) is nn.SyncBatchNorm and type(out[2][0]) is nn.SyncBatchNorm
-    assert out[1].weight is w and type(out[0]) is nn.Conv2d
-    tm = torch.nn.SyncBatchNorm.convert_sync_batchnorm(
-        torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3), torch.nn.BatchNorm2d(3)))
-    assert list(out[:2].state_dict()) == list(tm.state_dict())
-    with pytest.raises(ValueError, match="expected at least 2D input \\(got 1D input\\)"):
-        nn.SyncBatchNorm(3)(convnp.randn(3))
 
 
 def test_buffer_and_container():
@@ -362,7 +346,7 @@ def test_fractional_max_pool_random_and_errors():
 
 def test_default_initialisation_as_torch():
     # deterministic initialisations: equal to torch's
-    for name, args in (("RMSNorm", ([3, 4],)), ("SyncBatchNorm", (5,))):
+    for name, args in (("RMSNorm", ([3, 4],)), ("RMSNorm", (5,))):
         c, t = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
         for (k, v), tv in zip(c.state_dict().items(), t.state_dict().values()):
             assert v.dtype == tv.numpy().dtype, k

@@ -1,5 +1,5 @@
-"""The rest of torch.nn's normalization layers: ``RMSNorm``, ``CrossMapLRN2d``,
-``SyncBatchNorm``."""
+"""The rest of torch.nn's normalization layers: ``RMSNorm`` and ``CrossMapLRN2d``
+(``SyncBatchNorm`` lives with ``convnp.distributed``)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ import numpy as np
 from convnp import _dtype
 from convnp.nn.modules import _composite as C
 from convnp.nn.modules.module import Module, Parameter
-from convnp.nn.modules.normalization import _BatchNorm
 from convnp.ops.cross_map_lrn import cross_map_lrn2d
 
-__all__ = ["CrossMapLRN2d", "RMSNorm", "SyncBatchNorm"]
+__all__ = ["CrossMapLRN2d", "RMSNorm"]
 
 
 class RMSNorm(Module):
@@ -79,75 +78,3 @@ class CrossMapLRN2d(Module):
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
-
-
-def _distributed_world_size() -> int:
-    """The world size of an initialised convnp.distributed process group (1 when none)."""
-    import importlib
-    import importlib.util
-
-    if importlib.util.find_spec("convnp.distributed") is None:
-        return 1
-    dist = importlib.import_module("convnp.distributed")
-    try:
-        if getattr(dist, "is_initialized", lambda: False)():
-            return int(dist.get_world_size())
-    except Exception:  # noqa: BLE001 - a half-set-up group means no synchronisation either
-        return 1
-    return 1
-
-
-class SyncBatchNorm(_BatchNorm):
-    r"""Batch normalization over any ``(N, C, *)`` input whose statistics torch synchronises
-    across the processes of a distributed group.
-
-    Without a distributed group of more than one process (always, in a single process) it is
-    exactly :class:`BatchNorm2d`'s computation over ``(N, C, *)``, as torch's SyncBatchNorm
-    falls back to plain batch norm. Synchronising statistics across processes is not
-    supported: a forward in training within a multi-process group raises NotImplementedError.
-
-    Args: as :class:`BatchNorm1d`, plus ``process_group`` (kept as an attribute).
-
-    Example::
-
-        >>> model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    """
-
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True, process_group=None,
-                 device=None, dtype=None) -> None:
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
-        self.process_group = process_group
-
-    def _check_input_dim(self, input) -> None:
-        if input.ndim < 2:
-            raise ValueError(f"expected at least 2D input (got {input.ndim}D input)")
-
-    def forward(self, input):
-        self._check_input_dim(input)
-        if input.shape[1] == 0:
-            raise ValueError("SyncBatchNorm number of input channels should be non-zero")
-        if self.training and _distributed_world_size() > 1:
-            raise NotImplementedError(
-                "SyncBatchNorm: synchronising batch statistics across processes is not "
-                "supported by convnp; use BatchNorm (per-process statistics) instead.")
-        return super().forward(input)
-
-    @classmethod
-    def convert_sync_batchnorm(cls, module: Module, process_group=None) -> Module:
-        """Replace every ``BatchNorm*d`` in ``module`` by a SyncBatchNorm holding the same
-        parameters and buffers (the objects themselves)."""
-        out = module
-        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
-            out = cls(module.num_features, module.eps, module.momentum, module.affine,
-                      module.track_running_stats, process_group)
-            if module.affine:
-                out.weight = module.weight
-                out.bias = module.bias
-            out.running_mean = module.running_mean
-            out.running_var = module.running_var
-            out.num_batches_tracked = module.num_batches_tracked
-            out.training = module.training
-        for name, child in module.named_children():
-            out.add_module(name, cls.convert_sync_batchnorm(child, process_group))
-        return out

@@ -23,3 +23,12 @@ from convnp.data import (  # noqa: F401
 )
 from convnp.utils.data import dataloader, dataset, sampler  # noqa: F401,E402
 from convnp.utils.data.sampler import WeightedRandomSampler  # noqa: F401,E402
+
+
+def __getattr__(name: str):
+    # torch.utils.data exports DistributedSampler; its module (with convnp.distributed) loads on
+    # first use
+    if name == "DistributedSampler":
+        from convnp.data.distributed import DistributedSampler
+        return DistributedSampler
+    raise AttributeError(f"module 'convnp.utils.data' has no attribute {name!r}")
