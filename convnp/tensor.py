@@ -271,18 +271,6 @@ class Tensor:
     def contiguous(self, memory_format=None) -> "Tensor":
         return self
 
-    def share_memory_(self) -> "Tensor":
-        """Move the data into shared memory, in place (see :mod:`convnp.multiprocessing`)."""
-        from convnp.multiprocessing import share_tensor_
-
-        return share_tensor_(self)
-
-    def is_shared(self) -> bool:
-        """Whether the data lives in shared memory (after ``share_memory_()``)."""
-        from convnp.multiprocessing import is_shared_array
-
-        return is_shared_array(self.array)
-
     def detach(self) -> "Tensor":
         """Same data, cut from the graph."""
         return self._carry(Tensor._wrap(self.array))
@@ -300,6 +288,18 @@ class Tensor:
                                ".detach() to cut a non-leaf tensor from the graph")
         self.requires_grad = bool(requires_grad)
         return self
+
+    def share_memory_(self) -> "Tensor":
+        """Move the data into shared memory, in place (see :mod:`convnp.multiprocessing`)."""
+        from convnp.multiprocessing import share_tensor_
+
+        return share_tensor_(self)
+
+    def is_shared(self) -> bool:
+        """Whether the data lives in shared memory (after ``share_memory_()``)."""
+        from convnp.multiprocessing import is_shared_array
+
+        return is_shared_array(self.array)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor after backward."""
