@@ -201,4 +201,3 @@ def numel(t) -> int:
 
 def is_floating_point(t) -> bool:
     return t.is_floating_point()
-
