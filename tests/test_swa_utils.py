@@ -91,3 +91,36 @@ def test_errors():
     with pytest.raises(AssertionError, match="Only one of avg_fn and multi_avg_fn"):
         swa_utils.AveragedModel(nn.Linear(1, 1), avg_fn=lambda *a: a[0],
                                 multi_avg_fn=lambda *a: None)
+
+
+def test_swap_in_optimizer_params_and_state_as_torch():
+    import copy
+
+    results = []
+    for lib in (convnp, torch):
+        r = np.random.default_rng(0)
+        p = lib.tensor(r.standard_normal(4), requires_grad=True)
+        opt = lib.optim.Adam([p], lr=0.1)
+        (p * p).sum().backward()
+        opt.step()
+        live_before = (np.array(p.detach().numpy() if lib is torch else p.array),
+                       copy.deepcopy(opt.state_dict()))
+        shadow = lib.tensor(r.standard_normal(4), requires_grad=True)
+        (shadow * shadow).sum().backward()
+        sd = copy.deepcopy(opt.state_dict())
+        sd["param_groups"][0]["lr"] = 0.5
+        with lib.optim.swap_in_optimizer_params_and_state(opt, {"w": shadow}, sd):
+            assert opt.param_groups[0]["lr"] == 0.5
+            opt.step()
+        live_after = np.array(p.detach().numpy() if lib is torch else p.array)
+        np.testing.assert_array_equal(live_before[0], live_after)  # the live param untouched
+        assert opt.param_groups[0]["lr"] == 0.1 and opt.param_groups[0]["params"][0] is p
+        sv = sd["state"][0]["exp_avg"]
+        results.append((np.array(shadow.detach().numpy() if lib is torch else shadow.array),
+                        np.array(sv.numpy() if lib is torch else sv.array)))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-6)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-6)
+    with pytest.raises(RuntimeError, match="requires initialized optimizer state"):
+        with optim.swap_in_optimizer_params_and_state(
+                optim.SGD([convnp.ones(2, requires_grad=True)], lr=0.1), {}, {}):
+            pass

@@ -3,6 +3,7 @@ LBFGS, Adafactor, Muon), ``lr_scheduler`` and ``swa_utils``, with PyTorch's upda
 defaults, state layout and numbers."""
 
 from convnp.optim import lr_scheduler, swa_utils
+from convnp.optim._stateless import swap_in_optimizer_params_and_state
 from convnp.optim.adadelta import Adadelta
 from convnp.optim.adafactor import Adafactor
 from convnp.optim.adagrad import Adagrad
@@ -21,4 +22,4 @@ from convnp.optim.sparse_adam import SparseAdam
 
 __all__ = ["ASGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "LBFGS", "Muon",
            "NAdam", "Optimizer", "RAdam", "RMSprop", "Rprop", "SGD", "SparseAdam", "lr_scheduler",
-           "swa_utils"]
+           "swa_utils", "swap_in_optimizer_params_and_state"]
