@@ -144,6 +144,18 @@ _TOOLS = {"conv_output_shape", "conv_transpose_output_shape", "pool_output_shape
 _SERIALIZATION = {"save", "load"}
 
 
+# torch's sub-namespaces for porting scripts (backends, accelerator, amp, hub, multiprocessing),
+# loaded on first use; `convnp.autocast` is torch.autocast
+_LAZY |= {"backends", "accelerator", "amp", "hub", "multiprocessing"}
+
+
+def autocast(device_type: str = "cpu", dtype=None, enabled: bool = True, cache_enabled=None):
+    """``torch.autocast``: see :class:`convnp.amp.autocast` (tracked, precision-neutral)."""
+    from convnp.amp import autocast as _autocast
+
+    return _autocast(device_type, dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
+
+
 def __getattr__(name: str):
     if name in _LAZY:
         return importlib.import_module(f"convnp.{name}")

@@ -307,6 +307,18 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
+    def share_memory_(self) -> "Tensor":
+        """Move the data into shared memory, in place (see :mod:`convnp.multiprocessing`)."""
+        from convnp.multiprocessing import share_tensor_
+
+        return share_tensor_(self)
+
+    def is_shared(self) -> bool:
+        """Whether the data lives in shared memory (after ``share_memory_()``)."""
+        from convnp.multiprocessing import is_shared_array
+
+        return is_shared_array(self.array)
+
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor after backward."""
         import weakref

@@ -44,6 +44,13 @@ CASES = [
                         final_div_factor=100.0), "Adagrad", {}),
     ("OneCycleLR", dict(max_lr=0.3, total_steps=100, base_momentum=0.8, max_momentum=0.9),
      "RMSprop", dict(momentum=0.9)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=7), "SGD", dict(momentum=0.9)),
+    ("CyclicLR", dict(base_lr=[0.01, 0.02], max_lr=0.2, step_size_up=5, step_size_down=12,
+                      mode="triangular2"), "Adam", {}),
+    ("CyclicLR", dict(base_lr=0.001, max_lr=0.05, step_size_up=10, mode="exp_range",
+                      gamma=0.97, base_momentum=0.7), "SGD", dict(momentum=0.5)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=4, scale_fn=lambda x: 0.9 ** x,
+                      scale_mode="iterations", cycle_momentum=False), "Adagrad", {}),
 ]
 
 

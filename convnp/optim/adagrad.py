@@ -7,6 +7,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from convnp.autograd.grad_mode import no_grad
+from convnp.optim._flags import check_flags, flag_defaults
 from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor
 from convnp.tensor import Tensor
 
@@ -30,6 +31,8 @@ class Adagrad(Optimizer):
         initial_accumulator_value: starting value of the accumulator ``sum`` (default 0).
         eps: term added to the denominator (default 1e-10).
         maximize: maximize the objective instead of minimizing it.
+        foreach, differentiable, fused: torch's implementation choices (see
+            :mod:`convnp.optim._flags`: ``foreach`` and ``fused`` are no-ops on the CPU).
 
     State per parameter (created at construction, like torch): ``step`` and ``sum``.
 
@@ -40,7 +43,8 @@ class Adagrad(Optimizer):
 
     def __init__(self, params: Iterable, lr: float = 1e-2, lr_decay: float = 0,
                  weight_decay: float = 0, initial_accumulator_value: float = 0,
-                 eps: float = 1e-10, *, maximize: bool = False) -> None:
+                 eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
         _check(lr >= 0.0, f"Invalid learning rate: {lr}")
         _check(lr_decay >= 0.0, f"Invalid lr_decay value: {lr_decay}")
         _check(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
@@ -49,7 +53,9 @@ class Adagrad(Optimizer):
         _check(eps >= 0.0, f"Invalid epsilon value: {eps}")
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value,
-                        maximize=maximize)
+                        maximize=maximize,
+                        **flag_defaults(foreach=foreach, differentiable=differentiable,
+                                        fused=fused))
         super().__init__(params, defaults)
         for group in self.param_groups:
             for p in group["params"]:
@@ -67,6 +73,7 @@ class Adagrad(Optimizer):
         loss = self._closure(closure)
         with no_grad():
             for group in self.param_groups:
+                check_flags("Adagrad", group)
                 lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
                 wd = group["weight_decay"]
                 for p, grad in self._params_with_grad(group):

@@ -8,6 +8,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from convnp.autograd.grad_mode import no_grad
+from convnp.optim._flags import check_flags, flag_defaults
 from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor
 from convnp.tensor import Tensor
 
@@ -34,6 +35,8 @@ class Adam(Optimizer):
         amsgrad: use the AMSGrad variant (the maximum of past second moments).
         maximize: maximize the objective instead of minimizing it.
         decoupled_weight_decay: apply weight decay to the weights directly (AdamW).
+        foreach, capturable, differentiable, fused: torch's implementation choices (see
+            :mod:`convnp.optim._flags`: ``foreach`` and ``fused`` are no-ops on the CPU).
 
     State per parameter: ``step``, ``exp_avg``, ``exp_avg_sq`` and ``max_exp_avg_sq``
     (amsgrad).
@@ -45,7 +48,9 @@ class Adam(Optimizer):
 
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
-                 maximize: bool = False, decoupled_weight_decay: bool = False) -> None:
+                 foreach: bool | None = None, maximize: bool = False,
+                 capturable: bool = False, differentiable: bool = False,
+                 fused: bool | None = None, decoupled_weight_decay: bool = False) -> None:
         _check(lr >= 0.0, f"Invalid learning rate: {lr}")
         _check(eps >= 0.0, f"Invalid epsilon value: {eps}")
         _check(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
@@ -53,7 +58,9 @@ class Adam(Optimizer):
         _check(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize,
-                        decoupled_weight_decay=decoupled_weight_decay)
+                        decoupled_weight_decay=decoupled_weight_decay,
+                        **flag_defaults(foreach=foreach, capturable=capturable,
+                                        differentiable=differentiable, fused=fused))
         super().__init__(params, defaults)
 
     def step(self, closure: Callable | None = None):
@@ -61,6 +68,7 @@ class Adam(Optimizer):
         loss = self._closure(closure)
         with no_grad():
             for group in self.param_groups:
+                check_flags(type(self).__name__, group)
                 beta1, beta2 = group["betas"]
                 lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
                 amsgrad = group["amsgrad"]
@@ -108,6 +116,10 @@ class AdamW(Adam):
 
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False) -> None:
+                 maximize: bool = False, foreach: bool | None = None,
+                 capturable: bool = False, differentiable: bool = False,
+                 fused: bool | None = None) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True)
+                         amsgrad=amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)

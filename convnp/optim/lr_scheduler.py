@@ -842,3 +842,137 @@ class ReduceLROnPlateau(LRScheduler):
     def load_state_dict(self, state_dict: dict) -> None:
         self.__dict__.update(state_dict)
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)
+
+
+class CyclicLR(LRScheduler):
+    r"""Cyclical learning rates (Smith, 2017): the lr goes back and forth between ``base_lr``
+    and ``max_lr``; momentum (or Adam's beta1) cycles inversely. Step it after every batch.
+
+    With cycle :math:`c = \lfloor 1 + t / T \rfloor` (:math:`T` = ``step_size_up +
+    step_size_down``) and position :math:`x = 1 + t / T - c` in it::
+
+        s = x / r  if x <= r  else  (x - 1) / (r - 1)      (r = step_size_up / T)
+        lr = base_lr + (max_lr - base_lr) * s * scale_fn(c or t)
+
+    ``mode`` picks ``scale_fn``: ``'triangular'`` (1), ``'triangular2'`` (halved each cycle),
+    ``'exp_range'`` (``gamma**t``, per iteration); a custom ``scale_fn`` overrides it, with
+    ``scale_mode`` ``'cycle'`` or ``'iterations'`` choosing its argument.
+
+    Args:
+        optimizer: the wrapped optimizer (its lr is set to ``base_lr``).
+        base_lr, max_lr: the cycle's bounds (a float or one per group).
+        step_size_up: iterations of the rising half (default 2000).
+        step_size_down: iterations of the falling half (default ``step_size_up``).
+        mode: ``'triangular'``, ``'triangular2'`` or ``'exp_range'``.
+        gamma: the base of ``'exp_range'`` (default 1.0).
+        scale_fn, scale_mode: a custom amplitude policy and its argument.
+        cycle_momentum: cycle momentum/beta1 between ``base_momentum`` and ``max_momentum``.
+        base_momentum, max_momentum: momentum bounds (default 0.8, 0.9).
+        last_epoch: index of the last batch (default -1).
+
+    Example::
+
+        >>> sched = CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=len(loader) * 2)
+    """
+
+    def __init__(self, optimizer: Optimizer, base_lr, max_lr, step_size_up: int = 2000,
+                 step_size_down: int | None = None, mode: str = "triangular",
+                 gamma: float = 1.0, scale_fn=None, scale_mode: str = "cycle",
+                 cycle_momentum: bool = True, base_momentum=0.8, max_momentum=0.9,
+                 last_epoch: int = -1) -> None:
+        _check_optimizer(optimizer)
+        self.optimizer = optimizer
+        base_lrs = self._format_param("base_lr", base_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups):
+                group["lr"] = lr
+        self.max_lrs = self._format_param("max_lr", max_lr)
+        step_size_up = float(step_size_up)
+        step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
+        self.total_size = step_size_up + step_size_down
+        self.step_ratio = step_size_up / self.total_size
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError("CyclicLR: mode is invalid and scale_fn is None (expected "
+                             f"'triangular', 'triangular2' or 'exp_range', got {mode!r})")
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode
+        self._init_scale_fn()
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError("optimizer must support momentum or beta1 with "
+                                 "`cycle_momentum` option enabled")
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = self._format_param("base_momentum", base_momentum)
+            self.max_momentums = self._format_param("max_momentum", max_momentum)
+            if last_epoch == -1:
+                for m, b, group in zip(self.max_momentums, self.base_momentums,
+                                       optimizer.param_groups):
+                    if self.use_beta1:
+                        group["betas"] = (m, *group["betas"][1:])
+                    else:
+                        group["momentum"] = m
+                    group["max_momentum"] = m
+                    group["base_momentum"] = b
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    _format_param = OneCycleLR._format_param
+
+    def _init_scale_fn(self) -> None:
+        if self._scale_fn_custom is not None:
+            return
+        # the built-in policies fix their argument, whatever scale_mode says
+        self.scale_mode = "iterations" if self.mode == "exp_range" else "cycle"
+
+    def scale_fn(self, x: float) -> float:
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        if self.mode == "exp_range":
+            return self.gamma ** x
+        return 1.0
+
+    def get_lr(self) -> list[float]:
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        if x <= self.step_ratio:
+            scale_factor = x / self.step_ratio
+        else:
+            scale_factor = (x - 1) / (self.step_ratio - 1)
+        arg = cycle if self.scale_mode == "cycle" else self.last_epoch
+        lrs = [base + ((top - base) * scale_factor) * self.scale_fn(arg)
+               for base, top in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for group, b, m in zip(self.optimizer.param_groups, self.base_momentums,
+                                   self.max_momentums):
+                momentum = m - ((m - b) * scale_factor) * self.scale_fn(arg)
+                if self.use_beta1:
+                    group["betas"] = (momentum, *group["betas"][1:])
+                else:
+                    group["momentum"] = momentum
+        return lrs
+
+    def state_dict(self) -> dict:
+        """Every attribute but the optimizer; a custom ``scale_fn`` is kept only when it is a
+        callable object (its ``__dict__``), as torch."""
+        state = super().state_dict()
+        fn = state.pop("_scale_fn_custom")
+        state["_scale_fn_custom"] = None
+        if fn is not None and not isinstance(fn, types.FunctionType):
+            state["_scale_fn_custom"] = fn.__dict__.copy()
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        fn = state_dict.pop("_scale_fn_custom", None)
+        super().load_state_dict(state_dict)
+        if fn is not None and self._scale_fn_custom is not None:
+            self._scale_fn_custom.__dict__.update(fn)
+        self._init_scale_fn()
+
+
+__all__.append("CyclicLR")

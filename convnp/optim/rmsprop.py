@@ -7,6 +7,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from convnp.autograd.grad_mode import no_grad
+from convnp.optim._flags import check_flags, flag_defaults
 from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor
 from convnp.tensor import Tensor
 
@@ -32,6 +33,8 @@ class RMSprop(Optimizer):
         momentum: momentum factor (default 0).
         centered: normalise by an estimate of the gradient's variance.
         maximize: maximize the objective instead of minimizing it.
+        capturable, foreach, differentiable: torch's implementation choices (see
+            :mod:`convnp.optim._flags`: ``foreach`` is a no-op on the CPU).
 
     State per parameter: ``step``, ``square_avg``, ``momentum_buffer`` (momentum > 0),
     ``grad_avg`` (centered).
@@ -43,14 +46,18 @@ class RMSprop(Optimizer):
 
     def __init__(self, params: Iterable, lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0, momentum: float = 0,
-                 centered: bool = False, *, maximize: bool = False) -> None:
+                 centered: bool = False, capturable: bool = False,
+                 foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False) -> None:
         _check(lr >= 0.0, f"Invalid learning rate: {lr}")
         _check(eps >= 0.0, f"Invalid epsilon value: {eps}")
         _check(momentum >= 0.0, f"Invalid momentum value: {momentum}")
         _check(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
         _check(alpha >= 0.0, f"Invalid alpha value: {alpha}")
         defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
-                        weight_decay=weight_decay, maximize=maximize)
+                        weight_decay=weight_decay, maximize=maximize,
+                        **flag_defaults(foreach=foreach, capturable=capturable,
+                                        differentiable=differentiable))
         super().__init__(params, defaults)
 
     def step(self, closure: Callable | None = None):
@@ -58,6 +65,7 @@ class RMSprop(Optimizer):
         loss = self._closure(closure)
         with no_grad():
             for group in self.param_groups:
+                check_flags("RMSprop", group)
                 lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
                 wd, momentum = group["weight_decay"], group["momentum"]
                 for p, grad in self._params_with_grad(group):

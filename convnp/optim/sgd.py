@@ -7,6 +7,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from convnp.autograd.grad_mode import no_grad
+from convnp.optim._flags import check_flags, flag_defaults
 from convnp.optim.optimizer import Optimizer, _check
 from convnp.tensor import Tensor
 
@@ -30,6 +31,8 @@ class SGD(Optimizer):
         weight_decay: L2 penalty (default 0).
         nesterov: Nesterov momentum (needs momentum > 0 and dampening 0).
         maximize: maximize the objective instead of minimizing it.
+        foreach, differentiable, fused: torch's implementation choices (see
+            :mod:`convnp.optim._flags`: ``foreach`` and ``fused`` are no-ops on the CPU).
 
     State per parameter: ``momentum_buffer`` (only when momentum is non-zero).
 
@@ -41,12 +44,15 @@ class SGD(Optimizer):
 
     def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0,
                  dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,
-                 maximize: bool = False) -> None:
+                 maximize: bool = False, foreach: bool | None = None,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
         _check(lr >= 0.0, f"Invalid learning rate: {lr}")
         _check(momentum >= 0.0, f"Invalid momentum value: {momentum}")
         _check(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
+                        **flag_defaults(foreach=foreach, differentiable=differentiable,
+                                        fused=fused))
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
@@ -62,6 +68,7 @@ class SGD(Optimizer):
         loss = self._closure(closure)
         with no_grad():
             for group in self.param_groups:
+                check_flags("SGD", group)
                 lr, momentum = group["lr"], group["momentum"]
                 wd, dampening = group["weight_decay"], group["dampening"]
                 for p, grad in self._params_with_grad(group):

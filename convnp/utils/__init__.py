@@ -1,4 +1,5 @@
-"""``convnp.utils``: the layout of ``torch.utils`` (``convnp.utils.data``, ``.hooks``).
+"""``convnp.utils``: the layout of ``torch.utils`` (``convnp.utils.data``, ``.hooks``,
+``.checkpoint``).
 
 Submodules load on first use, so that ``convnp.nn`` (which needs ``hooks``) does not pull in the
 data pipeline.
@@ -6,7 +7,7 @@ data pipeline.
 
 import importlib
 
-__all__ = ["data", "hooks"]
+__all__ = ["checkpoint", "data", "hooks"]
 
 
 def __getattr__(name: str):

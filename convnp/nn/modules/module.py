@@ -88,7 +88,11 @@ class Module:
                                  f"(call super().__init__() first in {type(self).__name__})")
         # torch's rules: a Parameter/Module moves the name into its store; assigning anything
         # else to a registered parameter (child module) name is an error unless it is None
-        if isinstance(value, Parameter):
+        if getattr(value, "_is_buffer", False):  # nn.Buffer(t, persistent=...)
+            for d in (self.__dict__, self._parameters, self._modules):
+                d.pop(name, None)
+            self.register_buffer(name, value, getattr(value, "persistent", True))
+        elif isinstance(value, Parameter):
             for d in (self.__dict__, self._buffers, self._modules):
                 d.pop(name, None)
             self._non_persistent.discard(name)
@@ -311,6 +315,9 @@ class Module:
         With ``strict=True`` missing or unexpected keys raise a RuntimeError listing them; a
         shape mismatch always raises, naming the key and both shapes.
         """
+        for name, m in self.named_modules():
+            if hasattr(m, "_materialize_from"):  # lazy layers take the saved shapes first
+                m._materialize_from(state_dict, name + "." if name else "")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -374,11 +381,21 @@ class Module:
         for m in self.modules():
             for store in (m._parameters, m._buffers):
                 for v in store.values():
+                    if getattr(v, "_is_uninitialized", False):  # lazy: the dtype it will get
+                        v.array = np.empty(0, dtype)
+                        continue
                     if v is not None and v.dtype.kind == "f":
                         v.array = v.array.astype(dtype)
                         if v.grad is not None:
                             v.grad.array = v.grad.array.astype(dtype)
         return self
+
+    def share_memory(self) -> "Module":
+        """Move parameters and buffers into shared memory, for several processes to update
+        them (Hogwild; see :mod:`convnp.multiprocessing`)."""
+        from convnp.multiprocessing import share_module
+
+        return share_module(self)
 
     def double(self) -> "Module":
         return self._cast(np.float64)

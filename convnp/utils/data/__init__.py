@@ -25,3 +25,9 @@ def __getattr__(name: str):
         from convnp.data.distributed import DistributedSampler
         return DistributedSampler
     raise AttributeError(f"module 'convnp.utils.data' has no attribute {name!r}")
+
+
+# torch's submodule paths (torch.utils.data.sampler / .dataset / .dataloader) and
+# WeightedRandomSampler
+from convnp.utils.data import dataloader, dataset, sampler  # noqa: F401,E402
+from convnp.utils.data.sampler import WeightedRandomSampler  # noqa: F401,E402

@@ -1,0 +1,347 @@
+"""The rest of torch.nn's loss layers: margin, embedding, ranking, probabilistic and triplet
+losses (thin modules over :mod:`convnp.nn.modules._composite`), and ``NLLLoss2d``."""
+
+from __future__ import annotations
+
+import warnings
+
+from convnp.nn.modules import _composite as C
+from convnp.nn.modules.loss import NLLLoss, _Loss, _WeightedLoss
+
+__all__ = ["CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "MarginRankingLoss",
+           "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "NLLLoss2d",
+           "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss",
+           "TripletMarginWithDistanceLoss"]
+
+
+class MarginRankingLoss(_Loss):
+    r"""Ranking loss :math:`\max(0, -y (x_1 - x_2) + \text{margin})` with :math:`y \in \{1,
+    -1\}` saying which input should rank higher.
+
+    Args:
+        margin: default 0. reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+
+    Shape: ``input1``, ``input2``, ``target``: :math:`(N)` or :math:`()`; output scalar or
+    :math:`(N)` with ``'none'``.
+
+    Example::
+
+        >>> nn.MarginRankingLoss()(convnp.randn(3), convnp.randn(3), convnp.tensor([1., -1., 1.]))
+    """
+
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None,
+                 reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def forward(self, input1, input2, target):
+        return C.margin_ranking_loss(input1, input2, target, margin=self.margin,
+                                     reduction=self.reduction)
+
+
+class HingeEmbeddingLoss(_Loss):
+    r""":math:`x` where :math:`y = 1`, :math:`\max(0, \text{margin} - x)` where :math:`y = -1`
+    (``x`` usually a distance).
+
+    Args:
+        margin: default 1.0. reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+
+    Shape: input :math:`(*)`, target :math:`(*)` of 1/-1; output scalar or :math:`(*)`.
+    """
+
+    def __init__(self, margin: float = 1.0, size_average=None, reduce=None,
+                 reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def forward(self, input, target):
+        return C.hinge_embedding_loss(input, target, margin=self.margin,
+                                      reduction=self.reduction)
+
+
+class SoftMarginLoss(_Loss):
+    r"""Two-class logistic loss :math:`\log(1 + \exp(-y x))` with :math:`y \in \{1, -1\}`.
+
+    Shape: input :math:`(*)`, target :math:`(*)`; output scalar or :math:`(*)`.
+    """
+
+    def forward(self, input, target):
+        return C.soft_margin_loss(input, target, reduction=self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_WeightedLoss):
+    r"""Multi-label one-versus-all logistic loss: per class
+    :math:`-(y \log\sigma(x) + (1 - y) \log\sigma(-x))`, weighted by ``weight``, averaged over
+    the :math:`C` classes.
+
+    Shape: input :math:`(N, C)` or :math:`(C)`, target of 0/1 the same; output scalar or
+    :math:`(N)` with ``'none'``.
+    """
+
+    def forward(self, input, target):
+        return C.multilabel_soft_margin_loss(input, target, weight=self.weight,
+                                             reduction=self.reduction)
+
+
+class CosineEmbeddingLoss(_Loss):
+    r""":math:`1 - \cos(x_1, x_2)` where :math:`y = 1`,
+    :math:`\max(0, \cos(x_1, x_2) - \text{margin})` where :math:`y = -1`.
+
+    Args:
+        margin: in [-1, 1], default 0.
+
+    Shape: inputs :math:`(N, D)` or :math:`(D)`, target :math:`(N)` or :math:`()`.
+    """
+
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None,
+                 reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def forward(self, input1, input2, target):
+        return C.cosine_embedding_loss(input1, input2, target, margin=self.margin,
+                                       reduction=self.reduction)
+
+
+class MultiMarginLoss(_WeightedLoss):
+    r"""Multi-class hinge loss
+    :math:`\frac{1}{C}\sum_{i \ne y} \max(0, \text{margin} - x_y + x_i)^p`, times
+    ``weight[y]``.
+
+    Args:
+        p: 1 or 2 (default 1). margin: default 1. weight: per-class weights (C,).
+
+    Shape: input :math:`(N, C)` or :math:`(C)`, target class indices :math:`(N)` or
+    :math:`()`.
+    """
+
+    def __init__(self, p: int = 1, margin: float = 1.0, weight=None, size_average=None,
+                 reduce=None, reduction: str = "mean") -> None:
+        super().__init__(weight, size_average, reduce, reduction)
+        if p not in (1, 2):
+            raise ValueError("only p == 1 and p == 2 supported")
+        if weight is not None and weight.ndim != 1:
+            raise ValueError(f"MultiMarginLoss: expected weight to be a 1D tensor but got: "
+                             f"{weight.ndim}D")
+        self.p, self.margin = p, margin
+
+    def forward(self, input, target):
+        return C.multi_margin_loss(input, target, p=self.p, margin=self.margin,
+                                   weight=self.weight, reduction=self.reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    r"""Multi-label hinge loss :math:`\sum_{j \in y}\sum_{i \notin y}
+    \max(0, 1 - (x_j - x_i)) / C`; ``target`` holds the class indices of each sample, ended by
+    the first -1.
+
+    Shape: input and target :math:`(N, C)` or :math:`(C)`.
+    """
+
+    def forward(self, input, target):
+        return C.multilabel_margin_loss(input, target, reduction=self.reduction)
+
+
+class GaussianNLLLoss(_Loss):
+    r"""Gaussian negative log likelihood
+    :math:`\frac12(\log \max(\text{var}, \epsilon) + (x - y)^2 / \max(\text{var}, \epsilon))`
+    (plus :math:`\frac12\log 2\pi` when ``full``).
+
+    Args:
+        full: add the constant term. eps: lower clamp of ``var`` (default 1e-6).
+
+    Shape: input :math:`(N, *)`, target like input, var like input or with one dimension of
+    size 1 (or the last one missing).
+    """
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6,
+                 reduction: str = "mean") -> None:
+        super().__init__(None, None, reduction)
+        self.full, self.eps = full, eps
+
+    def forward(self, input, target, var):
+        return C.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps,
+                                   reduction=self.reduction)
+
+
+class PoissonNLLLoss(_Loss):
+    r"""Poisson negative log likelihood: :math:`e^x - y x` (``log_input``) or
+    :math:`x - y \log(x + \epsilon)`, plus Stirling's approximation of :math:`\log y!` for
+    :math:`y > 1` when ``full``.
+
+    Shape: input :math:`(*)`, target :math:`(*)`.
+    """
+
+    def __init__(self, log_input: bool = True, full: bool = False, size_average=None,
+                 eps: float = 1e-8, reduce=None, reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.log_input, self.full, self.eps = log_input, full, eps
+
+    def forward(self, log_input, target):
+        return C.poisson_nll_loss(log_input, target, log_input=self.log_input, full=self.full,
+                                  eps=self.eps, reduction=self.reduction)
+
+
+class TripletMarginLoss(_Loss):
+    r"""Triplet loss :math:`\max(0, \text{margin} + d(a, p) - d(a, n))` with the p-norm
+    distance :math:`d(x, y) = \|x - y + \epsilon\|_p`; ``swap`` uses
+    :math:`\min(d(a, n), d(p, n))` (distance swap).
+
+    Shape: anchor, positive, negative :math:`(N, D)` or :math:`(D)`.
+    """
+
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6,
+                 swap: bool = False, size_average=None, reduce=None,
+                 reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
+        if margin <= 0:
+            raise ValueError(f"TripletMarginLoss: expected margin to be greater than 0, got "
+                             f"{margin} instead")
+        self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
+
+    def forward(self, anchor, positive, negative):
+        return C.triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p,
+                                     eps=self.eps, swap=self.swap, reduction=self.reduction)
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    r"""Triplet loss with any distance function (default: the pairwise 2-norm distance).
+
+    Args:
+        distance_function: ``d(x, y) -> Tensor`` of non-negative distances.
+        margin: default 1. swap: distance swap. reduction: as the other losses.
+    """
+
+    def __init__(self, *, distance_function=None, margin: float = 1.0, swap: bool = False,
+                 reduction: str = "mean") -> None:
+        super().__init__(None, None, reduction)
+        if margin <= 0:
+            raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than "
+                             f"0, got {margin} instead")
+        self.distance_function = distance_function
+        self.margin, self.swap = margin, swap
+
+    def forward(self, anchor, positive, negative):
+        return C.triplet_margin_with_distance_loss(
+            anchor, positive, negative, distance_function=self.distance_function,
+            margin=self.margin, swap=self.swap, reduction=self.reduction)
+
+
+class NLLLoss2d(NLLLoss):
+    """Deprecated alias of :class:`NLLLoss` (torch keeps it for old scripts)."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean") -> None:
+        warnings.warn("NLLLoss2d has been deprecated. Please use NLLLoss instead as a drop-in "
+                      "replacement and see https://pytorch.org/docs/main/nn.html#torch.nn."
+                      "NLLLoss for more details.", DeprecationWarning, stacklevel=2)
+        super().__init__(weight, size_average, ignore_index, reduce, reduction)
+
+
+class CTCLoss(_Loss):
+    r"""Connectionist Temporal Classification loss (see :func:`convnp.ops.ctc.ctc_loss`).
+
+    Args:
+        blank: the blank label (default 0).
+        reduction: ``'mean'`` (per-sample loss over its target length, then averaged),
+            ``'sum'`` or ``'none'``.
+        zero_infinity: zero the infinite losses of impossible alignments and their gradients.
+
+    Shape: log_probs :math:`(T, N, C)` or :math:`(T, C)`; targets :math:`(N, S)` or
+    concatenated; input_lengths and target_lengths :math:`(N)`.
+
+    Example::
+
+        >>> ctc = nn.CTCLoss()
+        >>> loss = ctc(log_probs, targets, input_lengths, target_lengths)
+    """
+
+    def __init__(self, blank: int = 0, reduction: str = "mean",
+                 zero_infinity: bool = False) -> None:
+        super().__init__(None, None, reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        from convnp.ops.ctc import ctc_loss
+
+        return ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
+                        self.reduction, self.zero_infinity)
+
+
+__all__.append("CTCLoss")
+
+
+class LinearCrossEntropyOptions:
+    """torch's options of the chunked ``linear_cross_entropy`` path (``batch_chunk_size``,
+    ``chunking_method``, ``acc_policy``, ...). Accepted and kept; convnp always computes the
+    reference path (the full logits, then cross entropy), whose numbers the chunked path
+    reproduces."""
+
+    def __init__(self, **kwargs) -> None:
+        self.__dict__.update(kwargs)
+
+
+class LinearCrossEntropyLoss(_WeightedLoss):
+    r"""Cross entropy of linearly projected inputs: ``cross_entropy(linear(input, W, b),
+    target)`` with a learnable projection ``self.linear`` to ``num_classes`` (times
+    ``prod(out_features)`` for a K-dimensional loss) (torch's ``nn.LinearCrossEntropyLoss``).
+
+    Args:
+        in_features: size of each input sample. num_classes: C.
+        out_features: extra class dimensions ``(d_1, ..., d_K)`` (default ``()``).
+        bias: a bias on the projection (default False).
+        reduction, weight, ignore_index, label_smoothing: as :class:`CrossEntropyLoss`
+            (``ignore_index=None`` ignores nothing).
+        options: :class:`LinearCrossEntropyOptions`, accepted (convnp computes the reference
+            path).
+
+    Shape: input :math:`(N, in)` or :math:`(in)`; target :math:`(N)` (or
+    :math:`(N, d_1, ..., d_K)`) class indices, or class probabilities.
+    """
+
+    def __init__(self, in_features: int, num_classes: int, *, out_features: tuple = (),
+                 bias: bool = False, device=None, dtype=None, reduction: str = "mean",
+                 weight=None, ignore_index: int | None = None, label_smoothing: float = 0.0,
+                 options=None) -> None:
+        import math
+
+        from convnp.nn.modules.linear import Linear
+
+        if weight is not None and tuple(weight.shape) != (num_classes,):
+            raise RuntimeError(f"expected weight shape to be {(num_classes,)}, got "
+                               f"{tuple(weight.shape)}")
+        if label_smoothing < 0 or label_smoothing > 1.0:
+            raise RuntimeError(f"expected label_smoothing to be in range [0, 1], got "
+                               f"{label_smoothing}")
+        super().__init__(weight, None, None, reduction)
+        self.num_classes = num_classes
+        self.out_features = tuple(out_features)
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+        self.linear = Linear(in_features, math.prod(self.out_features, start=num_classes),
+                             bias=bias, device=device, dtype=dtype)
+        self.options = options
+
+    def forward(self, input, target):
+        from convnp.ops.linear import linear
+        from convnp.ops.loss import cross_entropy
+
+        if input.ndim not in (1, 2):
+            raise RuntimeError(f"expected input with dimensionality 1 or 2, got {input.ndim}")
+        if self.out_features and input.ndim == 1:
+            raise RuntimeError("K-dimensional loss requires batched input, (N, in_features), got "
+                               f"unbatched input with shape {tuple(input.shape)}")
+        logits = linear(input, self.linear.weight, self.linear.bias)
+        logits = logits.reshape(*input.shape[:-1], self.num_classes, *self.out_features)
+        ignore = -100 if self.ignore_index is None else self.ignore_index
+        return cross_entropy(logits, target, weight=self.weight, ignore_index=ignore,
+                             reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.linear.in_features}, num_classes={self.num_classes}, "
+                f"out_features={self.out_features}, bias={self.linear.bias is not None}, "
+                f"reduction={self.reduction}, ignore_index={self.ignore_index}, "
+                f"label_smoothing={self.label_smoothing}, options={self.options}")
+
+
+__all__ += ["LinearCrossEntropyLoss", "LinearCrossEntropyOptions"]

@@ -1,0 +1,104 @@
+"""``NAdam``: Adam with Nesterov momentum and a momentum-decay schedule (Dozat, 2016)."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import numpy as np
+
+from convnp.autograd.grad_mode import no_grad
+from convnp.optim._flags import check_flags, flag_defaults
+from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor
+from convnp.tensor import Tensor
+
+
+class NAdam(Optimizer):
+    r"""NAdam, PyTorch's update rule.
+
+    For each parameter :math:`\theta` with gradient :math:`g` (negated when ``maximize``), at
+    step :math:`t` with :math:`\psi` = ``momentum_decay``::
+
+        g = g + weight_decay * theta        (or theta *= 1 - lr * weight_decay if decoupled)
+        mu_t = beta1 * (1 - 0.5 * 0.96**(t * psi)); mu_{t+1} likewise
+        P = P * mu_t                                        (mu_product)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        d = sqrt(v / (1 - beta2**t)) + eps
+        theta -= lr * (1 - mu_t) / (1 - P) * g / d + lr * mu_{t+1} / (1 - P * mu_{t+1}) * m / d
+
+    Args:
+        params: parameters or parameter-group dicts.
+        lr: learning rate (default 2e-3).
+        betas: coefficients of the running averages (default (0.9, 0.999)).
+        eps: term added to the denominator (default 1e-8).
+        weight_decay: weight decay (default 0).
+        momentum_decay: the :math:`\psi` of the momentum schedule (default 4e-3).
+        decoupled_weight_decay: decay the weights directly (NAdamW) instead of an L2 term.
+        foreach, capturable, differentiable: torch's implementation choices (see
+            :mod:`convnp.optim._flags`: ``foreach`` is a no-op on the CPU).
+        maximize: maximize the objective instead of minimizing it.
+
+    State per parameter: ``step``, ``mu_product`` (a 0-d float32 tensor, as torch keeps it),
+    ``exp_avg``, ``exp_avg_sq``.
+
+    Example::
+
+        >>> opt = convnp.optim.NAdam(model.parameters())
+    """
+
+    def __init__(self, params: Iterable, lr: float = 2e-3, betas: tuple = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, momentum_decay: float = 4e-3,
+                 decoupled_weight_decay: bool = False, *, foreach: bool | None = None,
+                 maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False) -> None:
+        _check(lr >= 0.0, f"Invalid learning rate: {lr}")
+        _check(eps >= 0.0, f"Invalid epsilon value: {eps}")
+        _check(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
+        _check(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]}")
+        _check(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
+        _check(momentum_decay >= 0.0, f"Invalid momentum_decay value: {momentum_decay}")
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        momentum_decay=momentum_decay,
+                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
+                        **flag_defaults(foreach=foreach, capturable=capturable,
+                                        differentiable=differentiable))
+        super().__init__(params, defaults)
+
+    def step(self, closure: Callable | None = None):
+        """Perform one NAdam step; returns ``closure()``'s loss when a closure is given."""
+        loss = self._closure(closure)
+        with no_grad():
+            for group in self.param_groups:
+                check_flags("NAdam", group)
+                beta1, beta2 = group["betas"]
+                lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
+                psi = group["momentum_decay"]
+                for p, grad in self._params_with_grad(group):
+                    state = self.state.setdefault(p, {})
+                    if not state:
+                        state["step"] = _step_tensor()
+                        state["mu_product"] = Tensor._wrap(np.ones((), np.float32))
+                        state["exp_avg"] = Tensor._wrap(np.zeros_like(p.array))
+                        state["exp_avg_sq"] = Tensor._wrap(np.zeros_like(p.array))
+                    step = _bump(state)
+                    g = -grad if group["maximize"] else grad
+                    if wd != 0:
+                        if group["decoupled_weight_decay"]:
+                            p.array *= 1 - lr * wd
+                        else:
+                            g = g + wd * p.array
+                    mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
+                    mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
+                    # the product is kept in float32 like torch's 0-d state tensor
+                    mp = state["mu_product"].array
+                    mp *= mu
+                    mu_product = float(mp)
+                    m, v = state["exp_avg"].array, state["exp_avg_sq"].array
+                    m += (1 - beta1) * (g - m)  # torch's lerp_
+                    v *= beta2
+                    v += (1 - beta2) * (g * g)
+                    denom = np.sqrt(v / (1 - beta2 ** step))
+                    denom += eps
+                    p.array += (-lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)
+                    p.array += (-lr * mu_next / (1.0 - mu_product * mu_next)) * (m / denom)
+        return loss
