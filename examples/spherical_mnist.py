@@ -21,7 +21,7 @@ import numpy as np
 
 import convnp
 import convnp.nn as nn
-from convnp.sphere import (MeshConv, MeshPool, SphereConv2d, SphericalMNIST, SpherePool2d)
+from convnp.sphere import MeshConv, MeshPool, SphereConv2d, SpherePool2d, SphericalMNIST
 
 NETS = ("plain", "equirect", "sphere", "mesh")
 
@@ -40,9 +40,9 @@ def build(kind: str, widths=(16, 32, 64), level: int = 4) -> nn.Module:
             if i < len(widths) - 1:
                 layers.append(MeshPool(level - i))
         else:
-            conv = {"plain": lambda: nn.Conv2d(c, w, 3, padding=1),
-                    "equirect": lambda: nn.EquirectConv2d(c, w, 3),
-                    "sphere": lambda: SphereConv2d(c, w, 3)}[kind]()
+            layer = {"plain": nn.Conv2d, "equirect": nn.EquirectConv2d,
+                     "sphere": SphereConv2d}[kind]
+            conv = layer(c, w, 3, padding=1) if kind == "plain" else layer(c, w, 3)
             layers += [conv, nn.BatchNorm2d(w), nn.ReLU()]
             if i < len(widths) - 1:
                 layers.append(SpherePool2d(2) if kind == "sphere" else nn.MaxPool2d(2))
@@ -120,7 +120,8 @@ def save_figure(path: str, a) -> None:
         if ext:
             ax.set_xlabel("longitude (deg)")
             ax.set_ylabel("latitude (deg)")
-    for j, (elev, name) in enumerate(((90, "seen from above the pole"), (15, "seen from the side"))):
+    views = ((90, "seen from above the pole"), (15, "seen from the side"))
+    for j, (elev, name) in enumerate(views):
         ax = fig.add_subplot(grid[3 + j], projection="3d")
         im = ax.scatter(*v.T, c=mesh, cmap="magma", s=3, vmin=0, vmax=1)
         ax.view_init(elev=elev, azim=-90)

@@ -314,7 +314,7 @@ def ddp_errors():
 
 @check
 def sampler_covers_dataset_once():
-    r, n = dist.get_rank(), dist.get_world_size()
+    n = dist.get_world_size()
     for size, drop_last in ((10, False), (11, False), (11, True), (64, True)):
         data = list(range(size))
         s = DistributedSampler(data, shuffle=True, seed=5, drop_last=drop_last)

@@ -124,7 +124,7 @@ def test_torch_randperm_matches_torch():
 @pytest.mark.parametrize("shuffle,drop_last", [(True, False), (False, False), (True, True),
                                                (False, True)])
 def test_distributed_sampler_matches_torch(n, shuffle, drop_last):
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     from torch.utils.data.distributed import DistributedSampler as TorchSampler
     data = list(range(n))
     for replicas in (1, 2, 3, 4):

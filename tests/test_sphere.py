@@ -14,8 +14,18 @@ import convnp
 import convnp.nn.functional as F
 from convnp.autograd import gradcheck
 from convnp.ops.sampling import table_sample
-from convnp.sphere import (Mesh, MeshConv, MeshPool, MeshUnpool, SphereConv2d, SpherePool2d,
-                           equirect_to_mesh, icosphere, inverse_gnomonic, sphere_taps)
+from convnp.sphere import (
+    Mesh,
+    MeshConv,
+    MeshPool,
+    MeshUnpool,
+    SphereConv2d,
+    SpherePool2d,
+    equirect_to_mesh,
+    icosphere,
+    inverse_gnomonic,
+    sphere_taps,
+)
 from convnp.sphere.datasets import SphericalMNIST, project_digits, random_rotations
 from convnp.sphere.equirect import pixel_angles, tangent_offsets
 

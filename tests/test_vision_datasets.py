@@ -1,7 +1,6 @@
 """convnp.vision.datasets: torchvision's item types, attributes and the DataLoader batch path,
 on small files written here (no network, no real datasets needed)."""
 
-import pickle
 import struct
 
 import numpy as np
@@ -104,27 +103,26 @@ def test_dataloader_per_item_path_with_pil_transforms(mnist_root):
         next(iter(DataLoader(raw, batch_size=2)))
 
 
-def test_cifar10_items(tmp_path):
-    d = tmp_path / "cifar-10-batches-py"
-    d.mkdir()
-    rng = np.random.default_rng(0)
-    files = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    for f in files:
-        entry = {"data": rng.integers(0, 256, (2, 3072)).astype(np.uint8), "labels": [7, 2]}
-        (d / f).write_bytes(pickle.dumps(entry))
-    (d / "batches.meta").write_bytes(pickle.dumps({"label_names": [f"c{i}" for i in range(10)]}))
+def test_cifar10_items(tmp_path, monkeypatch):
+    from convnp.data.datasets import CIFAR10
+    from tests.cifar_files import make_cifar
+
+    made = make_cifar(tmp_path, CIFAR10, n=2)  # original-format batches (Python 2 pickles)
+    monkeypatch.setattr(CIFAR10, "file_hashes", made["hashes"])  # trust the generated files
     ds = datasets.CIFAR10(tmp_path, train=False)
     img, y = ds[0]
-    assert isinstance(img, Image.Image) and img.mode == "RGB" and img.size == (32, 32) and y == 7
+    first = made["entries"]["test_batch"]
+    assert isinstance(img, Image.Image) and img.mode == "RGB" and img.size == (32, 32)
+    assert y == first["labels"][0]
     assert isinstance(ds.data, np.ndarray) and ds.data.shape == (2, 32, 32, 3)
-    assert ds.targets == [7, 2] and isinstance(ds.targets, list)
-    first = pickle.loads((d / "test_batch").read_bytes())["data"][0]
-    np.testing.assert_array_equal(np.asarray(img)[..., 0].ravel(), first[:1024])  # red plane
+    assert ds.targets == first["labels"] and isinstance(ds.targets, list)
+    np.testing.assert_array_equal(np.asarray(img)[..., 0].ravel(), first["data"][0][:1024])  # red
     norm = transforms.Compose([transforms.ToTensor(),
                                transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
     tr = datasets.CIFAR10(tmp_path, train=True, transform=norm)
     xb, yb = next(iter(DataLoader(tr, batch_size=10)))
-    assert xb.shape == (10, 3, 32, 32) and yb.tolist() == [7, 2] * 5
+    labels = [v for f in CIFAR10.train_list for v in made["entries"][f]["labels"]]
+    assert xb.shape == (10, 3, 32, 32) and yb.tolist() == labels
     np.testing.assert_allclose(xb.numpy()[3], tr[3][0].numpy(), rtol=0, atol=0)
 
 

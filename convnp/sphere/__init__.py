@@ -11,10 +11,15 @@
 ``EquirectConv2d`` (circular padding) and ``CoordConv2d`` live in ``convnp.nn``.
 """
 
-from convnp.sphere.equirect import (SphereConv2d, SpherePool2d, inverse_gnomonic, pixel_angles,
-                                    sphere_taps, tangent_offsets)
-from convnp.sphere.mesh import (Mesh, MeshConv, MeshPool, MeshUnpool, equirect_to_mesh,
-                                icosphere)
+from convnp.sphere.equirect import (
+    SphereConv2d,
+    SpherePool2d,
+    inverse_gnomonic,
+    pixel_angles,
+    sphere_taps,
+    tangent_offsets,
+)
+from convnp.sphere.mesh import Mesh, MeshConv, MeshPool, MeshUnpool, equirect_to_mesh, icosphere
 
 __all__ = ["SphereConv2d", "SpherePool2d", "sphere_taps", "pixel_angles", "tangent_offsets",
            "inverse_gnomonic", "icosphere", "Mesh", "MeshConv", "MeshPool", "MeshUnpool",

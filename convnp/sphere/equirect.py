@@ -22,7 +22,6 @@ import numpy as np
 
 from convnp.nn.modules.module import Module, Parameter
 
-
 __all__ = ["pixel_angles", "tangent_offsets", "inverse_gnomonic", "angles_to_pixels",
            "bilinear_wrap_table", "sphere_taps", "SphereConv2d", "SpherePool2d"]
 

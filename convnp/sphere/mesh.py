@@ -28,7 +28,6 @@ import numpy as np
 
 from convnp.nn.modules.module import Module, Parameter
 
-
 __all__ = ["icosphere", "Mesh", "MeshConv", "MeshPool", "MeshUnpool", "EquirectToMesh",
            "equirect_to_mesh"]
 
@@ -107,8 +106,9 @@ class Mesh:
     Attributes:
         vertices ``(V, 3)``, faces ``(F, 3)``, lat / lon ``(V,)`` in radians, ``east`` / ``north``
         ``(V, 3)`` unit tangent vectors, ``areas`` ``(V,)`` lumped vertex areas, ``spacing`` (the
-        mean edge length in radians), ``operators`` (dict of ``scipy.sparse`` matrices ``'identity'``,
-        ``'east'``, ``'north'``, ``'laplacian'``), ``neighbours`` (list of one-ring index arrays).
+        mean edge length in radians), ``operators`` (dict of ``scipy.sparse`` matrices
+        ``'identity'``, ``'east'``, ``'north'``, ``'laplacian'``), ``neighbours`` (list of one-ring
+        index arrays).
 
     Use :func:`Mesh.at` to share one instance per level.
     """

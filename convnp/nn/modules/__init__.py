@@ -21,5 +21,5 @@ from convnp.nn.modules.normalization_more import *  # noqa: F401,F403
 from convnp.nn.modules.padding import *  # noqa: F401,F403
 from convnp.nn.modules.pooling import *  # noqa: F401,F403
 from convnp.nn.modules.pooling_more import *  # noqa: F401,F403
-from convnp.nn.modules.upsample import *  # noqa: F401,F403
 from convnp.nn.modules.sync_batchnorm import *  # noqa: F401,F403
+from convnp.nn.modules.upsample import *  # noqa: F401,F403
