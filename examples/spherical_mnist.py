@@ -68,7 +68,7 @@ def train(kind: str, a) -> dict:
     tr = SphericalMNIST(train=True, limit=a.train_size, **common)
     te = SphericalMNIST(train=False, limit=a.test_size, **common)
     te_rot = SphericalMNIST(train=False, limit=a.test_size, rotate=True, seed=1, **common)
-    model = build(kind, level=a.level)
+    model = build(kind, widths=tuple(a.widths), level=a.level)
     params = sum(p.numel() for p in model.parameters())
     opt = convnp.optim.Adam(model.parameters(), lr=a.lr)
     steps = a.epochs * -(-len(tr) // a.batch_size)
@@ -149,6 +149,8 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=5e-3)
     p.add_argument("--size", type=int, default=60, help="equirectangular height (width 2x)")
     p.add_argument("--level", type=int, default=4, help="icosphere level of the mesh network")
+    p.add_argument("--widths", type=int, nargs=3, default=[16, 32, 64], metavar="C",
+                   help="channels of the three conv stages")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-figure", metavar="PNG", help="also draw a projected digit to PNG")
     a = p.parse_args(argv)

@@ -63,9 +63,11 @@ class FractionalMaxPool(Function):
             flat = flat + (pos[a] * strides[a]).reshape(shape)
         # (N, C, out..., k...) with the window elements last
         perm = [0, 1] + [2 + 2 * a for a in range(d)] + [3 + 2 * a for a in range(d)]
-        flat = flat.transpose(perm).reshape(n, c, *out_size, -1)
-        planes = x.reshape(n, c, -1)
-        vals = np.take_along_axis(planes, flat.reshape(n, c, -1), axis=2).reshape(flat.shape)
+        # explicit window size: -1 cannot be inferred for an empty batch
+        flat = flat.transpose(perm).reshape(n, c, *out_size, int(np.prod(kernel)))
+        planes = x.reshape(n, c, int(np.prod(sp)))
+        vals = np.take_along_axis(planes, flat.reshape(n, c, int(np.prod(flat.shape[2:]))),
+                                  axis=2).reshape(flat.shape)
         nan = np.isnan(vals)
         choice = np.where(nan.any(-1), nan.argmax(-1), vals.argmax(-1))
         idx = np.take_along_axis(flat, choice[..., None], -1)[..., 0]
@@ -82,7 +84,7 @@ class FractionalMaxPool(Function):
         gx = np.zeros((n, c, int(np.prod(ctx.in_shape[2:]))), g.dtype)
         # windows overlap: accumulate (np.add.at sums repeated indices)
         rows = np.arange(n * c).reshape(n, c, *([1] * (idx.ndim - 2)))
-        np.add.at(gx.reshape(n * c, -1), (np.broadcast_to(rows, idx.shape), idx), g)
+        np.add.at(gx.reshape(n * c, gx.shape[2]), (np.broadcast_to(rows, idx.shape), idx), g)
         return gx.reshape(ctx.in_shape), None, None, None
 
 
