@@ -20,9 +20,10 @@ under ``inference_mode``. When onnxruntime and ``convnp.onnx`` import, inference
 onnxruntime column (the convnp model exported by ``convnp.onnx.export``), "-" where the export
 fails.
 
-Peak memory: each network runs once more per library in a child process (the parent's imports
-and caches do not count), with glibc's mmap threshold fixed at 128 KiB so that freed arrays go
-back to the system in both libraries. Before each measured call the child runs it once (JIT
+Peak memory: each network runs once more per library in a child process that imports only that
+library (the parent's imports and caches do not count), with glibc's mmap threshold fixed at
+128 KiB and convnp's keep-freed-memory ``mallopt`` off (``CONVNP_KEEP_FREED_MEMORY=0``) so that
+freed arrays go back to the system in both libraries. Before each measured call the child runs it once (JIT
 compilation, first-touch caches, optimizer state), resets the kernel's high-water mark
 (``/proc/self/clear_refs``), runs it again and reports VmHWM - VmRSS-before: the extra resident
 memory the call needed. Linux only; elsewhere the memory columns are "-".
@@ -421,7 +422,7 @@ def _to_np(t):
     return t.detach().numpy() if hasattr(t, "numpy") and not hasattr(t, "array") else t.array
 
 
-def check(cmodel, tmodel, x, y, task) -> tuple[float, float, float]:
+def check(cmodel, tmodel, x, y, task, grads: bool = True) -> tuple[float, float, float]:
     """Max abs differences of eval-mode outputs and of every parameter gradient of one
     train-mode forward/backward (weights unchanged), and the gradient difference relative to
     the largest torch gradient."""
@@ -433,12 +434,16 @@ def check(cmodel, tmodel, x, y, task) -> tuple[float, float, float]:
         model.eval()
         with ctx():
             outs[key] = _to_np(model(xs))
+        if not grads:
+            continue
         model.train()
         for p in model.parameters():
             p.grad = None
         getattr(F, LOSS[task])(model(xs), ys).backward()
         grads[key] = {k: _to_np(p.grad) for k, p in model.named_parameters()}
     d_out = float(np.abs(outs["convnp"] - outs["torch"]).max())
+    if not grads:
+        return d_out, float("nan"), float("nan")
     d_grad = max(float(np.abs(grads["convnp"][k] - g).max()) for k, g in grads["torch"].items())
     # relative to the network's largest gradient: a parameter whose exact gradient is zero
     # (a bias before batch norm) has only rounding noise in both
@@ -483,7 +488,7 @@ def rows_for(name, quick, modes, repeats, threads, onnx=True):
     for mode, batch in plan:
         cmodel, tmodel = build_pair(name)
         x, y = make_batch(name, batch)
-        d_out, d_grad, _ = check(cmodel, tmodel, x, y, entry.task)
+        d_out, d_grad, _ = check(cmodel, tmodel, x, y, entry.task, grads=mode == "train")
         sides = _sides(cmodel, tmodel, x, y, entry.task)
         for model, *_ in sides.values():
             model.train(mode == "train")
@@ -560,7 +565,9 @@ def memory(name, quick, modes, threads) -> dict:
     """{side: {"infer32": MiB, "train128": MiB, ...}} from one child process per library."""
     if not os.path.exists("/proc/self/clear_refs"):
         return {}
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072")
+    # one malloc policy for both: convnp's import would otherwise raise the thresholds to keep
+    # freed memory, which hides a call's temporaries from an RSS high-water mark
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072", CONVNP_KEEP_FREED_MEMORY="0")
     for v in _timing._THREAD_VARS:
         env[v] = str(threads)
     res = {}
@@ -609,13 +616,15 @@ def main(argv=None) -> int:
 
     if args._memory_child:
         name, side, child_modes = args._memory_child
-        import convnp
-
-        convnp.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-        if side == "torch":
+        n = int(os.environ.get("OMP_NUM_THREADS", "1"))
+        if side == "torch":  # the torch child never imports convnp, and vice versa
             import torch
 
-            torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+            torch.set_num_threads(n)
+        else:
+            import convnp
+
+            convnp.set_num_threads(n)
         print(json.dumps(_memory_child(name, side, args.quick, child_modes.split(","))))
         return 0
 
