@@ -23,10 +23,13 @@ fails.
 Peak memory: each network runs once more per library in a child process that imports only that
 library (the parent's imports and caches do not count), with glibc's mmap threshold fixed at
 128 KiB and convnp's keep-freed-memory ``mallopt`` off (``CONVNP_KEEP_FREED_MEMORY=0``) so that
-freed arrays go back to the system in both libraries. Before each measured call the child runs it once (JIT
-compilation, first-touch caches, optimizer state), resets the kernel's high-water mark
-(``/proc/self/clear_refs``), runs it again and reports VmHWM - VmRSS-before: the extra resident
-memory the call needed. Linux only; elsewhere the memory columns are "-".
+freed arrays go back to the system in both libraries. The child runs inference on one sample and
+a training step on two (JIT compilation, kernel loading, optimizer state), records its resident
+memory, then per call (inference at increasing batch, then training): runs it once, resets the
+kernel's high-water mark (``/proc/self/clear_refs``), runs it again and reports VmHWM minus the
+recorded figure: the memory a steady-state call needs beyond weights, optimizer state and code,
+including what the library keeps between calls (convnp's reusable workspaces). Linux only;
+elsewhere "-".
 """
 
 from __future__ import annotations
@@ -477,14 +480,13 @@ def _ort_runner(cmodel, x, threads):
 
 
 def rows_for(name, quick, modes, repeats, threads, onnx=True):
-    """Time one zoo network; one dict per (mode, batch)."""
+    """Time one zoo network; yields one dict per (mode, batch)."""
     entry = ZOO[name]
     plan = []
     if "infer" in modes:
         plan += [("infer", b) for b in (entry.quick_infer if quick else entry.infer)]
     if "train" in modes:
         plan.append(("train", entry.quick_train if quick else entry.train))
-    out = []
     for mode, batch in plan:
         cmodel, tmodel = build_pair(name)
         x, y = make_batch(name, batch)
@@ -505,8 +507,7 @@ def rows_for(name, quick, modes, repeats, threads, onnx=True):
             if fo is not None:
                 _, to = _timing.compare_all(fc, fo, repeats=repeats, number=number)
                 row["ort_best"] = min(to)
-        out.append(row)
-    return out
+        yield row
 
 
 # ---------------------------------------------------------------- peak memory (child process)
@@ -521,7 +522,9 @@ def _status_kb(key: str) -> int:
 
 
 def _memory_child(name, side, quick, modes) -> dict:
-    """In a fresh process: extra resident MiB of each (mode, batch) call of one library."""
+    """In a fresh process: peak resident MiB of each (mode, batch) call of one library above
+    the resident memory after warm-up calls on tiny batches (calls in order: inference at
+    increasing batch, then training, so each number includes what earlier calls left held)."""
     import numpy as np
 
     entry = ZOO[name]
@@ -545,18 +548,24 @@ def _memory_child(name, side, quick, modes) -> dict:
         plan += [("infer", b) for b in (entry.quick_infer if quick else entry.infer)]
     if "train" in modes:
         plan.append(("train", entry.quick_train if quick else entry.train))
-    for mode, batch in plan:
-        x, y = make_batch(name, batch)
-        x, y = wrap(x), wrap(np.ascontiguousarray(y))
+    def call(mode, x, y):
         model.train(mode == "train")
-        fn = _fn((model, x, y, F, opt, ctx), mode, LOSS[entry.task])
+        x, y = wrap(x), wrap(np.ascontiguousarray(y))
+        return _fn((model, x, y, F, opt, ctx), mode, LOSS[entry.task])
+
+    batches = {(mode, batch): make_batch(name, batch) for mode, batch in plan}
+    # compile and load every kernel on tiny batches first (Numba's code is memory of the
+    # process, not of the network), allocate the optimizer state, then take the baseline
+    for mode in modes:
+        call(mode, *make_batch(name, 1 if mode == "infer" else 2))()
+    base = _status_kb("VmRSS:")
+    for mode, batch in plan:
+        fn = call(mode, *batches[mode, batch])
         fn()
-        out = None
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
-        before = _status_kb("VmRSS:")
         out = fn()  # noqa: F841  (held, as a caller would hold the output)
-        result[f"{mode}{batch}"] = (_status_kb("VmHWM:") - before) / 1024
+        result[f"{mode}{batch}"] = (_status_kb("VmHWM:") - base) / 1024
         del out
     return result
 
@@ -634,26 +643,33 @@ def main(argv=None) -> int:
     repeats = args.repeats or (3 if args.quick else 7)
     _timing.header(threads, repeats)
     print(f"torch {torch.__version__}; batches: {'--quick' if args.quick else 'full'}; "
-          "ratio = convnp best / torch best; memory = peak extra RSS (MiB) of one call")
+          "ms = best/median per call; ratio = convnp best / torch best; "
+          "peak extra MiB = resident memory one call adds (child processes)")
     print(f"{'network':12} {'pass':6} {'batch':>5} {'convnp ms':>17} {'torch ms':>17} "
-          f"{'ratio':>6} {'ort ms':>7} {'mem c/t MiB':>12} {'max|diff| out, grad':>20}")
+          f"{'ratio':>6} {'ort ms':>7}   {'max|diff| out, grad':>20}")
     table, ratios = [], {"infer": [], "train": []}
     for name in args.only or list(ZOO):
-        rows = rows_for(name, args.quick, modes, repeats, args.threads, onnx=not args.no_onnx)
-        mem = {} if args.no_memory else memory(name, args.quick, modes, args.threads)
-        for r in rows:
-            key = f"{r['mode']}{r['batch']}"
-            r["mem_convnp"] = mem.get("convnp", {}).get(key)
-            r["mem_torch"] = mem.get("torch", {}).get(key)
+        rows = []
+        for r in rows_for(name, args.quick, modes, repeats, args.threads,
+                          onnx=not args.no_onnx):
             ratio = r["convnp_best"] / r["torch_best"]
             ratios[r["mode"]].append(ratio)
             grad = "" if r["diff_grad"] is None else f", {r['diff_grad']:.1e}"
             print(f"{name:12} {r['mode']:6} {r['batch']:5d} "
                   f"{_ms(r['convnp_best']):>8}/{_ms(r['convnp_median']):>8} "
                   f"{_ms(r['torch_best']):>8}/{_ms(r['torch_median']):>8} {ratio:6.2f} "
-                  f"{_ms(r['ort_best']):>7} {_mib(mem, 'convnp', key):>5}/"
-                  f"{_mib(mem, 'torch', key):<6} {r['diff_out']:9.1e}{grad}", flush=True)
-            table.append(r)
+                  f"{_ms(r['ort_best']):>7}   {r['diff_out']:9.1e}{grad}", flush=True)
+            rows.append(r)
+        mem = {} if args.no_memory else memory(name, args.quick, modes, args.threads)
+        for r in rows:
+            key = f"{r['mode']}{r['batch']}"
+            r["mem_convnp"] = mem.get("convnp", {}).get(key)
+            r["mem_torch"] = mem.get("torch", {}).get(key)
+        if mem:
+            print(f"{'':12} peak extra MiB convnp / torch: " + ", ".join(
+                f"{r['mode']} {r['batch']}: {_mib(mem, 'convnp', k)} / {_mib(mem, 'torch', k)}"
+                for r in rows for k in [f"{r['mode']}{r['batch']}"]), flush=True)
+        table += rows
     for mode, rs in ratios.items():
         if rs:
             print(f"geomean ratio {mode:5}: {_timing.geomean(rs):.2f}   worst {max(rs):.2f}")
