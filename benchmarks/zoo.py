@@ -496,7 +496,8 @@ def rows_for(name, quick, modes, repeats, threads, onnx=True):
             model.train(mode == "train")
         fc = _fn(sides["convnp"], mode, LOSS[entry.task])
         ft = _fn(sides["torch"], mode, LOSS[entry.task])
-        number = max(1, min(_timing.auto_number(fc), _timing.auto_number(ft)))
+        # blocks of about 50 ms so the fast rows are not timer noise; --quick: single calls
+        number = 1 if quick else max(1, min(_timing.auto_number(fc), _timing.auto_number(ft)))
         tc, tt = _timing.compare_all(fc, ft, repeats=repeats, number=number)
         row = dict(net=name, mode=mode, batch=batch, convnp_best=min(tc),
                    convnp_median=statistics.median(tc), torch_best=min(tt),
@@ -607,7 +608,7 @@ def _mib(mem, side, key):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
-                    help="fewer repeats and smaller batches (a smoke run)")
+                    help="2 repeats of single calls, smaller batches (a smoke run)")
     ap.add_argument("--only", nargs="+", metavar="NAME", choices=list(ZOO),
                     help=f"subset of: {' '.join(ZOO)}")
     ap.add_argument("--threads", type=int, default=2)
@@ -640,7 +641,7 @@ def main(argv=None) -> int:
     threads = _timing.pin_threads(args.threads)  # before numpy/torch initialise their pools
     import torch
 
-    repeats = args.repeats or (3 if args.quick else 7)
+    repeats = args.repeats or (2 if args.quick else 7)
     _timing.header(threads, repeats)
     print(f"torch {torch.__version__}; batches: {'--quick' if args.quick else 'full'}; "
           "ms = best/median per call; ratio = convnp best / torch best; "
