@@ -425,7 +425,7 @@ def _to_np(t):
     return t.detach().numpy() if hasattr(t, "numpy") and not hasattr(t, "array") else t.array
 
 
-def check(cmodel, tmodel, x, y, task, grads: bool = True) -> tuple[float, float, float]:
+def check(cmodel, tmodel, x, y, task, with_grads: bool = True) -> tuple[float, float, float]:
     """Max abs differences of eval-mode outputs and of every parameter gradient of one
     train-mode forward/backward (weights unchanged), and the gradient difference relative to
     the largest torch gradient."""
@@ -437,7 +437,7 @@ def check(cmodel, tmodel, x, y, task, grads: bool = True) -> tuple[float, float,
         model.eval()
         with ctx():
             outs[key] = _to_np(model(xs))
-        if not grads:
+        if not with_grads:
             continue
         model.train()
         for p in model.parameters():
@@ -445,7 +445,7 @@ def check(cmodel, tmodel, x, y, task, grads: bool = True) -> tuple[float, float,
         getattr(F, LOSS[task])(model(xs), ys).backward()
         grads[key] = {k: _to_np(p.grad) for k, p in model.named_parameters()}
     d_out = float(np.abs(outs["convnp"] - outs["torch"]).max())
-    if not grads:
+    if not with_grads:
         return d_out, float("nan"), float("nan")
     d_grad = max(float(np.abs(grads["convnp"][k] - g).max()) for k, g in grads["torch"].items())
     # relative to the network's largest gradient: a parameter whose exact gradient is zero
@@ -490,7 +490,7 @@ def rows_for(name, quick, modes, repeats, threads, onnx=True):
     for mode, batch in plan:
         cmodel, tmodel = build_pair(name)
         x, y = make_batch(name, batch)
-        d_out, d_grad, _ = check(cmodel, tmodel, x, y, entry.task, grads=mode == "train")
+        d_out, d_grad, _ = check(cmodel, tmodel, x, y, entry.task, with_grads=mode == "train")
         sides = _sides(cmodel, tmodel, x, y, entry.task)
         for model, *_ in sides.values():
             model.train(mode == "train")
