@@ -645,7 +645,7 @@ def main(argv=None) -> int:
     _timing.header(threads, repeats)
     print(f"torch {torch.__version__}; batches: {'--quick' if args.quick else 'full'}; "
           "ms = best/median per call; ratio = convnp best / torch best; "
-          "peak extra MiB = resident memory one call adds (child processes)")
+          "peak extra MiB = a call's peak RSS above the warmed-up process (child processes)")
     print(f"{'network':12} {'pass':6} {'batch':>5} {'convnp ms':>17} {'torch ms':>17} "
           f"{'ratio':>6} {'ort ms':>7}   {'max|diff| out, grad':>20}")
     table, ratios = [], {"infer": [], "train": []}
