@@ -102,13 +102,21 @@ def _block(fn: Callable[[], object], number: int) -> float:
 def compare(fn_a: Callable[[], object], fn_b: Callable[[], object], repeats: int = 5,
             number: int = 1, warmup: int = 1) -> tuple[float, float]:
     """Seconds per call (min over ``repeats`` alternating blocks of ``number`` calls) of A and B."""
+    ta, tb = compare_all(fn_a, fn_b, repeats, number, warmup)
+    return min(ta), min(tb)
+
+
+def compare_all(fn_a: Callable[[], object], fn_b: Callable[[], object], repeats: int = 5,
+                number: int = 1, warmup: int = 1) -> tuple[list[float], list[float]]:
+    """Seconds per call of every one of the ``repeats`` alternating blocks, for A and for B (for
+    a best and a median)."""
     for _ in range(warmup):
         fn_a()
         fn_b()
-    ta, tb = float("inf"), float("inf")
+    ta, tb = [], []
     for _ in range(repeats):
-        ta = min(ta, _block(fn_a, number))
-        tb = min(tb, _block(fn_b, number))
+        ta.append(_block(fn_a, number))
+        tb.append(_block(fn_b, number))
     return ta, tb
 
 
