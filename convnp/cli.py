@@ -174,13 +174,18 @@ def _add_predict(p):
     p.add_argument("run_dir")
     p.add_argument("images", nargs="+", help="image files (png, jpg, ...)")
     p.add_argument("--topk", type=int, default=3)
+    p.add_argument("--no-prepare", action="store_true",
+                   help="only resize; by default a grey-scale dataset's image is made to look "
+                        "like its samples (white on black, cropped to the ink, centred)")
 
 
 def _run_predict(args) -> int:
     from convnp.train import predict_images
-    results = predict_images(args.run_dir, args.images, args.topk)
-    for path, top in zip(args.images, results):
+    results = predict_images(args.run_dir, args.images, args.topk, prepare=not args.no_prepare,
+                             describe=True)
+    for path, (top, how) in zip(args.images, results):
         print(f"{path}: " + ", ".join(f"{name} {100 * p:.1f}%" for name, p in top))
+        print(f"  ({how})")
     return 0
 
 

@@ -1,7 +1,7 @@
 """Training runs: the loop behind ``convnp train``, ``convnp eval`` and ``convnp predict``.
 
 A run directory holds ``config.json`` (the recipe), ``metrics.jsonl`` (one JSON line per epoch:
-epoch, train_loss, train_acc, test_loss, test_acc, epoch_seconds, images_per_second, lr),
+epoch, train_loss, train_acc, test_loss, test_acc, epoch_seconds, images_per_second, lr, batch_losses: each batch's training loss),
 ``checkpoint.safetensors`` (model + optimizer + scheduler + RNG states + metrics history,
 written atomically after every epoch), and at the end ``curves.png`` and ``confusion.png``.
 
@@ -25,7 +25,7 @@ import convnp
 from convnp import checkpoint as ckpt
 
 __all__ = ["TrainConfig", "Trainer", "DATASET_INFO", "build_datasets", "build_model",
-           "load_run", "evaluate", "confusion_matrix", "predict_images"]
+           "load_run", "evaluate", "confusion_matrix", "predict_images", "load_image"]
 
 # channels, size, normalisation (mean, std) per dataset; augmentation recipes
 DATASET_INFO: dict[str, dict[str, Any]] = {
@@ -289,6 +289,7 @@ class Trainer:
         model, opt = self.model, self.optimizer
         model.train()
         loss_sum, correct, seen = 0.0, 0, 0
+        batch_losses = []  # per-batch loss: curves.png draws the epoch's inside
         start = time.perf_counter()
         for step, (x, y) in enumerate(self.train_loader, 1):
             opt.zero_grad()
@@ -300,6 +301,7 @@ class Trainer:
                 self.scheduler.step()
             n = len(y.array)
             loss_sum += float(loss.item()) * n
+            batch_losses.append(float(loss.item()))
             correct += int((logits.array.argmax(1) == y.array).sum())
             seen += n
             if bar is not None:
@@ -308,7 +310,8 @@ class Trainer:
             self._emit("step", {"epoch": epoch, "step": step, "loss": float(loss.item())})
         seconds = time.perf_counter() - start
         return {"train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
-                "epoch_seconds": seconds, "images_per_second": seen / max(seconds, 1e-9)}
+                "epoch_seconds": seconds, "images_per_second": seen / max(seconds, 1e-9),
+                "batch_losses": batch_losses}
 
     def fit(self) -> list[dict]:
         """Train until ``cfg.epochs``; returns the metrics history. On KeyboardInterrupt the
@@ -330,7 +333,7 @@ class Trainer:
                 row.update(test_loss=ev["loss"], test_acc=ev["acc"], lr=lr)
                 row = {k: row[k] for k in ("epoch", "train_loss", "train_acc", "test_loss",
                                            "test_acc", "epoch_seconds", "images_per_second",
-                                           "lr")}
+                                           "lr", "batch_losses")}
                 self.history.append(row)
                 with open(self.run_dir / "metrics.jsonl", "a") as f:
                     f.write(json.dumps(row) + "\n")
@@ -406,17 +409,30 @@ class _ProgressBar:
 
 
 def plot_curves(history: list[dict], path) -> None:
+    """Loss and accuracy per epoch; the loss panel also draws every batch's training loss
+    (``batch_losses``) on the same epoch axis, so a one-epoch run shows its learning curve."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     ep = [h["epoch"] for h in history]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
-    a.plot(ep, [h["train_loss"] for h in history], "o-", label="train")
-    a.plot(ep, [h["test_loss"] for h in history], "o-", label="test")
+    for h in history:
+        bl = h.get("batch_losses") or []
+        if bl:  # batch i of n ends at epoch - 1 + (i + 1)/n
+            t = h["epoch"] - 1 + (np.arange(len(bl)) + 1) / len(bl)
+            a.plot(t, bl, "-", color="tab:blue", alpha=0.35, lw=0.8,
+                   label="train (each batch)" if h is history[0] else None)
+    a.plot(ep, [h["train_loss"] for h in history], "o-", color="tab:blue",
+           label="train (epoch mean)")
+    a.plot(ep, [h["test_loss"] for h in history], "o-", color="tab:orange", label="test")
     a.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
     b.plot(ep, [100 * h["train_acc"] for h in history], "o-", label="train")
     b.plot(ep, [100 * h["test_acc"] for h in history], "o-", label="test")
-    b.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    b.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy (after each epoch)")
+    if len(ep) == 1:  # one point: a sensible window around it, not 0.96..1.04
+        a.set_xlim(0, 1.05)
+        b.set_xlim(0.5, 1.5)
+        b.set_xticks([1])
     for ax in (a, b):
         ax.grid(alpha=0.3)
         ax.legend()
@@ -462,25 +478,43 @@ def load_run(run_dir) -> tuple[TrainConfig, Any, list[str], dict]:
     return cfg, model, classes, state
 
 
-def predict_images(run_dir, paths: list[str], topk: int = 3) -> list[list[tuple[str, float]]]:
-    """Top-k (class, probability) for each image file (any format pillow reads)."""
+def load_image(cfg: TrainConfig, path, prepare: bool = True) -> tuple[np.ndarray, str]:
+    """One image file as a uint8 sample of ``cfg``'s dataset, and what was done to it. With
+    ``prepare`` a grey-scale dataset's image is made to look like its samples
+    (:func:`convnp.data.transforms.prepare_digit`: white on black, cropped, fitted, centred);
+    otherwise, and for colour datasets, it is only converted and resized."""
     from PIL import Image
+
+    from convnp.data.transforms import prepare_digit
+    key = _dataset_key(cfg.dataset)
+    info = DATASET_INFO[key]
+    img = Image.open(path)
+    size = info["size"]
+    if prepare and info["channels"] == 1:
+        # Fashion-MNIST's items fill the frame; the digit sets fit the ink in 20x20 by mass
+        fill = key == "fashion-mnist"
+        p = prepare_digit(img, size=size, box=size if fill else round(size * 20 / 28),
+                          center="box" if fill else "mass")
+        return p.image, f"prepared like {cfg.dataset}: " + p.describe()
+    img = img.convert("L" if info["channels"] == 1 else "RGB")
+    how = f"resized {img.size[0]}x{img.size[1]} -> {size}x{size}"
+    return np.asarray(img.resize((size, size)), np.uint8), how + " (not prepared)"
+
+
+def predict_images(run_dir, paths: list[str], topk: int = 3, prepare: bool = True,
+                   describe: bool = False) -> list:
+    """Top-k (class, probability) for each image file (any format pillow reads). ``prepare``:
+    see :func:`load_image`. With ``describe`` each item is ``(top_k, what_was_done)``."""
     cfg, model, classes, _ = load_run(run_dir)
-    info = DATASET_INFO[_dataset_key(cfg.dataset)]
-    arrays = []
-    for p in paths:
-        img = Image.open(p).convert("L" if info["channels"] == 1 else "RGB")
-        img = img.resize((info["size"], info["size"]))
-        arrays.append(np.asarray(img, np.uint8))
-    x = _transforms(cfg, False).apply_batch(np.stack(arrays), None)
+    loaded = [load_image(cfg, p, prepare) for p in paths]
+    x = _transforms(cfg, False).apply_batch(np.stack([a for a, _ in loaded]), None)
     with convnp.no_grad():
         logits = model(convnp.from_numpy(x)).array.astype(np.float64)
     p = np.exp(logits - logits.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
     out = []
-    for row in p:
+    for row, (_, how) in zip(p, loaded):
         order = np.argsort(-row)[:topk]
-        out.append([(classes[i] if i < len(classes) else str(i), float(row[i])) for i in order])
+        top = [(classes[i] if i < len(classes) else str(i), float(row[i])) for i in order]
+        out.append((top, how) if describe else top)
     return out
-
-

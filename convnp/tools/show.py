@@ -109,16 +109,12 @@ def show(model, x, out_dir, max_maps: int = 16) -> list[str]:
     return written
 
 
-def show_run(run_dir, image, out_dir=None, max_maps: int = 16) -> list[str]:
+def show_run(run_dir, image, out_dir=None, max_maps: int = 16, prepare: bool = True) -> list[str]:
     """:func:`show` for a run directory of ``convnp train`` and an image file (preprocessed as
     ``convnp predict`` does). ``out_dir`` defaults to ``<run_dir>/show``."""
-    from PIL import Image
-
     from convnp import train
 
     cfg, model, _, _ = train.load_run(run_dir)
-    info = train.DATASET_INFO[train._dataset_key(cfg.dataset)]
-    img = Image.open(image).convert("L" if info["channels"] == 1 else "RGB")
-    img = img.resize((info["size"], info["size"]))
-    x = train._transforms(cfg, False).apply_batch(np.asarray(img, np.uint8)[None], None)
+    arr, _ = train.load_image(cfg, image, prepare)
+    x = train._transforms(cfg, False).apply_batch(arr[None], None)
     return show(model, x, out_dir or os.path.join(run_dir, "show"), max_maps)
