@@ -115,3 +115,26 @@ def test_animate_cli_values_and_scatter(tmp_path, capsys):
                  "scatter", "--values", "ints", "--out", str(tmp_path / "s.gif")]) == 0
     assert "4 frames" in capsys.readouterr().out
     assert main(["animate", "conv2d", "--view", "scatter", "--out", str(tmp_path / "x.gif")]) == 2
+
+
+# ---------------------------------------------------------------- show: pictures read at a glance
+
+def test_show_picks_strongest_maps_and_draws_1x1_maps_as_bars(tmp_path):
+    from convnp import nn
+    from convnp.tools.show import show, strongest
+
+    fmap = np.zeros((5, 3, 3))
+    fmap[3] = 2.0
+    fmap[1] = -1.0
+    fmap[4, 0, 0] = 0.5
+    np.testing.assert_array_equal(strongest(fmap, 3), [3, 1, 4])
+    convnp.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 6, 3), nn.ReLU(), nn.Conv2d(6, 12, 6), nn.Flatten(),
+                        nn.Linear(12, 3))
+    paths = show(net, np.random.default_rng(0).random((1, 1, 8, 8)), tmp_path, max_maps=4)
+    names = [p.rsplit("/", 1)[-1] for p in paths]
+    # 12 maps of 1x1 (no picture) and the Linear layer's 3 outputs: bar charts; Flatten: nothing
+    assert names == ["filters.png", "00_0.png", "01_1.png", "02_2.png", "03_4.png"]
+    from PIL import Image
+    with Image.open(tmp_path / "02_2.png") as im:  # a wide bar chart, not a grid of squares
+        assert im.width > 1.3 * im.height

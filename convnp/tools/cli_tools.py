@@ -327,13 +327,17 @@ def _add_show(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", help="a run directory written by `convnp train`")
     p.add_argument("image", help="an image file")
     p.add_argument("--out", default=None, help="output folder (default RUN_DIR/show)")
-    p.add_argument("--max-maps", type=int, default=16)
+    p.add_argument("--max-maps", type=int, default=16, help="maps drawn per layer (the "
+                   "strongest)")
+    p.add_argument("--no-prepare", action="store_true", help="only resize the image (see "
+                   "`convnp predict --help`)")
 
 
 def _run_show(args) -> int:
     from convnp.tools.show import show_run
 
-    paths = show_run(args.run_dir, args.image, args.out, args.max_maps)
+    paths = show_run(args.run_dir, args.image, args.out, args.max_maps,
+                     prepare=not args.no_prepare)
     print("\n".join(paths))
     return 0
 
