@@ -197,10 +197,20 @@ def _run_models(args) -> int:
     return 0
 
 
+def _plain(text: str) -> str:
+    """A docstring's first sentence for a terminal: reST links `Name <url>`_ become
+    'Name (url)', roles and literals lose their markup."""
+    import re
+
+    text = re.sub(r"`([^`<]+?)\s*<([^>]+)>`_+", r"\1 (\2)", " ".join(text.split()))
+    text = re.sub(r":\w+:`([^`]+)`", r"\1", text).replace("``", "")
+    return re.split(r"(?<=\.)\s", text, maxsplit=1)[0]  # the first sentence
+
+
 def _run_datasets(args) -> int:
     from convnp.data import DATASETS, default_root
     for name, cls in DATASETS.items():
-        print(f"{name:14s} {cls.__doc__.strip().splitlines()[0]}")
+        print(f"{name:14s} {_plain(cls.__doc__.strip().split(chr(10) + chr(10))[0])}")
     print(f"cache: {default_root()}  (set $CONVNP_DATA to move it)")
     return 0
 
