@@ -411,11 +411,10 @@ class _ProgressBar:
 def plot_curves(history: list[dict], path) -> None:
     """Loss and accuracy per epoch; the loss panel also draws every batch's training loss
     (``batch_losses``) on the same epoch axis, so a one-epoch run shows its learning curve."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend stays as it is
     ep = [h["epoch"] for h in history]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    a, b = fig.subplots(1, 2)
     for h in history:
         bl = h.get("batch_losses") or []
         if bl:  # batch i of n ends at epoch - 1 + (i + 1)/n
@@ -438,15 +437,13 @@ def plot_curves(history: list[dict], path) -> None:
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def plot_confusion(cm: np.ndarray, classes: list[str], path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     k = cm.shape[0]
-    fig, ax = plt.subplots(figsize=(min(2 + 0.6 * k, 20), min(2 + 0.6 * k, 20)))
+    fig = Figure(figsize=(min(2 + 0.6 * k, 20), min(2 + 0.6 * k, 20)))
+    ax = fig.subplots()
     ax.imshow(cm, cmap="Blues")
     labels = classes if len(classes) == k else [str(i) for i in range(k)]
     if k <= 20:
@@ -459,7 +456,6 @@ def plot_confusion(cm: np.ndarray, classes: list[str], path) -> None:
     ax.set(xlabel="predicted", ylabel="true", title="confusion matrix (test)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def load_run(run_dir) -> tuple[TrainConfig, Any, list[str], dict]:

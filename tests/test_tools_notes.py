@@ -138,3 +138,25 @@ def test_show_picks_strongest_maps_and_draws_1x1_maps_as_bars(tmp_path):
     from PIL import Image
     with Image.open(tmp_path / "02_2.png") as im:  # a wide bar chart, not a grid of squares
         assert im.width > 1.3 * im.height
+
+
+def test_drawing_leaves_the_pyplot_backend_alone(tmp_path):
+    """animate, show and the training plots draw on bare Figures: a notebook's inline backend
+    must survive them (a switch to Agg would hide every later plt.show())."""
+    import matplotlib
+
+    from convnp.tools.show import save_bars, save_grid
+    from convnp.train import plot_curves
+
+    before = matplotlib.rcParams["backend"]
+    matplotlib.rcParams["backend"] = "svg"
+    try:
+        animate("conv2d", 3, 2, out=tmp_path / "a.gif")
+        save_grid(np.ones((2, 3, 3)), tmp_path / "g.png")
+        save_bars(np.arange(3.0), tmp_path / "b.png")
+        plot_curves([{"epoch": 1, "train_loss": 1.0, "test_loss": 0.9, "train_acc": 0.5,
+                      "test_acc": 0.6, "batch_losses": [2.0, 1.0, 0.5]}], tmp_path / "c.png")
+        assert matplotlib.rcParams["backend"] == "svg"
+    finally:
+        matplotlib.rcParams["backend"] = before
+    assert all((tmp_path / f).stat().st_size > 0 for f in ("a.gif", "g.png", "b.png", "c.png"))

@@ -8,7 +8,7 @@ integers): the input, the kernel and each output value as it is computed, with t
 out. ``view="scatter"`` draws a transposed convolution the other way round, one frame per
 input value spreading ``value x kernel`` onto k x k outputs. Every picture has a legend.
 
-matplotlib (Agg) and pillow are imported only when drawing.
+matplotlib (a bare Agg figure, no pyplot) and pillow are imported only when drawing.
 """
 
 from __future__ import annotations
@@ -365,10 +365,8 @@ def animate(kind: str, in_size, kernel, stride=None, padding=0, dilation=1, outp
 
         >>> animate("conv2d", (4, 5), 3, values="notes", out="notes.gif")  # doctest: +SKIP
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure  # not pyplot: a notebook's backend stays as it is
     from PIL import Image
 
     if view not in ("gather", "scatter"):
@@ -394,7 +392,8 @@ def animate(kind: str, in_size, kernel, stride=None, padding=0, dilation=1, outp
     height_cells = max(H + pads[0][0] + pads[0][1], oh) + 3 + (1.2 if vals is not None else 0)
     fig_w = max(width_cells * cell_px / 100, 6.4)
     fig_h = height_cells * cell_px / 100 + 1.2
-    fig = plt.figure(figsize=(fig_w, fig_h), dpi=100)
+    fig = Figure(figsize=(fig_w, fig_h), dpi=100)
+    FigureCanvasAgg(fig)
     legend_h = 0.55 / fig_h
     ax = fig.add_axes((0.02, legend_h + 0.02, 0.96, 0.96 - legend_h - 0.1))
     fig.legend(handles=_legend_handles(fr, view, vals is not None), loc="lower center",
@@ -414,7 +413,7 @@ def animate(kind: str, in_size, kernel, stride=None, padding=0, dilation=1, outp
                 img.save(os.path.join(frames_dir, f"frame_{j:03d}.png"))
             images.append(img.convert("P", palette=Image.ADAPTIVE, colors=64))
     finally:
-        plt.close(fig)
+        fig.clear()
     if out is not None and images:
         images[0].save(out, save_all=True, append_images=images[1:],
                        duration=int(1000 / fps), loop=0, optimize=True)

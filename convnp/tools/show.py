@@ -2,7 +2,7 @@
 
 ``show(model, x, out_dir)`` works on any model and input batch; ``show_run(run_dir, image,
 out_dir)`` loads a run written by ``convnp train`` (its checkpoint and preprocessing).
-matplotlib (Agg) is imported only here.
+matplotlib is imported only here (bare Figures: the pyplot backend is left alone).
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ import numpy as np
 __all__ = ["show", "show_run", "save_grid", "save_bars", "strongest"]
 
 
-def _plt():
-    import matplotlib
+def _figure(figsize):
+    # a bare Figure, not pyplot: drawing here never switches a notebook's backend
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    return plt
+    return Figure(figsize=figsize)
 
 
 def save_grid(maps: np.ndarray, path, title: str = "", cmap: str = "viridis",
@@ -31,7 +30,6 @@ def save_grid(maps: np.ndarray, path, title: str = "", cmap: str = "viridis",
     with a colour bar (so a bright map is a strong one), each labelled (``labels[i]``, default
     ``#i``). ``symmetric`` centres the scale on 0 (weights: a diverging map). 1x1 maps carry
     no picture: they are drawn as a bar chart of their values instead. Returns the path."""
-    plt = _plt()
     maps = np.asarray(maps, dtype=np.float64)
     labels = [f"#{i}" for i in range(len(maps))] if labels is None else list(labels)
     if maps.ndim == 3 and maps.shape[1:] == (1, 1):
@@ -40,8 +38,8 @@ def save_grid(maps: np.ndarray, path, title: str = "", cmap: str = "viridis",
     k = len(maps)
     cols = min(8, k)
     rows = math.ceil(k / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.35 * cols + 0.9, 1.45 * rows + 0.45),
-                             squeeze=False)
+    fig = _figure((1.35 * cols + 0.9, 1.45 * rows + 0.45))
+    axes = fig.subplots(rows, cols, squeeze=False)
     rgb = maps.ndim == 4
     if symmetric:
         m = float(np.abs(maps).max()) or 1.0
@@ -70,7 +68,6 @@ def save_grid(maps: np.ndarray, path, title: str = "", cmap: str = "viridis",
     if title:
         fig.suptitle(title, fontsize=9)
     fig.savefig(path, dpi=80)
-    plt.close(fig)
     return str(path)
 
 
@@ -78,10 +75,10 @@ def save_bars(values: np.ndarray, path, title: str = "", labels=None,
               ylabel: str = "value") -> str:
     """Save one value per channel/unit (a 1x1 feature map, a Linear layer's output) as a bar
     chart, the strongest few labelled. Returns the path."""
-    plt = _plt()
     v = np.asarray(values, dtype=np.float64).ravel()
     labels = [f"#{i}" for i in range(len(v))] if labels is None else list(labels)
-    fig, ax = plt.subplots(figsize=(min(max(4.0, 0.08 * len(v) + 2), 12), 2.8))
+    fig = _figure((min(max(4.0, 0.08 * len(v) + 2), 12), 2.8))
+    ax = fig.subplots()
     colors = np.where(v >= 0, "#3182bd", "#de2d26")
     ax.bar(np.arange(len(v)), v, color=colors, width=0.85)
     ax.axhline(0, color="#555555", lw=0.6)
@@ -95,7 +92,6 @@ def save_bars(values: np.ndarray, path, title: str = "", labels=None,
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
-    plt.close(fig)
     return str(path)
 
 
