@@ -1,7 +1,8 @@
 """Training runs: the loop behind ``convnp train``, ``convnp eval`` and ``convnp predict``.
 
 A run directory holds ``config.json`` (the recipe), ``metrics.jsonl`` (one JSON line per epoch:
-epoch, train_loss, train_acc, test_loss, test_acc, epoch_seconds, images_per_second, lr, batch_losses: each batch's training loss),
+epoch, train_loss, train_acc, test_loss, test_acc, epoch_seconds, images_per_second, lr,
+batch_losses: each batch's training loss),
 ``checkpoint.safetensors`` (model + optimizer + scheduler + RNG states + metrics history,
 written atomically after every epoch), and at the end ``curves.png`` and ``confusion.png``.
 

@@ -13,14 +13,14 @@ directory and share one Python namespace, as when pasted into a session):
   its output) the printed output must match the documented one line by line (trailing spaces
   ignored).
 
-Small settings, applied to every ``convnp`` command: ``train`` gets ``--epochs 1 --limit-train 256
---limit-test 128 --no-progress``, its ``--download`` is dropped and ``--data-dir`` points at the
-test copy of the dataset (MNIST and Fashion-MNIST; a command on any other dataset is reported as
-skipped: no offline copy); ``eval`` gets ``--limit-test 128``. ``../shared/data`` anywhere is
-replaced by the test data folder. ``RUN_DIR`` is the last run trained in the file (one tiny run is
-trained if there is none); ``...`` arguments ("and more") are dropped; image files named on the command line that do not exist are created as
-a drawn digit 7 (black on white, 200x200 RGB). Output paths (``--out``, ``--frames``) land in the
-temporary directory.
+Small settings, applied to every ``convnp`` command: ``train`` gets ``--epochs 1 --limit-train
+256 --limit-test 128 --no-progress``, its ``--download`` is dropped and ``--data-dir`` points at
+the test copy of the dataset (MNIST and Fashion-MNIST; a command on any other dataset is
+reported as skipped: no offline copy); ``eval`` gets ``--limit-test 128``. ``../shared/data``
+anywhere is replaced by the test data folder. ``RUN_DIR`` is the last run trained in the file
+(one tiny run is trained if there is none); ``...`` arguments ("and more") are dropped; image
+files named on the command line that do not exist are created as a drawn digit 7 (black on
+white, 200x200 RGB). Output paths (``--out``, ``--frames``) land in the temporary directory.
 
 Markers: an HTML comment on its own line, before a block (blank lines may separate them):
 

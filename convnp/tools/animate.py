@@ -328,7 +328,8 @@ def _describe(kind: str, fr: Frames, kernel, stride, padding, dilation, view: st
         # torch counts the step between taps, some notes count the gaps: say both
         dd = "x".join(map(str, d))
         gaps = "x".join(str(v - 1) for v in d)
-        desc += f"\ndilation {dd} (torch: taps {dd} apart) = {gaps} gap(s) = notes' 'dilation {gaps}'"
+        desc += (f"\ndilation {dd} (torch: taps {dd} apart) = {gaps} gap(s) = notes' "
+                 f"'dilation {gaps}'")
     if view == "scatter":
         desc += "\nscatter view: each input value spreads value x kernel onto k x k outputs"
     return desc

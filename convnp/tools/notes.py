@@ -1,9 +1,9 @@
 """The notes' worked example: a 4x5 image and a 3x3 kernel whose first output is 66.
 
 ``notes_example_text()`` prints the cross-correlation step by step (every window, its
-element-wise product and sum) and checks each number against :func:`convnp.nn.functional.conv2d`,
-then shows what ``flip=True`` (true convolution) gives. ``convnp explain --example notes`` prints it;
-``convnp animate conv2d --values notes`` draws it.
+element-wise product and sum) and checks each number against
+:func:`convnp.nn.functional.conv2d`, then shows what ``flip=True`` (true convolution) gives.
+``convnp explain --example notes`` prints it; ``convnp animate conv2d --values notes`` draws it.
 """
 
 from __future__ import annotations
