@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -65,4 +64,3 @@ def test_notebook_executes(tmp_path, monkeypatch):
     text = "".join(o.get("text", "") for c in code for o in c.outputs)
     assert "66." in text and "EquirectConv2d: max error 0.00e+00" in text
     assert "prepared [('7" in text  # the drawn 7 is read as a 7 once prepared
-    assert sys.executable  # the kernel is this interpreter's ipykernel
