@@ -272,13 +272,18 @@ def _add_predict(p):
     p.add_argument("run_dir")
     p.add_argument("images", nargs="+", help="image files (png, jpg, ...)")
     p.add_argument("--topk", type=int, default=3)
+    p.add_argument("--no-prepare", action="store_true",
+                   help="only resize; by default a grey-scale dataset's image is made to look "
+                        "like its samples (white on black, cropped to the ink, centred)")
 
 
 def _run_predict(args) -> int:
     from convnp.train import predict_images
-    results = predict_images(args.run_dir, args.images, args.topk)
-    for path, top in zip(args.images, results):
+    results = predict_images(args.run_dir, args.images, args.topk, prepare=not args.no_prepare,
+                             describe=True)
+    for path, (top, how) in zip(args.images, results):
         print(f"{path}: " + ", ".join(f"{name} {100 * p:.1f}%" for name, p in top))
+        print(f"  ({how})")
     return 0
 
 
@@ -303,10 +308,20 @@ def _run_models(args) -> int:
     return 0
 
 
+def _plain(text: str) -> str:
+    """A docstring's first sentence for a terminal: reST links `Name <url>`_ become
+    'Name (url)', roles and literals lose their markup."""
+    import re
+
+    text = re.sub(r"`([^`<]+?)\s*<([^>]+)>`_+", r"\1 (\2)", " ".join(text.split()))
+    text = re.sub(r":\w+:`([^`]+)`", r"\1", text).replace("``", "")
+    return re.split(r"(?<=\.)\s", text, maxsplit=1)[0]  # the first sentence
+
+
 def _run_datasets(args) -> int:
     from convnp.data import DATASETS, default_root
     for name, cls in DATASETS.items():
-        print(f"{name:14s} {cls.__doc__.strip().splitlines()[0]}")
+        print(f"{name:14s} {_plain(cls.__doc__.strip().split(chr(10) + chr(10))[0])}")
     print(f"cache: {default_root()}  (set $CONVNP_DATA to move it)")
     return 0
 

@@ -2,9 +2,10 @@
 
 A run directory holds ``config.json`` (the recipe, with absolute paths), ``metrics.jsonl`` (one
 JSON line per epoch: epoch, train_loss, train_acc, test_loss, test_acc, [test_miou | test_psnr],
-epoch_seconds, images_per_second, lr), ``checkpoint.safetensors`` (model + optimizer + scheduler +
-RNG states + metrics history, SHA-256-verified, written atomically after every epoch and, on
-Ctrl-C, in the middle of one), and at the end ``curves.png`` and ``confusion.png``. Every file is
+epoch_seconds, images_per_second, lr, batch_losses: each batch's training loss),
+``checkpoint.safetensors`` (model + optimizer + scheduler + RNG states + metrics history,
+SHA-256-verified, written atomically after every epoch and, on Ctrl-C, in the middle of one), and
+at the end ``curves.png`` and ``confusion.png``. Every file is
 written to a temporary name and renamed, so a killed run never leaves a torn file.
 
 Reproducibility: the seed fixes weight initialisation (convnp's default generator), shuffling and
@@ -35,7 +36,7 @@ import convnp
 from convnp import checkpoint as ckpt
 
 __all__ = ["TrainConfig", "Trainer", "DATASET_INFO", "build_datasets", "build_model",
-           "load_run", "evaluate", "confusion_matrix", "predict_images"]
+           "load_run", "evaluate", "confusion_matrix", "predict_images", "load_image"]
 
 # channels, size, normalisation (mean, std) per dataset; augmentation recipes
 DATASET_INFO: dict[str, dict[str, Any]] = {
@@ -54,7 +55,7 @@ SCHEDULERS = ("none", "step", "cosine", "onecycle")
 # what a run directory holds (anything else in --out means it is not one)
 # the columns of metrics.jsonl, in order (test_miou: segmentation, test_psnr: reconstruction)
 ROW_KEYS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "test_miou", "test_psnr",
-            "epoch_seconds", "images_per_second", "lr")
+            "epoch_seconds", "images_per_second", "lr", "batch_losses")
 RUN_FILES = ("config.json", "metrics.jsonl", CHECKPOINT, "curves.png", "confusion.png")
 
 
@@ -592,10 +593,11 @@ class Trainer:
         if resume is not None:
             self.loader_gen.set_state(resume["loader_rng"])
         epoch_rng = self.loader_gen.get_state()
-        acc = dict(loss_sum=0.0, correct=0, count=0, images=0, seconds=0.0)
+        acc = dict(loss_sum=0.0, correct=0, count=0, images=0, seconds=0.0,
+                   batch_losses=[])  # per-batch loss: curves.png draws the epoch's inside
         skip = 0
         if resume is not None:
-            acc.update({k: resume[k] for k in acc})
+            acc.update({k: resume.get(k, acc[k]) for k in acc})
             skip = int(resume["step"])
         start = time.perf_counter() - acc["seconds"]
         for step, (x, y) in enumerate(self.train_loader, 1):
@@ -612,6 +614,7 @@ class Trainer:
             n = len(y.array)
             acc["loss_sum"] += float(loss.item()) * n
             acc["images"] += n
+            acc["batch_losses"].append(float(loss.item()))
             pred = self.task.predict(out)
             if pred is not None:
                 acc["correct"] += int((pred == t.array).sum())
@@ -636,7 +639,8 @@ class Trainer:
         seconds = time.perf_counter() - start
         return {"train_loss": acc["loss_sum"] / max(acc["images"], 1),
                 "train_acc": acc["correct"] / acc["count"] if acc["count"] else None,
-                "epoch_seconds": seconds, "images_per_second": acc["images"] / max(seconds, 1e-9)}
+                "epoch_seconds": seconds, "images_per_second": acc["images"] / max(seconds, 1e-9),
+                "batch_losses": list(acc["batch_losses"])}
 
     def fit(self) -> list[dict]:
         """Train until ``cfg.epochs``; returns the metrics history. On KeyboardInterrupt the
@@ -808,29 +812,40 @@ class _ProgressBar:
 def _save_figure(fig, path) -> None:
     import io
 
-    import matplotlib.pyplot as plt
+    # plain Figures (no pyplot): the caller's backend and open figures stay as they are
     buf = io.BytesIO()
     fig.savefig(buf, dpi=100, format="png")
-    plt.close(fig)
     ckpt.atomic_write_bytes(path, buf.getvalue())  # a killed run never leaves half a PNG
 
 
 def plot_curves(history: list[dict], path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Loss and accuracy per epoch; the loss panel also draws every batch's training loss
+    (``batch_losses``) on the same epoch axis, so a one-epoch run shows its learning curve."""
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend stays as it is
     ep = [h["epoch"] for h in history]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
-    a.plot(ep, [h["train_loss"] for h in history], "o-", label="train")
-    a.plot(ep, [h["test_loss"] for h in history], "o-", label="test")
+    fig = Figure(figsize=(10, 4))
+    a, b = fig.subplots(1, 2)
+    for h in history:
+        bl = h.get("batch_losses") or []
+        if bl:  # batch i of n ends at epoch - 1 + (i + 1)/n
+            t = h["epoch"] - 1 + (np.arange(len(bl)) + 1) / len(bl)
+            a.plot(t, bl, "-", color="tab:blue", alpha=0.35, lw=0.8,
+                   label="train (each batch)" if h is history[0] else None)
+    a.plot(ep, [h["train_loss"] for h in history], "o-", color="tab:blue",
+           label="train (epoch mean)")
+    a.plot(ep, [h["test_loss"] for h in history], "o-", color="tab:orange", label="test")
     a.set(xlabel="epoch", ylabel="loss", title="loss")
     if history[-1].get("test_acc") is not None:
         b.plot(ep, [100 * h["train_acc"] for h in history], "o-", label="train")
         b.plot(ep, [100 * h["test_acc"] for h in history], "o-", label="test")
-        b.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+        b.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy (after each epoch)")
     else:
         b.plot(ep, [h.get("test_psnr") for h in history], "o-", label="test")
         b.set(xlabel="epoch", ylabel="PSNR (dB)", title="reconstruction")
+    if len(ep) == 1:  # one point: a sensible window around it, not 0.96..1.04
+        a.set_xlim(0, 1.05)
+        b.set_xlim(0.5, 1.5)
+        b.set_xticks([1])
     for ax in (a, b):
         ax.grid(alpha=0.3)
         ax.legend()
@@ -839,11 +854,10 @@ def plot_curves(history: list[dict], path) -> None:
 
 
 def plot_confusion(cm: np.ndarray, classes: list[str], path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     k = cm.shape[0]
-    fig, ax = plt.subplots(figsize=(min(2 + 0.6 * k, 20), min(2 + 0.6 * k, 20)))
+    fig = Figure(figsize=(min(2 + 0.6 * k, 20), min(2 + 0.6 * k, 20)))
+    ax = fig.subplots()
     ax.imshow(cm, cmap="Blues")
     labels = classes if len(classes) == k else [str(i) for i in range(k)]
     if k <= 20:
@@ -881,31 +895,49 @@ def run_task(cfg: TrainConfig, classes: list[str]) -> Task:
     return task
 
 
-def predict_images(run_dir, paths: list[str], topk: int = 3) -> list[list[tuple[str, float]]]:
-    """Top-k (class, probability) for each image file (any format pillow reads)."""
+def load_image(cfg: TrainConfig, path, prepare: bool = True) -> tuple[np.ndarray, str]:
+    """One image file as a uint8 sample of ``cfg``'s dataset, and what was done to it. With
+    ``prepare`` a grey-scale dataset's image is made to look like its samples
+    (:func:`convnp.data.transforms.prepare_digit`: white on black, cropped, fitted, centred);
+    otherwise, and for colour datasets, it is only converted and resized."""
     from PIL import Image
+
+    from convnp.data.transforms import prepare_digit
+    key = _dataset_key(cfg.dataset)
+    info = DATASET_INFO[key]
+    img = Image.open(path)
+    size = info["size"]
+    if prepare and info["channels"] == 1:
+        # Fashion-MNIST's items fill the frame; the digit sets fit the ink in 20x20 by mass
+        fill = key == "fashion-mnist"
+        p = prepare_digit(img, size=size, box=size if fill else round(size * 20 / 28),
+                          center="box" if fill else "mass")
+        return p.image, f"prepared like {cfg.dataset}: " + p.describe()
+    img = img.convert("L" if info["channels"] == 1 else "RGB")
+    how = f"resized {img.size[0]}x{img.size[1]} -> {size}x{size}"
+    return np.asarray(img.resize((size, size)), np.uint8), how + " (not prepared)"
+
+
+def predict_images(run_dir, paths: list[str], topk: int = 3, prepare: bool = True,
+                   describe: bool = False) -> list:
+    """Top-k (class, probability) for each image file (any format pillow reads). ``prepare``:
+    see :func:`load_image`. With ``describe`` each item is ``(top_k, what_was_done)``."""
     cfg, model, classes, _ = load_run(run_dir)
     task = run_task(cfg, classes)
     if task.kind != "classification":
         raise ValueError(f"predict: {run_dir} holds a {task.kind} model ({cfg.model}), and "
                          f"predict names the class of an image; use `convnp eval {run_dir}` for "
                          f"its test-set {task.metric}")
-    info = DATASET_INFO[_dataset_key(cfg.dataset)]
-    arrays = []
-    for p in paths:
-        img = Image.open(p).convert("L" if info["channels"] == 1 else "RGB")
-        img = img.resize((info["size"], info["size"]))
-        arrays.append(np.asarray(img, np.uint8))
-    x = _transforms(cfg, False).apply_batch(np.stack(arrays), None)
+    loaded = [load_image(cfg, p, prepare) for p in paths]
+    x = _transforms(cfg, False).apply_batch(np.stack([a for a, _ in loaded]), None)
     x, _ = task.prepare(convnp.from_numpy(x), convnp.zeros(len(x), dtype=convnp.int64))
     with convnp.no_grad():
         logits = model(x).array.astype(np.float64)
     p = np.exp(logits - logits.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
     out = []
-    for row in p:
+    for row, (_, how) in zip(p, loaded):
         order = np.argsort(-row)[:topk]
-        out.append([(classes[i] if i < len(classes) else str(i), float(row[i])) for i in order])
+        top = [(classes[i] if i < len(classes) else str(i), float(row[i])) for i in order]
+        out.append((top, how) if describe else top)
     return out
-
-

@@ -11,7 +11,7 @@ black" level), while the gated network trains (its sigmoid gates bound every lay
 """
 
 import numpy as np
-from _common import Timer, batches, mnist_arrays, parser, save_grid
+from _common import Timer, batches, holes_in_colour, mnist_arrays, parser, save_grid
 
 import convnp
 from convnp.models.encoder_decoder import GatedInpaintNet
@@ -73,8 +73,10 @@ def main():
     print(f"masked L1 on the test holes: gated {g:.4f}, plain {pl:.4f}")
     if a.save:
         xp = np.pad(xte[:10], ((0, 0), (0, 0), (2, 2), (2, 2)))
-        save_grid(a.save, [xp, xp * (1 - mte[:10]), gout[:10], pout[:10]],
-                  ["truth", "with hole", "gated", "plain"])
+        m = mte[:10]
+        # the hole in orange on the input, outlined in red on the fillings
+        save_grid(a.save, [xp, holes_in_colour(xp, m), gout[:10], pout[:10]],
+                  ["truth", "hole (orange)", "gated", "plain"], outlines=[None, None, m, m])
 
 
 if __name__ == "__main__":

@@ -54,9 +54,13 @@ def main():
         print(f"epoch {epoch + 1}: test mIoU {mean_iou(pred, labels(xte, yte)):.4f} "
               f"({t.seconds:.1f} s)")
     if a.save:
+        import matplotlib
+
         seg = dict(cmap="tab20", vmin=0, vmax=19, interpolation="nearest")  # 0 = background
+        colour = matplotlib.colormaps["tab20"]
+        legend = [("background", colour(0))] + [(f"digit {d}", colour(d + 1)) for d in range(10)]
         save_grid(a.save, [xte[:10], labels(xte[:10], yte[:10])[:, None], pred[:10, None]],
-                  ["digit", "truth", "UNet"], [None, seg, seg])
+                  ["digit", "truth", "UNet"], [None, seg, seg], legend=legend)
 
 
 if __name__ == "__main__":

@@ -206,7 +206,7 @@ def test_show_writes_filters_and_feature_maps(tmp_path):
                         nn.Linear(36, 2))
     paths = show(net, np.random.default_rng(0).random((1, 1, 8, 8)), tmp_path)
     names = [p.rsplit("/", 1)[-1] for p in paths]
-    assert names == ["filters.png", "00_0.png", "01_1.png", "02_2.png"]
+    assert names == ["filters.png", "00_0.png", "01_1.png", "02_2.png", "03_4.png"]
     assert all((tmp_path / n).stat().st_size > 0 for n in names)
     with pytest.raises(ValueError, match="N, C, H, W"):
         show(net, np.zeros((8, 8)), tmp_path)

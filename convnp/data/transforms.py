@@ -363,3 +363,9 @@ class Lambda(Transform):
         if self.batched:
             return self.lambd(xb)
         return np.stack([np.asarray(self.lambd(x)) for x in xb])
+
+
+# -- preparing real images (photos, drawings) like the dataset's samples ---------------------------
+from convnp.data._prepare import PreparedImage, prepare_digit  # noqa: E402
+
+__all__ += ["prepare_digit", "PreparedImage"]

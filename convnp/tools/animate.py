@@ -3,7 +3,12 @@ figures: the input grid (with its padding), the kernel window, and the output ce
 one frame per output cell. The highlighted cells come from :func:`convnp.tools.index_map`, i.e.
 from the library's own conv matrix and shape functions -- the picture is what the layer computes.
 
-matplotlib (Agg) and pillow are imported only when drawing.
+With ``values`` the cells carry numbers (the notes' 4x5 image and 3x3 kernel, or small random
+integers): the input, the kernel and each output value as it is computed, with the sum written
+out. ``view="scatter"`` draws a transposed convolution the other way round, one frame per
+input value spreading ``value x kernel`` onto k x k outputs. Every picture has a legend.
+
+matplotlib (a bare Agg figure, no pyplot) and pillow are imported only when drawing.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ import numpy as np
 from convnp.ops import _shape
 from convnp.tools.conv_matrix import index_map
 
-__all__ = ["animation_frames", "animate", "KINDS"]
+__all__ = ["animation_frames", "animate", "frame_values", "KINDS", "VALUES"]
 
 KINDS = ("conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "maxpool1d", "maxpool2d",
          "avgpool1d", "avgpool2d")
+VALUES = ("notes", "ints")
 
 
 @dataclass
@@ -32,6 +38,7 @@ class Frames:
     out_shape: tuple
     outputs: list
     cells: list
+    kernel: tuple = ()
 
 
 def animation_frames(kind: str, in_size, kernel, stride=None, padding=0, dilation=1,
@@ -61,7 +68,7 @@ def animation_frames(kind: str, in_size, kernel, stride=None, padding=0, dilatio
                                   output_padding=output_padding)
         pads = ((0, 0),) * n
     outputs = [tuple(int(v) for v in np.unravel_index(j, out_sp)) for j in range(len(feeds))]
-    return Frames(kind, tuple(sp), tuple(pads), tuple(out_sp), outputs, feeds)
+    return Frames(kind, tuple(sp), tuple(pads), tuple(out_sp), outputs, feeds, tuple(k))
 
 
 def _grid2(t: tuple) -> tuple:
@@ -73,7 +80,166 @@ def _cell2(c) -> tuple:
     return (0,) + c if len(c) == 1 else c
 
 
-def _draw(ax, fr: Frames, j: int, title: str) -> None:
+@dataclass
+class Values:
+    """Numbers drawn in the cells: ``x`` (H, W), ``w`` (kh, kw) or None (pooling), ``y`` the
+    layer's output (oh, ow) from convnp's own functional op, and per frame the sum written out
+    (``terms``) and, for the scatter view, the partial outputs after that frame."""
+    x: np.ndarray
+    w: np.ndarray | None
+    y: np.ndarray
+    terms: list
+    partial: list | None = None
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.3g}" if v != int(v) else f"{int(v)}"
+
+
+def frame_values(fr: Frames, values="ints", kernel_values=None, stride=None, padding=0,
+                 dilation=1, output_padding=0, ceil_mode: bool = False, seed: int = 0,
+                 view: str = "gather") -> Values:
+    """The numbers of an animation: the input, the kernel and the output the layer computes
+    (``convnp.nn.functional``), and each frame's sum as text, e.g. ``1*1 + 2*1 + ... = 66``.
+
+    ``values`` is ``"notes"`` (the notes' 4x5 image, and their 3x3 kernel for a 3x3 conv),
+    ``"ints"`` (small random integers, ``seed``) or an array of the input's shape.
+    """
+    import convnp
+    import convnp.nn.functional as F
+    from convnp.tools.notes import NOTES_IMAGE, NOTES_KERNEL
+
+    n = len(fr.in_shape)
+    base = fr.kind[:-2]
+    k = _shape.ntuple(_kernel_of(fr), n, "kernel", "animate")
+    rng = np.random.default_rng(seed)
+    if isinstance(values, str):
+        if values == "notes":
+            if fr.in_shape != NOTES_IMAGE.shape:
+                raise ValueError(f"animate: --values notes is the notes' 4x5 image; use "
+                                 f"--in 4x5 with a 2-d layer, got input {fr.in_shape}")
+            x = NOTES_IMAGE.copy()
+        elif values == "ints":
+            x = rng.integers(0, 10, size=fr.in_shape).astype(np.float64)
+        else:
+            raise ValueError(f"animate: values must be one of {', '.join(VALUES)} or an array, "
+                             f"got {values!r}")
+    else:
+        x = np.asarray(values, dtype=np.float64)
+        if x.shape != fr.in_shape:
+            raise ValueError(f"animate: values must have the input's shape {fr.in_shape}, got "
+                             f"{x.shape}")
+    w = None
+    if base in ("conv", "conv_transpose"):
+        if kernel_values is not None:
+            w = np.asarray(kernel_values, dtype=np.float64).reshape(k)
+        elif values == "notes" and k == NOTES_KERNEL.shape:
+            w = NOTES_KERNEL.copy()
+        else:
+            w = rng.integers(1, 4, size=k).astype(np.float64)
+    xt = convnp.tensor(x[None, None])
+    if base == "conv":
+        y = getattr(F, f"conv{n}d")(xt, convnp.tensor(w[None, None]), stride=stride or 1,
+                                    padding=padding, dilation=dilation)
+    elif base == "conv_transpose":
+        y = getattr(F, f"conv_transpose{n}d")(xt, convnp.tensor(w[None, None]),
+                                              stride=stride or 1, padding=padding,
+                                              output_padding=output_padding, dilation=dilation)
+    elif base == "maxpool":
+        y = getattr(F, f"max_pool{n}d")(xt, k, stride=stride, padding=padding,
+                                        dilation=dilation, ceil_mode=ceil_mode)
+    else:
+        y = getattr(F, f"avg_pool{n}d")(xt, k, stride=stride, padding=padding,
+                                        ceil_mode=ceil_mode)
+    y = np.asarray(y.array[0, 0], dtype=np.float64)
+    x2, y2 = x.reshape(_grid2(x.shape)), y.reshape(_grid2(y.shape))
+    w2 = None if w is None else w.reshape(_grid2(w.shape))
+    H, W = x2.shape
+
+    def xv(c):
+        r, cc = _cell2(c)
+        return x2[r, cc] if (0 <= r < H and 0 <= cc < W) else 0.0
+
+    terms, partial = [], None
+    if base == "conv_transpose":
+        s2 = _grid2(_shape.ntuple(stride or 1, n, "stride", "animate"))
+        d2 = _grid2(_shape.ntuple(dilation, n, "dilation", "animate"))
+        p2 = _cell2(tuple(lo for lo, _ in _shape.conv_padding_pairs(
+            padding, fr.in_shape, k, _shape.ntuple(stride or 1, n, "stride", "animate"),
+            _shape.ntuple(dilation, n, "dilation", "animate"), "animate")))
+
+        def tap(o, i):  # which kernel tap carries input i to output o (o = i*s - p + a*d)
+            return tuple((o[a] - i[a] * s2[a] + p2[a]) // d2[a] for a in range(2))
+
+        if view == "scatter":
+            acc = np.zeros_like(y2)
+            partial = []
+            for c in np.ndindex(H, W):
+                hits = [_cell2(fr.outputs[j]) for j, cells in enumerate(fr.cells)
+                        if any(_cell2(cc) == c for cc in cells)]
+                for o in hits:
+                    acc[o] += x2[c] * w2[tap(o, c)]
+                partial.append(acc.copy())
+                terms.append(f"x{list(c) if n == 2 else [c[1]]} = {_fmt(x2[c])} spreads "
+                             f"{_fmt(x2[c])} x kernel onto {len(hits)} outputs")
+            np.testing.assert_allclose(acc, y2)  # the scatter adds up to the layer's output
+        else:
+            for j, cells in enumerate(fr.cells):
+                o = _cell2(fr.outputs[j])
+                parts = [f"{_fmt(xv(c))}*{_fmt(w2[tap(o, _cell2(c))])}" for c in cells]
+                terms.append(_sum_text(parts, y2[o]))
+    else:
+        for j, cells in enumerate(fr.cells):
+            o = _cell2(fr.outputs[j])
+            if base == "conv":
+                parts = [f"{_fmt(xv(c))}*{_fmt(wv)}" for c, wv in zip(cells, w2.ravel())]
+                terms.append(_sum_text(parts, y2[o]))
+            else:
+                inside = [xv(c) for c in cells if all(0 <= a < b for a, b in
+                                                      zip(_cell2(c), (H, W)))]
+                vals = ", ".join(_fmt(v) for v in (inside if base == "maxpool"
+                                                    else [xv(c) for c in cells]))
+                fn = "max" if base == "maxpool" else "mean"
+                terms.append(f"{fn}({vals}) = {_fmt(y2[o])}")
+    return Values(x2, w2, y2, terms, partial)
+
+
+def _sum_text(parts: list, total: float) -> str:
+    if len(parts) > 9:
+        parts = parts[:4] + ["..."] + parts[-2:]
+    return (" + ".join(parts) if parts else "0") + f" = {_fmt(total)}"
+
+
+def _kernel_of(fr: Frames):
+    return fr.kernel
+
+
+_COL = dict(input="#9ecae1", pad="white", window="#08519c", window_pad="#6baed6",
+            out="#f0f0f0", out_now="#fd8d3c", out_done="#fdd0a2", kernel="#c7e9c0")
+
+
+def _legend_handles(fr: Frames, view: str, has_values: bool):
+    from matplotlib.patches import Patch
+
+    base = fr.kind[:-2]
+    if base == "conv_transpose" and view == "scatter":
+        items = [("input", _COL["input"]), ("the input value spreading", _COL["window"]),
+                 ("outputs it adds value x kernel to", _COL["out_now"]),
+                 ("outputs with partial sums", _COL["out_done"])]
+    else:
+        feed = "inputs under the kernel" if base != "conv_transpose" else "inputs feeding it"
+        items = [("input", _COL["input"]), (feed, _COL["window"])]
+        if any(p != (0, 0) for p in fr.pads):
+            items.append(("padding (zeros)" if base != "maxpool" else "padding (-inf)",
+                          _COL["pad"]))
+        items += [("output being computed", _COL["out_now"]), ("outputs done", _COL["out_done"])]
+    if has_values and base in ("conv", "conv_transpose"):
+        items.append(("kernel weights", _COL["kernel"]))
+    return [Patch(facecolor=c, edgecolor="#555555", label=t) for t, c in items]
+
+
+def _draw(ax, fr: Frames, j: int, title: str, vals: Values | None = None,
+          view: str = "gather") -> None:
     from matplotlib.patches import Rectangle
 
     ax.clear()
@@ -81,7 +247,16 @@ def _draw(ax, fr: Frames, j: int, title: str) -> None:
     ax.axis("off")
     H, W = _grid2(fr.in_shape)
     (plo_h, phi_h), (plo_w, phi_w) = (((0, 0),) + fr.pads) if len(fr.pads) == 1 else fr.pads
-    cells = {_cell2(c) for c in fr.cells[j]}
+    scatter = view == "scatter"
+    oh, ow = _grid2(fr.out_shape)
+    if scatter:  # frame j = input cell j spreading to the outputs that read it
+        src = tuple(int(v) for v in np.unravel_index(j, (H, W)))
+        cells = {src}
+        targets = {_cell2(fr.outputs[q]) for q, cs in enumerate(fr.cells)
+                   if any(_cell2(c) == src for c in cs)}
+    else:
+        cells = {_cell2(c) for c in fr.cells[j]}
+    fs = 8 if vals is not None else 0
     # windows reaching past the drawn padding (ceil_mode) extend the grid
     all_r = [c[0] for c in cells] + [-plo_h, H + phi_h - 1]
     all_c = [c[1] for c in cells] + [-plo_w, W + phi_w - 1]
@@ -89,82 +264,157 @@ def _draw(ax, fr: Frames, j: int, title: str) -> None:
     for r in range(r0, r1 + 1):
         for c in range(c0, c1 + 1):
             inside = 0 <= r < H and 0 <= c < W
-            face = "#9ecae1" if inside else "white"
+            face = _COL["input"] if inside else _COL["pad"]
             if (r, c) in cells:
-                face = "#08519c" if inside else "#6baed6"
+                face = _COL["window"] if inside else _COL["window_pad"]
             ax.add_patch(Rectangle((c, -r), 1, 1, facecolor=face, edgecolor="#555555",
                                    linestyle="-" if inside else "--", linewidth=0.8))
-    # the output grid, to the right
-    oh, ow = _grid2(fr.out_shape)
+            in_pad = -plo_h <= r < H + phi_h and -plo_w <= c < W + phi_w
+            if fs and in_pad:  # cells past the padding (ceil_mode) are skipped, not zeros
+                v = vals.x[r, c] if inside else (-np.inf if fr.kind.startswith("maxpool") else 0)
+                ax.text(c + 0.5, -r + 0.5, "-inf" if v == -np.inf else _fmt(v), ha="center",
+                        va="center", fontsize=fs, color="white" if (r, c) in cells and inside
+                        else "black")
+    ax.text(c0, -r0 + 1.15, "input" + (" (dashed: padding)" if (plo_h, phi_h, plo_w, phi_w)
+                                       != (0, 0, 0, 0) else ""), fontsize=7)
     x0 = c1 + 2.5
-    cur = _cell2(fr.outputs[j])
+    if vals is not None and vals.w is not None:  # the kernel, between input and output
+        kh, kw = vals.w.shape
+        for r in range(kh):
+            for c in range(kw):
+                ax.add_patch(Rectangle((x0 + c, -r), 1, 1, facecolor=_COL["kernel"],
+                                       edgecolor="#555555", linewidth=0.8))
+                ax.text(x0 + c + 0.5, -r + 0.5, _fmt(vals.w[r, c]), ha="center", va="center",
+                        fontsize=fs)
+        ax.text(x0, 1.15, "kernel", fontsize=7)
+        x0 += kw + 1.5
+    cur = None if scatter else _cell2(fr.outputs[j])
+    y_top = -r0 + min(0, r0)
     for r in range(oh):
         for c in range(ow):
             idx = r * ow + c
-            face = "#fd8d3c" if (r, c) == cur else ("#fdd0a2" if idx < j else "#f0f0f0")
+            if scatter:
+                face = _COL["out_now"] if (r, c) in targets else (
+                    _COL["out_done"] if vals is None or vals.partial[j][r, c] != 0 or
+                    idx < 0 else _COL["out"])
+                if vals is None:
+                    face = _COL["out_now"] if (r, c) in targets else _COL["out"]
+            else:
+                face = _COL["out_now"] if (r, c) == cur else (_COL["out_done"] if idx < j
+                                                             else _COL["out"])
             ax.add_patch(Rectangle((x0 + c, -r - r0 + min(0, r0)), 1, 1, facecolor=face,
                                    edgecolor="#555555", linewidth=0.8))
+            if fs:
+                v = vals.partial[j][r, c] if scatter else (vals.y[r, c] if idx <= j else None)
+                if v is not None:
+                    ax.text(x0 + c + 0.5, -r - r0 + min(0, r0) + 0.5, _fmt(v), ha="center",
+                            va="center", fontsize=fs)
+    ax.text(x0, y_top + 1.15, "output" + (" (partial sums)" if scatter and fs else ""),
+            fontsize=7)
+    bottom = -max(r1, oh - 1 + r0 - min(0, r0)) - 0.5
+    if vals is not None:
+        ax.text(c0, bottom - 0.4, vals.terms[j], fontsize=7, va="top", family="monospace")
+        bottom -= 1.2
     ax.set_xlim(c0 - 0.5, x0 + ow + 0.5)
-    ax.set_ylim(-max(r1, oh - 1) - 0.5, -r0 + 1.5)
-    ax.set_title(title, fontsize=9)
+    ax.set_ylim(bottom, -r0 + 2.0)
+    ax.set_title(title, fontsize=8)
+
+
+def _describe(kind: str, fr: Frames, kernel, stride, padding, dilation, view: str) -> str:
+    desc = (f"{kind}: in {'x'.join(map(str, fr.in_shape))}, k {kernel}, s {stride}, "
+            f"p {padding} -> out {'x'.join(map(str, fr.out_shape))}")
+    d = _shape.ntuple(dilation, len(fr.in_shape), "dilation", "animate")
+    if any(v != 1 for v in d):
+        # torch counts the step between taps, some notes count the gaps: say both
+        dd = "x".join(map(str, d))
+        gaps = "x".join(str(v - 1) for v in d)
+        desc += (f"\ndilation {dd} (torch: taps {dd} apart) = {gaps} gap(s) = notes' "
+                 f"'dilation {gaps}'")
+    if view == "scatter":
+        desc += "\nscatter view: each input value spreads value x kernel onto k x k outputs"
+    return desc
 
 
 def animate(kind: str, in_size, kernel, stride=None, padding=0, dilation=1, output_padding=0,
             ceil_mode: bool = False, out: str | os.PathLike | None = "conv.gif",
             frames_dir: str | os.PathLike | None = None, fps: float = 1.5,
-            cell_px: int = 28) -> Frames:
-    """Draw the animation of one layer as a GIF (and/or PNG frames).
+            cell_px: int | None = None, values=None, kernel_values=None,
+            view: str = "gather", seed: int = 0) -> Frames:
+    """Draw the animation of one layer as a GIF (and/or PNG frames), with a legend.
 
     Args:
         kind (str): one of ``KINDS`` (conv, conv_transpose, maxpool, avgpool; 1-d or 2-d).
-            A dilated convolution is ``conv2d`` with ``dilation > 1``.
+            A dilated convolution is ``conv2d`` with ``dilation > 1`` (torch's convention:
+            dilation 2 = taps two pixels apart = one gap, which some notes call "dilation 1").
         in_size, kernel, stride, padding, dilation, output_padding, ceil_mode: the layer.
         out (path or None): the GIF to write.
         frames_dir (path or None): also write ``frame_000.png``... there.
         fps (float): frames per second of the GIF.
+        values: None (cells only), ``"notes"`` (the notes' 4x5 image and 3x3 kernel: the first
+            output is 66), ``"ints"`` (small random integers) or an array of the input's shape:
+            draw the input, the kernel and every output value as it is computed.
+        kernel_values: the kernel's numbers (default: the notes' kernel or random integers).
+        view (str): ``"gather"`` (one frame per output: the inputs it reads) or, for a
+            transposed convolution, ``"scatter"`` (one frame per input: the k x k outputs it
+            spreads ``value x kernel`` onto, the outputs holding partial sums).
+        seed (int): the random integers' seed.
 
     Returns:
-        the :class:`Frames` drawn (one per output cell).
+        the :class:`Frames` drawn (one per output cell; the scatter view draws one per input).
 
     Example::
 
-        >>> animate("conv2d", 5, 3, stride=2, padding=1, out="conv.gif")  # doctest: +SKIP
+        >>> animate("conv2d", (4, 5), 3, values="notes", out="notes.gif")  # doctest: +SKIP
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure  # not pyplot: a notebook's backend stays as it is
     from PIL import Image
 
+    if view not in ("gather", "scatter"):
+        raise ValueError(f"animate: view must be 'gather' or 'scatter', got {view!r}")
+    if view == "scatter" and not kind.startswith("conv_transpose"):
+        raise ValueError(f"animate: view='scatter' draws a transposed convolution "
+                         f"(conv_transpose1d/2d), got {kind!r}")
     fr = animation_frames(kind, in_size, kernel, stride, padding, dilation, output_padding,
                           ceil_mode)
+    if stride is None:
+        stride = kernel if kind.startswith(("maxpool", "avgpool")) else 1
+    vals = None
+    if values is not None:
+        vals = frame_values(fr, values, kernel_values, stride, padding, dilation,
+                            output_padding, ceil_mode, seed, view)
+    if cell_px is None:
+        cell_px = 40 if vals is not None else 30
     H, W = _grid2(fr.in_shape)
     pads = (((0, 0),) + fr.pads) if len(fr.pads) == 1 else fr.pads
     oh, ow = _grid2(fr.out_shape)
-    width_cells = W + pads[1][0] + pads[1][1] + ow + 4
-    height_cells = max(H + pads[0][0] + pads[0][1], oh) + 2
-    fig = plt.figure(figsize=(width_cells * cell_px / 100, height_cells * cell_px / 100 + 0.3),
-                     dpi=100)
-    ax = fig.add_axes((0, 0, 1, 0.9))
-    if stride is None:
-        stride = kernel if kind.startswith(("maxpool", "avgpool")) else 1
-    desc = (f"{kind}: in {'x'.join(map(str, fr.in_shape))}, k {kernel}, s {stride}, "
-            f"p {padding}" + (f", d {dilation}" if dilation != 1 else "")
-            + f" -> out {'x'.join(map(str, fr.out_shape))}")
+    kw_cells = (vals.w.shape[1] + 1.5) if vals is not None and vals.w is not None else 0
+    width_cells = W + pads[1][0] + pads[1][1] + ow + 4 + kw_cells
+    height_cells = max(H + pads[0][0] + pads[0][1], oh) + 3 + (1.2 if vals is not None else 0)
+    fig_w = max(width_cells * cell_px / 100, 6.4)
+    fig_h = height_cells * cell_px / 100 + 1.2
+    fig = Figure(figsize=(fig_w, fig_h), dpi=100)
+    FigureCanvasAgg(fig)
+    legend_h = 0.55 / fig_h
+    ax = fig.add_axes((0.02, legend_h + 0.02, 0.96, 0.96 - legend_h - 0.1))
+    fig.legend(handles=_legend_handles(fr, view, vals is not None), loc="lower center",
+               ncol=3, fontsize=7, frameon=False)
+    desc = _describe(kind, fr, kernel, stride, padding, dilation, view)
+    nframes = H * W if view == "scatter" else len(fr.outputs)
     images = []
     if frames_dir is not None:
         os.makedirs(frames_dir, exist_ok=True)
     try:
-        for j in range(len(fr.outputs)):
-            _draw(ax, fr, j, desc)
+        for j in range(nframes):
+            _draw(ax, fr, j, desc, vals, view)
             fig.canvas.draw()
             rgba = np.asarray(fig.canvas.buffer_rgba())
             img = Image.fromarray(rgba[..., :3].copy())
             if frames_dir is not None:
                 img.save(os.path.join(frames_dir, f"frame_{j:03d}.png"))
-            images.append(img.convert("P", palette=Image.ADAPTIVE, colors=32))
+            images.append(img.convert("P", palette=Image.ADAPTIVE, colors=64))
     finally:
-        plt.close(fig)
+        fig.clear()
     if out is not None and images:
         images[0].save(out, save_all=True, append_images=images[1:],
                        duration=int(1000 / fps), loop=0, optimize=True)

@@ -47,6 +47,22 @@ def _x(vals) -> str:
     return " x ".join(str(v) for v in vals)
 
 
+def _notes_formula_lines(x: int, k: int, s: int, p: int, out: int) -> list[str]:
+    """The notes' (x - k + 2p)/s + 1 beside the real size, saying why they can differ."""
+    val = (x - k + 2 * p) / s + 1
+    line = [f"      the notes' (x - k + 2p)/s + 1 = ({x} - {k} + 2*{p})/{s} + 1 = {val:g}"]
+    if val != out:
+        line.append(f"      it rounds down: {val:g} -> {out} (the division is floor division: "
+                    f"a last window that would hang past the padded input is dropped)")
+    return line
+
+
+def _dilation_line(d) -> str:
+    return (f"Dilation: torch's dilation {_x(d)} = taps {_x(d)} pixels apart = "
+            f"{_x(dd - 1 for dd in d)} gap(s) between taps; notes that count the gaps call this "
+            f"'dilation {_x(dd - 1 for dd in d)}' (torch's dilation 1 = no gaps = a plain conv)")
+
+
 def explain_text(op: str, in_size, kernel, stride=None, padding=0, dilation=1, channels: int = 1,
                  out_channels: int | None = None, groups: int = 1, output_padding=0,
                  ceil_mode: bool = False, bias: bool = True) -> str:
@@ -93,10 +109,16 @@ def explain_text(op: str, in_size, kernel, stride=None, padding=0, dilation=1, c
             lines.append(f"  {names[i]}: floor(({sp[i]} + {lo} + {hi} - {d[i]}*({k[i]} - 1) - 1)"
                          f" / {s[i]}) + 1 = floor({num}/{s[i]}) + 1 = {out[i]}")
             if lo == hi and d[i] == 1:
-                lines.append(f"      the notes' (x - k + 2p)/s + 1 = ({sp[i]} - {k[i]} + "
-                             f"2*{lo})/{s[i]} + 1 = {(sp[i] - k[i] + 2 * lo) / s[i] + 1:g}")
+                lines += _notes_formula_lines(sp[i], k[i], s[i], lo, out[i])
             if isinstance(padding, str) and padding != "valid":
                 lines.append(f"      padding '{padding}' resolves to (lo, hi) = ({lo}, {hi})")
+            if padding == "same":
+                lines.append(f"      SAME gives ceil(x/s) = ceil({sp[i]}/{s[i]}) = "
+                             f"{-(-sp[i] // s[i])}: it pads just enough that every input pixel "
+                             f"is covered (TensorFlow's rule); a note's floor(x/s) = "
+                             f"{sp[i] // s[i]} agrees only when s divides x")
+        if any(dd != 1 for dd in d):
+            lines.append(_dilation_line(d))
         params = _shape.conv_params(channels, cout, k, groups, bias)
         cg = channels // groups
         macs = cout * math.prod(out) * cg * math.prod(k)
@@ -170,7 +192,10 @@ _SPHERE_OPS = ["sphereconv", "meshconv"]
 
 
 def _add_explain(p: argparse.ArgumentParser) -> None:
-    p.add_argument("layer", choices=_OPS + _SPHERE_OPS, help="the layer to explain")
+    p.add_argument("layer", nargs="?", choices=_OPS + _SPHERE_OPS, help="the layer to explain")
+    # the notes' worked example (4x5 image, 3x3 kernel, first output 66), step by step
+    p.add_argument("--example", choices=("notes",), default=None,
+                   help="print a worked example with every number instead of a layer")
     p.add_argument("--in", dest="in_size", default="32", help="input size, e.g. 32 or 28x32")
     p.add_argument("--kernel", default="3", help="kernel size, e.g. 5 or 3x5")
     p.add_argument("--stride", default=None, help="stride (pooling: default the kernel)")
@@ -189,6 +214,14 @@ def _add_explain(p: argparse.ArgumentParser) -> None:
 
 
 def _run_explain(args) -> int:
+    if args.example == "notes":
+        from convnp.tools.notes import notes_example_text
+
+        print(notes_example_text())
+        return 0
+    if args.layer is None:
+        raise ValueError("give a layer (e.g. `convnp explain conv2d --in 32 --kernel 5`) or "
+                         "--example notes")
     if args.layer == "sphereconv":
         from convnp.sphere.explain import explain_sphere_conv
 
@@ -279,6 +312,12 @@ def _add_animate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="conv.gif", help="the GIF to write")
     p.add_argument("--frames", default=None, metavar="DIR", help="also write PNG frames here")
     p.add_argument("--fps", type=float, default=1.5)
+    p.add_argument("--values", default=None, choices=("notes", "ints"),
+                   help="draw numbers: the notes' 4x5 image and 3x3 kernel (66), or small random "
+                        "integers; each output value appears as it is computed")
+    p.add_argument("--view", default="gather", choices=("gather", "scatter"),
+                   help="transposed conv: 'scatter' draws each input value spreading onto k x k "
+                        "outputs")
 
 
 def _ints(text, what):
@@ -291,11 +330,15 @@ def _ints(text, what):
 def _run_animate(args) -> int:
     from convnp.tools.animate import animate
 
-    fr = animate(args.layer, _ints(args.in_size, "--in"), _ints(args.kernel, "--kernel"),
+    in_size = args.in_size
+    if args.values == "notes" and in_size == "5":  # the default size: take the notes' 4x5
+        in_size = "4x5"
+    fr = animate(args.layer, _ints(in_size, "--in"), _ints(args.kernel, "--kernel"),
                  _ints(args.stride, "--stride"), args.padding, _ints(args.dilation, "--dilation"),
                  _ints(args.output_padding, "--output-padding"), args.ceil_mode, args.out,
-                 args.frames, args.fps)
-    print(f"wrote {args.out} ({len(fr.outputs)} frames: input {fr.in_shape} -> output "
+                 args.frames, args.fps, values=args.values, view=args.view)
+    nfr = (math.prod(fr.in_shape) if args.view == "scatter" else len(fr.outputs))
+    print(f"wrote {args.out} ({nfr} frames: input {fr.in_shape} -> output "
           f"{fr.out_shape})" + (f" and PNG frames in {args.frames}" if args.frames else ""))
     return 0
 
@@ -304,13 +347,17 @@ def _add_show(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", help="a run directory written by `convnp train`")
     p.add_argument("image", help="an image file")
     p.add_argument("--out", default=None, help="output folder (default RUN_DIR/show)")
-    p.add_argument("--max-maps", type=int, default=16)
+    p.add_argument("--max-maps", type=int, default=16, help="maps drawn per layer (the "
+                   "strongest)")
+    p.add_argument("--no-prepare", action="store_true", help="only resize the image (see "
+                   "`convnp predict --help`)")
 
 
 def _run_show(args) -> int:
     from convnp.tools.show import show_run
 
-    paths = show_run(args.run_dir, args.image, args.out, args.max_maps)
+    paths = show_run(args.run_dir, args.image, args.out, args.max_maps,
+                     prepare=not args.no_prepare)
     print("\n".join(paths))
     return 0
 
