@@ -150,6 +150,7 @@ class Runner:
 
     def __init__(self, cwd: Path):
         self.cwd, self.last_run, self.skipped, self.ns = cwd, None, [], {"__name__": "__docs__"}
+        self.runs = 0
 
     def small(self, argv: list[str]) -> list[str] | None:
         """argv with the small settings, or None when it cannot run offline."""
@@ -168,7 +169,8 @@ class Runner:
             if "--no-progress" not in argv:
                 argv.append("--no-progress")
             if "--out" not in argv:
-                argv += ["--out", f"runs/docs-{len(self.skipped)}-{os.getpid()}"]
+                self.runs += 1  # each documented run gets its own folder
+                argv += ["--out", f"runs/docs-{self.runs}-{os.getpid()}"]
             self.last_run = argv[argv.index("--out") + 1]
         elif cmd == "train":  # --resume: one more epoch at most
             argv = _set(argv, "--epochs", "2")
