@@ -25,6 +25,8 @@ from convnp.autograd.function import Function
 __all__ = ["pad"]
 
 PAD_MODES = ("constant", "reflect", "replicate", "circular")
+# the convolutions' padding_mode names: 'zeros' for constant-0, then every other mode
+CONV_PADDING_MODES = ("zeros",) + tuple(m for m in PAD_MODES if m != "constant")
 # PyTorch pads reflect/replicate axes first and crops afterwards (the border may read values the
 # crop removes); constant and circular axes are cropped first (the wrap reads the cropped data)
 _PAD_THEN_CROP = ("reflect", "replicate")
