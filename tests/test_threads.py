@@ -165,9 +165,9 @@ def test_conv_layers_take_the_chunk_kernels(monkeypatch):
     gradient); a grouped conv and the NumPy path never do."""
     calls = []
     for name in ("_grid_fwd_chunks", "_grid_bwdw_chunks", "_col2im_chunks"):
-        real = getattr(C, name)
-        monkeypatch.setattr(C, name, lambda *a, real=real, name=name: (calls.append(name),
-                                                                          real(*a))[1])
+        real = getattr(chunked, name)
+        monkeypatch.setattr(chunked, name, lambda *a, real=real, name=name: (
+            calls.append(name), real(*a))[1])
     x = convnp.tensor(rand(3, 6, 14, 14), requires_grad=True)
     w = convnp.tensor(rand(16, 6, 5, 5), requires_grad=True)
     convnp.nn.functional.conv2d(x, w).sum().backward()

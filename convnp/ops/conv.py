@@ -47,38 +47,37 @@ _conv_bwd_weight = _dispatch.conv_bwd_weight
 # ---------------------------------------------------------------------------------------------
 # the reference: pad once, loop over kernel offsets, one GEMM
 # ---------------------------------------------------------------------------------------------
-def _windows(xp, k, s, d, out_sp) -> np.ndarray:
-    """(N, C, K, P) values of the padded ``xp`` (N, C, *Sp) under every kernel tap (im2col)."""
+def _windows(xp, k, s, d, out_sp, groups) -> np.ndarray:
+    """(N, g, Cg*K, P) values of the padded ``xp`` (N, C, *Sp) under every kernel tap (im2col)."""
     N, C = xp.shape[:2]
-    cols = np.empty((N, C, math.prod(k), math.prod(out_sp)), xp.dtype)
+    K, P = math.prod(k), math.prod(out_sp)
+    cols = np.empty((N, C, K, P), xp.dtype)
     for j, _, idx in _window.taps(k, s, d, out_sp):
-        cols[:, :, j] = xp[idx].reshape(N, C, -1)
-    return cols
+        cols[:, :, j] = xp[idx].reshape(N, C, P)
+    return cols.reshape(N, groups, (C // groups) * K, P)
 
 
 def reference_fwd(x, w, pads, s, d, groups) -> np.ndarray:
     """Zero-padded cross-correlation: x (N, C, *sp), w (O, C/g, *k) -> (N, O, *out)."""
-    N, C = x.shape[:2]
-    O, cg = w.shape[:2]
-    k = w.shape[2:]
+    O, k = w.shape[0], w.shape[2:]
     xp = _padding.pad_nd(x, pads, "constant")
     out_sp = tuple((n - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i, n in enumerate(xp.shape[2:]))
-    cols = _windows(xp, k, s, d, out_sp).reshape(N, groups, cg * math.prod(k), -1)
+    cols = _windows(xp, k, s, d, out_sp, groups)  # (N, g, Cg*K, P)
     y = np.matmul(w.reshape(groups, O // groups, -1), cols)  # (N, g, Og, P)
-    return y.reshape(N, O, *out_sp)
+    return y.reshape(x.shape[0], O, *out_sp)
 
 
 def reference_bwd_data(gy, w, x_shape, pads, s, d, groups) -> np.ndarray:
     """Adjoint of ``reference_fwd`` w.r.t. x: the GEMM w^T gy, each tap's rows added back."""
     N, C = x_shape[:2]
-    O, cg = w.shape[:2]
-    k, out_sp = w.shape[2:], gy.shape[2:]
+    O, k, out_sp = w.shape[0], w.shape[2:], gy.shape[2:]
+    K, P = math.prod(k), math.prod(out_sp)
     wt = w.reshape(groups, O // groups, -1).transpose(0, 2, 1)  # (g, Cg*K, Og)
-    G = np.matmul(wt, gy.reshape(N, groups, O // groups, -1)).reshape(N, C, math.prod(k), -1)
+    G = np.matmul(wt, gy.reshape(N, groups, O // groups, P)).reshape(N, C, K, *out_sp)
     gxp = np.zeros((N, C) + tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], pads)),
                    gy.dtype)
     for j, _, idx in _window.taps(k, s, d, out_sp):
-        gxp[idx] += G[:, :, j].reshape(N, C, *out_sp)
+        gxp[idx] += G[:, :, j]
     return np.ascontiguousarray(_padding.pad_nd(gxp, [(-lo, -hi) for lo, hi in pads],
                                                 "constant"))
 
@@ -86,11 +85,10 @@ def reference_bwd_data(gy, w, x_shape, pads, s, d, groups) -> np.ndarray:
 def reference_bwd_weight(x, gy, k, pads, s, d, groups) -> np.ndarray:
     """Gradient w.r.t. the weight: sum over images of gy @ windows^T -> (O, C/g, *k)."""
     N, C = x.shape[:2]
-    O = gy.shape[1]
-    xp = _padding.pad_nd(x, pads, "constant")
-    cols = _windows(xp, k, s, d, gy.shape[2:]).reshape(N, groups, (C // groups) * math.prod(k),
-                                                      -1)
-    gw = np.matmul(gy.reshape(N, groups, O // groups, -1), cols.transpose(0, 1, 3, 2)).sum(0)
+    O, out_sp = gy.shape[1], gy.shape[2:]
+    cols = _windows(_padding.pad_nd(x, pads, "constant"), k, s, d, out_sp, groups)
+    g4 = gy.reshape(N, groups, O // groups, math.prod(out_sp))
+    gw = np.matmul(g4, cols.transpose(0, 1, 3, 2)).sum(0)  # (g, Og, Cg*K)
     return gw.reshape(O, C // groups, *k)
 
 

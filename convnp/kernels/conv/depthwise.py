@@ -109,9 +109,10 @@ def dw_bwd_weight_np(x, gy, k, pads, s, d) -> np.ndarray:
     out_sp = gy.shape[2:]
     xp = _pad_zero(x, pads)
     gw = np.empty((C, m, *k), gy.dtype)
-    g5 = gy.reshape(N, C, m, -1)  # (N, C, m, P)
+    P = int(np.prod(out_sp))
+    g5 = gy.reshape(N, C, m, P)
     for _, t, idx in taps(k, s, d, out_sp):
-        xv = xp[idx].reshape(N, C, 1, -1)
+        xv = xp[idx].reshape(N, C, 1, P)
         gw[(slice(None), slice(None)) + t] = np.einsum("ncmp,ncxp->cm", g5, xv)
     return gw.reshape(C * m, 1, *k)
 

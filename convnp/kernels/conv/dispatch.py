@@ -180,7 +180,8 @@ def _table() -> dict[str, dict[str, Kernel]]:
     ], "bwd_weight": [
         Kernel("im2col", "bwd_weight", _any_ok, lambda x, gy, g: gemm.im2col_bwd_weight(
             x, gy, g.k, g.pads, g.s, g.d, g.groups)),
-        Kernel("1x1", "bwd_weight", lambda g, dt: g.K == 1 and g.unpadded and g.stride1,
+        Kernel("1x1", "bwd_weight", lambda g, dt: (g.K == 1 and g.unpadded and g.stride1
+                                                   and g.sizes()["x"] > 0 and g.sizes()["y"] > 0),
                lambda x, gy, g: gemm.conv1x1_bwd_weight(x, gy, g.groups)),
         Kernel("depthwise", "bwd_weight", lambda g, dt: g.depthwise and _numba(g, dt),
                lambda x, gy, g: depthwise.dw_bwd_weight_nb(x, gy, g.k, g.pads, g.s, g.d)),
@@ -283,8 +284,7 @@ def _pick_bwd_weight(g: Geometry, dtype, threads) -> str:
         return "grid-direct" if direct else "grid-chunked" if chunked_ok else "grid-gemm"
     if (g.K > 1 or not g.stride1) and chunked_ok:
         return "gather-chunked"
-    if g.K == 1 and g.stride1 and g.unpadded and g.sizes()["x"] and g.sizes()["y"] \
-            and _blas.available() and threads > 1:
+    if KERNELS["bwd_weight"]["1x1"].accepts(g, dtype) and _blas.available() and threads > 1:
         return "1x1"
     return "im2col"
 

@@ -132,8 +132,9 @@ def conv1x1_bwd_data(gy, w, x_shape, groups) -> np.ndarray:
     O = w.shape[0]
     cg, og = C // groups, O // groups
     gx = np.empty(x_shape, gy.dtype)
+    P = math.prod(x_shape[2:])
     wt = w.reshape(groups, og, cg).transpose(0, 2, 1)  # (g, Cg, Og)
-    _blas.matmul(wt, gy.reshape(N, groups, og, -1), out=gx.reshape(N, groups, cg, -1))
+    _blas.matmul(wt, gy.reshape(N, groups, og, P), out=gx.reshape(N, groups, cg, P))
     return gx
 
 
