@@ -22,6 +22,7 @@ along every spatial axis first, which gives the true convolution of the slides
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -116,7 +117,7 @@ _register_reference()
 # autograd Functions
 # ---------------------------------------------------------------------------------------------
 def _bias_grad(g: np.ndarray) -> np.ndarray:
-    # per-channel sum as a product with a ones vector: runs in BLAS (PERF-NOTES point 5)
+    # per-channel sum as a product with a ones vector: runs in BLAS
     N, O = g.shape[:2]
     g3 = g.reshape(N, O, -1)
     return _blas.matmul(g3, np.ones(g3.shape[2], g.dtype)).sum(axis=0)
@@ -126,96 +127,117 @@ def _bias_add(y: np.ndarray, b: np.ndarray) -> None:
     y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
 
 
+class _Cfg(NamedTuple):
+    """What a convolution Function keeps for its backward besides the saved arrays."""
+
+    pads: tuple
+    s: tuple
+    d: tuple
+    groups: int
+    modes: tuple  # convnp.ops.padding's mode names, one per spatial axis
+    flip: bool
+    batched: bool
+    has_bias: bool
+
+
+def _conv_pads(pads, modes) -> tuple:
+    """The padding left to the zero-padded kernels: all of it for zeros, none once padded."""
+    if _no_pad(pads) or all(m == "constant" for m in modes):
+        return pads
+    return ((0, 0),) * len(pads)
+
+
+def _pad_first(a, pads, modes) -> np.ndarray:
+    """``a`` padded by its (non-zero) modes; as is when the kernels pad (zeros)."""
+    return a if _conv_pads(pads, modes) is pads else _padding.pad_nd(a, pads, modes)
+
+
+def _pad_adjoint(g, pads, modes, shape) -> np.ndarray:
+    """The adjoint of ``_pad_first``: a padded array's gradient folded back onto ``shape``."""
+    return g if _conv_pads(pads, modes) is pads else _padding.pad_nd_backward(g, pads, modes,
+                                                                              shape)
+
+
+def _transposed(g, we, shape, cfg: "_Cfg") -> np.ndarray:
+    """The transposed convolution of ``g`` onto ``shape``: the zero-padded kernels' adjoint, then
+    the padding's (the exact adjoint of ``_pad_first`` + the zero-padded conv)."""
+    cpads = _conv_pads(cfg.pads, cfg.modes)
+    full = shape[:2] + tuple(n + (lo + hi) * (cpads is not cfg.pads)
+                             for n, (lo, hi) in zip(shape[2:], cfg.pads))
+    gf = _conv_bwd_data(g, we, full, cpads, cfg.s, cfg.d, cfg.groups)
+    return _pad_adjoint(gf, cfg.pads, cfg.modes, shape)
+
+
+def _saved(ctx, g):
+    """(saved input, saved weight, cfg, upstream gradient with its batch axis) of a backward."""
+    a, we = ctx.saved_tensors
+    return a, we, ctx.cfg, g if ctx.cfg.batched else g[None]
+
+
+def _unbatched(gx, cfg: "_Cfg"):
+    return gx if gx is None or cfg.batched else gx[0]
+
+
+def _weight_bias_grads(ctx, a, gy, k, cfg: _Cfg, g):
+    """Weight gradient of the zero-padded conv of ``a`` with output gradient ``gy``, and the
+    bias gradient from ``g``, for the inputs that want them."""
+    gw = gb = None
+    if ctx.needs_input_grad[1]:
+        gw = _conv_bwd_weight(a, gy, k, _conv_pads(cfg.pads, cfg.modes), cfg.s, cfg.d,
+                              cfg.groups)
+        gw = _flip(gw) if cfg.flip else gw
+    if cfg.has_bias and ctx.needs_input_grad[2]:
+        gb = _bias_grad(g)
+    return gw, gb
+
+
 class ConvNd(Function):
-    """N-d convolution (cross-correlation, or true convolution with ``flip``)."""
+    """N-d convolution (cross-correlation, or true convolution with ``flip``): pad by the
+    modes, then the zero-padded kernels. Its input gradient is the transposed convolution."""
 
     @staticmethod
     def forward(ctx, x, w, b=None, *, stride, pads, dilation, groups, modes, flip, batched):
-        if not batched:
-            x = x[None]
+        x = x if batched else x[None]
         we = _flip(w) if flip else w
-        zero = all(mo == "constant" for mo in modes) or _no_pad(pads)
-        if zero:
-            xin, cpads = x, pads
-        else:
-            xin = _padding.pad_nd(x, pads, modes)
-            cpads = ((0, 0),) * len(pads)
-        y = _conv_fwd(xin, we, cpads, stride, dilation, groups, bias=b)
+        xin = _pad_first(x, pads, modes)
         ctx.save_for_backward(xin, we)
-        ctx.cfg = (x.shape, pads, cpads, stride, dilation, groups, modes, flip, zero, batched,
-                   b is not None)
+        ctx.cfg = _Cfg(pads, stride, dilation, groups, modes, flip, batched, b is not None)
+        ctx.x_shape = x.shape
+        y = _conv_fwd(xin, we, _conv_pads(pads, modes), stride, dilation, groups, bias=b)
         return y if batched else y[0]
 
     @staticmethod
     def backward(ctx, g):
-        xin, we = ctx.saved_tensors
-        x_shape, pads, cpads, s, d, groups, modes, flip, zero, batched, has_b = ctx.cfg
-        if not batched:
-            g = g[None]
-        gx = gw = gb = None
-        if ctx.needs_input_grad[0]:
-            gx = _conv_bwd_data(g, we, xin.shape, cpads, s, d, groups)
-            if not zero:
-                gx = _padding.pad_nd_backward(gx, pads, modes, x_shape)
-            if not batched:
-                gx = gx[0]
-        if ctx.needs_input_grad[1]:
-            gw = _conv_bwd_weight(xin, g, we.shape[2:], cpads, s, d, groups)
-            if flip:
-                gw = _flip(gw)
-        if has_b and ctx.needs_input_grad[2]:
-            gb = _bias_grad(g)
-        return gx, gw, gb
+        xin, we, cfg, g = _saved(ctx, g)
+        gx = _transposed(g, we, ctx.x_shape, cfg) if ctx.needs_input_grad[0] else None
+        return (_unbatched(gx, cfg), *_weight_bias_grads(ctx, xin, g, we.shape[2:], cfg, g))
 
 
 class ConvTransposeNd(Function):
-    """N-d transposed convolution: the adjoint of ``ConvNd`` w.r.t. its input."""
+    """N-d transposed convolution: the adjoint of ``ConvNd`` w.r.t. its input; its input
+    gradient is the convolution."""
 
     @staticmethod
     def forward(ctx, x, w, b=None, *, stride, pads, dilation, groups, modes, flip, out_sp,
                 batched):
-        if not batched:
-            x = x[None]
+        x = x if batched else x[None]
         we = _flip(w) if flip else w
-        N = x.shape[0]
-        cout = w.shape[1] * groups
-        zero = all(mo == "constant" for mo in modes) or _no_pad(pads)
-        out_shape = (N, cout, *out_sp)
-        if zero:
-            y = _conv_bwd_data(x, we, out_shape, pads, stride, dilation, groups)
-        else:
-            full = (N, cout) + tuple(n + lo + hi for n, (lo, hi) in zip(out_sp, pads))
-            yf = _conv_bwd_data(x, we, full, ((0, 0),) * len(pads), stride, dilation, groups)
-            y = _padding.pad_nd_backward(yf, pads, modes, out_shape)
+        ctx.cfg = _Cfg(pads, stride, dilation, groups, modes, flip, batched, b is not None)
+        y = _transposed(x, we, (x.shape[0], w.shape[1] * groups, *out_sp), ctx.cfg)
         if b is not None:
             _bias_add(y, b)
         ctx.save_for_backward(x, we)
-        ctx.cfg = (pads, stride, dilation, groups, modes, flip, zero, batched, b is not None)
         return y if batched else y[0]
 
     @staticmethod
     def backward(ctx, g):
-        x, we = ctx.saved_tensors
-        pads, s, d, groups, modes, flip, zero, batched, has_b = ctx.cfg
-        if not batched:
-            g = g[None]
-        if zero:
-            gin, cpads = g, pads
-        else:
-            gin = _padding.pad_nd(g, pads, modes)
-            cpads = ((0, 0),) * len(pads)
-        gx = gw = gb = None
+        x, we, cfg, g = _saved(ctx, g)
+        gin = _pad_first(g, cfg.pads, cfg.modes)
+        gx = None
         if ctx.needs_input_grad[0]:
-            gx = _conv_fwd(gin, we, cpads, s, d, groups, out_sp=x.shape[2:])
-            if not batched:
-                gx = gx[0]
-        if ctx.needs_input_grad[1]:
-            gw = _conv_bwd_weight(gin, x, we.shape[2:], cpads, s, d, groups)
-            if flip:
-                gw = _flip(gw)
-        if has_b and ctx.needs_input_grad[2]:
-            gb = _bias_grad(g)
-        return gx, gw, gb
+            gx = _conv_fwd(gin, we, _conv_pads(cfg.pads, cfg.modes), cfg.s, cfg.d, cfg.groups,
+                           out_sp=x.shape[2:])
+        return (_unbatched(gx, cfg), *_weight_bias_grads(ctx, gin, x, we.shape[2:], cfg, g))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,6 +325,17 @@ def _check_common(fn, input, weight, bias, n, groups, transposed):
     return x, w, groups, batched
 
 
+def _args(fn, input, weight, bias, stride, dilation, groups, padding_mode, transposed):
+    """Validated (x, w, groups, batched, stride, dilation, modes) of a (transposed) conv call."""
+    n = (_arr(weight).ndim - 2) if _arr(weight) is not None else 0
+    if not 1 <= n <= 3:
+        raise ValueError(f"{fn}: weight must have 3 to 5 dimensions, got {n + 2}")
+    x, w, groups, batched = _check_common(fn, input, weight, bias, n, groups, transposed)
+    s = _shape.ntuple(stride, n, "stride", fn, minimum=1)
+    d = _shape.ntuple(dilation, n, "dilation", fn, minimum=1)
+    return x, w, groups, batched, s, d, _modes(padding_mode, n, fn)
+
+
 def convnd(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
            padding_mode="zeros", flip: bool = False, _fn: str = "convnd"):
     """N-d convolution (1-3 spatial axes, inferred from ``weight``), PyTorch's ``conv{n}d``
@@ -335,17 +368,12 @@ def convnd(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         >>> convnd(x, w, padding="same", stride=2).shape
         (2, 4, 4, 4)
     """
-    n = (_arr(weight).ndim - 2) if _arr(weight) is not None else 0
-    if not 1 <= n <= 3:
-        raise ValueError(f"{_fn}: weight must have 3 to 5 dimensions, got {n + 2}")
     fn = _fn
-    x, w, groups, batched = _check_common(fn, input, weight, bias, n, groups, False)
-    sp = x.shape[-n:]
-    k = w.shape[2:]
-    s = _shape.ntuple(stride, n, "stride", fn, minimum=1)
-    d = _shape.ntuple(dilation, n, "dilation", fn, minimum=1)
+    x, w, groups, batched, s, d, modes = _args(fn, input, weight, bias, stride, dilation, groups,
+                                               padding_mode, False)
+    sp, k = x.shape[2 - (not batched):], w.shape[2:]
+    n = len(k)
     pads = _shape.conv_padding_pairs(padding, sp, k, s, d, fn)
-    modes = _modes(padding_mode, n, fn)
     if not _no_pad(pads) and any(m != "constant" for m in modes):
         _padding.check_pads(x.shape, pads, modes, fn)
     for i in range(n):
@@ -387,22 +415,17 @@ def conv_transposend(input, weight, bias=None, stride=1, padding=0, output_paddi
         >>> conv_transposend(x, w, stride=2, padding=1).shape
         (2, 3, 10, 10)
     """
-    n = (_arr(weight).ndim - 2) if _arr(weight) is not None else 0
-    if not 1 <= n <= 3:
-        raise ValueError(f"{_fn}: weight must have 3 to 5 dimensions, got {n + 2}")
     fn = _fn
-    x, w, groups, batched = _check_common(fn, input, weight, bias, n, groups, True)
-    sp = x.shape[-n:]
-    k = w.shape[2:]
-    s = _shape.ntuple(stride, n, "stride", fn, minimum=1)
-    d = _shape.ntuple(dilation, n, "dilation", fn, minimum=1)
     if isinstance(padding, str) and padding != "valid" or (
             isinstance(padding, (tuple, list)) and any(isinstance(p, str) for p in padding)):
         raise ValueError(f"{fn}: padding strings other than 'valid' are not supported for "
                          f"transposed convolution (got {padding!r}); pass ints, (lo, hi) pairs "
                          f"or output_size=")
+    x, w, groups, batched, s, d, modes = _args(fn, input, weight, bias, stride, dilation, groups,
+                                               padding_mode, True)
+    sp, k = x.shape[2 - (not batched):], w.shape[2:]
+    n = len(k)
     pads = _shape.conv_padding_pairs(padding, sp, k, s, d, fn)
-    modes = _modes(padding_mode, n, fn)
     if output_size is not None:
         osz = tuple(int(v) for v in output_size)
         if len(osz) not in (n, n + 1, n + 2):
@@ -434,20 +457,43 @@ def _check_dim(n: int, name: str, weight) -> None:
         raise ValueError(f"{name}: weight must have {n + 2} dimensions, got shape {wa.shape}")
 
 
-def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", flip: bool = False):
-    """1-d convolution over (N, C_in, L) or (C_in, L); see ``convnd`` for every argument.
+def _conv(n: int, doc: str):
+    """``conv{n}d``: ``convnd`` with the weight's dimensions checked and errors named."""
+    name = f"conv{n}d"
+
+    def conv(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+             padding_mode="zeros", flip: bool = False):
+        _check_dim(n, name, weight)
+        return convnd(input, weight, bias, stride, padding, dilation, groups,
+                      padding_mode=padding_mode, flip=flip, _fn=name)
+
+    conv.__name__ = conv.__qualname__ = name
+    conv.__doc__ = doc
+    return conv
+
+
+def _conv_transpose(n: int, doc: str):
+    """``conv_transpose{n}d``: ``conv_transposend`` with the weight's dimensions checked."""
+    name = f"conv_transpose{n}d"
+
+    def conv_transpose(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                       groups=1, dilation=1, *, output_size=None, padding_mode="zeros",
+                       flip: bool = False):
+        _check_dim(n, name, weight)
+        return conv_transposend(input, weight, bias, stride, padding, output_padding, groups,
+                                dilation, output_size=output_size, padding_mode=padding_mode,
+                                flip=flip, _fn=name)
+
+    conv_transpose.__name__ = conv_transpose.__qualname__ = name
+    conv_transpose.__doc__ = doc
+    return conv_transpose
+
+
+conv1d = _conv(1, """1-d convolution over (N, C_in, L) or (C_in, L); see ``convnd``.
 
     Shape: L_out = floor((L + lo + hi - dilation*(k - 1) - 1) / stride) + 1.
-    """
-    _check_dim(1, "conv1d", weight)
-    return convnd(input, weight, bias, stride, padding, dilation, groups,
-                  padding_mode=padding_mode, flip=flip, _fn="conv1d")
-
-
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", flip: bool = False):
-    """2-d convolution over (N, C_in, H, W) or (C_in, H, W); see ``convnd`` for every argument.
+    """)
+conv2d = _conv(2, """2-d convolution over (N, C_in, H, W) or (C_in, H, W); see ``convnd``.
 
     Shape: H_out = floor((H + lo + hi - dilation*(kH - 1) - 1) / stride) + 1, W_out likewise.
 
@@ -455,35 +501,16 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         >>> x = convnp.randn(1, 3, 32, 32); w = convnp.randn(6, 3, 5, 5)
         >>> conv2d(x, w).shape
         (1, 6, 28, 28)
-    """
-    _check_dim(2, "conv2d", weight)
-    return convnd(input, weight, bias, stride, padding, dilation, groups,
-                  padding_mode=padding_mode, flip=flip, _fn="conv2d")
-
-
-def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", flip: bool = False):
-    """3-d convolution over (N, C_in, D, H, W) or (C_in, D, H, W); see ``convnd``."""
-    _check_dim(3, "conv3d", weight)
-    return convnd(input, weight, bias, stride, padding, dilation, groups,
-                  padding_mode=padding_mode, flip=flip, _fn="conv3d")
-
-
-def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, output_size=None, padding_mode="zeros", flip: bool = False):
-    """1-d transposed convolution over (N, C_in, L); see ``conv_transposend``.
+    """)
+conv3d = _conv(3, """3-d convolution over (N, C_in, D, H, W) or (C_in, D, H, W); see
+    ``convnd``.""")
+conv_transpose1d = _conv_transpose(1, """1-d transposed convolution over (N, C_in, L); see
+    ``conv_transposend``.
 
     Shape: L_out = (L - 1)*stride - lo - hi + dilation*(k - 1) + output_padding + 1.
-    """
-    _check_dim(1, "conv_transpose1d", weight)
-    return conv_transposend(input, weight, bias, stride, padding, output_padding, groups,
-                            dilation, output_size=output_size, padding_mode=padding_mode,
-                            flip=flip, _fn="conv_transpose1d")
-
-
-def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, output_size=None, padding_mode="zeros", flip: bool = False):
-    """2-d transposed convolution over (N, C_in, H, W); see ``conv_transposend``.
+    """)
+conv_transpose2d = _conv_transpose(2, """2-d transposed convolution over (N, C_in, H, W); see
+    ``conv_transposend``.
 
     Shape: H_out = (H - 1)*stride - lo - hi + dilation*(kH - 1) + output_padding + 1.
 
@@ -491,17 +518,6 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         >>> x = convnp.randn(1, 64, 28, 28); w = convnp.randn(64, 32, 4, 4)
         >>> conv_transpose2d(x, w, stride=2, padding=1).shape
         (1, 32, 56, 56)
-    """
-    _check_dim(2, "conv_transpose2d", weight)
-    return conv_transposend(input, weight, bias, stride, padding, output_padding, groups,
-                            dilation, output_size=output_size, padding_mode=padding_mode,
-                            flip=flip, _fn="conv_transpose2d")
-
-
-def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, output_size=None, padding_mode="zeros", flip: bool = False):
-    """3-d transposed convolution over (N, C_in, D, H, W); see ``conv_transposend``."""
-    _check_dim(3, "conv_transpose3d", weight)
-    return conv_transposend(input, weight, bias, stride, padding, output_padding, groups,
-                            dilation, output_size=output_size, padding_mode=padding_mode,
-                            flip=flip, _fn="conv_transpose3d")
+    """)
+conv_transpose3d = _conv_transpose(3, """3-d transposed convolution over (N, C_in, D, H, W); see
+    ``conv_transposend``.""")

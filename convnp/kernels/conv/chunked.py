@@ -73,13 +73,9 @@ def _grid_patches(xpf, offs, b0, nb, p0, Lc):  # pragma: no cover - compiled
     cols = np.empty((C * K, nb * Lc), xpf.dtype)
     for c in range(C):
         for t in range(K):
-            row = cols[c * K + t]
             off = offs[t] + p0
-            for bi in range(nb):
-                src = xpf[b0 + bi, c]
-                d0 = bi * Lc
-                for i in range(Lc):
-                    row[np.uintp(d0 + i)] = src[np.uintp(off + i)]
+            for bi in range(nb):  # one contiguous run per (channel, tap, image)
+                cols[c * K + t, bi * Lc:(bi + 1) * Lc] = xpf[b0 + bi, c, off:off + Lc]
     return cols
 
 

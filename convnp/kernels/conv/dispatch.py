@@ -237,27 +237,21 @@ def select(op: str, g: Geometry, dtype, threads: int) -> Kernel:
         if not kern.accepts(g, dtype):
             raise ValueError(f"select: the forced {op} kernel {forced!r} cannot run {g}")
         return kern
+    if g.depthwise:  # one input channel per group: tap loops per channel plane, every op
+        return KERNELS[op]["depthwise" if backend.use_numba() else "depthwise-numpy"]
+    if op != "bwd_weight" and KERNELS[op]["1x1"].accepts(g, dtype):  # a plain GEMM
+        return KERNELS[op]["1x1"]
     pick = {"fwd": _pick_fwd, "bwd_data": _pick_bwd_data, "bwd_weight": _pick_bwd_weight}[op]
     return KERNELS[op][pick(g, dtype, threads)]
 
 
 def _pick_fwd(g: Geometry, dtype, threads) -> str:
-    if g.depthwise:
-        return "depthwise" if backend.use_numba() else "depthwise-numpy"
-    if g.K == 1 and g.unpadded:
-        return "1x1"
     if g.stride1:
         return _grid_name(g, dtype)
-    if _chunked_ok("fwd", g, dtype):
-        return "gather-chunked"
-    return "im2col"
+    return "gather-chunked" if _chunked_ok("fwd", g, dtype) else "im2col"
 
 
 def _pick_bwd_data(g: Geometry, dtype, threads) -> str:
-    if g.depthwise:
-        return "depthwise" if backend.use_numba() else "depthwise-numpy"
-    if g.K == 1 and g.unpadded and g.stride1 and tuple(g.out_sp) == tuple(g.sp):
-        return "1x1"
     if g.stride1:
         # the input gradient is a full correlation of gy with the dual weight (duals reuse
         # each other); valid when the padding does not exceed the kernel extent
@@ -268,16 +262,13 @@ def _pick_bwd_data(g: Geometry, dtype, threads) -> str:
     elif all(v == 1 for v in g.d) and g.K > 1 and not _chunked_ok("bwd_data", g, dtype):
         # strided: with the chunk kernels, one parallel GEMM + scatter beats the s^n phases
         return "polyphase"
-    if _chunked_ok("bwd_data", g, dtype):
-        return "col2im-chunked"
-    return "col2im"
+    return "col2im-chunked" if _chunked_ok("bwd_data", g, dtype) else "col2im"
 
 
 def _pick_bwd_weight(g: Geometry, dtype, threads) -> str:
-    if g.depthwise:
-        return "depthwise" if backend.use_numba() else "depthwise-numpy"
     chunked_ok = _chunked_ok("bwd_weight", g, dtype)
     if g.K > 1 and g.stride1:
+        # few channels: the direct loops, unless the chunk kernels run and the outputs are many
         direct = _direct_ok(g, dtype) and (
             g.O * g.C * g.K <= _GRID_DIRECT_FWD_MAX if chunked_ok
             else g.C * g.K <= _GRID_DIRECT_BWDW_MAX)
@@ -285,7 +276,7 @@ def _pick_bwd_weight(g: Geometry, dtype, threads) -> str:
     if (g.K > 1 or not g.stride1) and chunked_ok:
         return "gather-chunked"
     if KERNELS["bwd_weight"]["1x1"].accepts(g, dtype) and _blas.available() and threads > 1:
-        return "1x1"
+        return "1x1"  # per-image GEMMs on every thread
     return "im2col"
 
 
