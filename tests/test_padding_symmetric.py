@@ -155,3 +155,12 @@ def test_symmetric_errors_name_the_limit():
         F.conv1d(x, convnp.tensor(rand(1, 1, 3)), padding=4, padding_mode="symmetric")
     with pytest.raises(ValueError, match="conv_matrix: symmetric padding"):
         conv_matrix(rand(1, 1, 3), (1, 3), padding=4, padding_mode="symmetric")
+
+
+def test_onnx_export_names_symmetric_as_unsupported(tmp_path):
+    pytest.importorskip("onnx")
+    from convnp import onnx as conv_onnx
+
+    m = nn.Conv2d(1, 2, 3, padding=1, padding_mode="symmetric")
+    with pytest.raises(Exception, match="padding mode 'symmetric'"):
+        conv_onnx.export(m, (convnp.randn(1, 1, 5, 5),), str(tmp_path / "m.onnx"))

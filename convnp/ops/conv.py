@@ -127,6 +127,11 @@ def _bias_add(y: np.ndarray, b: np.ndarray) -> None:
     y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
 
 
+def _pad_names(modes) -> tuple:
+    """The conv's padding_mode names in convnp.ops.padding's: 'zeros' is constant padding."""
+    return tuple("constant" if m == "zeros" else m for m in modes)
+
+
 class _Cfg(NamedTuple):
     """What a convolution Function keeps for its backward besides the saved arrays."""
 
@@ -197,7 +202,7 @@ class ConvNd(Function):
 
     @staticmethod
     def forward(ctx, x, w, b=None, *, stride, pads, dilation, groups, modes, flip, batched):
-        x = x if batched else x[None]
+        x, modes = (x if batched else x[None]), _pad_names(modes)
         we = _flip(w) if flip else w
         xin = _pad_first(x, pads, modes)
         ctx.save_for_backward(xin, we)
@@ -220,7 +225,7 @@ class ConvTransposeNd(Function):
     @staticmethod
     def forward(ctx, x, w, b=None, *, stride, pads, dilation, groups, modes, flip, out_sp,
                 batched):
-        x = x if batched else x[None]
+        x, modes = (x if batched else x[None]), _pad_names(modes)
         we = _flip(w) if flip else w
         ctx.cfg = _Cfg(pads, stride, dilation, groups, modes, flip, batched, b is not None)
         y = _transposed(x, we, (x.shape[0], w.shape[1] * groups, *out_sp), ctx.cfg)
@@ -267,8 +272,7 @@ def _modes(padding_mode, n: int, fn: str) -> tuple[str, ...]:
     for m in modes:
         if m not in PADDING_MODES:
             raise ValueError(f"{fn}: padding_mode must be one of {PADDING_MODES}, got {m!r}")
-    # the engine speaks convnp.ops.padding's names: 'zeros' is constant padding with 0
-    return tuple("constant" if m == "zeros" else m for m in modes)
+    return modes
 
 
 def _check_common(fn, input, weight, bias, n, groups, transposed):
@@ -374,7 +378,7 @@ def convnd(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     sp, k = x.shape[2 - (not batched):], w.shape[2:]
     n = len(k)
     pads = _shape.conv_padding_pairs(padding, sp, k, s, d, fn)
-    if not _no_pad(pads) and any(m != "constant" for m in modes):
+    if not _no_pad(pads) and any(m != "zeros" for m in modes):
         _padding.check_pads(x.shape, pads, modes, fn)
     for i in range(n):
         eff = d[i] * (k[i] - 1) + 1
@@ -443,7 +447,7 @@ def conv_transposend(input, weight, bias=None, stride=1, padding=0, output_paddi
     if any(o <= 0 for o in out_sp):
         raise RuntimeError(f"{fn}: output size {out_sp} is not positive (input {x.shape}, "
                            f"weight {w.shape}, padding {pads}, stride {s}, dilation {d})")
-    if not _no_pad(pads) and any(m != "constant" for m in modes):
+    if not _no_pad(pads) and any(m != "zeros" for m in modes):
         _padding.check_pads((x.shape[0], w.shape[1] * groups) + out_sp, pads,
                             modes, fn)
     return ConvTransposeNd.apply(input, weight, bias, stride=s, pads=pads, dilation=d,

@@ -63,9 +63,6 @@ def _no_pad(pads) -> bool:
     return not any(lo or hi for lo, hi in pads)
 
 
-# ---------------------------------------------------------------------------------------------
-
-
 def padded_shape(sp, pads) -> tuple:
     return tuple(n + lo + hi for n, (lo, hi) in zip(sp, pads))
 
@@ -83,7 +80,6 @@ def _image_chunks(N, per_image, per_row, rows, budget) -> tuple[int, int]:
     return 1, max(1, budget // per_row)
 
 
-
 def _dual_weight(w, groups) -> np.ndarray:
     """Weight of the convolution that computes a stride-1 conv's input gradient:
     channels swapped within each group, kernel flipped. (O, Cg, *k) -> (C, Og, *k)."""
@@ -92,7 +88,6 @@ def _dual_weight(w, groups) -> np.ndarray:
     og = O // groups
     wt = w.reshape(groups, og, cg, *k).swapaxes(1, 2).reshape(groups * cg, og, *k)
     return np.ascontiguousarray(_flip(wt))
-
 
 
 def _flip(w: np.ndarray) -> np.ndarray:

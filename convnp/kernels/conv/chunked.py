@@ -292,12 +292,13 @@ def _gather_plan(x_shape, pads, out_sp, s, d, k, itemsize, threads):
     fst = _common.flat_strides(padded_shape(x_shape[2:], pads))
     xidx = _tap_offsets(tuple(out_sp), fst, tuple(s), tuple(d), tuple(k))
     K, P1 = len(xidx), math.prod(out_sp[1:])
-    B, R = _common._image_chunks(N, C * K * math.prod(out_sp) * itemsize, C * K * P1 * itemsize,
-                         out_sp[0], _common._BUDGET)
+    B, R = _common._image_chunks(N, C * K * math.prod(out_sp) * itemsize,
+                                 C * K * P1 * itemsize, out_sp[0], _common._BUDGET)
     return xidx, P1, _grid_items(N, out_sp[0], B, R, threads)
 
 
 def gather_fwd_chunked(x, w, pads, s, d, out_sp, bias, threads) -> np.ndarray:
+    """Forward (+ bias), any stride / dilation: gathered patches, one chunk pipeline per thread."""
     N = x.shape[0]
     O = w.shape[0]
     xidx, P1, items = _gather_plan(x.shape, pads, out_sp, s, d, w.shape[2:], x.itemsize,
@@ -312,6 +313,7 @@ def gather_fwd_chunked(x, w, pads, s, d, out_sp, bias, threads) -> np.ndarray:
 
 
 def gather_bwd_weight_chunked(x, gy, k, pads, s, d, threads) -> np.ndarray:
+    """Weight gradient, any stride / dilation: per-thread partial sums of gy @ patches^T."""
     N, C = x.shape[:2]
     O = gy.shape[1]
     xidx, P1, items = _gather_plan(x.shape, pads, gy.shape[2:], s, d, k, x.itemsize, threads)

@@ -254,6 +254,3 @@ def _dw_bwd_weight_nb(x, gy, gw, sd, sh, sw, dd, dh, dw, pd, ph, pw, zero):  # p
                 for kh in range(KH):
                     for kw in range(KW):
                         gw[c, m, kd, kh, kw] = acc[m, kd, kh, kw]
-
-
-# ---------------------------------------------------------------------------------------------
