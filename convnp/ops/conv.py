@@ -119,7 +119,7 @@ _register_reference()
 def _bias_grad(g: np.ndarray) -> np.ndarray:
     # per-channel sum as a product with a ones vector: runs in BLAS
     N, O = g.shape[:2]
-    g3 = g.reshape(N, O, -1)
+    g3 = g.reshape(N, O, math.prod(g.shape[2:]))  # explicit: -1 is ambiguous when N == 0
     return _blas.matmul(g3, np.ones(g3.shape[2], g.dtype)).sum(axis=0)
 
 

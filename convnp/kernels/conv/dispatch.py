@@ -97,6 +97,7 @@ def _direct_ok(g: Geometry, dtype) -> bool:
 
 
 def _numba(g, dtype) -> bool:
+    """Are the compiled kernels on?"""
     return backend.use_numba()
 
 
@@ -116,6 +117,9 @@ def col2im_cheaper(C, O, sp, out_sp, dpads) -> bool:
 #   fwd(x, w, g, bias) -> y (bias added)   bwd_data(gy, w, g) -> gx   bwd_weight(x, gy, g) -> gw
 # ---------------------------------------------------------------------------------------------
 class Kernel(NamedTuple):
+    """One way to compute ``op``: ``accepts(geometry, dtype)`` says whether it can (``select``
+    knows where it is fastest), ``run`` computes it."""
+
     name: str
     op: str
     accepts: Callable[[Geometry, np.dtype], bool]
