@@ -214,8 +214,9 @@ def _dw_bwd_data_nb(gy, w, gx, sd, sh, sw, dd, dh, dw, pd, ph, pw, nslots):  # p
                 _dw_grid_in(gy, n, c, m, gg, sd, sh, sw, HW, Wp)
                 for t in range(K):  # add gg, weighted, onto the window of every tap
                     wv = w[c, m, t // (KH * KW), (t // KW) % KH, t % KW]
+                    off = offs[t]  # a local: gpad's writes could alias offs
                     for i in range(L):
-                        gpad[np.uintp(offs[t] + i)] += wv * gg[np.uintp(i)]
+                        gpad[np.uintp(off + i)] += wv * gg[np.uintp(i)]
             for z in range(D):
                 for yy in range(H):
                     base = (z + pd) * HW + (yy + ph) * Wp + pw
