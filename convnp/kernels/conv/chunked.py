@@ -73,9 +73,13 @@ def _grid_patches(xpf, offs, b0, nb, p0, Lc):  # pragma: no cover - compiled
     cols = np.empty((C * K, nb * Lc), xpf.dtype)
     for c in range(C):
         for t in range(K):
+            row = cols[c * K + t]
             off = offs[t] + p0
-            for bi in range(nb):  # one contiguous run per (channel, tap, image)
-                cols[c * K + t, bi * Lc:(bi + 1) * Lc] = xpf[b0 + bi, c, off:off + Lc]
+            for bi in range(nb):
+                src = xpf[b0 + bi, c]
+                d0 = bi * Lc
+                for i in range(Lc):
+                    row[np.uintp(d0 + i)] = src[np.uintp(off + i)]
     return cols
 
 
@@ -85,15 +89,14 @@ def _gather_patches(xpf, xidx, b0, nb, q0, Pc):  # pragma: no cover - compiled
     C = xpf.shape[1]
     K = xidx.shape[0]
     cols = np.empty((C * K, nb * Pc), xpf.dtype)
-    for c in range(C):
-        for t in range(K):
-            row = cols[c * K + t]
-            ix = xidx[t]
-            for bi in range(nb):
-                src = xpf[b0 + bi, c]
-                d0 = bi * Pc - q0
-                for p in range(q0, q0 + Pc):
-                    row[np.uintp(d0 + p)] = src[np.uintp(ix[p])]
+    for ct in range(C * K):  # row ct: channel ct // K, tap ct % K
+        ix = xidx[ct % K, q0:q0 + Pc]
+        dst = cols[ct]
+        for bi in range(nb):
+            src = xpf[b0 + bi, ct // K]
+            d0 = bi * Pc
+            for p in range(Pc):
+                dst[np.uintp(d0 + p)] = src[np.uintp(ix[p])]
     return cols
 
 
