@@ -8,8 +8,9 @@ import pytest
 import convnp
 import convnp.nn.functional as F
 from convnp.autograd import gradcheck
+from convnp.kernels.conv import _common
+from convnp.kernels.conv import grid as grid_kernels
 from convnp.ops import _shape
-from convnp.ops import conv as C
 from tests.oracle import compare, rand
 
 torch = pytest.importorskip("torch")
@@ -128,9 +129,9 @@ def test_few_channel_layers_take_the_direct_grid_kernels(monkeypatch):
 
     calls = []
     for name in ("_grid_fwd_nb", "_grid_bwdw_nb"):
-        real = getattr(C, name)
-        monkeypatch.setattr(C, name, lambda *a, real=real, name=name: (calls.append(name),
-                                                                          real(*a))[1])
+        real = getattr(grid_kernels, name)
+        monkeypatch.setattr(grid_kernels, name, lambda *a, real=real, name=name: (
+            calls.append(name), real(*a))[1])
     for cin, cout, expect in ((1, 6, ["_grid_fwd_nb", "_grid_bwdw_nb"]), (6, 16, [])):
         calls.clear()
         x = convnp.tensor(rand(2, cin, 12, 12))
@@ -149,7 +150,7 @@ def test_few_channel_layers_take_the_direct_grid_kernels(monkeypatch):
 
 
 def test_input_grad_dispatch_picks_col2im_for_small_outputs():
-    from convnp.ops.conv import _col2im_cheaper
+    from convnp.kernels.conv.dispatch import col2im_cheaper as _col2im_cheaper
     # LeNet C5: 16 x 5x5 -> 120 x 1x1; dual grid 9x9 of 120 channels vs 16 channels x 1 output
     assert _col2im_cheaper(16, 120, (5, 5), (1, 1), ((4, 4), (4, 4)))
     # same-padded 3x3, 64 -> 64 on 56x56: the padded-grid dual conv stays
@@ -159,7 +160,7 @@ def test_input_grad_dispatch_picks_col2im_for_small_outputs():
 @pytest.mark.parametrize("budget", [1, 5000], ids=["chunk1", "chunk-partial"])
 def test_batch_chunking(monkeypatch, budget):
     # tiny budgets force one image per chunk, or chunks of b > 1 with a partial last chunk
-    monkeypatch.setattr(C, "_BUDGET", budget)
+    monkeypatch.setattr(_common, "_BUDGET", budget)
     x, w, b = rand(5, 2, 6, 5, seed=1), rand(3, 2, 3, 3, seed=2), rand(3, seed=3)
     compare(lambda x, w, b: F.conv2d(x, w, b, padding=1, stride=(1, 2)),
             lambda x, w, b: TF.conv2d(x, w, b, padding=1, stride=(1, 2)), x, w, b,

@@ -13,6 +13,7 @@ import pytest
 
 import convnp
 from convnp import _blas, backend
+from convnp.kernels.conv import _common, chunked
 from convnp.ops import conv as C
 from tests.oracle import rand
 
@@ -164,9 +165,9 @@ def test_conv_layers_take_the_chunk_kernels(monkeypatch):
     gradient); a grouped conv and the NumPy path never do."""
     calls = []
     for name in ("_grid_fwd_chunks", "_grid_bwdw_chunks", "_col2im_chunks"):
-        real = getattr(C, name)
-        monkeypatch.setattr(C, name, lambda *a, real=real, name=name: (calls.append(name),
-                                                                          real(*a))[1])
+        real = getattr(chunked, name)
+        monkeypatch.setattr(chunked, name, lambda *a, real=real, name=name: (
+            calls.append(name), real(*a))[1])
     x = convnp.tensor(rand(3, 6, 14, 14), requires_grad=True)
     w = convnp.tensor(rand(16, 6, 5, 5), requires_grad=True)
     convnp.nn.functional.conv2d(x, w).sum().backward()
@@ -187,7 +188,7 @@ def test_chunk_kernels_split_any_batch(threads3, monkeypatch, n_images, budget):
     than images, a partial last chunk): torch's numbers (asymmetric padding through F.pad),
     and the NumPy reference path's."""
     torch = pytest.importorskip("torch")
-    monkeypatch.setattr(C, "_BUDGET", budget)
+    monkeypatch.setattr(_common, "_BUDGET", budget)
     x, w, b = rand(n_images, 3, 9, 8, seed=1), rand(4, 3, 3, 3, seed=2), rand(4, seed=3)
     pads = ((1, 1), (2, 0))
     y = C._conv_fwd(x, w, pads, (1, 1), (1, 1), 1, bias=b)
@@ -212,7 +213,7 @@ def test_chunk_kernels_split_any_batch(threads3, monkeypatch, n_images, budget):
 def test_grid_items_cover_every_output_once():
     for N, rows, B, R, threads in [(7, 5, 3, 5, 2), (2, 5, 1, 2, 4), (3, 4, 8, 4, 8),
                                    (1, 9, 1, 9, 3)]:
-        items = C._grid_items(N, rows, B, R, threads)
+        items = chunked._grid_items(N, rows, B, R, threads)
         seen = np.zeros((N, rows), int)
         for b0, nb, o0, o1 in items:
             seen[b0:b0 + nb, o0:o1] += 1
@@ -223,8 +224,8 @@ def test_grid_items_cover_every_output_once():
 
 def test_flat_offsets_golden():
     # 2x3 outputs on a grid of row stride 5, stride (1, 2), 2x2 taps dilated (1, 1)
-    gidx = C._flat_offsets((2, 3), (5, 1), (1, 2))
-    xidx = C._tap_offsets((2, 3), (5, 1), (1, 2), (1, 1), (2, 2))
+    gidx = chunked._flat_offsets((2, 3), (5, 1), (1, 2))
+    xidx = chunked._tap_offsets((2, 3), (5, 1), (1, 2), (1, 1), (2, 2))
     assert gidx.tolist() == [0, 2, 4, 5, 7, 9]
     assert xidx.tolist() == [[0, 2, 4, 5, 7, 9], [1, 3, 5, 6, 8, 10],
                              [5, 7, 9, 10, 12, 14], [6, 8, 10, 11, 13, 15]]

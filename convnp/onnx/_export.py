@@ -179,6 +179,8 @@ def _pad_per_mode(c: _Ctx, x: str, pairs, modes, lead: int) -> str:
     """A Pad node per distinct padding mode (per-axis modes such as replicate along H, circular
     along W), padding only that mode's axes; ``lead`` axes before the padded ones stay."""
     for mode in dict.fromkeys(modes):
+        if mode not in _PAD_MODE:
+            c.fail(f"with padding mode {mode!r} (ONNX's Pad has no such mode)")
         sub = [(lo, hi) if m == mode else (0, 0) for (lo, hi), m in zip(pairs, modes)]
         x = _pad_node(c, x, [(0, 0)] * lead + sub, _PAD_MODE[mode], 0.0)
     return x

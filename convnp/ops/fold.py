@@ -14,13 +14,13 @@ No loops over pixels: one strided slice copy (unfold) or slice add (fold) per ke
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Sequence
 
 import numpy as np
 
 from convnp.autograd.function import Function
+from convnp.ops import _window
 from convnp.ops._shape import conv_output_size, ntuple
 
 __all__ = ["unfold", "fold"]
@@ -41,15 +41,6 @@ def _block_grid(spatial: Sequence[int], k, d, p, s) -> tuple[int, ...]:
                  for n, kk, dd, pp, ss in zip(spatial, k, d, p, s))
 
 
-def _offset_slices(k, d, s, blocks) -> list[tuple[int, tuple[slice, ...]]]:
-    """(flat kernel-offset index, spatial slices into the padded image) for every offset."""
-    out = []
-    for j, off in enumerate(itertools.product(*(range(kk) for kk in k))):
-        out.append((j, tuple(slice(o * dd, o * dd + ss * (b - 1) + 1, ss)
-                             for o, dd, ss, b in zip(off, d, s, blocks))))
-    return out
-
-
 def unfold_nd(x: np.ndarray, k, d, p, s) -> np.ndarray:
     """Raw im2col: ``(N, C, *spatial)`` -> ``(N, C * prod(k), L)``."""
     N, C = x.shape[:2]
@@ -62,8 +53,8 @@ def unfold_nd(x: np.ndarray, k, d, p, s) -> np.ndarray:
         xp = x
     K = math.prod(k)
     cols = np.empty((N, C, K) + blocks, dtype=x.dtype)  # (N, C, K, *blocks)
-    for j, sl in _offset_slices(k, d, s, blocks):
-        cols[:, :, j] = xp[(slice(None), slice(None)) + sl]
+    for j, _, idx in _window.taps(k, s, d, blocks):
+        cols[:, :, j] = xp[idx]
     return cols.reshape(N, C * K, math.prod(blocks))
 
 
@@ -76,8 +67,8 @@ def fold_nd(cols: np.ndarray, output_size, k, d, p, s) -> np.ndarray:
     cols = cols.reshape((N, C, K) + blocks)  # (N, C, K, *blocks)
     padded = tuple(o + 2 * pp for o, pp in zip(output_size, p))
     out = np.zeros((N, C) + padded, dtype=cols.dtype)
-    for j, sl in _offset_slices(k, d, s, blocks):
-        out[(slice(None), slice(None)) + sl] += cols[:, :, j]
+    for j, _, idx in _window.taps(k, s, d, blocks):
+        out[idx] += cols[:, :, j]
     if any(p):
         out = out[(slice(None), slice(None)) + tuple(slice(pp, pp + o)
                                                      for pp, o in zip(p, output_size))]

@@ -1,4 +1,4 @@
-"""Padding: constant / reflect / replicate / circular on any number of trailing axes.
+"""Padding: constant / reflect / replicate / circular / symmetric on any number of trailing axes.
 
 Two layers:
 
@@ -16,7 +16,8 @@ what PyTorch does (for circular this matters: the wrap reads the cropped data).
 
 from __future__ import annotations
 
-from typing import Sequence
+import math
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -24,10 +25,59 @@ from convnp.autograd.function import Function
 
 __all__ = ["pad"]
 
-PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+# Every mode is a per-axis index map: padded coordinate p (relative to the first input value,
+# so -lo..n+hi-1) -> the input coordinate it copies, in [0, n). ``pad_nd`` has slice-copy fast
+# paths for some modes and applies the map itself for the others; ``pad_nd_backward`` is the
+# map's adjoint (sums into the sources); the convolutions, their modules and
+# ``convnp.tools.conv_matrix`` all read this table.
+class PadMode(NamedTuple):
+    index: Callable[[np.ndarray, int], np.ndarray] | None  # None: a constant fill
+    max_pad: Callable[[int], float]  # the largest pad on one side of an axis of n values
+    limit: str  # the rule ``max_pad`` states, for errors
+    pad_then_crop: bool  # with negative pads: pad the uncropped axis, then crop (PyTorch)
+
+
+def _reflect(p, n):  # mirror at the edge value, not repeating it: 2 1 | 0 1 2 3 | 2 1
+    q = np.abs(p)
+    return np.where(q > n - 1, 2 * (n - 1) - q, q)
+
+
+def _symmetric(p, n):  # mirror including the edge value (NumPy's 'symmetric'): 1 0 | 0 1 2 | 2 1
+    q = np.where(p < 0, -1 - p, p)
+    return np.where(q > n - 1, 2 * n - 1 - q, q)
+
+
+MODES: dict[str, PadMode] = {
+    "constant": PadMode(None, lambda n: math.inf, "", False),
+    "reflect": PadMode(_reflect, lambda n: n - 1, "must be smaller than its size {n}", True),
+    "replicate": PadMode(lambda p, n: np.clip(p, 0, n - 1), lambda n: math.inf, "", True),
+    "circular": PadMode(lambda p, n: p % n, lambda n: n,
+                        "must not exceed its size {n} (it would wrap around more than once)",
+                        False),
+    "symmetric": PadMode(_symmetric, lambda n: n,
+                         "must not exceed its size {n} (it would mirror more than once)", True),
+}
+PAD_MODES = tuple(MODES)
+# the convolutions' padding_mode names: 'zeros' for constant-0, then every other mode
+CONV_PADDING_MODES = ("zeros",) + tuple(m for m in PAD_MODES if m != "constant")
 # PyTorch pads reflect/replicate axes first and crops afterwards (the border may read values the
 # crop removes); constant and circular axes are cropped first (the wrap reads the cropped data)
-_PAD_THEN_CROP = ("reflect", "replicate")
+_PAD_THEN_CROP = tuple(m for m, spec in MODES.items() if spec.pad_then_crop)
+
+
+def _index_fn(mode: str) -> Callable[[np.ndarray, int], np.ndarray]:
+    spec = MODES.get(mode)
+    if spec is None or spec.index is None:
+        raise ValueError(f"pad: padding mode must be one of {PAD_MODES}, got {mode!r}")
+    return spec.index
+
+
+def index_map(mode: str, p: np.ndarray, n: int) -> np.ndarray:
+    """Input coordinate that padded coordinate ``p`` copies under ``mode`` ('zeros' and
+    'constant' clip: the caller masks the positions outside [0, n))."""
+    spec = MODES["constant" if mode == "zeros" else mode]
+    return np.clip(p, 0, n - 1) if spec.index is None else spec.index(p, n)
 
 
 def _crop(x: np.ndarray, pads: Sequence[tuple[int, int]]) -> np.ndarray:
@@ -67,19 +117,16 @@ def check_pads(shape: Sequence[int], pads: Sequence[tuple[int, int]], modes: Seq
         if (plo or phi) and n == 0:
             raise ValueError(f"{fn}: {mode} padding of dimension {ax} needs a non-empty axis, "
                              f"got input {tuple(shape)}")
-        if mode == "reflect" and (plo >= n or phi >= n):
-            raise ValueError(f"{fn}: reflect padding ({lo}, {hi}) of dimension {ax} must be "
-                             f"smaller than its size {n} (input {tuple(shape)})")
-        if mode == "circular" and (plo > n or phi > n):
-            raise ValueError(f"{fn}: circular padding ({lo}, {hi}) of dimension {ax} must not "
-                             f"exceed its size {n} (it would wrap around more than once; "
-                             f"input {tuple(shape)})")
+        limit = MODES[mode].max_pad(n)
+        if plo > limit or phi > limit:
+            raise ValueError(f"{fn}: {mode} padding ({lo}, {hi}) of dimension {ax} "
+                             f"{MODES[mode].limit.format(n=n)} (input {tuple(shape)})")
 
 
 def pad_nd(x: np.ndarray, pads: Sequence[tuple[int, int]], modes: Sequence[str] | str,
            value: float = 0.0) -> np.ndarray:
     """Pad the last ``len(pads)`` axes of ``x``; ``pads[i] = (lo, hi)`` for the i-th of them and
-    ``modes[i]`` in {'constant', 'reflect', 'replicate', 'circular'}. Negative lo/hi crop.
+    ``modes[i]`` one of ``PAD_MODES``. Negative lo/hi crop.
 
     Raw arrays, no validation beyond what indexing needs (call ``check_pads`` first when the
     values come from a user).
@@ -153,8 +200,13 @@ def _pad_pos(x: np.ndarray, pads: list[tuple[int, int]], modes: Sequence[str],
                     out[sl(slice(0, lo))] = out[sl(slice(n, lo + n))]
                 if hi:
                     out[sl(slice(lo + n, lo + n + hi))] = out[sl(slice(lo, lo + hi))]
-            else:
-                raise ValueError(f"pad: padding mode must be one of {PAD_MODES}, got {mode!r}")
+            else:  # any other mode: one gather through its index map per border
+                index = _index_fn(mode)
+                if lo:
+                    out[sl(slice(0, lo))] = out[sl(lo + index(np.arange(-lo, 0), n))]
+                if hi:
+                    out[sl(slice(lo + n, lo + n + hi))] = out[sl(lo + index(np.arange(n, n + hi),
+                                                                            n))]
     return out
 
 
@@ -210,6 +262,13 @@ def pad_nd_backward(g: np.ndarray, pads: Sequence[tuple[int, int]], modes: Seque
                 view[at(slice(n, lo + n))] += view[at(slice(0, lo))]
             if hi:
                 view[at(slice(lo, lo + hi))] += view[at(slice(lo + n, None))]
+        elif mode not in ("constant", "zeros"):  # the adjoint of the index map: scatter-add
+            index = _index_fn(mode)
+            if lo:
+                np.add.at(view, at(lo + index(np.arange(-lo, 0), n)), view[at(slice(0, lo))])
+            if hi:
+                np.add.at(view, at(lo + index(np.arange(n, n + hi), n)),
+                          view[at(slice(lo + n, None))])
         view = view[at(slice(lo, lo + n))]
     out = np.ascontiguousarray(view)
     if any(lo < 0 or hi < 0 for lo, hi in pre):
@@ -267,7 +326,8 @@ def pad(input, pad: Sequence[int], mode: str = "constant", value: float | None =
         input (Tensor): N-dimensional tensor.
         pad (tuple): even-length tuple of ints, last dimension first.
         mode (str): ``'constant'`` | ``'reflect'`` (mirror without repeating the edge) |
-            ``'replicate'`` (repeat the edge) | ``'circular'`` (wrap around). Default: constant.
+            ``'replicate'`` (repeat the edge) | ``'circular'`` (wrap around) | ``'symmetric'``
+            (mirror repeating the edge, NumPy's; a convnp extension). Default: constant.
         value (float, optional): fill value of ``'constant'`` padding. Default: 0. Other modes
             refuse a value (as PyTorch does).
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from convnp import _blas, backend
 from convnp.autograd.function import Function
-from convnp.ops import _shape
+from convnp.ops import _shape, _window
 
 __all__ = [
     "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
@@ -281,12 +281,6 @@ def _out_sizes(fn, sp, k, s, p, d, ceil_mode):
     return out
 
 
-def _tap_slices(pad_lo, k_idx, dil, stride, out):
-    """Strided slice of the padded axis read by kernel tap ``k_idx``."""
-    start = k_idx * dil
-    return slice(start, start + (out - 1) * stride + 1, stride)
-
-
 def _padded(x4, p3, need3, fill):
     """Copy of ``(B, D, H, W)`` padded by ``p3`` before and enough after to cover ``need3``."""
     B = x4.shape[0]
@@ -333,18 +327,11 @@ def _max_forward(x4, k3, s3, p3, d3, o3, want_idx=False):
                                     zip(o3, s3, p3, d3))]
     code[...] = ((first_tap[0][:, None, None] * k3[1] + first_tap[1][:, None]) * k3[2]
                  + first_tap[2])
-    t = 0
-    for i in range(k3[0]):
-        si = _tap_slices(p3[0], i, d3[0], s3[0], o3[0])
-        for j in range(k3[1]):
-            sj = _tap_slices(p3[1], j, d3[1], s3[1], o3[1])
-            for kk in range(k3[2]):
-                sk = _tap_slices(p3[2], kk, d3[2], s3[2], o3[2])
-                v = xp[:, si, sj, sk]
-                m = (v > out) | np.isnan(v)
-                np.copyto(out, v, where=m)
-                code[m] = t
-                t += 1
+    for t, _, idx in _window.taps(k3, s3, d3, o3, lead=1):
+        v = xp[idx]
+        m = (v > out) | np.isnan(v)
+        np.copyto(out, v, where=m)
+        code[m] = t
     idx = codes_to_indices(code, x4.shape[1:], k3, s3, p3, d3) if want_idx else None
     return out, code, idx
 
@@ -364,15 +351,8 @@ def _max_backward(g, code, x_shape, k3, s3, p3, d3):
     shape = [x_shape[0]] + [max(nn, n + pp) for n, pp, nn in zip(x_shape[1:], p3, need)]
     gp = np.zeros(shape, g.dtype)
     zero = np.zeros((), g.dtype)
-    t = 0
-    for i in range(k3[0]):
-        si = _tap_slices(p3[0], i, d3[0], s3[0], o3[0])
-        for j in range(k3[1]):
-            sj = _tap_slices(p3[1], j, d3[1], s3[1], o3[1])
-            for kk in range(k3[2]):
-                sk = _tap_slices(p3[2], kk, d3[2], s3[2], o3[2])
-                gp[:, si, sj, sk] += np.where(code == t, g, zero)
-                t += 1
+    for t, _, idx in _window.taps(k3, s3, d3, o3, lead=1):
+        gp[idx] += np.where(code == t, g, zero)
     D, H, W = x_shape[1:]
     return gp[:, p3[0]:p3[0] + D, p3[1]:p3[1] + H, p3[2]:p3[2] + W].copy()
 
@@ -517,12 +497,8 @@ class AvgPoolNd(Function):
             need = [(oo - 1) * ss + kk for oo, ss, kk in zip(o3, s3, k3)]
             xp = _padded(x4, p3, need, 0)
             out = np.zeros((x4.shape[0],) + o3, x.dtype)
-            for i in range(k3[0]):
-                si = _tap_slices(p3[0], i, 1, s3[0], o3[0])
-                for j in range(k3[1]):
-                    sj = _tap_slices(p3[1], j, 1, s3[1], o3[1])
-                    for kk in range(k3[2]):
-                        out += xp[:, si, sj, _tap_slices(p3[2], kk, 1, s3[2], o3[2])]
+            for _, _, idx in _window.taps(k3, s3, (1, 1, 1), o3, lead=1):
+                out += xp[idx]
             out /= div.astype(x.dtype)
         return out.reshape(lead + o)
 
@@ -538,12 +514,8 @@ class AvgPoolNd(Function):
         need = [(oo - 1) * ss + kk for oo, ss, kk in zip(o3, s3, k3)]
         shape = [x4_shape[0]] + [max(nn, n + pp) for n, pp, nn in zip(x4_shape[1:], p3, need)]
         gp = np.zeros(shape, g.dtype)
-        for i in range(k3[0]):
-            si = _tap_slices(p3[0], i, 1, s3[0], o3[0])
-            for j in range(k3[1]):
-                sj = _tap_slices(p3[1], j, 1, s3[1], o3[1])
-                for kk in range(k3[2]):
-                    gp[:, si, sj, _tap_slices(p3[2], kk, 1, s3[2], o3[2])] += gd
+        for _, _, idx in _window.taps(k3, s3, (1, 1, 1), o3, lead=1):
+            gp[idx] += gd
         D, H, W = x4_shape[1:]
         return gp[:, p3[0]:p3[0] + D, p3[1]:p3[1] + H, p3[2]:p3[2] + W].reshape(x_shape)
 

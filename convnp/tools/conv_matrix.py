@@ -12,41 +12,53 @@ import math
 
 import numpy as np
 
-from convnp.ops import _shape
+from convnp.ops import _shape, _window
+from convnp.ops import padding as _padding
 
 __all__ = ["conv_matrix", "index_map"]
 
-_MODES = ("zeros", "reflect", "replicate", "circular")
 _DENSE_LIMIT = 4_000_000  # entries of a dense matrix before sparse=None switches to scipy.sparse
 
 
-def _positions(sp, k, s, d, p_lo, out_sp):
-    """Per-axis input coordinates ``o*s - p_lo + kk*d`` broadcast to shape (*out, *k)."""
-    n = len(sp)
-    pos = []
-    for i in range(n):
-        o = np.arange(out_sp[i]).reshape([-1 if j == i else 1 for j in range(n)] + [1] * n)
-        kk = np.arange(k[i]).reshape([1] * n + [-1 if j == i else 1 for j in range(n)])
-        pos.append(o * s[i] - p_lo[i] + kk * d[i])  # (*out, *k) after broadcasting
-    return [np.broadcast_to(p, tuple(out_sp) + tuple(k)) for p in pos]
-
-
 def _map_mode(p: np.ndarray, size: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
-    """Padded coordinate -> (input coordinate, valid mask) for one padding mode."""
-    if mode == "zeros":
-        return np.clip(p, 0, size - 1), (p >= 0) & (p < size)
-    if mode == "circular":
-        return p % size, np.ones(p.shape, bool)
-    if mode == "replicate":
-        return np.clip(p, 0, size - 1), np.ones(p.shape, bool)
-    # reflect (without repeating the edge); one fold suffices because pads < size
-    q = np.abs(p)
-    q = np.where(q > size - 1, 2 * (size - 1) - q, q)
-    return q, np.ones(p.shape, bool)
+    """Padded coordinate -> (input coordinate, valid mask): the padding mode's index map."""
+    valid = (p >= 0) & (p < size) if mode == "zeros" else np.ones(p.shape, bool)
+    return _padding.index_map(mode, p, size), valid
 
 
 def _arr(t):
     return np.asarray(getattr(t, "array", t))
+
+
+def _entries(w, sp, pads, s, d, modes, groups, out_sp):
+    """(rows, cols, values) of the conv matrix's nonzero entries (repeats summed by the caller):
+    one per (output channel, input channel, output position, kernel tap) that reads an input."""
+    cout, cg = w.shape[:2]
+    k = w.shape[2:]
+    n = len(k)
+    pos = _window.positions(k, s, d, [p[0] for p in pads], out_sp)
+    idx, valid = [], np.ones(pos[0].shape, bool)
+    for i in range(n):
+        q, ok = _map_mode(pos[i], sp[i], modes[i])
+        idx.append(q)
+        valid &= ok
+    flat_in = np.ravel_multi_index(idx, sp)                      # (*out, *k)
+    flat_out = np.arange(math.prod(out_sp)).reshape(out_sp + (1,) * n)
+    P_in, P_out = math.prod(sp), math.prod(out_sp)
+    og = cout // groups
+    co = np.arange(cout).reshape(-1, 1, 1)                       # (Cout, 1, 1)
+    cl = np.arange(cg).reshape(1, -1, 1)                         # (1, Cin/g, 1)
+    ci = (co // og) * cg + cl                                    # (Cout, Cin/g, 1)
+    rows = co * P_out + np.broadcast_to(flat_out, pos[0].shape).reshape(1, 1, -1)
+    cols = ci * P_in + flat_in.reshape(1, 1, -1)                 # (Cout, Cin/g, out*k)
+    # weight values aligned with (Cout, Cin/g, out*k): tile the kernel over output positions
+    vals = np.broadcast_to(w.reshape(cout, cg, 1, -1),
+                           (cout, cg, P_out, math.prod(k))).reshape(cout, cg, -1)
+    keep = np.broadcast_to(valid.reshape(1, 1, -1), vals.shape)
+    rows = np.broadcast_to(rows, vals.shape)[keep]
+    cols = np.broadcast_to(cols, vals.shape)[keep]
+    vals = vals[keep]
+    return rows, cols, vals
 
 
 def conv_matrix(weight, input_shape, stride=1, padding=0, dilation=1, groups: int = 1,
@@ -57,8 +69,8 @@ def conv_matrix(weight, input_shape, stride=1, padding=0, dilation=1, groups: in
         weight (Tensor or ndarray): ``(C_out, C_in/groups, *kernel)`` (the conv layer's weight).
         input_shape (tuple): one sample's shape ``(C_in, *spatial)`` (or just the spatial sizes).
         stride, padding, dilation, groups, padding_mode: as ``conv{1,2,3}d`` (padding may be
-            'same'/'valid'/'causal' or (lo, hi) pairs; padding_mode one of 'zeros', 'reflect',
-            'replicate', 'circular', or one per axis).
+            'same'/'valid'/'causal' or (lo, hi) pairs; padding_mode one of the convolutions'
+            modes, ``convnp.ops.padding.CONV_PADDING_MODES``, or one per axis).
         sparse (bool or None): return a ``scipy.sparse.csr_matrix``; None chooses sparse when
             the dense matrix would exceed 4 million entries.
 
@@ -104,41 +116,17 @@ def conv_matrix(weight, input_shape, stride=1, padding=0, dilation=1, groups: in
     d = _shape.ntuple(dilation, n, "dilation", fn, minimum=1)
     pads = _shape.conv_padding_pairs(padding, sp, k, s, d, fn)
     modes = (padding_mode,) * n if isinstance(padding_mode, str) else tuple(padding_mode)
-    if len(modes) != n or any(m not in _MODES for m in modes):
-        raise ValueError(f"{fn}: padding_mode must be one of {_MODES} or one per axis, got "
-                         f"{padding_mode!r}")
-    for i in range(n):
-        if modes[i] != "zeros" and max(pads[i]) >= sp[i] + (modes[i] != "reflect"):
-            raise ValueError(f"{fn}: padding {pads[i]} too large for '{modes[i]}' padding of a "
-                             f"size-{sp[i]} axis")
+    if len(modes) != n or any(m not in _padding.CONV_PADDING_MODES for m in modes):
+        raise ValueError(f"{fn}: padding_mode must be one of {_padding.CONV_PADDING_MODES} or "
+                         f"one per axis, got {padding_mode!r}")
+    _padding.check_pads(sp, pads, ["constant" if m == "zeros" else m for m in modes], fn)
     out_sp = tuple(_shape.conv_output_size(sp[i], k[i], s[i], pads[i][0], pads[i][1], d[i])
                    for i in range(n))
     if any(o < 1 for o in out_sp):
         raise ValueError(f"{fn}: the input {sp} is too small for kernel {tuple(k)} with padding "
                          f"{pads} (output size {out_sp})")
-    pos = _positions(sp, k, s, d, [p[0] for p in pads], out_sp)
-    idx, valid = [], np.ones(pos[0].shape, bool)
-    for i in range(n):
-        q, ok = _map_mode(pos[i], sp[i], modes[i])
-        idx.append(q)
-        valid &= ok
-    flat_in = np.ravel_multi_index(idx, sp)                      # (*out, *k)
-    flat_out = np.arange(math.prod(out_sp)).reshape(out_sp + (1,) * n)
-    P_in, P_out = math.prod(sp), math.prod(out_sp)
-    cg, og = cin // groups, cout // groups
-    co = np.arange(cout).reshape(-1, 1, 1)                       # (Cout, 1, 1)
-    cl = np.arange(cg).reshape(1, -1, 1)                         # (1, Cin/g, 1)
-    ci = (co // og) * cg + cl                                    # (Cout, Cin/g, 1)
-    rows = co * P_out + np.broadcast_to(flat_out, pos[0].shape).reshape(1, 1, -1)
-    cols = ci * P_in + flat_in.reshape(1, 1, -1)                 # (Cout, Cin/g, out*k)
-    # weight values aligned with (Cout, Cin/g, out*k): tile the kernel over output positions
-    vals = np.broadcast_to(w.reshape(cout, cg, 1, -1),
-                           (cout, cg, P_out, math.prod(k))).reshape(cout, cg, -1)
-    keep = np.broadcast_to(valid.reshape(1, 1, -1), vals.shape)
-    rows = np.broadcast_to(rows, vals.shape)[keep]
-    cols = np.broadcast_to(cols, vals.shape)[keep]
-    vals = vals[keep]
-    shape_m = (cout * P_out, cin * P_in)
+    rows, cols, vals = _entries(w, sp, pads, s, d, modes, groups, out_sp)
+    shape_m = (cout * math.prod(out_sp), cin * math.prod(sp))
     if sparse is None:
         sparse = shape_m[0] * shape_m[1] > _DENSE_LIMIT
     if sparse:

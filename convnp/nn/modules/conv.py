@@ -29,11 +29,12 @@ from convnp.nn.modules.module import Module, Parameter
 from convnp.ops import _shape
 from convnp.ops.elementwise import sigmoid
 from convnp.ops.fold import fold, unfold
+from convnp.ops.padding import CONV_PADDING_MODES
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
            "GatedConv1d", "GatedConv2d", "GatedConv3d", "Unfold", "Fold"]
 
-_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+_PADDING_MODES = CONV_PADDING_MODES  # one list, convnp.ops.padding's
 _PADDING_STRINGS = ("valid", "same", "causal")
 
 
@@ -286,8 +287,9 @@ _CONV_DOC = """Applies a {n}-d convolution (cross-correlation, as PyTorch) over 
         dilation (int or tuple): spacing between kernel elements. Default: 1
         groups (int): blocked connections from input to output channels. Default: 1
         bias (bool): add a learnable bias. Default: True
-        padding_mode (str or tuple): ``'zeros'``, ``'reflect'``, ``'replicate'``,
-            ``'circular'``, or one of them per spatial axis. Default: ``'zeros'``
+        padding_mode (str or tuple): ``'zeros'`` or a mode of ``F.pad`` (``'reflect'``,
+            ``'replicate'``, ``'circular'``, ...), or one of them per spatial axis.
+            Default: ``'zeros'``
         device, dtype: ``None`` / ``'cpu'``; parameter dtype (default float32).
 
     Attributes:

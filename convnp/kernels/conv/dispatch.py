@@ -1,0 +1,327 @@
+"""The one place that picks a convolution kernel for a call.
+
+``select(op, geometry, dtype, threads)`` returns the ``Kernel`` that runs ``op`` ('fwd',
+'bwd_data' or 'bwd_weight') for a zero-padded convolution of that geometry; ``conv_fwd``,
+``conv_bwd_data`` and ``conv_bwd_weight`` build the geometry, select and run. Every kernel is
+listed in ``KERNELS`` with the geometries it can compute (``accepts``); ``select`` adds the
+measured preferences (which one is fastest where several can). ``force`` pins a kernel for the
+tests, which run every kernel that accepts a case against the reference.
+
+A further backend (CuPy arrays, say) plugs in here: a ``Kernel`` table of its own and a branch
+at the top of ``select`` on the array type; nothing above this module changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from convnp import _blas, backend
+from convnp.kernels.conv import chunked, depthwise, gemm, grid
+from convnp.kernels.conv._common import _dual_weight, _no_pad
+from convnp.ops import _shape
+
+__all__ = ["Geometry", "Kernel", "KERNELS", "select", "force", "register", "conv_fwd",
+           "conv_bwd_data", "conv_bwd_weight"]
+
+# Few-channel stride-1 layers run the direct grid loops instead of thin GEMMs up to this work:
+_GRID_DIRECT_FWD_MAX = 256   # O * Cg * K at most: forward (LeNet C1: 6 * 25 = 150)
+_GRID_DIRECT_BWDW_MAX = 64   # Cg * K at most: weight gradient (LeNet C1 25, an RGB 3x3 stem 27)
+# ... against the chunk-parallel kernels the direct weight-gradient loop only wins when the
+# outputs are few too: then the forward's O * Cg * K limit applies.
+
+
+class Geometry(NamedTuple):
+    """A zero-padded convolution x (N, C, *sp) * w (O, C/groups, *k) -> y (N, O, *out_sp)."""
+
+    N: int
+    C: int
+    O: int
+    sp: tuple
+    k: tuple
+    out_sp: tuple
+    pads: tuple
+    s: tuple
+    d: tuple
+    groups: int
+
+    @property
+    def K(self) -> int:
+        return math.prod(self.k)
+
+    @property
+    def stride1(self) -> bool:
+        return all(v == 1 for v in self.s)
+
+    @property
+    def unpadded(self) -> bool:
+        return _no_pad(self.pads)
+
+    @property
+    def depthwise(self) -> bool:
+        return self.groups == self.C and self.groups > 1
+
+    def sizes(self) -> dict:
+        """Element counts of the three operands."""
+        return {"x": self.N * self.C * math.prod(self.sp),
+                "w": self.O * (self.C // self.groups) * self.K,
+                "y": self.N * self.O * math.prod(self.out_sp)}
+
+    def dual(self) -> "Geometry":
+        """The stride-1 full correlation of gy with the dual weight that is this (stride-1)
+        convolution's input gradient."""
+        dp = grid.dual_pads(self.sp, self.k, self.d, self.pads, self.out_sp)
+        return Geometry(self.N, self.O, self.C, self.out_sp, self.k, self.sp, dp, self.s,
+                        self.d, self.groups)
+
+
+# operands of each op: which arrays the chunk kernels need non-empty
+_OPERANDS = {"fwd": ("x", "w"), "bwd_data": ("y", "w"), "bwd_weight": ("x", "y")}
+_FLOATS = (np.float32, np.float64)
+
+
+def _chunked_ok(op, g: Geometry, dtype) -> bool:
+    """Can the chunk-parallel kernels run (on any thread count)? groups = 1, non-empty
+    float32/64 operands, Numba on and NumPy's OpenBLAS drivable single-threaded."""
+    n = g.sizes()
+    return (g.groups == 1 and all(n[a] > 0 for a in _OPERANDS[op]) and dtype in _FLOATS
+            and _blas.available())
+
+
+def _direct_ok(g: Geometry, dtype) -> bool:
+    """Can the compiled direct grid loops run? stride 1, groups = 1, Numba, float32/64."""
+    return g.stride1 and g.groups == 1 and backend.use_numba() and dtype in _FLOATS
+
+
+def _numba(g, dtype) -> bool:
+    """Are the compiled kernels on?"""
+    return backend.use_numba()
+
+
+def col2im_cheaper(C, O, sp, out_sp, dpads) -> bool:
+    """Stride-1 input gradient: is GEMM + col2im cheaper than the dual conv on the padded grid?
+
+    Per kernel tap, the dual conv copies O rows of the padded gy grid (about prod(sp + pads)
+    long) and col2im adds C rows of prod(out) values (a strided read-add-write, ~3x a copy).
+    When the output is much smaller than the input (a 5x5 kernel on a 5x5 map, LeNet's C5;
+    valid convs on small maps) col2im moves far less data and its GEMM is not C rows thin."""
+    grid_size = math.prod(n + lo + hi for n, (lo, hi) in zip(out_sp, dpads))
+    return 3 * C * math.prod(out_sp) < O * grid_size
+
+
+# ---------------------------------------------------------------------------------------------
+# the kernels, with one calling convention per op:
+#   fwd(x, w, g, bias) -> y (bias added)   bwd_data(gy, w, g) -> gx   bwd_weight(x, gy, g) -> gw
+# ---------------------------------------------------------------------------------------------
+class Kernel(NamedTuple):
+    """One way to compute ``op``: ``accepts(geometry, dtype)`` says whether it can (``select``
+    knows where it is fastest), ``run`` computes it."""
+
+    name: str
+    op: str
+    accepts: Callable[[Geometry, np.dtype], bool]
+    run: Callable
+
+
+def _with_bias(fn):
+    def run(x, w, g, bias):
+        y = fn(x, w, g)
+        if bias is not None:
+            y += bias.reshape((1, -1) + (1,) * (y.ndim - 2))
+        return y
+    return run
+
+
+def _any_ok(g, dtype) -> bool:
+    return True
+
+
+def _table() -> dict[str, dict[str, Kernel]]:
+    t = {"fwd": [
+        Kernel("im2col", "fwd", _any_ok, _with_bias(
+            lambda x, w, g: gemm.im2col_fwd(x, w, g.pads, g.s, g.d, g.groups, g.out_sp))),
+        Kernel("1x1", "fwd", lambda g, dt: g.K == 1 and g.unpadded, _with_bias(
+            lambda x, w, g: gemm.conv1x1_fwd(x, w, g.s, g.groups, g.out_sp))),
+        Kernel("depthwise", "fwd", lambda g, dt: g.depthwise and _numba(g, dt), _with_bias(
+            lambda x, w, g: depthwise.dw_fwd_nb(x, w, g.pads, g.s, g.d, g.out_sp))),
+        Kernel("depthwise-numpy", "fwd", lambda g, dt: g.depthwise, _with_bias(
+            lambda x, w, g: depthwise.dw_fwd_np(x, w, g.pads, g.s, g.d, g.out_sp))),
+        Kernel("grid-gemm", "fwd", lambda g, dt: g.stride1, lambda x, w, g, b: grid.grid_fwd(
+            x, w, g.pads, g.d, g.groups, g.out_sp, b)),
+        Kernel("grid-direct", "fwd", _direct_ok, lambda x, w, g, b: grid.grid_fwd(
+            x, w, g.pads, g.d, g.groups, g.out_sp, b, direct=True)),
+        Kernel("grid-chunked", "fwd", lambda g, dt: g.stride1 and _chunked_ok("fwd", g, dt),
+               lambda x, w, g, b: chunked.grid_fwd_chunked(x, w, g.pads, g.d, g.out_sp, b,
+                                                           backend.team())),
+        Kernel("gather-chunked", "fwd", lambda g, dt: _chunked_ok("fwd", g, dt),
+               lambda x, w, g, b: chunked.gather_fwd_chunked(x, w, g.pads, g.s, g.d, g.out_sp,
+                                                             b, backend.team())),
+    ], "bwd_data": [
+        Kernel("col2im", "bwd_data", _any_ok, lambda gy, w, g: gemm.col2im_bwd_data(
+            gy, w, (g.N, g.C, *g.sp), g.pads, g.s, g.d, g.groups)),
+        Kernel("1x1", "bwd_data", lambda g, dt: (g.K == 1 and g.unpadded and g.stride1
+                                                 and tuple(g.out_sp) == tuple(g.sp)),
+               lambda gy, w, g: gemm.conv1x1_bwd_data(gy, w, (g.N, g.C, *g.sp), g.groups)),
+        Kernel("depthwise", "bwd_data", lambda g, dt: g.depthwise and _numba(g, dt),
+               lambda gy, w, g: depthwise.dw_bwd_data_nb(gy, w, (g.N, g.C, *g.sp), g.pads,
+                                                         g.s, g.d)),
+        Kernel("depthwise-numpy", "bwd_data", lambda g, dt: g.depthwise,
+               lambda gy, w, g: depthwise.dw_bwd_data_np(gy, w, (g.N, g.C, *g.sp), g.pads,
+                                                         g.s, g.d)),
+        Kernel("dual-grid", "bwd_data", lambda g, dt: g.stride1 and all(
+            lo >= 0 and hi >= 0 for lo, hi in g.dual().pads),
+            lambda gy, w, g: _stride1_fwd(gy, _dual_weight(w, g.groups), g.dual().pads, g.d,
+                                         g.groups, g.sp)),
+        Kernel("polyphase", "bwd_data", lambda g, dt: all(v == 1 for v in g.d),
+               lambda gy, w, g: grid.polyphase_bwd_data(
+                   gy, w, (g.N, g.C, *g.sp), g.pads, g.s, g.groups, _stride1_fwd)),
+        Kernel("col2im-chunked", "bwd_data", lambda g, dt: _chunked_ok("bwd_data", g, dt),
+               lambda gy, w, g: chunked.col2im_bwd_data_chunked(
+                   gy, w, (g.N, g.C, *g.sp), g.pads, g.s, g.d, backend.team())),
+    ], "bwd_weight": [
+        Kernel("im2col", "bwd_weight", _any_ok, lambda x, gy, g: gemm.im2col_bwd_weight(
+            x, gy, g.k, g.pads, g.s, g.d, g.groups)),
+        Kernel("1x1", "bwd_weight", lambda g, dt: (g.K == 1 and g.unpadded and g.stride1
+                                                   and g.sizes()["x"] > 0 and g.sizes()["y"] > 0),
+               lambda x, gy, g: gemm.conv1x1_bwd_weight(x, gy, g.groups)),
+        Kernel("depthwise", "bwd_weight", lambda g, dt: g.depthwise and _numba(g, dt),
+               lambda x, gy, g: depthwise.dw_bwd_weight_nb(x, gy, g.k, g.pads, g.s, g.d)),
+        Kernel("depthwise-numpy", "bwd_weight", lambda g, dt: g.depthwise,
+               lambda x, gy, g: depthwise.dw_bwd_weight_np(x, gy, g.k, g.pads, g.s, g.d)),
+        Kernel("grid-gemm", "bwd_weight", lambda g, dt: g.stride1,
+               lambda x, gy, g: grid.grid_bwd_weight(x, gy, g.k, g.pads, g.d, g.groups)),
+        Kernel("grid-direct", "bwd_weight", _direct_ok, lambda x, gy, g: grid.grid_bwd_weight(
+            x, gy, g.k, g.pads, g.d, g.groups, direct=True)),
+        Kernel("grid-chunked", "bwd_weight",
+               lambda g, dt: g.stride1 and _chunked_ok("bwd_weight", g, dt),
+               lambda x, gy, g: chunked.grid_bwd_weight_chunked(x, gy, g.k, g.pads, g.d,
+                                                                backend.team())),
+        Kernel("gather-chunked", "bwd_weight", lambda g, dt: _chunked_ok("bwd_weight", g, dt),
+               lambda x, gy, g: chunked.gather_bwd_weight_chunked(x, gy, g.k, g.pads, g.s, g.d,
+                                                                  backend.team())),
+    ]}
+    return {op: {k.name: k for k in ks} for op, ks in t.items()}
+
+
+KERNELS = _table()
+_FORCED: dict[str, str] = {}
+
+
+def register(kernel: Kernel) -> None:
+    """Add (or replace) a kernel in the table (``convnp.ops.conv`` registers its reference)."""
+    KERNELS[kernel.op][kernel.name] = kernel
+
+
+@contextlib.contextmanager
+def force(op: str, name: str):
+    """Run every ``op`` through kernel ``name`` inside the block (tests); inner stride-1
+    problems (dual grid, polyphase phases) still choose their own grid kernel."""
+    if name not in KERNELS[op]:
+        raise ValueError(f"force: no {op} kernel {name!r}; kernels: {sorted(KERNELS[op])}")
+    prev = _FORCED.get(op)
+    _FORCED[op] = name
+    try:
+        yield
+    finally:
+        if prev is None:
+            _FORCED.pop(op, None)
+        else:
+            _FORCED[op] = prev
+
+
+def select(op: str, g: Geometry, dtype, threads: int) -> Kernel:
+    """The kernel that runs ``op`` for geometry ``g`` with ``dtype`` on ``threads`` threads."""
+    dtype = np.dtype(dtype).type
+    forced = _FORCED.get(op)
+    if forced is not None:
+        kern = KERNELS[op][forced]
+        if not kern.accepts(g, dtype):
+            raise ValueError(f"select: the forced {op} kernel {forced!r} cannot run {g}")
+        return kern
+    if g.depthwise:  # one input channel per group: tap loops per channel plane, every op
+        return KERNELS[op]["depthwise" if backend.use_numba() else "depthwise-numpy"]
+    if op != "bwd_weight" and KERNELS[op]["1x1"].accepts(g, dtype):  # a plain GEMM
+        return KERNELS[op]["1x1"]
+    pick = {"fwd": _pick_fwd, "bwd_data": _pick_bwd_data, "bwd_weight": _pick_bwd_weight}[op]
+    return KERNELS[op][pick(g, dtype, threads)]
+
+
+def _pick_fwd(g: Geometry, dtype, threads) -> str:
+    if g.stride1:
+        return _grid_name(g, dtype)
+    return "gather-chunked" if _chunked_ok("fwd", g, dtype) else "im2col"
+
+
+def _pick_bwd_data(g: Geometry, dtype, threads) -> str:
+    if g.stride1:
+        # the input gradient is a full correlation of gy with the dual weight (duals reuse
+        # each other); valid when the padding does not exceed the kernel extent
+        dp = g.dual().pads
+        if all(lo >= 0 and hi >= 0 for lo, hi in dp) and not col2im_cheaper(
+                g.C, g.O, g.sp, g.out_sp, dp):
+            return "dual-grid"
+    elif all(v == 1 for v in g.d) and g.K > 1 and not _chunked_ok("bwd_data", g, dtype):
+        # strided: with the chunk kernels, one parallel GEMM + scatter beats the s^n phases
+        return "polyphase"
+    return "col2im-chunked" if _chunked_ok("bwd_data", g, dtype) else "col2im"
+
+
+def _pick_bwd_weight(g: Geometry, dtype, threads) -> str:
+    chunked_ok = _chunked_ok("bwd_weight", g, dtype)
+    if g.K > 1 and g.stride1:
+        # few channels: the direct loops, unless the chunk kernels run and the outputs are many
+        direct = _direct_ok(g, dtype) and (
+            g.O * g.C * g.K <= _GRID_DIRECT_FWD_MAX if chunked_ok
+            else g.C * g.K <= _GRID_DIRECT_BWDW_MAX)
+        return "grid-direct" if direct else "grid-chunked" if chunked_ok else "grid-gemm"
+    if (g.K > 1 or not g.stride1) and chunked_ok:
+        return "gather-chunked"
+    if KERNELS["bwd_weight"]["1x1"].accepts(g, dtype) and _blas.available() and threads > 1:
+        return "1x1"  # per-image GEMMs on every thread
+    return "im2col"
+
+
+def _grid_name(g, dtype) -> str:
+    """Stride-1 forward on the padded grid: direct loops for few channels, else the
+    chunk-parallel kernels where they run, else a GEMM per chunk."""
+    if _direct_ok(g, dtype) and g.O * g.C * g.K <= _GRID_DIRECT_FWD_MAX:
+        return "grid-direct"
+    return "grid-chunked" if _chunked_ok("fwd", g, dtype) else "grid-gemm"
+
+
+def _stride1_fwd(x, w, pads, d, groups, out_sp):
+    """A stride-1 zero-padded forward on the grid (the polyphase phases and the dual conv)."""
+    g = geometry(x.shape, w, pads, (1,) * len(pads), d, groups, out_sp)
+    return KERNELS["fwd"][_grid_name(g, np.dtype(x.dtype).type)].run(x, w, g, None)
+
+
+def geometry(x_shape, w, pads, s, d, groups, out_sp=None) -> Geometry:
+    """The ``Geometry`` of a forward call (``out_sp`` computed when not given)."""
+    sp, k = tuple(x_shape[2:]), tuple(w.shape[2:])
+    if out_sp is None:
+        out_sp = tuple(_shape.conv_output_size(sp[i], k[i], s[i], pads[i][0], pads[i][1], d[i])
+                       for i in range(len(k)))
+    return Geometry(x_shape[0], x_shape[1], w.shape[0], sp, k, tuple(out_sp),
+                    tuple(tuple(p) for p in pads), tuple(s), tuple(d), groups)
+
+
+def conv_fwd(x, w, pads, s, d, groups, out_sp=None, bias=None) -> np.ndarray:
+    """Zero-padded cross-correlation (+ bias). x (N, C, *sp), w (O, C/g, *k) -> (N, O, *out)."""
+    g = geometry(x.shape, w, pads, s, d, groups, out_sp)
+    return select("fwd", g, x.dtype, backend.get_num_threads()).run(x, w, g, bias)
+
+
+def conv_bwd_data(gy, w, x_shape, pads, s, d, groups) -> np.ndarray:
+    """Adjoint of ``conv_fwd`` w.r.t. x: gy (N, O, *out) -> gx of ``x_shape`` (N, C, *sp)."""
+    g = geometry(x_shape, w, pads, s, d, groups, gy.shape[2:])
+    return select("bwd_data", g, gy.dtype, backend.get_num_threads()).run(gy, w, g)
+
+
+def conv_bwd_weight(x, gy, k, pads, s, d, groups) -> np.ndarray:
+    """Gradient w.r.t. the weight: x (N, C, *sp), gy (N, O, *out) -> (O, C/g, *k)."""
+    g = Geometry(x.shape[0], x.shape[1], gy.shape[1], tuple(x.shape[2:]), tuple(k),
+                 tuple(gy.shape[2:]), tuple(tuple(p) for p in pads), tuple(s), tuple(d), groups)
+    return select("bwd_weight", g, x.dtype, backend.get_num_threads()).run(x, gy, g)

@@ -1,0 +1,178 @@
+"""Batch-chunked im2col / col2im GEMM kernels and the 1x1 kernels: any geometry, NumPy + BLAS.
+
+The batch is processed in chunks whose patch matrix stays around ``_common._BUDGET`` bytes,
+through reused workspaces; a 1x1 convolution is a plain GEMM with no patch copy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from convnp import _blas
+from convnp.kernels.conv._common import (
+    _chunk_size,
+    _gy_chunk,
+    _interior_sl,
+    _no_pad,
+    _padded_buffer,
+    _workspace,
+    padded_shape,
+)
+from convnp.ops._window import patches
+
+
+def _im2col_chunks(x, k, pads, s, d, groups, out_sp, reuse_1x1=False):
+    """Yield (n0, b, cm) per batch chunk: the (g, Cg*K, b*P) patch matrix of images n0..n0+b
+    of the zero-padded ``x`` (a view of x itself for an unpadded stride-1 1x1 image when
+    ``reuse_1x1``)."""
+    N, C = x.shape[:2]
+    sp = x.shape[2:]
+    cg = C // groups
+    K, P = math.prod(k), math.prod(out_sp)
+    B = _chunk_size(N, C * K * P * x.itemsize)
+    cols_flat = _workspace("cols", groups * cg * K * B * P, x.dtype)
+    xbuf = None if _no_pad(pads) else _padded_buffer("xpad", B, C, sp, pads, x.dtype)
+    inner = _interior_sl(sp, pads)
+    same = K == 1 and all(v == 1 for v in s) and tuple(out_sp) == padded_shape(sp, pads)
+    for n0 in range(0, N, B):
+        b = min(B, N - n0)
+        if xbuf is None:
+            xp = x[n0:n0 + b]
+        else:
+            xp = xbuf[:b]
+            xp[inner] = x[n0:n0 + b]
+        if reuse_1x1 and same and b == 1 and xp[0].flags.c_contiguous:
+            yield n0, b, xp[0].reshape(groups, cg, P)
+            continue
+        cols = cols_flat[:groups * cg * K * b * P].reshape(groups, cg, *k, b, *out_sp)
+        np.copyto(cols, patches(xp, k, s, d, out_sp, groups))
+        yield n0, b, cols.reshape(groups, cg * K, b * P)  # (g, Cg*K, b*P)
+
+
+def im2col_fwd(x, w, pads, s, d, groups, out_sp) -> np.ndarray:
+    """Zero-padded cross-correlation, any geometry: patch matrix per chunk, one GEMM."""
+    N = x.shape[0]
+    O = w.shape[0]
+    og = O // groups
+    P = math.prod(out_sp)
+    y = np.empty((N, O, *out_sp), x.dtype)
+    wm = w.reshape(groups, og, -1)  # (g, Og, Cg*K)
+    for n0, b, cm in _im2col_chunks(x, w.shape[2:], pads, s, d, groups, out_sp):
+        if b == 1:
+            _blas.matmul(wm, cm, out=y[n0].reshape(groups, og, P))
+        else:
+            yb = _workspace("ybuf", groups * og * b * P, x.dtype).reshape(groups, og, b * P)
+            _blas.matmul(wm, cm, out=yb)
+            np.copyto(y[n0:n0 + b].reshape(b, groups, og, P),
+                      yb.reshape(groups, og, b, P).transpose(2, 0, 1, 3))
+    return y
+
+
+def im2col_bwd_weight(x, gy, k, pads, s, d, groups) -> np.ndarray:
+    """Weight gradient, any geometry: sum over chunks of gy @ patches^T."""
+    C = x.shape[1]
+    O = gy.shape[1]
+    cg, og = C // groups, O // groups
+    gw = np.zeros((groups, og, cg * math.prod(k)), gy.dtype)
+    tmp = np.empty_like(gw)
+    for n0, b, cm in _im2col_chunks(x, k, pads, s, d, groups, gy.shape[2:], reuse_1x1=True):
+        gyc = _gy_chunk(gy, n0, b, groups, "gybuf")  # (g, Og, b*P)
+        _blas.matmul(gyc, cm.transpose(0, 2, 1), out=tmp)
+        gw += tmp
+    return gw.reshape(O, cg, *k)
+
+
+def col2im_bwd_data(gy, w, x_shape, pads, s, d, groups) -> np.ndarray:
+    """Input gradient, any geometry: GEMM w^T @ gy per chunk, then col2im (one strided add per
+    kernel tap: taps overlap each other, never themselves)."""
+    N, C = x_shape[:2]
+    sp = tuple(x_shape[2:])
+    O = w.shape[0]
+    k = w.shape[2:]
+    out_sp = gy.shape[2:]
+    dtype = gy.dtype
+    cg, og = C // groups, O // groups
+    K, P = math.prod(k), math.prod(out_sp)
+    wt = w.reshape(groups, og, cg * K).transpose(0, 2, 1)  # (g, Cg*K, Og)
+    B = _chunk_size(N, C * K * P * gy.itemsize)
+    cols_flat = _workspace("cols", groups * cg * K * B * P, dtype)
+    if _no_pad(pads):
+        gx = np.zeros(x_shape, dtype)
+        gbuf = None
+    else:
+        gx = np.empty(x_shape, dtype)
+        gbuf = _workspace("gxpad", B * C * math.prod(padded_shape(sp, pads)), dtype).reshape(
+            B, C, *padded_shape(sp, pads))
+    taps = list(np.ndindex(*k))
+    for n0 in range(0, N, B):
+        b = min(B, N - n0)
+        gyc = _gy_chunk(gy, n0, b, groups, "gybuf")  # (g, Og, b*P)
+        gc = cols_flat[:groups * cg * K * b * P].reshape(groups, cg * K, b * P)
+        _blas.matmul(wt, gyc, out=gc)
+        G = gc.reshape(groups, cg, *k, b, *out_sp)
+        if gbuf is None:
+            gxp = gx[n0:n0 + b]
+        else:
+            gxp = gbuf[:b]
+            gxp.fill(0)
+        V = patches(gxp, k, s, d, out_sp, groups, writeable=True)
+        for t in taps:
+            idx = (slice(None), slice(None)) + t
+            V[idx] += G[idx]
+        if gbuf is not None:
+            gx[n0:n0 + b] = gxp[_interior_sl(sp, pads)]
+    return gx
+
+
+def conv1x1_bwd_data(gy, w, x_shape, groups) -> np.ndarray:
+    """Unpadded stride-1 1x1 input gradient: one GEMM w^T @ gy per image and group."""
+    N, C = x_shape[:2]
+    O = w.shape[0]
+    cg, og = C // groups, O // groups
+    gx = np.empty(x_shape, gy.dtype)
+    P = math.prod(x_shape[2:])
+    wt = w.reshape(groups, og, cg).transpose(0, 2, 1)  # (g, Cg, Og)
+    _blas.matmul(wt, gy.reshape(N, groups, og, P), out=gx.reshape(N, groups, cg, P))
+    return gx
+
+
+def conv1x1_bwd_weight(x, gy, groups) -> np.ndarray:
+    """1x1 stride-1 weight gradient as per-image GEMMs gy[n] @ x[n]^T on every thread (no
+    copies of x or gy), summed over the batch in slices of about 32 MB of partial results."""
+    N, C = x.shape[:2]
+    O = gy.shape[1]
+    cg, og = C // groups, O // groups
+    x4 = x.reshape(N, groups, cg, -1)
+    g4 = gy.reshape(N, groups, og, -1)
+    gw = np.zeros((groups, og, cg), gy.dtype)
+    step = max(1, (32 << 20) // max(1, O * cg * gy.itemsize))
+    for n0 in range(0, N, step):
+        part = _blas.matmul(g4[n0:n0 + step], x4[n0:n0 + step].transpose(0, 1, 3, 2))
+        gw += part.sum(0)
+    return gw.reshape((O, cg) + (1,) * (x.ndim - 2))
+
+
+def conv1x1_fwd(x, w, s, groups, out_sp) -> np.ndarray:
+    """1x1 convolution (no padding): one GEMM per image and group, no patch copy."""
+    N, C = x.shape[:2]
+    O = w.shape[0]
+    cg, og = C // groups, O // groups
+    idx = (slice(None), slice(None)) + tuple(slice(0, (o - 1) * st + 1, st)
+                                             for o, st in zip(out_sp, s))
+    xs = x[idx]
+    P = math.prod(out_sp)
+    nd = len(out_sp)
+    # channels-last input (logical NCHW, NHWC memory): one big GEMM, channels-last output
+    perm = (0, *range(2, 2 + nd), 1)
+    if groups == 1 and xs.transpose(perm).flags.c_contiguous:
+        ycl = _blas.matmul(xs.transpose(perm).reshape(N * P, C), w.reshape(O, C).T)  # (N*P, O)
+        return ycl.reshape(N, *out_sp, O).transpose(0, nd + 1, *range(1, nd + 1))
+    y = np.empty((N, O, *out_sp), x.dtype)
+    _blas.matmul(w.reshape(groups, og, cg), xs.reshape(N, groups, cg, P),
+              out=y.reshape(N, groups, og, P))
+    return y
+
+
+# ---------------------------------------------------------------------------------------------

@@ -1,0 +1,177 @@
+"""Every convolution kernel against the reference core, on one case table.
+
+Each case is a zero-padded convolution geometry; every kernel of ``convnp.kernels.conv`` that
+accepts it runs through the dispatch (``force``) for the forward, the input gradient and the
+weight gradient, and must give the reference's numbers (``convnp.ops.conv.reference_*``: pad once,
+loop over kernel offsets, one GEMM). The dispatch's own choice is pinned on a few layers whose
+thresholds were measured."""
+
+import numpy as np
+import pytest
+
+from convnp import _blas, backend
+from convnp.kernels.conv import dispatch
+from convnp.ops import conv as C
+from tests.oracle import rand
+
+# id, N, C, O, spatial, kernel, pads, stride, dilation, groups
+CASES = [
+    ("1d-basic", 2, 3, 4, (10,), (3,), ((0, 0),), (1,), (1,), 1),
+    ("1d-s2-p12", 2, 3, 4, (11,), (3,), ((1, 2),), (2,), (1,), 1),
+    ("1d-d2-g3", 2, 6, 6, (11,), (3,), ((2, 2),), (1,), (2,), 3),
+    ("1d-dw-m2", 2, 4, 8, (9,), (3,), ((1, 1),), (1,), (1,), 4),
+    ("2d-p1", 2, 3, 5, (7, 6), (3, 3), ((1, 1), (1, 1)), (1, 1), (1, 1), 1),
+    ("2d-lenet-c1", 2, 1, 6, (12, 12), (5, 5), ((2, 2), (2, 2)), (1, 1), (1, 1), 1),
+    ("2d-lenet-c5", 3, 16, 12, (5, 5), (5, 5), ((0, 0), (0, 0)), (1, 1), (1, 1), 1),
+    ("2d-s2-p1-g2", 2, 4, 6, (7, 9), (3, 3), ((1, 1), (1, 1)), (2, 2), (1, 1), 2),
+    ("2d-s12-d21", 2, 3, 5, (8, 7), (3, 2), ((2, 2), (0, 0)), (1, 2), (2, 1), 1),
+    ("2d-k4-s2-p1", 2, 3, 4, (8, 8), (4, 4), ((1, 1), (1, 1)), (2, 2), (1, 1), 1),
+    ("2d-p-over-extent", 1, 2, 3, (4, 5), (2, 2), ((3, 0), (0, 3)), (1, 1), (1, 1), 1),
+    ("2d-1x1", 2, 6, 3, (5, 4), (1, 1), ((0, 0), (0, 0)), (1, 1), (1, 1), 1),
+    ("2d-empty-batch", 0, 3, 4, (6, 6), (3, 3), ((1, 1), (1, 1)), (1, 1), (1, 1), 1),
+    ("2d-1x1-empty-batch", 0, 8, 4, (5, 5), (1, 1), ((0, 0), (0, 0)), (1, 1), (1, 1), 1),
+    ("2d-1x1-s2", 2, 6, 3, (5, 4), (1, 1), ((0, 0), (0, 0)), (2, 2), (1, 1), 1),
+    ("2d-1x1-g3-p1", 2, 6, 3, (5, 4), (1, 1), ((1, 1), (1, 1)), (1, 1), (1, 1), 3),
+    ("2d-dw-empty-batch", 0, 3, 3, (5, 5), (3, 3), ((1, 1), (1, 1)), (1, 1), (1, 1), 3),
+    ("2d-dw-s2-d2", 2, 3, 6, (9, 8), (3, 3), ((2, 2), (2, 2)), (2, 2), (2, 2), 3),
+    ("3d-p1", 2, 2, 3, (4, 5, 6), (3, 3, 3), ((1, 1),) * 3, (1, 1, 1), (1, 1, 1), 1),
+    ("3d-s212-g2", 1, 4, 4, (5, 6, 7), (2, 3, 2), ((0, 0),) * 3, (2, 1, 2), (1, 2, 1), 2),
+    ("3d-dw", 2, 3, 3, (4, 4, 5), (2, 3, 3), ((1, 1),) * 3, (1, 1, 1), (1, 1, 1), 3),
+]
+OPS = ("fwd", "bwd_data", "bwd_weight")
+
+
+def _geometry(case):
+    _, N, Cin, O, sp, k, pads, s, d, groups = case
+    return dispatch.geometry((N, Cin, *sp), np.empty((O, Cin // groups, *k)), pads, s, d, groups)
+
+
+def _operands(g, dtype):
+    x = rand(g.N, g.C, *g.sp, seed=1).astype(dtype)
+    w = rand(g.O, g.C // g.groups, *g.k, seed=2).astype(dtype)
+    gy = rand(g.N, g.O, *g.out_sp, seed=3).astype(dtype)
+    b = rand(g.O, seed=4).astype(dtype)
+    return x, w, gy, b
+
+
+def _run(op, g, x, w, gy, b):
+    if op == "fwd":
+        return dispatch.conv_fwd(x, w, g.pads, g.s, g.d, g.groups, bias=b)
+    if op == "bwd_data":
+        return dispatch.conv_bwd_data(gy, w, x.shape, g.pads, g.s, g.d, g.groups)
+    return dispatch.conv_bwd_weight(x, gy, g.k, g.pads, g.s, g.d, g.groups)
+
+
+def _reference(op, g, x, w, gy, b):
+    if op == "fwd":
+        return C.reference_fwd(x, w, g.pads, g.s, g.d, g.groups) + b.reshape(
+            (1, -1) + (1,) * len(g.sp))
+    if op == "bwd_data":
+        return C.reference_bwd_data(gy, w, x.shape, g.pads, g.s, g.d, g.groups)
+    return C.reference_bwd_weight(x, gy, g.k, g.pads, g.s, g.d, g.groups)
+
+
+def _params():
+    out = []
+    for op in OPS:
+        for name in sorted(dispatch.KERNELS[op]):
+            if name != "reference":
+                out.append(pytest.param(op, name, id=f"{op}-{name}"))
+    return out
+
+
+@pytest.mark.parametrize("op,name", _params())
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kernel_matches_reference(op, name, dtype):
+    ran = []
+    for case in CASES:
+        g = _geometry(case)
+        if not dispatch.KERNELS[op][name].accepts(g, dtype):
+            continue
+        x, w, gy, b = _operands(g, dtype)
+        with dispatch.force(op, name):
+            got = _run(op, g, x, w, gy, b)
+        ref = _reference(op, g, x, w, gy, b)
+        tol = 1e-12 if dtype == np.float64 else 2e-5
+        np.testing.assert_allclose(got, ref, rtol=tol, atol=tol, err_msg=f"{case[0]} {op} {name}")
+        assert got.dtype == dtype and got.shape == ref.shape
+        ran.append(case[0])
+    # a kernel the table never reaches is untested: the table must grow with the kernels
+    needs = name.startswith(("grid-chunked", "gather", "col2im-chunked"))
+    if needs and not _blas.available():
+        pytest.skip("chunk kernels need NumPy's OpenBLAS")
+    assert ran, f"no case of the table runs the {op} kernel {name!r}"
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_reference_matches_numpy_loops(op):
+    """The reference against a plain loop over outputs (a 1-d grouped, strided, dilated case)."""
+    g = _geometry(("1d", 2, 4, 6, (9,), (3,), ((2, 1),), (2,), (2,), 2))
+    x, w, gy, b = _operands(g, np.float64)
+    xp = np.pad(x, ((0, 0), (0, 0), g.pads[0]))
+    cg, og = g.C // g.groups, g.O // g.groups
+    y = np.zeros((g.N, g.O, g.out_sp[0]))
+    for o in range(g.O):
+        gi = o // og
+        for i in range(g.out_sp[0]):
+            win = xp[:, gi * cg:(gi + 1) * cg, i * 2:i * 2 + 5:2]  # (N, Cg, k)
+            y[:, o, i] = (win * w[o]).sum((1, 2))
+    if op == "fwd":
+        np.testing.assert_allclose(C.reference_fwd(x, w, g.pads, g.s, g.d, g.groups), y)
+        return
+    # adjoint identities: <conv(x), gy> == <x, conv^T(gy)> == <w, gw(x, gy)>
+    lhs = (y * gy).sum()
+    if op == "bwd_data":
+        rhs = (x * C.reference_bwd_data(gy, w, x.shape, g.pads, g.s, g.d, g.groups)).sum()
+    else:
+        rhs = (w * C.reference_bwd_weight(x, gy, g.k, g.pads, g.s, g.d, g.groups)).sum()
+    np.testing.assert_allclose(lhs, rhs)
+
+
+@pytest.mark.parametrize("case,threads,numba,want", [
+    # LeNet C1 (1 -> 6, 5x5): the direct grid loops; C3 (6 -> 16) the chunk GEMMs; both
+    # input gradients scatter (a 1- or 6-channel gradient: col2im moves less than the dual conv)
+    ((2, 1, 6, (12, 12), (5, 5), ((2, 2),) * 2, (1, 1), (1, 1), 1), 1, True,
+     ("grid-direct", "col2im-chunked", "grid-direct")),
+    ((2, 6, 16, (14, 14), (5, 5), ((0, 0),) * 2, (1, 1), (1, 1), 1), 1, True,
+     ("grid-chunked", "col2im-chunked", "grid-chunked")),
+    # a same-padded 3x3 on 16x16: the dual conv on the padded grid
+    ((2, 8, 8, (16, 16), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 1, True,
+     ("grid-chunked", "dual-grid", "grid-chunked")),
+    # strided: chunk kernels with Numba; polyphase and im2col without
+    ((2, 3, 4, (8, 8), (4, 4), ((1, 1),) * 2, (2, 2), (1, 1), 1), 1, True,
+     ("gather-chunked", "col2im-chunked", "gather-chunked")),
+    ((2, 3, 4, (8, 8), (4, 4), ((1, 1),) * 2, (2, 2), (1, 1), 1), 1, False,
+     ("im2col", "polyphase", "im2col")),
+    # 1x1: a plain GEMM; its weight gradient takes the per-image GEMMs from 2 threads on
+    ((2, 6, 3, (5, 4), (1, 1), ((0, 0),) * 2, (1, 1), (1, 1), 1), 1, False,
+     ("1x1", "1x1", "im2col")),
+    ((2, 6, 3, (5, 4), (1, 1), ((0, 0),) * 2, (1, 1), (1, 1), 1), 2, True,
+     ("1x1", "1x1", "1x1")),
+    # depthwise
+    ((2, 4, 8, (9, 9), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 4), 1, True,
+     ("depthwise", "depthwise", "depthwise")),
+    ((2, 4, 8, (9, 9), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 4), 1, False,
+     ("depthwise-numpy", "depthwise-numpy", "depthwise-numpy")),
+])
+def test_select_picks_the_measured_kernel(case, threads, numba, want):
+    if numba and not _blas.available():
+        pytest.skip("the choice with Numba depends on NumPy's OpenBLAS")
+    g = _geometry(("case",) + case)
+    prev = backend.use_numba()
+    backend.use_numba(numba)
+    try:
+        got = tuple(dispatch.select(op, g, np.float32, threads).name for op in OPS)
+    finally:
+        backend.use_numba(prev)
+    assert got == want
+
+
+def test_force_refuses_a_kernel_that_cannot_run():
+    g = _geometry(CASES[1])  # stride 2: no grid kernel
+    x, w, gy, b = _operands(g, np.float64)
+    with dispatch.force("fwd", "grid-gemm"), pytest.raises(ValueError, match="grid-gemm"):
+        _run("fwd", g, x, w, gy, b)
+    with pytest.raises(ValueError, match="no fwd kernel 'nope'"):
+        with dispatch.force("fwd", "nope"):
+            pass
