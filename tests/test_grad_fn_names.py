@@ -152,7 +152,8 @@ def test_linear_module_next_functions_reach_weight_and_bias():
     lin = convnp.nn.Linear(3, 2)
     bias_node, x_node, t_node = lin(convnp.ones(4, 3, requires_grad=True)).grad_fn.next_functions
     assert bias_node[0].variable is lin.bias and x_node[0].variable is not lin.weight
-    assert t_node[0].name() == "TBackward0" and t_node[0].next_functions[0][0].variable is lin.weight
+    assert t_node[0].name() == "TBackward0"
+    assert t_node[0].next_functions[0][0].variable is lin.weight
 
 
 def test_next_functions_of_inputs_without_grad_are_none():
