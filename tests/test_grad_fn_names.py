@@ -124,11 +124,36 @@ def test_next_functions_match_torch_for_a_small_network():
     assert node.variable is c_w
 
 
-def test_linear_next_functions_reach_weight_and_bias():
+LINEAR_CASES = [  # (input shape, with bias, input requires grad)
+    ((4, 3), True, True), ((4, 3), True, False), ((4, 3), False, True), ((4, 3), False, False),
+    ((2, 2, 3), True, True), ((2, 2, 3), True, False), ((2, 2, 3), False, True),
+    ((3,), True, True), ((3,), False, True),
+]
+
+
+@pytest.mark.parametrize("shape,bias,x_grad", LINEAR_CASES)
+def test_linear_graph_matches_torch(shape, bias, x_grad):
+    # torch records addmm(bias, input, weight.t()) (with views around it for other ranks): a
+    # walk down next_functions[0][0] from a Linear must meet what it meets in torch
+    x = R.standard_normal(shape).astype(np.float32)
+    w, b = M[:2, :3], V[:2]
+
+    def graph(lib):
+        xt = lib.tensor(x, requires_grad=x_grad)
+        wt, bt = lib.tensor(w, requires_grad=True), lib.tensor(b, requires_grad=True)
+        return lib.nn.functional.linear(xt.relu() if x_grad else xt, wt, bt if bias else None)
+
+    c, t = graph(convnp).grad_fn, graph(torch).grad_fn
+    assert _walk(c) == _walk(t)
+    assert c.next_functions[0][0] is c.next_functions[0][0]  # the same nodes on every call
+
+
+def test_linear_module_next_functions_reach_weight_and_bias():
     lin = convnp.nn.Linear(3, 2)
-    nf = lin(convnp.ones(4, 3, requires_grad=True)).grad_fn.next_functions
-    leaves = [n.variable for n, _ in nf if n is not None and n.name() == "AccumulateGrad"]
-    assert any(v is lin.weight for v in leaves) and any(v is lin.bias for v in leaves)
+    bias_node, x_node, t_node = lin(convnp.ones(4, 3, requires_grad=True)).grad_fn.next_functions
+    assert bias_node[0].variable is lin.bias and x_node[0].variable is not lin.weight
+    assert t_node[0].name() == "TBackward0"
+    assert t_node[0].next_functions[0][0].variable is lin.weight
 
 
 def test_next_functions_of_inputs_without_grad_are_none():

@@ -101,7 +101,9 @@ class Node:
                 out.append(edge[1])
             else:
                 out.append((AccumulateGrad.of(edge[1]), 0))
-        return tuple(out)
+        from convnp.autograd.names import torch_next_functions
+
+        return torch_next_functions(self, tuple(out))
 
     def __repr__(self) -> str:
         return f"<{self.name()} object at {hex(id(self))}>"

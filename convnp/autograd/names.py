@@ -9,6 +9,7 @@ an entry may be a function of the node. A Function missing from the table is nam
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable
 
 
@@ -48,9 +49,13 @@ def _matmul(node) -> str:
 
 def _linear(node) -> str:
     with_bias = getattr(node.ctx, "has_bias", False)
-    if len(node.out_meta[0][0]) != 2:
+    rank = len(node.out_meta[0][0])
+    if rank == 2:
+        return "AddmmBackward0" if with_bias else "MmBackward0"
+    if with_bias:
         return "ViewBackward0"  # torch flattens the leading dims around addmm
-    return "AddmmBackward0" if with_bias else "MmBackward0"
+    # without a bias torch runs matmul: mm of an unsqueezed vector, or a folded batch
+    return "SqueezeBackward4" if rank == 1 else "UnsafeViewBackward0"
 
 
 def _pad(node) -> str:
@@ -198,3 +203,56 @@ def torch_saved_inputs(fn: type, kwargs: dict) -> tuple:
     if entry is None:
         entry = _SAVES_BY_CLASS[fn] = _TORCH_SAVES.get(fn.__name__, ())
     return entry(kwargs) if callable(entry) else entry
+
+
+class GraphView:
+    """A node of torch's graph that convnp's one fused op stands for (the ``TBackward0`` of the
+    weight under ``AddmmBackward0``, ...): shown by ``next_functions`` so that walking the graph
+    finds what torch's walk finds; the gradient flows through the fused op, not through it."""
+
+    __slots__ = ("_name", "next_functions", "__weakref__")
+
+    def __init__(self, name: str, next_functions: tuple) -> None:
+        self._name = name
+        self.next_functions = next_functions
+
+    def name(self) -> str:
+        return self._name
+
+    def __repr__(self) -> str:
+        return f"<{self._name} object at {hex(id(self))}>"
+
+
+def _wrap(name: str, edge: tuple) -> tuple:
+    """``edge`` seen through a one-input node ``name`` (``(None, 0)`` stays: no gradient)."""
+    return (None, 0) if edge[0] is None else (GraphView(name, (edge,)), 0)
+
+
+def _linear_next(node, nf: tuple) -> tuple:
+    # torch: addmm(bias, input, weight.t()) for 2-d input; view -> addmm -> view around it for
+    # other ranks; matmul (mm of an unsqueezed vector, or a folded batch) without a bias
+    x, w = nf[0], _wrap("TBackward0", nf[1])
+    bias = nf[2] if len(nf) > 2 else None
+    rank = len(node.out_meta[0][0])
+    if rank == 2:
+        return (bias, x, w) if bias is not None else (x, w)
+    if bias is not None:
+        return ((GraphView("AddmmBackward0", (bias, _wrap("ViewBackward0", x), w)), 0),)
+    inner = _wrap("UnsqueezeBackward0" if rank == 1 else "ViewBackward0", x)
+    return ((GraphView("MmBackward0", (inner, w)), 0),)
+
+
+_NEXT: dict[str, Callable[[Any, tuple], tuple]] = {"Linear": _linear_next}
+_NEXT_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def torch_next_functions(node, nf: tuple) -> tuple:
+    """``node.next_functions`` as torch's graph has them; ``nf`` is one edge per input of
+    convnp's op. The same objects on every call, as torch returns."""
+    rewrite = _NEXT.get(node.fn.__name__)
+    if rewrite is None:
+        return nf
+    cached = _NEXT_CACHE.get(node)
+    if cached is None:
+        cached = _NEXT_CACHE[node] = rewrite(node, nf)
+    return cached
