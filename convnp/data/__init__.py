@@ -15,11 +15,15 @@ from convnp.data.dataloader import (  # noqa: F401
                                     SequentialSampler,
                                     SubsetRandomSampler,
                                     default_collate,
+                                    default_convert,
+                                    get_worker_info,
 )
 from convnp.data.dataset import (  # noqa: F401
+                                    ChainDataset,
                                     ConcatDataset,
                                     Dataset,
                                     IterableDataset,
+                                    StackDataset,
                                     Subset,
                                     TensorDataset,
                                     random_split,

@@ -24,7 +24,7 @@ from convnp.random import rng as _rng
 from convnp.tensor import Tensor
 
 __all__ = ["DataLoader", "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
-           "BatchSampler", "default_collate"]
+           "BatchSampler", "default_collate", "default_convert", "get_worker_info"]
 
 
 class Sampler:
@@ -138,6 +138,31 @@ def default_collate(batch: list) -> Any:
                         "transform")
     raise TypeError(f"default_collate: batch elements of type {type(first).__name__} are not "
                     f"supported; pass collate_fn=")
+
+
+def default_convert(data: Any) -> Any:
+    """NumPy arrays and numbers inside ``data`` (recursively through tuples, lists and dicts)
+    become Tensors, without batching (``torch.utils.data.default_convert``)."""
+    if isinstance(data, np.ndarray) and data.dtype.kind in "biuf":
+        return Tensor._wrap(data)
+    if isinstance(data, np.number):
+        return Tensor._wrap(np.asarray(data))
+    if isinstance(data, dict):
+        return {k: default_convert(v) for k, v in data.items()}
+    if isinstance(data, tuple) and hasattr(data, "_fields"):  # namedtuple
+        return type(data)(*(default_convert(v) for v in data))
+    if isinstance(data, tuple):  # torch turns plain tuples into lists here
+        return [default_convert(v) for v in data]
+    if isinstance(data, list):
+        return [default_convert(v) for v in data]
+    return data
+
+
+def get_worker_info():
+    """None: convnp's DataLoader prepares batches in the main process or a thread of it, never in
+    worker processes, which is what torch returns in the main process. Dataset code that shards
+    its work per worker therefore reads everything once, as with ``num_workers=0`` in torch."""
+    return None
 
 
 class DataLoader:

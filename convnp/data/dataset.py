@@ -17,7 +17,7 @@ from convnp.random import rng as _rng
 from convnp.tensor import Tensor
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
-           "random_split"]
+           "random_split", "ChainDataset", "StackDataset"]
 
 
 class Dataset:
@@ -163,3 +163,48 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float], generator=Non
         out.append(Subset(dataset, perm[offset:offset + length]))
         offset += length
     return out
+
+
+class ChainDataset(IterableDataset):
+    """Iterable datasets chained one after another (``torch.utils.data.ChainDataset``)."""
+
+    def __init__(self, datasets) -> None:
+        self.datasets = list(datasets)
+
+    def __iter__(self):
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset: expected IterableDatasets, got "
+                                f"{type(d).__name__}; use ConcatDataset for indexable datasets")
+            yield from d
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.datasets)
+
+
+class StackDataset(Dataset):
+    """Several datasets of one length read side by side: ``StackDataset(a, b)[i] == (a[i],
+    b[i])``, ``StackDataset(x=a, y=b)[i] == {"x": a[i], "y": b[i]}``
+    (``torch.utils.data.StackDataset``)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        if args and kwargs:
+            raise ValueError("StackDataset: give datasets as positional or as keyword arguments, "
+                             "not both")
+        parts = list(args) or list(kwargs.values())
+        if not parts:
+            raise ValueError("StackDataset: at least one dataset should be passed")
+        self._length = len(parts[0])
+        if any(len(d) != self._length for d in parts):
+            raise ValueError(f"StackDataset: size mismatch between datasets (lengths "
+                             f"{[len(d) for d in parts]})")
+        self.datasets = kwargs if kwargs else tuple(args)
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __len__(self) -> int:
+        return self._length
+
