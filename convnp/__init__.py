@@ -157,6 +157,8 @@ def autocast(device_type: str = "cpu", dtype=None, enabled: bool = True, cache_e
 
 
 def __getattr__(name: str):
+    if name == "bfloat16":  # ml_dtypes loads on first use (convnp/_dtype.py)
+        return importlib.import_module("convnp._dtype")._bfloat16()
     if name in _LAZY:
         return importlib.import_module(f"convnp.{name}")
     if name in _SERIALIZATION:

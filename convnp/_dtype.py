@@ -19,6 +19,36 @@ bool = np.dtype(np.bool_)
 
 _default_dtype = float32
 
+# bfloat16 comes from ml_dtypes (NumPy has none); importing it costs about a second, so
+# ``convnp.bfloat16`` loads it on first use (module ``__getattr__``)
+_BFLOAT16_NAMES = ("bfloat16",)
+
+
+def __getattr__(name: str):
+    if name in _BFLOAT16_NAMES:
+        return _bfloat16()
+    raise AttributeError(f"module 'convnp._dtype' has no attribute {name!r}")
+
+
+def _bfloat16() -> np.dtype:
+    import ml_dtypes
+
+    return np.dtype(ml_dtypes.bfloat16)
+
+
+def is_half(d) -> bool:
+    """True for the 16-bit floats (float16, bfloat16), which convnp computes in float32 inside
+    its kernels and rounds once at the end, as torch's CPU kernels do."""
+    d = getattr(d, "dtype", d)
+    return d == float16 or getattr(d, "name", None) == "bfloat16"
+
+
+def is_floating(d) -> bool:
+    """True for floating dtypes, bfloat16 included (ml_dtypes gives it NumPy kind 'V')."""
+    d = getattr(d, "dtype", d)
+    kind = getattr(d, "kind", None)
+    return kind in ("f", "c") or (kind == "V" and d.name == "bfloat16")
+
 
 def get_default_dtype() -> np.dtype:
     """The dtype of floating tensors made from Python numbers (float32 unless changed)."""
@@ -38,6 +68,8 @@ def resolve(d) -> np.dtype | None:
     """Turn a dtype-like (np dtype, type, 'float32') into ``np.dtype``; None stays None."""
     if d is None:
         return None
+    if isinstance(d, str) and d.removeprefix("convnp.") == "bfloat16":
+        return _bfloat16()
     try:
         return np.dtype(d)
     except TypeError:

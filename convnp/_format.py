@@ -165,7 +165,7 @@ def dtype_name(dtype) -> str:
 
 def tensor_repr(t, prefix: str = "tensor(") -> str:
     """``repr`` of a convnp Tensor, laid out as torch lays out its tensors."""
-    from convnp._dtype import get_default_dtype
+    from convnp._dtype import get_default_dtype, is_half
 
     a = t.array
     indent = len(prefix)
@@ -180,7 +180,7 @@ def tensor_repr(t, prefix: str = "tensor(") -> str:
         if a.dtype not in (get_default_dtype(), np.dtype(np.int64), np.dtype(np.bool_)):
             suffixes.append(f"dtype={dtype_name(a.dtype)}")
         summarize = a.size > PRINT_OPTS.threshold
-        if a.dtype == np.float16:
+        if is_half(a.dtype):
             a = a.astype(np.float32)
         fmt = _Formatter(_summarized(a) if summarize else a)
         body = _body(a, indent, summarize, fmt)

@@ -77,10 +77,9 @@ EXCLUSIONS = [
     Exclusion(
         "dtypes NumPy does not have",
         "convnp's dtypes are NumPy's",
-        "use float16, float32 or float64",
-        {"convnp": r"bfloat16|float8_\w+|float4_\w+|bits\w+|bit|int[1-7]|uint[1-7]|"
-                   r"BFloat16\w*",
-         "Tensor": r"bfloat16"}),
+        "use float16, bfloat16, float32 or float64",
+        {"convnp": r"float8_\w+|float4_\w+|bits\w+|bit|int[1-7]|uint[1-7]|"
+                   r"BFloat16\w*"}),
     Exclusion(
         "linear algebra beyond what CNNs need",
         "convnp implements the products CNNs use (matmul, mm, bmm and their relatives)",

@@ -17,6 +17,8 @@ from typing import Callable
 
 import numpy as np
 
+from convnp._dtype import is_half
+
 _enabled = os.environ.get("CONVNP_NUMBA", "1").lower() not in ("0", "false", "no", "off")
 _available: bool | None = None
 
@@ -126,16 +128,14 @@ def team() -> int:
 _team = threading.local()
 
 
-_HALF = np.dtype(np.float16)
-
-
 def _work(args) -> int:
-    """The largest array argument's size; -1 when an argument is float16 (see ``_half_call``)."""
+    """The largest array argument's size; -1 when an argument is float16 or bfloat16 (see
+    ``_half_call``)."""
     n = 0
     for a in args:
         size = getattr(a, "size", None)
         if size is not None:
-            if getattr(a, "dtype", None) is _HALF:
+            if is_half(getattr(a, "dtype", None)):
                 return -1
             if size > n:
                 n = size
@@ -148,9 +148,10 @@ def _half_call(kernel: Callable, args: tuple):
     and scalars) goes in as a float32 copy; the arrays the kernel wrote into (any writeable
     float16 array: round-tripping an unchanged input is exact) are copied back, and float32
     arrays the kernel returns come back as float16."""
-    conv, back, memo = [], [], {}
+    conv, back, memo, half = [], [], {}, None
     for a in args:
-        if getattr(a, "dtype", None) is _HALF:
+        if is_half(getattr(a, "dtype", None)):
+            half = half or a.dtype
             if isinstance(a, np.ndarray):
                 c = memo.get(id(a))
                 if c is None:  # the same array twice (in-place kernels) stays one array
@@ -165,12 +166,12 @@ def _half_call(kernel: Callable, args: tuple):
     for a, c in back:
         np.copyto(a, c, casting="unsafe")
     if isinstance(out, tuple):
-        return tuple(_to_half(o) for o in out)
-    return _to_half(out)
+        return tuple(_to_half(o, half) for o in out)
+    return _to_half(out, half)
 
 
-def _to_half(o):
-    return o.astype(np.float16) if getattr(o, "dtype", None) == np.float32 else o
+def _to_half(o, half):
+    return o.astype(half) if getattr(o, "dtype", None) == np.float32 else o
 
 
 def _renamed(fn: Callable, suffix: str) -> Callable:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from convnp import _dtype
+from convnp._dtype import is_floating
 from convnp._tensor_api import Size
 from convnp.autograd import engine
 from convnp.autograd.function import Function
@@ -153,7 +154,7 @@ class Tensor:
         return self.grad_fn is None
 
     def is_floating_point(self) -> bool:
-        return self.array.dtype.kind == "f"
+        return _dtype.is_floating(self.array.dtype) and self.array.dtype.kind != "c"
 
     def dim(self) -> int:
         return self.array.ndim
@@ -272,6 +273,9 @@ class Tensor:
     def half(self) -> "Tensor":
         return self.to(np.float16)
 
+    def bfloat16(self) -> "Tensor":
+        return self.to(_dtype._bfloat16())
+
     def long(self) -> "Tensor":
         return self.to(np.int64)
 
@@ -298,7 +302,7 @@ class Tensor:
 
     # ------------------------------------------------------------------ autograd
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
-        if requires_grad and self.array.dtype.kind not in "fc":
+        if requires_grad and not _dtype.is_floating(self.array.dtype):
             raise RuntimeError(f"only tensors of floating point dtype can require gradients "
                                f"(this tensor has dtype {self.array.dtype})")
         if not requires_grad and self.grad_fn is not None:
@@ -614,7 +618,7 @@ class Tensor:
         """(values, indices) along ``dim``; ties keep their order (a stable sort), as torch's
         CPU sort does. Values are differentiable (the gradient goes back to each element)."""
         order = np.argsort(-self.array if descending else self.array, axis=dim, kind="stable")
-        if descending and self.array.dtype.kind == "f":  # -x flips NaN's place: put NaN first
+        if descending and is_floating(self.array.dtype):  # -x flips NaN's place: put NaN first
             nan = np.isnan(np.take_along_axis(self.array, order, axis=dim))
             order = np.take_along_axis(order, np.argsort(~nan, axis=dim, kind="stable"), dim)
         return R.MaxMin(self.gather(dim, Tensor._wrap(order)),
@@ -726,7 +730,7 @@ class Cast(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g.astype(ctx.dtype) if ctx.dtype.kind in "fc" else None
+        return g.astype(ctx.dtype) if is_floating(ctx.dtype) else None
 
 
 class Clone(Function):

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from convnp._dtype import is_floating
+
 __all__ = ["GradScaler"]
 
 _READY, _UNSCALED, _STEPPED = 0, 1, 2
@@ -113,7 +115,7 @@ class GradScaler:
                 g = p.grad.array
                 if not np.isfinite(g).all():
                     found = True
-                g *= inv.astype(g.dtype) if g.dtype.kind == "f" else inv
+                g *= inv.astype(g.dtype) if is_floating(g.dtype) else inv
         state["found_inf"] = found
         state["stage"] = _UNSCALED
 

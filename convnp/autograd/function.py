@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from convnp._dtype import is_floating, is_half
 from convnp.autograd.grad_mode import is_grad_enabled
 from convnp.autograd.names import torch_saved_inputs
 
@@ -138,7 +139,7 @@ _ACCUMULATE: "weakref.WeakValueDictionary[int, AccumulateGrad]" = weakref.WeakVa
 
 
 def _is_float(a: np.ndarray) -> bool:
-    return a.dtype.kind in "fc"
+    return is_floating(a.dtype)
 
 
 class Function:
@@ -165,7 +166,7 @@ class Function:
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         record = is_grad_enabled() and any(needs)
         ctx = Context(needs if record else (False,) * len(args))
-        if cls.half_in_float32 and any(getattr(x, "dtype", None) == np.float16 for x in raw):
+        if cls.half_in_float32 and any(is_half(getattr(x, "dtype", None)) for x in raw):
             outs, multi = _forward_in_float32(cls, ctx, raw, kwargs)
         else:
             out = cls.forward(ctx, *raw, **kwargs)
@@ -210,11 +211,12 @@ class Function:
 
 def _forward_in_float32(cls, ctx, raw, kwargs):
     """Run a ``half_in_float32`` op's forward on float32 copies of its float16 inputs."""
-    raw = [x.astype(np.float32) if getattr(x, "dtype", None) == np.float16 else x for x in raw]
+    half = next(x.dtype for x in raw if is_half(getattr(x, "dtype", None)))
+    raw = [x.astype(np.float32) if is_half(getattr(x, "dtype", None)) else x for x in raw]
     ctx.half = True  # the engine runs backward in float32 as well
     out = cls.forward(ctx, *raw, **kwargs)
     multi = isinstance(out, tuple)
-    outs = tuple(np.asarray(o).astype(np.float16) if np.asarray(o).dtype == np.float32
+    outs = tuple(np.asarray(o).astype(half) if np.asarray(o).dtype == np.float32
                  else np.asarray(o) for o in (out if multi else (out,)))
     return outs, multi
 

@@ -6,6 +6,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from convnp._dtype import is_floating
+
 
 class GradcheckError(AssertionError):
     """Raised by ``gradcheck`` when analytic and numerical gradients disagree."""
@@ -13,7 +15,7 @@ class GradcheckError(AssertionError):
 
 def _float_outputs(out) -> list:
     outs = out if isinstance(out, (tuple, list)) else (out,)
-    return [o for o in outs if o.dtype.kind == "f"]
+    return [o for o in outs if is_floating(o.dtype)]
 
 
 def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1e-5,

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from convnp import backend
+from convnp._dtype import is_floating
 from convnp.autograd.function import Function
 from convnp.ops.elementwise import Sigmoid, Tanh, _sigmoid
 
@@ -28,7 +29,7 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def _float_array(a: np.ndarray, fn: str) -> None:
-    if a.dtype.kind != "f":
+    if not is_floating(a.dtype):
         raise TypeError(f"{fn}: expected a floating point input, got dtype {a.dtype}")
 
 

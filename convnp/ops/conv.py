@@ -27,6 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 from convnp import _blas
+from convnp._dtype import is_floating
 from convnp.autograd.function import Function
 from convnp.kernels.conv import dispatch as _dispatch
 from convnp.kernels.conv._common import _flip, _no_pad
@@ -288,7 +289,7 @@ def _check_common(fn, input, weight, bias, n, groups, transposed):
     if x.ndim not in (n + 1, n + 2):
         raise ValueError(f"{fn}: expected a {n + 1}-d (unbatched) or {n + 2}-d (batched) input, "
                          f"got shape {x.shape}")
-    if x.dtype.kind != "f" or w.dtype != x.dtype:
+    if not is_floating(x.dtype) or w.dtype != x.dtype:
         raise TypeError(f"{fn}: input and weight must have the same floating dtype, got input "
                         f"{x.dtype} and weight {w.dtype}")
     if not (isinstance(groups, (int, np.integer)) and not isinstance(groups, bool)) or groups < 1:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from convnp._dtype import is_floating
 from convnp.autograd.function import Function
 from convnp.ops.movement import GetItem, getitem, reshape
 from convnp.ops.reduction import normalize_dims
@@ -90,14 +91,14 @@ class ScatterReduce(Function):
                 count = np.zeros(a.shape, a.dtype) + (1 if include_self else 0)
                 np.add.at(count, where, 1)
                 count = np.where(hit, count, 1)
-                out = out / count if a.dtype.kind == "f" else out // count
+                out = out / count if is_floating(a.dtype) else out // count
                 ctx.count = count
         elif reduce == "prod":
             out = a.copy() if include_self else np.where(hit, 1, a).astype(a.dtype)
             np.multiply.at(out, where, src)
         elif reduce in ("amax", "amin"):
             ufunc = np.maximum if reduce == "amax" else np.minimum
-            fill = (-np.inf if reduce == "amax" else np.inf) if a.dtype.kind == "f" else (
+            fill = (-np.inf if reduce == "amax" else np.inf) if is_floating(a.dtype) else (
                 np.iinfo(a.dtype).min if reduce == "amax" else np.iinfo(a.dtype).max)
             out = a.copy() if include_self else np.where(hit, fill, a).astype(a.dtype)
             ufunc.at(out, where, src)

@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 
+from convnp._dtype import is_floating
 from convnp.autograd.function import Function
 from convnp.tensor import Tensor
 
@@ -204,7 +205,7 @@ def _pointwise(fn_cls, name, input, target, size_average, reduce, reduction, **k
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, name)
     _broadcast_pair(input, target, name)
-    if input.dtype.kind != "f":
+    if not is_floating(input.dtype):
         raise TypeError(f"{name}: input must be a floating tensor, got {input.dtype}")
     return fn_cls.apply(input, _float_target(target, input), reduction=reduction, **kw)
 
@@ -430,7 +431,7 @@ def _class_loss(name, input, target, weight, ignore_index, reduction, label_smoo
     input = _tensor(input, "input", name)
     target = _tensor(target, "target", name)
     _check_reduction(reduction, name)
-    if input.dtype.kind != "f":
+    if not is_floating(input.dtype):
         raise TypeError(f"{name}: input must be a floating tensor (logits), got {input.dtype}")
     if input.ndim == 0:
         raise ValueError(f"{name}: input must have a class dimension, (C,) or (N, C, ...), got a "
@@ -442,7 +443,7 @@ def _class_loss(name, input, target, weight, ignore_index, reduction, label_smoo
     c = shape[0] if len(shape) == 1 else shape[1]
     idx_shape = () if len(shape) == 1 else (shape[0],) + shape[2:]
     tshape = tuple(target.shape)
-    probs = target.dtype.kind == "f"
+    probs = is_floating(target.dtype)
     if probs:
         if not from_logits:
             raise TypeError(f"{name}: expected target of shape {idx_shape} with class indices "

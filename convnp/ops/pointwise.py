@@ -18,6 +18,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from convnp._dtype import is_floating
 from convnp.autograd.function import Function
 from convnp.ops.elementwise import as_operand, binary
 
@@ -115,7 +116,7 @@ def _make_unary(name: str, fwd, deriv, promote: bool) -> type[Function]:
     def forward(ctx, a):
         a = _floatify(a) if promote else a
         y = np.asarray(fwd(a))
-        if y.dtype != a.dtype and a.dtype.kind == "f":
+        if y.dtype != a.dtype and is_floating(a.dtype):
             y = y.astype(a.dtype)
         ctx.save_for_backward(a, y)
         return y
@@ -205,7 +206,7 @@ BINARY_FLOAT = {
 }
 BINARY_KEEP = {
     "fmod": (np.fmod, lambda a, b, y: np.ones_like(y), lambda a, b, y: -np.trunc(a / b)),
-    "remainder": (lambda a, b: a - np.floor_divide(a, b) * b if a.dtype.kind == "f"
+    "remainder": (lambda a, b: a - np.floor_divide(a, b) * b if is_floating(a.dtype)
                   else np.mod(a, b),
                   lambda a, b, y: np.ones_like(y), lambda a, b, y: -np.floor(a / b)),
     "fmax": (np.fmax, lambda a, b, y: _fmax_sel(a, b).astype(y.dtype),
@@ -233,7 +234,7 @@ def _make_binary(name: str, fwd, da, db, promote: bool) -> type[Function]:
             a, b = _floatify(a), _floatify(b)
         y = np.asarray(fwd(a, b))
         rt = np.result_type(a, b)
-        if y.dtype != rt and rt.kind == "f":
+        if y.dtype != rt and is_floating(rt):
             y = y.astype(rt)
         ctx.save_for_backward(a, b, y)
         if da is None:

@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from convnp import _blas, backend
+from convnp._dtype import is_floating
 from convnp.autograd.function import Function
 from convnp.ops import _shape, _window
 
@@ -251,7 +252,7 @@ def _check_input(x, nd: int, fn: str) -> None:
         raise ValueError(f"{fn}: expected a {nd + 1}-d (unbatched) or {nd + 2}-d (batched) input "
                          f"of shape (N, C, {', '.join('LHW'[-nd:] if nd < 3 else 'DHW')}), got "
                          f"shape {tuple(x.shape)}")
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise TypeError(f"{fn}: expected a floating-point input, got dtype {x.dtype}")
     if any(s == 0 for s in x.shape[-nd - 1:]):
         raise ValueError(f"{fn}: input has an empty channel or spatial axis: {tuple(x.shape)}")

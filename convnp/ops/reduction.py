@@ -7,6 +7,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from convnp._dtype import is_floating
 from convnp.autograd.function import Function
 
 MaxMin = namedtuple("MaxMin", ["values", "indices"])
@@ -272,7 +273,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
 
 def mean(input, dim=None, keepdim=False):
     """Mean over ``dim`` (int, tuple, or all when None)."""
-    if input.dtype.kind not in "fc":
+    if not is_floating(input.dtype):
         raise TypeError(f"mean: expected a floating-point input, got dtype {input.dtype}; "
                         "convert with .float() first")
     return Mean.apply(input, axes=normalize_dims(dim, input.ndim, "mean"), keepdim=keepdim)
@@ -443,7 +444,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
                                   "leaves out (linear algebra beyond CNNs)")
     if isinstance(p, str):
         raise ValueError(f"norm: p must be a number, inf, 'fro' or 'nuc', got {p!r}")
-    if x.dtype.kind not in "fc":
+    if not is_floating(x.dtype):
         raise TypeError(f"norm: expected a floating-point input, got dtype {x.dtype}; "
                         "convert with .float() first")
     return Norm.apply(x, p=float(p), axes=normalize_dims(dim, x.ndim, "norm"), keepdim=keepdim)
@@ -467,7 +468,7 @@ def _kth(input, dim, k_of, keepdim, fn, nan_last=True):
         return v, i
     axis = normalize_dims(dim, input.ndim, fn)[0]
     order = np.argsort(a, axis=axis, kind="stable")  # NaN sorts last
-    valid = np.sum(~np.isnan(a), axis=axis, keepdims=True) if a.dtype.kind == "f" else \
+    valid = np.sum(~np.isnan(a), axis=axis, keepdims=True) if is_floating(a.dtype) else \
         np.full([1 if i == axis else s for i, s in enumerate(a.shape)], a.shape[axis])
     k = k_of(valid)
     idx = np.take_along_axis(order, np.clip(k, 0, a.shape[axis] - 1), axis)
@@ -487,14 +488,14 @@ def median(input, dim=None, keepdim=False):
         raise RuntimeError("median() input tensor cannot be empty")
     if dim is None:
         flat = a.reshape(-1)
-        if a.dtype.kind == "f" and np.isnan(flat).any():
+        if is_floating(a.dtype) and np.isnan(flat).any():
             return input.reshape(-1)[int(np.argmax(np.isnan(flat)))]
         v, _ = _kth(input.reshape(-1), 0, lambda n: np.full_like(n, (flat.size - 1) // 2),
                     False, "median")
         return v
     axis = normalize_dims(dim, input.ndim, "median")[0]
     n = a.shape[axis]
-    has_nan = (np.isnan(a).any(axis=axis, keepdims=True) if a.dtype.kind == "f"
+    has_nan = (np.isnan(a).any(axis=axis, keepdims=True) if is_floating(a.dtype)
                else np.zeros(1, bool))
     v, i = _kth(input, axis, lambda valid: np.where(has_nan, valid, (n - 1) // 2), keepdim,
                 "median")
@@ -505,7 +506,7 @@ def nanmedian(input, dim=None, keepdim=False):
     """The lower median of the non-NaN elements."""
     a = input.array
     if dim is None:
-        nvalid = int(np.sum(~np.isnan(a))) if a.dtype.kind == "f" else a.size
+        nvalid = int(np.sum(~np.isnan(a))) if is_floating(a.dtype) else a.size
         k = builtins.max(nvalid - 1, 0) // 2
         v, _ = _kth(input.reshape(-1), 0, lambda n: np.full_like(n, k), False, "nanmedian")
         return v
@@ -568,7 +569,7 @@ def _quantile(input, q, dim, keepdim, interpolation, fn, ignore_nan):
     qs = np.asarray(q.array if isinstance(q, T) else q, np.float64)
     if qs.ndim > 1 or np.any((qs < 0) | (qs > 1)):
         raise RuntimeError(f"{fn}: q must be a scalar or 1-d tensor with values in [0, 1]")
-    if input.dtype.kind != "f":
+    if not is_floating(input.dtype):
         raise RuntimeError(f"{fn}: input must be a float tensor, got {input.dtype}")
     x = input.reshape(-1) if dim is None else input
     axis = 0 if dim is None else normalize_dims(dim, input.ndim, fn)[0]

@@ -17,6 +17,7 @@ import itertools
 import numpy as np
 
 from convnp import backend
+from convnp._dtype import is_floating
 from convnp.autograd.function import Function
 
 # the functional API (re-exported by convnp.nn.functional); the table helpers are imported by name
@@ -283,7 +284,7 @@ def _check_grid_sample(input, grid, mode, padding_mode, align_corners):
     if padding_mode not in _PADDING:
         raise ValueError(f"grid_sample: padding_mode must be one of {_PADDING}, got "
                          f"{padding_mode!r}")
-    if input.dtype.kind != "f" or grid.dtype.kind != "f":
+    if not is_floating(input.dtype) or not is_floating(grid.dtype):
         raise TypeError(f"grid_sample: expected floating-point input and grid, got "
                         f"{input.dtype} and {grid.dtype}")
 
@@ -355,7 +356,7 @@ def affine_grid(theta, size, align_corners: bool | None = None):
     if len(size) not in (4, 5):
         raise ValueError(f"affine_grid: size must be (N, C, H, W) or (N, C, D, H, W), got {size}")
     d = len(size) - 2
-    if theta.dtype.kind != "f":
+    if not is_floating(theta.dtype):
         raise TypeError(f"affine_grid: expected a floating-point theta, got {theta.dtype}")
     if tuple(theta.shape) != (size[0], d, d + 1):
         raise ValueError(f"affine_grid: for size {size} theta must have shape "

@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from convnp import _blas, backend
+from convnp._dtype import is_floating
 from convnp.autograd.function import Function
 from convnp.ops import _shape
 
@@ -357,7 +358,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise NotImplementedError(f"{fn}: only 3-d, 4-d and 5-d (N, C, *spatial) inputs are "
                                   f"supported, got {input.ndim}-d input of shape "
                                   f"{tuple(input.shape)} (add a batch axis for a single image)")
-    if input.dtype.kind != "f":
+    if not is_floating(input.dtype):
         raise TypeError(f"{fn}: expected a floating-point input, got dtype {input.dtype}")
     nd = input.ndim - 2
     if mode in _DIM_MODES and _DIM_MODES[mode] != nd:

@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from convnp._dtype import is_floating
 from convnp.autograd.grad_mode import enable_grad
 from convnp.tensor import Tensor
 
@@ -194,7 +195,7 @@ class Optimizer:
             for name, value in v.items():
                 value = _as_state_value(value)
                 if (name != "step" and isinstance(value, Tensor)
-                        and value.dtype.kind == "f" and p.dtype.kind == "f"):
+                        and is_floating(value.dtype) and is_floating(p.dtype)):
                     value = Tensor._wrap(value.array.astype(p.dtype, copy=False))
                 entry[name] = value
             new_state[p] = entry

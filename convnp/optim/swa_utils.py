@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from convnp._dtype import is_floating
 from convnp.autograd.grad_mode import no_grad
 from convnp.nn.modules.module import Module
 from convnp.optim.lr_scheduler import LRScheduler, OneCycleLR
@@ -34,7 +35,7 @@ def get_ema_multi_avg_fn(decay: float = 0.999) -> Callable:
     def ema_update(ema_params, current_params, _num_averaged) -> None:
         for e, c in zip(ema_params, current_params):
             a = e.array
-            if a.dtype.kind in "fc":
+            if is_floating(a.dtype):
                 w = 1 - decay
                 if abs(w) < 0.5:  # torch's lerp formulas
                     a += w * (c.array - a)

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from convnp import _dtype
+from convnp._dtype import is_floating
 from convnp.nn import init
 from convnp.nn.modules.linear import Linear
 from convnp.nn.modules.module import Module, Parameter
@@ -25,7 +26,7 @@ def _float_mask(mask, name: str, dtype) -> Tensor | None:
     a = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
     if a.dtype == np.bool_:
         return Tensor._wrap(np.where(a, -np.inf, 0).astype(dtype))
-    if a.dtype.kind != "f":
+    if not is_floating(a.dtype):
         raise AssertionError(f"only bool and floating types of {name} are supported")
     return mask if isinstance(mask, Tensor) else Tensor._wrap(a.astype(dtype))
 

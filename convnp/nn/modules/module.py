@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from convnp import _dtype
+from convnp._dtype import is_floating
 from convnp.tensor import Tensor
 from convnp.utils.hooks import BackwardHook, RemovableHandle
 
@@ -384,7 +385,7 @@ class Module:
                     if getattr(v, "_is_uninitialized", False):  # lazy: the dtype it will get
                         v.array = np.empty(0, dtype)
                         continue
-                    if v is not None and v.dtype.kind == "f":
+                    if v is not None and is_floating(v.dtype):
                         v.array = v.array.astype(dtype)
                         if v.grad is not None:
                             v.grad.array = v.grad.array.astype(dtype)
