@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from convnp._dtype import is_floating
+
 
 def _inplace_function(name: str):
     def fn(input, *args, **kwargs):
@@ -33,9 +35,9 @@ def promote_types(type1, type2):
     float (NumPy would widen int64 + float32 to float64); otherwise NumPy's promotion, which
     agrees with torch's for the dtypes convnp has."""
     a, b = np.dtype(type1), np.dtype(type2)
-    if a.kind == "f" and b.kind in "biu":
+    if is_floating(a) and b.kind in "biu":
         return a
-    if b.kind == "f" and a.kind in "biu":
+    if is_floating(b) and a.kind in "biu":
         return b
     return np.promote_types(a, b)
 
@@ -51,9 +53,9 @@ def result_type(tensor1, tensor2):
         return np.result_type(as_operand(tensor1), as_operand(tensor2))
     a = a if a is not None else as_operand(tensor1, b)
     b = b if b is not None else as_operand(tensor2, a)
-    if a.dtype.kind == "f" and b.dtype.kind in "biu":
+    if is_floating(a.dtype) and b.dtype.kind in "biu":
         return a.dtype
-    if b.dtype.kind == "f" and a.dtype.kind in "biu":
+    if is_floating(b.dtype) and a.dtype.kind in "biu":
         return b.dtype
     return np.result_type(a, b)
 

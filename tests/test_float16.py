@@ -81,29 +81,53 @@ CASES = [
 
 
 def _run(lib, Fm, fn, arrays, dtype):
-    ins = [lib.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+    if lib is torch:
+        def tin(a):
+            if dtype == "bfloat16":  # torch cannot take an ml_dtypes array: widen exactly
+                return torch.tensor(a.astype(np.float32)).bfloat16()
+            return torch.tensor(a.astype(dtype))
+        ins = [tin(a).requires_grad_() for a in arrays]
+    else:
+        ins = [convnp.tensor(a.astype(convnp.bfloat16 if dtype == "bfloat16" else dtype),
+                             requires_grad=True) for a in arrays]
     y = fn(lib, Fm, *ins)
     g = np.linspace(-1, 1, y.numel()).reshape(tuple(y.shape)).astype(np.float16)
-    y.backward(lib.tensor(g.astype(dtype)))
+    if lib is torch:
+        y.backward(torch.tensor(g.astype(np.float32)).to(y.dtype))
+    else:
+        y.backward(convnp.tensor(g.astype(y.dtype)))
+
     def arr(t):
-        return t.array if isinstance(t, convnp.Tensor) else t.detach().numpy()
+        if isinstance(t, convnp.Tensor):
+            return t.array
+        t = t.detach()
+        return (t.float() if t.dtype == torch.bfloat16 else t).numpy()
     return y.dtype, [arr(y)] + [arr(i.grad) for i in ins]
 
 
+HALF = ["float16", "bfloat16"]
+# bfloat16 keeps 8 significant bits (float16: 11): its rounding bar is 8 times wider
+_ROUNDING = {"float16": 2e-3, "bfloat16": 1.6e-2}
+
+
+@pytest.mark.parametrize("half", HALF)
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_float16_matches_torch(case):
+def test_half_matches_torch(case, half):
     _, fn, arrays = case
-    dtype, got = _run(convnp, F, fn, arrays, np.float16)
-    assert dtype == np.float16 and all(g.dtype == np.float16 for g in got)
+    if half == "bfloat16":  # inputs representable in both 16-bit formats
+        arrays = [a.astype(convnp.bfloat16).astype(np.float16) for a in arrays]
+    want = convnp.float16 if half == "float16" else convnp.bfloat16
+    dtype, got = _run(convnp, F, fn, arrays, half)
+    assert dtype == want and all(g.dtype == want for g in got)
     _, ref = _run(torch, TF, fn, arrays, np.float64)
     try:
-        _, t16 = _run(torch, TF, fn, arrays, np.float16)
+        _, t16 = _run(torch, TF, fn, arrays, half)
     except (NotImplementedError, RuntimeError):
-        t16 = None  # torch's CPU has no float16 kernel here: float16 rounding is the bar
+        t16 = None  # torch's CPU has no kernel here for this dtype: rounding is the bar
     for k, (c, r) in enumerate(zip(got, ref)):
         scale = max(np.abs(r).max(), 1e-3)
         err = np.abs(c.astype(np.float64) - r).max()
-        bar = 2e-3 * scale  # a few float16 roundings
+        bar = _ROUNDING[half] * scale  # a few 16-bit roundings
         if t16 is not None:
             bar = max(bar, 1.5 * np.abs(t16[k].astype(np.float64) - r).max())
         assert err <= bar, f"output/grad {k}: error {err:.3g} > {bar:.3g} (scale {scale:.3g})"

@@ -10,6 +10,7 @@ import numbers
 
 import numpy as np
 
+from convnp._dtype import is_floating
 from convnp.autograd.function import Function
 
 
@@ -28,7 +29,7 @@ def as_operand(x, like: np.ndarray | None = None):
     if isinstance(x, (numbers.Number, np.generic)):
         if like is None:
             return np.asarray(x)
-        kind = like.dtype.kind
+        kind = "f" if is_floating(like.dtype) else like.dtype.kind  # bfloat16's kind is 'V'
         if isinstance(x, (bool, np.bool_)):
             return np.asarray(x, like.dtype if kind != "b" else bool)
         if isinstance(x, numbers.Integral):

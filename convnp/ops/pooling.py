@@ -661,6 +661,8 @@ def _apply_axes(x4, mats):
 class AdaptiveAvgPoolNd(Function):
     """Adaptive average pooling as one small averaging matrix per axis (GEMMs, no loops)."""
 
+    half_in_float32 = True  # NumPy's matmul widens bfloat16 to float32; sum in float32 for both
+
     @staticmethod
     def forward(ctx, x, nd, out):
         x4, lead = _planes(x, nd)

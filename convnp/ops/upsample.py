@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from convnp import _blas, backend
-from convnp._dtype import is_floating
+from convnp._dtype import is_floating, is_half
 from convnp.autograd.function import Function
 from convnp.ops import _shape
 
@@ -417,8 +417,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
         return getattr(pooling, f"adaptive_avg_pool{nd}d")(input, out)
 
-    # float16 runs in float32 (Interpolate.half_in_float32), weights included, as torch's
-    ft = np.float32 if input.dtype == np.float16 else input.dtype.type
+    # float16/bfloat16 run in float32 (Interpolate.half_in_float32), weights included, as torch's
+    ft = np.float32 if is_half(input.dtype) else input.dtype.type
     tables = {}
     for a, (n_in, n_out) in enumerate(zip(sp, out)):
         sc = None if scales is None else scales[a]
