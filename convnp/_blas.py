@@ -172,6 +172,13 @@ def _single(fn, *args, **kw):
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``np.matmul(a, b, out=out)`` on convnp's threads (see the module docstring)."""
+    if a.dtype.kind == "V" or b.dtype.kind == "V":  # bfloat16: float32 products, rounded once
+        dt = a.dtype if a.dtype.kind == "V" else b.dtype
+        r = matmul(a.astype(np.float32), b.astype(np.float32))
+        if out is None:
+            return r.astype(dt)
+        np.copyto(out, r, casting="unsafe")
+        return out
     if not backend.use_numba() or not _get_lib():
         return np.matmul(a, b, out=out)  # no Numba pool to share the cores with
     threads = get_num_threads()

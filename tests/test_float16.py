@@ -154,3 +154,62 @@ def test_float16_nn_modules_train_step():
     assert y.dtype == np.float16
     assert all(p.grad.dtype == np.float16 and np.isfinite(p.grad.array).all()
                for p in net.parameters())
+
+
+def test_bfloat16_nn_modules_train_step():
+    convnp.manual_seed(0)
+    net = convnp.nn.Sequential(convnp.nn.Conv2d(4, 4, 3, padding=1),
+                               convnp.nn.BatchNorm2d(4), convnp.nn.ReLU(),
+                               convnp.nn.MaxPool2d(2), convnp.nn.Upsample(scale_factor=2),
+                               convnp.nn.AdaptiveAvgPool2d(1), convnp.nn.Flatten(),
+                               convnp.nn.Linear(4, 3)).bfloat16()
+    opt = convnp.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    x = convnp.tensor(X2).bfloat16()
+    loss = F.cross_entropy(net(x), convnp.tensor([0, 2]))
+    loss.backward()
+    opt.step()
+    assert loss.dtype == convnp.bfloat16
+    assert all(p.dtype == convnp.bfloat16 and p.grad.dtype == convnp.bfloat16
+               and np.isfinite(p.grad.array.astype(np.float32)).all() for p in net.parameters())
+
+
+def test_bfloat16_kernel_arguments_come_back_unchanged():
+    x = convnp.tensor(X2).bfloat16()
+    before = x.array.copy()
+    F.max_pool2d(x, 2)
+    F.interpolate(x, scale_factor=2, mode="bilinear")
+    assert np.array_equal(x.array.view(np.uint16), before.view(np.uint16))
+
+
+def test_bfloat16_creation_cast_repr():
+    bf = convnp.bfloat16
+    assert bf == np.dtype("bfloat16") and str(bf) == "bfloat16"
+    t = convnp.tensor([1.0, 2.5, 1 / 3], dtype=bf)
+    assert t.dtype == bf and t.is_floating_point()
+    # rounding to 8 significant bits, as torch's
+    want = torch.tensor([1.0, 2.5, 1 / 3], dtype=torch.bfloat16).float().numpy()
+    np.testing.assert_array_equal(t.float().array, want)
+    assert repr(t) == "tensor([1.0000, 2.5000, 0.3340], dtype=convnp.bfloat16)"
+    assert repr(t) == repr(torch.tensor([1.0, 2.5, 1 / 3], dtype=torch.bfloat16)).replace(
+        "torch", "convnp")
+    for make in (convnp.zeros, convnp.ones, convnp.empty, convnp.randn):
+        assert make(2, 3, dtype=bf).dtype == bf
+    assert convnp.full((2,), 1.5, dtype="bfloat16").dtype == bf
+    x = convnp.randn(3, requires_grad=True)
+    y = x.to(bf)
+    assert y.dtype == bf and x.bfloat16().dtype == bf and x.to(dtype=bf).dtype == bf
+    (y.float() * 2).sum().backward()
+    assert x.grad.dtype == np.float32 and np.array_equal(x.grad.array, np.full(3, 2, np.float32))
+    # a Python scalar takes the tensor's dtype; an integer tensor promotes to bfloat16
+    assert (y * 0.5).dtype == bf and (y + 1).dtype == bf and (y ** 2).dtype == bf
+    assert (convnp.arange(3) * convnp.ones(3, dtype=bf)).dtype == bf
+    assert convnp.ones(2, dtype=bf, requires_grad=True).requires_grad
+
+
+def test_bfloat16_loads_without_importing_ml_dtypes():
+    import subprocess
+    import sys
+
+    code = ("import sys, convnp; assert 'ml_dtypes' not in sys.modules; "
+            "convnp.bfloat16; assert 'ml_dtypes' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -61,7 +61,7 @@ def binary(fn: type[Function], a, b):
     # torch: float with integer computes in the float operand's dtype (int64 tensor * 0.5 is
     # float32); NumPy would promote int64 with float32 to float64. Integer operands carry no
     # gradient, so casting their raw arrays loses nothing.
-    ka, kb = _data(a).dtype.kind, _data(b).dtype.kind
+    ka, kb = (("f" if is_floating(_data(x).dtype) else _data(x).dtype.kind) for x in (a, b))
     if ka == "f" and kb in "biu":
         b = _data(b).astype(_data(a).dtype)
     elif kb == "f" and ka in "biu":

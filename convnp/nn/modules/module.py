@@ -407,6 +407,11 @@ class Module:
     def half(self) -> "Module":
         return self._cast(np.float16)
 
+    def bfloat16(self) -> "Module":
+        from convnp._dtype import _bfloat16
+
+        return self._cast(_bfloat16())
+
     def to(self, *args, **kwargs) -> "Module":
         from convnp._device import check_cpu, require_cpu
 
