@@ -16,8 +16,8 @@ with a message, never executed.
 
 What can be saved: nested dicts (``OrderedDict`` stays one), lists and tuples of tensors, NumPy
 arrays (saved as tensors), ``int``, ``float``, ``bool``, ``str`` and ``None``. Tensors load as
-convnp ``Tensor`` (``Parameter`` where torch pickled an ``nn.Parameter``); bfloat16 tensors,
-which NumPy cannot hold, load as float32 (exact). As in torch, loaded tensors are views of their
+convnp ``Tensor`` (``Parameter`` where torch pickled an ``nn.Parameter``), in their dtype
+(bfloat16 as ``convnp.bfloat16``). As in torch, loaded tensors are views of their
 storage (tensors saved sharing one share memory; a stride-0 ``expand()``-ed tensor stays a
 read-only view), and what a file may make the loader allocate is bounded by its size
 (``load(..., max_bytes=)`` to allow more).
@@ -137,6 +137,8 @@ class _Writer:
     def tensor(self, a: np.ndarray, where: str) -> None:
         a = np.asarray(a)
         kind = _DTYPE_STORAGES.get(a.dtype)
+        if a.dtype.kind == "V" and a.dtype.name == "bfloat16":  # stored as its 16 bits
+            kind, a = "BFloat16Storage", a.view(np.uint16)
         if kind is None:
             raise TypeError(f"convnp.save: {where} has dtype {a.dtype}, which torch has no "
                             f"storage for; supported: {sorted(str(d) for d in _DTYPE_STORAGES)}")
@@ -225,9 +227,11 @@ class _TorchDtype:
 
 
 def _decode_storage(raw: bytearray, kind: str, numel: int) -> np.ndarray:
-    """A writable array over the record's bytes (no copy, except bfloat16 -> float32)."""
-    if kind == "BFloat16Storage":  # the top half of a float32: widen exactly
-        return (np.frombuffer(raw, "<u2", numel).astype(np.uint32) << 16).view(np.float32)
+    """A writable array over the record's bytes (no copy)."""
+    if kind == "BFloat16Storage":
+        from convnp._dtype import _bfloat16
+
+        return np.frombuffer(raw, "<u2", numel).astype(np.uint16, copy=False).view(_bfloat16())
     dt = np.dtype(_STORAGE_DTYPES[kind])
     return np.frombuffer(raw, dt.newbyteorder("<"), numel).astype(dt, copy=False)
 
@@ -365,8 +369,6 @@ class _Unpickler(pickle.Unpickler):
                 raise ValueError(f"convnp.load: {self.where}: the record data/{key} holds "
                                  f"{len(raw)} bytes, too few for its {numel} elements "
                                  "(truncated or corrupt file)")
-            if kind.name == "BFloat16Storage":
-                self.charge(4 * numel, "bfloat16 widened to float32")
             self.cache[key] = _decode_storage(raw, kind.name, numel)
         return self.cache[key]
 
@@ -394,7 +396,6 @@ def _is_safetensors(path) -> bool:
 
 # what a file may make the loader allocate, unless the caller allows more: records written by
 # torch or convnp are stored uncompressed, so their tensors never need more than the file's size
-# (twice that for bfloat16, widened to float32)
 _DEFAULT_RATIO = 4
 _DEFAULT_SLACK = 1 << 20
 
@@ -418,7 +419,7 @@ def load(f: str | os.PathLike | io.IOBase, map_location: Any = None,
         f: a path or a binary file object.
         map_location, weights_only: accepted and ignored (see above).
         max_bytes: the most memory the file may make the loader allocate (decompressed
-            records, bfloat16 widened to float32, copies for overlapping parameters).
+            records, copies for overlapping parameters).
             Default ``None``: 4 x the file's size + 1 MiB, more than any file torch or convnp
             writes needs; a file asking for more (a zip bomb, a crafted header) raises
             ValueError naming the file. Pass a larger number, or ``float('inf')``, for a file

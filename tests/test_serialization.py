@@ -186,7 +186,8 @@ def test_torch_saved_files_load_in_convnp(tmp_path):
     for k, v in obj["dtypes"].items():
         np.testing.assert_array_equal(back["dtypes"][k].data, v.numpy(), err_msg=k)
         assert back["dtypes"][k].dtype == v.numpy().dtype
-    np.testing.assert_array_equal(back["bf16"].data, obj["bf16"].float().numpy())
+    assert back["bf16"].dtype == convnp.bfloat16
+    np.testing.assert_array_equal(back["bf16"].float().array, obj["bf16"].float().numpy())
     for k in ("view", "shared", "t"):
         np.testing.assert_array_equal(back[k].data, obj[k].numpy(), err_msg=k)
     assert isinstance(back["param"], nn.Parameter) and back["param"].requires_grad
@@ -226,3 +227,15 @@ def test_weights_move_both_ways_through_files(tmp_path):
     tm2.eval()
     for (k, a), b in zip(tm.state_dict().items(), tm2.state_dict().values()):
         assert torch.equal(a, b), k
+
+
+def test_bfloat16_round_trips_with_torch(tmp_path):
+    t = torch.randn(3, 5, generator=torch.Generator().manual_seed(1)).to(torch.bfloat16)
+    convnp.save({"w": convnp.tensor(t.float().numpy()).bfloat16()}, tmp_path / "c.pt")
+    back = torch.load(tmp_path / "c.pt")["w"]
+    assert back.dtype == torch.bfloat16 and torch.equal(back, t)
+    torch.save({"w": t}, tmp_path / "t.pt")
+    again = convnp.load(tmp_path / "t.pt")["w"]
+    assert again.dtype == convnp.bfloat16
+    np.testing.assert_array_equal(again.array.view(np.uint16), t.view(torch.int16).numpy()
+                                  .view(np.uint16))
