@@ -26,6 +26,8 @@ WD = (R.standard_normal((4, 1, 3, 3)) * 0.3).astype(np.float16)
 WT = (R.standard_normal((4, 6, 3, 3)) * 0.3).astype(np.float16)
 B6 = R.standard_normal(6).astype(np.float16)
 C4 = (R.standard_normal(4) * 0.5 + 1).astype(np.float16)
+WL = (R.standard_normal((5, 7)) * 0.3).astype(np.float16)
+GRID = (R.uniform(-1, 1, (2, 5, 4, 2))).astype(np.float16)
 
 
 def _unpool(nd):
@@ -77,6 +79,12 @@ CASES = [
     ("max-unpool3d", _unpool(3), [X3[..., :4, :]]),
     ("pixel-shuffle", lambda L, F, x: F.pixel_shuffle(x, 2), [X2]),
     ("reflect-pad", lambda L, F, x: F.pad(x, (1, 2, 2, 1), mode="reflect"), [X2]),
+    ("linear", lambda L, F, x, w: F.linear(x, w), [X2, WL]),
+    ("hardswish", lambda L, F, x: F.hardswish(x * 3), [X2]),
+    ("clamp", lambda L, F, x: x.clamp(-0.5, 0.7), [X2]),
+    ("grid-sample", lambda L, F, x, g: F.grid_sample(x, g, align_corners=False), [X2, GRID]),
+    ("cross-entropy", lambda L, F, x: F.cross_entropy(x[:, :, 0, 0], L.tensor([1, 3])), [X2]),
+    ("gelu-softmax", lambda L, F, x: F.softmax(F.gelu(x), dim=-1), [X2]),
 ]
 
 

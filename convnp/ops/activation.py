@@ -228,6 +228,8 @@ class Mish(Function):
 
 
 class Hardswish(Function):
+    half_in_float32 = True  # NumPy's clip with Python bounds widens bfloat16
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -337,6 +339,8 @@ class Threshold(Function):
 
 
 class Softmax(Function):
+    half_in_float32 = True  # sums over dim in float32, as torch's CPU kernels for 16-bit floats
+
     @staticmethod
     def forward(ctx, a, dim, log=False, negate=False):
         x = -a if negate else a

@@ -279,6 +279,8 @@ class Sigmoid(Function):
 
 
 class Clamp(Function):
+    half_in_float32 = True  # NumPy's clip with Python bounds widens bfloat16
+
     @staticmethod
     def forward(ctx, a, lo=None, hi=None):
         ctx.save_for_backward(a)

@@ -232,6 +232,8 @@ def apply_table_adjoint(g: np.ndarray, idx: np.ndarray, w: np.ndarray, length: i
 
 
 class GridSample(Function):
+    half_in_float32 = True  # einsum has no bfloat16 loop; interpolate in float32 as torch
+
     @staticmethod
     def forward(ctx, x, grid, mode, padding_mode, align_corners):
         n, c, *sizes = x.shape
