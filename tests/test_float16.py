@@ -211,6 +211,9 @@ def test_bfloat16_creation_cast_repr():
     # a Python scalar takes the tensor's dtype; an integer tensor promotes to bfloat16
     assert (y * 0.5).dtype == bf and (y + 1).dtype == bf and (y ** 2).dtype == bf
     assert (convnp.arange(3) * convnp.ones(3, dtype=bf)).dtype == bf
+    # as torch: bfloat16 with float16 or float32 promotes to float32
+    assert (y + convnp.ones(3, dtype=convnp.float16)).dtype == np.float32
+    assert convnp.promote_types(bf, convnp.float16) == np.float32 == (y + x).dtype
     assert convnp.ones(2, dtype=bf, requires_grad=True).requires_grad
 
 
