@@ -150,7 +150,8 @@ _LAZY |= {"backends", "accelerator", "amp", "hub", "multiprocessing"}
 
 
 def autocast(device_type: str = "cpu", dtype=None, enabled: bool = True, cache_enabled=None):
-    """``torch.autocast``: see :class:`convnp.amp.autocast` (tracked, precision-neutral)."""
+    """``torch.autocast``: see :class:`convnp.amp.autocast` (on the CPU, as torch: bfloat16
+    matrix products, linear layers and convolutions, float32 losses)."""
     from convnp.amp import autocast as _autocast
 
     return _autocast(device_type, dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)

@@ -105,7 +105,7 @@ def test_scaler_errors_as_torch():
         amp.GradScaler("cpu", growth_factor=0.5)
 
 
-def test_autocast_is_tracked_and_precision_neutral():
+def test_autocast_is_tracked_and_lowers_linear_to_bfloat16():
     lin = nn.Linear(3, 2)
     x = convnp.randn(4, 3)
     ref = lin(x)
@@ -115,10 +115,11 @@ def test_autocast_is_tracked_and_precision_neutral():
         y = lin(x)
         with amp.autocast("cpu", enabled=False):
             assert not amp.is_autocast_enabled("cpu")
+            assert lin(x).dtype == np.float32          # a disabled inner region: full precision
         assert amp.is_autocast_enabled("cpu")
     assert isinstance(ac, amp.autocast) and not amp.is_autocast_enabled("cpu")
-    assert y.dtype == np.float32
-    np.testing.assert_array_equal(y.array, ref.array)
+    assert y.dtype == convnp.bfloat16                  # as torch's CPU autocast
+    np.testing.assert_allclose(np.asarray(y.array, np.float32), ref.array, rtol=2e-2, atol=2e-2)
 
     @amp.autocast("cpu", dtype=convnp.float16)
     def f():

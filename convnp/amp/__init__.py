@@ -1,10 +1,9 @@
 """``convnp.amp``: torch's automatic-mixed-precision API (``autocast``, ``GradScaler``,
 ``custom_fwd``/``custom_bwd``), with what it means on convnp's CPU/NumPy engine.
 
-- :class:`autocast` is accepted and tracked (``convnp.is_autocast_enabled()``), but convnp does
-  not lower precision: NumPy has no bfloat16 (torch's CPU autocast type), so operations inside
-  the region compute in their inputs' dtype (float32) and return it. The numbers equal torch's
-  with autocast disabled; torch's CPU autocast would round matmul/conv results to bfloat16.
+- :class:`autocast` on the CPU does what torch's does: matrix products, linear layers and
+  convolutions run in bfloat16 (``convnp.bfloat16``, via ml_dtypes) or float16, losses in
+  float32, everything else in its inputs' dtype (rules in ``convnp._autocast``).
 - :class:`GradScaler` is torch's loss scaler: with ``device='cpu'`` it scales, unscales, skips
   steps with inf/nan gradients and adapts the scale exactly as torch's; with the default
   ``device='cuda'`` it disables itself with torch's warning (no CUDA), so ``scale(loss)`` returns

@@ -1,5 +1,6 @@
-"""``autocast``: torch's mixed-precision region, tracked but precision-neutral on convnp's CPU
-engine (see :mod:`convnp.amp`)."""
+"""``autocast``: torch's mixed-precision region. On the CPU it does what torch's does: matrix
+products, linear layers and convolutions run in bfloat16 (or float16), losses in float32
+(the rules live in ``convnp._autocast``)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ __all__ = ["autocast", "custom_bwd", "custom_fwd", "get_autocast_dtype", "is_aut
 
 # torch's CPU autocast runs in bfloat16 by default; NumPy has no bfloat16, so convnp names it
 _BF16 = "bfloat16"
-_state = {"cpu": {"enabled": False, "dtype": _BF16}, "cuda": {"enabled": False,
-                                                                "dtype": "float16"}}
+from convnp._autocast import state as _state  # noqa: E402  (read by the ops' casting rules)
+
 _KNOWN = ("cpu", "cuda", "xpu", "mps", "hpu", "xla", "mtia", "ipu", "maia")
 
 
@@ -61,15 +62,18 @@ class autocast:
         enabled: turn the region on (default True).
         cache_enabled: accepted (torch's weight-cast cache).
 
-    What it does in convnp: records that the region is active (``is_autocast_enabled()``,
-    ``get_autocast_dtype()``) and nothing else. convnp computes every op in its inputs' dtype,
-    so results equal torch's without autocast (torch's CPU autocast would return bfloat16 for
-    matmul, linear and convolutions).
+    What it does on the CPU, as torch's: inside an enabled region, ``conv{1,2,3}d``,
+    ``conv_transpose{1,2,3}d``, ``linear``, ``matmul`` / ``mm`` / ``bmm`` / ``addmm`` and
+    ``prelu`` cast their floating inputs (float64 excepted) to the region's dtype and return it;
+    the losses (cross-entropy, NLL, MSE, L1, smooth L1, Huber, BCE, KL) cast 16-bit inputs to
+    float32. Other ops run in their inputs' dtype. Gradients flow back through the casts, so
+    float32 parameters get float32 gradients.
 
     Example::
 
         >>> with convnp.autocast("cpu"):
-        ...     loss = loss_fn(model(x), y)     # float32, as without autocast
+        ...     out = model(x)                  # bfloat16 after a conv or linear layer
+        ...     loss = loss_fn(out, y)          # float32
     """
 
     def __init__(self, device_type: str = "cpu", dtype=None, enabled: bool = True,
@@ -118,8 +122,8 @@ class autocast:
 
 
 def custom_fwd(fwd: Callable | None = None, *, device_type: str = "cpu", cast_inputs=None):
-    """torch's decorator for a custom Function's forward under autocast; convnp does not lower
-    precision, so the forward runs as written (``cast_inputs`` is accepted)."""
+    """torch's decorator for a custom Function's forward under autocast; the forward runs as
+    written (``cast_inputs`` is accepted)."""
     if fwd is None:
         return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
     return fwd

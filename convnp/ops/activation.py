@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from convnp import backend
+from convnp import _autocast, backend
 from convnp._dtype import is_floating
 from convnp.autograd.function import Function
 from convnp.ops.elementwise import Sigmoid, Tanh, _sigmoid
@@ -460,6 +460,7 @@ def leaky_relu_(input, negative_slope: float = 0.01):
     return leaky_relu(input, negative_slope)
 
 
+@_autocast.lower
 def prelu(input, weight):
     r"""Parametric ReLU: :math:`x` if :math:`x > 0` else ``weight[c] * x``.
 

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from convnp import _blas
+from convnp import _autocast, _blas
 from convnp._dtype import is_floating
 from convnp.autograd.function import Function
 from convnp.kernels.conv import dispatch as _dispatch
@@ -341,6 +341,7 @@ def _args(fn, input, weight, bias, stride, dilation, groups, padding_mode, trans
     return x, w, groups, batched, s, d, _modes(padding_mode, n, fn)
 
 
+@_autocast.lower
 def convnd(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
            padding_mode="zeros", flip: bool = False, _fn: str = "convnd"):
     """N-d convolution (1-3 spatial axes, inferred from ``weight``), PyTorch's ``conv{n}d``
@@ -392,6 +393,7 @@ def convnd(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
                         modes=modes, flip=bool(flip), batched=batched)
 
 
+@_autocast.lower
 def conv_transposend(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1, *, output_size=None, padding_mode="zeros", flip: bool = False,
                      _fn: str = "conv_transposend"):

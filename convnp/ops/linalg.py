@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convnp import _blas
+from convnp import _autocast, _blas
 from convnp.autograd.function import Function
 
 
@@ -44,6 +44,7 @@ class MatMul(Function):
         return ga, gb
 
 
+@_autocast.lower
 def matmul(input, other):
     """Matrix product with NumPy/torch semantics (1-d vectors, batched broadcasting)."""
     a, b = input.shape, other.shape

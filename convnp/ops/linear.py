@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convnp import _blas
+from convnp import _autocast, _blas
 from convnp.autograd.function import Function
 from convnp.tensor import Tensor
 
@@ -45,6 +45,7 @@ def _shape(t) -> tuple:
     return tuple(t.shape)
 
 
+@_autocast.lower
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     r"""Apply the affine map :math:`y = xA^T + b`.
 

@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 
+from convnp import _autocast
 from convnp._dtype import is_floating
 from convnp.autograd.function import Function
 from convnp.tensor import Tensor
@@ -210,6 +211,7 @@ def _pointwise(fn_cls, name, input, target, size_average, reduce, reduction, **k
     return fn_cls.apply(input, _float_target(target, input), reduction=reduction, **kw)
 
 
+@_autocast.fp32
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
              reduction: str = "mean", weight=None) -> Tensor:
     r"""Mean squared error :math:`l_n = (x_n - y_n)^2`, reduced by ``reduction``.
@@ -234,6 +236,7 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     return _pointwise(MSELoss, "mse_loss", input, target, size_average, reduce, reduction)
 
 
+@_autocast.fp32
 def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
             reduction: str = "mean", weight=None) -> Tensor:
     r"""Mean absolute error :math:`l_n = |x_n - y_n|`, reduced by ``reduction``.
@@ -258,6 +261,7 @@ def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     return _pointwise(L1Loss, "l1_loss", input, target, size_average, reduce, reduction)
 
 
+@_autocast.fp32
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                    reduction: str = "mean", beta: float = 1.0) -> Tensor:
     r"""Smooth L1: :math:`0.5 d^2 / \beta` where :math:`|d| < \beta`, else :math:`|d| - 0.5\beta`
@@ -283,6 +287,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
                       reduction, beta=float(beta))
 
 
+@_autocast.fp32
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
                weight=None) -> Tensor:
     r"""Huber: :math:`0.5 d^2` where :math:`|d| < \delta`, else :math:`\delta (|d| - 0.5\delta)`.
@@ -480,6 +485,7 @@ def _class_loss(name, input, target, weight, ignore_index, reduction, label_smoo
                             probs=probs)
 
 
+@_autocast.fp32
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
                   ignore_index: int = -100, reduce=None, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Tensor:
@@ -517,6 +523,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
                        label_smoothing, True)
 
 
+@_autocast.fp32
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
              ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
     r"""Negative log-likelihood of log-probabilities: :math:`l_n = -w_{y_n} x_{n, y_n}`.
@@ -578,6 +585,7 @@ class BCELoss(Function):
         return gx, gy
 
 
+@_autocast.fp32
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     r"""Binary cross entropy of probabilities:
@@ -645,6 +653,7 @@ class BCEWithLogitsLoss(Function):
         return gx, gy
 
 
+@_autocast.fp32
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
                                      weight: Tensor | None = None, size_average=None,
                                      reduce=None, reduction: str = "mean",
@@ -729,6 +738,7 @@ class KLDivLoss(Function):
         return gx, gt
 
 
+@_autocast.fp32
 def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
            reduction: str = "mean", log_target: bool = False) -> Tensor:
     r"""Kullback-Leibler divergence :math:`l_n = y_n (\log y_n - x_n)` with ``input`` given as

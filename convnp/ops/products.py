@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from convnp import _autocast
 from convnp.autograd.function import Function
 from convnp.ops import elementwise as E
 from convnp.ops import reduction as R
@@ -64,6 +65,7 @@ def _addprod(input, prod, beta, alpha):
     return E.add(input if beta == 1 else E.mul(input, beta), out)
 
 
+@_autocast.lower
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """``beta * input + alpha * (mat1 @ mat2)``."""
     _check(mat1.ndim == 2 and mat2.ndim == 2, "addmm: mat1 and mat2 must be 2-d")
