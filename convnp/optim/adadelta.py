@@ -9,7 +9,7 @@ import numpy as np
 
 from convnp.autograd.grad_mode import no_grad
 from convnp.optim._flags import check_flags, flag_defaults
-from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor
+from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor, decayed_grad
 from convnp.tensor import Tensor
 
 
@@ -68,9 +68,7 @@ class Adadelta(Optimizer):
                         state["square_avg"] = Tensor._wrap(np.zeros_like(p.array))
                         state["acc_delta"] = Tensor._wrap(np.zeros_like(p.array))
                     _bump(state)
-                    g = -grad if group["maximize"] else grad
-                    if wd != 0:
-                        g = g + wd * p.array
+                    g = decayed_grad(p, grad, group["maximize"], wd)
                     v, u = state["square_avg"].array, state["acc_delta"].array
                     v *= rho
                     v += (1 - rho) * (g * g)

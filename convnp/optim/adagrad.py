@@ -8,7 +8,7 @@ import numpy as np
 
 from convnp.autograd.grad_mode import no_grad
 from convnp.optim._flags import check_flags, flag_defaults
-from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor
+from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor, decayed_grad
 from convnp.tensor import Tensor
 
 
@@ -80,9 +80,7 @@ class Adagrad(Optimizer):
                     self._init_state(p, group)  # groups added later get their state here
                     state = self.state[p]
                     step = _bump(state)
-                    g = -grad if group["maximize"] else grad
-                    if wd != 0:
-                        g = g + wd * p.array
+                    g = decayed_grad(p, grad, group["maximize"], wd)
                     clr = lr / (1 + (step - 1) * lr_decay)
                     s = state["sum"].array
                     s += 1 * g * g

@@ -8,7 +8,7 @@ import numpy as np
 
 from convnp.autograd.grad_mode import no_grad
 from convnp.optim._flags import check_flags, flag_defaults
-from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor
+from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor, decayed_grad
 from convnp.tensor import Tensor
 
 
@@ -75,9 +75,7 @@ class ASGD(Optimizer):
                         state["mu"] = Tensor._wrap(np.ones((), np.float32))
                         state["ax"] = Tensor._wrap(np.zeros_like(p.array))
                     step = _bump(state)
-                    g = -grad if group["maximize"] else grad
-                    if wd != 0:
-                        g = g + wd * p.array
+                    g = decayed_grad(p, grad, group["maximize"], wd)
                     eta, mu = float(state["eta"].array), float(state["mu"].array)
                     p.array *= 1 - lambd * eta
                     p.array += -eta * g

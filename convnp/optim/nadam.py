@@ -8,7 +8,7 @@ import numpy as np
 
 from convnp.autograd.grad_mode import no_grad
 from convnp.optim._flags import check_flags, flag_defaults
-from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor
+from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor, decayed_grad
 from convnp.tensor import Tensor
 
 
@@ -81,12 +81,8 @@ class NAdam(Optimizer):
                         state["exp_avg"] = Tensor._wrap(np.zeros_like(p.array))
                         state["exp_avg_sq"] = Tensor._wrap(np.zeros_like(p.array))
                     step = _bump(state)
-                    g = -grad if group["maximize"] else grad
-                    if wd != 0:
-                        if group["decoupled_weight_decay"]:
-                            p.array *= 1 - lr * wd
-                        else:
-                            g = g + wd * p.array
+                    g = decayed_grad(p, grad, group["maximize"], wd, lr,
+                                     group["decoupled_weight_decay"])
                     mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
                     mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
                     # the product is kept in float32 like torch's 0-d state tensor

@@ -226,3 +226,18 @@ def _bump(state: dict) -> float:
 def _check(cond: bool, message: str) -> None:
     if not cond:
         raise ValueError(message)
+
+
+def decayed_grad(p, grad, maximize: bool, weight_decay: float, lr: float = 0.0,
+                 decoupled: bool = False):
+    """The gradient an update uses: negated for ``maximize``, plus ``weight_decay * p`` (L2
+    penalty); with ``decoupled`` the parameter is shrunk by ``lr * weight_decay`` in place instead
+    and the gradient is left alone (AdamW's rule)."""
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        if decoupled:
+            p.array *= 1 - lr * weight_decay
+        else:
+            g = g + weight_decay * p.array
+    return g
+

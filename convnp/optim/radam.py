@@ -9,7 +9,7 @@ import numpy as np
 
 from convnp.autograd.grad_mode import no_grad
 from convnp.optim._flags import check_flags, flag_defaults
-from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor
+from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor, decayed_grad
 from convnp.tensor import Tensor
 
 
@@ -78,12 +78,8 @@ class RAdam(Optimizer):
                         state["exp_avg"] = Tensor._wrap(np.zeros_like(p.array))
                         state["exp_avg_sq"] = Tensor._wrap(np.zeros_like(p.array))
                     step = _bump(state)
-                    g = -grad if group["maximize"] else grad
-                    if wd != 0:
-                        if group["decoupled_weight_decay"]:
-                            p.array *= 1 - lr * wd
-                        else:
-                            g = g + wd * p.array
+                    g = decayed_grad(p, grad, group["maximize"], wd, lr,
+                                     group["decoupled_weight_decay"])
                     m, v = state["exp_avg"].array, state["exp_avg_sq"].array
                     m += (1 - beta1) * (g - m)  # torch's lerp_
                     v *= beta2

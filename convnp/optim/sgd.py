@@ -8,7 +8,7 @@ import numpy as np
 
 from convnp.autograd.grad_mode import no_grad
 from convnp.optim._flags import check_flags, flag_defaults
-from convnp.optim.optimizer import Optimizer, _check
+from convnp.optim.optimizer import Optimizer, _check, decayed_grad
 from convnp.tensor import Tensor
 
 
@@ -72,9 +72,7 @@ class SGD(Optimizer):
                 lr, momentum = group["lr"], group["momentum"]
                 wd, dampening = group["weight_decay"], group["dampening"]
                 for p, grad in self._params_with_grad(group):
-                    g = -grad if group["maximize"] else grad
-                    if wd != 0:
-                        g = g + wd * p.array
+                    g = decayed_grad(p, grad, group["maximize"], wd)
                     if momentum != 0:
                         state = self.state.setdefault(p, {})
                         buf = state.get("momentum_buffer")
