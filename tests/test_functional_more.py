@@ -33,6 +33,10 @@ CASES = {
                                                                            rand(1, 5))),
     "cosine_similarity-eps": (lambda f, x, y: f.cosine_similarity(x * 1e-9, y, 0, eps=1e-3),
                               (rand(4, 2), rand(4, 2))),
+    # norms below eps: torch clamps them without stopping their gradient
+    "cosine_similarity-eps-clamped": (lambda f, x, y: f.cosine_similarity(x * 0.1, y, 0,
+                                                                          eps=0.5),
+                                      (rand(3, 4), rand(3, 4))),
     "pairwise_distance": (lambda f, x, y: f.pairwise_distance(x, y, 3, keepdim=True),
                           (rand(3, 5), rand(3, 5))),
     "pdist": (lambda f, x: f.pdist(x, 1.5), (rand(4, 3),)),

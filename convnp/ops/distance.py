@@ -23,9 +23,20 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
         >>> F.cosine_similarity(convnp.randn(4, 8), convnp.randn(4, 8)).shape
         convnp.Size([4])
     """
-    n1 = E.clamp(E.sqrt(R.sum(E.mul(x1, x1), dim, keepdim=True)), min=eps)
-    n2 = E.clamp(E.sqrt(R.sum(E.mul(x2, x2), dim, keepdim=True)), min=eps)
+    n1 = _clamped_value(E.sqrt(R.sum(E.mul(x1, x1), dim, keepdim=True)), eps)
+    n2 = _clamped_value(E.sqrt(R.sum(E.mul(x2, x2), dim, keepdim=True)), eps)
     return R.sum(E.mul(E.div(x1, n1), E.div(x2, n2)), dim)
+
+
+def _clamped_value(t, lo: float):
+    """``t`` with its values clamped at ``lo`` but the gradient of ``t`` itself (torch clamps
+    the norms in place under no_grad, so the clamp does not stop their gradient)."""
+    import numpy as np
+
+    from convnp.tensor import Tensor
+
+    d = t.array
+    return E.add(t, Tensor._wrap(np.maximum(d, np.asarray(lo, d.dtype)) - d))
 
 
 def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
