@@ -10,8 +10,8 @@ from __future__ import annotations
 from convnp import nn
 from convnp.nn.modules.blocks import BasicBlock
 
-__all__ = ["LeNet5", "VGGNet", "ResNetCIFAR", "resnet20", "ResNet18", "AllConvNet", "CNN1d",
-           "CNN3d", "GlobalAvgPool"]
+__all__ = ["LeNet5", "VGGNet", "ResNetCIFAR", "resnet20", "ResNet18", "resnet18", "AllConvNet",
+           "CNN1d", "CNN3d", "GlobalAvgPool"]
 
 
 class GlobalAvgPool(nn.Module):
@@ -216,6 +216,13 @@ class ResNet18(nn.Module):
         return self.fc(self.avgpool(x))
 
 
+def resnet18(num_classes: int = 1000, in_channels: int = 3, input_size: int = 224,
+             width: int = 64) -> ResNet18:
+    """A :class:`ResNet18` for ``input_size`` images: below 64 pixels the 3x3 stride-1 stem of
+    ``small_input=True`` (a 7x7/2 stem and a max pool would leave too few pixels)."""
+    return ResNet18(num_classes, in_channels, small_input=input_size < 64, width=width)
+
+
 class _Identity(nn.Module):
     def forward(self, x):
         return x
@@ -254,7 +261,29 @@ class AllConvNet(nn.Module):
         return self.pool(self.features(x))
 
 
-class CNN1d(nn.Module):
+class _StagedCNN(nn.Module):
+    """Three Conv-BN-ReLU blocks of widths c, 2c, 4c (max pooling 2 after the first two), global
+    average pooling and a linear classifier, in ``dim`` spatial dimensions: the body of
+    :class:`CNN1d` and :class:`CNN3d`, which differ only in ``dim`` and the kernel sizes."""
+
+    def __init__(self, dim: int, kernels: tuple[int, int, int], num_classes: int,
+                 in_channels: int, channels: int) -> None:
+        super().__init__()
+        c = channels
+        pool = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)[dim - 1]
+        k1, k2, k3 = kernels
+        self.features = nn.Sequential(
+            *_conv_bn_relu(in_channels, c, dim, k1), pool(2),
+            *_conv_bn_relu(c, 2 * c, dim, k2), pool(2),
+            *_conv_bn_relu(2 * c, 4 * c, dim, k3))
+        self.pool = GlobalAvgPool()
+        self.fc = nn.Linear(4 * c, num_classes)
+
+    def forward(self, x):
+        return self.fc(self.pool(self.features(x)))
+
+
+class CNN1d(_StagedCNN):
     """A 1-d CNN for sequences (signals, time series, text embeddings).
 
     =====  =============================================  ==============
@@ -270,20 +299,10 @@ class CNN1d(nn.Module):
     """
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, channels: int = 32) -> None:
-        super().__init__()
-        c = channels
-        self.features = nn.Sequential(
-            *_conv_bn_relu(in_channels, c, 1, 5), nn.MaxPool1d(2),
-            *_conv_bn_relu(c, 2 * c, 1, 5), nn.MaxPool1d(2),
-            *_conv_bn_relu(2 * c, 4 * c, 1, 3))
-        self.pool = GlobalAvgPool()
-        self.fc = nn.Linear(4 * c, num_classes)
-
-    def forward(self, x):
-        return self.fc(self.pool(self.features(x)))
+        super().__init__(1, (5, 5, 3), num_classes, in_channels, channels)
 
 
-class CNN3d(nn.Module):
+class CNN3d(_StagedCNN):
     """A 3-d CNN for volumes (medical scans, voxel grids, short video clips).
 
     =====  =================================================  ================
@@ -299,14 +318,4 @@ class CNN3d(nn.Module):
     """
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, channels: int = 16) -> None:
-        super().__init__()
-        c = channels
-        self.features = nn.Sequential(
-            *_conv_bn_relu(in_channels, c, 3), nn.MaxPool3d(2),
-            *_conv_bn_relu(c, 2 * c, 3), nn.MaxPool3d(2),
-            *_conv_bn_relu(2 * c, 4 * c, 3))
-        self.pool = GlobalAvgPool()
-        self.fc = nn.Linear(4 * c, num_classes)
-
-    def forward(self, x):
-        return self.fc(self.pool(self.features(x)))
+        super().__init__(3, (3, 3, 3), num_classes, in_channels, channels)

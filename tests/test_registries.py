@@ -1,0 +1,129 @@
+"""Registries are data: the model registry (explicit signatures, complete exports, clear keyword
+errors), the optimizer table, the train command's options built from TrainConfig's fields."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+
+import convnp
+import convnp.models as models
+from convnp.models import get_model, list_models, model_keywords, model_task
+
+# small settings per registered network (the defaults are sized for real data)
+SMALL = {
+    "lenet5": dict(input_size=28),
+    "lenet5-classic": dict(input_size=28),
+    "vgg": dict(channels=(4, 8)),
+    "vgg-small": dict(),
+    "vgg-tiny": dict(),
+    "resnet20": dict(),
+    "resnet18": dict(width=4, input_size=16),
+    "allconv": dict(c1=4, c2=8),
+    "cnn1d": dict(channels=4),
+    "cnn3d": dict(channels=2),
+    "unet": dict(base_channels=4, depth=2),
+    "segnet": dict(widths=(4, 8)),
+    "deeplab-small": dict(width=4),
+    "inception": dict(),
+    "conv-autoencoder": dict(width=4, input_size=12),
+}
+
+
+def _input_shape(name: str, kw: dict) -> tuple[int, ...]:
+    t = model_task(name)
+    side = kw.get("input_size", 16)
+    side += -side % max(t["multiple"], 4 if name == "unet" else 1)
+    return {"image": (2, 1, side, side), "sequence": (2, 1, 24),
+            "volume": (2, 1, 8, 8, 8)}[t["input"]]
+
+
+def test_small_table_covers_the_registry():
+    assert sorted(SMALL) == sorted(list_models())
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_every_model_builds_and_runs_its_task(name):
+    convnp.manual_seed(0)
+    kw = dict(SMALL[name], num_classes=3, in_channels=1)
+    model = get_model(name, **kw).eval()
+    shape = _input_shape(name, kw)
+    with convnp.no_grad():
+        y = model(convnp.randn(*shape))
+    task = model_task(name)["task"]
+    expected = {"classification": (shape[0], 3), "segmentation": (shape[0], 3, *shape[2:]),
+                "reconstruction": shape}[task]
+    assert tuple(y.shape) == expected
+    assert np.isfinite(y.numpy()).all()
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_registered_networks_are_exported(name):
+    model = get_model(name, **dict(SMALL[name], num_classes=3, in_channels=1))
+    cls = type(model)
+    assert getattr(models, cls.__name__) is cls and cls.__name__ in models.__all__
+    factory = models._REGISTRY[name].build()
+    func = getattr(factory, "func", factory)  # a partial's network class
+    assert getattr(models, func.__name__) is func and func.__name__ in models.__all__
+
+
+def test_every_name_in_all_exists():
+    for name in models.__all__:
+        assert hasattr(models, name), name
+    assert convnp.models.UNet is convnp.models.encoder_decoder.UNet
+
+
+def test_keywords_come_from_the_signature():
+    assert model_keywords("vgg-tiny") == ["num_classes", "in_channels", "channels", "dropout"]
+    assert "input_size" in model_keywords("resnet18")
+    # a partial keeps its preset as the default and lets it be overridden
+    m = get_model("vgg-tiny", num_classes=4, in_channels=1, channels=(2, 4))
+    assert m.classifier[1].in_features == 4 and m.classifier[0].p == 0.2
+
+
+def test_data_keywords_are_offered_to_every_network():
+    # input_size describes the data: networks that do not depend on it do not take it
+    m = get_model("vgg-small", num_classes=5, in_channels=2, input_size=28)
+    assert m.classifier[-1].out_features == 5
+    m = get_model("conv-autoencoder", num_classes=5, in_channels=1, input_size=8, width=2)
+    assert tuple(m(convnp.randn(1, 1, 8, 8)).shape) == (1, 1, 8, 8)
+
+
+def test_unknown_keyword_names_model_keyword_and_accepted_ones():
+    with pytest.raises(TypeError, match=r"get_model\('vgg-tiny'\): unexpected keyword argument "
+                                        r"'depth'; vgg-tiny accepts num_classes, in_channels, "
+                                        r"channels, dropout"):
+        get_model("vgg-tiny", depth=3)
+    with pytest.raises(TypeError, match=r"'widht'.*resnet18 accepts num_classes, in_channels, "
+                                        r"input_size, width"):
+        get_model("resnet18", widht=8)
+    with pytest.raises(ValueError, match="unknown model 'nope'; valid models: lenet5"):
+        get_model("nope", num_classes=3)
+
+
+def test_register_model_lazy_and_task(monkeypatch):
+    monkeypatch.setitem(models._REGISTRY, "x", None)  # restored afterwards
+    models.register_model("x", "convnp.models.classic:CNN1d", "a test entry", input="sequence")
+    assert model_task("x") == dict(task="classification", input="sequence", multiple=1)
+    assert isinstance(get_model("x", channels=2, input_size=9), models.CNN1d)
+    with pytest.raises(TypeError, match="x accepts num_classes, in_channels, channels"):
+        get_model("x", width=2)
+
+
+def test_resnet18_factory_picks_the_stem_from_the_input_size():
+    assert get_model("resnet18", width=2, input_size=32).conv1.kernel_size == (3, 3)
+    assert get_model("resnet18", width=2).conv1.kernel_size == (7, 7)
+    assert inspect.signature(models.resnet18).parameters["num_classes"].default == 1000
+
+
+def test_cnn1d_cnn3d_share_one_body_with_their_own_kernels():
+    k1 = [m.kernel_size for m in models.CNN1d(channels=2).modules()
+          if isinstance(m, convnp.nn.Conv1d)]
+    k3 = [m.kernel_size for m in models.CNN3d(channels=2).modules()
+          if isinstance(m, convnp.nn.Conv3d)]
+    assert k1 == [(5,), (5,), (3,)] and k3 == [(3, 3, 3)] * 3
+    assert list(models.CNN1d(channels=2).state_dict()) == [
+        k for k in models.CNN3d(channels=2).state_dict()]
+
