@@ -43,49 +43,16 @@ def _console():
 
 
 # -- train ---------------------------------------------------------------------------------------
-# Options default to "not given" (argparse.SUPPRESS) so that --resume can tell the options a user
-# repeats from those left out; a fresh run takes TrainConfig's defaults for the missing ones.
 def _add_train(p: argparse.ArgumentParser) -> None:
-    from convnp.train import SCHEDULERS, TrainConfig
-    d = TrainConfig()
-    S = argparse.SUPPRESS
-    p.add_argument("--model", default=S, help=f"network (see `convnp models`), default {d.model}")
-    p.add_argument("--dataset", default=S, help=f"dataset (see `convnp datasets`), default "
-                   f"{d.dataset}")
-    p.add_argument("--epochs", type=int, default=S, help=f"default {d.epochs}; with --resume: "
-                   f"train until this epoch (the schedule is rebuilt for it)")
-    p.add_argument("--batch-size", type=int, default=S, help=f"default {d.batch_size}")
-    p.add_argument("--lr", type=float, default=S,
-                   help="learning rate (default: sgd 0.05, adam/adamw 1e-3)")
-    p.add_argument("--optimizer", choices=list(TrainConfig.DEFAULT_LR), default=S,
-                   help=f"default {d.optimizer}")
-    p.add_argument("--momentum", type=float, default=S, help=f"SGD momentum, default "
-                   f"{d.momentum}")
-    p.add_argument("--weight-decay", type=float, default=S, help=f"default {d.weight_decay}")
-    p.add_argument("--scheduler", choices=list(SCHEDULERS), default=S,
-                   help=f"learning-rate schedule, default {d.scheduler}")
-    p.add_argument("--step-size", type=int, default=S, help=f"StepLR period (epochs), default "
-                   f"{d.step_size}")
-    p.add_argument("--gamma", type=float, default=S, help=f"StepLR factor, default {d.gamma}")
-    p.add_argument("--label-smoothing", type=float, default=S,
-                   help=f"default {d.label_smoothing}")
-    p.add_argument("--augment", action="store_true", default=S,
-                   help="random crops (and flips where they make sense)")
-    p.add_argument("--data-dir", default=S,
-                   help="folder with the dataset files (default: $CONVNP_DATA or ~/.cache/convnp)")
-    p.add_argument("--download", action="store_true", default=S,
-                   help="download missing dataset files (checksum-verified)")
-    p.add_argument("--out", default=S, help="run directory (default runs/<model>-<dataset>-"
-                   "<time>); must be new or empty unless --overwrite")
+    from convnp.train import RESUMABLE_OPTIONS, add_train_options
+    add_train_options(p)  # one option per TrainConfig field; the run's own options follow
     p.add_argument("--overwrite", action="store_true",
                    help="start afresh in an --out that holds a run: the old run directory is "
                         "renamed to <out>.old-<time>")
-    p.add_argument("--seed", type=int, default=S, help=f"default {d.seed}")
-    p.add_argument("--limit-train", type=int, default=S, help="use the first N training images")
-    p.add_argument("--limit-test", type=int, default=S, help="use the first N test images")
     p.add_argument("--resume", default=None, metavar="RUN_DIR",
-                   help="continue the run in RUN_DIR from its last checkpoint (--epochs, "
-                        "--data-dir, --download, --threads, --no-progress may change)")
+                   help="continue the run in RUN_DIR from its last checkpoint ("
+                        + ", ".join("--" + o.replace("_", "-") for o in RESUMABLE_OPTIONS)
+                        + ", --threads, --no-progress may change)")
     p.add_argument("--no-progress", action="store_true", help="no live progress bar")
     p.add_argument("--no-plots", action="store_true", help="no curves.png / confusion.png")
     p.add_argument("--threads", type=int, default=None,

@@ -10,7 +10,10 @@ import pytest
 
 import convnp
 import convnp.models as models
+from convnp.cli import build_parser, main
 from convnp.models import get_model, list_models, model_keywords, model_task
+from convnp.train import OPTIMIZERS, SCHEDULERS, TrainConfig, add_train_options
+from convnp.train.config import build_optimizer
 
 # small settings per registered network (the defaults are sized for real data)
 SMALL = {
@@ -127,3 +130,104 @@ def test_cnn1d_cnn3d_share_one_body_with_their_own_kernels():
     assert list(models.CNN1d(channels=2).state_dict()) == [
         k for k in models.CNN3d(channels=2).state_dict()]
 
+
+
+# -- the optimizer table ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_optimizer_table_builds_each_optimizer(name):
+    spec = OPTIMIZERS[name]
+    opt = build_optimizer(TrainConfig(optimizer=name.upper(), weight_decay=0.25, momentum=0.5),
+                          convnp.nn.Linear(2, 1))
+    assert type(opt) is getattr(convnp.optim, spec.cls)
+    group = opt.param_groups[0]
+    assert group["lr"] == spec.lr == TrainConfig(optimizer=name).resolved_lr()
+    for option in spec.options:
+        assert group[option] == getattr(TrainConfig(weight_decay=0.25, momentum=0.5), option)
+    assert build_optimizer(TrainConfig(optimizer=name, lr=0.5), convnp.nn.Linear(2, 1)
+                           ).param_groups[0]["lr"] == 0.5
+
+
+def test_zero_weight_decay_keeps_adamw_default_and_is_zero_elsewhere():
+    def wd(name):
+        return build_optimizer(TrainConfig(optimizer=name), convnp.nn.Linear(2, 1)
+                               ).param_groups[0]["weight_decay"]
+    assert wd("adamw") == 0.01 and wd("adam") == 0 and wd("sgd") == 0
+
+
+def test_cli_choices_help_and_errors_read_the_tables():
+    sub = build_parser()._subparsers._group_actions[0].choices["train"]
+    actions = {a.dest: a for a in sub._actions}
+    assert actions["optimizer"].choices == list(OPTIMIZERS)
+    assert actions["scheduler"].choices == list(SCHEDULERS)
+    for name, spec in OPTIMIZERS.items():
+        assert f"{name} {spec.lr:g}" in actions["lr"].help
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'; valid optimizers: "
+                                         + ", ".join(OPTIMIZERS)):
+        TrainConfig(optimizer="rmsprop").validate()
+
+
+def test_cli_rejects_an_unknown_optimizer_in_one_line(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--optimizer", "rmsprop"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'rmsprop'" in err and "'sgd', 'adam', 'adamw'" in err
+
+
+# -- train options from TrainConfig's fields ---------------------------------------------------
+def _train_parser():
+    import argparse
+    p = argparse.ArgumentParser()
+    add_train_options(p)
+    return p
+
+
+def test_every_field_but_extra_is_an_option_with_its_type():
+    import argparse
+    import dataclasses
+    p = _train_parser()
+    actions = {a.dest: a for a in p._actions if a.dest != "help"}
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    assert set(actions) == set(fields) - {"extra"}
+    for name, a in actions.items():
+        assert a.option_strings == ["--" + name.replace("_", "-")]
+        assert a.default is argparse.SUPPRESS and a.help
+        default = fields[name].default
+        if isinstance(default, bool):
+            assert a.nargs == 0 and a.const is True  # a flag
+        elif isinstance(default, (int, float)) and default is not None:
+            assert a.type is type(default), name
+        if default not in (None, False):
+            assert str(default) in a.help, name
+
+
+def test_parsed_options_become_the_recipe():
+    args = _train_parser().parse_args(["--batch-size", "8", "--lr", "0.1", "--augment",
+                                       "--limit-test", "5", "--eval-batch-size", "7"])
+    cfg = TrainConfig(**vars(args))
+    assert (cfg.batch_size, cfg.lr, cfg.augment, cfg.limit_test, cfg.eval_batch_size) == \
+        (8, 0.1, True, 5, 7)
+    assert cfg.epochs == TrainConfig().epochs  # left out: the dataclass default
+    assert vars(_train_parser().parse_args([])) == {}  # nothing given, nothing set
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--batch-size", "0"], "--batch-size must be a whole number >= 1, got 0"),
+    (["--lr", "-1"], "--lr must be a number > 0, got -1.0"),
+    (["--label-smoothing", "2"], "--label-smoothing must be a number in [0, 1], got 2.0"),
+    (["--limit-train", "0"], "--limit-train must be a whole number >= 1 (leave it out to use "
+                             "every training image), got 0"),
+    (["--prefetch", "-1"], "--prefetch must be a whole number >= 0, got -1"),
+    (["--model", "nope"], "unknown model 'nope'; valid models: lenet5"),
+], ids=["batch-size", "lr", "label-smoothing", "limit-train", "prefetch", "model"])
+def test_field_checks_give_one_line_errors(argv, message, capsys, tmp_path):
+    assert main(["train", "--out", str(tmp_path / "r"), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("convnp train: error: ") and message in err and "\n" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_bad_option_type_is_argparse_error(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--epochs", "two"])
+    assert "argument --epochs: invalid int value: 'two'" in capsys.readouterr().err
