@@ -231,3 +231,69 @@ def test_bad_option_type_is_argparse_error(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--epochs", "two"])
     assert "argument --epochs: invalid int value: 'two'" in capsys.readouterr().err
+
+
+# -- torchvision builders: one helper, torchvision's names and signatures --------------------------
+def _vision_builders():
+    from convnp.vision import models as vm
+    return {name: vm.get_model_builder(name) for name in vm.list_models()}
+
+
+def test_vision_builders_keep_torchvision_names_and_signatures():
+    from convnp.vision import models as vm
+    builders = _vision_builders()
+    assert {"resnet18", "resnet152", "resnext50_32x4d", "wide_resnet101_2", "vgg11", "vgg19_bn",
+            "alexnet", "mobilenet_v2"} <= set(builders)
+    for name, fn in builders.items():
+        assert fn.__name__ == name and getattr(vm, name) is fn
+        params = inspect.signature(fn).parameters
+        assert list(params) == ["weights", "progress", "kwargs"], name
+        assert params["weights"].kind is inspect.Parameter.KEYWORD_ONLY
+        assert params["weights"].default is None and params["progress"].default is True
+        assert fn.__doc__ and fn.__module__.startswith("convnp.vision.models.")
+
+
+@pytest.mark.parametrize("name,enum,default", [
+    ("resnet18", "ResNet18_Weights", "IMAGENET1K_V1"),
+    ("resnet50", "ResNet50_Weights", "IMAGENET1K_V2"),
+    ("vgg16_bn", "VGG16_BN_Weights", "IMAGENET1K_V1"),
+    ("alexnet", "AlexNet_Weights", "IMAGENET1K_V1"),
+    ("mobilenet_v2", "MobileNet_V2_Weights", "IMAGENET1K_V2"),
+])
+def test_weights_enums_from_the_table(name, enum, default):
+    from convnp.vision import models as vm
+    cls = getattr(vm, enum)
+    assert vm.get_model_weights(name) is cls and cls.__name__ == enum
+    assert cls.DEFAULT is cls[default] and repr(cls.DEFAULT) == f"{enum}.{default}"
+    assert cls.DEFAULT.meta["num_classes"] == 1000 and cls.DEFAULT.url.endswith(".pth")
+    with pytest.raises(ValueError, match="num_classes"):  # before any download
+        getattr(vm, name)(weights=cls.DEFAULT, num_classes=10)
+
+
+def test_builders_pass_their_table_row_to_the_network(monkeypatch):
+    from convnp.vision.models import resnet, vgg
+    seen = {}
+    monkeypatch.setattr(resnet, "ResNet", lambda block, layers, **kw: seen.update(
+        block=block, layers=layers, **kw) or convnp.nn.Identity())
+    resnet.wide_resnet50_2(num_classes=7)
+    assert seen == dict(block=resnet.Bottleneck, layers=[3, 4, 6, 3], num_classes=7,
+                        width_per_group=128)
+    seen.clear()
+    resnet.resnext101_32x8d()
+    assert (seen["groups"], seen["width_per_group"], seen["layers"]) == (32, 8, [3, 4, 23, 3])
+    with pytest.raises(ValueError, match="'groups' expected value 32 but got 4"):
+        resnet.resnext50_32x4d(groups=4)
+    with pytest.raises(ValueError, match="wide_resnet50_2: convnp knows no pretrained weights"):
+        resnet.wide_resnet50_2(weights="DEFAULT")
+    monkeypatch.setattr(vgg, "VGG", lambda features, **kw: seen.update(
+        n=len(features), **kw) or convnp.nn.Identity())
+    seen.clear()
+    vgg.vgg11_bn(num_classes=3)
+    assert seen == dict(n=len(vgg.make_layers(vgg.cfgs["A"], True)), num_classes=3)
+
+
+def test_legacy_pretrained_false_still_warns_and_builds_nothing_pretrained(monkeypatch):
+    from convnp.vision.models import mobilenetv2
+    monkeypatch.setattr(mobilenetv2, "MobileNetV2", lambda **kw: kw)
+    with pytest.warns(UserWarning, match="'pretrained' is deprecated"):
+        assert mobilenetv2.mobilenet_v2(pretrained=False, num_classes=4) == {"num_classes": 4}

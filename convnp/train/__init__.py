@@ -30,26 +30,20 @@ from convnp.train.config import (
     TrainConfig,
     _dataset_key,
     add_train_options,
-    apply_overrides,
     build_optimizer,
     build_scheduler,
-    default_out,
-    fast_forward,
 )
-from convnp.train.loop import Trainer, _ProgressBar
+from convnp.train.loop import Trainer
 from convnp.train.rundir import (
     CHECKPOINT,
     ROW_KEYS,
     RUN_FILES,
-    _is_our_temp,
-    _move_aside,
     check_out_dir,
     plot_confusion,
     plot_curves,
 )
 from convnp.train.tasks import (
     Task,
-    _classes,
     _transforms,
     build_datasets,
     build_model,
@@ -63,8 +57,7 @@ from convnp.train.tasks import (
 )
 
 # the names these functions had when convnp.train was one module
-_build_optimizer, _build_scheduler, _fast_forward = build_optimizer, build_scheduler, fast_forward
-_apply_overrides, _default_out = apply_overrides, default_out
+_build_optimizer, _build_scheduler = build_optimizer, build_scheduler
 
 __all__ = ["TrainConfig", "Trainer", "DATASET_INFO", "build_datasets", "build_model",
            "load_run", "evaluate", "confusion_matrix", "predict_images", "load_image",

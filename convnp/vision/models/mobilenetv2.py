@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 import convnp.nn as nn
-from convnp.vision.models._api import WeightsEnum, register_model
-from convnp.vision.models._utils import _ovewrite_named_param, handle_legacy_interface
-from convnp.vision.models._weights import imagenet_weights, load_weights
+from convnp.vision.models._weights import imagenet_weights, model_builder, weights_enum
 from convnp.vision.ops import Conv2dNormActivation
 
 __all__ = ["MobileNetV2", "InvertedResidual", "mobilenet_v2", "MobileNet_V2_Weights"]
@@ -105,18 +103,10 @@ class MobileNetV2(nn.Module):
         return self.classifier(x.flatten(1))
 
 
-class MobileNet_V2_Weights(WeightsEnum):
-    IMAGENET1K_V1 = imagenet_weights("mobilenet_v2-b0353104.pth", 3_504_872)
-    IMAGENET1K_V2 = imagenet_weights("mobilenet_v2-7ebf99e0.pth", 3_504_872, resize=232)
-    DEFAULT = IMAGENET1K_V2
-
-
-@register_model()
-@handle_legacy_interface(weights=("pretrained", MobileNet_V2_Weights.IMAGENET1K_V1))
-def mobilenet_v2(*, weights: MobileNet_V2_Weights | None = None, progress: bool = True,
-                 **kwargs) -> MobileNetV2:
-    """MobileNetV2; 3,504,872 parameters for 1000 classes."""
-    weights = MobileNet_V2_Weights.verify(weights)
-    if weights is not None:
-        _ovewrite_named_param(kwargs, "num_classes", 1000)
-    return load_weights(MobileNetV2(**kwargs), weights, progress)
+MobileNet_V2_Weights = weights_enum(
+    "MobileNet_V2_Weights", __name__, "IMAGENET1K_V2",
+    IMAGENET1K_V1=imagenet_weights("mobilenet_v2-b0353104.pth", 3_504_872),
+    IMAGENET1K_V2=imagenet_weights("mobilenet_v2-7ebf99e0.pth", 3_504_872, resize=232))
+mobilenet_v2 = model_builder("mobilenet_v2", lambda w, **kw: MobileNetV2(**kw),
+                             MobileNet_V2_Weights, "MobileNetV2; 3,504,872 parameters for 1000 "
+                             "classes.", __name__, MobileNetV2)

@@ -8,9 +8,7 @@ from typing import Callable
 import convnp.nn as nn
 from convnp.nn.modules.blocks import BasicBlock as _BasicBlock
 from convnp.nn.modules.blocks import Bottleneck
-from convnp.vision.models._api import WeightsEnum, register_model
-from convnp.vision.models._utils import _ovewrite_named_param, handle_legacy_interface
-from convnp.vision.models._weights import imagenet_weights, load_weights
+from convnp.vision.models._weights import imagenet_weights, model_builder, weights_enum
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50", "resnet101",
            "resnet152", "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2",
@@ -135,118 +133,48 @@ class ResNet(nn.Module):
         return self._forward_impl(x)
 
 
-class ResNet18_Weights(WeightsEnum):
-    IMAGENET1K_V1 = imagenet_weights("resnet18-f37072fd.pth", 11_689_512)
-    DEFAULT = IMAGENET1K_V1
+ResNet18_Weights = weights_enum("ResNet18_Weights", __name__, "IMAGENET1K_V1",
+                                IMAGENET1K_V1=imagenet_weights("resnet18-f37072fd.pth", 11_689_512))
+ResNet34_Weights = weights_enum("ResNet34_Weights", __name__, "IMAGENET1K_V1",
+                                IMAGENET1K_V1=imagenet_weights("resnet34-b627a593.pth", 21_797_672))
+ResNet50_Weights = weights_enum(
+    "ResNet50_Weights", __name__, "IMAGENET1K_V2",
+    IMAGENET1K_V1=imagenet_weights("resnet50-0676ba61.pth", 25_557_032),
+    IMAGENET1K_V2=imagenet_weights("resnet50-11ad3fa6.pth", 25_557_032, resize=232))
+ResNet101_Weights = weights_enum(
+    "ResNet101_Weights", __name__, "IMAGENET1K_V2",
+    IMAGENET1K_V1=imagenet_weights("resnet101-63fe2227.pth", 44_549_160),
+    IMAGENET1K_V2=imagenet_weights("resnet101-cd907fc2.pth", 44_549_160, resize=232))
+ResNet152_Weights = weights_enum(
+    "ResNet152_Weights", __name__, "IMAGENET1K_V2",
+    IMAGENET1K_V1=imagenet_weights("resnet152-394f9c45.pth", 60_192_808),
+    IMAGENET1K_V2=imagenet_weights("resnet152-f82ba261.pth", 60_192_808, resize=232))
 
 
-class ResNet34_Weights(WeightsEnum):
-    IMAGENET1K_V1 = imagenet_weights("resnet34-b627a593.pth", 21_797_672)
-    DEFAULT = IMAGENET1K_V1
+def _builder(name: str, block, layers: list[int], weights, doc: str, **fixed):
+    """torchvision's ``name(*, weights=None, progress=True, **kwargs)`` building a ResNet."""
+    return model_builder(name, lambda w, **kw: ResNet(block, layers, **kw), weights, doc,
+                         __name__, ResNet, fixed)
 
 
-class ResNet50_Weights(WeightsEnum):
-    IMAGENET1K_V1 = imagenet_weights("resnet50-0676ba61.pth", 25_557_032)
-    IMAGENET1K_V2 = imagenet_weights("resnet50-11ad3fa6.pth", 25_557_032, resize=232)
-    DEFAULT = IMAGENET1K_V2
-
-
-class ResNet101_Weights(WeightsEnum):
-    IMAGENET1K_V1 = imagenet_weights("resnet101-63fe2227.pth", 44_549_160)
-    IMAGENET1K_V2 = imagenet_weights("resnet101-cd907fc2.pth", 44_549_160, resize=232)
-    DEFAULT = IMAGENET1K_V2
-
-
-class ResNet152_Weights(WeightsEnum):
-    IMAGENET1K_V1 = imagenet_weights("resnet152-394f9c45.pth", 60_192_808)
-    IMAGENET1K_V2 = imagenet_weights("resnet152-f82ba261.pth", 60_192_808, resize=232)
-    DEFAULT = IMAGENET1K_V2
-
-
-def _no_weights(fn: str, weights) -> None:
-    if weights is not None:
-        raise ValueError(f"{fn}: convnp knows no pretrained weights for this model; pass "
-                         f"weights=None and load a state_dict with model.load_state_dict()")
-
-
-def _resnet(block, layers, weights, progress: bool, kwargs: dict) -> ResNet:
-    if weights is not None:
-        _ovewrite_named_param(kwargs, "num_classes", 1000)
-    return load_weights(ResNet(block, layers, **kwargs), weights, progress)
-
-
-@register_model()
-@handle_legacy_interface(weights=("pretrained", ResNet18_Weights.IMAGENET1K_V1))
-def resnet18(*, weights: ResNet18_Weights | None = None, progress: bool = True,
-        **kwargs) -> ResNet:
-    """ResNet-18 (``BasicBlock``, [2, 2, 2, 2]); 11,689,512 parameters for 1000 classes."""
-    weights = ResNet18_Weights.verify(weights)
-    return _resnet(BasicBlock, [2, 2, 2, 2], weights, progress, kwargs)
-
-
-@register_model()
-@handle_legacy_interface(weights=("pretrained", ResNet34_Weights.IMAGENET1K_V1))
-def resnet34(*, weights: ResNet34_Weights | None = None, progress: bool = True,
-        **kwargs) -> ResNet:
-    """ResNet-34 (``BasicBlock``, [3, 4, 6, 3])."""
-    weights = ResNet34_Weights.verify(weights)
-    return _resnet(BasicBlock, [3, 4, 6, 3], weights, progress, kwargs)
-
-
-@register_model()
-@handle_legacy_interface(weights=("pretrained", ResNet50_Weights.IMAGENET1K_V1))
-def resnet50(*, weights: ResNet50_Weights | None = None, progress: bool = True,
-        **kwargs) -> ResNet:
-    """ResNet-50 (``Bottleneck``, [3, 4, 6, 3])."""
-    weights = ResNet50_Weights.verify(weights)
-    return _resnet(Bottleneck, [3, 4, 6, 3], weights, progress, kwargs)
-
-
-@register_model()
-@handle_legacy_interface(weights=("pretrained", ResNet101_Weights.IMAGENET1K_V1))
-def resnet101(*, weights: ResNet101_Weights | None = None, progress: bool = True,
-        **kwargs) -> ResNet:
-    """ResNet-101 (``Bottleneck``, [3, 4, 23, 3])."""
-    weights = ResNet101_Weights.verify(weights)
-    return _resnet(Bottleneck, [3, 4, 23, 3], weights, progress, kwargs)
-
-
-@register_model()
-@handle_legacy_interface(weights=("pretrained", ResNet152_Weights.IMAGENET1K_V1))
-def resnet152(*, weights: ResNet152_Weights | None = None, progress: bool = True,
-        **kwargs) -> ResNet:
-    """ResNet-152 (``Bottleneck``, [3, 8, 36, 3])."""
-    weights = ResNet152_Weights.verify(weights)
-    return _resnet(Bottleneck, [3, 8, 36, 3], weights, progress, kwargs)
-
-
-@register_model()
-def resnext50_32x4d(*, weights=None, progress: bool = True, **kwargs) -> ResNet:
-    """ResNeXt-50 32x4d (``groups=32``, ``width_per_group=4``)."""
-    kwargs.update(groups=32, width_per_group=4)
-    _no_weights("resnext50_32x4d", weights)
-    return _resnet(Bottleneck, [3, 4, 6, 3], None, progress, kwargs)
-
-
-@register_model()
-def resnext101_32x8d(*, weights=None, progress: bool = True, **kwargs) -> ResNet:
-    """ResNeXt-101 32x8d."""
-    kwargs.update(groups=32, width_per_group=8)
-    _no_weights("resnext101_32x8d", weights)
-    return _resnet(Bottleneck, [3, 4, 23, 3], None, progress, kwargs)
-
-
-@register_model()
-def wide_resnet50_2(*, weights=None, progress: bool = True, **kwargs) -> ResNet:
-    """Wide ResNet-50-2 (bottleneck width doubled)."""
-    kwargs.update(width_per_group=128)
-    _no_weights("wide_resnet50_2", weights)
-    return _resnet(Bottleneck, [3, 4, 6, 3], None, progress, kwargs)
-
-
-@register_model()
-def wide_resnet101_2(*, weights=None, progress: bool = True, **kwargs) -> ResNet:
-    """Wide ResNet-101-2."""
-    kwargs.update(width_per_group=128)
-    _no_weights("wide_resnet101_2", weights)
-    return _resnet(Bottleneck, [3, 4, 23, 3], None, progress, kwargs)
+# name, block, blocks per stage, weights enum, docstring, fixed keywords
+resnet18 = _builder("resnet18", BasicBlock, [2, 2, 2, 2], ResNet18_Weights,
+                    "ResNet-18 (``BasicBlock``, [2, 2, 2, 2]); 11,689,512 parameters for 1000 "
+                    "classes.")
+resnet34 = _builder("resnet34", BasicBlock, [3, 4, 6, 3], ResNet34_Weights,
+                    "ResNet-34 (``BasicBlock``, [3, 4, 6, 3]).")
+resnet50 = _builder("resnet50", Bottleneck, [3, 4, 6, 3], ResNet50_Weights,
+                    "ResNet-50 (``Bottleneck``, [3, 4, 6, 3]).")
+resnet101 = _builder("resnet101", Bottleneck, [3, 4, 23, 3], ResNet101_Weights,
+                     "ResNet-101 (``Bottleneck``, [3, 4, 23, 3]).")
+resnet152 = _builder("resnet152", Bottleneck, [3, 8, 36, 3], ResNet152_Weights,
+                     "ResNet-152 (``Bottleneck``, [3, 8, 36, 3]).")
+resnext50_32x4d = _builder("resnext50_32x4d", Bottleneck, [3, 4, 6, 3], None,
+                           "ResNeXt-50 32x4d (``groups=32``, ``width_per_group=4``).",
+                           groups=32, width_per_group=4)
+resnext101_32x8d = _builder("resnext101_32x8d", Bottleneck, [3, 4, 23, 3], None,
+                            "ResNeXt-101 32x8d.", groups=32, width_per_group=8)
+wide_resnet50_2 = _builder("wide_resnet50_2", Bottleneck, [3, 4, 6, 3], None,
+                           "Wide ResNet-50-2 (bottleneck width doubled).", width_per_group=128)
+wide_resnet101_2 = _builder("wide_resnet101_2", Bottleneck, [3, 4, 23, 3], None,
+                            "Wide ResNet-101-2.", width_per_group=128)

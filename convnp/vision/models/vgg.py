@@ -3,10 +3,10 @@ definitions, attribute names and initialisation."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import convnp.nn as nn
-from convnp.vision.models._api import WeightsEnum, register_model
-from convnp.vision.models._utils import _ovewrite_named_param, handle_legacy_interface
-from convnp.vision.models._weights import imagenet_weights, load_weights
+from convnp.vision.models._weights import imagenet_weights, model_builder, weights_enum
 
 __all__ = ["VGG", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19",
            "vgg19_bn", "make_layers", "cfgs", "AlexNet", "alexnet", "VGG11_Weights",
@@ -71,107 +71,44 @@ cfgs = {
           512, 512, "M"],
 }
 
-class VGG11_Weights(WeightsEnum):
-    IMAGENET1K_V1 = imagenet_weights("vgg11-8a719046.pth", 132_863_336)
-    DEFAULT = IMAGENET1K_V1
+
+def _imagenet(name: str, file: str, num_params: int):
+    """A ``*_Weights`` enum of one ImageNet checkpoint (its ``DEFAULT``)."""
+    return weights_enum(name, __name__, "IMAGENET1K_V1",
+                        IMAGENET1K_V1=imagenet_weights(file, num_params))
 
 
-class VGG11_BN_Weights(WeightsEnum):
-    IMAGENET1K_V1 = imagenet_weights("vgg11_bn-6002323d.pth", 132_868_840)
-    DEFAULT = IMAGENET1K_V1
+VGG11_Weights = _imagenet("VGG11_Weights", "vgg11-8a719046.pth", 132_863_336)
+VGG11_BN_Weights = _imagenet("VGG11_BN_Weights", "vgg11_bn-6002323d.pth", 132_868_840)
+VGG13_Weights = _imagenet("VGG13_Weights", "vgg13-19584684.pth", 133_047_848)
+VGG13_BN_Weights = _imagenet("VGG13_BN_Weights", "vgg13_bn-abd245e5.pth", 133_053_736)
+VGG16_Weights = _imagenet("VGG16_Weights", "vgg16-397923af.pth", 138_357_544)
+VGG16_BN_Weights = _imagenet("VGG16_BN_Weights", "vgg16_bn-6c64b313.pth", 138_365_992)
+VGG19_Weights = _imagenet("VGG19_Weights", "vgg19-dcbb9e9d.pth", 143_667_240)
+VGG19_BN_Weights = _imagenet("VGG19_BN_Weights", "vgg19_bn-c79401a0.pth", 143_678_248)
 
 
-class VGG13_Weights(WeightsEnum):
-    IMAGENET1K_V1 = imagenet_weights("vgg13-19584684.pth", 133_047_848)
-    DEFAULT = IMAGENET1K_V1
-
-
-class VGG13_BN_Weights(WeightsEnum):
-    IMAGENET1K_V1 = imagenet_weights("vgg13_bn-abd245e5.pth", 133_053_736)
-    DEFAULT = IMAGENET1K_V1
-
-
-class VGG16_Weights(WeightsEnum):
-    IMAGENET1K_V1 = imagenet_weights("vgg16-397923af.pth", 138_357_544)
-    DEFAULT = IMAGENET1K_V1
-
-
-class VGG16_BN_Weights(WeightsEnum):
-    IMAGENET1K_V1 = imagenet_weights("vgg16_bn-6c64b313.pth", 138_365_992)
-    DEFAULT = IMAGENET1K_V1
-
-
-class VGG19_Weights(WeightsEnum):
-    IMAGENET1K_V1 = imagenet_weights("vgg19-dcbb9e9d.pth", 143_667_240)
-    DEFAULT = IMAGENET1K_V1
-
-
-class VGG19_BN_Weights(WeightsEnum):
-    IMAGENET1K_V1 = imagenet_weights("vgg19_bn-c79401a0.pth", 143_678_248)
-    DEFAULT = IMAGENET1K_V1
-
-
-def _vgg(cfg: str, batch_norm: bool, weights, progress: bool, kwargs: dict) -> VGG:
+def _vgg(cfg: str, batch_norm: bool, weights, **kwargs) -> VGG:
     if weights is not None:
         kwargs["init_weights"] = False
-        _ovewrite_named_param(kwargs, "num_classes", 1000)
-    return load_weights(VGG(make_layers(cfgs[cfg], batch_norm), **kwargs), weights, progress)
+    return VGG(make_layers(cfgs[cfg], batch_norm), **kwargs)
 
 
-@register_model()
-@handle_legacy_interface(weights=("pretrained", VGG11_Weights.IMAGENET1K_V1))
-def vgg11(*, weights: VGG11_Weights | None = None, progress: bool = True, **kwargs) -> VGG:
-    """VGG-11 (config A)."""
-    return _vgg("A", False, VGG11_Weights.verify(weights), progress, kwargs)
+def _builder(name: str, cfg: str, batch_norm: bool, weights, doc: str):
+    """torchvision's ``name(*, weights=None, progress=True, **kwargs)`` building a VGG."""
+    return model_builder(name, partial(_vgg, cfg, batch_norm), weights, doc, __name__, VGG)
 
 
-@register_model()
-@handle_legacy_interface(weights=("pretrained", VGG11_BN_Weights.IMAGENET1K_V1))
-def vgg11_bn(*, weights: VGG11_BN_Weights | None = None, progress: bool = True, **kwargs) -> VGG:
-    """VGG-11 with batch norm."""
-    return _vgg("A", True, VGG11_BN_Weights.verify(weights), progress, kwargs)
-
-
-@register_model()
-@handle_legacy_interface(weights=("pretrained", VGG13_Weights.IMAGENET1K_V1))
-def vgg13(*, weights: VGG13_Weights | None = None, progress: bool = True, **kwargs) -> VGG:
-    """VGG-13 (config B)."""
-    return _vgg("B", False, VGG13_Weights.verify(weights), progress, kwargs)
-
-
-@register_model()
-@handle_legacy_interface(weights=("pretrained", VGG13_BN_Weights.IMAGENET1K_V1))
-def vgg13_bn(*, weights: VGG13_BN_Weights | None = None, progress: bool = True, **kwargs) -> VGG:
-    """VGG-13 with batch norm."""
-    return _vgg("B", True, VGG13_BN_Weights.verify(weights), progress, kwargs)
-
-
-@register_model()
-@handle_legacy_interface(weights=("pretrained", VGG16_Weights.IMAGENET1K_V1))
-def vgg16(*, weights: VGG16_Weights | None = None, progress: bool = True, **kwargs) -> VGG:
-    """VGG-16 (config D); 138,357,544 parameters for 1000 classes."""
-    return _vgg("D", False, VGG16_Weights.verify(weights), progress, kwargs)
-
-
-@register_model()
-@handle_legacy_interface(weights=("pretrained", VGG16_BN_Weights.IMAGENET1K_V1))
-def vgg16_bn(*, weights: VGG16_BN_Weights | None = None, progress: bool = True, **kwargs) -> VGG:
-    """VGG-16 with batch norm."""
-    return _vgg("D", True, VGG16_BN_Weights.verify(weights), progress, kwargs)
-
-
-@register_model()
-@handle_legacy_interface(weights=("pretrained", VGG19_Weights.IMAGENET1K_V1))
-def vgg19(*, weights: VGG19_Weights | None = None, progress: bool = True, **kwargs) -> VGG:
-    """VGG-19 (config E)."""
-    return _vgg("E", False, VGG19_Weights.verify(weights), progress, kwargs)
-
-
-@register_model()
-@handle_legacy_interface(weights=("pretrained", VGG19_BN_Weights.IMAGENET1K_V1))
-def vgg19_bn(*, weights: VGG19_BN_Weights | None = None, progress: bool = True, **kwargs) -> VGG:
-    """VGG-19 with batch norm."""
-    return _vgg("E", True, VGG19_BN_Weights.verify(weights), progress, kwargs)
+# name, config, batch norm, weights enum, docstring
+vgg11 = _builder("vgg11", "A", False, VGG11_Weights, "VGG-11 (config A).")
+vgg11_bn = _builder("vgg11_bn", "A", True, VGG11_BN_Weights, "VGG-11 with batch norm.")
+vgg13 = _builder("vgg13", "B", False, VGG13_Weights, "VGG-13 (config B).")
+vgg13_bn = _builder("vgg13_bn", "B", True, VGG13_BN_Weights, "VGG-13 with batch norm.")
+vgg16 = _builder("vgg16", "D", False, VGG16_Weights,
+                 "VGG-16 (config D); 138,357,544 parameters for 1000 classes.")
+vgg16_bn = _builder("vgg16_bn", "D", True, VGG16_BN_Weights, "VGG-16 with batch norm.")
+vgg19 = _builder("vgg19", "E", False, VGG19_Weights, "VGG-19 (config E).")
+vgg19_bn = _builder("vgg19_bn", "E", True, VGG19_BN_Weights, "VGG-19 with batch norm.")
 
 
 class AlexNet(nn.Module):
@@ -200,17 +137,6 @@ class AlexNet(nn.Module):
         return self.classifier(x.flatten(1))
 
 
-class AlexNet_Weights(WeightsEnum):
-    IMAGENET1K_V1 = imagenet_weights("alexnet-owt-7be5be79.pth", 61_100_840)
-    DEFAULT = IMAGENET1K_V1
-
-
-@register_model()
-@handle_legacy_interface(weights=("pretrained", AlexNet_Weights.IMAGENET1K_V1))
-def alexnet(*, weights: AlexNet_Weights | None = None, progress: bool = True,
-            **kwargs) -> AlexNet:
-    """AlexNet; 61,100,840 parameters for 1000 classes."""
-    weights = AlexNet_Weights.verify(weights)
-    if weights is not None:
-        _ovewrite_named_param(kwargs, "num_classes", 1000)
-    return load_weights(AlexNet(**kwargs), weights, progress)
+AlexNet_Weights = _imagenet("AlexNet_Weights", "alexnet-owt-7be5be79.pth", 61_100_840)
+alexnet = model_builder("alexnet", lambda w, **kw: AlexNet(**kw), AlexNet_Weights,
+                        "AlexNet; 61,100,840 parameters for 1000 classes.", __name__, AlexNet)
