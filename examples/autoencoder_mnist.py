@@ -8,7 +8,7 @@ from _common import Timer, batches, mnist_arrays, parser, save_grid
 
 import convnp
 import convnp.nn.functional as F
-from convnp.models.encoder_decoder import ConvAutoencoder
+from convnp.models import ConvAutoencoder
 
 
 def main():

@@ -14,7 +14,7 @@ import numpy as np
 from _common import Timer, batches, holes_in_colour, mnist_arrays, parser, save_grid
 
 import convnp
-from convnp.models.encoder_decoder import GatedInpaintNet
+from convnp.models import GatedInpaintNet
 
 
 def holes(n, rng, size=28):

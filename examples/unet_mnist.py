@@ -9,7 +9,7 @@ from _common import Timer, batches, mnist_arrays, parser, save_grid
 
 import convnp
 import convnp.nn.functional as F
-from convnp.models.encoder_decoder import UNet
+from convnp.models import UNet
 
 
 def labels(x, y):
