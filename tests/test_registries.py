@@ -297,3 +297,14 @@ def test_legacy_pretrained_false_still_warns_and_builds_nothing_pretrained(monke
     monkeypatch.setattr(mobilenetv2, "MobileNetV2", lambda **kw: kw)
     with pytest.warns(UserWarning, match="'pretrained' is deprecated"):
         assert mobilenetv2.mobilenet_v2(pretrained=False, num_classes=4) == {"num_classes": 4}
+
+
+def test_help_and_choices_follow_a_table_extended_at_run_time(monkeypatch):
+    from convnp.train.config import OptimizerSpec
+    monkeypatch.setitem(OPTIMIZERS, "rmsprop", OptimizerSpec("RMSprop", 0.01, ("momentum",)))
+    actions = {a.dest: a for a in _train_parser()._actions}
+    assert "rmsprop" in actions["optimizer"].choices and "rmsprop 0.01" in actions["lr"].help
+    assert "sgd/rmsprop" in actions["momentum"].help
+    opt = build_optimizer(TrainConfig(optimizer="rmsprop", momentum=0.3), convnp.nn.Linear(2, 1))
+    assert type(opt) is convnp.optim.RMSprop and opt.param_groups[0]["momentum"] == 0.3
+    TrainConfig(optimizer="rmsprop").validate()

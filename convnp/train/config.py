@@ -133,9 +133,10 @@ def _real(ok: Callable, what: str):
 
 
 def _option(default=None, help: str = "", check=None, choices=None, **kw):
-    """A recipe field and its ``convnp train`` option: ``help`` ends with ", default X" unless
-    it says ``{default}`` itself; ``check`` = (predicate, what is expected); ``choices``: a
-    function returning the valid names (read when the parser is built)."""
+    """A recipe field and its ``convnp train`` option: ``help`` (a string, or a function of
+    none returning one) ends with ", default X" unless it says ``{default}`` itself; ``check`` =
+    (predicate, what is expected); ``choices``: a function returning the valid names. Functions
+    are called when the parser is built, so they read the tables as they are then."""
     return field(default=default, metadata=dict(help=help, check=check, choices=choices), **kw)
 
 
@@ -160,11 +161,11 @@ class TrainConfig:
     epochs: int = _option(10, "default {default}; with --resume: train until this epoch (the "
                               "schedule is rebuilt for it)", _whole(1))
     batch_size: int = _option(64, "images per step", _whole(1))
-    lr: float | None = _option(None, _lr_help(), _real(lambda v: v > 0, "a number > 0"))
+    lr: float | None = _option(None, _lr_help, _real(lambda v: v > 0, "a number > 0"))
     optimizer: str = _option("adam", "", choices=lambda: list(OPTIMIZERS))
-    momentum: float = _option(0.9, f"momentum ({_used_by('momentum')})",
+    momentum: float = _option(0.9, lambda: f"momentum ({_used_by('momentum')})",
                               _real(lambda v: v >= 0, "a number >= 0"))
-    weight_decay: float = _option(0.0, f"weight decay ({_used_by('weight_decay')})",
+    weight_decay: float = _option(0.0, lambda: f"weight decay ({_used_by('weight_decay')})",
                                   _real(lambda v: v >= 0, "a number >= 0"))
     scheduler: str = _option("cosine", "learning-rate schedule", choices=lambda: list(SCHEDULERS))
     step_size: int = _option(3, "StepLR period (epochs)", _whole(1))
@@ -233,7 +234,7 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
             continue
         meta, kind = f.metadata, hints[f.name]
         kind = next((t for t in typing.get_args(kind) if t is not type(None)), kind)
-        text = meta["help"]
+        text = meta["help"]() if callable(meta["help"]) else meta["help"]
         if "{default}" in text:
             text = text.format(default=f.default)
         elif f.default is not None and kind is not bool:
