@@ -205,7 +205,7 @@ def is_inference_mode_enabled() -> bool:
 
 def exports() -> dict:
     """name -> object, for ``convnp``'s namespace."""
-    from convnp import _format, _tensor_api
+    from convnp import _format, _layout
     from convnp import creation as C
     from convnp.ops import comparison, indexing, numeric, pointwise, products, reduction, shape
 
@@ -221,7 +221,7 @@ def exports() -> dict:
                true_divide=E.div)
     for n in ("Size", "memory_format", "contiguous_format", "channels_last", "channels_last_3d",
               "preserve_format", "layout", "strided"):
-        out[n] = getattr(_tensor_api, n)
+        out[n] = getattr(_layout, n)
     for n in ("set_printoptions", "get_printoptions", "printoptions"):
         out[n] = getattr(_format, n)
     # torch's module-level in-place functions (torch.relu_(x), torch.sigmoid_(x), ...)

@@ -13,88 +13,22 @@ by ``Tensor.__getattr__`` with ``convnp.Unsupported`` (see ``convnp/_unsupported
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from convnp.ops import pointwise as _P
 
 
-# ----------------------------------------------------------------------------- Size
-class Size(tuple):
-    """A tensor's shape: a tuple of ints that prints as ``convnp.Size([2, 3])`` (torch.Size)."""
-
-    def __new__(cls, sizes=()):
-        return super().__new__(cls, (int(s) for s in sizes))
-
-    def __repr__(self) -> str:
-        return f"convnp.Size({list(self)})"
-
-    __str__ = __repr__
-
-    def numel(self) -> int:
-        """The number of elements a tensor of this shape holds."""
-        return math.prod(self)
-
-    def __getitem__(self, index):
-        out = tuple.__getitem__(self, index)
-        return Size(out) if isinstance(index, slice) else out
-
-    def __add__(self, other):
-        return Size(tuple(self) + tuple(other))
-
-    def __radd__(self, other):
-        return Size(tuple(other) + tuple(self))
-
-    def __mul__(self, n):
-        return Size(tuple(self) * n)
-
-    __rmul__ = __mul__
-
-    def __reduce__(self):
-        return (Size, (tuple(self),))
-
-
-# ----------------------------------------------------------------------------- memory formats
-class memory_format:  # noqa: N801 (torch's name)
-    """torch's memory formats. convnp's tensors are NumPy arrays laid out NCHW (row-major); the
-    formats are accepted wherever torch takes ``memory_format=`` and change nothing: every op
-    computes the same numbers whatever the layout."""
-
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"convnp.{self.name}"
-
-
-contiguous_format = memory_format("contiguous_format")
-channels_last = memory_format("channels_last")
-channels_last_3d = memory_format("channels_last_3d")
-preserve_format = memory_format("preserve_format")
-
-
-class layout:  # noqa: N801 (torch's name)
-    """torch's tensor layouts; convnp has one, ``convnp.strided`` (dense arrays)."""
-
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"convnp.{self.name}"
-
-
-strided = layout("strided")
-
-
-def _check_memory_format(fmt, where: str) -> None:
-    if fmt is not None and not isinstance(fmt, memory_format):
-        raise TypeError(f"{where}: memory_format must be one of convnp.contiguous_format, "
-                        f"channels_last, channels_last_3d or preserve_format, got {fmt!r}")
+from convnp._layout import (  # noqa: F401 (re-exported: convnp.Size, convnp.channels_last)
+    Size,
+    _check_memory_format,
+    channels_last,
+    channels_last_3d,
+    contiguous_format,
+    layout,
+    memory_format,
+    preserve_format,
+    strided,
+)
 
 
 # ----------------------------------------------------------------------------- predicates
@@ -196,7 +130,7 @@ def _dim_order(self, *, ambiguity_check=False):
 def _unfold(self, dimension: int, size: int, step: int):
     """Windows of ``size`` elements every ``step`` along ``dimension``, as a new last dim."""
     from convnp.ops.movement import GetItem
-    from convnp.ops.reduction import normalize_dims
+    from convnp._layout import normalize_dims
 
     d = normalize_dims(dimension, max(self.ndim, 1), "unfold")[0]
     n = self.shape[d] if self.ndim else 1
@@ -270,6 +204,103 @@ PLAIN_PROPERTIES = {"itemsize": _itemsize,
                     "mH": lambda self: self.mT, "nbytes": _nbytes,
                     "layout": lambda self: strided,
                     "is_cpu": lambda self: True}
+
+
+# ----------------------------------------------------------------------------- the core ops
+def _binary(fn, reflected: bool = False):
+    if reflected:
+        return lambda self, other: fn(other, self)
+    return lambda self, other: fn(self, other)
+
+
+def _argsort(self, dim=-1, descending=False, stable=False):
+    a = -self.array if descending else self.array
+    return self._wrap(np.argsort(a, axis=dim, kind="stable").astype(np.int64))
+
+
+def _sort(self, dim=-1, descending=False, stable=False):
+    """(values, indices) along ``dim``; ties keep their order (a stable sort), as torch's CPU
+    sort does. Values are differentiable (the gradient goes back to each element)."""
+    from convnp._dtype import is_floating
+    from convnp.ops.reduction import MaxMin
+
+    order = np.argsort(-self.array if descending else self.array, axis=dim, kind="stable")
+    if descending and is_floating(self.array.dtype):  # -x flips NaN's place: put NaN first
+        nan = np.isnan(np.take_along_axis(self.array, order, axis=dim))
+        order = np.take_along_axis(order, np.argsort(~nan, axis=dim, kind="stable"), dim)
+    return MaxMin(self.gather(dim, self._wrap(order)), self._wrap(order.astype(np.int64)))
+
+
+def _topk(self, k, dim=-1, largest=True, sorted=True):
+    from convnp.ops.reduction import MaxMin
+
+    idx = np.argsort(-self.array if largest else self.array, axis=dim, kind="stable")
+    idx = np.take(idx, np.arange(k), axis=dim)
+    return MaxMin(self.gather(dim, self._wrap(idx)), self._wrap(idx.astype(np.int64)))
+
+
+def _t(self):
+    if self.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, got {self.ndim}")
+    return self.transpose(0, -1) if self.ndim == 2 else self
+
+
+def _repeat(self, *sizes):
+    from convnp.ops.movement import _shape_arg
+
+    sizes = _shape_arg(sizes)
+    x = self.reshape((1,) * (len(sizes) - self.ndim) + self.shape)
+    # repeat = expand over new interleaved axes + reshape; differentiable through Expand
+    inter = []
+    for s, n in zip(x.shape, sizes):
+        inter += [n, s]
+    y = x.reshape(tuple(v for s in x.shape for v in (1, s))).expand(*inter)
+    return y.reshape(tuple(s * n for s, n in zip(x.shape, sizes)))
+
+
+def _core() -> tuple[dict, dict]:
+    """The methods and properties the core API names (arithmetic dunders, math, reductions,
+    movement, casts): name -> function(self, ...). They take precedence over the tables below."""
+    from convnp.ops import activation as A
+    from convnp.ops import cast
+    from convnp.ops import elementwise as E
+    from convnp.ops import linalg as L
+    from convnp.ops import movement as M
+    from convnp.ops import reduction as R
+    from convnp.tensor import Tensor
+
+    def as_tensor(o):
+        return o if isinstance(o, Tensor) else Tensor(o)
+
+    methods = {"to": cast.to, "clone": cast.clone, "argsort": _argsort,
+               "sort": _sort, "topk": _topk, "t": _t, "repeat": _repeat,
+               "__neg__": E.neg, "__pos__": lambda self: self, "__abs__": E.abs,
+               "__matmul__": lambda self, o: L.matmul(self, as_tensor(o)),
+               "__rmatmul__": lambda self, o: L.matmul(Tensor(o), self),
+               "__getitem__": M.getitem, "masked_fill": lambda self, mask, value: E.where(
+                   mask, value, self),
+               "where": lambda self, condition, other: E.where(condition, self, other),
+               "reshape": M.reshape, "view": M.reshape,
+               "view_as": lambda self, other: M.reshape(self, other.shape),
+               "reshape_as": lambda self, other: M.reshape(self, other.shape),
+               "expand_as": lambda self, other: M.expand(self, other.shape),
+               "relu": A.relu, "softmax": lambda self, dim: A.softmax(self, dim),
+               "log_softmax": lambda self, dim: A.log_softmax(self, dim)}
+    for name, fn in (("add", E.add), ("sub", E.sub), ("mul", E.mul), ("truediv", E.div),
+                     ("pow", E.pow)):
+        methods[f"__{name}__"] = _binary(fn)
+        methods[f"__r{name}__"] = _binary(fn, reflected=True)
+    for mod, names in ((E, "add sub mul div pow neg exp log sqrt abs sin cos tanh sigmoid clamp "
+                           "maximum minimum"),
+                       (L, "matmul mm"),
+                       (R, "sum mean prod max min amax amin argmax argmin var std logsumexp"),
+                       (M, "permute transpose expand flatten unflatten squeeze unsqueeze flip "
+                           "split chunk")):
+        methods.update({n: getattr(mod, n) for n in names.split()})
+    methods["clip"] = E.clamp
+    properties = {"T": lambda self: M.permute(self, *reversed(range(self.ndim))),
+                  "mT": lambda self: M.transpose(self, -2, -1)}
+    return methods, properties
 
 
 # ----------------------------------------------------------------------------- in-place variants
@@ -423,6 +454,11 @@ def _getattr(self, name: str):
 def register(cls) -> None:
     """Attach the surface above to ``cls`` (``convnp.Tensor``); names it defines itself stay."""
     cls.__getattr__ = _getattr
+    methods, properties = _core()
+    for name, fn in methods.items():
+        setattr(cls, name, fn)
+    for name, fn in properties.items():
+        setattr(cls, name, property(fn))
     for name in FALSE_PROPERTIES:
         if name not in cls.__dict__:
             setattr(cls, name, _false_property(name))

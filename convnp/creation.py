@@ -39,7 +39,7 @@ def _cpu_only(fn):
 
 def _layout_kwargs(kwargs: dict, where: str) -> None:
     """Check and drop torch's layout keywords (all describe what convnp always does)."""
-    from convnp._tensor_api import _check_memory_format, strided
+    from convnp._layout import _check_memory_format, strided
 
     _check_memory_format(kwargs.pop("memory_format", None), where)
     lay = kwargs.pop("layout", None)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from convnp.autograd.function import Function
-from convnp.ops.reduction import normalize_dims
+from convnp._layout import normalize_dims
 
 
 def _shape_arg(shape) -> tuple:
