@@ -30,8 +30,7 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------- compiled kernels
-# ``_prange`` is plain ``range`` until convnp.backend binds ``numba.prange`` at the first compile
-_prange = range
+_prange = backend.prange  # numba.prange in the compiled kernels
 
 
 @backend.jit(parallel=True)
