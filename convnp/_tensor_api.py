@@ -1,11 +1,13 @@
 """The rest of torch's ``Tensor`` surface, registered onto ``convnp.Tensor`` from tables.
 
-``tensor.py`` holds the core (storage, autograd, arithmetic dunders); this module adds, in one
-place each: ``Size``; the memory formats; the device/layout predicates torch scripts test
-(``is_cuda``, ``is_mps``, ``is_xpu``, ... all False: convnp computes on the CPU); ``__format__``;
-the functional ops as methods (``x.sinh()``, ``x.scatter_add(...)``); and the in-place
-``*_`` variants, each computed out of place and written back through ``Tensor._set`` (so they
-share its rules about tensors in the autograd graph).
+``tensor.py`` holds the core (storage, metadata, autograd) and imports no op; this module, which
+``convnp/__init__.py`` runs once, binds every method that computes, in one place each: the
+arithmetic dunders, math, reductions, movement and casts the core API names (``_core``); the
+device/layout predicates torch scripts test (``is_cuda``, ``is_mps``, ``is_xpu``, ... all False:
+convnp computes on the CPU); ``__format__``; the functional ops as methods (``x.sinh()``,
+``x.scatter_add(...)``); and the in-place ``*_`` variants, each computed out of place and
+written back through ``Tensor._set`` (so they share its rules about tensors in the autograd
+graph). So the ops depend on the Tensor, never the reverse.
 
 Names torch has but convnp leaves out on purpose (sparse, quantized, complex, ...) are answered
 by ``Tensor.__getattr__`` with ``convnp.Unsupported`` (see ``convnp/_unsupported.py``).
@@ -15,21 +17,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from convnp.ops import pointwise as _P
-
-
-from convnp._layout import (  # noqa: F401 (re-exported: convnp.Size, convnp.channels_last)
-    Size,
+from convnp import _dtype, _namespace, _unsupported
+from convnp import creation as C
+from convnp._device import require_cpu
+from convnp._dtype import is_floating
+from convnp._layout import (
     _check_memory_format,
     channels_last,
     channels_last_3d,
     contiguous_format,
-    layout,
-    memory_format,
-    preserve_format,
+    normalize_dims,
     strided,
 )
-
+from convnp.creation import _out
+from convnp.ops import activation as A
+from convnp.ops import cast, numeric
+from convnp.ops import elementwise as E
+from convnp.ops import linalg as L
+from convnp.ops import movement as M
+from convnp.ops import pointwise as _P
+from convnp.ops import reduction as R
+from convnp.random import rng
+from convnp.tensor import Tensor
 
 # ----------------------------------------------------------------------------- predicates
 # device and layout predicates torch scripts test; all False for convnp's dense CPU arrays
@@ -129,9 +138,6 @@ def _dim_order(self, *, ambiguity_check=False):
 
 def _unfold(self, dimension: int, size: int, step: int):
     """Windows of ``size`` elements every ``step`` along ``dimension``, as a new last dim."""
-    from convnp.ops.movement import GetItem
-    from convnp._layout import normalize_dims
-
     d = normalize_dims(dimension, max(self.ndim, 1), "unfold")[0]
     n = self.shape[d] if self.ndim else 1
     if size > n or size < 0 or step <= 0:
@@ -139,15 +145,13 @@ def _unfold(self, dimension: int, size: int, step: int):
                            f"and step ({step}) positive")
     x = self if self.ndim else self.reshape(1)
     windows = np.arange(0, n - size + 1, step)[:, None] + np.arange(size)  # (nw, size)
-    out = GetItem.apply(x, index=(slice(None),) * d + (windows,))  # (..., nw, size, ...)
+    out = M.GetItem.apply(x, index=(slice(None),) * d + (windows,))  # (..., nw, size, ...)
     order = [i for i in range(out.ndim) if i != d + 1] + [d + 1]
     return out.permute(*order)
 
 
 def _split_with_sizes(self, split_sizes, dim=0):
-    from convnp.ops.movement import split
-
-    return split(self, list(split_sizes), dim)
+    return M.split(self, list(split_sizes), dim)
 
 
 def _fill_diagonal_(self, fill_value, wrap=False):
@@ -162,27 +166,20 @@ def _fill_diagonal_(self, fill_value, wrap=False):
 
 
 def _bmm(self, mat2):
-    from convnp.ops.linalg import bmm
-
-    return bmm(self, mat2)
+    return L.bmm(self, mat2)
 
 
 def _prelu(self, weight):
-    from convnp.ops.activation import prelu
-
-    return prelu(self, weight)
+    return A.prelu(self, weight)
 
 
 def _hardshrink(self, lambd=0.5):
-    from convnp.ops.activation import hardshrink
-
-    return hardshrink(self, lambd)
+    return A.hardshrink(self, lambd)
 
 
 def _histogram(self, bins=100, *, range=None, weight=None, density=False):  # noqa: A002
-    from convnp.ops.numeric import histogram
 
-    return histogram(self, bins, range=range, weight=weight, density=density)
+    return numeric.histogram(self, bins, range=range, weight=weight, density=density)
 
 
 PLAIN_METHODS = {
@@ -221,22 +218,17 @@ def _argsort(self, dim=-1, descending=False, stable=False):
 def _sort(self, dim=-1, descending=False, stable=False):
     """(values, indices) along ``dim``; ties keep their order (a stable sort), as torch's CPU
     sort does. Values are differentiable (the gradient goes back to each element)."""
-    from convnp._dtype import is_floating
-    from convnp.ops.reduction import MaxMin
-
     order = np.argsort(-self.array if descending else self.array, axis=dim, kind="stable")
     if descending and is_floating(self.array.dtype):  # -x flips NaN's place: put NaN first
         nan = np.isnan(np.take_along_axis(self.array, order, axis=dim))
         order = np.take_along_axis(order, np.argsort(~nan, axis=dim, kind="stable"), dim)
-    return MaxMin(self.gather(dim, self._wrap(order)), self._wrap(order.astype(np.int64)))
+    return R.MaxMin(self.gather(dim, self._wrap(order)), self._wrap(order.astype(np.int64)))
 
 
 def _topk(self, k, dim=-1, largest=True, sorted=True):
-    from convnp.ops.reduction import MaxMin
-
     idx = np.argsort(-self.array if largest else self.array, axis=dim, kind="stable")
     idx = np.take(idx, np.arange(k), axis=dim)
-    return MaxMin(self.gather(dim, self._wrap(idx)), self._wrap(idx.astype(np.int64)))
+    return R.MaxMin(self.gather(dim, self._wrap(idx)), self._wrap(idx.astype(np.int64)))
 
 
 def _t(self):
@@ -246,9 +238,7 @@ def _t(self):
 
 
 def _repeat(self, *sizes):
-    from convnp.ops.movement import _shape_arg
-
-    sizes = _shape_arg(sizes)
+    sizes = M._shape_arg(sizes)
     x = self.reshape((1,) * (len(sizes) - self.ndim) + self.shape)
     # repeat = expand over new interleaved axes + reshape; differentiable through Expand
     inter = []
@@ -261,14 +251,6 @@ def _repeat(self, *sizes):
 def _core() -> tuple[dict, dict]:
     """The methods and properties the core API names (arithmetic dunders, math, reductions,
     movement, casts): name -> function(self, ...). They take precedence over the tables below."""
-    from convnp.ops import activation as A
-    from convnp.ops import cast
-    from convnp.ops import elementwise as E
-    from convnp.ops import linalg as L
-    from convnp.ops import movement as M
-    from convnp.ops import reduction as R
-    from convnp.tensor import Tensor
-
     def as_tensor(o):
         return o if isinstance(o, Tensor) else Tensor(o)
 
@@ -306,7 +288,6 @@ def _core() -> tuple[dict, dict]:
 # ----------------------------------------------------------------------------- in-place variants
 def _inplace(name: str, fn):
     """``x.name_(...)``: compute ``fn(x, ...)`` out of place, write it back into ``x``."""
-
     def method(self, *args, **kwargs):
         out = fn(self, *args, **kwargs)
         res = out.array
@@ -326,7 +307,6 @@ def _inplace(name: str, fn):
 
 def _inplace_view(name: str, fn):
     """``x.t_()``, ``x.squeeze_()``...: shape-changing in-place ops rebind the storage's view."""
-
     def method(self, *args, **kwargs):
         self._check_inplace(name)
         self.array = fn(self, *args, **kwargs).array
@@ -338,17 +318,11 @@ def _inplace_view(name: str, fn):
 
 
 def _polygamma_method(self, n):
-    from convnp.ops.pointwise import polygamma
-
-    return polygamma(n, self)
+    return _P.polygamma(n, self)
 
 
 def _new_empty(self, size, *, dtype=None, device=None, requires_grad=False):
-    from convnp import _dtype
-    from convnp.creation import _out
-
     if device is not None:
-        from convnp._device import require_cpu
 
         require_cpu(device, "new_empty")
     size = tuple(size) if isinstance(size, (list, tuple)) else (size,)
@@ -357,7 +331,6 @@ def _new_empty(self, size, *, dtype=None, device=None, requires_grad=False):
 
 def _fill_random(name, sample):
     def method(self, *args, generator=None):
-        from convnp.random import rng
 
         return self._set(name, sample(rng(generator), self.array.shape, *args))
 
@@ -384,25 +357,15 @@ RANDOM_FILLS = {
 
 
 def _bernoulli_(self, p=0.5, *, generator=None):
-    from convnp.random import rng
-
     probs = p.array if hasattr(p, "array") else p
     return self._set("bernoulli_", rng(generator).random(self.shape) < probs)
 
 
 def _methods() -> dict:
     """Every function-backed Tensor method this module adds: name -> function(self, ...)."""
-    from convnp import creation as C
-    from convnp.ops import comparison, indexing, numeric, pointwise, products, reduction, shape
-
-    table = dict(pointwise.PUBLIC)
+    table = _namespace.op_functions()
     table.pop("gradient")  # torch.gradient has no method form
     table["polygamma"] = _polygamma_method
-    for mod, names in ((indexing, indexing.__all__), (shape, shape.__all__),
-                       (comparison, comparison.__all__), (reduction, reduction.REDUCTIONS),
-                       (products, products.__all__), (numeric, numeric.__all__)):
-        for n in names:
-            table[n] = getattr(mod, n)
     for n in ("unravel_index", "meshgrid", "cartesian_prod", "broadcast_tensors",
               "broadcast_shapes", "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack",
               "row_stack", "dstack", "column_stack", "isin", "einsum", "tensordot",
@@ -414,10 +377,6 @@ def _methods() -> dict:
                   "bernoulli": lambda self, p=None, *, generator=None: C.bernoulli(
                       self, p, generator=generator),
                   "multinomial": C.multinomial, "bernoulli_": _bernoulli_})
-    from convnp.ops import elementwise as E
-
-    table.update({"absolute": E.abs, "negative": E.neg, "multiply": E.mul,
-                  "subtract": E.sub, "true_divide": E.div})
     for name, sample in RANDOM_FILLS.items():
         table[name] = _fill_random(name, sample)
     return table
@@ -444,8 +403,6 @@ INPLACE_VIEW = ["t", "transpose", "swapaxes", "swapdims", "squeeze", "unsqueeze"
 
 def _getattr(self, name: str):
     """Only reached for names Tensor lacks: torch's excluded names get ``Unsupported``."""
-    from convnp import _unsupported
-
     if not name.startswith("_"):
         _unsupported.check("Tensor", name)
     raise AttributeError(f"'Tensor' object has no attribute {name!r}")

@@ -9,14 +9,18 @@ Tensor and never the reverse. ``tensor.array`` is the underlying ``np.ndarray``.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
 
 from convnp import _dtype
+from convnp._device import CPU
+from convnp._format import tensor_repr
 from convnp._layout import Size, normalize_dims
 from convnp.autograd import engine
 from convnp.autograd.grad_mode import is_grad_enabled
+from convnp.random import rng
 from convnp.utils.hooks import RemovableHandle, hook_name
 
 
@@ -140,8 +144,6 @@ class Tensor:
 
     @property
     def device(self):
-        from convnp._device import CPU
-
         return CPU
 
     @property
@@ -182,8 +184,6 @@ class Tensor:
         return (self[i] for i in range(self.array.shape[0]))
 
     def __repr__(self) -> str:
-        from convnp._format import tensor_repr
-
         return tensor_repr(self)
 
     __hash__ = object.__hash__
@@ -288,8 +288,6 @@ class Tensor:
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor after backward."""
-        import weakref
-
         if self.grad_fn is None:
             return
         self.grad_fn.retained[self._output_nr] = weakref.ref(self)
@@ -412,13 +410,9 @@ class Tensor:
         return self._set("clamp_", np.clip(self.array, min, max))
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None) -> "Tensor":
-        from convnp.random import rng
-
         return self._set("uniform_", rng(generator).uniform(a, b, self.shape))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None) -> "Tensor":
-        from convnp.random import rng
-
         return self._set("normal_", rng(generator).normal(mean, std, self.shape))
 
     def __setitem__(self, index, value) -> None:

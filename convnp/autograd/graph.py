@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from convnp.autograd.names import torch_name, torch_next_functions
+
 
 class Context:
     """Per-call scratch space of a Function: saved arrays, flags and any attribute the op sets."""
@@ -54,8 +56,6 @@ class Node:
 
     def name(self) -> str:
         """torch's name for this node (``'MulBackward0'``, ``'AddmmBackward0'``, ...)."""
-        from convnp.autograd.names import torch_name
-
         return torch_name(self)
 
     def op_name(self) -> str:
@@ -76,8 +76,6 @@ class Node:
                 out.append(edge[1])
             else:
                 out.append((AccumulateGrad.of(edge[1]), 0))
-        from convnp.autograd.names import torch_next_functions
-
         return torch_next_functions(self, tuple(out))
 
     def __repr__(self) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from convnp._dtype import is_floating
+from convnp._layout import normalize_dims
 from convnp.autograd.function import Function
 from convnp.ops.movement import GetItem, getitem, reshape
-from convnp._layout import normalize_dims
 
 __all__ = ["gather", "take_along_dim", "take", "index_select", "masked_select", "narrow",
            "narrow_copy", "select", "nonzero", "argwhere", "scatter", "scatter_add",

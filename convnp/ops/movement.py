@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from convnp.autograd.function import Function
 from convnp._layout import normalize_dims
+from convnp.autograd.function import Function
 
 
 def _shape_arg(shape) -> tuple:

@@ -14,7 +14,6 @@ from convnp.kernels.conv._common import _interior_sl, _no_pad, _pad_zero, padded
 from convnp.ops._window import taps
 
 
-
 def _lift3(a, lead: int) -> np.ndarray:
     """Reshape (..lead.., *sp) with 1-3 spatial axes to exactly 3 spatial axes (C-contiguous)."""
     sp = a.shape[lead:]

@@ -31,7 +31,6 @@ from convnp.kernels.conv._common import (
 )
 
 
-
 def grid_plan(sp, pads, k, d, out_sp, itemsize, C, N):
     """Padded grid ``Sp``, its flat strides, the flat offset of every kernel tap, the grid run
     ``L`` that covers all outputs, and the chunking (images ``B``, output rows ``R``). Cached:
