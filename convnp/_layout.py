@@ -63,10 +63,8 @@ def normalize_dims(dim, ndim: int, fn: str) -> tuple[int, ...] | None:
 
 
 # ----------------------------------------------------------------------------- memory formats
-class memory_format:  # noqa: N801 (torch's name)
-    """torch's memory formats. convnp's tensors are NumPy arrays laid out NCHW (row-major); the
-    formats are accepted wherever torch takes ``memory_format=`` and change nothing: every op
-    computes the same numbers whatever the layout."""
+class _Named:
+    """A named constant that prints as ``convnp.<name>``, as torch's do."""
 
     __slots__ = ("name",)
 
@@ -75,6 +73,14 @@ class memory_format:  # noqa: N801 (torch's name)
 
     def __repr__(self) -> str:
         return f"convnp.{self.name}"
+
+
+class memory_format(_Named):  # noqa: N801 (torch's name)
+    """torch's memory formats. convnp's tensors are NumPy arrays laid out NCHW (row-major); the
+    formats are accepted wherever torch takes ``memory_format=`` and change nothing: every op
+    computes the same numbers whatever the layout."""
+
+    __slots__ = ()
 
 
 contiguous_format = memory_format("contiguous_format")
@@ -83,16 +89,10 @@ channels_last_3d = memory_format("channels_last_3d")
 preserve_format = memory_format("preserve_format")
 
 
-class layout:  # noqa: N801 (torch's name)
+class layout(_Named):  # noqa: N801 (torch's name)
     """torch's tensor layouts; convnp has one, ``convnp.strided`` (dense arrays)."""
 
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"convnp.{self.name}"
+    __slots__ = ()
 
 
 strided = layout("strided")

@@ -47,7 +47,7 @@ class _Acc:
             self.owned = True
 
 
-def _dependencies(roots: Iterable[Node]) -> dict[Node, int]:
+def dependencies(roots: Iterable[Node]) -> dict[Node, int]:
     """Count, for every node reachable from ``roots``, how many edges point at it."""
     deps: dict[Node, int] = {}
     seen: set[int] = set()
@@ -183,8 +183,8 @@ def _run_backward(tensors: Sequence[Any], grads: Sequence[np.ndarray], retain_gr
         _add(buffers, t.grad_fn, t._output_nr, g)
         roots.append(t.grad_fn)
 
-    deps = _dependencies(roots)
-    leaves = _LeafGrads(_leaf_edge_counts(deps), sink)
+    deps = dependencies(roots)
+    leaves = _LeafGrads(leaf_edge_counts(deps), sink)
     ready = [n for n in dict.fromkeys(roots) if deps[n] == 0]
     while ready:
         node = ready.pop()
@@ -246,8 +246,9 @@ def _run_node(node: Node, slots: list | None, retain_graph: bool, sink) -> tuple
     return in_grads
 
 
-def _leaf_edge_counts(deps: dict[Node, int]) -> dict[int, int]:
-    """How many edges of the nodes to run point at each leaf (its gradient is final at 0)."""
+def leaf_edge_counts(deps: dict[Node, int]) -> dict[int, int]:
+    """How many edges of the nodes in ``deps`` point at each leaf, by the leaf's id (its
+    gradient is final when they are done); the keys are the leaves the graph reaches."""
     uses: dict[int, int] = {}
     for node in deps:
         for edge in node.edges:

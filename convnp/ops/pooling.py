@@ -395,9 +395,20 @@ class MaxPoolNd(Function):
         return gx.reshape(x_shape)
 
 
+class _SizedIndices(np.ndarray):
+    """Max-pool indices that remember the pooled input's spatial size: an ndarray subclass, so
+    the size travels with the array through ``Tensor.detach()``, ``clone()`` and ``to()``."""
+
+    pooled_input_shape: tuple | None = None
+
+    def __array_finalize__(self, obj) -> None:
+        self.pooled_input_shape = getattr(obj, "pooled_input_shape", None)
+
+
 def _tag_indices(idx, in_shape, nd):
     """Remember the pooled input's spatial size on the indices (the notes' switch variables)."""
-    idx.pooled_input_shape = tuple(in_shape[-nd:])
+    idx.array = idx.array.view(_SizedIndices)
+    idx.array.pooled_input_shape = tuple(in_shape[-nd:])
     return idx
 
 

@@ -339,24 +339,7 @@ def _reachable_leaves(out) -> set[int]:
             stack.extend(o)
         elif isinstance(o, dict):
             stack.extend(o.values())
-    leaves: set[int] = set()
-    seen: set[int] = set()
-    nodes = []
-    for r in roots:
-        if isinstance(r, Tensor):
-            leaves.add(id(r))
-        else:
-            nodes.append(r)
-    while nodes:
-        node = nodes.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        for edge in node.edges:
-            if edge is None:
-                continue
-            if edge[0] == "leaf":
-                leaves.add(id(edge[1]))
-            else:
-                nodes.append(edge[1][0])
+    leaves = {id(r) for r in roots if isinstance(r, Tensor)}
+    nodes = [r for r in roots if not isinstance(r, Tensor)]
+    leaves.update(engine.leaf_edge_counts(engine.dependencies(nodes)))
     return leaves
