@@ -186,8 +186,6 @@ PLAIN_METHODS = {
     "fill_diagonal_": _fill_diagonal_, "bmm": _bmm, "prelu": _prelu, "hardshrink": _hardshrink,
     "histogram": _histogram, "resolve_neg": lambda self: self, "to_dense": lambda self,
     dtype=None, *, masked_grad=None: self if dtype is None else self.to(dtype),
-    "byte": lambda self: self.to(np.uint8), "char": lambda self: self.to(np.int8),
-    "short": lambda self: self.to(np.int16),
     "unfold": _unfold, "split_with_sizes": _split_with_sizes,
     "unsafe_split": lambda self, split_size, dim=0: self.split(split_size, dim),
     "unsafe_chunk": lambda self, chunks, dim=0: self.chunk(chunks, dim),
@@ -283,6 +281,22 @@ def _core() -> tuple[dict, dict]:
     properties = {"T": lambda self: M.permute(self, *reversed(range(self.ndim))),
                   "mT": lambda self: M.transpose(self, -2, -1)}
     return methods, properties
+
+
+# ----------------------------------------------------------------------------- dtype shortcuts
+# x.float(), x.long(), ...: ``x.to(dtype)``; bfloat16 is looked up when used (ml_dtypes)
+CASTS = {"float": np.float32, "double": np.float64, "half": np.float16, "long": np.int64,
+         "int": np.int32, "short": np.int16, "char": np.int8, "byte": np.uint8, "bool": np.bool_,
+         "bfloat16": _dtype._bfloat16}
+
+
+def _cast_method(name: str, dtype):
+    def method(self):
+        return self.to(dtype() if callable(dtype) and not isinstance(dtype, type) else dtype)
+
+    method.__name__ = name
+    method.__doc__ = f"``self.to({name})`` (torch.Tensor.{name})."
+    return method
 
 
 # ----------------------------------------------------------------------------- in-place variants
@@ -423,6 +437,8 @@ def register(cls) -> None:
         setattr(cls, name, _false_method(name))
     for name, fn in PLAIN_METHODS.items():
         setattr(cls, name, fn)
+    for name, dtype in CASTS.items():
+        setattr(cls, name, _cast_method(name, dtype))
     for name, fn in PLAIN_PROPERTIES.items():
         setattr(cls, name, property(fn))
     for name, fn in _methods().items():

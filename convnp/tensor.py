@@ -232,27 +232,6 @@ class Tensor:
     def type_as(self, other: "Tensor") -> "Tensor":
         return self.to(other.dtype)
 
-    def float(self) -> "Tensor":
-        return self.to(np.float32)
-
-    def double(self) -> "Tensor":
-        return self.to(np.float64)
-
-    def half(self) -> "Tensor":
-        return self.to(np.float16)
-
-    def bfloat16(self) -> "Tensor":
-        return self.to(_dtype._bfloat16())
-
-    def long(self) -> "Tensor":
-        return self.to(np.int64)
-
-    def int(self) -> "Tensor":
-        return self.to(np.int32)
-
-    def bool(self) -> "Tensor":
-        return self.to(np.bool_)
-
     def cpu(self) -> "Tensor":
         return self
 
