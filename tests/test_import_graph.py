@@ -18,6 +18,11 @@ is a cycle however it is spelled, and a package importing its own submodules is 
 
 A cycle is a strongly connected component of more than one module; the failure lists each one
 with the import lines that close it.
+
+Not modelled: Python runs a package's ``__init__`` before any submodule of it loads. That order
+is fixed by ``convnp/__init__.py``, which imports the layers bottom-up (``autograd``, whose
+``Function`` builds Tensors, before ``tensor``, which needs only ``autograd``'s graph, engine
+and grad mode); the rest of the suite runs in it.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ import numpy as np
 
 from convnp._dtype import is_floating, is_half
 from convnp.autograd.grad_mode import is_grad_enabled
-from convnp.autograd.graph import AccumulateGrad, Context, Node  # noqa: F401 (public here too)
+from convnp.autograd.graph import Context, Node
 from convnp.autograd.names import torch_saved_inputs
 from convnp.tensor import Tensor
 

@@ -52,7 +52,7 @@ class Node:
         self.out_meta = out_meta  # (shape, dtype) of each output, to build zero gradients
         self.freed = False
         self.retained: dict[int, Any] = {}
-        self.hooks: dict[int, dict] = {}  # output nr -> Tensor.register_hook hooks
+        self.hooks: dict[int, dict] = {}  # output nr -> gradient hooks, array -> array
 
     def name(self) -> str:
         """torch's name for this node (``'MulBackward0'``, ``'AddmmBackward0'``, ...)."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from convnp import _dtype
+from convnp._device import check_cpu, require_cpu
 from convnp._dtype import is_floating
 from convnp.autograd.function import Function
 from convnp.tensor import Tensor
@@ -32,8 +33,6 @@ class Clone(Function):
 
 def to(self: Tensor, *args, **kwargs) -> Tensor:
     """``to(dtype)``, ``to('cpu')`` or ``to(other_tensor)``; differentiable dtype casts."""
-    from convnp._device import check_cpu, require_cpu
-
     dtype = kwargs.pop("dtype", None)
     if kwargs.get("device") is not None:
         require_cpu(kwargs["device"], "Tensor.to")
