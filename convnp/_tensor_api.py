@@ -203,6 +203,7 @@ PLAIN_PROPERTIES = {"itemsize": _itemsize,
 
 # ----------------------------------------------------------------------------- the core ops
 def _binary(fn, reflected: bool = False):
+    """``self <op> other`` (or ``other <op> self``, reflected) as a method."""
     if reflected:
         return lambda self, other: fn(other, self)
     return lambda self, other: fn(self, other)
@@ -427,6 +428,8 @@ def register(cls) -> None:
     cls.__getattr__ = _getattr
     methods, properties = _core()
     for name, fn in methods.items():
+        if fn.__name__ == "<lambda>":  # a method of its own: named as the method
+            fn.__name__, fn.__qualname__ = name, f"Tensor.{name}"
         setattr(cls, name, fn)
     for name, fn in properties.items():
         setattr(cls, name, property(fn))

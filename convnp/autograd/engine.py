@@ -1,4 +1,9 @@
-"""The backward engine: iterative topological traversal, un-broadcasting, fan-out accumulation."""
+"""The backward engine: iterative topological traversal, un-broadcasting, fan-out accumulation.
+
+It walks the graph of ``convnp.autograd.graph`` on NumPy arrays and knows no Tensor: a leaf's
+final gradient goes to a sink, which adds it into ``.grad`` (``backward``) or keeps it for
+``autograd.grad``; gradient hooks are ``array -> array`` callables (``Tensor.register_hook``
+adapts the user's)."""
 
 from __future__ import annotations
 
