@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from convnp import backend
-from convnp.backend import get_num_threads, team
+from convnp.backend import get_num_threads, late, prange, team
 
 __all__ = ["matmul", "available", "kernel_args"]
 
@@ -77,6 +77,10 @@ def _get_lib():
     return _lib
 
 
+# with NumPy's BLAS run single-threaded on Numba's threads, no second pool spins on the cores
+backend.set_second_pool(not _get_lib())
+
+
 def available() -> bool:
     """True when convnp runs its GEMMs itself (Numba on and NumPy's OpenBLAS found)."""
     return backend.use_numba() and bool(_get_lib())
@@ -86,7 +90,9 @@ def available() -> bool:
 # GEMM
 # ---------------------------------------------------------------------------------------------
 _NOTRANS, _TRANS = 111, 112
-_gemm_call = _int_call = None  # Numba intrinsics bound at the first compile (backend)
+# what compiled kernels call BLAS with (see ``kernel_args``): Numba intrinsics, loaded with Numba
+gemm_call = late("convnp._blas_nb", "gemm_call")
+int_call = late("convnp._blas_nb", "int_call")
 
 
 @backend.jit(parallel=True)
@@ -114,19 +120,16 @@ def _gemm_blocks(gemm, setl, ta, tb, M, N, K, a, sa, lda, b, sb, ldb, c, sc, ldc
             pa += m0 * (1 if ta == 112 else lda) * item
             pc += m0 * ldc * item
         if m1 > m0 and n1 > n0:
-            prev = _int_call(setl, 1)
-            _gemm_call(gemm, ta, tb, m1 - m0, n1 - n0, K, alpha, pa, lda, pb, ldb, beta, pc, ldc)
-            _int_call(setl, prev)
-
-
-prange = range  # numba.prange once compiled (backend)
+            prev = int_call(setl, 1)
+            gemm_call(gemm, ta, tb, m1 - m0, n1 - n0, K, alpha, pa, lda, pb, ldb, beta, pc, ldc)
+            int_call(setl, prev)
 
 
 def kernel_args(dtype) -> tuple:
     """(gemm address, thread-count function address, one) for a compiled kernel that calls BLAS
     on ``dtype`` (float32 / float64) arrays: it calls
     ``_gemm_call(gemm, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)`` (row-major,
-    byte addresses, alpha/beta of the dtype) between ``prev = _int_call(setl, 1)`` and
+    byte addresses, alpha/beta of the dtype) between ``prev = int_call(setl, 1)`` and
     ``_int_call(setl, prev)``."""
     lib = _get_lib()
     return lib.gemm_addr(dtype), lib.setl_addr, np.dtype(dtype).type(1)

@@ -9,24 +9,26 @@ import math
 
 import numpy as np
 
+import convnp.nn.functional as F
+from convnp import _format, _layout
+from convnp import creation as C
+from convnp._device import CPU, require_cpu
 from convnp._dtype import is_floating
+from convnp.autograd.grad_mode import is_grad_enabled
+from convnp.ops import comparison, indexing, numeric, pointwise, products, reduction, shape
+from convnp.ops import elementwise as E
+from convnp.ops.elementwise import as_operand
+from convnp.tensor import Tensor
 
 
-def _inplace_function(name: str):
+def _method_call(name: str, doc: str):
+    """``torch.name(input, ...)``: a function that calls ``input.name(...)``."""
+
     def fn(input, *args, **kwargs):
         return getattr(input, name)(*args, **kwargs)
 
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"``input.{name}(...)``: torch's function form of the in-place method."
-    return fn
-
-
-def _tensor_function(name: str):
-    def fn(input, *args, **kwargs):
-        return getattr(input, name)(*args, **kwargs)
-
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"``input.{name}(...)`` as a function, as ``torch.{name}``."
+    fn.__doc__ = doc.format(name=name)
     return fn
 
 
@@ -44,9 +46,6 @@ def promote_types(type1, type2):
 
 def result_type(tensor1, tensor2):
     """The dtype an arithmetic op on the two operands returns (scalars adapt to tensors)."""
-    from convnp.ops.elementwise import as_operand
-    from convnp.tensor import Tensor
-
     a = tensor1.array if isinstance(tensor1, Tensor) else None
     b = tensor2.array if isinstance(tensor2, Tensor) else None
     if a is None and b is None:
@@ -67,8 +66,6 @@ def can_cast(from_, to) -> bool:
 
 def typename(obj) -> str:
     """``'convnp.FloatTensor'``-style name of a tensor's type (torch.typename)."""
-    from convnp.tensor import Tensor
-
     if isinstance(obj, Tensor):
         names = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
                  "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
@@ -84,15 +81,11 @@ def is_storage(obj) -> bool:
 
 def get_default_device():
     """``device('cpu')``: convnp computes on the CPU."""
-    from convnp._device import CPU
-
     return CPU
 
 
 def set_default_device(device) -> None:
     """Only the CPU (or None) is accepted."""
-    from convnp._device import require_cpu
-
     if device is not None:
         require_cpu(device, "set_default_device")
 
@@ -109,8 +102,6 @@ _FUNCTIONAL_ALIASES = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_t
 
 def rsub(input, other, *, alpha=1):
     """``other - alpha * input``."""
-    from convnp.ops import elementwise as E
-
     return E.sub(other, E.mul(input, alpha) if alpha != 1 else input)
 
 
@@ -198,30 +189,30 @@ def set_flush_denormal(mode: bool) -> bool:
 
 def is_inference_mode_enabled() -> bool:
     """Whether gradients are off (convnp's ``inference_mode`` is ``no_grad``)."""
-    from convnp.autograd import is_grad_enabled
-
     return not is_grad_enabled()
+
+
+def op_functions() -> dict:
+    """name -> function for the op families' public functions (pointwise math, indexing, shape,
+    products, numeric, comparisons, reductions) and torch's aliases of elementwise ones; most are
+    Tensor methods too (``convnp/_tensor_api.py``)."""
+    out = dict(pointwise.PUBLIC)
+    for mod, names in ((indexing, indexing.__all__), (shape, shape.__all__),
+                       (products, products.__all__), (numeric, numeric.__all__),
+                       (comparison, comparison.__all__), (reduction, reduction.REDUCTIONS)):
+        out.update({n: getattr(mod, n) for n in names})
+    out.update(absolute=E.abs, negative=E.neg, multiply=E.mul, subtract=E.sub,
+               true_divide=E.div)
+    return out
 
 
 def exports() -> dict:
     """name -> object, for ``convnp``'s namespace."""
-    from convnp import _format, _tensor_api
-    from convnp import creation as C
-    from convnp.ops import comparison, indexing, numeric, pointwise, products, reduction, shape
-
-    out = dict(pointwise.PUBLIC)
-    for mod, names in ((indexing, indexing.__all__), (shape, shape.__all__),
-                       (products, products.__all__), (numeric, numeric.__all__),
-                       (comparison, comparison.__all__), (reduction, reduction.REDUCTIONS),
-                       (C, C.CREATION)):
-        out.update({n: getattr(mod, n) for n in names})
-    from convnp.ops import elementwise as E
-
-    out.update(absolute=E.abs, negative=E.neg, multiply=E.mul, subtract=E.sub,
-               true_divide=E.div)
+    out = op_functions()
+    out.update({n: getattr(C, n) for n in C.CREATION})
     for n in ("Size", "memory_format", "contiguous_format", "channels_last", "channels_last_3d",
               "preserve_format", "layout", "strided"):
-        out[n] = getattr(_tensor_api, n)
+        out[n] = getattr(_layout, n)
     for n in ("set_printoptions", "get_printoptions", "printoptions"):
         out[n] = getattr(_format, n)
     # torch's module-level in-place functions (torch.relu_(x), torch.sigmoid_(x), ...)
@@ -233,9 +224,8 @@ def exports() -> dict:
               "reciprocal", "relu", "round", "rsqrt", "sigmoid", "sin", "sinc", "sinh", "sqrt",
               "square", "tan", "tanh", "trunc", "xlogy", "fill", "zero", "as_strided",
               "index_put"):
-        out[n + "_"] = _inplace_function(n + "_")
-    import convnp.nn.functional as F
-
+        out[n + "_"] = _method_call(
+            n + "_", "``input.{name}(...)``: torch's function form of the in-place method.")
     for n in _FUNCTIONAL_ALIASES:
         out.setdefault(n, getattr(F, n))
     out.update(rsub=rsub, resolve_neg=resolve_neg)
@@ -248,7 +238,7 @@ def exports() -> dict:
         out[f.__name__] = f
     for n in ("clone", "detach", "is_nonzero", "is_same_size", "is_signed", "is_complex",
               "is_conj", "is_neg", "is_inference"):
-        out.setdefault(n, _tensor_function(n))
+        out.setdefault(n, _method_call(n, "``input.{name}(...)`` as a function (torch.{name})."))
     out.update(promote_types=promote_types, result_type=result_type, can_cast=can_cast,
                typename=typename, is_storage=is_storage, get_default_device=get_default_device,
                set_default_device=set_default_device, finfo=np.finfo, iinfo=np.iinfo,

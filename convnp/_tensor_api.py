@@ -1,11 +1,13 @@
 """The rest of torch's ``Tensor`` surface, registered onto ``convnp.Tensor`` from tables.
 
-``tensor.py`` holds the core (storage, autograd, arithmetic dunders); this module adds, in one
-place each: ``Size``; the memory formats; the device/layout predicates torch scripts test
-(``is_cuda``, ``is_mps``, ``is_xpu``, ... all False: convnp computes on the CPU); ``__format__``;
-the functional ops as methods (``x.sinh()``, ``x.scatter_add(...)``); and the in-place
-``*_`` variants, each computed out of place and written back through ``Tensor._set`` (so they
-share its rules about tensors in the autograd graph).
+``tensor.py`` holds the core (storage, metadata, autograd) and imports no op; this module, which
+``convnp/__init__.py`` runs once, binds every method that computes, in one place each: the
+arithmetic dunders, math, reductions, movement and casts the core API names (``_core``); the
+device/layout predicates torch scripts test (``is_cuda``, ``is_mps``, ``is_xpu``, ... all False:
+convnp computes on the CPU); ``__format__``; the functional ops as methods (``x.sinh()``,
+``x.scatter_add(...)``); and the in-place ``*_`` variants, each computed out of place and
+written back through ``Tensor._set`` (so they share its rules about tensors in the autograd
+graph). So the ops depend on the Tensor, never the reverse.
 
 Names torch has but convnp leaves out on purpose (sparse, quantized, complex, ...) are answered
 by ``Tensor.__getattr__`` with ``convnp.Unsupported`` (see ``convnp/_unsupported.py``).
@@ -13,89 +15,30 @@ by ``Tensor.__getattr__`` with ``convnp.Unsupported`` (see ``convnp/_unsupported
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from convnp import _dtype, _namespace, _unsupported
+from convnp import creation as C
+from convnp._device import require_cpu
+from convnp._dtype import is_floating
+from convnp._layout import (
+    _check_memory_format,
+    channels_last,
+    channels_last_3d,
+    contiguous_format,
+    normalize_dims,
+    strided,
+)
+from convnp.creation import _out
+from convnp.ops import activation as A
+from convnp.ops import cast, numeric
+from convnp.ops import elementwise as E
+from convnp.ops import linalg as L
+from convnp.ops import movement as M
 from convnp.ops import pointwise as _P
-
-
-# ----------------------------------------------------------------------------- Size
-class Size(tuple):
-    """A tensor's shape: a tuple of ints that prints as ``convnp.Size([2, 3])`` (torch.Size)."""
-
-    def __new__(cls, sizes=()):
-        return super().__new__(cls, (int(s) for s in sizes))
-
-    def __repr__(self) -> str:
-        return f"convnp.Size({list(self)})"
-
-    __str__ = __repr__
-
-    def numel(self) -> int:
-        """The number of elements a tensor of this shape holds."""
-        return math.prod(self)
-
-    def __getitem__(self, index):
-        out = tuple.__getitem__(self, index)
-        return Size(out) if isinstance(index, slice) else out
-
-    def __add__(self, other):
-        return Size(tuple(self) + tuple(other))
-
-    def __radd__(self, other):
-        return Size(tuple(other) + tuple(self))
-
-    def __mul__(self, n):
-        return Size(tuple(self) * n)
-
-    __rmul__ = __mul__
-
-    def __reduce__(self):
-        return (Size, (tuple(self),))
-
-
-# ----------------------------------------------------------------------------- memory formats
-class memory_format:  # noqa: N801 (torch's name)
-    """torch's memory formats. convnp's tensors are NumPy arrays laid out NCHW (row-major); the
-    formats are accepted wherever torch takes ``memory_format=`` and change nothing: every op
-    computes the same numbers whatever the layout."""
-
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"convnp.{self.name}"
-
-
-contiguous_format = memory_format("contiguous_format")
-channels_last = memory_format("channels_last")
-channels_last_3d = memory_format("channels_last_3d")
-preserve_format = memory_format("preserve_format")
-
-
-class layout:  # noqa: N801 (torch's name)
-    """torch's tensor layouts; convnp has one, ``convnp.strided`` (dense arrays)."""
-
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"convnp.{self.name}"
-
-
-strided = layout("strided")
-
-
-def _check_memory_format(fmt, where: str) -> None:
-    if fmt is not None and not isinstance(fmt, memory_format):
-        raise TypeError(f"{where}: memory_format must be one of convnp.contiguous_format, "
-                        f"channels_last, channels_last_3d or preserve_format, got {fmt!r}")
-
+from convnp.ops import reduction as R
+from convnp.random import rng
+from convnp.tensor import Tensor
 
 # ----------------------------------------------------------------------------- predicates
 # device and layout predicates torch scripts test; all False for convnp's dense CPU arrays
@@ -195,9 +138,6 @@ def _dim_order(self, *, ambiguity_check=False):
 
 def _unfold(self, dimension: int, size: int, step: int):
     """Windows of ``size`` elements every ``step`` along ``dimension``, as a new last dim."""
-    from convnp.ops.movement import GetItem
-    from convnp.ops.reduction import normalize_dims
-
     d = normalize_dims(dimension, max(self.ndim, 1), "unfold")[0]
     n = self.shape[d] if self.ndim else 1
     if size > n or size < 0 or step <= 0:
@@ -205,15 +145,13 @@ def _unfold(self, dimension: int, size: int, step: int):
                            f"and step ({step}) positive")
     x = self if self.ndim else self.reshape(1)
     windows = np.arange(0, n - size + 1, step)[:, None] + np.arange(size)  # (nw, size)
-    out = GetItem.apply(x, index=(slice(None),) * d + (windows,))  # (..., nw, size, ...)
+    out = M.GetItem.apply(x, index=(slice(None),) * d + (windows,))  # (..., nw, size, ...)
     order = [i for i in range(out.ndim) if i != d + 1] + [d + 1]
     return out.permute(*order)
 
 
 def _split_with_sizes(self, split_sizes, dim=0):
-    from convnp.ops.movement import split
-
-    return split(self, list(split_sizes), dim)
+    return M.split(self, list(split_sizes), dim)
 
 
 def _fill_diagonal_(self, fill_value, wrap=False):
@@ -228,35 +166,26 @@ def _fill_diagonal_(self, fill_value, wrap=False):
 
 
 def _bmm(self, mat2):
-    from convnp.ops.linalg import bmm
-
-    return bmm(self, mat2)
+    return L.bmm(self, mat2)
 
 
 def _prelu(self, weight):
-    from convnp.ops.activation import prelu
-
-    return prelu(self, weight)
+    return A.prelu(self, weight)
 
 
 def _hardshrink(self, lambd=0.5):
-    from convnp.ops.activation import hardshrink
-
-    return hardshrink(self, lambd)
+    return A.hardshrink(self, lambd)
 
 
 def _histogram(self, bins=100, *, range=None, weight=None, density=False):  # noqa: A002
-    from convnp.ops.numeric import histogram
 
-    return histogram(self, bins, range=range, weight=weight, density=density)
+    return numeric.histogram(self, bins, range=range, weight=weight, density=density)
 
 
 PLAIN_METHODS = {
     "fill_diagonal_": _fill_diagonal_, "bmm": _bmm, "prelu": _prelu, "hardshrink": _hardshrink,
     "histogram": _histogram, "resolve_neg": lambda self: self, "to_dense": lambda self,
     dtype=None, *, masked_grad=None: self if dtype is None else self.to(dtype),
-    "byte": lambda self: self.to(np.uint8), "char": lambda self: self.to(np.int8),
-    "short": lambda self: self.to(np.int16),
     "unfold": _unfold, "split_with_sizes": _split_with_sizes,
     "unsafe_split": lambda self, split_size, dim=0: self.split(split_size, dim),
     "unsafe_chunk": lambda self, chunks, dim=0: self.chunk(chunks, dim),
@@ -272,10 +201,108 @@ PLAIN_PROPERTIES = {"itemsize": _itemsize,
                     "is_cpu": lambda self: True}
 
 
+# ----------------------------------------------------------------------------- the core ops
+def _binary(fn, reflected: bool = False):
+    """``self <op> other`` (or ``other <op> self``, reflected) as a method."""
+    if reflected:
+        return lambda self, other: fn(other, self)
+    return lambda self, other: fn(self, other)
+
+
+def _argsort(self, dim=-1, descending=False, stable=False):
+    a = -self.array if descending else self.array
+    return self._wrap(np.argsort(a, axis=dim, kind="stable").astype(np.int64))
+
+
+def _sort(self, dim=-1, descending=False, stable=False):
+    """(values, indices) along ``dim``; ties keep their order (a stable sort), as torch's CPU
+    sort does. Values are differentiable (the gradient goes back to each element)."""
+    order = np.argsort(-self.array if descending else self.array, axis=dim, kind="stable")
+    if descending and is_floating(self.array.dtype):  # -x flips NaN's place: put NaN first
+        nan = np.isnan(np.take_along_axis(self.array, order, axis=dim))
+        order = np.take_along_axis(order, np.argsort(~nan, axis=dim, kind="stable"), dim)
+    return R.MaxMin(self.gather(dim, self._wrap(order)), self._wrap(order.astype(np.int64)))
+
+
+def _topk(self, k, dim=-1, largest=True, sorted=True):
+    idx = np.argsort(-self.array if largest else self.array, axis=dim, kind="stable")
+    idx = np.take(idx, np.arange(k), axis=dim)
+    return R.MaxMin(self.gather(dim, self._wrap(idx)), self._wrap(idx.astype(np.int64)))
+
+
+def _t(self):
+    if self.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, got {self.ndim}")
+    return self.transpose(0, -1) if self.ndim == 2 else self
+
+
+def _repeat(self, *sizes):
+    sizes = M._shape_arg(sizes)
+    x = self.reshape((1,) * (len(sizes) - self.ndim) + self.shape)
+    # repeat = expand over new interleaved axes + reshape; differentiable through Expand
+    inter = []
+    for s, n in zip(x.shape, sizes):
+        inter += [n, s]
+    y = x.reshape(tuple(v for s in x.shape for v in (1, s))).expand(*inter)
+    return y.reshape(tuple(s * n for s, n in zip(x.shape, sizes)))
+
+
+def _core() -> tuple[dict, dict]:
+    """The methods and properties the core API names (arithmetic dunders, math, reductions,
+    movement, casts): name -> function(self, ...). They take precedence over the tables below."""
+    def as_tensor(o):
+        return o if isinstance(o, Tensor) else Tensor(o)
+
+    methods = {"to": cast.to, "clone": cast.clone, "argsort": _argsort,
+               "sort": _sort, "topk": _topk, "t": _t, "repeat": _repeat,
+               "__neg__": E.neg, "__pos__": lambda self: self, "__abs__": E.abs,
+               "__matmul__": lambda self, o: L.matmul(self, as_tensor(o)),
+               "__rmatmul__": lambda self, o: L.matmul(Tensor(o), self),
+               "__getitem__": M.getitem, "masked_fill": lambda self, mask, value: E.where(
+                   mask, value, self),
+               "where": lambda self, condition, other: E.where(condition, self, other),
+               "reshape": M.reshape, "view": M.reshape,
+               "view_as": lambda self, other: M.reshape(self, other.shape),
+               "reshape_as": lambda self, other: M.reshape(self, other.shape),
+               "expand_as": lambda self, other: M.expand(self, other.shape),
+               "relu": A.relu, "softmax": lambda self, dim: A.softmax(self, dim),
+               "log_softmax": lambda self, dim: A.log_softmax(self, dim)}
+    for name, fn in (("add", E.add), ("sub", E.sub), ("mul", E.mul), ("truediv", E.div),
+                     ("pow", E.pow)):
+        methods[f"__{name}__"] = _binary(fn)
+        methods[f"__r{name}__"] = _binary(fn, reflected=True)
+    for mod, names in ((E, "add sub mul div pow neg exp log sqrt abs sin cos tanh sigmoid clamp "
+                           "maximum minimum"),
+                       (L, "matmul mm"),
+                       (R, "sum mean prod max min amax amin argmax argmin var std logsumexp"),
+                       (M, "permute transpose expand flatten unflatten squeeze unsqueeze flip "
+                           "split chunk")):
+        methods.update({n: getattr(mod, n) for n in names.split()})
+    methods["clip"] = E.clamp
+    properties = {"T": lambda self: M.permute(self, *reversed(range(self.ndim))),
+                  "mT": lambda self: M.transpose(self, -2, -1)}
+    return methods, properties
+
+
+# ----------------------------------------------------------------------------- dtype shortcuts
+# x.float(), x.long(), ...: ``x.to(dtype)``; bfloat16 is looked up when used (ml_dtypes)
+CASTS = {"float": np.float32, "double": np.float64, "half": np.float16, "long": np.int64,
+         "int": np.int32, "short": np.int16, "char": np.int8, "byte": np.uint8, "bool": np.bool_,
+         "bfloat16": _dtype._bfloat16}
+
+
+def _cast_method(name: str, dtype):
+    def method(self):
+        return self.to(dtype() if callable(dtype) and not isinstance(dtype, type) else dtype)
+
+    method.__name__ = name
+    method.__doc__ = f"``self.to({name})`` (torch.Tensor.{name})."
+    return method
+
+
 # ----------------------------------------------------------------------------- in-place variants
 def _inplace(name: str, fn):
     """``x.name_(...)``: compute ``fn(x, ...)`` out of place, write it back into ``x``."""
-
     def method(self, *args, **kwargs):
         out = fn(self, *args, **kwargs)
         res = out.array
@@ -295,7 +322,6 @@ def _inplace(name: str, fn):
 
 def _inplace_view(name: str, fn):
     """``x.t_()``, ``x.squeeze_()``...: shape-changing in-place ops rebind the storage's view."""
-
     def method(self, *args, **kwargs):
         self._check_inplace(name)
         self.array = fn(self, *args, **kwargs).array
@@ -307,17 +333,11 @@ def _inplace_view(name: str, fn):
 
 
 def _polygamma_method(self, n):
-    from convnp.ops.pointwise import polygamma
-
-    return polygamma(n, self)
+    return _P.polygamma(n, self)
 
 
 def _new_empty(self, size, *, dtype=None, device=None, requires_grad=False):
-    from convnp import _dtype
-    from convnp.creation import _out
-
     if device is not None:
-        from convnp._device import require_cpu
 
         require_cpu(device, "new_empty")
     size = tuple(size) if isinstance(size, (list, tuple)) else (size,)
@@ -326,7 +346,6 @@ def _new_empty(self, size, *, dtype=None, device=None, requires_grad=False):
 
 def _fill_random(name, sample):
     def method(self, *args, generator=None):
-        from convnp.random import rng
 
         return self._set(name, sample(rng(generator), self.array.shape, *args))
 
@@ -353,25 +372,15 @@ RANDOM_FILLS = {
 
 
 def _bernoulli_(self, p=0.5, *, generator=None):
-    from convnp.random import rng
-
     probs = p.array if hasattr(p, "array") else p
     return self._set("bernoulli_", rng(generator).random(self.shape) < probs)
 
 
 def _methods() -> dict:
     """Every function-backed Tensor method this module adds: name -> function(self, ...)."""
-    from convnp import creation as C
-    from convnp.ops import comparison, indexing, numeric, pointwise, products, reduction, shape
-
-    table = dict(pointwise.PUBLIC)
+    table = _namespace.op_functions()
     table.pop("gradient")  # torch.gradient has no method form
     table["polygamma"] = _polygamma_method
-    for mod, names in ((indexing, indexing.__all__), (shape, shape.__all__),
-                       (comparison, comparison.__all__), (reduction, reduction.REDUCTIONS),
-                       (products, products.__all__), (numeric, numeric.__all__)):
-        for n in names:
-            table[n] = getattr(mod, n)
     for n in ("unravel_index", "meshgrid", "cartesian_prod", "broadcast_tensors",
               "broadcast_shapes", "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack",
               "row_stack", "dstack", "column_stack", "isin", "einsum", "tensordot",
@@ -383,10 +392,6 @@ def _methods() -> dict:
                   "bernoulli": lambda self, p=None, *, generator=None: C.bernoulli(
                       self, p, generator=generator),
                   "multinomial": C.multinomial, "bernoulli_": _bernoulli_})
-    from convnp.ops import elementwise as E
-
-    table.update({"absolute": E.abs, "negative": E.neg, "multiply": E.mul,
-                  "subtract": E.sub, "true_divide": E.div})
     for name, sample in RANDOM_FILLS.items():
         table[name] = _fill_random(name, sample)
     return table
@@ -413,8 +418,6 @@ INPLACE_VIEW = ["t", "transpose", "swapaxes", "swapdims", "squeeze", "unsqueeze"
 
 def _getattr(self, name: str):
     """Only reached for names Tensor lacks: torch's excluded names get ``Unsupported``."""
-    from convnp import _unsupported
-
     if not name.startswith("_"):
         _unsupported.check("Tensor", name)
     raise AttributeError(f"'Tensor' object has no attribute {name!r}")
@@ -423,6 +426,13 @@ def _getattr(self, name: str):
 def register(cls) -> None:
     """Attach the surface above to ``cls`` (``convnp.Tensor``); names it defines itself stay."""
     cls.__getattr__ = _getattr
+    methods, properties = _core()
+    for name, fn in methods.items():
+        if fn.__name__ == "<lambda>":  # a method of its own: named as the method
+            fn.__name__, fn.__qualname__ = name, f"Tensor.{name}"
+        setattr(cls, name, fn)
+    for name, fn in properties.items():
+        setattr(cls, name, property(fn))
     for name in FALSE_PROPERTIES:
         if name not in cls.__dict__:
             setattr(cls, name, _false_property(name))
@@ -430,6 +440,8 @@ def register(cls) -> None:
         setattr(cls, name, _false_method(name))
     for name, fn in PLAIN_METHODS.items():
         setattr(cls, name, fn)
+    for name, dtype in CASTS.items():
+        setattr(cls, name, _cast_method(name, dtype))
     for name, fn in PLAIN_PROPERTIES.items():
         setattr(cls, name, property(fn))
     for name, fn in _methods().items():

@@ -57,26 +57,27 @@ def numba_disabled():
 
 
 # Below this many elements (largest array argument) a parallel kernel runs its serial twin
-# (torch's grain size is 32768 too). This threshold could only be this low once convnp stopped
-# waking NumPy's BLAS thread pool (convnp._blas runs every convnp GEMM on Numba's threads):
-# before, Numba's team started right after a BLAS call fought OpenBLAS's still-spinning workers
-# for the cores (a LeNet-5 step on 2 cores took 68 ms with every kernel parallel, 30 serial).
+# (torch's grain size is 32768 too). This threshold can only be this low while no second thread
+# pool spins on the cores: a Numba team started right after a call into a pool that keeps its
+# workers spinning (NumPy's multi-threaded BLAS) fights them for the cores. ``convnp._blas`` runs
+# every convnp GEMM single-threaded on Numba's threads where NumPy's BLAS allows it, and says so
+# through ``set_second_pool``; where it cannot, parallel kernels start at the larger size.
 PARALLEL_MIN_ELEMENTS = 1 << 15
-# Where NumPy's BLAS cannot be run single-threaded per call (no ``openblas_set_num_threads_local``:
-# OpenBLAS before 0.3.27, MKL, Accelerate), convnp's GEMMs run on BLAS's own threads and the
-# fight above is back: parallel kernels then start at this size, as before the thread pool.
 PARALLEL_MIN_ELEMENTS_SHARED = 1 << 20
-_blas_owned: bool | None = None
+_second_pool = True
+
+
+def set_second_pool(active: bool) -> None:
+    """Declare whether another thread pool may be spinning on the cores when a parallel kernel
+    starts (see ``parallel_min_elements``)."""
+    global _second_pool
+    _second_pool = bool(active)
 
 
 def parallel_min_elements() -> int:
     """The size from which parallel kernels run on several threads (see above)."""
-    global _blas_owned
-    if _blas_owned is None:
-        from convnp import _blas
+    return PARALLEL_MIN_ELEMENTS_SHARED if _second_pool else PARALLEL_MIN_ELEMENTS
 
-        _blas_owned = bool(_blas._get_lib())
-    return PARALLEL_MIN_ELEMENTS if _blas_owned else PARALLEL_MIN_ELEMENTS_SHARED
 
 _threads: int | None = None
 
@@ -174,43 +175,73 @@ def _to_half(o, half):
     return o.astype(half) if getattr(o, "dtype", None) == np.float32 else o
 
 
-def _renamed(fn: Callable, suffix: str) -> Callable:
-    """A copy of ``fn`` with its own qualified name (so its Numba cache file is its own)."""
-    import types
+class late:  # noqa: N801 (used like a function name at the kernels' module level)
+    """A name a compiled kernel's module binds to an object that exists only once Numba is
+    loaded (``prange``, a Numba intrinsic): ``late(module, attr)``. The kernel compiles with the
+    real object in its place (see ``_compile_globals``), so importing a kernel's module does not
+    import Numba; called from plain Python (``kernel.py_func``), it loads it and calls it."""
 
-    twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix,
-                              fn.__defaults__, fn.__closure__)
-    twin.__qualname__ = fn.__qualname__ + suffix
-    twin.__module__ = fn.__module__
-    return twin
+    __slots__ = ("module", "attr")
+
+    def __init__(self, module: str, attr: str) -> None:
+        self.module, self.attr = module, attr
+
+    def resolve(self):
+        import importlib
+
+        return getattr(importlib.import_module(self.module), self.attr)
+
+    def __call__(self, *args, **kwargs):
+        return self.resolve()(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"late({self.module!r}, {self.attr!r})"
 
 
-def _bind_globals(fn: Callable) -> None:
-    """Kernels loop with a module-level ``prange`` (or ``_prange``) that is plain ``range`` until
-    the first compilation, so that importing a kernel's module does not import Numba; bind the
-    real ``numba.prange`` in that module just before compiling. Likewise the BLAS-calling
-    intrinsics ``_gemm_call`` / ``_int_call`` (``convnp._blas_nb``), for the modules that name
-    them. (Not ``numba.get_thread_id``: a kernel using it crashed when loaded from the disk cache
-    into a process whose thread pool had not started yet.)"""
+prange = late("numba", "prange")  # kernels' parallel loops: ``from convnp.backend import prange``
+
+_helpers: dict[tuple[str, str], Callable] = {}  # (module, name) -> compiled helper
+
+
+def _compile_globals(fn: Callable) -> dict:
+    """The globals ``fn`` compiles with: its module's, with each ``late`` name resolved and each
+    ``helper`` compiled (once per module). The module itself is left as it is."""
     import numba
 
-    g = fn.__globals__
-    binds = {"prange": numba.prange, "_prange": numba.prange}
-    if "_gemm_call" in g or "_int_call" in g:
-        from convnp import _blas_nb
+    src = fn.__globals__
+    for name in fn.__code__.co_names:
+        if src.get(name) is range and name != "range":
+            raise RuntimeError(f"{fn.__qualname__}: '{name}' is range in {fn.__module__}; "
+                               "import prange from convnp.backend so the kernel's loop runs "
+                               "in parallel")
+    g = dict(src)
+    for name, value in src.items():
+        if isinstance(value, late):
+            g[name] = value.resolve()
+        elif getattr(value, "_convnp_helper", False):
+            key = (fn.__module__, name)
+            if key not in _helpers:
+                _helpers[key] = numba.njit(cache=True, nogil=True)(_with_globals(value, g))
+            g[name] = _helpers[key]
+    return g
 
-        binds.update(_gemm_call=_blas_nb.gemm_call, _int_call=_blas_nb.int_call)
-    for name, value in binds.items():
-        if name in g and g[name] is not value:
-            g[name] = value
-    for name, value in list(g.items()):  # helpers the kernels call (see ``helper``)
-        if getattr(value, "_convnp_helper", False) and not hasattr(value, "py_func"):
-            g[name] = numba.njit(cache=True, nogil=True)(value)  # once: py_func = compiled
+
+def _with_globals(fn: Callable, g: dict, suffix: str = "") -> Callable:
+    """A copy of ``fn`` that reads globals from ``g``, named with ``suffix`` (a twin's own
+    qualified name gives it its own Numba cache file)."""
+    import types
+
+    twin = types.FunctionType(fn.__code__, g, fn.__name__ + suffix, fn.__defaults__,
+                              fn.__closure__)
+    twin.__qualname__ = fn.__qualname__ + suffix
+    twin.__module__ = fn.__module__
+    twin.__doc__ = fn.__doc__
+    return twin
 
 
 def helper(fn: Callable) -> Callable:
     """Mark a plain function as a helper that compiled kernels of its module call: it is
-    compiled (and bound in the module in its place) when the module's first kernel compiles."""
+    compiled when the module's first kernel compiles and bound in the kernels' globals."""
     fn._convnp_helper = True
     return fn
 
@@ -233,8 +264,8 @@ def jit(parallel: bool = False, **options) -> Callable:
             if kern is None:
                 import numba
 
-                _bind_globals(fn)
-                src = fn if par or not parallel else _renamed(fn, "_serial")
+                suffix = "" if par or not parallel else "_serial"
+                src = _with_globals(fn, _compile_globals(fn), suffix)
                 kern = compiled[par] = numba.njit(cache=True, parallel=par, nogil=True,
                                                   **options)(src)
             return kern

@@ -9,6 +9,8 @@ import numpy as np
 
 from convnp import _dtype as D
 from convnp._device import require_cpu
+from convnp._layout import _check_memory_format, strided
+from convnp.ops.movement import GetItem
 from convnp.random import rng
 from convnp.tensor import Tensor, _infer_array
 
@@ -39,8 +41,6 @@ def _cpu_only(fn):
 
 def _layout_kwargs(kwargs: dict, where: str) -> None:
     """Check and drop torch's layout keywords (all describe what convnp always does)."""
-    from convnp._tensor_api import _check_memory_format, strided
-
     _check_memory_format(kwargs.pop("memory_format", None), where)
     lay = kwargs.pop("layout", None)
     if lay is not None and lay is not strided:
@@ -271,8 +271,6 @@ def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False) -> Tensor:
 def as_strided(input, size, stride, storage_offset=0) -> Tensor:
     """The view of ``input``'s (contiguous) elements with the given ``size`` and ``stride`` (in
     elements), as torch reads its storage; differentiable (overlapping windows accumulate)."""
-    from convnp.ops.movement import GetItem
-
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
     if len(size) != len(stride):
         raise RuntimeError(f"as_strided: size {size} and stride {stride} must have the same "

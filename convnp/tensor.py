@@ -1,32 +1,32 @@
 """``Tensor``: a NumPy array with a gradient and a place in the autograd graph.
 
-Methods delegate in one line to the functional ops in ``convnp.ops``; the arithmetic lives there.
-``tensor.array`` is the underlying ``np.ndarray`` (PyTorch's ``.array`` is a Tensor: convert with
-``convnp.tensor(t.array)`` where a Tensor is needed).
+This module is the core every op builds on: storage, metadata, conversion, the no-graph in-place
+updates, and the autograd entry points (``backward``, hooks, ``detach``). It imports no op: the
+methods that compute (``x + y``, ``x.sum()``, ``x.view()``, ``x.to()``, ...) are functional ops
+of ``convnp.ops`` that ``convnp/_tensor_api.py`` binds onto the class, so the ops depend on the
+Tensor and never the reverse. ``tensor.array`` is the underlying ``np.ndarray``.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
 
 from convnp import _dtype
-from convnp._dtype import is_floating
-from convnp._tensor_api import Size
+from convnp._device import CPU
+from convnp._format import tensor_repr
+from convnp._layout import Size, normalize_dims
 from convnp.autograd import engine
-from convnp.autograd.function import Function
 from convnp.autograd.grad_mode import is_grad_enabled
-from convnp.ops import elementwise as E
-from convnp.ops import linalg as L
-from convnp.ops import movement as M
-from convnp.ops import reduction as R
+from convnp.random import rng
+from convnp.utils.hooks import RemovableHandle, hook_name
 
 
 def _infer_array(data: Any, dtype=None) -> np.ndarray:
     """Convert ``data`` like ``torch.tensor`` does: Python floats become the default float dtype."""
-    from convnp import _dtype as D
-
+    D = _dtype
     dtype = D.resolve(dtype)
     if isinstance(data, Tensor):
         data = data.array
@@ -65,9 +65,6 @@ class Tensor:
     """An n-dimensional array with optional gradient tracking (``requires_grad``)."""
 
     __array_priority__ = 1000  # make ndarray <op> Tensor defer to Tensor's reflected operators
-    # metadata that survives detach(), clone() and to(): max-pool indices remember the pooled
-    # input's size here, so max_unpool restores it from a detached or cast copy too
-    _CARRIED = ("pooled_input_shape",)
     # version counter ([n]) shared with views and detach() aliases; None until one is needed
     # (see convnp/autograd/function.py: version counters)
     _vc = None
@@ -106,7 +103,7 @@ class Tensor:
         As in torch, changes made through ``.data`` are hidden from autograd: the alias has its
         own version counter (``detach()`` shares it, so autograd sees changes made through it).
         """
-        return self._carry(Tensor._wrap(self.array))
+        return Tensor._wrap(self.array)
 
     @data.setter
     def data(self, value) -> None:
@@ -118,6 +115,12 @@ class Tensor:
         """How many in-place changes this tensor's storage has seen (torch's ``_version``)."""
         vc = self._vc
         return 0 if vc is None else vc[0]
+
+    def _version_counter(self) -> list:
+        """The version counter ([n]), created on first need; views and aliases share it."""
+        if self._vc is None:
+            self._vc = [0]
+        return self._vc
 
     def _bump_version(self) -> None:
         """Record an in-place change (every in-place op and optimizer update calls this)."""
@@ -141,8 +144,6 @@ class Tensor:
 
     @property
     def device(self):
-        from convnp._device import CPU
-
         return CPU
 
     @property
@@ -162,7 +163,7 @@ class Tensor:
     def size(self, dim: int | None = None):
         if dim is None:
             return Size(self.array.shape)
-        return self.array.shape[R.normalize_dims(dim, self.ndim, "size")[0]]
+        return self.array.shape[normalize_dims(dim, self.ndim, "size")[0]]
 
     def numel(self) -> int:
         return int(self.array.size)
@@ -183,8 +184,6 @@ class Tensor:
         return (self[i] for i in range(self.array.shape[0]))
 
     def __repr__(self) -> str:
-        from convnp._format import tensor_repr
-
         return tensor_repr(self)
 
     __hash__ = object.__hash__
@@ -225,37 +224,6 @@ class Tensor:
                                "ambiguous")
         return bool(self.array.reshape(()).item())
 
-    def to(self, *args, **kwargs) -> "Tensor":
-        """``to(dtype)``, ``to('cpu')`` or ``to(other_tensor)``; differentiable dtype casts."""
-        from convnp._device import check_cpu, require_cpu
-
-        dtype = kwargs.pop("dtype", None)
-        if kwargs.get("device") is not None:
-            require_cpu(kwargs["device"], "Tensor.to")
-        kwargs.pop("device", None)
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("copy", None)
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype = a.dtype
-            elif check_cpu(a, "Tensor.to"):
-                continue
-            else:
-                dtype = a
-        if dtype is None:
-            return self
-        dtype = _dtype.resolve(dtype)
-        if dtype == self.dtype:
-            return self
-        return self._carry(Cast.apply(self, dtype=dtype))
-
-    def _carry(self, other: "Tensor") -> "Tensor":
-        """Copy the carried metadata (``_CARRIED``) onto ``other``; returns ``other``."""
-        for name in self._CARRIED:
-            if name in self.__dict__:
-                setattr(other, name, self.__dict__[name])
-        return other
-
     def type(self, dtype=None):
         if dtype is None:
             return f"convnp.{self.dtype}"
@@ -264,41 +232,15 @@ class Tensor:
     def type_as(self, other: "Tensor") -> "Tensor":
         return self.to(other.dtype)
 
-    def float(self) -> "Tensor":
-        return self.to(np.float32)
-
-    def double(self) -> "Tensor":
-        return self.to(np.float64)
-
-    def half(self) -> "Tensor":
-        return self.to(np.float16)
-
-    def bfloat16(self) -> "Tensor":
-        return self.to(_dtype._bfloat16())
-
-    def long(self) -> "Tensor":
-        return self.to(np.int64)
-
-    def int(self) -> "Tensor":
-        return self.to(np.int32)
-
-    def bool(self) -> "Tensor":
-        return self.to(np.bool_)
-
     def cpu(self) -> "Tensor":
         return self
 
     def detach(self) -> "Tensor":
         """Same data, cut from the graph; shares the version counter, so in-place changes to
         the result are seen by autograd where this tensor was saved for backward."""
-        from convnp.autograd.function import _counter
-
         t = Tensor._wrap(self.array)
-        t._vc = _counter(self)
-        return self._carry(t)
-
-    def clone(self) -> "Tensor":
-        return self._carry(Clone.apply(self))
+        t._vc = self._version_counter()
+        return t
 
     # ------------------------------------------------------------------ autograd
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
@@ -325,8 +267,6 @@ class Tensor:
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor after backward."""
-        import weakref
-
         if self.grad_fn is None:
             return
         self.grad_fn.retained[self._output_nr] = weakref.ref(self)
@@ -336,8 +276,6 @@ class Tensor:
         """Call ``hook(grad)`` whenever the gradient with respect to this tensor is computed;
         a non-None result (same shape) replaces the gradient from there on (for a leaf: before
         it is accumulated into ``.grad``). Returns a handle whose ``remove()`` unregisters it."""
-        from convnp.utils.hooks import RemovableHandle
-
         if not self.requires_grad:
             raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't "
                                "require gradient")
@@ -347,15 +285,13 @@ class Tensor:
             store = self.grad_fn.hooks.setdefault(self._output_nr, {})
         else:
             store = self.__dict__.setdefault("_grad_hooks", {})
-        return RemovableHandle(store, hook)
+        return RemovableHandle(store, _array_hook(hook))
 
     def register_post_accumulate_grad_hook(self, hook):
         """Call ``hook(tensor)`` after the backward pass has accumulated this leaf's gradient into
         ``.grad`` (the hook reads or changes ``tensor.grad``; its result is ignored), as torch.
         Runs as soon as the leaf's gradient is final, while the rest of the backward goes on.
         Returns a handle whose ``remove()`` unregisters it."""
-        from convnp.utils.hooks import RemovableHandle
-
         if self.grad_fn is not None:
             raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad hooks "
                                "cannot be registered on non-leaf tensors")
@@ -453,13 +389,9 @@ class Tensor:
         return self._set("clamp_", np.clip(self.array, min, max))
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None) -> "Tensor":
-        from convnp.random import rng
-
         return self._set("uniform_", rng(generator).uniform(a, b, self.shape))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None) -> "Tensor":
-        from convnp.random import rng
-
         return self._set("normal_", rng(generator).normal(mean, std, self.shape))
 
     def __setitem__(self, index, value) -> None:
@@ -469,51 +401,8 @@ class Tensor:
         self._bump_version()
 
     # ------------------------------------------------------------------ arithmetic
-    def __add__(self, o):
-        return E.add(self, o)
-
-    def __radd__(self, o):
-        return E.add(o, self)
-
-    def __sub__(self, o):
-        return E.sub(self, o)
-
-    def __rsub__(self, o):
-        return E.sub(o, self)
-
-    def __mul__(self, o):
-        return E.mul(self, o)
-
-    def __rmul__(self, o):
-        return E.mul(o, self)
-
-    def __truediv__(self, o):
-        return E.div(self, o)
-
-    def __rtruediv__(self, o):
-        return E.div(o, self)
-
-    def __pow__(self, o):
-        return E.pow(self, o)
-
-    def __rpow__(self, o):
-        return E.pow(o, self)
-
-    def __neg__(self):
-        return E.neg(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return E.abs(self)
-
-    def __matmul__(self, o):
-        return L.matmul(self, o if isinstance(o, Tensor) else Tensor(o))
-
-    def __rmatmul__(self, o):
-        return L.matmul(Tensor(o), self)
-
+    # x + y, x.sum(), x.view(), ...: the ops, bound by convnp/_tensor_api.py. In-place forms
+    # update the array when no graph records them, as torch's do
     def __iadd__(self, o):
         return self.add_(o) if not self._in_graph() else self + o
 
@@ -569,129 +458,6 @@ class Tensor:
     def allclose(self, o, rtol=1e-5, atol=1e-8) -> bool:
         return bool(np.allclose(self.array, o.array if isinstance(o, Tensor) else o, rtol, atol))
 
-    # ------------------------------------------------------------------ math methods
-    add = E.add
-    sub = E.sub
-    mul = E.mul
-    div = E.div
-    pow = E.pow
-    neg = E.neg
-    exp = E.exp
-    log = E.log
-    sqrt = E.sqrt
-    abs = E.abs
-    sin = E.sin
-    cos = E.cos
-    tanh = E.tanh
-    sigmoid = E.sigmoid
-    clamp = clip = E.clamp
-    maximum = E.maximum
-    minimum = E.minimum
-    matmul = L.matmul
-    mm = L.mm
-
-    def masked_fill(self, mask, value):
-        return E.where(mask, value, self)
-
-    def where(self, condition, other):
-        return E.where(condition, self, other)
-
-    # ------------------------------------------------------------------ reductions
-    sum = R.sum
-    mean = R.mean
-    prod = R.prod
-    max = R.max
-    min = R.min
-    amax = R.amax
-    amin = R.amin
-    argmax = R.argmax
-    argmin = R.argmin
-    var = R.var
-    std = R.std
-    logsumexp = R.logsumexp
-
-    def argsort(self, dim=-1, descending=False):
-        a = -self.array if descending else self.array
-        return Tensor._wrap(np.argsort(a, axis=dim, kind="stable").astype(np.int64))
-
-    def sort(self, dim=-1, descending=False, stable=False):
-        """(values, indices) along ``dim``; ties keep their order (a stable sort), as torch's
-        CPU sort does. Values are differentiable (the gradient goes back to each element)."""
-        order = np.argsort(-self.array if descending else self.array, axis=dim, kind="stable")
-        if descending and is_floating(self.array.dtype):  # -x flips NaN's place: put NaN first
-            nan = np.isnan(np.take_along_axis(self.array, order, axis=dim))
-            order = np.take_along_axis(order, np.argsort(~nan, axis=dim, kind="stable"), dim)
-        return R.MaxMin(self.gather(dim, Tensor._wrap(order)),
-                        Tensor._wrap(order.astype(np.int64)))
-
-    def topk(self, k, dim=-1, largest=True, sorted=True):
-        idx = np.argsort(-self.array if largest else self.array, axis=dim, kind="stable")
-        idx = np.take(idx, np.arange(k), axis=dim)
-        return R.MaxMin(self.gather(dim, Tensor._wrap(idx)), Tensor._wrap(idx.astype(np.int64)))
-
-    def gather(self, dim, index):
-        idx = index.array if isinstance(index, Tensor) else np.asarray(index)
-        return Gather.apply(self, axis=dim % self.ndim, index=idx)
-
-    # ------------------------------------------------------------------ movement
-    def reshape(self, *shape):
-        return M.reshape(self, *shape)
-
-    def view(self, *shape):
-        return M.reshape(self, *shape)
-
-    def view_as(self, other):
-        return M.reshape(self, other.shape)
-
-    def reshape_as(self, other):
-        return M.reshape(self, other.shape)
-
-    def permute(self, *dims):
-        return M.permute(self, *dims)
-
-    def transpose(self, dim0, dim1):
-        return M.transpose(self, dim0, dim1)
-
-    def t(self):
-        if self.ndim > 2:
-            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, got {self.ndim}")
-        return M.transpose(self, 0, -1) if self.ndim == 2 else self
-
-    @property
-    def T(self):
-        return M.permute(self, *reversed(range(self.ndim)))
-
-    @property
-    def mT(self):
-        return M.transpose(self, -2, -1)
-
-    def expand(self, *sizes):
-        return M.expand(self, *sizes)
-
-    def expand_as(self, other):
-        return M.expand(self, other.shape)
-
-    def repeat(self, *sizes):
-        sizes = M._shape_arg(sizes)
-        x = self.reshape((1,) * (len(sizes) - self.ndim) + self.shape)
-        # repeat = expand over new interleaved axes + reshape; differentiable through Expand
-        inter = []
-        for s, n in zip(x.shape, sizes):
-            inter += [n, s]
-        y = x.reshape(tuple(v for s in x.shape for v in (1, s))).expand(*inter)
-        return y.reshape(tuple(s * n for s, n in zip(x.shape, sizes)))
-
-    flatten = M.flatten
-    unflatten = M.unflatten
-    squeeze = M.squeeze
-    unsqueeze = M.unsqueeze
-    flip = M.flip
-    split = M.split
-    chunk = M.chunk
-
-    def __getitem__(self, index):
-        return M.getitem(self, index)
-
     # ------------------------------------------------------------------ creation helpers
     def new_zeros(self, size, dtype=None) -> "Tensor":
         return Tensor._wrap(np.zeros(size, _dtype.resolve(dtype) or self.dtype))
@@ -705,62 +471,23 @@ class Tensor:
     def new_tensor(self, data, dtype=None) -> "Tensor":
         return Tensor(data, dtype=dtype or self.dtype)
 
-    # activation shortcuts (defined with the activations)
-    def relu(self):
-        from convnp.ops.activation import relu
 
-        return relu(self)
+def _array_hook(hook):
+    """``hook(grad: Tensor) -> Tensor | None`` as the engine runs it, on arrays: a non-None
+    result of the gradient's shape replaces the gradient."""
 
-    def softmax(self, dim):
-        from convnp.ops.activation import softmax
+    def run(grad: np.ndarray) -> np.ndarray:
+        res = hook(Tensor._wrap(grad))
+        if res is None:
+            return grad
+        new = res.array if isinstance(res, Tensor) else np.asarray(res)
+        if new.shape != grad.shape:
+            raise RuntimeError(f"hook {hook_name(hook)!r} changed the gradient's shape from "
+                               f"{tuple(grad.shape)} to {tuple(new.shape)}; a tensor hook must "
+                               "return None or a gradient of the tensor's shape")
+        return new.astype(grad.dtype, copy=False)
 
-        return softmax(self, dim)
-
-    def log_softmax(self, dim):
-        from convnp.ops.activation import log_softmax
-
-        return log_softmax(self, dim)
-
-
-class Cast(Function):
-    @staticmethod
-    def forward(ctx, a, dtype):
-        ctx.dtype = a.dtype
-        return a.astype(dtype)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g.astype(ctx.dtype) if is_floating(ctx.dtype) else None
-
-
-class Clone(Function):
-    @staticmethod
-    def forward(ctx, a):
-        return a.copy()
-
-    @staticmethod
-    def backward(ctx, g):
-        return g
-
-
-class Gather(Function):
-    @staticmethod
-    def forward(ctx, a, axis, index):
-        ctx.shape, ctx.axis, ctx.index = a.shape, axis, index
-        return np.take_along_axis(a, index, axis)
-
-    @staticmethod
-    def backward(ctx, g):
-        out = np.zeros(ctx.shape, g.dtype)
-        np.add.at(out, _along_axis_index(ctx.index, ctx.axis), g)
-        return out
-
-
-def _along_axis_index(index: np.ndarray, axis: int) -> tuple:
-    """Full fancy index equivalent to ``take_along_axis(., index, axis)`` (for scatter-add)."""
-    grids = list(np.indices(index.shape, sparse=True))
-    grids[axis] = index
-    return tuple(grids)
+    return run
 
 
 def is_tensor(obj: Any) -> bool:

@@ -19,7 +19,7 @@ def _double(x, out):  # pragma: no cover - compiled
 @pytest.mark.parametrize("n, expect_parallel", [(10, False), (100, True)])
 def test_parallel_kernel_runs_serial_twin_below_threshold(monkeypatch, n, expect_parallel):
     monkeypatch.setattr(backend, "PARALLEL_MIN_ELEMENTS", 50)
-    monkeypatch.setattr(backend, "_blas_owned", True)
+    monkeypatch.setattr(backend, "_second_pool", False)
     monkeypatch.setattr(backend, "_threads", 2)
     picked = []
     real = _double.variant
@@ -37,17 +37,21 @@ def test_threshold_rises_when_blas_cannot_run_single_threaded(monkeypatch):
     from convnp import _blas
 
     monkeypatch.setattr(backend, "_threads", 2)
-    monkeypatch.setattr(backend, "_blas_owned", None)
+    monkeypatch.setattr(backend, "_second_pool", not _blas._get_lib())
+    assert backend.parallel_min_elements() == (backend.PARALLEL_MIN_ELEMENTS_SHARED
+                                               if not _blas._get_lib()
+                                               else backend.PARALLEL_MIN_ELEMENTS)
     monkeypatch.setattr(_blas, "_lib", False)
-    assert backend.parallel_min_elements() == backend.PARALLEL_MIN_ELEMENTS_SHARED
     assert not _blas.available()
+    backend.set_second_pool(True)  # what convnp._blas declares without a usable OpenBLAS
+    assert backend.parallel_min_elements() == backend.PARALLEL_MIN_ELEMENTS_SHARED
     picked = []
     real = _double.variant
     monkeypatch.setattr(_double, "variant", lambda par: picked.append(par) or real(par))
     x = np.arange(float(backend.PARALLEL_MIN_ELEMENTS))
     _double(x, np.empty_like(x))
     assert picked == [False]
-    monkeypatch.setattr(backend, "_blas_owned", True)
+    backend.set_second_pool(False)
     _double(x, np.empty_like(x))
     assert picked == [False, True]
 
@@ -100,8 +104,41 @@ def test_helpers_compile_once_for_every_kernel_of_their_module():
     x, out = np.arange(4.0), np.empty(4)
     _apply_triple(x, out)
     assert out.tolist() == [0, 3, 6, 9]
-    compiled = globals()["_triple"]
-    assert hasattr(compiled, "py_func")  # bound in the module in place of the plain function
-    _apply_triple_plus_one(x, out)  # a second kernel: the helper is not wrapped twice
+    compiled = backend._helpers[(__name__, "_triple")]
+    assert compiled.py_func.__code__ is _triple.__code__
+    _apply_triple_plus_one(x, out)  # a second kernel: the helper is not compiled twice
     assert out.tolist() == [1, 4, 7, 10]
-    assert globals()["_triple"] is compiled
+    assert backend._helpers[(__name__, "_triple")] is compiled
+    assert not hasattr(globals()["_triple"], "py_func")  # the module itself is left as it is
+
+
+_late_abs = backend.late("numpy", "abs")
+
+
+@backend.jit()
+def _apply_late(x, out):  # pragma: no cover - compiled
+    for i in range(x.size):
+        out[i] = _late_abs(x[i])
+
+
+def test_late_names_resolve_when_the_kernel_compiles():
+    out = np.empty(3)
+    _apply_late(np.array([-1.0, 2.0, -3.0]), out)
+    assert out.tolist() == [1.0, 2.0, 3.0]
+    assert isinstance(globals()["_late_abs"], backend.late)  # still late in the module
+    assert _late_abs(-2.0) == 2.0  # and callable from plain Python
+
+
+_range_alias = range
+
+
+@backend.jit(parallel=True)
+def _serial_by_mistake(x):  # pragma: no cover - compiled
+    for i in _range_alias(x.size):
+        x[i] = 0
+
+
+def test_a_range_alias_in_a_kernel_module_is_an_error():
+    """A kernel looping over a module-level ``prange = range`` would silently run serially."""
+    with pytest.raises(RuntimeError, match="import prange from convnp.backend"):
+        _serial_by_mistake.variant(True)

@@ -1,5 +1,8 @@
 """Reverse-mode automatic differentiation: Function, the engine, grad mode and gradcheck."""
 
+import numpy as np
+
+from convnp.autograd.engine import run_backward
 from convnp.autograd.function import Context, Function
 from convnp.autograd.grad_mode import (
     enable_grad,
@@ -9,15 +12,11 @@ from convnp.autograd.grad_mode import (
     set_grad_enabled,
 )
 from convnp.autograd.gradcheck import GradcheckError, gradcheck
+from convnp.tensor import Tensor
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, allow_unused=False):
     """Gradients of ``outputs`` w.r.t. ``inputs`` without touching any ``.grad`` (like torch)."""
-    import numpy as np
-
-    from convnp.autograd.engine import run_backward
-    from convnp.tensor import Tensor
-
     outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
     single = not isinstance(inputs, (list, tuple))
     inputs = [inputs] if single else list(inputs)

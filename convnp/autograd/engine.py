@@ -1,4 +1,9 @@
-"""The backward engine: iterative topological traversal, un-broadcasting, fan-out accumulation."""
+"""The backward engine: iterative topological traversal, un-broadcasting, fan-out accumulation.
+
+It walks the graph of ``convnp.autograd.graph`` on NumPy arrays and knows no Tensor: a leaf's
+final gradient goes to a sink, which adds it into ``.grad`` (``backward``) or keeps it for
+``autograd.grad``; gradient hooks are ``array -> array`` callables (``Tensor.register_hook``
+adapts the user's)."""
 
 from __future__ import annotations
 
@@ -6,8 +11,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from convnp.autograd.function import Node, check_saved_versions
-from convnp.utils.hooks import run_grad_hooks
+from convnp.autograd.graph import Node, check_saved_versions
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple, op: str = "op") -> np.ndarray:
@@ -48,7 +52,7 @@ class _Acc:
             self.owned = True
 
 
-def _dependencies(roots: Iterable[Node]) -> dict[Node, int]:
+def dependencies(roots: Iterable[Node]) -> dict[Node, int]:
     """Count, for every node reachable from ``roots``, how many edges point at it."""
     deps: dict[Node, int] = {}
     seen: set[int] = set()
@@ -69,6 +73,80 @@ def _dependencies(roots: Iterable[Node]) -> dict[Node, int]:
     return deps
 
 
+class _Accumulate:
+    """The sink of ``backward``: a leaf's final gradient is added into its ``.grad``."""
+
+    def wants(self, t: Any) -> bool:
+        return True
+
+    def leaf(self, t: Any, g: np.ndarray) -> None:
+        t._accumulate_grad(g)
+        _post_accumulate_hooks(t)
+
+    def node_output(self, node: Node, i: int, g: np.ndarray | None) -> None:
+        pass
+
+    def results(self) -> None:
+        return None
+
+
+class _Capture:
+    """The sink of ``autograd.grad``: the gradients of the captured tensors (leaves or not) are
+    kept, in order, and no ``.grad`` is touched."""
+
+    def __init__(self, tensors: Sequence[Any]) -> None:
+        self.values: list[np.ndarray | None] = [None] * len(tensors)
+        self.nodes: dict[tuple[int, int], int] = {}
+        self.leaves: dict[int, int] = {}
+        for i, t in enumerate(tensors):
+            if t.grad_fn is not None:
+                self.nodes[(id(t.grad_fn), t._output_nr)] = i
+            else:
+                self.leaves[id(t)] = i
+
+    def wants(self, t: Any) -> bool:
+        return id(t) in self.leaves
+
+    def leaf(self, t: Any, g: np.ndarray) -> None:
+        self.values[self.leaves[id(t)]] = g
+
+    def node_output(self, node: Node, i: int, g: np.ndarray | None) -> None:
+        k = self.nodes.get((id(node), i))
+        if k is not None:
+            self.values[k] = g
+
+    def results(self) -> list[np.ndarray | None]:
+        return self.values
+
+
+class _LeafGrads:
+    """Each leaf's gradient, summed over its incoming edges and sent to the sink (after the
+    leaf's hooks) as soon as the last edge is done, so that its hooks (e.g.
+    DistributedDataParallel's allreduce) run during the backward."""
+
+    def __init__(self, uses: dict[int, int], sink) -> None:
+        self.uses, self.sink = uses, sink
+        self.pending: dict[int, tuple[Any, _Acc]] = {}
+
+    def add(self, t: Any, g: np.ndarray | None) -> None:
+        if g is not None and self.sink.wants(t):
+            entry = self.pending.get(id(t))
+            if entry is None:
+                self.pending[id(t)] = (t, _Acc(g))
+            else:
+                entry[1].add(g)
+        self.uses[id(t)] -= 1
+        if self.uses[id(t)] == 0 and id(t) in self.pending:
+            self.send(*self.pending.pop(id(t)))
+
+    def send(self, t: Any, acc: _Acc) -> None:
+        self.sink.leaf(t, _leaf_hooks(t, acc.value))
+
+    def flush(self) -> None:
+        for entry in self.pending.values():
+            self.send(*entry)
+
+
 def run_backward(tensors: Sequence[Any], grads: Sequence[np.ndarray], retain_graph: bool = False,
                  capture: Sequence[Any] | None = None) -> list[np.ndarray | None] | None:
     """Propagate ``grads`` from ``tensors`` to every leaf (or only into ``capture``, see ``grad``).
@@ -77,142 +155,105 @@ def run_backward(tensors: Sequence[Any], grads: Sequence[np.ndarray], retain_gra
     captured tensors are returned instead, in order (None where a tensor is not reached).
     Callbacks queued during the pass (``queue_callback``) run after it, in order.
     """
+    sink = _Accumulate() if capture is None else _Capture(capture)
     _callbacks.append([])
     try:
-        results = _run_backward(tensors, grads, retain_graph, capture)
+        _run_backward(tensors, grads, retain_graph, sink)
     except BaseException:
         _callbacks.pop()
         raise
     for callback in _callbacks.pop():
         callback()
-    return results
+    return sink.results()
+
+
+def _add(buffers: dict[Node, list], node: Node, nr: int, g: np.ndarray) -> None:
+    """Add ``g`` to the gradient of output ``nr`` of ``node``."""
+    slots = buffers.setdefault(node, [None] * node.n_outputs)
+    if slots[nr] is None:
+        slots[nr] = _Acc(g)
+    else:
+        slots[nr].add(g)
 
 
 def _run_backward(tensors: Sequence[Any], grads: Sequence[np.ndarray], retain_graph: bool,
-                  capture: Sequence[Any] | None) -> list[np.ndarray | None] | None:
+                  sink) -> None:
     buffers: dict[Node, list] = {}
-    leaf_grads: dict[int, tuple[Any, _Acc]] = {}
-    captured_nodes: dict[tuple[int, int], int] = {}
-    captured_leaves: dict[int, int] = {}
-    results: list[np.ndarray | None] = []
-    if capture is not None:
-        for i, t in enumerate(capture):
-            results.append(None)
-            if t.grad_fn is not None:
-                captured_nodes[(id(t.grad_fn), t._output_nr)] = i
-            else:
-                captured_leaves[id(t)] = i
-
     roots = []
     for t, g in zip(tensors, grads):
         if t.grad_fn is None:
-            if t.requires_grad:  # backward on a leaf: its gradient is the seed itself
-                g = _leaf_hooks(t, g)
-                if capture is not None:
-                    if id(t) in captured_leaves:
-                        results[captured_leaves[id(t)]] = g
-                else:
-                    t._accumulate_grad(g)
-                    _post_accumulate_hooks(t)
+            if t.requires_grad and sink.wants(t):  # backward on a leaf: the seed is its gradient
+                sink.leaf(t, _leaf_hooks(t, g))
             continue
-        node = t.grad_fn
-        slots = buffers.setdefault(node, [None] * node.n_outputs)
-        if slots[t._output_nr] is None:
-            slots[t._output_nr] = _Acc(g)
-        else:
-            slots[t._output_nr].add(g)
-        roots.append(node)
+        _add(buffers, t.grad_fn, t._output_nr, g)
+        roots.append(t.grad_fn)
 
-    deps = _dependencies(roots)
-    leaf_uses = _leaf_edge_counts(deps)
+    deps = dependencies(roots)
+    leaves = _LeafGrads(leaf_edge_counts(deps), sink)
     ready = [n for n in dict.fromkeys(roots) if deps[n] == 0]
     while ready:
         node = ready.pop()
-        slots = buffers.pop(node, [None] * node.n_outputs)
-        out_grads = []
-        for i, acc in enumerate(slots):
-            if acc is None:
-                shape, dtype = node.out_meta[i]
-                g = None if i in node.ctx.non_differentiable else np.zeros(shape, dtype)
-            else:
-                g = acc.value
-            if g is not None and node.hooks.get(i):
-                g = run_grad_hooks(node.hooks[i], g)
-            out_grads.append(g)
-            if capture is not None and (id(node), i) in captured_nodes:
-                results[captured_nodes[(id(node), i)]] = g
-            ref = node.retained.get(i)
-            if ref is not None and ref() is not None and g is not None:
-                ref()._accumulate_grad(g)
-        if node.freed:
-            raise RuntimeError(
-                f"{node.name()}: trying to backward through the graph a second time; its saved "
-                "arrays were freed. Specify retain_graph=True on the first backward call.")
-        if node.ctx.saved_versions is not None:
-            check_saved_versions(node)
-        if node.ctx.half:  # forward ran in float32 (Function.half_in_float32): so does backward
-            out_grads = [g if g is None else g.astype(np.float32) for g in out_grads]
-        in_grads = node.fn.backward(node.ctx, *out_grads)
-        if not isinstance(in_grads, tuple):
-            in_grads = (in_grads,)
-        if len(in_grads) != len(node.edges):
-            raise RuntimeError(f"{node.name()}: backward returned {len(in_grads)} gradients, "
-                               f"expected {len(node.edges)} (one per positional input)")
-        if not retain_graph:
-            node.ctx.saved_tensors = node.ctx.saved_versions = None
-            node.freed = True
+        in_grads = _run_node(node, buffers.pop(node, None), retain_graph, sink)
         for edge, g in zip(node.edges, in_grads):
             if edge is None:
                 continue
             kind, target, shape, dtype = edge
             if g is not None:
-                g = np.asarray(g)
-                g = unbroadcast(g, shape, node.name())
+                g = unbroadcast(np.asarray(g), shape, node.name())
                 if g.dtype != dtype:
                     g = g.astype(dtype)
             if kind == "leaf":
-                if g is not None and (capture is None or id(target) in captured_leaves):
-                    entry = leaf_grads.get(id(target))
-                    if entry is None:
-                        leaf_grads[id(target)] = (target, _Acc(g))
-                    else:
-                        entry[1].add(g)
-                # a leaf is final once its last incoming edge is done: accumulate it now, so
-                # its hooks (e.g. DistributedDataParallel's allreduce) run during the backward
-                leaf_uses[id(target)] -= 1
-                if leaf_uses[id(target)] == 0 and id(target) in leaf_grads:
-                    _finish_leaf(leaf_grads.pop(id(target)), capture, captured_leaves, results)
+                leaves.add(target, g)
                 continue
             parent, nr = target
             if g is not None:
-                pslots = buffers.setdefault(parent, [None] * parent.n_outputs)
-                if pslots[nr] is None:
-                    pslots[nr] = _Acc(g)
-                else:
-                    pslots[nr].add(g)
+                _add(buffers, parent, nr, g)
             deps[parent] -= 1
             if deps[parent] == 0:
                 ready.append(parent)
-
-    for entry in leaf_grads.values():
-        _finish_leaf(entry, capture, captured_leaves, results)
-    return results if capture is not None else None
+    leaves.flush()
 
 
-def _finish_leaf(entry: tuple[Any, _Acc], capture, captured_leaves: dict,
-                 results: list) -> None:
-    """Run a leaf's hooks on its total gradient, then capture it or accumulate it into .grad."""
-    target, acc = entry
-    g = _leaf_hooks(target, acc.value)
-    if capture is not None:
-        results[captured_leaves[id(target)]] = g
-    else:
-        target._accumulate_grad(g)
-        _post_accumulate_hooks(target)
+def _run_node(node: Node, slots: list | None, retain_graph: bool, sink) -> tuple:
+    """Call ``node``'s backward on its output gradients (zeros where none arrived, after the
+    tensors' hooks); return one input gradient per edge."""
+    out_grads = []
+    for i, acc in enumerate(slots or [None] * node.n_outputs):
+        if acc is None:
+            shape, dtype = node.out_meta[i]
+            g = None if i in node.ctx.non_differentiable else np.zeros(shape, dtype)
+        else:
+            g = acc.value
+        if g is not None and node.hooks.get(i):
+            g = _run_hooks(node.hooks[i], g)
+        out_grads.append(g)
+        sink.node_output(node, i, g)
+        ref = node.retained.get(i)
+        if ref is not None and ref() is not None and g is not None:
+            ref()._accumulate_grad(g)
+    if node.freed:
+        raise RuntimeError(
+            f"{node.name()}: trying to backward through the graph a second time; its saved "
+            "arrays were freed. Specify retain_graph=True on the first backward call.")
+    if node.ctx.saved_versions is not None:
+        check_saved_versions(node)
+    if node.ctx.half:  # forward ran in float32 (Function.half_in_float32): so does backward
+        out_grads = [g if g is None else g.astype(np.float32) for g in out_grads]
+    in_grads = node.fn.backward(node.ctx, *out_grads)
+    if not isinstance(in_grads, tuple):
+        in_grads = (in_grads,)
+    if len(in_grads) != len(node.edges):
+        raise RuntimeError(f"{node.name()}: backward returned {len(in_grads)} gradients, "
+                           f"expected {len(node.edges)} (one per positional input)")
+    if not retain_graph:
+        node.ctx.saved_tensors = node.ctx.saved_versions = None
+        node.freed = True
+    return in_grads
 
 
-def _leaf_edge_counts(deps: dict[Node, int]) -> dict[int, int]:
-    """How many edges of the nodes to run point at each leaf (its gradient is final at 0)."""
+def leaf_edge_counts(deps: dict[Node, int]) -> dict[int, int]:
+    """How many edges of the nodes in ``deps`` point at each leaf, by the leaf's id (its
+    gradient is final when they are done); the keys are the leaves the graph reaches."""
     uses: dict[int, int] = {}
     for node in deps:
         for edge in node.edges:
@@ -221,10 +262,18 @@ def _leaf_edge_counts(deps: dict[Node, int]) -> dict[int, int]:
     return uses
 
 
+def _run_hooks(hooks: dict, g: np.ndarray) -> np.ndarray:
+    """Apply gradient hooks in order, each ``array -> array`` (``Tensor.register_hook`` stores
+    its hooks in that form)."""
+    for hook in list(hooks.values()):
+        g = hook(g)
+    return g
+
+
 def _leaf_hooks(t: Any, g: np.ndarray) -> np.ndarray:
     """A leaf's ``register_hook`` hooks see its total gradient before it is accumulated."""
     hooks = t.__dict__.get("_grad_hooks")
-    return run_grad_hooks(hooks, g) if hooks else g
+    return _run_hooks(hooks, g) if hooks else g
 
 
 def _post_accumulate_hooks(t: Any) -> None:

@@ -22,120 +22,20 @@ gradients anybody wants, and saved arrays are freed after use unless ``retain_gr
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import numpy as np
 
 from convnp._dtype import is_floating, is_half
 from convnp.autograd.grad_mode import is_grad_enabled
+from convnp.autograd.graph import Context, Node
 from convnp.autograd.names import torch_saved_inputs
+from convnp.tensor import Tensor
 
 # Set by ``convnp.onnx`` while it traces a forward: called as ``_tracer(cls, args, kwargs, out)``
 # after every Function call, so functional code (``F.relu``, ``x + y``, ``x.view``) is recorded
 # along with the layers. None outside tracing (one global lookup per op).
 _tracer = None
-
-
-class Context:
-    """Per-call scratch space of a Function: saved arrays, flags and any attribute the op sets."""
-
-    half = False  # True: a float16 call computed in float32 (Function.half_in_float32)
-
-    def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
-        self.needs_input_grad = needs_input_grad
-        self.saved_tensors: tuple = ()
-        self.non_differentiable: set[int] = set()
-        # (counter, version at save time, description) of each saved input/output tensor
-        self.saved_versions: list | None = None
-
-    def save_for_backward(self, *arrays: Any) -> None:
-        """Keep arrays needed by backward; the engine frees them after backward ran."""
-        self.saved_tensors = arrays
-
-    def mark_non_differentiable(self, *output_indices: int) -> None:
-        """Declare outputs (by position) that carry no gradient, e.g. argmax indices."""
-        self.non_differentiable.update(output_indices)
-
-
-class Node:
-    """A recorded Function call: the graph vertex the engine walks in backward."""
-
-    __slots__ = ("fn", "ctx", "kwargs", "edges", "n_outputs", "out_meta", "freed", "retained",
-                 "hooks", "__weakref__")
-
-    def __init__(self, fn: type, ctx: Context, edges: list, out_meta: list,
-                 kwargs: dict | None = None) -> None:
-        self.fn = fn
-        self.ctx = ctx
-        self.kwargs = kwargs  # the forward's keyword arguments: torch's node name depends on some
-        # one entry per positional input: None (no gradient wanted) or (kind, target, shape, dtype)
-        # where kind is "node" (target=(Node, output_nr)) or "leaf" (target=Tensor)
-        self.edges = edges
-        self.n_outputs = len(out_meta)
-        self.out_meta = out_meta  # (shape, dtype) of each output, to build zero gradients
-        self.freed = False
-        self.retained: dict[int, Any] = {}
-        self.hooks: dict[int, dict] = {}  # output nr -> Tensor.register_hook hooks
-
-    def name(self) -> str:
-        """torch's name for this node (``'MulBackward0'``, ``'AddmmBackward0'``, ...)."""
-        from convnp.autograd.names import torch_name
-
-        return torch_name(self)
-
-    def op_name(self) -> str:
-        """The forward op's name as torch's messages print it (``'Mul'`` for MulBackward0)."""
-        name = self.name()
-        return name[:name.rindex("Backward")] if "Backward" in name else name
-
-    @property
-    def next_functions(self) -> tuple:
-        """One ``(node, output_nr)`` per input, as torch: the node that produced the input,
-        ``AccumulateGrad`` for a leaf that requires grad, ``None`` for an input needing no
-        gradient."""
-        out = []
-        for edge in self.edges:
-            if edge is None:
-                out.append((None, 0))
-            elif edge[0] == "node":
-                out.append(edge[1])
-            else:
-                out.append((AccumulateGrad.of(edge[1]), 0))
-        from convnp.autograd.names import torch_next_functions
-
-        return torch_next_functions(self, tuple(out))
-
-    def __repr__(self) -> str:
-        return f"<{self.name()} object at {hex(id(self))}>"
-
-
-class AccumulateGrad:
-    """The graph node of a leaf tensor (what ``next_functions`` shows for parameters)."""
-
-    __slots__ = ("variable", "__weakref__")
-
-    def __init__(self, variable: Any) -> None:
-        self.variable = variable
-
-    @staticmethod
-    def of(t: Any) -> "AccumulateGrad":
-        """The leaf's node; one per leaf, as torch returns the same object each time."""
-        node = _ACCUMULATE.get(id(t))
-        if node is None:  # keyed by id: the node keeps its tensor alive, so the id stays valid
-            node = _ACCUMULATE[id(t)] = AccumulateGrad(t)
-        return node
-
-    next_functions: tuple = ()
-
-    def name(self) -> str:
-        return "AccumulateGrad"
-
-    def __repr__(self) -> str:
-        return f"<AccumulateGrad object at {hex(id(self))}>"
-
-
-_ACCUMULATE: "weakref.WeakValueDictionary[int, AccumulateGrad]" = weakref.WeakValueDictionary()
 
 
 def _is_float(a: np.ndarray) -> bool:
@@ -160,8 +60,6 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any):
-        from convnp.tensor import Tensor
-
         raw = [a.array if isinstance(a, Tensor) else a for a in args]
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         record = is_grad_enabled() and any(needs)
@@ -240,10 +138,7 @@ def _root(a: np.ndarray) -> np.ndarray:
 
 
 def _counter(t) -> list:
-    vc = t._vc
-    if vc is None:
-        vc = t._vc = [0]
-    return vc
+    return t._version_counter()
 
 
 def _share_view_versions(args, raw, outs, tensors) -> None:
@@ -299,27 +194,3 @@ def _saved_versions(saved, args, raw, outs, tensors, extra=()) -> list | None:
         vc = _counter(t)
         found.append((vc, vc[0], t.shape, t.dtype, desc))
     return found or None
-
-
-_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-               "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
-
-
-def _type_name(dtype) -> str:
-    """torch's legacy type string for a dtype (``convnp.FloatTensor``), as its message prints."""
-    return f"convnp.{_TYPE_NAMES.get(np.dtype(dtype).name, str(dtype))}Tensor"
-
-
-def check_saved_versions(node: Node) -> None:
-    """Raise torch's error when a tensor saved by ``node`` was changed in place since."""
-    for vc, version, shape, dtype, desc in node.ctx.saved_versions:
-        if vc[0] != version:
-            which = ""
-            if desc is not None:
-                which = f", which is output {desc[1]} of {(desc[0] or node).op_name()},"
-            raise RuntimeError(
-                "one of the variables needed for gradient computation has been modified by an "
-                f"inplace operation: [{_type_name(dtype)} {list(shape)}]{which} is at "
-                f"version {vc[0]}; expected version {version} instead. Hint: the tensor was "
-                f"changed in place after {node.name()} saved it for backward; change a copy "
-                "(x = x + 1, or x.clone() before the change) instead.")

@@ -7,6 +7,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from convnp._dtype import is_floating
+from convnp.autograd.grad_mode import no_grad
+from convnp.tensor import Tensor
 
 
 class GradcheckError(AssertionError):
@@ -31,9 +33,6 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
 
     Returns True, or raises ``GradcheckError`` naming the input and the worst element.
     """
-    from convnp.autograd.grad_mode import no_grad
-    from convnp.tensor import Tensor
-
     inputs = list(inputs)
     checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     for i in checked:

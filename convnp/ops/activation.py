@@ -66,7 +66,7 @@ def _relu_bwd_nb(g, out, gx):  # pragma: no cover - compiled
             gxs[i] = gs[i] if os[i] > 0 else 0  # a select, not a branch (10x on random signs)
 
 
-_prange = range  # convnp.backend binds numba.prange at the first compile
+_prange = backend.prange  # numba.prange in the compiled kernels
 
 
 def _compiled(*arrays) -> bool:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from convnp._dtype import is_floating
+from convnp._layout import normalize_dims
 from convnp.autograd.function import Function
 from convnp.ops.movement import GetItem, getitem, reshape
-from convnp.ops.reduction import normalize_dims
 
 __all__ = ["gather", "take_along_dim", "take", "index_select", "masked_select", "narrow",
            "narrow_copy", "select", "nonzero", "argwhere", "scatter", "scatter_add",
@@ -211,7 +211,7 @@ def gather(input, dim, index, *, sparse_grad=False):
     n = input.shape[axis]
     if idx.size and (idx.min() < -n or idx.max() >= n):
         raise IndexError(f"gather: index out of range for dim {axis} of size {n}")
-    return GetItem.apply(input, index=_along(idx, axis))
+    return Gather.apply(input, axis=axis, index=idx)
 
 
 def take_along_dim(input, indices, dim=None):
@@ -427,3 +427,18 @@ def unravel_index(indices, shape):
         raise RuntimeError(f"unravel_index: index out of range for shape {shape}")
     return tuple(Tensor._wrap(a.astype(np.int64)) for a in np.unravel_index(idx % max(n, 1),
                                                                            shape))
+
+
+class Gather(Function):
+    """``np.take_along_axis(a, index, axis)``; the backward scatter-adds (repeated indices sum)."""
+
+    @staticmethod
+    def forward(ctx, a, axis, index):
+        ctx.shape, ctx.axis, ctx.index = a.shape, axis, index
+        return np.take_along_axis(a, index, axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        out = np.zeros(ctx.shape, g.dtype)
+        np.add.at(out, _along(ctx.index, ctx.axis), g)
+        return out

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
+from convnp._layout import normalize_dims
 from convnp.autograd.function import Function
-from convnp.ops.reduction import normalize_dims
 
 
 def _shape_arg(shape) -> tuple:

@@ -72,9 +72,7 @@ def _bcast(v: np.ndarray, kind: str) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- numba kernels
-# ``prange`` is plain ``range`` until convnp.backend binds ``numba.prange`` at the first compile
-# (importing numba at module import would make ``import convnp`` heavy).
-prange = range
+prange = backend.prange  # numba.prange in the compiled kernels
 
 
 @backend.jit(parallel=True)

@@ -30,8 +30,7 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------- compiled kernels
-# ``_prange`` is plain ``range`` until convnp.backend binds ``numba.prange`` at the first compile
-_prange = range
+_prange = backend.prange  # numba.prange in the compiled kernels
 
 
 @backend.jit(parallel=True)
@@ -396,9 +395,20 @@ class MaxPoolNd(Function):
         return gx.reshape(x_shape)
 
 
+class _SizedIndices(np.ndarray):
+    """Max-pool indices that remember the pooled input's spatial size: an ndarray subclass, so
+    the size travels with the array through ``Tensor.detach()``, ``clone()`` and ``to()``."""
+
+    pooled_input_shape: tuple | None = None
+
+    def __array_finalize__(self, obj) -> None:
+        self.pooled_input_shape = getattr(obj, "pooled_input_shape", None)
+
+
 def _tag_indices(idx, in_shape, nd):
     """Remember the pooled input's spatial size on the indices (the notes' switch variables)."""
-    idx.pooled_input_shape = tuple(in_shape[-nd:])
+    idx.array = idx.array.view(_SizedIndices)
+    idx.array.pooled_input_shape = tuple(in_shape[-nd:])
     return idx
 
 

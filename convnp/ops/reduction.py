@@ -8,27 +8,10 @@ from collections import namedtuple
 import numpy as np
 
 from convnp._dtype import is_floating
+from convnp._layout import normalize_dims  # noqa: F401 (ops import it from here too)
 from convnp.autograd.function import Function
 
 MaxMin = namedtuple("MaxMin", ["values", "indices"])
-
-
-def normalize_dims(dim, ndim: int, fn: str) -> tuple[int, ...] | None:
-    """Validate ``dim`` (int, tuple or None) against ``ndim``; return sorted non-negative axes."""
-    if dim is None:
-        return None
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
-    out = []
-    for d in dims:
-        if not isinstance(d, (int, np.integer)):
-            raise TypeError(f"{fn}: 'dim' must be an int or a tuple of ints, "
-                            f"got {type(d).__name__}")
-        lo, hi = (-ndim, ndim - 1) if ndim else (-1, 0)
-        if not lo <= d <= hi:
-            raise IndexError(f"{fn}: dimension out of range (expected to be in range of "
-                             f"[{lo}, {hi}], but got {d})")
-        out.append(int(d) % builtins.max(ndim, 1))
-    return tuple(sorted(set(out)))
 
 
 def _expand_back(g: np.ndarray, shape: tuple, axes, keepdim: bool) -> np.ndarray:

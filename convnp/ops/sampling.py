@@ -23,7 +23,7 @@ from convnp.autograd.function import Function
 # the functional API (re-exported by convnp.nn.functional); the table helpers are imported by name
 __all__ = ["grid_sample", "affine_grid"]
 
-_prange = range  # convnp.backend binds numba.prange at the first compile
+_prange = backend.prange  # numba.prange in the compiled kernels
 
 _MODES = ("bilinear", "nearest", "bicubic")
 _PADDING = ("zeros", "border", "reflection")

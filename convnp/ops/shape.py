@@ -202,7 +202,7 @@ def broadcast_to(input, size):
 
 def broadcast_shapes(*shapes):
     """The shape the given shapes broadcast to."""
-    from convnp._tensor_api import Size
+    from convnp._layout import Size
 
     try:
         return Size(np.broadcast_shapes(*[(s,) if isinstance(s, int) else tuple(s)

@@ -67,7 +67,7 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
     p = _shape.ntuple(padding, nd, "padding", fn, minimum=0)
     sp = input.shape[-nd:]
     default = tuple(_shape.unpool_output_size(n, kk, ss, pp) for n, kk, ss, pp in zip(sp, k, s, p))
-    remembered = getattr(indices, "pooled_input_shape", None)
+    remembered = getattr(indices.array, "pooled_input_shape", None)
     if output_size is None:
         out = remembered if remembered is not None and len(remembered) == nd else default
         if remembered is not None and len(remembered) == nd and any(

@@ -23,8 +23,7 @@ from convnp.ops import _shape
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
            "pixel_unshuffle"]
 
-# ``_prange`` is plain ``range`` until convnp.backend binds ``numba.prange`` at the first compile
-_prange = range
+_prange = backend.prange  # numba.prange in the compiled kernels
 
 
 @backend.jit(parallel=True)

@@ -14,13 +14,12 @@ import math
 import numpy as np
 
 from convnp import _blas, backend
+from convnp._blas import gemm_call, int_call
+from convnp.backend import prange
 from convnp.kernels.conv import _common
 from convnp.kernels.conv._common import _chunk_size, _interior_sl, _no_pad, padded_shape
 from convnp.kernels.conv.grid import grid_plan
 
-# ``prange`` is plain ``range`` until convnp.backend binds ``numba.prange`` at the first compile.
-prange = range
-_gemm_call = _int_call = None  # bound at the first compile (convnp.backend)
 
 @backend.helper
 def _mm(gemm, setl, ta, a, tb, b, alpha, beta, c):  # pragma: no cover - compiled
@@ -28,10 +27,10 @@ def _mm(gemm, setl, ta, a, tb, b, alpha, beta, c):  # pragma: no cover - compile
     ``setl``: convnp._blas.kernel_args); a, b, c C-contiguous 2-d, op = transpose when t*."""
     M, N = c.shape
     K = a.shape[0] if ta else a.shape[1]
-    prev = _int_call(setl, 1)
-    _gemm_call(gemm, 112 if ta else 111, 112 if tb else 111, M, N, K, alpha, a.ctypes.data,
+    prev = int_call(setl, 1)
+    gemm_call(gemm, 112 if ta else 111, 112 if tb else 111, M, N, K, alpha, a.ctypes.data,
                a.shape[1], b.ctypes.data, b.shape[1], beta, c.ctypes.data, N)
-    _int_call(setl, prev)
+    int_call(setl, prev)
 
 
 @backend.helper

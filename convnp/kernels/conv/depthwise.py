@@ -9,11 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from convnp import backend
+from convnp.backend import prange
 from convnp.kernels.conv._common import _interior_sl, _no_pad, _pad_zero, padded_shape
 from convnp.ops._window import taps
-
-# ``prange`` is plain ``range`` until convnp.backend binds ``numba.prange`` at the first compile.
-prange = range
 
 
 def _lift3(a, lead: int) -> np.ndarray:

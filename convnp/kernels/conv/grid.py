@@ -19,6 +19,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from convnp import _blas, backend
+from convnp.backend import prange
 from convnp.kernels.conv import _common
 from convnp.kernels.conv._common import (
     _dual_weight,
@@ -28,9 +29,6 @@ from convnp.kernels.conv._common import (
     _workspace,
     padded_shape,
 )
-
-# ``prange`` is plain ``range`` until convnp.backend binds ``numba.prange`` at the first compile.
-prange = range
 
 
 def grid_plan(sp, pads, k, d, out_sp, itemsize, C, N):
@@ -241,6 +239,3 @@ def _grid_bwdw_nb(xpf, gg, offs, p0, gw, zero):
 # the padded-grid offset of valid output p, ``xidx[t, p]`` the padded-input offset that tap t of
 # output p reads, so the same kernels serve 1-d, 2-d and 3-d.
 # ---------------------------------------------------------------------------------------------
-_gemm_call = _int_call = None  # bound at the first compile (convnp.backend)
-
-

@@ -10,7 +10,8 @@ import numpy as np
 from convnp import _dtype
 from convnp._dtype import is_floating
 from convnp.tensor import Tensor
-from convnp.utils.hooks import BackwardHook, RemovableHandle
+from convnp.utils.backward_hook import BackwardHook
+from convnp.utils.hooks import RemovableHandle
 
 
 class Parameter(Tensor):

@@ -35,6 +35,14 @@ __all__ = ["DistributedDataParallel"]
 _FIRST_BUCKET_BYTES = 1024 * 1024  # torch's first bucket: small, so its allreduce starts early
 
 
+def _dist():
+    """``convnp.distributed``, loaded when a DistributedDataParallel is built (``import convnp``,
+    which loads this module with ``convnp.nn``, does not load it)."""
+    from convnp import distributed
+
+    return distributed
+
+
 class _Bucket:
     """Parameters whose gradients are averaged by one allreduce of a contiguous buffer."""
 
@@ -100,7 +108,7 @@ class DistributedDataParallel(Module):
                  check_reduction: bool = False, gradient_as_bucket_view: bool = False,
                  static_graph: bool = False, **kwargs: Any) -> None:
         super().__init__()
-        from convnp import distributed as dist
+        dist = _dist()
         where = "DistributedDataParallel"
         if not isinstance(module, Module):
             raise TypeError(f"{where}: 'module' must be a convnp.nn.Module, got "
@@ -157,7 +165,7 @@ class DistributedDataParallel(Module):
     def _sync_module_states(self) -> None:
         """Rank 0's parameters and buffers everywhere (one broadcast per tensor, all in flight
         together)."""
-        from convnp import distributed as dist
+        dist = _dist()
         if self._world == 1:
             return
         tensors = list(self.module.parameters()) + [b for b in self.module.buffers()
@@ -213,7 +221,7 @@ class DistributedDataParallel(Module):
         return out
 
     def _sync_buffers(self) -> None:
-        from convnp import distributed as dist
+        dist = _dist()
         works = [dist.broadcast(b, 0, async_op=True) for b in self.module.buffers()
                  if b is not None]
         for w in works:
@@ -265,7 +273,7 @@ class DistributedDataParallel(Module):
 
     def _launch_ready_buckets(self) -> None:
         """Start the allreduces of full buckets, strictly in bucket order on every rank."""
-        from convnp import distributed as dist
+        dist = _dist()
         while self._next_bucket < len(self._buckets):
             b = self._buckets[self._next_bucket]
             if b.pending:
@@ -275,7 +283,7 @@ class DistributedDataParallel(Module):
 
     def _finalize(self) -> None:
         """After backward: wait for the allreduces and write the averages into ``.grad``."""
-        from convnp import distributed as dist
+        dist = _dist()
         self._expect_hooks = False
         missing = [i for i in range(len(self._params)) if not self._ready[i]]
         if missing and not self.find_unused_parameters:
@@ -339,24 +347,7 @@ def _reachable_leaves(out) -> set[int]:
             stack.extend(o)
         elif isinstance(o, dict):
             stack.extend(o.values())
-    leaves: set[int] = set()
-    seen: set[int] = set()
-    nodes = []
-    for r in roots:
-        if isinstance(r, Tensor):
-            leaves.add(id(r))
-        else:
-            nodes.append(r)
-    while nodes:
-        node = nodes.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        for edge in node.edges:
-            if edge is None:
-                continue
-            if edge[0] == "leaf":
-                leaves.add(id(edge[1]))
-            else:
-                nodes.append(edge[1][0])
+    leaves = {id(r) for r in roots if isinstance(r, Tensor)}
+    nodes = [r for r in roots if not isinstance(r, Tensor)]
+    leaves.update(engine.leaf_edge_counts(engine.dependencies(nodes)))
     return leaves
