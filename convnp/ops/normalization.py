@@ -1,15 +1,18 @@
 """Normalization layers' ops: batch, group, layer, instance and local response norm, normalize.
 
 Batch norm has two paths with the same numbers:
-- a Numba kernel path (``backend.use_numba()``, contiguous NCHW float32/float64): one parallel
-  loop over channels, per-channel reductions over cache-resident data, affine fused into the
-  write;
+- compiled kernels (``backend.use_numba()``, float32/float64): batch statistics from per-piece
+  moments merged per channel (one read of the input), then ONE fused pass for the normalised
+  output (eval mode: the same pass with the running statistics); the backward reads g and x
+  once for sum(g) and sum(g * xhat) and once more for the input gradient. No full-size
+  temporary beyond the output; the input is what backward keeps;
 - the NumPy reference path: per-channel sums pushed into BLAS (a product with a ones vector) and
-  the affine folded into one multiply-add into preallocated arrays.
+  the affine folded into one multiply-add into preallocated arrays; it keeps the centred input.
 
-Channels-last strided inputs (logical ``(N, C, *)`` with channels fastest in memory) are viewed
-as a ``(P, C)`` matrix instead of ``(N, C, M)``, no copy, and take the NumPy path (per-channel sums
-as ``ones @ X``); the output keeps the input's memory layout, as PyTorch's does.
+Both see the input as a ``(N, C, M)`` view or, for channels-last strided inputs (logical
+``(N, C, *)`` with channels fastest in memory) and 2-D ``(N, C)`` inputs, as a ``(P, C)`` matrix,
+no copy; the output keeps the input's memory layout, as PyTorch's does. 1-d, 2-d and 3-d batch
+norm share all of it.
 """
 
 from __future__ import annotations
