@@ -5,7 +5,8 @@
     python benchmarks/norm.py --shape 8 64 56 56
 
 Rows: batch_norm training forward and forward+backward (Numba path, NumPy reference path, and
-channels-last input, which takes the NumPy path), relu forward and forward+backward. Columns:
+channels-last input), eval-mode batch_norm, relu and relu6 forward and forward+backward (relu
+also on channels-last input with a C-order upstream gradient, which is copied once). Columns:
 convnp ms, torch ms, ratio convnp/torch (lower is better). Timings on a shared machine are noisy.
 """
 
@@ -76,22 +77,38 @@ def main() -> None:
                 out.backward(gt)
         return run
 
-    def convnp_relu(backward):
-        xc = convnp.tensor(x, requires_grad=backward)
+    def convnp_bn_eval(xa):
+        xc = convnp.Tensor._wrap(xa)
+        wc, bc = convnp.tensor(w), convnp.tensor(b)
+        rm, rv = convnp.zeros(c), convnp.ones(c)
+        return lambda: F.batch_norm(xc, rm, rv, wc, bc, training=False)
+
+    def torch_bn_eval(xa):
+        xt = torch.from_numpy(np.ascontiguousarray(xa))
+        wt, bt = torch.tensor(w), torch.tensor(b)
+        rm, rv = torch.zeros(c), torch.ones(c)
+        return lambda: torch.nn.functional.batch_norm(xt, rm, rv, wt, bt, training=False)
+
+    def convnp_relu(backward, fn=F.relu, xa=x):
+        xc = convnp.Tensor._wrap(xa.copy(order="K"))
+        xc.requires_grad_(backward)
         gt = convnp.tensor(g)
 
         def run():
-            out = F.relu(xc)
+            out = fn(xc)
             if backward:
                 out.backward(gt)
         return run
 
-    def torch_relu(backward):
-        xt = torch.tensor(x, requires_grad=backward)
+    def torch_relu(backward, fn=torch.relu, channels_last=False):
+        xt = torch.tensor(x)
+        if channels_last:
+            xt = xt.contiguous(memory_format=torch.channels_last)
+        xt.requires_grad_(backward)
         gt = torch.tensor(g)
 
         def run():
-            out = torch.relu(xt)
+            out = fn(xt)
             if backward:
                 out.backward(gt)
         return run
@@ -117,8 +134,14 @@ def main() -> None:
     for bwd, tag in ((False, "fwd"), (True, "fwd+bwd")):
         bench(f"batch_norm train {tag} channels-last", convnp_bn(x_cl, g_cl, bwd),
               torch_bn(x, g, bwd, channels_last=True), True)
+    bench("batch_norm eval", convnp_bn_eval(x), torch_bn_eval(x), True)
     for bwd, tag in ((False, "fwd"), (True, "fwd+bwd")):
         bench(f"relu {tag}", convnp_relu(bwd), torch_relu(bwd), True)
+    for bwd, tag in ((False, "fwd"), (True, "fwd+bwd")):
+        bench(f"relu6 {tag}", convnp_relu(bwd, F.relu6),
+              torch_relu(bwd, torch.nn.functional.relu6), True)
+    bench("relu fwd+bwd channels-last", convnp_relu(True, xa=x_cl),
+          torch_relu(True, channels_last=True), True)
     main_rows = [r for r in rows if "numpy" not in r[0] and "channels-last" not in r[0]]
     print(f"geometric mean ratio (numba bn + relu): "
           f"{_timing.geomean(r[3] for r in main_rows):.2f}")

@@ -41,7 +41,10 @@ def _c(value, like: np.ndarray):
 # ---------------------------------------------------------------- relu
 # NumPy's ufuncs run on one core; on large maps the compiled kernels below use every core and
 # fuse the backward's mask and multiply into one pass (no boolean temporary). Small arrays run
-# the serial twin (convnp.backend), the NumPy expressions stay the reference path.
+# the serial twin (convnp.backend), the NumPy expressions stay the reference path. The kernels
+# see flat memory: any dense layout (C order, channels-last, any axis permutation) is walked as
+# one run; a gradient in another layout (a transpose's, a broadcast's zero strides) is copied
+# once into the saved output's layout and masked in place.
 _BLOCK = 1 << 14  # elements per parallel job: long contiguous runs that vectorise
 
 
@@ -66,35 +69,96 @@ def _relu_bwd_nb(g, out, gx):  # pragma: no cover - compiled
             gxs[i] = gs[i] if os[i] > 0 else 0  # a select, not a branch (10x on random signs)
 
 
+@backend.jit(parallel=True)
+def _relu_mask_nb(gx, out):  # pragma: no cover - compiled
+    """``_relu_bwd_nb`` in place on gx (one array argument: a g that aliased gx would fail the
+    compiler's overlap check and run the scalar, branching loop)."""
+    n = gx.size
+    for j in _prange((n + _BLOCK - 1) // _BLOCK):
+        lo, hi = j * _BLOCK, min(n, (j + 1) * _BLOCK)
+        os, gxs = out[lo:hi], gx[lo:hi]
+        for i in range(hi - lo):
+            gxs[i] = gxs[i] if os[i] > 0 else 0
+
+
+@backend.jit(parallel=True)
+def _clip_bwd_nb(g, a, lo_v, hi_v, gx):  # pragma: no cover - compiled
+    """gx = g where lo < a < hi, else 0 (hardtanh, relu6); 0 also for NaN a or g, as torch."""
+    n = g.size
+    for j in _prange((n + _BLOCK - 1) // _BLOCK):
+        lo, hi = j * _BLOCK, min(n, (j + 1) * _BLOCK)
+        gs, as_, gxs = g[lo:hi], a[lo:hi], gx[lo:hi]
+        for i in range(hi - lo):
+            v = as_[i]
+            gxs[i] = gs[i] if (v > lo_v) & (v < hi_v) else 0
+
+
+@backend.jit(parallel=True)
+def _clip_mask_nb(gx, a, lo_v, hi_v):  # pragma: no cover - compiled
+    """``_clip_bwd_nb`` in place on gx (see ``_relu_mask_nb``)."""
+    n = gx.size
+    for j in _prange((n + _BLOCK - 1) // _BLOCK):
+        lo, hi = j * _BLOCK, min(n, (j + 1) * _BLOCK)
+        as_, gxs = a[lo:hi], gx[lo:hi]
+        for i in range(hi - lo):
+            v = as_[i]
+            gxs[i] = gxs[i] if (v > lo_v) & (v < hi_v) else 0
+
+
 _prange = backend.prange  # numba.prange in the compiled kernels
 
 
-def _compiled(*arrays) -> bool:
-    """Use the compiled kernels: Numba on, float32/64, C-contiguous, same dtypes and sizes."""
+def _flat(*arrays):
+    """1-d views of arrays of one shape, dtype and strides whose memory is one dense run (in
+    some axis order); None when there is none, Numba is off or the dtype is not float32/64."""
     a0 = arrays[0]
     if not backend.use_numba() or a0.dtype not in (np.float32, np.float64):
-        return False
-    return all(a.flags.c_contiguous and a.dtype == a0.dtype and a.size == a0.size
-               for a in arrays)
+        return None
+    if any(a.dtype != a0.dtype or a.shape != a0.shape or a.strides != a0.strides
+           for a in arrays):
+        return None
+    if a0.flags.c_contiguous:
+        return [a.reshape(-1) for a in arrays]
+    order = np.argsort([-abs(st) for st in a0.strides], kind="stable")
+    if not a0.transpose(order).flags.c_contiguous:
+        return None
+    return [a.transpose(order).reshape(-1) for a in arrays]
+
+
+def _masked_grad(g, saved, kernel, in_place, *args):
+    """Run ``kernel(g, saved, *args, gx)`` on flat memory in ``saved``'s layout (or, for a g in
+    another layout, copy g into gx and run ``in_place(gx, saved, *args)``); None when the
+    compiled kernels do not take ``saved``."""
+    gx = np.empty_like(saved)  # keeps a dense input's layout
+    views = _flat(saved, gx)
+    if views is None or g.dtype != saved.dtype:
+        return None
+    gv = _flat(g, saved)
+    if gv is None:
+        np.copyto(gx, g)  # once, into the output's layout; then masked in place
+        in_place(views[1], views[0], *args)
+    else:
+        kernel(gv[0], views[0], *args, views[1])
+    return gx
 
 
 class ReLU(Function):
     @staticmethod
     def forward(ctx, a):
-        if _compiled(a):
-            out = np.empty_like(a)
-            _relu_fwd_nb(a.reshape(-1), out.reshape(-1))
+        out = np.empty_like(a)  # in a dense input's layout (np.empty_like keeps it)
+        views = _flat(a, out)
+        if views is not None and a.size:
+            _relu_fwd_nb(*views)
         else:
-            out = np.maximum(a, _c(0, a))
+            np.maximum(a, _c(0, a), out=out)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        if _compiled(g, out):
-            gx = np.empty_like(g)
-            _relu_bwd_nb(g.reshape(-1), out.reshape(-1), gx.reshape(-1))
+        gx = _masked_grad(g, out, _relu_bwd_nb, _relu_mask_nb) if out.size else None
+        if gx is not None:
             return gx
         return np.where(out > 0, g, _c(0, g))  # as torch: 0 where the output is 0, even for NaN g
 
@@ -109,7 +173,14 @@ class Hardtanh(Function):
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
-        return g * ((a > ctx.lo) & (a < ctx.hi))
+        gx = None
+        if a.size:
+            lo, hi = a.dtype.type(ctx.lo), a.dtype.type(ctx.hi)
+            gx = _masked_grad(g, a, _clip_bwd_nb, _clip_mask_nb, lo, hi)
+        if gx is not None:
+            return gx
+        # as torch: 0 outside (lo, hi) even for NaN g
+        return np.where((a > ctx.lo) & (a < ctx.hi), g, _c(0, g))
 
 
 class LeakyReLU(Function):

@@ -1,15 +1,18 @@
 """Normalization layers' ops: batch, group, layer, instance and local response norm, normalize.
 
 Batch norm has two paths with the same numbers:
-- a Numba kernel path (``backend.use_numba()``, contiguous NCHW float32/float64): one parallel
-  loop over channels, per-channel reductions over cache-resident data, affine fused into the
-  write;
+- compiled kernels (``backend.use_numba()``, float32/float64): batch statistics from per-piece
+  moments merged per channel (one read of the input), then ONE fused pass for the normalised
+  output (eval mode: the same pass with the running statistics); the backward reads g and x
+  once for sum(g) and sum(g * xhat) and once more for the input gradient. No full-size
+  temporary beyond the output; the input is what backward keeps;
 - the NumPy reference path: per-channel sums pushed into BLAS (a product with a ones vector) and
-  the affine folded into one multiply-add into preallocated arrays.
+  the affine folded into one multiply-add into preallocated arrays; it keeps the centred input.
 
-Channels-last strided inputs (logical ``(N, C, *)`` with channels fastest in memory) are viewed
-as a ``(P, C)`` matrix instead of ``(N, C, M)``, no copy, and take the NumPy path (per-channel sums
-as ``ones @ X``); the output keeps the input's memory layout, as PyTorch's does.
+Both see the input as a ``(N, C, M)`` view or, for channels-last strided inputs (logical
+``(N, C, *)`` with channels fastest in memory) and 2-D ``(N, C)`` inputs, as a ``(P, C)`` matrix,
+no copy; the output keeps the input's memory layout, as PyTorch's does. 1-d, 2-d and 3-d batch
+norm share all of it.
 """
 
 from __future__ import annotations
@@ -74,58 +77,214 @@ def _bcast(v: np.ndarray, kind: str) -> np.ndarray:
 # ---------------------------------------------------------------- numba kernels
 prange = backend.prange  # numba.prange in the compiled kernels
 
+# The data is walked in pieces that stay in L1 while they are read twice: one (image, channel)
+# row of an (N, C, M) view, or a block of ``_ROWS`` rows of a channels-last (P, C) view. Batch
+# statistics: each piece's mean and centred sum of squares (two passes over the cached piece, as
+# accurate as the two-pass formula), merged per channel with Chan's pairwise update; so each
+# pass over memory reads every value once, and pieces run in parallel even when channels are
+# few. Reassociation lets the compiler vectorise the sums (rounding as a pairwise or BLAS sum's,
+# not a serial loop's); no other fast-math flag, so NaN and infinities propagate as in the
+# reference path.
+_FM = {"reassoc", "contract"}
+_ROWS = 64  # rows of a (P, C) view per piece
 
-@backend.jit(parallel=True)
-def _bn_fwd_ncm(x, scale_w, shift_b, eps, out, mean, var, invstd):
-    """Training forward on (N, C, M): batch stats per channel, then out = xhat * w + b."""
+
+@backend.jit(parallel=True, fastmath=_FM)
+def _moments_ncm(x, pmu, pq):
+    """pmu[i, ch], pq[i, ch]: mean and centred sum of squares of row x[i, ch] of (N, C, M)."""
     n, c, m = x.shape
-    cnt = n * m
-    for ch in prange(c):
-        s = 0.0
-        for i in range(n):
-            for j in range(m):
-                s += x[i, ch, j]
-        mu = s / cnt
-        ss = 0.0
-        for i in range(n):
-            for j in range(m):
-                d = x[i, ch, j] - mu
-                ss += d * d
-        inv = 1.0 / np.sqrt(ss / cnt + eps)
+    for r in prange(n * c):
+        i, ch = r // c, r % c
+        row = x[i, ch]
+        s = pq[i, ch]  # pq starts zeroed: a zero of the data's dtype (float32 stays in its lanes)
+        for j in range(m):
+            s += row[j]
+        pmu[i, ch] = s / m
+        mu = pmu[i, ch]
+        q = pq[i, ch]
+        for j in range(m):
+            d = row[j] - mu
+            q += d * d
+        pq[i, ch] = q
+
+
+@backend.jit(parallel=True, fastmath=_FM)
+def _moments_pc(x, pmu, pq):
+    """pmu[b], pq[b]: column means and centred sums of squares of rows b*_ROWS.. of (P, C)."""
+    p, c = x.shape
+    for b in prange(pmu.shape[0]):
+        lo = b * _ROWS
+        hi = min(p, lo + _ROWS)
+        mu = pmu[b]
+        q = pq[b]
+        mu[:] = 0
+        q[:] = 0
+        for i in range(lo, hi):
+            row = x[i]
+            for j in range(c):
+                mu[j] += row[j]
+        for j in range(c):
+            mu[j] /= hi - lo
+        for i in range(lo, hi):
+            row = x[i]
+            for j in range(c):
+                d = row[j] - mu[j]
+                q[j] += d * d
+
+
+@backend.jit()
+def _merge_moments(pmu, pq, cnt, total, mean, var):
+    """Per channel: merge pieces (pmu[k], pq[k], cnt[k] values) into the biased mean and
+    variance of ``total`` values (Chan et al.), in float64."""
+    for ch in range(pmu.shape[1]):
+        mu = 0.0
+        for k in range(pmu.shape[0]):
+            mu += cnt[k] * np.float64(pmu[k, ch])
+        mu /= total
+        m2 = 0.0
+        for k in range(pmu.shape[0]):
+            d = np.float64(pmu[k, ch]) - mu
+            m2 += np.float64(pq[k, ch]) + cnt[k] * d * d
         mean[ch] = mu
-        var[ch] = ss / cnt
-        invstd[ch] = inv
-        a = scale_w[ch] * inv
-        b = shift_b[ch] - mu * a
-        for i in range(n):
-            for j in range(m):
-                out[i, ch, j] = x[i, ch, j] * a + b
+        var[ch] = m2 / total
 
 
-@backend.jit(parallel=True)
-def _bn_bwd_ncm(g, x, mean, invstd, w, gx, sums):
-    """Training backward on (N, C, M); sums[0] = sum(g), sums[1] = sum(g * xhat) per channel."""
+@backend.jit(parallel=True, fastmath=_FM)
+def _grad_sums_ncm(g, x, mean, ps):
+    """ps[0, i, ch] = sum(g), ps[1, i, ch] = sum(g * (x - mean[ch])) over row (i, ch)."""
     n, c, m = x.shape
-    cnt = n * m
-    for ch in prange(c):
+    for r in prange(n * c):
+        i, ch = r // c, r % c
+        grow = g[i, ch]
+        xrow = x[i, ch]
         mu = mean[ch]
-        sg = 0.0
-        sgx = 0.0
-        for i in range(n):
+        a = ps[0, i, ch]  # ps starts zeroed (see _moments_ncm)
+        b = a
+        for j in range(m):
+            gv = grow[j]
+            a += gv
+            b += gv * (xrow[j] - mu)
+        ps[0, i, ch] = a
+        ps[1, i, ch] = b
+
+
+@backend.jit(parallel=True, fastmath=_FM)
+def _grad_sums_pc(g, x, mean, ps):
+    """ps[0, b] = column sums of g, ps[1, b] of g * (x - mean) over rows b*_ROWS.. of (P, C)."""
+    p, c = x.shape
+    for b in prange(ps.shape[1]):
+        lo = b * _ROWS
+        hi = min(p, lo + _ROWS)
+        sg = ps[0, b]
+        sx = ps[1, b]
+        sg[:] = 0
+        sx[:] = 0
+        for i in range(lo, hi):
+            grow = g[i]
+            xrow = x[i]
+            for j in range(c):
+                gv = grow[j]
+                sg[j] += gv
+                sx[j] += gv * (xrow[j] - mean[j])
+
+
+@backend.jit(parallel=True, fastmath=_FM)
+def _affine_ncm(x, a, b, g, ga, out):
+    """out[i, ch] = x[i, ch] * a[ch] + b[ch] (+ g[i, ch] * ga[ch] when g is not empty) on
+    (N, C, M): normalisation, eval-mode batch norm and the input gradient, one pass each."""
+    n, c, m = x.shape
+    with_g = g.shape[0] > 0
+    for r in prange(n * c):
+        i, ch = r // c, r % c
+        xrow = x[i, ch]
+        orow = out[i, ch]
+        av = a[ch]
+        bv = b[ch]
+        if with_g:
+            grow = g[i, ch]
+            gv = ga[ch]
             for j in range(m):
-                gv = g[i, ch, j]
-                sg += gv
-                sgx += gv * (x[i, ch, j] - mu)
-        inv = invstd[ch]
-        sums[0, ch] = sg
-        sums[1, ch] = sgx * inv
-        if gx.shape[0] > 0:
-            a = w[ch] * inv
-            bcoef = -a * inv * inv * sgx / cnt
-            ccoef = -a * sg / cnt - bcoef * mu
-            for i in range(n):
-                for j in range(m):
-                    gx[i, ch, j] = g[i, ch, j] * a + x[i, ch, j] * bcoef + ccoef
+                orow[j] = xrow[j] * av + grow[j] * gv + bv
+        else:
+            for j in range(m):
+                orow[j] = xrow[j] * av + bv
+
+
+@backend.jit(parallel=True, fastmath=_FM)
+def _affine_pc(x, a, b, g, ga, out):
+    """``_affine_ncm`` on a channels-last (P, C) view (vectors a, b, ga along the rows)."""
+    p, c = x.shape
+    with_g = g.shape[0] > 0
+    for blk in prange((p + _ROWS - 1) // _ROWS):
+        for i in range(blk * _ROWS, min(p, (blk + 1) * _ROWS)):
+            xrow = x[i]
+            orow = out[i]
+            if with_g:
+                grow = g[i]
+                for j in range(c):
+                    orow[j] = xrow[j] * a[j] + grow[j] * ga[j] + b[j]
+            else:
+                for j in range(c):
+                    orow[j] = xrow[j] * a[j] + b[j]
+
+
+_NO_G = {}
+
+
+def _no_g(dt) -> np.ndarray:
+    """An empty stand-in for the ``g`` argument of the affine kernels (no gradient term)."""
+    z = _NO_G.get(dt)
+    if z is None:
+        z = _NO_G[dt] = np.empty((0, 0, 0), dt), np.empty((0, 0), dt)
+    return z
+
+
+def _compiled(*arrays) -> bool:
+    """Run the kernels: Numba on, float32/float64, every operand in the same 2-d or 3-d view."""
+    dt = arrays[0].dtype
+    return (backend.use_numba() and dt in (np.float32, np.float64) and arrays[0].size > 0
+            and all(a.dtype == dt for a in arrays))
+
+
+def _stats(kind: str, xv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, biased var) per channel in float64, by the piecewise kernels."""
+    dt = xv.dtype
+    if kind == "ncm":
+        n, c, m = xv.shape
+        pmu, pq = np.empty((n, c), dt), np.zeros((n, c), dt)
+        _moments_ncm(xv, pmu, pq)
+        cnt = np.full(n, float(m))
+    else:
+        p, c = xv.shape
+        nb = -(-p // _ROWS)
+        pmu, pq = np.empty((nb, c), dt), np.empty((nb, c), dt)
+        _moments_pc(xv, pmu, pq)
+        cnt = np.full(nb, float(_ROWS))
+        cnt[-1] = p - (nb - 1) * _ROWS
+    mean, var = np.empty(c), np.empty(c)
+    _merge_moments(pmu, pq, cnt, float(xv.size // c), mean, var)
+    return mean, var
+
+
+def _grad_sums(kind: str, gv: np.ndarray, xv: np.ndarray, mean: np.ndarray):
+    """(sum(g), sum(g * (x - mean))) per channel, by the piecewise kernels."""
+    if kind == "ncm":
+        ps = np.zeros((2,) + xv.shape[:2], xv.dtype)
+        _grad_sums_ncm(gv, xv, mean, ps)
+    else:
+        ps = np.empty((2, -(-xv.shape[0] // _ROWS), xv.shape[1]), xv.dtype)
+        _grad_sums_pc(gv, xv, mean, ps)
+    s = ps.sum(1, dtype=np.float64)
+    return s[0], s[1]
+
+
+def _affine(kind: str, xv, a, b, out, g=None, ga=None) -> None:
+    """``out = xv * a + b (+ g * ga)`` per channel, one compiled pass."""
+    dt = xv.dtype
+    empty = _no_g(dt)[0 if kind == "ncm" else 1]
+    kern = _affine_ncm if kind == "ncm" else _affine_pc
+    kern(xv, a.astype(dt), b.astype(dt), empty if g is None else g,
+         a.astype(dt) if ga is None else ga.astype(dt), out)
 
 
 # ---------------------------------------------------------------- numpy path
@@ -152,21 +311,17 @@ class BatchNormTrain(Function):
         cnt = xv.size // c
         w = weight if weight is not None else np.ones(c, dt)
         b = bias if bias is not None else np.zeros(c, dt)
-        # compiled kernels for float32/float64 only (float16 stays on the NumPy path)
-        # channels-last (P, C) data goes the NumPy way: its per-channel sums are one BLAS
-        # product each, and fewer kernel signatures keep the cold-cache compile time short
-        use_nb = backend.use_numba() and dt in (np.float32, np.float64) and kind == "ncm"
+        out, ov = _empty_like_layout(kind, xv, x)
+        use_nb = _compiled(xv)
         if use_nb:
-            out, ov = _empty_like_layout(kind, xv, x)
-            mean = np.empty(c, dt)
-            var = np.empty(c, dt)
-            invstd = np.empty(c, dt)
-            _bn_fwd_ncm(xv, w.astype(dt, copy=False), b.astype(dt, copy=False), eps, ov, mean,
-                        var, invstd)
+            mean64, var64 = _stats(kind, xv)
+            inv64 = 1 / np.sqrt(var64 + eps)
+            scale = w * inv64
+            _affine(kind, xv, scale, b - mean64 * scale, ov)
+            mean, var, invstd = mean64.astype(dt), var64.astype(dt), inv64.astype(dt)
             xc = None
         else:
             mean = _channel_sum(xv, kind) / dt.type(cnt)
-            out, ov = _empty_like_layout(kind, xv, x)
             xc = np.subtract(xv, _bcast(mean, kind))  # centred data, kept for backward
             np.multiply(xc, xc, out=ov)
             var = _channel_sum(ov, kind) / dt.type(cnt)
@@ -183,20 +338,26 @@ class BatchNormTrain(Function):
     def backward(ctx, g, _gm=None, _gv=None):
         xv, xc, mean, invstd, w = ctx.saved_tensors
         kind, cnt, dt = ctx.kind, ctx.cnt, mean.dtype
-        c = mean.shape[0]
         # g arrives in any layout: bring it to the input's view (a copy only if layouts differ)
         gv = _view_like(g, kind, xc if xv is None else xv)
         need_x = ctx.needs_input_grad[0]
-        if ctx.use_nb:
-            gx = np.empty(xv.shape if need_x else (0, 0, 0), dt)  # (0,0,0): skip gx
-            sums = np.empty((2, c), dt)
-            _bn_bwd_ncm(gv, xv, mean, invstd, w.astype(dt, copy=False), gx, sums)
-            sg, sgxh = sums[0], sums[1]
+        gx = None
+        if ctx.use_nb and _compiled(gv, xv):
+            sg, sgx = _grad_sums(kind, gv, xv, mean)
+            inv = invstd.astype(np.float64)
+            sgxh = sgx * inv
+            if need_x:
+                # gx = a * (g - mean(g)) - a * xhat * mean(g * xhat): one multiply-add per value
+                a = w * inv
+                bcoef = -a * inv * sgxh / cnt
+                gx = np.empty(xv.shape, dt)
+                _affine(kind, xv, bcoef, -a * sg / cnt - bcoef * mean, gx, gv, a)
         else:
+            if xc is None:  # the kernels saved x, but g came in float16 or another dtype
+                xc = np.subtract(xv, _bcast(mean, kind))
             sg = _channel_sum(gv, kind)
             tmp = np.multiply(gv, xc)
             sgxh = _channel_sum(tmp, kind) * invstd
-            gx = None
             if need_x:
                 a = w * invstd
                 bcoef = -a * invstd * sgxh / dt.type(cnt)
@@ -238,10 +399,14 @@ class BatchNormEval(Function):
         bshape = (1, c) + (1,) * (x.ndim - 2)
         ctx.save_for_backward(x, mean.astype(dt), invstd, scale)
         ctx.bshape = bshape
+        kind, xv = _layout(x)
+        if _compiled(xv, scale, shift):  # one fused pass, in the input's memory layout
+            out, ov = _empty_like_layout(kind, xv, x)
+            _affine(kind, xv, scale, shift, ov)
+            return out
         out = np.multiply(x, scale.reshape(bshape))
         out += shift.reshape(bshape)
         return out
-
     @staticmethod
     def backward(ctx, g):
         x, mean, invstd, scale = ctx.saved_tensors

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from convnp.autograd.grad_mode import is_grad_enabled
+from convnp.nn import _fusion
 from convnp.nn.modules.module import Module, Parameter
 from convnp.tensor import Tensor
 
@@ -129,6 +131,8 @@ class Sequential(Module):
         return v
 
     def forward(self, input):
+        if not is_grad_enabled():  # inference: conv + batch norm [+ relu] folded (nn/_fusion.py)
+            return _fusion.sequential_forward(self._modules.values(), input)
         for module in self:
             input = module(input)
         return input

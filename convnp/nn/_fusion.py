@@ -1,0 +1,182 @@
+"""Inference fusion: a convolution followed by batch norm (and ReLU, ReLU6 or Hardtanh) in a
+``Sequential`` runs as ONE convolution with folded weight and bias, then an in-place clamp.
+
+In eval mode batch norm is an affine map per channel, ``y * s + t`` with
+``s = gamma / sqrt(running_var + eps)`` and ``t = beta - running_mean * s``, so
+
+    bn(conv(x, W, b)) = conv(x, W * s[o], b * s + t)
+
+(``s`` scales output channel ``o``: dim 0 of a convolution's weight, dim 1 of a transposed
+convolution's per group). This saves the batch-norm pass over the output, its allocation and, with
+the activation clamped in place, the activation's too.
+
+When: ``Sequential.forward`` hands its modules here while gradients are off (``no_grad`` or
+``inference_mode``). A run ``Conv{1,2,3}d`` or ``ConvTranspose{1,2,3}d`` - ``BatchNorm{1,2,3}d``
+[- ``ReLU`` / ``ReLU6`` / ``Hardtanh``] is fused when both layers are in eval mode, the batch
+norm has running statistics, none of the modules has hooks or a ``forward`` of its own (a
+subclass), parameters and input are float32/float64 of one dtype, no autocast region is active
+and no ONNX export is tracing. Anything else runs module by module, as without fusion.
+
+The folded weights are cached per (conv, batch-norm) pair and refolded when a parameter or buffer
+changes: each tensor's identity and version counter (``Tensor._version``: in-place ops, optimizer
+steps, ``load_state_dict`` and ``nn.init`` bump it) are part of the cache key, the batch norm's
+per-channel vectors are compared by value (cheap: C numbers; this also catches direct writes such
+as ``reset_running_stats``), and so is an evenly spaced sample of the convolution's weight. A
+change that bypasses the version counters (writes through ``.data`` aliases or ``.array``) to
+only a few weight entries outside that sample is not seen: call :func:`clear_cache` after one,
+or turn fusion off with :func:`set_enabled`.
+
+Numbers: the folded convolution rounds differently from the two-step computation; the results
+agree to float rounding (about 1e-6 relative to the output's scale in float32, 1e-14 in float64;
+the tests hold both paths to rtol/atol 1e-4/1e-5 in float32 and 1e-10 in float64).
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from convnp import _autocast
+from convnp.autograd import function as _function
+from convnp.nn.modules.activation import Hardtanh, ReLU
+from convnp.nn.modules.conv import _Conv, _ConvTranspose
+from convnp.nn.modules.normalization import _BatchNorm
+from convnp.ops import conv as _conv_ops
+from convnp.tensor import Tensor
+
+__all__ = ["sequential_forward", "set_enabled", "clear_cache"]
+
+_enabled = True
+_SAMPLE = 64  # weight entries compared by value on every call
+_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # bn -> (key, bn vecs, w, b)
+
+
+def set_enabled(flag: bool) -> bool:
+    """Turn inference fusion on or off (it is on by default); returns the previous setting."""
+    global _enabled
+    prev, _enabled = _enabled, bool(flag)
+    return prev
+
+
+def clear_cache() -> None:
+    """Forget every folded weight (they are refolded on the next call)."""
+    _cache.clear()
+
+
+def _plain(m, base) -> bool:
+    """``m`` is a ``base`` whose forward is the library's and that has no hooks."""
+    return (isinstance(m, base) and type(m).forward is base.forward and not m._forward_hooks
+            and not m._forward_pre_hooks and not m._backward_hooks
+            and not m._backward_pre_hooks)
+
+
+def _conv_kind(m):
+    for base in (_Conv, _ConvTranspose):
+        if _plain(m, base):
+            return base
+    return None
+
+
+def _clamp(m):
+    """(lo, hi) of a plain ReLU (hi None) or Hardtanh / ReLU6 module, else None."""
+    if _plain(m, ReLU):
+        return (0.0, None)
+    if _plain(m, Hardtanh):  # and ReLU6
+        return (float(m.min_val), float(m.max_val))
+    return None
+
+
+def _fusable(conv, bn, x) -> bool:
+    if conv.training or bn.training or bn.running_mean is None or bn.running_var is None:
+        return False
+    # batched input only: an unbatched conv output would meet BatchNorm1d as (N, C)
+    if bn.num_features != conv.out_channels or x.ndim != conv._n + 2 or x.ndim not in bn._dims:
+        return False
+    dt = x.array.dtype
+    if dt not in (np.float32, np.float64):
+        return False
+    tensors = (conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var)
+    return all(t is None or t.array.dtype == dt for t in tensors)
+
+
+def _sample(w: np.ndarray) -> np.ndarray:
+    flat = w.reshape(-1)
+    return flat[:: max(1, flat.size // _SAMPLE)].copy()
+
+
+def _folded(conv, bn, transposed: bool):
+    """(weight, bias) arrays of the folded convolution, from the cache when nothing changed."""
+    tensors = (conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var)
+    key = (id(conv), bn.eps) + tuple(
+        None if t is None else (id(t), id(t.array), t._version) for t in tensors)
+    vecs = [t.array for t in tensors[2:] if t is not None]
+    hit = _cache.get(bn)
+    if (hit is not None and hit[0] == key and all(np.array_equal(a, b) for a, b in
+                                                  zip(hit[1], vecs))
+            and np.array_equal(hit[2], _sample(conv.weight.array))):
+        return hit[3], hit[4]
+    w = conv.weight.array
+    dt = w.dtype
+    c = bn.num_features
+    rv = bn.running_var.array.astype(np.float64)
+    scale = 1 / np.sqrt(rv + bn.eps)
+    if bn.weight is not None:
+        scale = scale * bn.weight.array
+    shift = -bn.running_mean.array * scale
+    if bn.bias is not None:
+        shift = shift + bn.bias.array
+    bias = shift if conv.bias is None else conv.bias.array * scale + shift
+    if transposed:  # (Cin, Cout / groups, *k): output channel g * Cout/groups + j
+        g = conv.groups
+        ws = w.reshape(g, w.shape[0] // g, c // g, -1) * scale.reshape(g, 1, c // g, 1)
+    else:  # (Cout, Cin / groups, *k)
+        ws = w.reshape(c, -1) * scale[:, None]
+    wf, bf = ws.astype(dt).reshape(w.shape), bias.astype(dt)
+    _cache[bn] = (key, [v.copy() for v in vecs], _sample(w), wf, bf)
+    return wf, bf
+
+
+def _fused_call(conv, base, bn, clamp, x):
+    wf, bf = _folded(conv, bn, base is _ConvTranspose)
+    n = conv._n
+    w, b = Tensor._wrap(wf), Tensor._wrap(bf)
+    if base is _ConvTranspose:
+        y = getattr(_conv_ops, f"conv_transpose{n}d")(
+            x, w, b, conv.stride, conv.padding, conv.output_padding, conv.groups, conv.dilation,
+            padding_mode=conv.padding_mode)
+    else:
+        y = getattr(_conv_ops, f"conv{n}d")(x, w, b, conv.stride, conv.padding, conv.dilation,
+                                            conv.groups, padding_mode=conv.padding_mode)
+    if clamp is not None:  # in place on the fresh output: no pass allocates
+        lo, hi = clamp
+        ya = y.array
+        if hi is None:
+            np.maximum(ya, ya.dtype.type(lo), out=ya)
+        else:
+            np.clip(ya, ya.dtype.type(lo), ya.dtype.type(hi), out=ya)
+    return y
+
+
+def sequential_forward(modules, x):
+    """Run ``modules`` (a Sequential's children, in order) on ``x`` with gradients off, each
+    fusable convolution - batch norm [- activation] run as one folded convolution."""
+    if not (_enabled and isinstance(x, Tensor)) or _function._tracer is not None or \
+            _autocast.state["cpu"]["enabled"]:
+        for m in modules:
+            x = m(x)
+        return x
+    mods = list(modules)
+    i, n = 0, len(mods)
+    while i < n:
+        m = mods[i]
+        base = _conv_kind(m) if i + 1 < n else None
+        if (base is not None and isinstance(x, Tensor) and _plain(mods[i + 1], _BatchNorm)
+                and _fusable(m, mods[i + 1], x)):
+            clamp = _clamp(mods[i + 2]) if i + 2 < n else None
+            x = _fused_call(m, base, mods[i + 1], clamp, x)
+            i += 2 if clamp is None else 3
+            continue
+        x = m(x)
+        i += 1
+    return x
