@@ -50,7 +50,7 @@ def test_max_pool_matches_torch(case, dtype, path):
                        lambda t: getattr(TF, f"max_pool{n}d")(t, return_indices=True, **kw),
                        x, dtype=dtype)
     assert idx.dtype == np.int64
-    assert idx.pooled_input_shape == shape[-n:]
+    assert idx.array.pooled_input_shape == shape[-n:]
     # without indices: same values
     plain = getattr(F, f"max_pool{n}d")(convnp.tensor(x.astype(dtype)), **kw)
     np.testing.assert_array_equal(plain.data, out.data)
@@ -182,7 +182,7 @@ def test_adaptive_max_pool_matches_torch(case, dtype, path):
     out, idx = compare(lambda t: getattr(F, f"adaptive_max_pool{n}d")(t, o, True),
                        lambda t: getattr(TF, f"adaptive_max_pool{n}d")(t, o, True),
                        distinct(*shape), dtype=dtype)
-    assert idx.pooled_input_shape == shape[-n:]
+    assert idx.array.pooled_input_shape == shape[-n:]
 
 
 # ---------------------------------------------------------------------------- gradcheck

@@ -64,7 +64,7 @@ def test_unpool_puts_maxima_back_at_switches(path):
 def test_unpool_restores_odd_size_from_switches(path):
     x = np.arange(25, dtype=np.float32).reshape(1, 1, 5, 5)
     y, idx = F.max_pool2d(convnp.tensor(x), 2, return_indices=True)
-    assert idx.pooled_input_shape == (5, 5)
+    assert idx.array.pooled_input_shape == (5, 5)
     u = F.max_unpool2d(y, idx, 2)  # torch would give 4x4 here without output_size
     assert u.shape == (1, 1, 5, 5)
     np.testing.assert_array_equal(u.data[0, 0][[1, 1, 3, 3], [1, 3, 1, 3]], [6, 8, 16, 18])

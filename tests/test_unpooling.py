@@ -60,9 +60,9 @@ def test_remembered_size_survives_detach_clone_and_cast():
     _, idx = F.max_pool2d(x, 2, return_indices=True)
     y = F.max_pool2d(x, 2)
     for copy in (idx.detach(), idx.clone(), idx.to(convnp.int32).to(convnp.int64)):
-        assert copy.pooled_input_shape == (5, 7)
+        assert copy.array.pooled_input_shape == (5, 7)
         assert F.max_unpool2d(y, copy, 2).shape == (1, 1, 5, 7)
-    assert not hasattr(x.detach(), "pooled_input_shape")
+    assert getattr(x.detach().array, "pooled_input_shape", None) is None
 
 
 def test_gradcheck_unpool(path):
