@@ -9,6 +9,7 @@ import numpy as np
 
 from convnp.ops import elementwise as E
 from convnp.ops import reduction as R
+from convnp.ops._loss import check_reduction, legacy_reduction
 
 __all__ = ["cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss",
            "soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss",
@@ -17,10 +18,8 @@ __all__ = ["cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss
 
 
 def _reduction(size_average, reduce, reduction, fn):
-    from convnp.ops.loss import _check_reduction, _legacy_reduction
-
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(reduction, fn)
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_reduction(reduction, fn)
     return reduction
 
 
@@ -162,9 +161,7 @@ def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
     (x - y)^2 / \max(\text{var}, \epsilon))` (+ :math:`\frac12\log 2\pi` with ``full``).
     ``var`` has ``input``'s shape, or lacks its last dim, or has 1 there, or is a float. The
     clamp to ``eps`` passes the gradient through unchanged, as torch's."""
-    from convnp.ops.loss import _check_reduction
-
-    _check_reduction(reduction, "gaussian_nll_loss")
+    check_reduction(reduction, "gaussian_nll_loss")
     T = _t()
     if not isinstance(var, T):
         var = T._wrap(np.full(input.shape, var, input.dtype))
@@ -222,9 +219,7 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
     r"""``triplet_margin_loss`` with any ``distance_function(x, y)`` (default
     ``pairwise_distance``)."""
     from convnp.ops.distance import pairwise_distance
-    from convnp.ops.loss import _check_reduction
-
-    _check_reduction(reduction, "triplet_margin_with_distance_loss")
+    check_reduction(reduction, "triplet_margin_with_distance_loss")
     if margin <= 0:
         raise ValueError(f"triplet_margin_with_distance_loss: margin must be greater than 0, "
                          f"got {margin}")
@@ -270,10 +265,9 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank: int = 0,
             'none'; ``zero_infinity`` turns impossible alignments' infinite losses into 0.
     """
     from convnp.ops.indexing import gather
-    from convnp.ops.loss import _check_reduction
     from convnp.ops.movement import cat, stack
 
-    _check_reduction(reduction, "ctc_loss")
+    check_reduction(reduction, "ctc_loss")
     T_ = _t()
     batched = log_probs.ndim == 3
     lp = log_probs if batched else log_probs.unsqueeze(1)
