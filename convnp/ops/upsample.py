@@ -346,6 +346,40 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         >>> interpolate(convnp.randn(1, 3, 4, 5), scale_factor=2, mode="bilinear").shape
         (1, 3, 8, 10)
     """
+    nd = _check_interpolate(input, mode, align_corners, antialias)
+    out, scales = _interpolate_size(input.shape[2:], size, scale_factor, mode,
+                                    recompute_scale_factor)
+    if mode == "area":
+        from convnp.ops import pooling
+
+        return getattr(pooling, f"adaptive_avg_pool{nd}d")(input, out)
+    align = bool(align_corners)
+    # float16/bfloat16 run in float32 (Interpolate.half_in_float32), weights included, as torch's
+    ft = np.float32 if is_half(input.dtype) else input.dtype.type
+    tables = {}
+    for a, (n_in, n_out) in enumerate(zip(input.shape[2:], out)):
+        tab = _axis_table(n_in, n_out, None if scales is None else scales[a], mode, align,
+                          antialias, ft)
+        if not _is_identity(*tab, n_in):
+            tables[a + 2] = (np.ascontiguousarray(tab[0]), np.ascontiguousarray(tab[1]))
+    spec = {"mode": mode, "size": out, "scales": scales, "align_corners": align,
+            "antialias": bool(antialias)}
+    return Interpolate.apply(input, tables=tables, spec=spec)
+
+
+def _axis_table(n_in, n_out, scale, mode, align, antialias, ft):
+    """One axis's (source indices, weights) table for ``mode``."""
+    if antialias:
+        return _aa_table(n_in, n_out, scale, align, mode == "bicubic", ft)
+    if mode in ("nearest", "nearest-exact"):
+        return _nearest_table(n_in, n_out, scale, mode == "nearest-exact", ft)
+    if mode == "bicubic":
+        return _cubic_table(n_in, n_out, scale, align, ft)
+    return _linear_table(n_in, n_out, scale, align, ft)
+
+
+def _check_interpolate(input, mode, align_corners, antialias) -> int:
+    """``interpolate``'s checks of the input and the mode; returns the number of spatial axes."""
     from convnp.tensor import Tensor
 
     fn = "interpolate"
@@ -367,17 +401,20 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if align_corners is not None and mode not in _DIM_MODES:
         raise ValueError(f"{fn}: align_corners option can only be set with the interpolating "
                          "modes: linear | bilinear | bicubic | trilinear")
-    align = bool(align_corners)
     if antialias and not (mode in ("bilinear", "bicubic") and input.ndim == 4):
         raise ValueError(f"{fn}: anti-alias option is restricted to bilinear and bicubic modes "
                          f"and requires a 4-D tensor as input (got mode={mode!r}, "
                          f"{input.ndim}-D input)")
-    sp = input.shape[2:]
+    return nd
+
+
+def _interpolate_size(sp, size, scale_factor, mode, recompute_scale_factor):
+    """``interpolate``'s output size and the scales its coordinate mapping uses (None: in/out)."""
+    fn, nd = "interpolate", len(sp)
     if size is not None and scale_factor is not None:
         raise ValueError(f"{fn}: only one of size or scale_factor should be defined")
     if size is None and scale_factor is None:
         raise ValueError(f"{fn}: either size or scale_factor should be defined")
-    scales: list | None = None
     if size is not None:
         if recompute_scale_factor:
             raise ValueError(f"{fn}: recompute_scale_factor is not meaningful with an explicit "
@@ -391,50 +428,24 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                              "format.")
         if any(not isinstance(o, (int, np.integer)) or isinstance(o, bool) or o <= 0 for o in out):
             raise ValueError(f"{fn}: 'size' entries must be positive ints, got {size!r}")
-        out = tuple(int(o) for o in out)
-    else:
-        sf = (scale_factor,) * nd if isinstance(scale_factor, (int, float, np.number)) \
-            else tuple(scale_factor)
-        if len(sf) != nd:
-            raise ValueError(f"{fn}: input and scale_factor must have the same number of spatial "
-                             f"dimensions, but got input with spatial dimensions of {list(sp)} "
-                             f"and scale_factor of shape {list(sf)}. Please provide input tensor "
-                             "in (N, C, d1, d2, ...,dK) format and scale_factor in (s1, s2, ...,"
-                             "sK) format.")
-        if any(not float(s) > 0 for s in sf):
-            raise ValueError(f"{fn}: 'scale_factor' entries must be > 0, got {scale_factor!r}")
-        out = tuple(_shape.interpolate_output_size(n, s) for n, s in zip(sp, sf))
-        if any(o <= 0 for o in out):
-            raise ValueError(f"{fn}: scale_factor {scale_factor!r} gives an empty output "
-                             f"{out} for input size {tuple(sp)}")
-        if mode == "area" or recompute_scale_factor:
-            scales = None
-        else:
-            scales = [float(s) for s in sf]
-
-    if mode == "area":
-        from convnp.ops import pooling
-
-        return getattr(pooling, f"adaptive_avg_pool{nd}d")(input, out)
-
-    # float16/bfloat16 run in float32 (Interpolate.half_in_float32), weights included, as torch's
-    ft = np.float32 if is_half(input.dtype) else input.dtype.type
-    tables = {}
-    for a, (n_in, n_out) in enumerate(zip(sp, out)):
-        sc = None if scales is None else scales[a]
-        if antialias:
-            tab = _aa_table(n_in, n_out, sc, align, mode == "bicubic", ft)
-        elif mode in ("nearest", "nearest-exact"):
-            tab = _nearest_table(n_in, n_out, sc, mode == "nearest-exact", ft)
-        elif mode == "bicubic":
-            tab = _cubic_table(n_in, n_out, sc, align, ft)
-        else:
-            tab = _linear_table(n_in, n_out, sc, align, ft)
-        if not _is_identity(*tab, n_in):
-            tables[a + 2] = (np.ascontiguousarray(tab[0]), np.ascontiguousarray(tab[1]))
-    spec = {"mode": mode, "size": out, "scales": scales, "align_corners": align,
-            "antialias": bool(antialias)}
-    return Interpolate.apply(input, tables=tables, spec=spec)
+        return tuple(int(o) for o in out), None
+    sf = (scale_factor,) * nd if isinstance(scale_factor, (int, float, np.number)) \
+        else tuple(scale_factor)
+    if len(sf) != nd:
+        raise ValueError(f"{fn}: input and scale_factor must have the same number of spatial "
+                         f"dimensions, but got input with spatial dimensions of {list(sp)} "
+                         f"and scale_factor of shape {list(sf)}. Please provide input tensor "
+                         "in (N, C, d1, d2, ...,dK) format and scale_factor in (s1, s2, ...,"
+                         "sK) format.")
+    if any(not float(s) > 0 for s in sf):
+        raise ValueError(f"{fn}: 'scale_factor' entries must be > 0, got {scale_factor!r}")
+    out = tuple(_shape.interpolate_output_size(n, s) for n, s in zip(sp, sf))
+    if any(o <= 0 for o in out):
+        raise ValueError(f"{fn}: scale_factor {scale_factor!r} gives an empty output "
+                         f"{out} for input size {tuple(sp)}")
+    if mode == "area" or recompute_scale_factor:
+        return out, None
+    return out, [float(s) for s in sf]
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
