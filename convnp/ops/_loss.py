@@ -86,3 +86,12 @@ def float_target(target: Tensor, input: Tensor) -> Tensor:
     if target.requires_grad:
         return target.to(input.dtype)
     return Tensor._wrap(target.array.astype(input.dtype))
+
+
+def loss_args(name: str, input, target, size_average, reduce, reduction: str,
+              allowed=REDUCTIONS):
+    """A loss's ``(input, target, reduction)`` checked: Tensors (or ndarrays), the legacy flags
+    folded into ``reduction``, and ``reduction`` one of ``allowed``."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_reduction(reduction, name, allowed)
+    return as_tensor(input, "input", name), as_tensor(target, "target", name), reduction

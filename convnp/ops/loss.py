@@ -22,12 +22,11 @@ from convnp._dtype import is_floating
 from convnp.autograd.function import Function
 from convnp.ops._loss import (
     REDUCTIONS,
-    as_tensor,
     broadcast_pair,
-    check_reduction,
     elem_grad,
     float_target,
     legacy_reduction,
+    loss_args,
     reduce_loss,
     setting_array,
 )
@@ -140,9 +139,7 @@ class _ClassLoss(Function):
 
 def _class_loss(name, input, target, weight, ignore_index, reduction, label_smoothing,
                 from_logits):
-    input = as_tensor(input, "input", name)
-    target = as_tensor(target, "target", name)
-    check_reduction(reduction, name)
+    input, target, reduction = loss_args(name, input, target, None, None, reduction)
     if not is_floating(input.dtype):
         raise TypeError(f"{name}: input must be a floating tensor (logits), got {input.dtype}")
     if input.ndim == 0:
@@ -314,10 +311,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         >>> F.binary_cross_entropy(p, convnp.rand(3, 2)).backward()
     """
     name = "binary_cross_entropy"
-    input = as_tensor(input, "input", name)
-    target = as_tensor(target, "target", name)
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    check_reduction(reduction, name)
+    input, target, reduction = loss_args(name, input, target, size_average, reduce, reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"{name}: target of shape {tuple(target.shape)} must have the same shape "
                          f"as the input {tuple(input.shape)}")
@@ -386,10 +380,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
         >>> F.binary_cross_entropy_with_logits(x, convnp.rand(3, 2)).backward()
     """
     name = "binary_cross_entropy_with_logits"
-    input = as_tensor(input, "input", name)
-    target = as_tensor(target, "target", name)
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    check_reduction(reduction, name)
+    input, target, reduction = loss_args(name, input, target, size_average, reduce, reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"{name}: target size ({tuple(target.shape)}) must be the same as input "
                          f"size ({tuple(input.shape)})")
@@ -469,10 +460,8 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
         >>> F.kl_div(logp, F.softmax(convnp.randn(3, 5), dim=1), reduction='batchmean')
     """
     name = "kl_div"
-    input = as_tensor(input, "input", name)
-    target = as_tensor(target, "target", name)
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    check_reduction(reduction, name, REDUCTIONS + ("batchmean",))
+    input, target, reduction = loss_args(name, input, target, size_average, reduce, reduction,
+                                         REDUCTIONS + ("batchmean",))
     if reduction == "mean":
         warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
                       "support size.'batchmean' divides only by the batch size, and aligns with "

@@ -8,15 +8,8 @@ import numpy as np
 from convnp import _autocast
 from convnp._dtype import is_floating
 from convnp.autograd.function import Function
-from convnp.ops._loss import (
-    as_tensor,
-    broadcast_pair,
-    check_reduction,
-    elem_grad,
-    float_target,
-    legacy_reduction,
-    reduce_loss,
-)
+from convnp.ops import _loss
+from convnp.ops._loss import broadcast_pair, elem_grad, float_target, loss_args, reduce_loss
 from convnp.tensor import Tensor
 
 __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"]
@@ -79,10 +72,7 @@ class HuberLoss(_Pointwise):
 
 
 def _pointwise(fn_cls, name, input, target, size_average, reduce, reduction, **kw):
-    input = as_tensor(input, "input", name)
-    target = as_tensor(target, "target", name)
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    check_reduction(reduction, name)
+    input, target, reduction = loss_args(name, input, target, size_average, reduce, reduction)
     broadcast_pair(input, target, name)
     if not is_floating(input.dtype):
         raise TypeError(f"{name}: input must be a floating tensor, got {input.dtype}")
@@ -186,8 +176,8 @@ def _weighted_pointwise(fn, input, target, reduction, weight, name, size_average
                         mean_by_weight=True):
     """``weight * l`` reduced; torch's ``'mean'`` divides by ``weight.sum()`` for mse/l1 and by
     the element count for huber."""
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    check_reduction(reduction, name)
+    reduction = _loss.legacy_reduction(size_average, reduce, reduction)
+    _loss.check_reduction(reduction, name)
     w = weight if isinstance(weight, Tensor) else Tensor._wrap(np.asarray(weight))
     if tuple(w.shape) != tuple(input.shape):
         raise ValueError(f"{name}: weight of shape {tuple(w.shape)} must have the input's shape "

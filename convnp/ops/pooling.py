@@ -19,6 +19,7 @@ import numpy as np
 
 from convnp import _blas
 from convnp._dtype import is_floating
+from convnp._tagged import TaggedArray
 from convnp.autograd.function import Function
 from convnp.ops import _pool_kernels as K
 from convnp.ops import _shape
@@ -84,14 +85,13 @@ def _out_sizes(fn, sp, k, s, p, d, ceil_mode):
 
 
 
-class PoolIndices(np.ndarray):
+class PoolIndices(TaggedArray):
     """Max-pool argmax indices (int64, flat per plane as PyTorch's) that remember the pooled
     input's spatial size (``pooled_input_shape``), so ``max_unpool*d`` restores a 5x5 map pooled
     2x2 to 5x5 without ``output_size``.
 
-    An ndarray subclass, so the size travels with the array through ``detach()``, ``clone()``,
-    ``to()``, reshapes and slices; arithmetic on indices gives plain arrays (new data, not
-    indices).
+    A ``TaggedArray``, so the size travels with the array through ``detach()``, ``clone()``,
+    ``to()``, reshapes and slices; arithmetic on indices gives plain arrays.
     """
 
     pooled_input_shape: tuple | None = None
@@ -104,10 +104,6 @@ class PoolIndices(np.ndarray):
 
     def __array_finalize__(self, obj) -> None:
         self.pooled_input_shape = getattr(obj, "pooled_input_shape", None)
-
-    def __array_wrap__(self, arr, context=None, return_scalar=False):
-        arr = arr.view(np.ndarray)
-        return arr[()] if return_scalar else arr
 
 
 class MaxPoolNd(Function):
