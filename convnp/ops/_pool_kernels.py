@@ -152,10 +152,11 @@ def _avg_nb(x, out, kd, kh, kw, sd, sh, sw, pd, ph, pw, div, adjoint):
                             off = k - pw
                             lo = 0 if off >= 0 else (sw - 1 - off) // sw
                             hi = min(OW, (W - off + sw - 1) // sw)
-                            for ow in range(lo, hi):
-                                if adjoint:
+                            if adjoint:
+                                for ow in range(lo, hi):
                                     x[b, d, h, ow * sw + off] += row[ow]
-                                else:
+                            else:
+                                for ow in range(lo, hi):
                                     row[ow] += x[b, d, h, ow * sw + off]
                 if not adjoint:
                     for ow in range(OW):

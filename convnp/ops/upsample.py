@@ -28,33 +28,25 @@ _prange = range
 
 
 @backend.jit(parallel=True)
-def _axis_gather_nb(x, idx, w, out):
-    """``out[p, o, q] = sum_t w[o, t] * x[p, idx[o, t], q]``; parallel over p."""
-    P, L, Q = x.shape
+def _axis_table_nb(x, idx, w, out, adjoint):
+    """``out[p, o, q] = sum_t w[o, t] * x[p, idx[o, t], q]``, or with ``adjoint`` its transpose
+    ``x[p, idx[o, t], q] += w[o, t] * out[p, o, q]``; parallel over p (no write races)."""
+    P, Q = x.shape[0], x.shape[2]
     O, T = idx.shape
     for p in _prange(P):
         for o in range(O):
-            for q in range(Q):
-                out[p, o, q] = 0
+            if not adjoint:
+                for q in range(Q):
+                    out[p, o, q] = 0
             for t in range(T):
                 i = idx[o, t]
                 wt = w[o, t]
-                for q in range(Q):
-                    out[p, o, q] += wt * x[p, i, q]
-
-
-@backend.jit(parallel=True)
-def _axis_scatter_nb(g, idx, w, gx):
-    """Adjoint of ``_axis_gather_nb``: ``gx[p, idx[o, t], q] += w[o, t] * g[p, o, q]``."""
-    P, O, Q = g.shape
-    T = idx.shape[1]
-    for p in _prange(P):
-        for o in range(O):
-            for t in range(T):
-                i = idx[o, t]
-                wt = w[o, t]
-                for q in range(Q):
-                    gx[p, i, q] += wt * g[p, o, q]
+                if adjoint:
+                    for q in range(Q):
+                        x[p, i, q] += wt * out[p, o, q]
+                else:
+                    for q in range(Q):
+                        out[p, o, q] += wt * x[p, i, q]
 
 
 @backend.jit(parallel=True)
@@ -271,10 +263,10 @@ def _apply_axis(x, axis, table, n_out, adjoint=False):
     if backend.use_numba() and x3.size:
         if adjoint:
             out = np.zeros((P, n_out, Q), x.dtype)
-            _axis_scatter_nb(x3, idx, w, out)
+            _axis_table_nb(out, idx, w, x3, True)
         else:
             out = np.empty((P, n_out, Q), x.dtype)
-            _axis_gather_nb(x3, idx, w, out)
+            _axis_table_nb(x3, idx, w, out, False)
     else:
         if adjoint:
             m = _dense(idx, w, n_out).T  # (L_in, O)
@@ -470,6 +462,16 @@ def _check_factor(name, value, fn):
     return int(value)
 
 
+def _shuffle_args(input, name, factor, fn):
+    """The checked factor and ``(lead, C, H, W)`` of a pixel (un)shuffle's input."""
+    r = _check_factor(name, factor, fn)
+    if input.ndim < 3:
+        raise ValueError(f"{fn}: expected an input with at least 3 dims (*, C, H, W), got shape "
+                         f"{tuple(input.shape)}")
+    *lead, c, h, w = input.shape
+    return r, lead, c, h, w
+
+
 def pixel_shuffle(input, upscale_factor):
     """Rearrange ``(*, C*r*r, H, W)`` into ``(*, C, H*r, W*r)`` (sub-pixel convolution output).
 
@@ -481,11 +483,7 @@ def pixel_shuffle(input, upscale_factor):
         (1, 2, 6, 6)
     """
     fn = "pixel_shuffle"
-    r = _check_factor("upscale_factor", upscale_factor, fn)
-    if input.ndim < 3:
-        raise ValueError(f"{fn}: expected an input with at least 3 dims (*, C, H, W), got shape "
-                         f"{tuple(input.shape)}")
-    *lead, c, h, w = input.shape
+    r, lead, c, h, w = _shuffle_args(input, "upscale_factor", upscale_factor, fn)
     if c % (r * r):
         raise RuntimeError(f"{fn}: expects its input's 'channel' dimension to be divisible by "
                            f"the square of upscale_factor, but input.size(-3)={c} is not "
@@ -504,11 +502,7 @@ def pixel_unshuffle(input, downscale_factor):
         (1, 8, 3, 3)
     """
     fn = "pixel_unshuffle"
-    r = _check_factor("downscale_factor", downscale_factor, fn)
-    if input.ndim < 3:
-        raise ValueError(f"{fn}: expected an input with at least 3 dims (*, C, H, W), got shape "
-                         f"{tuple(input.shape)}")
-    *lead, c, h, w = input.shape
+    r, lead, c, h, w = _shuffle_args(input, "downscale_factor", downscale_factor, fn)
     if h % r or w % r:
         raise RuntimeError(f"{fn}: expects height and width to be divisible by "
                            f"downscale_factor, but input.size(-2)={h} and input.size(-1)={w} "
