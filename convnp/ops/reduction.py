@@ -100,6 +100,17 @@ class MaxMinAll(Function):
         return mask * (g / mask.sum()).astype(g.dtype)
 
 
+def _dims_dropped(ctx, out: np.ndarray, axes, keepdim: bool) -> np.ndarray:
+    """A keepdims result with the reduced axes dropped unless ``keepdim``; ``ctx`` remembers."""
+    ctx.axes, ctx.keepdim = axes, keepdim
+    return out if keepdim else np.squeeze(out, axis=axes)
+
+
+def _dims_kept(ctx, g: np.ndarray) -> np.ndarray:
+    """The upstream gradient with the reduced axes back (size 1), to broadcast on the input."""
+    return g if ctx.keepdim else np.expand_dims(g, ctx.axes)
+
+
 class AMaxMin(Function):
     """amax/amin over dims: ties share the gradient evenly."""
 
@@ -107,16 +118,14 @@ class AMaxMin(Function):
     def forward(ctx, a, axes, keepdim=False, is_max=True):
         out = np.asarray((np.amax if is_max else np.amin)(a, axis=axes, keepdims=True))
         ctx.save_for_backward(a, out)
-        ctx.axes, ctx.keepdim = axes, keepdim
-        return out if keepdim else np.squeeze(out, axis=axes)
+        return _dims_dropped(ctx, out, axes, keepdim)
 
     @staticmethod
     def backward(ctx, g):
         a, out = ctx.saved_tensors
         mask = a == out
         count = mask.sum(axis=ctx.axes, keepdims=True)
-        gk = g if ctx.keepdim else np.expand_dims(g, ctx.axes)
-        return mask * (gk / count).astype(g.dtype)
+        return mask * (_dims_kept(ctx, g) / count).astype(g.dtype)
 
 
 class MaxMinDim(Function):
@@ -242,14 +251,12 @@ class LogSumExp(Function):
         m = np.where(np.isfinite(m), m, 0)
         s = np.log(np.sum(np.exp(a - m), axis=axes, keepdims=True)) + m
         ctx.save_for_backward(a, s)
-        ctx.axes, ctx.keepdim = axes, keepdim
-        return s if keepdim else np.squeeze(s, axis=axes)
+        return _dims_dropped(ctx, s, axes, keepdim)
 
     @staticmethod
     def backward(ctx, g):
         a, s = ctx.saved_tensors
-        gk = g if ctx.keepdim else np.expand_dims(g, ctx.axes)
-        return gk * np.exp(a - s)
+        return _dims_kept(ctx, g) * np.exp(a - s)
 
 
 # ----------------------------------------------------------------------------- functional forms
