@@ -38,6 +38,8 @@ from multiprocessing import shared_memory as _shm_mod
 
 import numpy as np
 
+from convnp._tagged import TaggedArray
+
 __all__ = list(_mp.__all__) + [
     "get_all_sharing_strategies", "get_sharing_strategy", "set_sharing_strategy", "spawn",
     "start_processes"]
@@ -63,16 +65,12 @@ def set_sharing_strategy(new_strategy: str) -> None:
                          "'file_system' or 'file_descriptor')")
 
 
-class _SharedArray(np.ndarray):
+class _SharedArray(TaggedArray):
     """An ndarray backed by a named shared-memory block; pickles as (block name, layout) so
     another process maps the same memory. Results of arithmetic are plain ndarrays."""
 
     def __array_finalize__(self, obj) -> None:
         self._block = getattr(obj, "_block", None)
-
-    def __array_wrap__(self, out, context=None, return_scalar=False):
-        out = out.view(np.ndarray)
-        return out[()] if return_scalar else out
 
     def __reduce__(self):
         if not _within_block(self):

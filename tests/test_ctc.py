@@ -154,3 +154,11 @@ def test_adaptive_log_softmax_matches_torch(kw, dtype):
         cm(cx, convnp.tensor(np.array([0, 1, 2, 3, 4, 5, 10])))
     with pytest.raises(ValueError, match="cutoffs should be a sequence of unique"):
         nn.AdaptiveLogSoftmaxWithLoss(8, 10, cutoffs=[5, 3])
+
+
+def test_one_ctc_implementation():
+    """F.ctc_loss and nn.CTCLoss run the same fused recursion (ops/ctc.py)."""
+    import convnp.nn.functional as F
+    from convnp.ops import ctc
+
+    assert F.ctc_loss is ctc.ctc_loss

@@ -65,6 +65,24 @@ def test_remembered_size_survives_detach_clone_and_cast():
     assert getattr(x.detach().array, "pooled_input_shape", None) is None
 
 
+def test_remembered_size_lives_on_the_indices_not_on_tensor(monkeypatch):
+    """The size is carried by the indices array (PoolIndices), so it survives detach, clone,
+    casts and .data without any metadata on Tensor; arithmetic on indices gives plain arrays."""
+    from convnp.ops.pooling import PoolIndices
+
+    monkeypatch.setattr(convnp.Tensor, "_CARRIED", (), raising=False)
+    x = convnp.tensor(distinct(1, 1, 5, 7))
+    y, idx = F.max_pool2d(x, 2, return_indices=True)
+    assert isinstance(idx.array, PoolIndices)
+    for copy in (idx.detach(), idx.clone(), idx.to(convnp.int32), idx.data, idx.reshape(1, 2, 3)):
+        assert copy.array.pooled_input_shape == (5, 7)
+    assert F.max_unpool2d(y, idx.to(convnp.int32), 2).shape == (1, 1, 5, 7)
+    assert type((idx + 1).array) is np.ndarray and type((idx == 0).array) is np.ndarray
+    assert not isinstance(idx.array.max(), PoolIndices)
+    _, aidx = F.adaptive_max_pool2d(x, (2, 3), return_indices=True)
+    assert aidx.array.pooled_input_shape == (5, 7)
+
+
 def test_gradcheck_unpool(path):
     x = convnp.tensor(distinct(1, 2, 5, 5), dtype=np.float64)
     y, idx = F.max_pool2d(x, 2, return_indices=True)

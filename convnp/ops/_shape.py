@@ -193,6 +193,34 @@ def conv_transpose_output_padding(output_size: Sequence[int], sizes: Sequence[in
     return tuple(out)
 
 
+def conv_transpose_output_sizes(sizes: Sequence[int], kernel: Sequence[int],
+                                stride: Sequence[int], pads: Sequence[tuple[int, int]],
+                                dilation: Sequence[int], output_padding, output_size,
+                                fn: str = "conv_transpose") -> tuple[int, ...]:
+    """A transposed convolution's spatial output size, from ``output_size`` (spatial or full
+    shape) when given, else from ``output_padding`` (each < stride or < dilation, torch's rule).
+    """
+    n = len(kernel)
+    if output_size is not None:
+        osz = tuple(int(v) for v in output_size)
+        if len(osz) not in (n, n + 1, n + 2):
+            raise ValueError(f"{fn}: output_size must have {n} (spatial) entries, got {osz}")
+        op = conv_transpose_output_padding(osz[-n:], sizes, kernel, stride, pads, dilation, fn)
+    else:
+        op = ntuple(output_padding, n, "output_padding", fn, minimum=0)
+        if any(op[i] >= stride[i] and op[i] >= dilation[i] for i in range(n)):
+            raise ValueError(f"{fn}: output_padding must be smaller than either stride or "
+                             f"dilation, got output_padding={op}, stride={tuple(stride)}, "
+                             f"dilation={tuple(dilation)}")
+    out = tuple(conv_transpose_output_size(sizes[i], kernel[i], stride[i], pads[i][0],
+                                           pads[i][1], dilation[i], op[i]) for i in range(n))
+    if any(o <= 0 for o in out):
+        raise RuntimeError(f"{fn}: output size {out} is not positive (input size {tuple(sizes)}, "
+                           f"kernel {tuple(kernel)}, padding {tuple(pads)}, stride "
+                           f"{tuple(stride)}, dilation {tuple(dilation)})")
+    return out
+
+
 def pool_max_padding(kernel: int) -> int:
     """Largest padding PyTorch accepts for max/avg pooling: ``kernel // 2``.
 

@@ -583,39 +583,9 @@ def gelu(input, approximate: str = "none"):
     return GELU.apply(_check(input, "gelu"), approximate=approximate)
 
 
-def silu(input, inplace: bool = False):
-    r"""Sigmoid linear unit (swish): :math:`x \sigma(x)`. Shape: unchanged."""
-    return SiLU.apply(_check(input, "silu"))
-
-
-def mish(input, inplace: bool = False):
-    r""":math:`x \tanh(\mathrm{softplus}(x))`. Shape: unchanged."""
-    return Mish.apply(_check(input, "mish"))
-
-
-def hardswish(input, inplace: bool = False):
-    r""":math:`x \cdot \mathrm{relu6}(x + 3) / 6`. Shape: unchanged."""
-    return Hardswish.apply(_check(input, "hardswish"))
-
-
-def hardsigmoid(input, inplace: bool = False):
-    r""":math:`\mathrm{relu6}(x + 3) / 6`. Shape: unchanged."""
-    return Hardsigmoid.apply(_check(input, "hardsigmoid"))
-
-
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
     r""":math:`\frac{1}{\beta}\log(1 + e^{\beta x})`, linear where :math:`\beta x > threshold`."""
     return Softplus.apply(_check(input, "softplus"), beta=float(beta), threshold=float(threshold))
-
-
-def softsign(input):
-    r""":math:`x / (1 + |x|)`. Shape: unchanged."""
-    return Softsign.apply(_check(input, "softsign"))
-
-
-def tanhshrink(input):
-    r""":math:`x - \tanh(x)`. Shape: unchanged."""
-    return Tanhshrink.apply(_check(input, "tanhshrink"))
 
 
 def hardshrink(input, lambd: float = 0.5):
@@ -629,11 +599,6 @@ def softshrink(input, lambd: float = 0.5):
         raise ValueError(f"softshrink: lambda must be greater or equal to 0, but found to be "
                          f"{lambd}.")
     return Shrink.apply(_check(input, "softshrink"), lambd=float(lambd), soft=True)
-
-
-def logsigmoid(input):
-    r""":math:`\log \sigma(x) = -\mathrm{softplus}(-x)`, computed without overflow."""
-    return LogSigmoid.apply(_check(input, "logsigmoid"))
 
 
 def threshold(input, threshold: float, value: float, inplace: bool = False):
@@ -678,11 +643,36 @@ def log_softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None)
     return Softmax.apply(input, dim=d, log=True)
 
 
-def sigmoid(input):
-    r""":math:`1 / (1 + e^{-x})`, computed without overflow."""
-    return Sigmoid.apply(_check(input, "sigmoid"))
+def _activation(fn_cls, name: str, inplace: bool, doc: str):
+    """A pointwise activation's functional form: the input checked, then ``fn_cls``; torch's
+    ``inplace`` argument is accepted where torch has one (the result is a new tensor)."""
+    if inplace:
+        def fn(input, inplace: bool = False):
+            return fn_cls.apply(_check(input, name))
+    else:
+        def fn(input):
+            return fn_cls.apply(_check(input, name))
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
 
 
-def tanh(input):
-    r"""Hyperbolic tangent, elementwise."""
-    return Tanh.apply(_check(input, "tanh"))
+silu = _activation(SiLU, "silu", True,
+                   r"""Sigmoid linear unit (swish): :math:`x \sigma(x)`. Shape: unchanged.""")
+mish = _activation(Mish, "mish", True,
+                   r""":math:`x \tanh(\mathrm{softplus}(x))`. Shape: unchanged.""")
+hardswish = _activation(Hardswish, "hardswish", True,
+                        r""":math:`x \cdot \mathrm{relu6}(x + 3) / 6`. Shape: unchanged.""")
+hardsigmoid = _activation(Hardsigmoid, "hardsigmoid", True,
+                          r""":math:`\mathrm{relu6}(x + 3) / 6`. Shape: unchanged.""")
+softsign = _activation(Softsign, "softsign", False,
+                       r""":math:`x / (1 + |x|)`. Shape: unchanged.""")
+tanhshrink = _activation(Tanhshrink, "tanhshrink", False,
+                         r""":math:`x - \tanh(x)`. Shape: unchanged.""")
+logsigmoid = _activation(LogSigmoid, "logsigmoid", False,
+                         r""":math:`\log \sigma(x) = -\mathrm{softplus}(-x)`, computed without
+    overflow.""")
+sigmoid = _activation(Sigmoid, "sigmoid", False,
+                      r""":math:`1 / (1 + e^{-x})`, computed without overflow.""")
+tanh = _activation(Tanh, "tanh", False,
+                   r"""Hyperbolic tangent, elementwise.""")

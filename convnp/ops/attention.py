@@ -74,49 +74,28 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     Shape: query ``(L, N, E)`` (or unbatched ``(L, E)``), key/value ``(S, N, E)``; returns
     ``(attn_output (L, N, E), attn_weights (N, L, S))`` (weights averaged over heads unless
     ``average_attn_weights=False``: ``(N, heads, L, S)``; None unless ``need_weights``)."""
-    from convnp.ops.activation import softmax
-    from convnp.ops.dropout import dropout
     from convnp.ops.linear import linear
     from convnp.ops.movement import cat
 
-    T = _t()
     batched = query.ndim == 3
     if not batched:
         query, key, value = (x.unsqueeze(1) for x in (query, key, value))
         if key_padding_mask is not None:
             key_padding_mask = key_padding_mask.unsqueeze(0)
     tgt_len, bsz, embed_dim = query.shape
-    if embed_dim != embed_dim_to_check:
-        raise RuntimeError(f"multi_head_attention_forward: was expecting embedding dimension of "
-                           f"{embed_dim_to_check}, but got {embed_dim}")
+    _check_heads(embed_dim, embed_dim_to_check, num_heads, is_causal, attn_mask)
     head_dim = embed_dim // num_heads
-    if head_dim * num_heads != embed_dim:
-        raise RuntimeError(f"multi_head_attention_forward: embed_dim {embed_dim} not divisible "
-                           f"by num_heads {num_heads}")
-    if is_causal and attn_mask is None:
-        raise RuntimeError("multi_head_attention_forward: is_causal needs attn_mask as a hint "
-                           "(as torch); pass the causal mask")
-    # in-projection
-    if not use_separate_proj_weight:
-        w_q, w_k, w_v = in_proj_weight.chunk(3, 0)
-        b_q, b_k, b_v = in_proj_bias.chunk(3, 0) if in_proj_bias is not None else (None,) * 3
-    else:
+    if use_separate_proj_weight:
         w_q, w_k, w_v = q_proj_weight, k_proj_weight, v_proj_weight
-        b_q, b_k, b_v = in_proj_bias.chunk(3, 0) if in_proj_bias is not None else (None,) * 3
+    else:
+        w_q, w_k, w_v = in_proj_weight.chunk(3, 0)
+    b_q, b_k, b_v = in_proj_bias.chunk(3, 0) if in_proj_bias is not None else (None,) * 3
     q, k, v = linear(query, w_q, b_q), linear(key, w_k, b_k), linear(value, w_v, b_v)
-    mask = None if attn_mask is None else _mask_to_float(attn_mask, q.dtype)
-    if mask is not None and mask.ndim == 2:
-        mask = mask[None]
-    kpm = None if key_padding_mask is None else _mask_to_float(
-        T._wrap(~key_padding_mask.array) if key_padding_mask.dtype == bool else key_padding_mask,
-        q.dtype)
+    mask, kpm = _masks(attn_mask, key_padding_mask, q.dtype)
     if bias_k is not None and bias_v is not None:
         k = cat([k, bias_k.reshape(1, 1, embed_dim).expand(1, bsz, embed_dim)], 0)
         v = cat([v, bias_v.reshape(1, 1, embed_dim).expand(1, bsz, embed_dim)], 0)
-        if mask is not None:
-            mask = np.pad(mask, [(0, 0), (0, 0), (0, 1)])
-        if kpm is not None:
-            kpm = np.pad(kpm, [(0, 0), (0, 1)])
+        mask, kpm = _one_more_key(mask, kpm)
     # (L, N, E) -> (N * heads, L, head_dim)
     q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)
     k = (static_k if static_k is not None else
@@ -124,29 +103,20 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     v = (static_v if static_v is not None else
          v.reshape(v.shape[0], bsz * num_heads, head_dim).transpose(0, 1))
     if add_zero_attn:
-        z = T._wrap(np.zeros((bsz * num_heads, 1, head_dim), q.dtype))
+        z = _t()._wrap(np.zeros((bsz * num_heads, 1, head_dim), q.dtype))
         k, v = cat([k, z], 1), cat([v, z], 1)
-        if mask is not None:
-            mask = np.pad(mask, [(0, 0), (0, 0), (0, 1)])
-        if kpm is not None:
-            kpm = np.pad(kpm, [(0, 0), (0, 1)])
-    src_len = k.shape[1]
+        mask, kpm = _one_more_key(mask, kpm)
     add = np.zeros((1, 1, 1), q.dtype)
     if mask is not None:
         add = add + mask  # (1 or N*heads, L, S)
     if kpm is not None:
         add = (add + np.repeat(kpm[:, None, :], num_heads, 0)).astype(q.dtype)
-    scores = E.add(E.mul(q, 1.0 / math.sqrt(head_dim)).matmul(k.transpose(1, 2)),
-                   add.astype(q.dtype))
-    weights = softmax(scores, -1)
-    if dropout_p > 0 and training:
-        weights = dropout(weights, dropout_p, True)
-    out = weights.matmul(v)  # (N*heads, L, head_dim)
-    out = out.transpose(0, 1).reshape(tgt_len, bsz, embed_dim)
-    out = linear(out, out_proj_weight, out_proj_bias)
+    out, weights = _attend(q, k, v, add.astype(q.dtype), dropout_p if training else 0.0)
+    out = linear(out.transpose(0, 1).reshape(tgt_len, bsz, embed_dim), out_proj_weight,
+                 out_proj_bias)
     w = None
     if need_weights:
-        w = weights.reshape(bsz, num_heads, tgt_len, src_len)
+        w = weights.reshape(bsz, num_heads, tgt_len, k.shape[1])
         if average_attn_weights:
             w = w.mean(1)
     if not batched:
@@ -154,3 +124,49 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         if w is not None:
             w = w.squeeze(0)
     return out, w
+
+
+def _check_heads(embed_dim, embed_dim_to_check, num_heads, is_causal, attn_mask) -> None:
+    if embed_dim != embed_dim_to_check:
+        raise RuntimeError(f"multi_head_attention_forward: was expecting embedding dimension of "
+                           f"{embed_dim_to_check}, but got {embed_dim}")
+    if embed_dim % num_heads:
+        raise RuntimeError(f"multi_head_attention_forward: embed_dim {embed_dim} not divisible "
+                           f"by num_heads {num_heads}")
+    if is_causal and attn_mask is None:
+        raise RuntimeError("multi_head_attention_forward: is_causal needs attn_mask as a hint "
+                           "(as torch); pass the causal mask")
+
+
+def _masks(attn_mask, key_padding_mask, dtype):
+    """The additive float masks: attention ``(1 or N*heads, L, S)`` and key padding ``(N, S)``
+    (a boolean key padding mask marks the keys to ignore)."""
+    mask = None if attn_mask is None else _mask_to_float(attn_mask, dtype)
+    if mask is not None and mask.ndim == 2:
+        mask = mask[None]
+    kpm = None
+    if key_padding_mask is not None:
+        kp = key_padding_mask
+        kpm = _mask_to_float(_t()._wrap(~kp.array) if kp.dtype == bool else kp, dtype)
+    return mask, kpm
+
+
+def _one_more_key(mask, kpm):
+    """The masks widened by one key (bias_k / zero attention), which every query may see."""
+    if mask is not None:
+        mask = np.pad(mask, [(0, 0), (0, 0), (0, 1)])
+    if kpm is not None:
+        kpm = np.pad(kpm, [(0, 0), (0, 1)])
+    return mask, kpm
+
+
+def _attend(q, k, v, add, dropout_p):
+    """softmax(q k^T / sqrt(d) + add) v over ``(N*heads, L, d)``; returns (out, weights)."""
+    from convnp.ops.activation import softmax
+    from convnp.ops.dropout import dropout
+
+    scores = E.add(E.mul(q, 1.0 / math.sqrt(q.shape[-1])).matmul(k.transpose(1, 2)), add)
+    weights = softmax(scores, -1)
+    if dropout_p > 0:
+        weights = dropout(weights, dropout_p, True)
+    return weights.matmul(v), weights

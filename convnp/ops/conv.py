@@ -259,33 +259,12 @@ def _arr(t):
     return None
 
 
-def _modes(padding_mode, n: int, fn: str) -> tuple[str, ...]:
-    if isinstance(padding_mode, str):
-        modes = (padding_mode,) * n
-    elif isinstance(padding_mode, (tuple, list)) and all(isinstance(m, str) for m in padding_mode):
-        if len(padding_mode) != n:
-            raise ValueError(f"{fn}: padding_mode needs one mode or {n} (one per spatial axis), "
-                             f"got {tuple(padding_mode)!r}")
-        modes = tuple(padding_mode)
-    else:
-        raise TypeError(f"{fn}: padding_mode must be a string or a tuple of {n} strings, got "
-                        f"{padding_mode!r}")
-    for m in modes:
-        if m not in PADDING_MODES:
-            raise ValueError(f"{fn}: padding_mode must be one of {PADDING_MODES}, got {m!r}")
-    return modes
-
-
 def _check_common(fn, input, weight, bias, n, groups, transposed):
     x, w = _arr(input), _arr(weight)
     if x is None:
         raise TypeError(f"{fn}: input must be a Tensor or ndarray, got {type(input).__name__}")
     if w is None:
         raise TypeError(f"{fn}: weight must be a Tensor or ndarray, got {type(weight).__name__}")
-    if w.ndim != n + 2:
-        raise ValueError(f"{fn}: weight must have {n + 2} dimensions "
-                         f"({'C_in, C_out/groups' if transposed else 'C_out, C_in/groups'}, "
-                         f"*kernel), got shape {w.shape}")
     if x.ndim not in (n + 1, n + 2):
         raise ValueError(f"{fn}: expected a {n + 1}-d (unbatched) or {n + 2}-d (batched) input, "
                          f"got shape {x.shape}")
@@ -294,22 +273,16 @@ def _check_common(fn, input, weight, bias, n, groups, transposed):
                         f"{x.dtype} and weight {w.dtype}")
     if not (isinstance(groups, (int, np.integer)) and not isinstance(groups, bool)) or groups < 1:
         raise ValueError(f"{fn}: groups must be a positive int, got {groups!r}")
-    groups = int(groups)
-    batched = x.ndim == n + 2
+    groups, batched = int(groups), x.ndim == n + 2
     C = x.shape[1 if batched else 0]
-    if transposed:
-        want = w.shape[0]
-        wdesc = f"weight {w.shape} (C_in, C_out/groups, *kernel)"
-        out_ch = w.shape[1] * groups
-        if w.shape[0] % groups:
-            raise ValueError(f"{fn}: groups={groups} must divide in_channels={w.shape[0]}")
-    else:
-        want = w.shape[1] * groups
-        wdesc = f"weight {w.shape} (C_out, C_in/groups, *kernel) and groups={groups}"
-        out_ch = w.shape[0]
-        if w.shape[0] % groups:
-            raise ValueError(f"{fn}: groups={groups} must divide out_channels={w.shape[0]} "
-                             f"(weight {w.shape})")
+    # the weight is (C_out, C_in/groups, *kernel); a transposed conv's (C_in, C_out/groups, ...)
+    layout = "C_in, C_out/groups" if transposed else "C_out, C_in/groups"
+    want, out_ch = (w.shape[0], w.shape[1] * groups) if transposed else (w.shape[1] * groups,
+                                                                        w.shape[0])
+    wdesc = f"weight {w.shape} ({layout}, *kernel)" + f" and groups={groups}" * (not transposed)
+    if w.shape[0] % groups:
+        raise ValueError(f"{fn}: groups={groups} must divide {'in' if transposed else 'out'}"
+                         f"_channels={w.shape[0]} (weight {w.shape})")
     if C % groups:
         raise ValueError(f"{fn}: groups={groups} must divide the input's channels ({C}, input "
                          f"{x.shape})")
@@ -330,6 +303,12 @@ def _check_common(fn, input, weight, bias, n, groups, transposed):
     return x, w, groups, batched
 
 
+def _check_mode_pads(shape, pads, modes, fn) -> None:
+    """Modes other than zeros can pad only so far (reflect: less than the axis' size, ...)."""
+    if not _no_pad(pads) and any(m != "zeros" for m in modes):
+        _padding.check_pads(shape, pads, modes, fn)
+
+
 def _args(fn, input, weight, bias, stride, dilation, groups, padding_mode, transposed):
     """Validated (x, w, groups, batched, stride, dilation, modes) of a (transposed) conv call."""
     n = (_arr(weight).ndim - 2) if _arr(weight) is not None else 0
@@ -338,7 +317,7 @@ def _args(fn, input, weight, bias, stride, dilation, groups, padding_mode, trans
     x, w, groups, batched = _check_common(fn, input, weight, bias, n, groups, transposed)
     s = _shape.ntuple(stride, n, "stride", fn, minimum=1)
     d = _shape.ntuple(dilation, n, "dilation", fn, minimum=1)
-    return x, w, groups, batched, s, d, _modes(padding_mode, n, fn)
+    return x, w, groups, batched, s, d, _padding.conv_modes(padding_mode, n, fn)
 
 
 @_autocast.lower
@@ -380,8 +359,7 @@ def convnd(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     sp, k = x.shape[2 - (not batched):], w.shape[2:]
     n = len(k)
     pads = _shape.conv_padding_pairs(padding, sp, k, s, d, fn)
-    if not _no_pad(pads) and any(m != "zeros" for m in modes):
-        _padding.check_pads(x.shape, pads, modes, fn)
+    _check_mode_pads(x.shape, pads, modes, fn)
     for i in range(n):
         eff = d[i] * (k[i] - 1) + 1
         if sp[i] + pads[i][0] + pads[i][1] < eff:
@@ -431,28 +409,10 @@ def conv_transposend(input, weight, bias=None, stride=1, padding=0, output_paddi
     x, w, groups, batched, s, d, modes = _args(fn, input, weight, bias, stride, dilation, groups,
                                                padding_mode, True)
     sp, k = x.shape[2 - (not batched):], w.shape[2:]
-    n = len(k)
     pads = _shape.conv_padding_pairs(padding, sp, k, s, d, fn)
-    if output_size is not None:
-        osz = tuple(int(v) for v in output_size)
-        if len(osz) not in (n, n + 1, n + 2):
-            raise ValueError(f"{fn}: output_size must have {n} (spatial) entries, got {osz}")
-        osz = osz[-n:]
-        op = _shape.conv_transpose_output_padding(osz, sp, k, s, pads, d, fn)
-    else:
-        op = _shape.ntuple(output_padding, n, "output_padding", fn, minimum=0)
-        for i in range(n):
-            if op[i] >= s[i] and op[i] >= d[i]:
-                raise ValueError(f"{fn}: output_padding must be smaller than either stride or "
-                                 f"dilation, got output_padding={op}, stride={s}, dilation={d}")
-    out_sp = tuple(_shape.conv_transpose_output_size(sp[i], k[i], s[i], pads[i][0], pads[i][1],
-                                                     d[i], op[i]) for i in range(n))
-    if any(o <= 0 for o in out_sp):
-        raise RuntimeError(f"{fn}: output size {out_sp} is not positive (input {x.shape}, "
-                           f"weight {w.shape}, padding {pads}, stride {s}, dilation {d})")
-    if not _no_pad(pads) and any(m != "zeros" for m in modes):
-        _padding.check_pads((x.shape[0], w.shape[1] * groups) + out_sp, pads,
-                            modes, fn)
+    out_sp = _shape.conv_transpose_output_sizes(sp, k, s, pads, d, output_padding,
+                                                output_size, fn)
+    _check_mode_pads((x.shape[0], w.shape[1] * groups) + out_sp, pads, modes, fn)
     return ConvTransposeNd.apply(input, weight, bias, stride=s, pads=pads, dilation=d,
                                  groups=groups, modes=modes, flip=bool(flip), out_sp=out_sp,
                                  batched=batched)
@@ -464,67 +424,47 @@ def _check_dim(n: int, name: str, weight) -> None:
         raise ValueError(f"{name}: weight must have {n + 2} dimensions, got shape {wa.shape}")
 
 
-def _conv(n: int, doc: str):
-    """``conv{n}d``: ``convnd`` with the weight's dimensions checked and errors named."""
-    name = f"conv{n}d"
+_AXES = {1: "L", 2: "H, W", 3: "D, H, W"}
 
-    def conv(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-             padding_mode="zeros", flip: bool = False):
-        _check_dim(n, name, weight)
-        return convnd(input, weight, bias, stride, padding, dilation, groups,
-                      padding_mode=padding_mode, flip=flip, _fn=name)
 
+def _wrapper(n: int, transposed: bool):
+    """``conv{n}d`` / ``conv_transpose{n}d``: the N-d function with the weight's dimensions
+    checked, errors named after the wrapper, and a docstring of its own."""
+    name = f"conv_transpose{n}d" if transposed else f"conv{n}d"
+    axes, first = _AXES[n], _AXES[n].split(",")[0]
+    if transposed:
+        def conv(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                 dilation=1, *, output_size=None, padding_mode="zeros", flip: bool = False):
+            _check_dim(n, name, weight)
+            return conv_transposend(input, weight, bias, stride, padding, output_padding, groups,
+                                    dilation, output_size=output_size, padding_mode=padding_mode,
+                                    flip=flip, _fn=name)
+        shape = (f"{first}_out = ({first} - 1)*stride - lo - hi + dilation*(k - 1) + "
+                 "output_padding + 1")
+        example = (f"{name}(convnp.randn(1, 4, {', '.join(['5'] * n)}), convnp.randn(4, 2, "
+                   f"{', '.join(['4'] * n)}), stride=2, padding=1).shape", (1, 2) + (10,) * n)
+    else:
+        def conv(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+                 padding_mode="zeros", flip: bool = False):
+            _check_dim(n, name, weight)
+            return convnd(input, weight, bias, stride, padding, dilation, groups,
+                          padding_mode=padding_mode, flip=flip, _fn=name)
+        shape = f"{first}_out = floor(({first} + lo + hi - dilation*(k - 1) - 1) / stride) + 1"
+        example = (f"{name}(convnp.randn(1, 3, {', '.join(['8'] * n)}), convnp.randn(6, 3, "
+                   f"{', '.join(['5'] * n)})).shape", (1, 6) + (4,) * n)
     conv.__name__ = conv.__qualname__ = name
-    conv.__doc__ = doc
+    conv.__doc__ = (f"""{n}-d {'transposed ' * transposed}convolution over (N, C_in, {axes}) or
+    (C_in, {axes}); see ``{'conv_transposend' if transposed else 'convnd'}``.
+
+    Shape:
+        {shape}{', likewise the other axes' * (n > 1)}.
+
+    Example:
+        >>> {example[0]}
+        {example[1]}
+    """)
     return conv
 
 
-def _conv_transpose(n: int, doc: str):
-    """``conv_transpose{n}d``: ``conv_transposend`` with the weight's dimensions checked."""
-    name = f"conv_transpose{n}d"
-
-    def conv_transpose(input, weight, bias=None, stride=1, padding=0, output_padding=0,
-                       groups=1, dilation=1, *, output_size=None, padding_mode="zeros",
-                       flip: bool = False):
-        _check_dim(n, name, weight)
-        return conv_transposend(input, weight, bias, stride, padding, output_padding, groups,
-                                dilation, output_size=output_size, padding_mode=padding_mode,
-                                flip=flip, _fn=name)
-
-    conv_transpose.__name__ = conv_transpose.__qualname__ = name
-    conv_transpose.__doc__ = doc
-    return conv_transpose
-
-
-conv1d = _conv(1, """1-d convolution over (N, C_in, L) or (C_in, L); see ``convnd``.
-
-    Shape: L_out = floor((L + lo + hi - dilation*(k - 1) - 1) / stride) + 1.
-    """)
-conv2d = _conv(2, """2-d convolution over (N, C_in, H, W) or (C_in, H, W); see ``convnd``.
-
-    Shape: H_out = floor((H + lo + hi - dilation*(kH - 1) - 1) / stride) + 1, W_out likewise.
-
-    Example:
-        >>> x = convnp.randn(1, 3, 32, 32); w = convnp.randn(6, 3, 5, 5)
-        >>> conv2d(x, w).shape
-        (1, 6, 28, 28)
-    """)
-conv3d = _conv(3, """3-d convolution over (N, C_in, D, H, W) or (C_in, D, H, W); see
-    ``convnd``.""")
-conv_transpose1d = _conv_transpose(1, """1-d transposed convolution over (N, C_in, L); see
-    ``conv_transposend``.
-
-    Shape: L_out = (L - 1)*stride - lo - hi + dilation*(k - 1) + output_padding + 1.
-    """)
-conv_transpose2d = _conv_transpose(2, """2-d transposed convolution over (N, C_in, H, W); see
-    ``conv_transposend``.
-
-    Shape: H_out = (H - 1)*stride - lo - hi + dilation*(kH - 1) + output_padding + 1.
-
-    Example:
-        >>> x = convnp.randn(1, 64, 28, 28); w = convnp.randn(64, 32, 4, 4)
-        >>> conv_transpose2d(x, w, stride=2, padding=1).shape
-        (1, 32, 56, 56)
-    """)
-conv_transpose3d = _conv_transpose(3, """3-d transposed convolution over (N, C_in, D, H, W); see
-    ``conv_transposend``.""")
+conv1d, conv2d, conv3d = (_wrapper(n, False) for n in (1, 2, 3))
+conv_transpose1d, conv_transpose2d, conv_transpose3d = (_wrapper(n, True) for n in (1, 2, 3))

@@ -110,28 +110,35 @@ def _channel_noise(input, fn: str, spatial: int, warn_3d: bool = False):
                       f"to provide channel-wise dropout on inputs with {spatial} spatial "
                       f"dimensions, a channel dimension, and an optional batch dimension "
                       f"(i.e. {spatial + 1}D or {spatial + 2}D inputs).", UserWarning,
-                      stacklevel=3)
+                      stacklevel=4)
     if warn_3d and nd == 3:
         warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
                       "1D dropout behavior is desired - input is interpreted as shape (N, C, L), "
                       "where C is the channel dim. This behavior will change in a future release "
                       "to interpret the input as one without a batch dimension, i.e. shape "
                       "(C, H, W). To maintain the 1D channel-wise dropout behavior, please "
-                      "switch to using dropout1d instead.", UserWarning, stacklevel=3)
+                      "switch to using dropout1d instead.", UserWarning, stacklevel=4)
         return input.shape[:2] + (1,)
     if nd == spatial + 1:  # unbatched (C, *spatial)
         return input.shape[:1] + (1,) * spatial
     return input.shape[:2] + (1,) * (nd - 2)
 
 
+def _channel_dropout(input, p, training, generator, n: int):
+    """``dropout{n}d``: one Bernoulli draw per (sample, channel), broadcast over the n spatial
+    axes (a 3-d input to dropout2d is read as (N, C, L), with torch's warning)."""
+    name = f"dropout{n}d"
+    _tensor_check(input, name)
+    p = _check_p(p, name)
+    noise = _channel_noise(input, name, n, warn_3d=n == 2)
+    return _dropout(input, p, training, noise, False, generator)
+
+
 def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = False, *,
               generator=None):
     r"""Zero whole channels of ``(N, C, L)`` or ``(C, L)`` input with probability ``p``; scale
     the kept ones by :math:`1/(1-p)`. Shape: unchanged."""
-    _tensor_check(input, "dropout1d")
-    p = _check_p(p, "dropout1d")
-    noise = _channel_noise(input, "dropout1d", 1)
-    return _dropout(input, p, training, noise, False, generator)
+    return _channel_dropout(input, p, training, generator, 1)
 
 
 def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False, *,
@@ -143,19 +150,13 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
     Example::
         >>> F.dropout2d(convnp.ones(2, 3, 4, 4), 0.5)   # each (n, c) plane all 0 or all 2
     """
-    _tensor_check(input, "dropout2d")
-    p = _check_p(p, "dropout2d")
-    noise = _channel_noise(input, "dropout2d", 2, warn_3d=True)
-    return _dropout(input, p, training, noise, False, generator)
+    return _channel_dropout(input, p, training, generator, 2)
 
 
 def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = False, *,
               generator=None):
     r"""Zero whole channels of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input. Shape: unchanged."""
-    _tensor_check(input, "dropout3d")
-    p = _check_p(p, "dropout3d")
-    noise = _channel_noise(input, "dropout3d", 3)
-    return _dropout(input, p, training, noise, False, generator)
+    return _channel_dropout(input, p, training, generator, 3)
 
 
 def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False, *,

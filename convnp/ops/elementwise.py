@@ -171,92 +171,27 @@ class Neg(Function):
         return -g
 
 
-class Exp(Function):
-    @staticmethod
-    def forward(ctx, a):
-        out = np.exp(a)
-        ctx.save_for_backward(out)
+class Unary(Function):
+    """``y = f(a)`` whose derivative is a function of the input (``saves = "input"``) or of the
+    output (``"output"``): a subclass gives ``f`` and ``grad(g, saved)``, side by side."""
+
+    saves = "input"
+
+    @classmethod
+    def forward(cls, ctx, a):
+        out = cls.f(a)
+        ctx.save_for_backward(out if cls.saves == "output" else a)
         return out
 
-    @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        return g * out
+    @classmethod
+    def backward(cls, ctx, g):
+        (v,) = ctx.saved_tensors
+        return cls.grad(g, v)
 
 
-class Log(Function):
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return np.log(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors
-        return g / a
-
-
-class Sqrt(Function):
-    @staticmethod
-    def forward(ctx, a):
-        out = np.sqrt(a)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        with np.errstate(divide="ignore", invalid="ignore"):  # inf at 0, as in torch
-            return g / (2 * out)
-
-
-class Abs(Function):
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return np.abs(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors
-        return g * np.sign(a)
-
-
-class Sin(Function):
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return np.sin(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors
-        return g * np.cos(a)
-
-
-class Cos(Function):
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return np.cos(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors
-        return -g * np.sin(a)
-
-
-class Tanh(Function):
-    @staticmethod
-    def forward(ctx, a):
-        out = np.tanh(a)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        return g * (1 - out * out)
+def _sqrt_grad(g, out):
+    with np.errstate(divide="ignore", invalid="ignore"):  # inf at 0, as in torch
+        return g / (2 * out)
 
 
 def _sigmoid(a: np.ndarray) -> np.ndarray:
@@ -265,17 +200,38 @@ def _sigmoid(a: np.ndarray) -> np.ndarray:
     return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
 
 
-class Sigmoid(Function):
-    @staticmethod
-    def forward(ctx, a):
-        out = _sigmoid(a)
-        ctx.save_for_backward(out)
-        return out
+class Exp(Unary):
+    saves, f, grad = "output", staticmethod(np.exp), staticmethod(lambda g, out: g * out)
 
-    @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        return g * out * (1 - out)
+
+class Log(Unary):
+    f, grad = staticmethod(np.log), staticmethod(lambda g, a: g / a)
+
+
+class Sqrt(Unary):
+    saves, f, grad = "output", staticmethod(np.sqrt), staticmethod(_sqrt_grad)
+
+
+class Abs(Unary):
+    f, grad = staticmethod(np.abs), staticmethod(lambda g, a: g * np.sign(a))
+
+
+class Sin(Unary):
+    f, grad = staticmethod(np.sin), staticmethod(lambda g, a: g * np.cos(a))
+
+
+class Cos(Unary):
+    f, grad = staticmethod(np.cos), staticmethod(lambda g, a: -g * np.sin(a))
+
+
+class Tanh(Unary):
+    saves, f = "output", staticmethod(np.tanh)
+    grad = staticmethod(lambda g, out: g * (1 - out * out))
+
+
+class Sigmoid(Unary):
+    saves, f = "output", staticmethod(_sigmoid)
+    grad = staticmethod(lambda g, out: g * out * (1 - out))
 
 
 class Clamp(Function):
@@ -300,30 +256,23 @@ class Clamp(Function):
 
 
 class Maximum(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return np.maximum(a, b)
+    pick, wins = staticmethod(np.maximum), staticmethod(np.greater)
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def forward(cls, ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return cls.pick(a, b)
+
+    @classmethod
+    def backward(cls, ctx, g):
         a, b = ctx.saved_tensors
         # ties split the gradient evenly, as torch does
-        w = np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0)).astype(g.dtype)
+        w = np.where(cls.wins(a, b), 1.0, np.where(a == b, 0.5, 0.0)).astype(g.dtype)
         return g * w, g * (1 - w)
 
 
-class Minimum(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return np.minimum(a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        w = np.where(a < b, 1.0, np.where(a == b, 0.5, 0.0)).astype(g.dtype)
-        return g * w, g * (1 - w)
+class Minimum(Maximum):
+    pick, wins = staticmethod(np.minimum), staticmethod(np.less)
 
 
 class Where(Function):
@@ -367,40 +316,17 @@ def pow(input, exponent):
     return binary(Pow, input, exponent)
 
 
-def neg(input):
-    return Neg.apply(input)
+def _unary(fn_cls, name: str):
+    def fn(input):
+        return fn_cls.apply(input)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"``{name}(input)`` elementwise."
+    return fn
 
 
-def exp(input):
-    return Exp.apply(input)
-
-
-def log(input):
-    return Log.apply(input)
-
-
-def sqrt(input):
-    return Sqrt.apply(input)
-
-
-def abs(input):
-    return Abs.apply(input)
-
-
-def sin(input):
-    return Sin.apply(input)
-
-
-def cos(input):
-    return Cos.apply(input)
-
-
-def tanh(input):
-    return Tanh.apply(input)
-
-
-def sigmoid(input):
-    return Sigmoid.apply(input)
+neg, exp, log, sqrt, abs, sin, cos, tanh, sigmoid = (  # noqa: A001 (torch's names)
+    _unary(c, c.__name__.lower()) for c in (Neg, Exp, Log, Sqrt, Abs, Sin, Cos, Tanh, Sigmoid))
 
 
 def clamp(input, min=None, max=None):
@@ -414,10 +340,12 @@ clip = clamp
 
 
 def maximum(input, other):
+    """Elementwise maximum with broadcasting (ties share the gradient)."""
     return binary(Maximum, input, other)
 
 
 def minimum(input, other):
+    """Elementwise minimum with broadcasting (ties share the gradient)."""
     return binary(Minimum, input, other)
 
 

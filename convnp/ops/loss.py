@@ -1,5 +1,8 @@
 """Losses with PyTorch's definitions, reductions and defaults; each one fused Function.
 
+This file holds the classification, binary and divergence losses; the regression losses are in
+``loss_regression`` (re-exported here), the shared reduction helpers in ``_loss``.
+
 Every loss computes its per-element value ``l`` and reduces it (``'none'``, ``'mean'``, ``'sum'``;
 ``kl_div`` also ``'batchmean'``). Backward scales the upstream gradient back to per-element form
 (``g / n`` for ``'mean'``) and multiplies by the derivative of ``l``.
@@ -17,322 +20,25 @@ import numpy as np
 from convnp import _autocast
 from convnp._dtype import is_floating
 from convnp.autograd.function import Function
+from convnp.ops._loss import (
+    REDUCTIONS,
+    broadcast_pair,
+    elem_grad,
+    float_target,
+    legacy_reduction,
+    loss_args,
+    reduce_loss,
+    setting_array,
+)
+from convnp.ops.loss_regression import huber_loss, l1_loss, mse_loss, smooth_l1_loss
 from convnp.tensor import Tensor
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div"]
 
-_REDUCTIONS = ("none", "mean", "sum")
-
 
 class _TargetIndexError(IndexError, ValueError):
     """A class index out of range: IndexError like torch, and a ValueError (bad input value)."""
-
-
-# ---------------------------------------------------------------------------- shared helpers
-def _legacy_reduction(size_average, reduce, reduction: str) -> str:
-    """PyTorch's mapping of the deprecated ``size_average``/``reduce`` flags to ``reduction``."""
-    if size_average is None and reduce is None:
-        return reduction
-    size_average = True if size_average is None else size_average
-    reduce = True if reduce is None else reduce
-    if not reduce:
-        return "none"
-    return "mean" if size_average else "sum"
-
-
-def _check_reduction(reduction: str, fn: str, allowed=_REDUCTIONS) -> None:
-    if reduction not in allowed:
-        raise ValueError(f"{fn}: reduction={reduction!r} is not valid; use one of "
-                         f"{', '.join(repr(r) for r in allowed)}")
-
-
-def _tensor(x, name: str, fn: str) -> Tensor:
-    if isinstance(x, Tensor):
-        return x
-    if isinstance(x, np.ndarray):
-        return Tensor._wrap(x)
-    raise TypeError(f"{fn}: argument '{name}' must be a Tensor, got {type(x).__name__}")
-
-
-def _array(x, dtype=None) -> np.ndarray | None:
-    """A non-differentiable setting (class weights) as an ndarray of ``dtype``."""
-    if x is None:
-        return None
-    arr = x.array if isinstance(x, Tensor) else np.asarray(x)
-    return arr.astype(dtype, copy=False) if dtype is not None else arr
-
-
-def _reduce(loss: np.ndarray, reduction: str, denom=None) -> np.ndarray:
-    if reduction == "none":
-        return loss
-    total = loss.sum()
-    if reduction == "sum":
-        return total
-    n = loss.size if denom is None else denom
-    with np.errstate(invalid="ignore", divide="ignore"):  # empty / all-ignored: nan like torch
-        return (total / n).astype(loss.dtype)
-
-
-def _elem_grad(g: np.ndarray, reduction: str, n) -> np.ndarray:
-    """The upstream gradient per element of the unreduced loss."""
-    if reduction == "mean":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return g / n
-    return g
-
-
-def _broadcast_pair(input: Tensor, target: Tensor, fn: str) -> None:
-    if tuple(input.shape) == tuple(target.shape):
-        return
-    try:
-        np.broadcast_shapes(input.shape, target.shape)
-    except ValueError:
-        raise ValueError(f"{fn}: input of shape {tuple(input.shape)} and target of shape "
-                         f"{tuple(target.shape)} cannot be broadcast together; they should have "
-                         "the same shape") from None
-    warnings.warn(f"{fn}: using a target size ({tuple(target.shape)}) that is different to the "
-                  f"input size ({tuple(input.shape)}). This will likely lead to incorrect results "
-                  "due to broadcasting. Please ensure they have the same size.", stacklevel=3)
-
-
-def _float_target(target: Tensor, input: Tensor) -> Tensor:
-    """Targets of regression losses in the input's dtype (a cast that keeps gradients)."""
-    if target.dtype == input.dtype:
-        return target
-    if target.requires_grad:
-        return target.to(input.dtype)
-    return Tensor._wrap(target.array.astype(input.dtype))
-
-
-# ---------------------------------------------------------------------------- regression losses
-class _Pointwise(Function):
-    """Base of losses of ``d = x - y``; subclasses give ``value`` (l) and ``deriv`` (l')."""
-
-    @staticmethod
-    def value(d, **kw):
-        raise NotImplementedError
-
-    @staticmethod
-    def deriv(d, **kw):
-        raise NotImplementedError
-
-    @classmethod
-    def _fwd(cls, ctx, x, y, reduction, **kw):
-        d = x - y
-        ctx.save_for_backward(d)
-        ctx.reduction, ctx.kw = reduction, kw
-        return _reduce(cls.value(d, **kw), reduction)
-
-    @classmethod
-    def _bwd(cls, ctx, g):
-        (d,) = ctx.saved_tensors
-        gd = _elem_grad(g, ctx.reduction, d.size) * cls.deriv(d, **ctx.kw)
-        return (gd if ctx.needs_input_grad[0] else None,
-                -gd if ctx.needs_input_grad[1] else None)
-
-
-class MSELoss(_Pointwise):
-    value = staticmethod(lambda d: d * d)
-    deriv = staticmethod(lambda d: 2 * d)
-
-    @staticmethod
-    def forward(ctx, x, y, reduction):
-        return MSELoss._fwd(ctx, x, y, reduction)
-
-    @staticmethod
-    def backward(ctx, g):
-        return MSELoss._bwd(ctx, g)
-
-
-class L1Loss(_Pointwise):
-    value = staticmethod(np.abs)
-    deriv = staticmethod(np.sign)
-
-    @staticmethod
-    def forward(ctx, x, y, reduction):
-        return L1Loss._fwd(ctx, x, y, reduction)
-
-    @staticmethod
-    def backward(ctx, g):
-        return L1Loss._bwd(ctx, g)
-
-
-class SmoothL1Loss(_Pointwise):
-    @staticmethod
-    def value(d, beta):
-        a = np.abs(d)
-        if beta == 0:
-            return a
-        return np.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta)
-
-    @staticmethod
-    def deriv(d, beta):
-        if beta == 0:
-            return np.sign(d)
-        return np.clip(d / beta, -1, 1)
-
-    @staticmethod
-    def forward(ctx, x, y, reduction, beta):
-        return SmoothL1Loss._fwd(ctx, x, y, reduction, beta=beta)
-
-    @staticmethod
-    def backward(ctx, g):
-        return SmoothL1Loss._bwd(ctx, g)
-
-
-class HuberLoss(_Pointwise):
-    @staticmethod
-    def value(d, delta):
-        a = np.abs(d)
-        return np.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
-
-    @staticmethod
-    def deriv(d, delta):
-        return np.clip(d, -delta, delta)
-
-    @staticmethod
-    def forward(ctx, x, y, reduction, delta):
-        return HuberLoss._fwd(ctx, x, y, reduction, delta=delta)
-
-    @staticmethod
-    def backward(ctx, g):
-        return HuberLoss._bwd(ctx, g)
-
-
-def _pointwise(fn_cls, name, input, target, size_average, reduce, reduction, **kw):
-    input = _tensor(input, "input", name)
-    target = _tensor(target, "target", name)
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(reduction, name)
-    _broadcast_pair(input, target, name)
-    if not is_floating(input.dtype):
-        raise TypeError(f"{name}: input must be a floating tensor, got {input.dtype}")
-    return fn_cls.apply(input, _float_target(target, input), reduction=reduction, **kw)
-
-
-@_autocast.fp32
-def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
-             reduction: str = "mean", weight=None) -> Tensor:
-    r"""Mean squared error :math:`l_n = (x_n - y_n)^2`, reduced by ``reduction``.
-
-    Args:
-        input: predictions, any shape.
-        target: same shape as the input.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-        weight: optional per-element weights broadcastable to the input (torch 2.6+).
-
-    Shape:
-        - Input: :math:`(*)`, Target: :math:`(*)`; output a scalar, or :math:`(*)` with
-          ``'none'``.
-
-    Example::
-
-        >>> F.mse_loss(convnp.randn(3, 5, requires_grad=True), convnp.randn(3, 5)).backward()
-    """
-    if weight is not None:
-        return _weighted_pointwise(mse_loss, input, target, reduction, weight, "mse_loss",
-                                   size_average, reduce)
-    return _pointwise(MSELoss, "mse_loss", input, target, size_average, reduce, reduction)
-
-
-@_autocast.fp32
-def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
-            reduction: str = "mean", weight=None) -> Tensor:
-    r"""Mean absolute error :math:`l_n = |x_n - y_n|`, reduced by ``reduction``.
-
-    Args:
-        input: predictions, any shape.
-        target: same shape as the input.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-        weight: optional per-element weights broadcastable to the input (torch 2.6+).
-
-    Shape:
-        - Input: :math:`(*)`, Target: :math:`(*)`; output a scalar, or :math:`(*)` with
-          ``'none'``.
-
-    Example::
-
-        >>> F.l1_loss(convnp.randn(3, 5, requires_grad=True), convnp.randn(3, 5)).backward()
-    """
-    if weight is not None:
-        return _weighted_pointwise(l1_loss, input, target, reduction, weight, "l1_loss",
-                                   size_average, reduce)
-    return _pointwise(L1Loss, "l1_loss", input, target, size_average, reduce, reduction)
-
-
-@_autocast.fp32
-def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
-                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
-    r"""Smooth L1: :math:`0.5 d^2 / \beta` where :math:`|d| < \beta`, else :math:`|d| - 0.5\beta`
-    with :math:`d = x - y`.
-
-    Args:
-        input: predictions, any shape.
-        target: same shape as the input.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-        beta: the threshold between the L2 and L1 regions (>= 0; 0 gives the L1 loss).
-
-    Shape:
-        - Input: :math:`(*)`, Target: :math:`(*)`; output a scalar, or :math:`(*)` with
-          ``'none'``.
-
-    Example::
-
-        >>> F.smooth_l1_loss(convnp.randn(3, 5), convnp.randn(3, 5), beta=0.5)
-    """
-    if beta < 0:
-        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
-    return _pointwise(SmoothL1Loss, "smooth_l1_loss", input, target, size_average, reduce,
-                      reduction, beta=float(beta))
-
-
-@_autocast.fp32
-def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
-               weight=None) -> Tensor:
-    r"""Huber: :math:`0.5 d^2` where :math:`|d| < \delta`, else :math:`\delta (|d| - 0.5\delta)`.
-
-    Args:
-        input: predictions, any shape.
-        target: same shape as the input.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-        delta: the threshold between the L2 and L1 regions (> 0).
-        weight: optional per-element weights broadcastable to the input (torch 2.6+).
-
-    Shape:
-        - Input: :math:`(*)`, Target: :math:`(*)`; output a scalar, or :math:`(*)` with
-          ``'none'``.
-
-    Example::
-
-        >>> F.huber_loss(convnp.randn(3, 5), convnp.randn(3, 5), delta=2.0)
-    """
-    if delta <= 0:
-        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
-    if weight is not None:
-        return _weighted_pointwise(lambda i, t, reduction: huber_loss(i, t, reduction, delta),
-                                   input, target, reduction, weight, "huber_loss", None, None,
-                                   mean_by_weight=False)
-    return _pointwise(HuberLoss, "huber_loss", input, target, None, None, reduction,
-                      delta=float(delta))
-
-
-def _weighted_pointwise(fn, input, target, reduction, weight, name, size_average, reduce,
-                        mean_by_weight=True):
-    """``weight * l`` reduced; torch's ``'mean'`` divides by ``weight.sum()`` for mse/l1 and by
-    the element count for huber."""
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(reduction, name)
-    w = weight if isinstance(weight, Tensor) else Tensor._wrap(np.asarray(weight))
-    if tuple(w.shape) != tuple(input.shape):
-        raise ValueError(f"{name}: weight of shape {tuple(w.shape)} must have the input's shape "
-                         f"{tuple(input.shape)}")
-    loss = fn(input, target, reduction="none") * w
-    if reduction == "none":
-        return loss
-    if reduction == "sum":
-        return loss.sum()
-    return loss.sum() / w.sum() if mean_by_weight else loss.mean()
 
 
 # ---------------------------------------------------------------------------- classification
@@ -401,14 +107,14 @@ class _ClassLoss(Function):
         if reduction == "none":
             lead = (shape[0],) + tuple(shape[2:]) if len(shape) > 1 else ()
             return loss.reshape(lead).astype(x.dtype, copy=False)
-        return _reduce(loss, reduction, denom).astype(x.dtype, copy=False)
+        return reduce_loss(loss, reduction, denom).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
         logp, q, target, w = ctx.saved_tensors
         shape, reduction, denom, eps, from_logits, probs, mask = ctx.meta
         m, c = logp.shape
-        ge = _elem_grad(g, reduction, denom)
+        ge = elem_grad(g, reduction, denom)
         ge = ge.reshape(-1, 1) if reduction == "none" else ge  # (M, 1) or scalar
         if not probs:
             rows, safe, wy = ctx.idx
@@ -433,9 +139,7 @@ class _ClassLoss(Function):
 
 def _class_loss(name, input, target, weight, ignore_index, reduction, label_smoothing,
                 from_logits):
-    input = _tensor(input, "input", name)
-    target = _tensor(target, "target", name)
-    _check_reduction(reduction, name)
+    input, target, reduction = loss_args(name, input, target, None, None, reduction)
     if not is_floating(input.dtype):
         raise TypeError(f"{name}: input must be a floating tensor (logits), got {input.dtype}")
     if input.ndim == 0:
@@ -475,11 +179,11 @@ def _class_loss(name, input, target, weight, ignore_index, reduction, label_smoo
             raise _TargetIndexError(f"{name}: target {int(t[bad].flat[0])} is out of bounds for "
                                     f"{c} classes (valid: 0..{c - 1}, or "
                                     f"ignore_index={ignore_index})")
-    w = _array(weight)
+    w = setting_array(weight)
     if w is not None and tuple(w.shape) != (c,):
         raise ValueError(f"{name}: weight must have one entry per class, shape ({c},), got "
                          f"{tuple(w.shape)}")
-    tgt = _float_target(target, input) if probs else target
+    tgt = float_target(target, input) if probs else target
     return _ClassLoss.apply(input, tgt, weight=w, ignore_index=ignore_index, reduction=reduction,
                             label_smoothing=float(label_smoothing), from_logits=from_logits,
                             probs=probs)
@@ -518,7 +222,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
         >>> logits = convnp.randn(3, 5, requires_grad=True)
         >>> F.cross_entropy(logits, convnp.tensor([1, 0, 4])).backward()
     """
-    reduction = _legacy_reduction(size_average, reduce, reduction)
+    reduction = legacy_reduction(size_average, reduce, reduction)
     return _class_loss("cross_entropy", input, target, weight, ignore_index, reduction,
                        label_smoothing, True)
 
@@ -547,7 +251,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
         >>> logp = F.log_softmax(convnp.randn(3, 5, requires_grad=True), dim=1)
         >>> F.nll_loss(logp, convnp.tensor([1, 0, 4])).backward()
     """
-    reduction = _legacy_reduction(size_average, reduce, reduction)
+    reduction = legacy_reduction(size_average, reduce, reduction)
     return _class_loss("nll_loss", input, target, weight, ignore_index, reduction, 0.0, False)
 
 
@@ -569,12 +273,12 @@ class BCELoss(Function):
             loss = loss * weight
         ctx.save_for_backward(x, y, weight, lx, l1x)
         ctx.reduction, ctx.n = reduction, loss.size
-        return _reduce(loss, reduction)
+        return reduce_loss(loss, reduction)
 
     @staticmethod
     def backward(ctx, g):
         x, y, weight, lx, l1x = ctx.saved_tensors
-        ge = _elem_grad(g, ctx.reduction, ctx.n)
+        ge = elem_grad(g, ctx.reduction, ctx.n)
         if weight is not None:
             ge = ge * weight
         gx = gy = None
@@ -607,10 +311,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         >>> F.binary_cross_entropy(p, convnp.rand(3, 2)).backward()
     """
     name = "binary_cross_entropy"
-    input = _tensor(input, "input", name)
-    target = _tensor(target, "target", name)
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(reduction, name)
+    input, target, reduction = loss_args(name, input, target, size_average, reduce, reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"{name}: target of shape {tuple(target.shape)} must have the same shape "
                          f"as the input {tuple(input.shape)}")
@@ -618,10 +319,10 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         raise RuntimeError(f"{name}: all elements of input should be between 0 and 1 (got values "
                            f"in [{np.min(input.array):.4g}, {np.max(input.array):.4g}]); pass "
                            "probabilities (apply sigmoid) or use binary_cross_entropy_with_logits")
-    w = _array(weight, input.dtype)
+    w = setting_array(weight, input.dtype)
     if w is not None:
         w = np.broadcast_to(w, input.shape) if w.shape != input.shape else w
-    return BCELoss.apply(input, _float_target(target, input), weight=w, reduction=reduction)
+    return BCELoss.apply(input, float_target(target, input), weight=w, reduction=reduction)
 
 
 class BCEWithLogitsLoss(Function):
@@ -635,12 +336,12 @@ class BCEWithLogitsLoss(Function):
             loss = loss * weight
         ctx.save_for_backward(x, y, weight, pos_weight, ls_pos, ls_neg)
         ctx.reduction, ctx.n = reduction, loss.size
-        return _reduce(loss, reduction)
+        return reduce_loss(loss, reduction)
 
     @staticmethod
     def backward(ctx, g):
         x, y, weight, pos_weight, ls_pos, ls_neg = ctx.saved_tensors
-        ge = _elem_grad(g, ctx.reduction, ctx.n)
+        ge = elem_grad(g, ctx.reduction, ctx.n)
         if weight is not None:
             ge = ge * weight
         pw = 1.0 if pos_weight is None else pos_weight
@@ -679,15 +380,12 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
         >>> F.binary_cross_entropy_with_logits(x, convnp.rand(3, 2)).backward()
     """
     name = "binary_cross_entropy_with_logits"
-    input = _tensor(input, "input", name)
-    target = _tensor(target, "target", name)
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(reduction, name)
+    input, target, reduction = loss_args(name, input, target, size_average, reduce, reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"{name}: target size ({tuple(target.shape)}) must be the same as input "
                          f"size ({tuple(input.shape)})")
-    w = _array(weight, input.dtype)
-    pw = _array(pos_weight, input.dtype)
+    w = setting_array(weight, input.dtype)
+    pw = setting_array(pos_weight, input.dtype)
     for nm, a in (("weight", w), ("pos_weight", pw)):
         if a is not None:
             try:
@@ -698,7 +396,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
                                  f"the input's shape {tuple(input.shape)}"
                                  + ("; pos_weight holds one value per class (last dim)"
                                     if nm == "pos_weight" else "")) from None
-    return BCEWithLogitsLoss.apply(input, _float_target(target, input), weight=w, pos_weight=pw,
+    return BCEWithLogitsLoss.apply(input, float_target(target, input), weight=w, pos_weight=pw,
                                    reduction=reduction)
 
 
@@ -719,13 +417,13 @@ class KLDivLoss(Function):
         ctx.meta = (reduction, log_target, batch, loss.size)
         if reduction == "batchmean":
             return (loss.sum() / batch).astype(loss.dtype)
-        return _reduce(loss, reduction)
+        return reduce_loss(loss, reduction)
 
     @staticmethod
     def backward(ctx, g):
         x, t, et = ctx.saved_tensors
         reduction, log_target, batch, n = ctx.meta
-        ge = g / batch if reduction == "batchmean" else _elem_grad(g, reduction, n)
+        ge = g / batch if reduction == "batchmean" else elem_grad(g, reduction, n)
         gx = gt = None
         if ctx.needs_input_grad[0]:
             gx = -ge * (et if log_target else t)
@@ -762,17 +460,15 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
         >>> F.kl_div(logp, F.softmax(convnp.randn(3, 5), dim=1), reduction='batchmean')
     """
     name = "kl_div"
-    input = _tensor(input, "input", name)
-    target = _tensor(target, "target", name)
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(reduction, name, _REDUCTIONS + ("batchmean",))
+    input, target, reduction = loss_args(name, input, target, size_average, reduce, reduction,
+                                         REDUCTIONS + ("batchmean",))
     if reduction == "mean":
         warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
                       "support size.'batchmean' divides only by the batch size, and aligns with "
                       "the KL div math definition.'mean' will be changed to behave the same as "
                       "'batchmean' in the next major release.", stacklevel=2)
-    _broadcast_pair(input, target, name)
+    broadcast_pair(input, target, name)
     batch = input.shape[0] if input.ndim > 0 else 1
-    return KLDivLoss.apply(input, _float_target(target, input), reduction=reduction,
+    return KLDivLoss.apply(input, float_target(target, input), reduction=reduction,
                            log_target=bool(log_target), batch=batch)
 

@@ -9,18 +9,22 @@ import numpy as np
 
 from convnp.ops import elementwise as E
 from convnp.ops import reduction as R
+from convnp.ops._loss import check_reduction, legacy_reduction
+
+# one CTC loss, the fused recursion of ops/ctc.py: F.ctc_loss (exported from here) and
+# nn.CTCLoss both reach it
+from convnp.ops.ctc import ctc_loss  # noqa: F401
 
 __all__ = ["cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss",
            "soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss",
            "multilabel_margin_loss", "gaussian_nll_loss", "poisson_nll_loss",
-           "triplet_margin_loss", "triplet_margin_with_distance_loss", "linear_cross_entropy"]
+           "triplet_margin_loss", "triplet_margin_with_distance_loss", "linear_cross_entropy",
+           "ctc_loss"]
 
 
 def _reduction(size_average, reduce, reduction, fn):
-    from convnp.ops.loss import _check_reduction, _legacy_reduction
-
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(reduction, fn)
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_reduction(reduction, fn)
     return reduction
 
 
@@ -162,9 +166,7 @@ def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
     (x - y)^2 / \max(\text{var}, \epsilon))` (+ :math:`\frac12\log 2\pi` with ``full``).
     ``var`` has ``input``'s shape, or lacks its last dim, or has 1 there, or is a float. The
     clamp to ``eps`` passes the gradient through unchanged, as torch's."""
-    from convnp.ops.loss import _check_reduction
-
-    _check_reduction(reduction, "gaussian_nll_loss")
+    check_reduction(reduction, "gaussian_nll_loss")
     T = _t()
     if not isinstance(var, T):
         var = T._wrap(np.full(input.shape, var, input.dtype))
@@ -222,9 +224,7 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
     r"""``triplet_margin_loss`` with any ``distance_function(x, y)`` (default
     ``pairwise_distance``)."""
     from convnp.ops.distance import pairwise_distance
-    from convnp.ops.loss import _check_reduction
-
-    _check_reduction(reduction, "triplet_margin_with_distance_loss")
+    check_reduction(reduction, "triplet_margin_with_distance_loss")
     if margin <= 0:
         raise ValueError(f"triplet_margin_with_distance_loss: margin must be greater than 0, "
                          f"got {margin}")
@@ -252,81 +252,3 @@ def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weig
     return cross_entropy(logits, target, weight, ignore_index=-100 if ignore_index is None
                          else ignore_index, reduction=reduction, label_smoothing=label_smoothing)
 
-
-_NEG = -1e30  # "log 0" for CTC's unreachable states: finite, so no NaN reaches the gradient
-
-
-def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank: int = 0,
-             reduction: str = "mean", zero_infinity: bool = False):
-    r"""Connectionist Temporal Classification loss: :math:`-\log` of the total probability
-    of all alignments of ``targets`` to the ``log_probs`` sequence (blanks between and around
-    labels, repeats merged), by the forward (alpha) recursion in log space.
-
-    Args:
-        log_probs: ``(T, N, C)`` (or ``(T, C)``) log-softmax outputs.
-        targets: ``(N, S)`` padded or 1-d concatenated label sequences (no blanks).
-        input_lengths, target_lengths: ``(N,)`` lengths (tensors or sequences of ints).
-        reduction: 'mean' (each loss divided by its target length, then averaged), 'sum' or
-            'none'; ``zero_infinity`` turns impossible alignments' infinite losses into 0.
-    """
-    from convnp.ops.indexing import gather
-    from convnp.ops.loss import _check_reduction
-    from convnp.ops.movement import cat, stack
-
-    _check_reduction(reduction, "ctc_loss")
-    T_ = _t()
-    batched = log_probs.ndim == 3
-    lp = log_probs if batched else log_probs.unsqueeze(1)
-    t_max, n, c = lp.shape
-    il = np.asarray(input_lengths.array if isinstance(input_lengths, T_) else input_lengths,
-                    np.int64).reshape(-1)
-    tl = np.asarray(target_lengths.array if isinstance(target_lengths, T_) else target_lengths,
-                    np.int64).reshape(-1)
-    tg = targets.array if isinstance(targets, T_) else np.asarray(targets)
-    if tg.ndim == 1 and batched:  # concatenated targets -> padded rows
-        offs = np.concatenate([[0], np.cumsum(tl)])
-        rows = np.zeros((n, max(int(tl.max(initial=0)), 1)), np.int64)
-        for k in range(n):
-            rows[k, :tl[k]] = tg[offs[k]:offs[k + 1]]
-        tg = rows
-    tg = tg.reshape(n, -1).astype(np.int64)
-    if len(il) != n or len(tl) != n or np.any(il > t_max) or np.any(tl > tg.shape[1]):
-        raise RuntimeError(f"ctc_loss: expected {n} input lengths <= {t_max} and {n} target "
-                           f"lengths <= {tg.shape[1]}, got {il.tolist()} and {tl.tolist()}")
-    L = 2 * tg.shape[1] + 1
-    ext = np.full((n, L), blank, np.int64)
-    ext[:, 1::2] = tg
-    valid = np.arange(L)[None, :] < (2 * tl + 1)[:, None]
-    skip = np.zeros((n, L), bool)  # s-2 -> s allowed: a label differing from the one before
-    skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
-    dtype = lp.dtype
-    neg = np.asarray(_NEG, dtype)
-    emit = [gather(lp[t], 1, T_._wrap(ext)) for t in range(t_max)]  # each (n, L)
-    start = np.full((n, L), _NEG, dtype)
-    start[:, 0] = 0
-    start[:, 1] = np.where(tl > 0, 0, _NEG)
-    alpha = E.add(emit[0], T_._wrap(np.where(valid, start, _NEG).astype(dtype)))
-    pad1 = T_._wrap(np.full((n, 1), _NEG, dtype))
-    pad2 = T_._wrap(np.full((n, 2), _NEG, dtype))
-    for t in range(1, t_max):
-        prev1 = cat([pad1, alpha[:, :-1]], 1)
-        prev2 = E.where(T_._wrap(skip), cat([pad2, alpha[:, :-2]], 1), neg)
-        new = E.add(R.logsumexp(stack([alpha, prev1, prev2], 0), 0), emit[t])
-        new = E.where(T_._wrap(valid), new, neg)
-        alpha = E.where(T_._wrap((t < il)[:, None] & np.ones((1, L), bool)), new, alpha)
-    last = T_._wrap(np.stack([2 * tl, np.maximum(2 * tl - 1, 0)], 1))
-    ends = gather(alpha, 1, last)  # (n, 2)
-    ends = E.where(T_._wrap(np.stack([np.ones(n, bool), tl > 0], 1)), ends, neg)
-    loss = E.neg(R.logsumexp(ends, 1))
-    impossible = T_._wrap(loss.array > -_NEG / 2)
-    loss = E.where(impossible, np.asarray(0.0 if zero_infinity else np.inf, dtype), loss)
-    if reduction == "mean":
-        loss = R.mean(E.div(loss, T_._wrap(np.maximum(tl, 1).astype(dtype))))
-    elif reduction == "sum":
-        loss = R.sum(loss)
-    elif not batched:
-        loss = loss.reshape(())
-    return loss
-
-
-__all__ += ["ctc_loss"]

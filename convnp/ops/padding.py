@@ -91,6 +91,25 @@ def _crop(x: np.ndarray, pads: Sequence[tuple[int, int]]) -> np.ndarray:
     return x[tuple(idx)]
 
 
+def conv_modes(padding_mode, n: int, fn: str = "conv") -> tuple[str, ...]:
+    """A convolution's ``padding_mode`` (one of ``CONV_CONV_PADDING_MODES`` or one per spatial axis)
+    as one mode name per axis."""
+    if isinstance(padding_mode, str):
+        modes = (padding_mode,) * n
+    elif isinstance(padding_mode, (tuple, list)) and all(isinstance(m, str) for m in padding_mode):
+        if len(padding_mode) != n:
+            raise ValueError(f"{fn}: padding_mode needs one mode or {n} (one per spatial axis), "
+                             f"got {tuple(padding_mode)!r}")
+        modes = tuple(padding_mode)
+    else:
+        raise TypeError(f"{fn}: padding_mode must be a string or a tuple of {n} strings, got "
+                        f"{padding_mode!r}")
+    for m in modes:
+        if m not in CONV_PADDING_MODES:
+            raise ValueError(f"{fn}: padding_mode must be one of {CONV_PADDING_MODES}, got {m!r}")
+    return modes
+
+
 def check_pads(shape: Sequence[int], pads: Sequence[tuple[int, int]], modes: Sequence[str],
                fn: str = "pad") -> None:
     """Raise a clear error when ``pads``/``modes`` cannot be applied to the trailing axes of

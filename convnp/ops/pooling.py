@@ -17,216 +17,19 @@ import math
 
 import numpy as np
 
-from convnp import _blas, backend
+from convnp import _blas
 from convnp._dtype import is_floating
+from convnp._tagged import TaggedArray
 from convnp.autograd.function import Function
-from convnp.ops import _shape, _window
+from convnp.ops import _pool_kernels as K
+from convnp.ops import _shape
+from convnp.ops._pool_kernels import windows_inside as _windows_inside  # noqa: F401 (tests)
 
 __all__ = [
     "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
     "lp_pool1d", "lp_pool2d", "lp_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
     "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
 ]
-
-
-# ---------------------------------------------------------------------------- compiled kernels
-_prange = backend.prange  # numba.prange in the compiled kernels
-
-
-@backend.jit(parallel=True)
-def _max_fwd_nb(x, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, out, code, idx, want_idx,
-                ninf):
-    """Max over each window of each plane; code = tap number of the (first, NaN-propagating) max;
-    with ``want_idx`` also its flat per-plane index (cheaper here than expanding codes later).
-
-    Loops over the taps of one output row at a time with the row's outputs innermost, so the
-    compare-select runs over contiguous row buffers."""
-    B, D, H, W = x.shape
-    OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
-    for b in _prange(B):
-        best = np.empty(OW, x.dtype)
-        bc = np.empty(OW, np.int32)
-        bpos = np.empty(OW, np.int64)
-        for od in range(OD):
-            d0 = od * sd - pd
-            for oh in range(OH):
-                h0 = oh * sh - ph
-                for ow in range(OW):
-                    best[ow] = ninf[0]
-                    bc[ow] = -1
-                    bpos[ow] = 0
-                for i in range(kd):
-                    d = d0 + i * dd
-                    if d < 0 or d >= D:
-                        continue
-                    for j in range(kh):
-                        h = h0 + j * dh
-                        if h < 0 or h >= H:
-                            continue
-                        base = (d * H + h) * W
-                        for k in range(kw):
-                            t = (i * kh + j) * kw + k
-                            off = k * dw - pw
-                            # outputs whose tap k is inside the row: 0 <= ow*sw + off < W
-                            lo = 0 if off >= 0 else (sw - 1 - off) // sw
-                            hi = min(OW, (W - off + sw - 1) // sw)
-                            xr = x[b, d, h]
-                            for o in range(lo, hi):
-                                ow = np.uintp(o)  # unsigned: no negative-index wraparound test
-                                wi = o * sw + off
-                                v = xr[np.uintp(wi)]
-                                # bc < 0: nothing taken yet (all -inf so far: PyTorch keeps the
-                                # first tap). Selects, not branches: on random data a branch
-                                # mispredicts every other window
-                                take = (v > best[ow]) | (v != v) | (bc[ow] < 0)
-                                best[ow] = v if take else best[ow]
-                                bc[ow] = t if take else bc[ow]
-                                bpos[ow] = base + wi if take else bpos[ow]
-                for ow in range(OW):
-                    if bc[ow] < 0:
-                        # no tap inside the input: PyTorch reports the first tap at a
-                        # non-negative position (it may lie past the end)
-                        i0 = 0 if d0 >= 0 else (dd - 1 - d0) // dd
-                        j0 = 0 if h0 >= 0 else (dh - 1 - h0) // dh
-                        w0 = ow * sw - pw
-                        k0 = 0 if w0 >= 0 else (dw - 1 - w0) // dw
-                        bc[ow] = (i0 * kh + j0) * kw + k0
-                        bpos[ow] = ((d0 + i0 * dd) * H + h0 + j0 * dh) * W + w0 + k0 * dw
-                    out[b, od, oh, ow] = best[ow]
-                    code[b, od, oh, ow] = bc[ow]
-                    if want_idx:
-                        idx[b, od, oh, ow] = bpos[ow]
-
-
-@backend.jit(parallel=True)
-def _max_fwd_inside_nb(x, kh, kw, sh, sw, out, code, idx, want_idx):
-    """``_max_fwd_nb`` for the common case of 2-d planes (D = 1), no padding, no dilation and
-    every window inside the input (LeNet's and VGG's 2x2 stride 2): no bounds to test, so each
-    output's maximum stays in registers (LeNet's 2x2 pool: 1.32 -> 0.59 ms, 1 thread).
-    Same tie and NaN rule: the first maximal tap, and a NaN replaces whatever came before."""
-    B = x.shape[0]
-    W = x.shape[3]
-    OH, OW = out.shape[2], out.shape[3]
-    for b in _prange(B):
-        for oh in range(OH):
-            h0 = oh * sh
-            for ow in range(OW):
-                w0 = ow * sw
-                best = x[b, 0, h0, w0]
-                bc = 0
-                for j in range(kh):
-                    for k in range(kw):
-                        v = x[b, 0, h0 + j, w0 + k]
-                        take = (v > best) | (v != v)
-                        best = v if take else best
-                        bc = j * kw + k if take else bc
-                out[b, 0, oh, ow] = best
-                code[b, 0, oh, ow] = bc
-                if want_idx:
-                    idx[b, 0, oh, ow] = (h0 + bc // kw) * W + w0 + bc % kw
-
-
-@backend.jit(parallel=True)
-def _max_bwd_nb(g, code, offd, offh, offw, sd, sh, sw, pd, ph, pw, gx):
-    """Scatter-add each output gradient to its argmax; ``off*[code]`` are the tap's offsets."""
-    B, D, H, W = gx.shape
-    OD, OH, OW = g.shape[1], g.shape[2], g.shape[3]
-    for b in _prange(B):
-        for od in range(OD):
-            for oh in range(OH):
-                for ow in range(OW):
-                    c = code[b, od, oh, ow]
-                    d = od * sd - pd + offd[c]
-                    h = oh * sh - ph + offh[c]
-                    wi = ow * sw - pw + offw[c]
-                    if 0 <= d < D and 0 <= h < H and 0 <= wi < W:
-                        gx[b, d, h, wi] += g[b, od, oh, ow]
-
-
-@backend.jit(parallel=True)
-def _avg_fwd_nb(x, kd, kh, kw, sd, sh, sw, pd, ph, pw, div, out):
-    """Sum of the in-bounds taps of each window divided by the precomputed divisor
-    (taps outer, one output row inner, as in ``_max_fwd_nb``)."""
-    B, D, H, W = x.shape
-    OD, OH, OW = out.shape[1], out.shape[2], out.shape[3]
-    for b in _prange(B):
-        acc = np.empty(OW, x.dtype)
-        for od in range(OD):
-            d0 = od * sd - pd
-            for oh in range(OH):
-                h0 = oh * sh - ph
-                acc[:] = 0
-                for d in range(max(d0, 0), min(d0 + kd, D)):
-                    for h in range(max(h0, 0), min(h0 + kh, H)):
-                        for k in range(kw):
-                            off = k - pw
-                            lo = 0 if off >= 0 else (sw - 1 - off) // sw
-                            hi = min(OW, (W - off + sw - 1) // sw)
-                            for ow in range(lo, hi):
-                                acc[ow] += x[b, d, h, ow * sw + off]
-                for ow in range(OW):
-                    out[b, od, oh, ow] = acc[ow] / div[od, oh, ow]
-
-
-@backend.jit(parallel=True)
-def _avg_bwd_nb(g, kd, kh, kw, sd, sh, sw, pd, ph, pw, div, gx):
-    """Spread each output gradient / divisor over the in-bounds taps of its window."""
-    B, D, H, W = gx.shape
-    OD, OH, OW = g.shape[1], g.shape[2], g.shape[3]
-    for b in _prange(B):
-        gv = np.empty(OW, gx.dtype)
-        for od in range(OD):
-            d0 = od * sd - pd
-            for oh in range(OH):
-                h0 = oh * sh - ph
-                for ow in range(OW):
-                    gv[ow] = g[b, od, oh, ow] / div[od, oh, ow]
-                for d in range(max(d0, 0), min(d0 + kd, D)):
-                    for h in range(max(h0, 0), min(h0 + kh, H)):
-                        for k in range(kw):
-                            off = k - pw
-                            lo = 0 if off >= 0 else (sw - 1 - off) // sw
-                            hi = min(OW, (W - off + sw - 1) // sw)
-                            for ow in range(lo, hi):
-                                gx[b, d, h, ow * sw + off] += gv[ow]
-
-
-@backend.jit(parallel=True)
-def _scatter_nb(vals, idx, out, accumulate):
-    """Per plane: ``out[b, idx[b, m]] (+)= vals[b, m]``; serial inside a plane, so no races."""
-    B, M = vals.shape
-    for b in _prange(B):
-        for m in range(M):
-            if accumulate:
-                out[b, idx[b, m]] += vals[b, m]
-            else:
-                out[b, idx[b, m]] = vals[b, m]
-
-
-def scatter_planes(vals: np.ndarray, idx: np.ndarray, plane: int, accumulate: bool) -> np.ndarray:
-    """``(B, M)`` values to ``(B, plane)`` zeros at per-plane flat ``idx`` (add or assign).
-
-    The one scatter behind max-pool backward (adaptive case) and max-unpool forward.
-    """
-    B = vals.shape[0]
-    out = np.zeros((B, plane), vals.dtype)
-    if B == 0 or vals.size == 0:
-        return out
-    if backend.use_numba():
-        _scatter_nb(np.ascontiguousarray(vals), np.ascontiguousarray(idx, dtype=np.int64), out,
-                    accumulate)
-        return out
-    flat = (idx.astype(np.int64) + (np.arange(B, dtype=np.int64) * plane)[:, None]).ravel()
-    if accumulate:
-        out = np.bincount(flat, weights=vals.ravel(), minlength=B * plane)
-        return out.astype(vals.dtype, copy=False).reshape(B, plane)
-    out.reshape(-1)[flat] = vals.ravel()
-    return out
-
-
-def gather_planes(g: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``(B, L)`` gradient read at per-plane flat ``idx`` ``(B, M)``: the scatter's adjoint."""
-    return np.take_along_axis(g, idx.astype(np.int64, copy=False), axis=1)
 
 
 # ---------------------------------------------------------------------------- argument handling
@@ -281,93 +84,26 @@ def _out_sizes(fn, sp, k, s, p, d, ceil_mode):
     return out
 
 
-def _padded(x4, p3, need3, fill):
-    """Copy of ``(B, D, H, W)`` padded by ``p3`` before and enough after to cover ``need3``."""
-    B = x4.shape[0]
-    shape = [B] + [max(need, n + pp) for n, pp, need in zip(x4.shape[1:], p3, need3)]
-    xp = np.full(shape, fill, x4.dtype)
-    xp[:, p3[0]:p3[0] + x4.shape[1], p3[1]:p3[1] + x4.shape[2], p3[2]:p3[2] + x4.shape[3]] = x4
-    return xp
 
+class PoolIndices(TaggedArray):
+    """Max-pool argmax indices (int64, flat per plane as PyTorch's) that remember the pooled
+    input's spatial size (``pooled_input_shape``), so ``max_unpool*d`` restores a 5x5 map pooled
+    2x2 to 5x5 without ``output_size``.
 
-# ---------------------------------------------------------------------------- max pooling
-def _windows_inside(in3, k3, s3, p3, d3, o3) -> bool:
-    """2-d planes, no padding or dilation, and every window inside the input (no ceil_mode
-    overhang): the case ``_max_fwd_inside_nb`` handles."""
-    return (in3[0] == 1 and k3[0] == 1 and o3[0] == 1 and p3 == (0, 0, 0) and d3 == (1, 1, 1)
-            and k3[1] * k3[2] > 1
-            and all((o - 1) * st + k <= n for o, st, k, n in zip(o3[1:], s3[1:], k3[1:],
-                                                                  in3[1:])))
+    A ``TaggedArray``, so the size travels with the array through ``detach()``, ``clone()``,
+    ``to()``, reshapes and slices; arithmetic on indices gives plain arrays.
+    """
 
+    pooled_input_shape: tuple | None = None
 
-def _max_forward(x4, k3, s3, p3, d3, o3, want_idx=False):
-    """Max values and tap codes (and flat indices when ``want_idx``, else None)."""
-    B = x4.shape[0]
-    ntaps = k3[0] * k3[1] * k3[2]
-    cdt = np.uint8 if ntaps <= 255 else np.int32
-    out = np.empty((B,) + o3, x4.dtype)
-    code = np.zeros((B,) + o3, cdt)
-    if B == 0:
-        return out, code, (np.zeros(code.shape, np.int64) if want_idx else None)
-    if backend.use_numba():
-        idx = np.empty(code.shape if want_idx else (1, 1, 1, 1), np.int64)
-        if _windows_inside(x4.shape[1:], k3, s3, p3, d3, o3):
-            _max_fwd_inside_nb(x4, k3[1], k3[2], s3[1], s3[2], out, code, idx, want_idx)
-        else:
-            _max_fwd_nb(x4, *k3, *s3, *p3, *d3, out, code, idx, want_idx,
-                        np.full(1, -np.inf, x4.dtype))
-        return out, code, (idx if want_idx else None)
-    need = [(o - 1) * s + (k - 1) * d + 1 for o, s, k, d in zip(o3, s3, k3, d3)]
-    xp = _padded(x4, p3, need, -np.inf)
-    out.fill(-np.inf)
-    # start from the first tap at a non-negative position: PyTorch's argmax when every tap
-    # of a window is -inf or outside the input
-    first_tap = [np.where(o * s - p >= 0, 0, (d - 1 - (o * s - p)) // d)
-                 for o, s, p, d in ((np.arange(n), s, p, d) for n, s, p, d in
-                                    zip(o3, s3, p3, d3))]
-    code[...] = ((first_tap[0][:, None, None] * k3[1] + first_tap[1][:, None]) * k3[2]
-                 + first_tap[2])
-    for t, _, idx in _window.taps(k3, s3, d3, o3, lead=1):
-        v = xp[idx]
-        m = (v > out) | np.isnan(v)
-        np.copyto(out, v, where=m)
-        code[m] = t
-    idx = codes_to_indices(code, x4.shape[1:], k3, s3, p3, d3) if want_idx else None
-    return out, code, idx
+    @classmethod
+    def tag(cls, idx: np.ndarray, spatial) -> "PoolIndices":
+        out = idx.view(cls)
+        out.pooled_input_shape = tuple(spatial)
+        return out
 
-
-def _max_backward(g, code, x_shape, k3, s3, p3, d3):
-    g = np.ascontiguousarray(g)
-    if backend.use_numba():
-        gx = np.zeros(x_shape, g.dtype)
-        t = np.arange(k3[0] * k3[1] * k3[2])  # tap code -> offsets, instead of divisions
-        offd = (t // (k3[1] * k3[2])) * d3[0]
-        offh = ((t // k3[2]) % k3[1]) * d3[1]
-        offw = (t % k3[2]) * d3[2]
-        _max_bwd_nb(g, code, offd, offh, offw, *s3, *p3, gx)
-        return gx
-    o3 = g.shape[1:]
-    need = [(o - 1) * s + (k - 1) * d + 1 for o, s, k, d in zip(o3, s3, k3, d3)]
-    shape = [x_shape[0]] + [max(nn, n + pp) for n, pp, nn in zip(x_shape[1:], p3, need)]
-    gp = np.zeros(shape, g.dtype)
-    zero = np.zeros((), g.dtype)
-    for t, _, idx in _window.taps(k3, s3, d3, o3, lead=1):
-        gp[idx] += np.where(code == t, g, zero)
-    D, H, W = x_shape[1:]
-    return gp[:, p3[0]:p3[0] + D, p3[1]:p3[1] + H, p3[2]:p3[2] + W].copy()
-
-
-def codes_to_indices(code, in3, k3, s3, p3, d3) -> np.ndarray:
-    """Expand tap codes ``(B, OD, OH, OW)`` to PyTorch's per-plane flat int64 indices."""
-    c = code.astype(np.int64)
-    OD, OH, OW = code.shape[1:]
-    kd, kh, kw = k3
-    del kd
-    D, H, W = in3
-    d = (np.arange(OD) * s3[0] - p3[0])[:, None, None] + (c // (kh * kw)) * d3[0]
-    h = (np.arange(OH) * s3[1] - p3[1])[:, None] + ((c // kw) % kh) * d3[1]
-    w = (np.arange(OW) * s3[2] - p3[2]) + (c % kw) * d3[2]
-    return (d * H + h) * W + w
+    def __array_finalize__(self, obj) -> None:
+        self.pooled_input_shape = getattr(obj, "pooled_input_shape", None)
 
 
 class MaxPoolNd(Function):
@@ -379,37 +115,20 @@ class MaxPoolNd(Function):
         k3, s3, p3, d3 = _pad3(k, 1), _pad3(s, 1), _pad3(p, 0), _pad3(d, 1)
         o = _out_sizes(fn, x.shape[-nd:], k, s, p, d, ceil_mode)
         o3 = _pad3(o, 1)
-        out, code, idx = _max_forward(x4, k3, s3, p3, d3, o3, return_indices)
+        out, code, idx = K.max_forward(x4, k3, s3, p3, d3, o3, return_indices)
         ctx.geom = (x4.shape, k3, s3, p3, d3, x.shape)
         ctx.save_for_backward(code)
         out = out.reshape(lead + o)
         if not return_indices:
             return out
-        return out, idx.reshape(lead + o)
+        return out, PoolIndices.tag(idx.reshape(lead + o), x.shape[-nd:])
 
     @staticmethod
     def backward(ctx, g, *_):
         (code,) = ctx.saved_tensors
         x4_shape, k3, s3, p3, d3, x_shape = ctx.geom
-        gx = _max_backward(g.reshape(code.shape), code, x4_shape, k3, s3, p3, d3)
+        gx = K.max_backward(g.reshape(code.shape), code, x4_shape, k3, s3, p3, d3)
         return gx.reshape(x_shape)
-
-
-class _SizedIndices(np.ndarray):
-    """Max-pool indices that remember the pooled input's spatial size: an ndarray subclass, so
-    the size travels with the array through ``Tensor.detach()``, ``clone()`` and ``to()``."""
-
-    pooled_input_shape: tuple | None = None
-
-    def __array_finalize__(self, obj) -> None:
-        self.pooled_input_shape = getattr(obj, "pooled_input_shape", None)
-
-
-def _tag_indices(idx, in_shape, nd):
-    """Remember the pooled input's spatial size on the indices (the notes' switch variables)."""
-    idx.array = idx.array.view(_SizedIndices)
-    idx.array.pooled_input_shape = tuple(in_shape[-nd:])
-    return idx
 
 
 def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
@@ -418,8 +137,6 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
     k, s, p, d = _window_args(nd, fn, kernel_size, stride, padding, dilation)
     res = MaxPoolNd.apply(input, nd=nd, k=k, s=s, p=p, d=d, ceil_mode=bool(ceil_mode),
                           return_indices=bool(return_indices), fn=fn)
-    if return_indices:
-        return res[0], _tag_indices(res[1], input.shape, nd)
     return res
 
 
@@ -433,7 +150,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         dilation: spacing between window taps. ceil_mode: round the output length up (a last
             window must still start inside the input or the left padding).
         return_indices: also return the argmax positions (flat per plane, PyTorch's convention);
-            they carry ``pooled_input_shape`` so ``max_unpool1d`` can restore the exact length.
+            they are ``PoolIndices``, which remember the input's length for ``max_unpool1d``.
 
     Shape:
         ``L_out = floor_or_ceil((L + 2*padding - dilation*(kernel_size-1) - 1) / stride) + 1``
@@ -500,35 +217,14 @@ class AvgPoolNd(Function):
         o3 = _pad3(o, 1)
         div = _avg_divisor(x4.shape[1:], o3, k3, s3, p3, count_include_pad, divisor_override,
                            x.dtype)
-        ctx.geom = (x4.shape, k3, s3, p3, o3, x.shape, div)
-        if backend.use_numba() and x4.shape[0]:
-            out = np.empty((x4.shape[0],) + o3, x.dtype)
-            _avg_fwd_nb(x4, *k3, *s3, *p3, div, out)
-        else:
-            need = [(oo - 1) * ss + kk for oo, ss, kk in zip(o3, s3, k3)]
-            xp = _padded(x4, p3, need, 0)
-            out = np.zeros((x4.shape[0],) + o3, x.dtype)
-            for _, _, idx in _window.taps(k3, s3, (1, 1, 1), o3, lead=1):
-                out += xp[idx]
-            out /= div.astype(x.dtype)
-        return out.reshape(lead + o)
+        ctx.geom = (x4.shape, k3, s3, p3, x.shape, div)
+        return K.avg_forward(x4, k3, s3, p3, o3, div).reshape(lead + o)
 
     @staticmethod
     def backward(ctx, g):
-        x4_shape, k3, s3, p3, o3, x_shape, div = ctx.geom
-        g = np.ascontiguousarray(g).reshape((x4_shape[0],) + o3)
-        if backend.use_numba() and x4_shape[0]:
-            gx = np.zeros(x4_shape, g.dtype)
-            _avg_bwd_nb(g, *k3, *s3, *p3, div, gx)
-            return gx.reshape(x_shape)
-        gd = g / div.astype(g.dtype)
-        need = [(oo - 1) * ss + kk for oo, ss, kk in zip(o3, s3, k3)]
-        shape = [x4_shape[0]] + [max(nn, n + pp) for n, pp, nn in zip(x4_shape[1:], p3, need)]
-        gp = np.zeros(shape, g.dtype)
-        for _, _, idx in _window.taps(k3, s3, (1, 1, 1), o3, lead=1):
-            gp[idx] += gd
-        D, H, W = x4_shape[1:]
-        return gp[:, p3[0]:p3[0] + D, p3[1]:p3[1] + H, p3[2]:p3[2] + W].reshape(x_shape)
+        x4_shape, k3, s3, p3, x_shape, div = ctx.geom
+        g = g.reshape((x4_shape[0],) + div.shape)
+        return K.avg_backward(g, x4_shape, k3, s3, p3, div).reshape(x_shape)
 
 
 def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
@@ -700,12 +396,7 @@ class AdaptiveAvgPoolNd(Function):
         g4 = g.reshape((B,) + o3)
         if o3 == (1, 1, 1):
             n = math.prod(x4_shape[1:])
-            if backend.use_numba():  # the fill runs on every thread
-                gx = np.empty(x_shape, g.dtype)
-                _fill_rows_nb(np.ascontiguousarray(g4).reshape(B), g.dtype.type(n),
-                              gx.reshape(B, n))
-                return gx
-            return np.broadcast_to(g4 / g.dtype.type(n), x4_shape).reshape(x_shape).copy()
+            return K.global_avg_backward(g4, B, n, g.dtype).reshape(x_shape)
         md, mh, mw = ctx.mats
         t = g4
         # transpose of _apply_axes, axes in reverse order
@@ -718,14 +409,6 @@ class AdaptiveAvgPoolNd(Function):
             t = _blas.matmul(t.reshape(-1, t.shape[3]), mw).reshape(t.shape[:3] + (-1,))
         return np.ascontiguousarray(t).reshape(x_shape)
 
-
-@backend.jit(parallel=True)
-def _fill_rows_nb(v, n, out):  # pragma: no cover - compiled
-    """out[i, :] = v[i] / n (the global average's gradient)."""
-    for i in _prange(out.shape[0]):
-        val = v[i] / n
-        for j in range(out.shape[1]):
-            out[i, j] = val
 
 
 def _adaptive_avg(nd, input, output_size):
@@ -778,7 +461,7 @@ class AdaptiveMaxPoolNd(Function):
         if all(n % o == 0 for n, o in zip(sp3, o3)):
             # even bins are a plain max pool with kernel = stride = n / o
             k3 = tuple(n // o for n, o in zip(sp3, o3))
-            res, _, idx = _max_forward(x4, k3, k3, (0, 0, 0), (1, 1, 1), o3, True)
+            res, _, idx = K.max_forward(x4, k3, k3, (0, 0, 0), (1, 1, 1), o3, True)
         else:
             taps = []
             for n, o in zip(sp3, o3):
@@ -808,7 +491,7 @@ class AdaptiveMaxPoolNd(Function):
                         np.copyto(idx, np.broadcast_to(f.reshape(o3), idx.shape), where=m)
         ctx.geom = (x4.shape, x.shape, math.prod(o3))
         ctx.save_for_backward(idx)
-        return res.reshape(lead + out), idx.reshape(lead + out)
+        return res.reshape(lead + out), PoolIndices.tag(idx.reshape(lead + out), x.shape[-nd:])
 
     @staticmethod
     def backward(ctx, g, _):
@@ -816,7 +499,7 @@ class AdaptiveMaxPoolNd(Function):
         x4_shape, x_shape, n = ctx.geom
         B = x4_shape[0]
         # explicit plane size n: reshape(B, -1) cannot infer it when B == 0
-        gx = scatter_planes(g.reshape(B, n), idx.reshape(B, n), math.prod(x4_shape[1:]), True)
+        gx = K.scatter_planes(g.reshape(B, n), idx.reshape(B, n), math.prod(x4_shape[1:]), True)
         return gx.reshape(x_shape)
 
 
@@ -827,9 +510,7 @@ def _adaptive_max(nd, input, output_size, return_indices):
     if any(o == 0 for o in out):
         raise ValueError(f"{fn}: 'output_size' entries must be >= 1, got {out}")
     res, idx = AdaptiveMaxPoolNd.apply(input, nd=nd, out=out, fn=fn)
-    if return_indices:
-        return res, _tag_indices(idx, input.shape, nd)
-    return res
+    return (res, idx) if return_indices else res
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):

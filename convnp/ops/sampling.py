@@ -185,39 +185,32 @@ def _scatter_ref(g, idx, w, length: int):
 
 
 @backend.jit(parallel=True)
-def _gather_nb(x, idx, w, out):
-    """Numba twin of ``_gather_ref``; parallel over images and channels."""
-    N, C, _ = x.shape
+def _table_nb(x, idx, w, out, adjoint):
+    """Numba twin of ``_gather_ref`` (``out`` from ``x``), or with ``adjoint`` of
+    ``_scatter_ref`` (``x += `` the transpose applied to ``out``); parallel over images and
+    channels, so the scatter never races. ``x`` is (N, C, L), ``out`` (N, C, P)."""
+    N, C = out.shape[0], out.shape[1]
     P, T = idx.shape[1], idx.shape[2]
     for nc in _prange(N * C):
         n, c = nc // C, nc % C
         xr, orow = x[n, c], out[n, c]
         for p in range(P):
-            acc = w[n, p, 0] * xr[idx[n, p, 0]]
-            for t in range(1, T):
-                acc += w[n, p, t] * xr[idx[n, p, t]]
-            orow[p] = acc
-
-
-@backend.jit(parallel=True)
-def _scatter_nb(g, idx, w, gx):
-    """Numba twin of ``_scatter_ref``; parallel over images and channels (no write races)."""
-    N, C, _ = g.shape
-    P, T = idx.shape[1], idx.shape[2]
-    for nc in _prange(N * C):
-        n, c = nc // C, nc % C
-        grow, xr = g[n, c], gx[n, c]
-        for p in range(P):
-            v = grow[p]
-            for t in range(T):
-                xr[idx[n, p, t]] += w[n, p, t] * v
+            if adjoint:
+                v = orow[p]
+                for t in range(T):
+                    xr[idx[n, p, t]] += w[n, p, t] * v
+            else:
+                acc = w[n, p, 0] * xr[idx[n, p, 0]]
+                for t in range(1, T):
+                    acc += w[n, p, t] * xr[idx[n, p, t]]
+                orow[p] = acc
 
 
 def apply_table(x: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Gather ``(N, C, L) -> (N, C, P)`` through a sampling table (``idx``, ``w``: (N, P, T))."""
     if backend.use_numba() and x.dtype in (np.float32, np.float64):
         out = np.empty((x.shape[0], x.shape[1], idx.shape[1]), x.dtype)
-        _gather_nb(np.ascontiguousarray(x), idx, w.astype(x.dtype, copy=False), out)
+        _table_nb(np.ascontiguousarray(x), idx, w.astype(x.dtype, copy=False), out, False)
         return out
     return _gather_ref(x, idx, w).astype(x.dtype, copy=False)
 
@@ -226,7 +219,7 @@ def apply_table_adjoint(g: np.ndarray, idx: np.ndarray, w: np.ndarray, length: i
     """The transpose of :func:`apply_table`: ``(N, C, P) -> (N, C, L)``."""
     if backend.use_numba() and g.dtype in (np.float32, np.float64):
         gx = np.zeros((g.shape[0], g.shape[1], length), g.dtype)
-        _scatter_nb(np.ascontiguousarray(g), idx, w.astype(g.dtype, copy=False), gx)
+        _table_nb(gx, idx, w.astype(g.dtype, copy=False), np.ascontiguousarray(g), True)
         return gx
     return _scatter_ref(g, idx, w, length).astype(g.dtype, copy=False)
 

@@ -1,9 +1,9 @@
 """Max-unpooling: put each pooled value back at its recorded argmax (the notes' switch variables).
 
-Forward is the scatter behind max-pool's backward (``pooling.scatter_planes``, here assigning);
-backward is its adjoint, a gather. Beyond PyTorch: indices returned by convnp's ``max_pool*`` carry
-``pooled_input_shape``, so unpooling restores the pooled input's exact size without
-``output_size`` (a 5x5 map pooled 2x2 comes back 5x5, not 4x4).
+Forward is the scatter behind max-pool's backward (``_pool_kernels.scatter_planes``, here
+assigning); backward is its adjoint, a gather. Beyond PyTorch: the indices convnp's ``max_pool*``
+return are ``pooling.PoolIndices``, which carry ``pooled_input_shape``, so unpooling restores the
+pooled input's exact size without ``output_size`` (a 5x5 map pooled 2x2 comes back 5x5, not 4x4).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 
 from convnp.autograd.function import Function
 from convnp.ops import _shape
-from convnp.ops.pooling import gather_planes, scatter_planes
+from convnp.ops._pool_kernels import gather_planes, scatter_planes
 
 __all__ = ["max_unpool1d", "max_unpool2d", "max_unpool3d"]
 

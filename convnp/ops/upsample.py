@@ -27,33 +27,25 @@ _prange = backend.prange  # numba.prange in the compiled kernels
 
 
 @backend.jit(parallel=True)
-def _axis_gather_nb(x, idx, w, out):
-    """``out[p, o, q] = sum_t w[o, t] * x[p, idx[o, t], q]``; parallel over p."""
-    P, L, Q = x.shape
+def _axis_table_nb(x, idx, w, out, adjoint):
+    """``out[p, o, q] = sum_t w[o, t] * x[p, idx[o, t], q]``, or with ``adjoint`` its transpose
+    ``x[p, idx[o, t], q] += w[o, t] * out[p, o, q]``; parallel over p (no write races)."""
+    P, Q = x.shape[0], x.shape[2]
     O, T = idx.shape
     for p in _prange(P):
         for o in range(O):
-            for q in range(Q):
-                out[p, o, q] = 0
+            if not adjoint:
+                for q in range(Q):
+                    out[p, o, q] = 0
             for t in range(T):
                 i = idx[o, t]
                 wt = w[o, t]
-                for q in range(Q):
-                    out[p, o, q] += wt * x[p, i, q]
-
-
-@backend.jit(parallel=True)
-def _axis_scatter_nb(g, idx, w, gx):
-    """Adjoint of ``_axis_gather_nb``: ``gx[p, idx[o, t], q] += w[o, t] * g[p, o, q]``."""
-    P, O, Q = g.shape
-    T = idx.shape[1]
-    for p in _prange(P):
-        for o in range(O):
-            for t in range(T):
-                i = idx[o, t]
-                wt = w[o, t]
-                for q in range(Q):
-                    gx[p, i, q] += wt * g[p, o, q]
+                if adjoint:
+                    for q in range(Q):
+                        x[p, i, q] += wt * out[p, o, q]
+                else:
+                    for q in range(Q):
+                        out[p, o, q] += wt * x[p, i, q]
 
 
 @backend.jit(parallel=True)
@@ -270,10 +262,10 @@ def _apply_axis(x, axis, table, n_out, adjoint=False):
     if backend.use_numba() and x3.size:
         if adjoint:
             out = np.zeros((P, n_out, Q), x.dtype)
-            _axis_scatter_nb(x3, idx, w, out)
+            _axis_table_nb(out, idx, w, x3, True)
         else:
             out = np.empty((P, n_out, Q), x.dtype)
-            _axis_gather_nb(x3, idx, w, out)
+            _axis_table_nb(x3, idx, w, out, False)
     else:
         if adjoint:
             m = _dense(idx, w, n_out).T  # (L_in, O)
@@ -345,6 +337,40 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         >>> interpolate(convnp.randn(1, 3, 4, 5), scale_factor=2, mode="bilinear").shape
         (1, 3, 8, 10)
     """
+    nd = _check_interpolate(input, mode, align_corners, antialias)
+    out, scales = _interpolate_size(input.shape[2:], size, scale_factor, mode,
+                                    recompute_scale_factor)
+    if mode == "area":
+        from convnp.ops import pooling
+
+        return getattr(pooling, f"adaptive_avg_pool{nd}d")(input, out)
+    align = bool(align_corners)
+    # float16/bfloat16 run in float32 (Interpolate.half_in_float32), weights included, as torch's
+    ft = np.float32 if is_half(input.dtype) else input.dtype.type
+    tables = {}
+    for a, (n_in, n_out) in enumerate(zip(input.shape[2:], out)):
+        tab = _axis_table(n_in, n_out, None if scales is None else scales[a], mode, align,
+                          antialias, ft)
+        if not _is_identity(*tab, n_in):
+            tables[a + 2] = (np.ascontiguousarray(tab[0]), np.ascontiguousarray(tab[1]))
+    spec = {"mode": mode, "size": out, "scales": scales, "align_corners": align,
+            "antialias": bool(antialias)}
+    return Interpolate.apply(input, tables=tables, spec=spec)
+
+
+def _axis_table(n_in, n_out, scale, mode, align, antialias, ft):
+    """One axis's (source indices, weights) table for ``mode``."""
+    if antialias:
+        return _aa_table(n_in, n_out, scale, align, mode == "bicubic", ft)
+    if mode in ("nearest", "nearest-exact"):
+        return _nearest_table(n_in, n_out, scale, mode == "nearest-exact", ft)
+    if mode == "bicubic":
+        return _cubic_table(n_in, n_out, scale, align, ft)
+    return _linear_table(n_in, n_out, scale, align, ft)
+
+
+def _check_interpolate(input, mode, align_corners, antialias) -> int:
+    """``interpolate``'s checks of the input and the mode; returns the number of spatial axes."""
     from convnp.tensor import Tensor
 
     fn = "interpolate"
@@ -366,17 +392,20 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if align_corners is not None and mode not in _DIM_MODES:
         raise ValueError(f"{fn}: align_corners option can only be set with the interpolating "
                          "modes: linear | bilinear | bicubic | trilinear")
-    align = bool(align_corners)
     if antialias and not (mode in ("bilinear", "bicubic") and input.ndim == 4):
         raise ValueError(f"{fn}: anti-alias option is restricted to bilinear and bicubic modes "
                          f"and requires a 4-D tensor as input (got mode={mode!r}, "
                          f"{input.ndim}-D input)")
-    sp = input.shape[2:]
+    return nd
+
+
+def _interpolate_size(sp, size, scale_factor, mode, recompute_scale_factor):
+    """``interpolate``'s output size and the scales its coordinate mapping uses (None: in/out)."""
+    fn, nd = "interpolate", len(sp)
     if size is not None and scale_factor is not None:
         raise ValueError(f"{fn}: only one of size or scale_factor should be defined")
     if size is None and scale_factor is None:
         raise ValueError(f"{fn}: either size or scale_factor should be defined")
-    scales: list | None = None
     if size is not None:
         if recompute_scale_factor:
             raise ValueError(f"{fn}: recompute_scale_factor is not meaningful with an explicit "
@@ -390,50 +419,24 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                              "format.")
         if any(not isinstance(o, (int, np.integer)) or isinstance(o, bool) or o <= 0 for o in out):
             raise ValueError(f"{fn}: 'size' entries must be positive ints, got {size!r}")
-        out = tuple(int(o) for o in out)
-    else:
-        sf = (scale_factor,) * nd if isinstance(scale_factor, (int, float, np.number)) \
-            else tuple(scale_factor)
-        if len(sf) != nd:
-            raise ValueError(f"{fn}: input and scale_factor must have the same number of spatial "
-                             f"dimensions, but got input with spatial dimensions of {list(sp)} "
-                             f"and scale_factor of shape {list(sf)}. Please provide input tensor "
-                             "in (N, C, d1, d2, ...,dK) format and scale_factor in (s1, s2, ...,"
-                             "sK) format.")
-        if any(not float(s) > 0 for s in sf):
-            raise ValueError(f"{fn}: 'scale_factor' entries must be > 0, got {scale_factor!r}")
-        out = tuple(_shape.interpolate_output_size(n, s) for n, s in zip(sp, sf))
-        if any(o <= 0 for o in out):
-            raise ValueError(f"{fn}: scale_factor {scale_factor!r} gives an empty output "
-                             f"{out} for input size {tuple(sp)}")
-        if mode == "area" or recompute_scale_factor:
-            scales = None
-        else:
-            scales = [float(s) for s in sf]
-
-    if mode == "area":
-        from convnp.ops import pooling
-
-        return getattr(pooling, f"adaptive_avg_pool{nd}d")(input, out)
-
-    # float16/bfloat16 run in float32 (Interpolate.half_in_float32), weights included, as torch's
-    ft = np.float32 if is_half(input.dtype) else input.dtype.type
-    tables = {}
-    for a, (n_in, n_out) in enumerate(zip(sp, out)):
-        sc = None if scales is None else scales[a]
-        if antialias:
-            tab = _aa_table(n_in, n_out, sc, align, mode == "bicubic", ft)
-        elif mode in ("nearest", "nearest-exact"):
-            tab = _nearest_table(n_in, n_out, sc, mode == "nearest-exact", ft)
-        elif mode == "bicubic":
-            tab = _cubic_table(n_in, n_out, sc, align, ft)
-        else:
-            tab = _linear_table(n_in, n_out, sc, align, ft)
-        if not _is_identity(*tab, n_in):
-            tables[a + 2] = (np.ascontiguousarray(tab[0]), np.ascontiguousarray(tab[1]))
-    spec = {"mode": mode, "size": out, "scales": scales, "align_corners": align,
-            "antialias": bool(antialias)}
-    return Interpolate.apply(input, tables=tables, spec=spec)
+        return tuple(int(o) for o in out), None
+    sf = (scale_factor,) * nd if isinstance(scale_factor, (int, float, np.number)) \
+        else tuple(scale_factor)
+    if len(sf) != nd:
+        raise ValueError(f"{fn}: input and scale_factor must have the same number of spatial "
+                         f"dimensions, but got input with spatial dimensions of {list(sp)} "
+                         f"and scale_factor of shape {list(sf)}. Please provide input tensor "
+                         "in (N, C, d1, d2, ...,dK) format and scale_factor in (s1, s2, ...,"
+                         "sK) format.")
+    if any(not float(s) > 0 for s in sf):
+        raise ValueError(f"{fn}: 'scale_factor' entries must be > 0, got {scale_factor!r}")
+    out = tuple(_shape.interpolate_output_size(n, s) for n, s in zip(sp, sf))
+    if any(o <= 0 for o in out):
+        raise ValueError(f"{fn}: scale_factor {scale_factor!r} gives an empty output "
+                         f"{out} for input size {tuple(sp)}")
+    if mode == "area" or recompute_scale_factor:
+        return out, None
+    return out, [float(s) for s in sf]
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
@@ -458,6 +461,16 @@ def _check_factor(name, value, fn):
     return int(value)
 
 
+def _shuffle_args(input, name, factor, fn):
+    """The checked factor and ``(lead, C, H, W)`` of a pixel (un)shuffle's input."""
+    r = _check_factor(name, factor, fn)
+    if input.ndim < 3:
+        raise ValueError(f"{fn}: expected an input with at least 3 dims (*, C, H, W), got shape "
+                         f"{tuple(input.shape)}")
+    *lead, c, h, w = input.shape
+    return r, lead, c, h, w
+
+
 def pixel_shuffle(input, upscale_factor):
     """Rearrange ``(*, C*r*r, H, W)`` into ``(*, C, H*r, W*r)`` (sub-pixel convolution output).
 
@@ -469,11 +482,7 @@ def pixel_shuffle(input, upscale_factor):
         (1, 2, 6, 6)
     """
     fn = "pixel_shuffle"
-    r = _check_factor("upscale_factor", upscale_factor, fn)
-    if input.ndim < 3:
-        raise ValueError(f"{fn}: expected an input with at least 3 dims (*, C, H, W), got shape "
-                         f"{tuple(input.shape)}")
-    *lead, c, h, w = input.shape
+    r, lead, c, h, w = _shuffle_args(input, "upscale_factor", upscale_factor, fn)
     if c % (r * r):
         raise RuntimeError(f"{fn}: expects its input's 'channel' dimension to be divisible by "
                            f"the square of upscale_factor, but input.size(-3)={c} is not "
@@ -492,11 +501,7 @@ def pixel_unshuffle(input, downscale_factor):
         (1, 8, 3, 3)
     """
     fn = "pixel_unshuffle"
-    r = _check_factor("downscale_factor", downscale_factor, fn)
-    if input.ndim < 3:
-        raise ValueError(f"{fn}: expected an input with at least 3 dims (*, C, H, W), got shape "
-                         f"{tuple(input.shape)}")
-    *lead, c, h, w = input.shape
+    r, lead, c, h, w = _shuffle_args(input, "downscale_factor", downscale_factor, fn)
     if h % r or w % r:
         raise RuntimeError(f"{fn}: expects height and width to be divisible by "
                            f"downscale_factor, but input.size(-2)={h} and input.size(-1)={w} "

@@ -27,7 +27,7 @@ def _buffer(value, owner: str, name: str) -> Tensor | None:
 class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean") -> None:
         super().__init__()
-        self.reduction = L._legacy_reduction(size_average, reduce, reduction)
+        self.reduction = L.legacy_reduction(size_average, reduce, reduction)
 
 
 class _WeightedLoss(_Loss):
