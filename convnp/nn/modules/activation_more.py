@@ -1,10 +1,10 @@
 """The rest of torch.nn's activation layers: ``GLU``, ``RReLU``, ``Softmax2d``,
-``ChannelShuffle`` (thin modules over :mod:`convnp.nn.modules._composite`)."""
+``ChannelShuffle`` (thin modules over :mod:`convnp.ops.composite`)."""
 
 from __future__ import annotations
 
-from convnp.nn.modules import _composite as C
 from convnp.nn.modules.module import Module
+from convnp.ops import composite as C
 
 __all__ = ["ChannelShuffle", "GLU", "RReLU", "Softmax2d"]
 

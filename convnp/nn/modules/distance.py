@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from convnp.nn.modules import _composite as C
 from convnp.nn.modules.module import Module
+from convnp.ops import distance as D
 
 __all__ = ["CosineSimilarity", "PairwiseDistance"]
 
@@ -30,7 +30,7 @@ class PairwiseDistance(Module):
         self.norm, self.eps, self.keepdim = p, eps, keepdim
 
     def forward(self, x1, x2):
-        return C.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+        return D.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
 
 
 class CosineSimilarity(Module):
@@ -48,4 +48,4 @@ class CosineSimilarity(Module):
         self.dim, self.eps = dim, eps
 
     def forward(self, x1, x2):
-        return C.cosine_similarity(x1, x2, self.dim, self.eps)
+        return D.cosine_similarity(x1, x2, self.dim, self.eps)

@@ -1,12 +1,12 @@
 """The rest of torch.nn's loss layers: margin, embedding, ranking, probabilistic and triplet
-losses (thin modules over :mod:`convnp.nn.modules._composite`), and ``NLLLoss2d``."""
+losses (thin modules over :mod:`convnp.ops.loss_composite`), and ``NLLLoss2d``."""
 
 from __future__ import annotations
 
 import warnings
 
-from convnp.nn.modules import _composite as C
 from convnp.nn.modules.loss import NLLLoss, _Loss, _WeightedLoss
+from convnp.ops import loss_composite as C
 
 __all__ = ["CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "MarginRankingLoss",
            "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "NLLLoss2d",

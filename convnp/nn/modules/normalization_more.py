@@ -8,8 +8,8 @@ import numbers
 import numpy as np
 
 from convnp import _dtype
-from convnp.nn.modules import _composite as C
 from convnp.nn.modules.module import Module, Parameter
+from convnp.ops.composite import rms_norm
 from convnp.ops.cross_map_lrn import cross_map_lrn2d
 
 __all__ = ["CrossMapLRN2d", "RMSNorm"]
@@ -51,7 +51,7 @@ class RMSNorm(Module):
             self.weight.array[...] = 1
 
     def forward(self, x):
-        return C.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+        return rms_norm(x, self.normalized_shape, self.weight, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
