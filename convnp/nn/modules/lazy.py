@@ -254,13 +254,21 @@ class _LazyLayer(LazyModuleMixin):
         raise NotImplementedError
 
 
-def _lazy_class(mixin: type, base: type, doc: str) -> type:
-    """``Lazy<base>``: the lazy ``mixin`` over the regular layer ``base``, which it becomes
-    on its first forward."""
-    name = f"Lazy{base.__name__}"
-    return type(name, (mixin, base), {"__doc__": doc.format(base=base.__name__),
-                                      "cls_to_become": base, "__module__": __name__,
-                                      "__qualname__": name})
+_LAZY_DOC = (
+    "A :class:`{base}` whose ``{size}`` is inferred from the first input's ``shape[1]`` "
+    "(torch's ``nn.Lazy{base}``); the same arguments as {base} without ``{size}``. {state} "
+    "until the first forward, which materialises them, runs {base}'s initialisation and turns "
+    "the layer into a {base}.\n\n    Example::\n\n        >>> m = nn.Lazy{base}({args})\n"
+    "        >>> opt = convnp.optim.SGD(m.parameters(), lr=0.1)\n"
+    "        >>> m(x); type(m).__name__\n        '{base}'\n    ")
+
+
+def _lazy_classes(mixin: type, bases: tuple, **doc) -> tuple:
+    """``Lazy<base>`` for each regular layer in ``bases``: the lazy ``mixin`` over the layer,
+    which it becomes on its first forward."""
+    return tuple(type(f"Lazy{base.__name__}", (mixin, base), {
+        "__doc__": _LAZY_DOC.format(base=base.__name__, **doc), "cls_to_become": base,
+        "__module__": __name__, "__qualname__": f"Lazy{base.__name__}"}) for base in bases)
 
 
 # --------------------------------------------------------------------------- convolutions
@@ -308,18 +316,11 @@ class _LazyConvMixin(_LazyLayer):
             self.in_channels = w[0] if self._transposed else w[1] * self.groups
 
 
-_LAZY_CONV_DOC = (
-    "A :class:`{base}` whose ``in_channels`` is inferred from the first input's ``shape[1]`` "
-    "(torch's ``nn.Lazy{base}``); the same arguments as {base} without ``in_channels``. "
-    "``weight`` and ``bias`` are :class:`UninitializedParameter` until the first forward, "
-    "which materialises them, runs {base}'s initialisation and turns the layer into a "
-    "{base}.\n\n    Example::\n\n        >>> m = nn.Lazy{base}(8, 3)\n"
-    "        >>> opt = convnp.optim.SGD(m.parameters(), lr=0.1)\n"
-    "        >>> m(x); type(m).__name__\n        '{base}'\n    ")
-
 (LazyConv1d, LazyConv2d, LazyConv3d, LazyConvTranspose1d, LazyConvTranspose2d,
- LazyConvTranspose3d) = (_lazy_class(_LazyConvMixin, base, _LAZY_CONV_DOC) for base in (
-     Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d))
+ LazyConvTranspose3d) = _lazy_classes(
+    _LazyConvMixin, (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d),
+    size="in_channels", args="8, 3",
+    state="``weight`` and ``bias`` are :class:`UninitializedParameter`")
 
 
 # --------------------------------------------------------------------------- linear
@@ -412,14 +413,9 @@ class _LazyNormMixin(_LazyLayer):
                 self.num_features = t.shape[0]
 
 
-_LAZY_NORM_DOC = (
-    "A :class:`{base}` whose ``num_features`` is inferred from the first input's ``shape[1]`` "
-    "(torch's ``nn.Lazy{base}``); the same arguments as {base} without ``num_features``. "
-    "``weight``/``bias`` are :class:`UninitializedParameter` and ``running_mean``/"
-    "``running_var`` :class:`UninitializedBuffer` until the first forward, which materialises "
-    "them and turns the layer into a {base}.\n\n    Example::\n\n"
-    "        >>> m = nn.Lazy{base}()\n    ")
-
 (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyInstanceNorm1d, LazyInstanceNorm2d,
- LazyInstanceNorm3d) = (_lazy_class(_LazyNormMixin, base, _LAZY_NORM_DOC) for base in (
-     BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d))
+ LazyInstanceNorm3d) = _lazy_classes(
+    _LazyNormMixin, (BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d, InstanceNorm2d,
+                     InstanceNorm3d),
+    size="num_features", args="", state="``weight``/``bias`` are :class:`UninitializedParameter` "
+    "and ``running_mean``/``running_var`` :class:`UninitializedBuffer`")
