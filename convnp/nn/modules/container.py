@@ -9,7 +9,6 @@ from __future__ import annotations
 import operator
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -39,7 +38,42 @@ def _index(idx: Any, n: int, owner: str) -> int:
     return i % n
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: child modules in order, named ``'0'``, ``'1'``,
+    ... (a Sequential built from an OrderedDict keeps its names) and indexed by position."""
+
+    def _key(self, idx) -> str:
+        return list(self._modules)[_index(idx, len(self), type(self).__name__)]
+
+    def __setitem__(self, idx, module: Module) -> None:
+        setattr(self, self._key(idx), module)
+
+    def __delitem__(self, idx) -> None:
+        keys = list(self._modules)[idx] if isinstance(idx, slice) else [self._key(idx)]
+        for key in keys:
+            delattr(self, key)
+        # renumber so that the names stay '0', '1', ... like torch
+        object.__setattr__(self, "_modules",
+                           OrderedDict((str(i), m) for i, m in enumerate(self._modules.values())))
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module):
+        """Append ``module`` at the end, named ``str(len(self))``."""
+        self.add_module(str(len(self)), module)
+        return self
+
+    def pop(self, key: int | slice) -> Module:
+        v = self[key]
+        del self[key]
+        return v
+
+
+class Sequential(_ModuleSequence):
     r"""Run modules one after another, each on the previous one's output.
 
     Built from modules (named ``'0'``, ``'1'``, ...) or from an ``OrderedDict`` of named modules.
@@ -65,29 +99,7 @@ class Sequential(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return self.__class__(OrderedDict(list(self._modules.items())[idx]))
-        i = _index(idx, len(self), "Sequential")
-        return next(islice(self._modules.values(), i, None))
-
-    def __setitem__(self, idx, module: Module) -> None:
-        key = list(self._modules)[_index(idx, len(self), "Sequential")]
-        setattr(self, key, module)
-
-    def __delitem__(self, idx) -> None:
-        if isinstance(idx, slice):
-            for key in list(self._modules)[idx]:
-                delattr(self, key)
-        else:
-            delattr(self, list(self._modules)[_index(idx, len(self), "Sequential")])
-        # renumber so that the names stay '0', '1', ... like torch
-        str_indices = [str(i) for i in range(len(self._modules))]
-        object.__setattr__(self, "_modules",
-                           OrderedDict(zip(str_indices, self._modules.values())))
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
+        return self._modules[self._key(idx)]
 
     def __add__(self, other: "Sequential") -> "Sequential":
         if not isinstance(other, Sequential):
@@ -97,11 +109,6 @@ class Sequential(Module):
 
     def __iadd__(self, other: "Sequential") -> "Sequential":
         return self.extend(other)
-
-    def append(self, module: Module) -> "Sequential":
-        """Append ``module`` at the end, named ``str(len(self))``."""
-        self.add_module(str(len(self)), module)
-        return self
 
     def insert(self, index: int, module: Module) -> "Sequential":
         """Insert ``module`` before position ``index``; later modules are renumbered."""
@@ -123,18 +130,13 @@ class Sequential(Module):
             self.append(layer)
         return self
 
-    def pop(self, key: int | slice) -> Module:
-        v = self[key]
-        del self[key]
-        return v
-
     def forward(self, input):
         for module in self:
             input = module(input)
         return input
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     r"""A list of modules, registered as children (``'0'``, ``'1'``, ...); it has no forward.
 
     Example::
@@ -152,26 +154,7 @@ class ModuleList(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return self.__class__(list(self._modules.values())[idx])
-        return self._modules[str(_index(idx, len(self), "ModuleList"))]
-
-    def __setitem__(self, idx: int, module: Module) -> None:
-        setattr(self, str(_index(idx, len(self), "ModuleList")), module)
-
-    def __delitem__(self, idx) -> None:
-        if isinstance(idx, slice):
-            for k in range(len(self._modules))[idx]:
-                delattr(self, str(k))
-        else:
-            delattr(self, str(_index(idx, len(self), "ModuleList")))
-        str_indices = [str(i) for i in range(len(self._modules))]
-        object.__setattr__(self, "_modules",
-                           OrderedDict(zip(str_indices, self._modules.values())))
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
+        return self._modules[self._key(idx)]
 
     def __iadd__(self, modules: Iterable[Module]) -> "ModuleList":
         return self.extend(modules)
@@ -184,15 +167,6 @@ class ModuleList(Module):
         for i in range(len(self._modules), index, -1):
             self._modules[str(i)] = self._modules[str(i - 1)]
         self._modules[str(index)] = module
-
-    def append(self, module: Module) -> "ModuleList":
-        self.add_module(str(len(self)), module)
-        return self
-
-    def pop(self, key: int | slice) -> Module:
-        v = self[key]
-        del self[key]
-        return v
 
     def extend(self, modules: Iterable[Module]) -> "ModuleList":
         if not isinstance(modules, Iterable):
