@@ -94,13 +94,15 @@ class _BatchNorm(_NormBase):
             self.num_batches_tracked.array += 1
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / float(self.num_batches_tracked.array)
-        if self.training:
-            bn_training = True
-        else:
-            bn_training = self.running_mean is None and self.running_var is None
+        bn_training = self.training or (self.running_mean is None and self.running_var is None)
         use_running = not self.training or self.track_running_stats
-        return N.batch_norm(input, self.running_mean if use_running else None,
-                            self.running_var if use_running else None, self.weight, self.bias,
+        return self._batch_norm(input, self.running_mean if use_running else None,
+                                self.running_var if use_running else None, bn_training, factor)
+
+    def _batch_norm(self, input, running_mean, running_var, bn_training: bool, factor: float):
+        """The normalization itself, once the input is checked and the running-statistics
+        factor known (SyncBatchNorm computes it over every rank instead)."""
+        return N.batch_norm(input, running_mean, running_var, self.weight, self.bias,
                             bn_training, factor, self.eps)
 
 
