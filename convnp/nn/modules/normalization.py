@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from convnp import _dtype
+from convnp.nn.modules._declared import REQUIRED, _DeclaredLayer
 from convnp.nn.modules.module import Module, Parameter
 from convnp.ops import normalization as N
 from convnp.tensor import Tensor
@@ -270,7 +271,10 @@ class LayerNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
 
-class LocalResponseNorm(Module):
+_LRN = (("size", REQUIRED), ("alpha", 1e-4), ("beta", 0.75), ("k", 1.0))
+
+
+class LocalResponseNorm(_DeclaredLayer):
     r"""Local response normalization across neighbouring channels (AlexNet).
 
     Args:
@@ -280,12 +284,6 @@ class LocalResponseNorm(Module):
     Shape: input ``(N, C, *)``, output the same.
     """
 
-    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
-        super().__init__()
-        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
-
-    def forward(self, input):
-        return N.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
-
-    def extra_repr(self) -> str:
-        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+    _params = _LRN
+    _fn = N.local_response_norm
+    _repr = "{size}, alpha={alpha}, beta={beta}, k={k}"
