@@ -117,3 +117,10 @@ class _DeclaredLayer(Module):
                 self._show_inplace == "if_set" and not inplace):
             return text
         return f"{text}, inplace={inplace}" if text else f"inplace={inplace}"
+
+
+def layer_class(name: str, base: type, fn, doc: str, module: str, **attrs) -> type:
+    """A ``base`` subclass named ``name`` (in ``module``) calling ``fn``: for sibling layers
+    that differ only in their op, docstring and declared settings (``attrs``)."""
+    return type(name, (base,), {"_fn": fn, "__doc__": doc, "__module__": module,
+                                "__qualname__": name, **attrs})

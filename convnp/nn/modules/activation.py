@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convnp.nn.modules._declared import REQUIRED, _DeclaredLayer
+from convnp.nn.modules._declared import REQUIRED, _DeclaredLayer, layer_class
 from convnp.nn.modules.module import Module, Parameter
 from convnp.ops import activation as A
 
@@ -175,25 +175,19 @@ class Softmax(_SoftmaxBase):
     _fn = A.softmax
 
 
-class LogSoftmax(_SoftmaxBase):
-    r"""Log of softmax along ``dim``, computed stably. Shape: unchanged."""
-
-    _fn = A.log_softmax
-
-
-class Softmin(_SoftmaxBase):
-    r"""Softmax of ``-input`` along ``dim``. Shape: unchanged."""
-
-    _fn = A.softmin
+LogSoftmax = layer_class("LogSoftmax", _SoftmaxBase, A.log_softmax,
+                         "Log of softmax along ``dim``, computed stably. Shape: unchanged.",
+                         __name__)
+Softmin = layer_class("Softmin", _SoftmaxBase, A.softmin,
+                      "Softmax of ``-input`` along ``dim``. Shape: unchanged.", __name__)
 
 
 def _simple(name: str, fn, doc: str, has_inplace: bool, repr_inplace: bool = True):
     """A parameter-free activation layer class calling ``fn``."""
-    return type(name, (_DeclaredLayer,), {
-        "_params": (_INPLACE,) if has_inplace else (), "_fn": fn,
-        "_show_inplace": "if_set" if repr_inplace else "never",
-        "__doc__": doc + "\n\n    Shape: output has the input's shape.", "__module__": __name__,
-        "__qualname__": name})
+    return layer_class(name, _DeclaredLayer, fn,
+                       doc + "\n\n    Shape: output has the input's shape.", __name__,
+                       _params=(_INPLACE,) if has_inplace else (),
+                       _show_inplace="if_set" if repr_inplace else "never")
 
 
 SELU = _simple("SELU", A.selu, r"``scale * elu(x, alpha)`` with SELU's constants.", True)

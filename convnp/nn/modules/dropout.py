@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from convnp.nn.modules._declared import _DeclaredLayer
+from convnp.nn.modules._declared import _DeclaredLayer, layer_class
 from convnp.ops import dropout as D
 
 __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
@@ -39,31 +39,15 @@ class Dropout(_DropoutNd):
     _fn = D.dropout
 
 
-class Dropout1d(_DropoutNd):
-    r"""Zero whole channels of ``(N, C, L)`` / ``(C, L)`` input in training. Shape: unchanged."""
-
-    _fn = D.dropout1d
-
-
-class Dropout2d(_DropoutNd):
-    r"""Zero whole channels of ``(N, C, H, W)`` / ``(C, H, W)`` input in training."""
-
-    _fn = D.dropout2d
-
-
-class Dropout3d(_DropoutNd):
-    r"""Zero whole channels of ``(N, C, D, H, W)`` / ``(C, D, H, W)`` input in training."""
-
-    _fn = D.dropout3d
-
-
-class AlphaDropout(_DropoutNd):
-    r"""Alpha dropout for SELU networks (keeps zero mean, unit variance). Shape: unchanged."""
-
-    _fn = D.alpha_dropout
-
-
-class FeatureAlphaDropout(_DropoutNd):
-    r"""Channel-wise alpha dropout. Shape: unchanged."""
-
-    _fn = D.feature_alpha_dropout
+(Dropout1d, Dropout2d, Dropout3d, AlphaDropout, FeatureAlphaDropout) = (
+    layer_class(name, _DropoutNd, fn, doc, __name__) for name, fn, doc in (
+        ("Dropout1d", D.dropout1d, "Zero whole channels of ``(N, C, L)`` / ``(C, L)`` input in "
+         "training. Shape: unchanged."),
+        ("Dropout2d", D.dropout2d, "Zero whole channels of ``(N, C, H, W)`` / ``(C, H, W)`` "
+         "input in training."),
+        ("Dropout3d", D.dropout3d, "Zero whole channels of ``(N, C, D, H, W)`` / "
+         "``(C, D, H, W)`` input in training."),
+        ("AlphaDropout", D.alpha_dropout, "Alpha dropout for SELU networks (keeps zero mean, "
+         "unit variance). Shape: unchanged."),
+        ("FeatureAlphaDropout", D.feature_alpha_dropout, "Channel-wise alpha dropout. Shape: "
+         "unchanged.")))
