@@ -268,7 +268,20 @@ def _lazy_classes(mixin: type, bases: tuple, **doc) -> tuple:
     which it becomes on its first forward."""
     return tuple(type(f"Lazy{base.__name__}", (mixin, base), {
         "__doc__": _LAZY_DOC.format(base=base.__name__, **doc), "cls_to_become": base,
-        "__module__": __name__, "__qualname__": f"Lazy{base.__name__}"}) for base in bases)
+        "__module__": __name__, "__qualname__": f"Lazy{base.__name__}",
+        "__signature__": _without(mixin, base, doc["size"])}) for base in bases)
+
+
+def _without(mixin: type, base: type, size: str) -> inspect.Signature | None:
+    """For a mixin whose ``__init__`` forwards ``*args`` to ``base``: ``base``'s signature
+    without the inferred ``size`` argument (what ``inspect.signature`` shows, as for torch's
+    lazy class); None (inspect ``__init__``) for a mixin that spells out its own."""
+    own = inspect.signature(mixin.__init__).parameters.values()
+    if not any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in own):
+        return None
+    params = [p for p in inspect.signature(base.__init__).parameters.values()
+              if p.name not in ("self", size)]
+    return inspect.Signature(params, return_annotation=None)
 
 
 # --------------------------------------------------------------------------- convolutions
