@@ -202,7 +202,51 @@ class ModuleList(_ModuleSequence):
         return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
-class ModuleDict(Module):
+class _KeyedContainer(Module):
+    """What ModuleDict and ParameterDict share: the mapping protocol over an ordered key store
+    (``_key_store()``), ``update`` from a mapping or ``(key, value)`` pairs, and no forward."""
+
+    _item = "value"
+
+    def _key_store(self):
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self._key_store())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._key_store())
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._key_store()
+
+    def keys(self):
+        return self._key_store().keys()
+
+    def pop(self, key: str):
+        v = self[key]
+        del self[key]
+        return v
+
+    def clear(self) -> None:
+        for key in list(self._key_store()):
+            del self[key]
+
+    def update(self, entries) -> None:
+        """Add entries from a mapping or an iterable of ``(key, value)`` pairs."""
+        items = entries.items() if isinstance(entries, Mapping) or hasattr(entries, "items") \
+            else entries
+        for j, kv in enumerate(items):
+            if not isinstance(kv, (tuple, list)) or len(kv) != 2:
+                raise ValueError(f"{type(self).__name__} update sequence element #{j} should "
+                                 f"be a (key, {self._item}) pair, got {kv!r}")
+            self[kv[0]] = kv[1]
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward(): index it by key")
+
+
+class ModuleDict(_KeyedContainer):
     r"""An ordered dict of modules, registered as children under their keys; it has no forward.
 
     Example::
@@ -211,6 +255,11 @@ class ModuleDict(Module):
         >>> heads['box'](convnp.randn(2, 8)).shape
         (2, 4)
     """
+
+    _item = "module"
+
+    def _key_store(self):
+        return self._modules
 
     def __init__(self, modules: Mapping[str, Module] | None = None) -> None:
         super().__init__()
@@ -226,47 +275,11 @@ class ModuleDict(Module):
     def __delitem__(self, key: str) -> None:
         del self._modules[key]
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._modules)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._modules
-
-    def clear(self) -> None:
-        self._modules.clear()
-
-    def pop(self, key: str) -> Module:
-        v = self[key]
-        del self[key]
-        return v
-
-    def keys(self):
-        return self._modules.keys()
-
     def items(self):
         return self._modules.items()
 
     def values(self):
         return self._modules.values()
-
-    def update(self, modules) -> None:
-        """Add entries from a mapping or an iterable of ``(key, module)`` pairs."""
-        if isinstance(modules, (OrderedDict, ModuleDict, Mapping)):
-            for key, module in modules.items():
-                self[key] = module
-            return
-        for j, m in enumerate(modules):
-            if not isinstance(m, (tuple, list)) or len(m) != 2:
-                raise ValueError(f"ModuleDict update sequence element #{j} should be a "
-                                 f"(key, module) pair, got {m!r}")
-            self[m[0]] = m[1]
-
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError("ModuleDict has no forward(): index it by key and call the "
-                                  "module")
 
 
 def _as_parameter(value: Any) -> Any:
@@ -349,7 +362,7 @@ class ParameterList(Module):
         raise NotImplementedError("ParameterList has no forward()")
 
 
-class ParameterDict(Module):
+class ParameterDict(_KeyedContainer):
     r"""An ordered dict of Parameters registered under their keys (tensors are wrapped).
 
     Example::
@@ -358,6 +371,11 @@ class ParameterDict(Module):
         >>> pd['left'].shape
         (5, 10)
     """
+
+    _item = "parameter"
+
+    def _key_store(self):
+        return self._keys
 
     def __init__(self, parameters: Any = None) -> None:
         super().__init__()
@@ -382,18 +400,6 @@ class ParameterDict(Module):
         del self._keys[key]
         delattr(self, key)
 
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._keys)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._keys
-
-    def keys(self):
-        return self._keys.keys()
-
     def items(self):
         return ((k, self[k]) for k in self._keys)
 
@@ -403,25 +409,5 @@ class ParameterDict(Module):
     def get(self, key: str, default: Any = None) -> Any:
         return self[key] if key in self else default
 
-    def pop(self, key: str) -> Any:
-        v = self[key]
-        del self[key]
-        return v
-
-    def clear(self) -> None:
-        for k in list(self._keys):
-            del self[k]
-
-    def update(self, parameters: Any) -> None:
-        items = parameters.items() if hasattr(parameters, "items") else parameters
-        for j, kv in enumerate(items):
-            if not isinstance(kv, (tuple, list)) or len(kv) != 2:
-                raise ValueError(f"ParameterDict update sequence element #{j} should be a "
-                                 f"(key, parameter) pair, got {kv!r}")
-            self[kv[0]] = kv[1]
-
     def extra_repr(self) -> str:
         return "\n".join(_param_line(k, p) for k, p in self.items())
-
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError("ParameterDict has no forward()")
