@@ -119,7 +119,7 @@ ERRORS = [
      ValueError, r"cross_entropy: weight must have one entry per class, shape \(5,\)"),
     ("ce-reduction", lambda: F.cross_entropy(convnp.randn(2, 5), convnp.tensor([0, 1]),
                                              reduction="avg"),
-     ValueError, r"cross_entropy: reduction='avg' is not valid"),
+     ValueError, r"cross_entropy: 'avg' is not a valid value for reduction"),
     ("ce-smoothing", lambda: F.cross_entropy(convnp.randn(2, 5), convnp.tensor([0, 1]),
                                              label_smoothing=1.5),
      ValueError, r"label_smoothing must be between 0.0 and 1.0"),
@@ -148,7 +148,7 @@ ERRORS = [
         convnp.rand(2, 3), convnp.rand(2, 3), pos_weight=convnp.ones(4)),
      ValueError, r"pos_weight of shape \(4,\) cannot be broadcast to the input's shape"),
     ("kl-reduction", lambda: F.kl_div(convnp.randn(2), convnp.rand(2), reduction="avg"),
-     ValueError, r"kl_div: reduction='avg' is not valid; use one of .*'batchmean'"),
+     ValueError, r"kl_div: 'avg' is not a valid value for reduction; use one of .*'batchmean'"),
     ("type", lambda: F.mse_loss([1.0], convnp.randn(1)),
      TypeError, r"mse_loss: argument 'input' must be a Tensor, got list"),
 ]

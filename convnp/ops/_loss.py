@@ -26,7 +26,7 @@ def legacy_reduction(size_average, reduce, reduction: str) -> str:
 
 def check_reduction(reduction: str, fn: str, allowed=REDUCTIONS) -> None:
     if reduction not in allowed:
-        raise ValueError(f"{fn}: reduction={reduction!r} is not valid; use one of "
+        raise ValueError(f"{fn}: {reduction!r} is not a valid value for reduction; use one of "
                          f"{', '.join(repr(r) for r in allowed)}")
 
 

@@ -25,10 +25,12 @@ def _t():
 def glu(input, dim: int = -1):
     r"""Gated linear unit: split ``input`` in halves :math:`a, b` along ``dim``, return
     :math:`a \otimes \sigma(b)`. Shape: ``dim`` halved."""
-    d = dim % max(input.ndim, 1)
-    if input.ndim == 0 or input.shape[d] % 2:
-        raise RuntimeError(f"glu: halving dimension must be even, but dimension {dim} is size "
-                           f"{input.shape[d] if input.ndim else 0}")
+    if input.ndim == 0:
+        raise RuntimeError("glu: does not support scalars because halving size must be even")
+    d = dim % input.ndim
+    if input.shape[d] % 2:
+        raise RuntimeError(f"glu: Halving dimension must be even, but dimension {d} is size "
+                           f"{input.shape[d]}")
     a, b = input.chunk(2, d)
     return E.mul(a, E.sigmoid(b))
 
@@ -43,7 +45,7 @@ def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool 
         slope = rng().uniform(lower, upper, input.shape).astype(input.dtype)
     else:
         slope = np.asarray((lower + upper) / 2, input.dtype)
-    factor = np.where(input.array >= 0, np.ones((), input.dtype), slope).astype(input.dtype)
+    factor = np.where(input.array > 0, np.ones((), input.dtype), slope).astype(input.dtype)
     return E.mul(input, factor)
 
 
@@ -100,11 +102,15 @@ def channel_shuffle(input, groups: int):
     r"""Interleave the channels of ``groups`` groups: ``(N, g*k, *)`` seen as ``(N, g, k, *)``,
     transposed to ``(N, k, g, *)`` and flattened back (ShuffleNet)."""
     if input.ndim < 3:
-        raise ValueError(f"channel_shuffle: expected an input of at least 3 dims (N, C, *), got "
-                         f"shape {tuple(input.shape)}")
+        raise RuntimeError(f"channel_shuffle: expected an input of at least 3 dims (N, C, *), "
+                           f"got shape {tuple(input.shape)}")
     n, c = input.shape[:2]
-    if groups <= 0 or c % groups:
-        raise ValueError(f"channel_shuffle: the {c} channels must divide into groups={groups}")
+    if not isinstance(groups, int) or groups <= 0:
+        raise RuntimeError(f"channel_shuffle: the number of groups to divide channels in must "
+                           f"be positive, got groups={groups}")
+    if c % groups:
+        raise RuntimeError(f"channel_shuffle: Number of channels must be divisible by groups. "
+                           f"Got {c} channels and {groups} groups.")
     rest = tuple(input.shape[2:])
     x = input.reshape((n, groups, c // groups) + rest).transpose(1, 2)
     return x.reshape((n, c) + rest)

@@ -23,9 +23,21 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
         >>> F.cosine_similarity(convnp.randn(4, 8), convnp.randn(4, 8)).shape
         convnp.Size([4])
     """
+    _check_tensors("cosine_similarity", x1, x2)
     n1 = _clamped_value(E.sqrt(R.sum(E.mul(x1, x1), dim, keepdim=True)), eps)
     n2 = _clamped_value(E.sqrt(R.sum(E.mul(x2, x2), dim, keepdim=True)), eps)
     return R.sum(E.mul(E.div(x1, n1), E.div(x2, n2)), dim)
+
+
+def _check_tensors(fn: str, x1, x2) -> None:
+    """A TypeError, as torch's, for an argument that is not a Tensor (a NumPy array would
+    otherwise broadcast silently into a result of the wrong type)."""
+    from convnp.tensor import Tensor
+
+    for name, x in (("x1", x1), ("x2", x2)):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{fn}: argument '{name}' must be a Tensor, got "
+                            f"{type(x).__name__}; wrap arrays with convnp.tensor(...)")
 
 
 def _clamped_value(t, lo: float):
@@ -43,6 +55,7 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
     r""":math:`\lVert x_1 - x_2 + \epsilon \rVert_p` over the last dim (broadcast batch dims).
 
     Shape: ``(N, D)`` inputs give ``(N,)`` (``(N, 1)`` with ``keepdim``)."""
+    _check_tensors("pairwise_distance", x1, x2)
     d = E.add(E.sub(x1, x2), eps)
     dim = -1 if max(x1.ndim, x2.ndim) > 0 else None
     return R.norm(d, p, dim, keepdim)

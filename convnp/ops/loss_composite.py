@@ -48,6 +48,10 @@ def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, size_aver
     \text{margin})` where it is -1. Shape: ``(N, D)`` inputs and ``(N,)`` target (or unbatched
     ``(D,)`` and ``()``)."""
     reduction = _reduction(size_average, reduce, reduction, "cosine_embedding_loss")
+    if input1.shape != input2.shape or input1.ndim != target.ndim + 1 or target.ndim > 1:
+        raise RuntimeError(f"cosine_embedding_loss: {target.ndim}D target tensor expects "
+                           f"{target.ndim + 1}D input tensors of one shape, but found inputs "
+                           f"with sizes {tuple(input1.shape)} and {tuple(input2.shape)}")
     dim = target.ndim
     eps = 1e-12  # torch's EPSILON in the magnitudes
     prod = R.sum(E.mul(input1, input2), dim)
@@ -77,8 +81,9 @@ def margin_ranking_loss(input1, input2, target, margin: float = 0.0, size_averag
     r""":math:`\max(0, -y (x_1 - x_2) + \text{margin})` elementwise."""
     reduction = _reduction(size_average, reduce, reduction, "margin_ranking_loss")
     if not (input1.ndim == input2.ndim == target.ndim):
-        raise RuntimeError(f"margin_ranking_loss: input1, input2 and target must have the same "
-                           f"number of dims, got {input1.ndim}, {input2.ndim}, {target.ndim}")
+        raise RuntimeError(f"margin_ranking_loss: All input tensors should have same dimension "
+                           f"but got sizes: input1: {tuple(input1.shape)}, input2: "
+                           f"{tuple(input2.shape)}, target: {tuple(target.shape)}")
     loss = E.clamp(E.add(E.mul(E.neg(target), E.sub(input1, input2)), margin), min=0)
     return _reduce(loss, reduction)
 
@@ -107,6 +112,15 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     return _reduce(loss, reduction)
 
 
+def _class_indices(target, fn: str) -> np.ndarray:
+    """``target``'s class indices as int64 (torch wants an integer tensor here)."""
+    t = target.array if isinstance(target, _t()) else np.asarray(target)
+    if t.dtype.kind not in "iu":
+        raise RuntimeError(f"{fn}: expected target of integer class indices (int64), got "
+                           f"dtype {t.dtype}")
+    return t.astype(np.int64)
+
+
 def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=None,
                       size_average=None, reduce=None, reduction: str = "mean"):
     r"""Multi-class hinge loss: :math:`\sum_{i \ne y} \max(0, \text{margin} - x_y + x_i)^p / C`
@@ -116,11 +130,15 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
     reduction = _reduction(size_average, reduce, reduction, "multi_margin_loss")
     if p not in (1, 2):
         raise ValueError(f"multi_margin_loss: only p == 1 and p == 2 are supported, got {p}")
+    if input.ndim > 2:
+        raise RuntimeError(f"multi_margin_loss: expected a (C,) or (N, C) input, got shape "
+                           f"{tuple(input.shape)}")
     x = input if input.ndim == 2 else input.reshape(1, -1)
-    y = target.array.reshape(-1).astype(np.int64)
+    y = _class_indices(target, "multi_margin_loss").reshape(-1)
     c = x.shape[1]
-    if y.size and (y.min() < 0 or y.max() >= c):
-        raise IndexError(f"multi_margin_loss: target values must be in [0, {c - 1}]")
+    if y.size != x.shape[0] or (y.size and (y.min() < 0 or y.max() >= c)):
+        raise RuntimeError(f"multi_margin_loss: target out of range: expected {x.shape[0]} "
+                           f"class indices in [0, {c - 1}], got {y.tolist()}")
     T = _t()
     xy = gather(x, 1, T._wrap(y[:, None]))
     z = E.clamp(E.add(E.sub(margin, xy), x), min=0)
@@ -144,7 +162,12 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None,
 
     reduction = _reduction(size_average, reduce, reduction, "multilabel_margin_loss")
     x = input if input.ndim == 2 else input.reshape(1, -1)
-    y = target.array.reshape(x.shape).astype(np.int64)
+    y = _class_indices(target, "multilabel_margin_loss")
+    if y.size != x.numel() or y.max(initial=-1) >= x.shape[1] or y.min(initial=-1) < -1:
+        raise RuntimeError(f"multilabel_margin_loss: argument 'target' is out of range: "
+                           f"expected {tuple(input.shape)} class indices in [-1, "
+                           f"{x.shape[1] - 1}], got {y.tolist()}")
+    y = y.reshape(x.shape)
     n, c = x.shape
     valid = np.cumprod(y >= 0, axis=1).astype(bool)  # entries before the first -1
     is_target = np.zeros((n, c), bool)
@@ -175,7 +198,9 @@ def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
             var = var.unsqueeze(-1)
         elif not (input.shape[:-1] == var.shape[:-1] and var.shape[-1] == 1):
             raise ValueError(f"gaussian_nll_loss: var of shape {tuple(var.shape)} does not "
-                             f"match input of shape {tuple(input.shape)}")
+                             f"match input of shape {tuple(input.shape)}: var is of incorrect "
+                             f"size (give it input's shape, or that shape without the last "
+                             f"dim or with 1 there)")
     if np.any(var.array < 0):
         raise ValueError("gaussian_nll_loss: var has negative entry/entries")
     v = E.add(var, T._wrap(np.maximum(var.array, eps) - var.array))  # clamp, identity gradient
@@ -212,6 +237,12 @@ def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: floa
     from convnp.ops.distance import pairwise_distance
 
     reduction = _reduction(size_average, reduce, reduction, "triplet_margin_loss")
+    dims = (anchor.ndim, positive.ndim, negative.ndim)
+    if len(set(dims)) != 1 or dims[0] not in (1, 2):
+        raise RuntimeError(f"triplet_margin_loss: The anchor, positive, and negative tensors "
+                           f"are expected to have the same number of dimensions (1 or 2), but "
+                           f"got: anchor {dims[0]}D, positive {dims[1]}D, and negative "
+                           f"{dims[2]}D inputs")
 
     def dist(x, y):
         return pairwise_distance(x, y, p, eps)

@@ -1,5 +1,7 @@
 """Activation layers (``torch.nn.ReLU`` & co.): settings only, ``forward`` calls the functional op.
 
+Each layer declares its constructor's parameters (torch's names and defaults) and its op; the
+shared base (:mod:`convnp.nn.modules._declared`) builds ``__init__``, ``forward`` and the repr.
 ``inplace=True`` is stored and shown in the repr like torch, but convnp computes out of place.
 """
 
@@ -7,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from convnp.nn.modules._declared import REQUIRED, _DeclaredLayer, layer_class
 from convnp.nn.modules.module import Module, Parameter
 from convnp.ops import activation as A
 
@@ -15,12 +18,10 @@ __all__ = ["ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU",
            "Hardshrink", "Softshrink", "LogSigmoid", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
            "Softmin", "Threshold"]
 
-
-def _inplace(flag: bool, lead: str = ", ") -> str:
-    return f"{lead}inplace=True" if flag else ""
+_INPLACE = ("inplace", False)
 
 
-class ReLU(Module):
+class ReLU(_DeclaredLayer):
     r"""Applies :func:`convnp.nn.functional.relu` elementwise.
 
     Args:
@@ -33,56 +34,37 @@ class ReLU(Module):
         tensor([0., 1.])
     """
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return A.relu(input)
-
-    def extra_repr(self) -> str:
-        return _inplace(self.inplace, "")
+    _params = (_INPLACE,)
+    _fn = A.relu
 
 
-class Hardtanh(Module):
+class Hardtanh(_DeclaredLayer):
     r"""Clips to ``[min_val, max_val]``. Shape: unchanged."""
 
-    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
-        super().__init__()
-        if max_val <= min_val:
-            raise ValueError(f"Hardtanh: max_val ({max_val}) must be greater than min_val "
-                             f"({min_val})")
-        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+    _params = (("min_val", -1.0), ("max_val", 1.0), _INPLACE)
+    _fn = A.hardtanh
 
-    def forward(self, input):
-        return A.hardtanh(input, self.min_val, self.max_val)
-
-    def extra_repr(self) -> str:
-        return f"min_val={self.min_val}, max_val={self.max_val}{_inplace(self.inplace)}"
+    def _check(self) -> None:
+        if self.max_val <= self.min_val:
+            raise ValueError(f"Hardtanh: max_val ({self.max_val}) must be greater than min_val "
+                             f"({self.min_val})")
 
 
 class ReLU6(Hardtanh):
     r""":math:`\min(\max(0, x), 6)`. Shape: unchanged."""
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__(0.0, 6.0, inplace)
+    _params = (_INPLACE,)
+    _fn_args = ("min_val", "max_val")
 
-    def extra_repr(self) -> str:
-        return _inplace(self.inplace, "")
+    def _store(self, inplace: bool) -> None:
+        super()._store(min_val=0.0, max_val=6.0, inplace=inplace)
 
 
-class LeakyReLU(Module):
+class LeakyReLU(_DeclaredLayer):
     r""":math:`x` if :math:`x > 0` else ``negative_slope * x``. Shape: unchanged."""
 
-    def __init__(self, negative_slope: float = 1e-2, inplace: bool = False) -> None:
-        super().__init__()
-        self.negative_slope, self.inplace = negative_slope, inplace
-
-    def forward(self, input):
-        return A.leaky_relu(input, self.negative_slope)
-
-    def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}{_inplace(self.inplace)}"
+    _params = (("negative_slope", 1e-2), _INPLACE)
+    _fn = A.leaky_relu
 
 
 class PReLU(Module):
@@ -119,112 +101,61 @@ class PReLU(Module):
         return f"num_parameters={self.num_parameters}"
 
 
-class ELU(Module):
+class ELU(_DeclaredLayer):
     r""":math:`x` if :math:`x > 0` else :math:`\alpha(e^x - 1)`. Shape: unchanged."""
 
-    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
-        super().__init__()
-        self.alpha, self.inplace = alpha, inplace
-
-    def forward(self, input):
-        return A.elu(input, self.alpha)
-
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}{_inplace(self.inplace)}"
+    _params = (("alpha", 1.0), _INPLACE)
+    _fn = A.elu
 
 
-class CELU(Module):
+class CELU(_DeclaredLayer):
     r""":math:`\max(0,x) + \min(0, \alpha(e^{x/\alpha} - 1))`. Shape: unchanged."""
 
-    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
-        super().__init__()
-        self.alpha, self.inplace = alpha, inplace
-
-    def forward(self, input):
-        return A.celu(input, self.alpha)
-
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}{_inplace(self.inplace)}"
+    _params = (("alpha", 1.0), _INPLACE)
+    _fn = A.celu
 
 
-class GELU(Module):
+class GELU(_DeclaredLayer):
     r""":math:`x\Phi(x)` (``approximate='none'``) or its tanh approximation. Shape: unchanged."""
 
-    def __init__(self, approximate: str = "none") -> None:
-        super().__init__()
-        self.approximate = approximate
-
-    def forward(self, input):
-        return A.gelu(input, approximate=self.approximate)
-
-    def extra_repr(self) -> str:
-        return f"approximate={self.approximate!r}"
+    _params = (("approximate", "none"),)
+    _fn = A.gelu
 
 
-class Softplus(Module):
+class Softplus(_DeclaredLayer):
     r""":math:`\frac{1}{\beta}\log(1 + e^{\beta x})`, linear above ``threshold``."""
 
-    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
-        super().__init__()
-        self.beta, self.threshold = beta, threshold
-
-    def forward(self, input):
-        return A.softplus(input, self.beta, self.threshold)
-
-    def extra_repr(self) -> str:
-        return f"beta={self.beta}, threshold={self.threshold}"
+    _params = (("beta", 1.0), ("threshold", 20.0))
+    _fn = A.softplus
 
 
-class Threshold(Module):
+class Threshold(_DeclaredLayer):
     r""":math:`x` if :math:`x > threshold` else ``value``. Shape: unchanged."""
 
-    def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
-        super().__init__()
-        self.threshold, self.value, self.inplace = threshold, value, inplace
-
-    def forward(self, input):
-        return A.threshold(input, self.threshold, self.value)
-
-    def extra_repr(self) -> str:
-        return f"threshold={self.threshold}, value={self.value}{_inplace(self.inplace)}"
+    _params = (("threshold", REQUIRED), ("value", REQUIRED), _INPLACE)
+    _fn = A.threshold
 
 
-class Hardshrink(Module):
+class Hardshrink(_DeclaredLayer):
     r""":math:`x` where :math:`|x| > \lambda` else 0. Shape: unchanged."""
 
-    def __init__(self, lambd: float = 0.5) -> None:
-        super().__init__()
-        self.lambd = lambd
-
-    def forward(self, input):
-        return A.hardshrink(input, self.lambd)
-
-    def extra_repr(self) -> str:
-        return f"{self.lambd}"
+    _params = (("lambd", 0.5),)
+    _fn = A.hardshrink
+    _repr = "{lambd}"
 
 
 class Softshrink(Hardshrink):
     r""":math:`x - \lambda\,\mathrm{sign}(x)` where :math:`|x| > \lambda` else 0."""
 
-    def forward(self, input):
-        return A.softshrink(input, self.lambd)
-
-    def extra_repr(self) -> str:
-        return str(self.lambd)
+    _fn = A.softshrink
 
 
-class _SoftmaxBase(Module):
-    _fn = staticmethod(A.softmax)
+class _SoftmaxBase(_DeclaredLayer):
+    _params = (("dim", None),)
+    _fn = A.softmax
 
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, input):
-        return type(self)._fn(input, self.dim, _stacklevel=5)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+    def _fn_kwargs(self) -> dict:
+        return {"dim": self.dim, "_stacklevel": 5}
 
 
 class Softmax(_SoftmaxBase):
@@ -241,45 +172,22 @@ class Softmax(_SoftmaxBase):
         tensor([[0.2500, 0.2500, 0.2500, 0.2500]])
     """
 
-    _fn = staticmethod(A.softmax)
+    _fn = A.softmax
 
 
-class LogSoftmax(_SoftmaxBase):
-    r"""Log of softmax along ``dim``, computed stably. Shape: unchanged."""
-
-    _fn = staticmethod(A.log_softmax)
-
-
-class Softmin(_SoftmaxBase):
-    r"""Softmax of ``-input`` along ``dim``. Shape: unchanged."""
-
-    _fn = staticmethod(A.softmin)
+LogSoftmax = layer_class("LogSoftmax", _SoftmaxBase, A.log_softmax,
+                         "Log of softmax along ``dim``, computed stably. Shape: unchanged.",
+                         __name__)
+Softmin = layer_class("Softmin", _SoftmaxBase, A.softmin,
+                      "Softmax of ``-input`` along ``dim``. Shape: unchanged.", __name__)
 
 
 def _simple(name: str, fn, doc: str, has_inplace: bool, repr_inplace: bool = True):
     """A parameter-free activation layer class calling ``fn``."""
-
-    if has_inplace:
-        def __init__(self, inplace: bool = False) -> None:
-            Module.__init__(self)
-            self.inplace = inplace
-
-        def extra_repr(self) -> str:
-            return _inplace(self.inplace, "") if repr_inplace else ""
-    else:
-        def __init__(self) -> None:
-            Module.__init__(self)
-
-        def extra_repr(self) -> str:
-            return ""
-
-    def forward(self, input):
-        return fn(input)
-
-    return type(name, (Module,), {"__init__": __init__, "forward": forward,
-                                   "extra_repr": extra_repr,
-                                   "__doc__": doc + "\n\n    Shape: output has the input's shape.",
-                                   "__module__": __name__})
+    return layer_class(name, _DeclaredLayer, fn,
+                       doc + "\n\n    Shape: output has the input's shape.", __name__,
+                       _params=(_INPLACE,) if has_inplace else (),
+                       _show_inplace="if_set" if repr_inplace else "never")
 
 
 SELU = _simple("SELU", A.selu, r"``scale * elu(x, alpha)`` with SELU's constants.", True)

@@ -1,15 +1,15 @@
 """The rest of torch.nn's activation layers: ``GLU``, ``RReLU``, ``Softmax2d``,
-``ChannelShuffle`` (thin modules over :mod:`convnp.nn.modules._composite`)."""
+``ChannelShuffle`` (thin modules over :mod:`convnp.ops.composite`)."""
 
 from __future__ import annotations
 
-from convnp.nn.modules import _composite as C
-from convnp.nn.modules.module import Module
+from convnp.nn.modules._declared import REQUIRED, _DeclaredLayer
+from convnp.ops import composite as C
 
 __all__ = ["ChannelShuffle", "GLU", "RReLU", "Softmax2d"]
 
 
-class GLU(Module):
+class GLU(_DeclaredLayer):
     r"""Gated linear unit :math:`a \otimes \sigma(b)`, ``a`` and ``b`` the two halves of the
     input along ``dim``.
 
@@ -24,18 +24,11 @@ class GLU(Module):
         (4, 1)
     """
 
-    def __init__(self, dim: int = -1) -> None:
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, input):
-        return C.glu(input, self.dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+    _params = (("dim", -1),)
+    _fn = C.glu
 
 
-class RReLU(Module):
+class RReLU(_DeclaredLayer):
     r"""Randomized leaky ReLU: negative inputs times a slope drawn from
     :math:`U(\text{lower}, \text{upper})` per element in training, the fixed
     :math:`(\text{lower} + \text{upper}) / 2` in eval (slopes in training come from convnp's
@@ -45,20 +38,14 @@ class RReLU(Module):
         lower: default 1/8. upper: default 1/3. inplace: write into the input.
     """
 
-    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
-                 inplace: bool = False) -> None:
-        super().__init__()
-        self.lower, self.upper, self.inplace = lower, upper, inplace
+    _params = (("lower", 1.0 / 8), ("upper", 1.0 / 3), ("inplace", False))
+    _fn = C.rrelu
 
-    def forward(self, input):
-        return C.rrelu(input, self.lower, self.upper, self.training, self.inplace)
-
-    def extra_repr(self) -> str:
-        return f"lower={self.lower}, upper={self.upper}" + (", inplace=True" if self.inplace
-                                                           else "")
+    def _fn_kwargs(self) -> dict:
+        return {"lower": self.lower, "upper": self.upper, "training": self.training}
 
 
-class Softmax2d(Module):
+class Softmax2d(_DeclaredLayer):
     r"""Softmax over the channels at every spatial location.
 
     Shape: input :math:`(N, C, H, W)` or :math:`(C, H, W)`, output the same.
@@ -73,7 +60,7 @@ class Softmax2d(Module):
         return softmax(input, -3)
 
 
-class ChannelShuffle(Module):
+class ChannelShuffle(_DeclaredLayer):
     r"""Split the channels into ``groups`` and interleave them (ShuffleNet).
 
     Args:
@@ -82,12 +69,5 @@ class ChannelShuffle(Module):
     Shape: input :math:`(N, C, *)`, output the same.
     """
 
-    def __init__(self, groups: int) -> None:
-        super().__init__()
-        self.groups = groups
-
-    def forward(self, input):
-        return C.channel_shuffle(input, self.groups)
-
-    def extra_repr(self) -> str:
-        return f"groups={self.groups}"
+    _params = (("groups", REQUIRED),)
+    _fn = C.channel_shuffle

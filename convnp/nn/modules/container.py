@@ -9,7 +9,6 @@ from __future__ import annotations
 import operator
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -41,7 +40,42 @@ def _index(idx: Any, n: int, owner: str) -> int:
     return i % n
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: child modules in order, named ``'0'``, ``'1'``,
+    ... (a Sequential built from an OrderedDict keeps its names) and indexed by position."""
+
+    def _key(self, idx) -> str:
+        return list(self._modules)[_index(idx, len(self), type(self).__name__)]
+
+    def __setitem__(self, idx, module: Module) -> None:
+        setattr(self, self._key(idx), module)
+
+    def __delitem__(self, idx) -> None:
+        keys = list(self._modules)[idx] if isinstance(idx, slice) else [self._key(idx)]
+        for key in keys:
+            delattr(self, key)
+        # renumber so that the names stay '0', '1', ... like torch
+        object.__setattr__(self, "_modules",
+                           OrderedDict((str(i), m) for i, m in enumerate(self._modules.values())))
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module):
+        """Append ``module`` at the end, named ``str(len(self))``."""
+        self.add_module(str(len(self)), module)
+        return self
+
+    def pop(self, key: int | slice) -> Module:
+        v = self[key]
+        del self[key]
+        return v
+
+
+class Sequential(_ModuleSequence):
     r"""Run modules one after another, each on the previous one's output.
 
     Built from modules (named ``'0'``, ``'1'``, ...) or from an ``OrderedDict`` of named modules.
@@ -67,29 +101,7 @@ class Sequential(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return self.__class__(OrderedDict(list(self._modules.items())[idx]))
-        i = _index(idx, len(self), "Sequential")
-        return next(islice(self._modules.values(), i, None))
-
-    def __setitem__(self, idx, module: Module) -> None:
-        key = list(self._modules)[_index(idx, len(self), "Sequential")]
-        setattr(self, key, module)
-
-    def __delitem__(self, idx) -> None:
-        if isinstance(idx, slice):
-            for key in list(self._modules)[idx]:
-                delattr(self, key)
-        else:
-            delattr(self, list(self._modules)[_index(idx, len(self), "Sequential")])
-        # renumber so that the names stay '0', '1', ... like torch
-        str_indices = [str(i) for i in range(len(self._modules))]
-        object.__setattr__(self, "_modules",
-                           OrderedDict(zip(str_indices, self._modules.values())))
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
+        return self._modules[self._key(idx)]
 
     def __add__(self, other: "Sequential") -> "Sequential":
         if not isinstance(other, Sequential):
@@ -99,11 +111,6 @@ class Sequential(Module):
 
     def __iadd__(self, other: "Sequential") -> "Sequential":
         return self.extend(other)
-
-    def append(self, module: Module) -> "Sequential":
-        """Append ``module`` at the end, named ``str(len(self))``."""
-        self.add_module(str(len(self)), module)
-        return self
 
     def insert(self, index: int, module: Module) -> "Sequential":
         """Insert ``module`` before position ``index``; later modules are renumbered."""
@@ -125,11 +132,6 @@ class Sequential(Module):
             self.append(layer)
         return self
 
-    def pop(self, key: int | slice) -> Module:
-        v = self[key]
-        del self[key]
-        return v
-
     def forward(self, input):
         if not is_grad_enabled():  # inference: conv + batch norm [+ relu] folded (nn/_fusion.py)
             return _fusion.sequential_forward(self._modules.values(), input)
@@ -138,7 +140,7 @@ class Sequential(Module):
         return input
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     r"""A list of modules, registered as children (``'0'``, ``'1'``, ...); it has no forward.
 
     Example::
@@ -156,26 +158,7 @@ class ModuleList(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return self.__class__(list(self._modules.values())[idx])
-        return self._modules[str(_index(idx, len(self), "ModuleList"))]
-
-    def __setitem__(self, idx: int, module: Module) -> None:
-        setattr(self, str(_index(idx, len(self), "ModuleList")), module)
-
-    def __delitem__(self, idx) -> None:
-        if isinstance(idx, slice):
-            for k in range(len(self._modules))[idx]:
-                delattr(self, str(k))
-        else:
-            delattr(self, str(_index(idx, len(self), "ModuleList")))
-        str_indices = [str(i) for i in range(len(self._modules))]
-        object.__setattr__(self, "_modules",
-                           OrderedDict(zip(str_indices, self._modules.values())))
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
+        return self._modules[self._key(idx)]
 
     def __iadd__(self, modules: Iterable[Module]) -> "ModuleList":
         return self.extend(modules)
@@ -188,15 +171,6 @@ class ModuleList(Module):
         for i in range(len(self._modules), index, -1):
             self._modules[str(i)] = self._modules[str(i - 1)]
         self._modules[str(index)] = module
-
-    def append(self, module: Module) -> "ModuleList":
-        self.add_module(str(len(self)), module)
-        return self
-
-    def pop(self, key: int | slice) -> Module:
-        v = self[key]
-        del self[key]
-        return v
 
     def extend(self, modules: Iterable[Module]) -> "ModuleList":
         if not isinstance(modules, Iterable):
@@ -232,7 +206,51 @@ class ModuleList(Module):
         return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
-class ModuleDict(Module):
+class _KeyedContainer(Module):
+    """What ModuleDict and ParameterDict share: the mapping protocol over an ordered key store
+    (``_key_store()``), ``update`` from a mapping or ``(key, value)`` pairs, and no forward."""
+
+    _item = "value"
+
+    def _key_store(self):
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self._key_store())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._key_store())
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._key_store()
+
+    def keys(self):
+        return self._key_store().keys()
+
+    def pop(self, key: str):
+        v = self[key]
+        del self[key]
+        return v
+
+    def clear(self) -> None:
+        for key in list(self._key_store()):
+            del self[key]
+
+    def update(self, entries) -> None:
+        """Add entries from a mapping or an iterable of ``(key, value)`` pairs."""
+        items = entries.items() if isinstance(entries, Mapping) or hasattr(entries, "items") \
+            else entries
+        for j, kv in enumerate(items):
+            if not isinstance(kv, (tuple, list)) or len(kv) != 2:
+                raise ValueError(f"{type(self).__name__} update sequence element #{j} should "
+                                 f"be a (key, {self._item}) pair, got {kv!r}")
+            self[kv[0]] = kv[1]
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward(): index it by key")
+
+
+class ModuleDict(_KeyedContainer):
     r"""An ordered dict of modules, registered as children under their keys; it has no forward.
 
     Example::
@@ -241,6 +259,11 @@ class ModuleDict(Module):
         >>> heads['box'](convnp.randn(2, 8)).shape
         (2, 4)
     """
+
+    _item = "module"
+
+    def _key_store(self):
+        return self._modules
 
     def __init__(self, modules: Mapping[str, Module] | None = None) -> None:
         super().__init__()
@@ -256,47 +279,11 @@ class ModuleDict(Module):
     def __delitem__(self, key: str) -> None:
         del self._modules[key]
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._modules)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._modules
-
-    def clear(self) -> None:
-        self._modules.clear()
-
-    def pop(self, key: str) -> Module:
-        v = self[key]
-        del self[key]
-        return v
-
-    def keys(self):
-        return self._modules.keys()
-
     def items(self):
         return self._modules.items()
 
     def values(self):
         return self._modules.values()
-
-    def update(self, modules) -> None:
-        """Add entries from a mapping or an iterable of ``(key, module)`` pairs."""
-        if isinstance(modules, (OrderedDict, ModuleDict, Mapping)):
-            for key, module in modules.items():
-                self[key] = module
-            return
-        for j, m in enumerate(modules):
-            if not isinstance(m, (tuple, list)) or len(m) != 2:
-                raise ValueError(f"ModuleDict update sequence element #{j} should be a "
-                                 f"(key, module) pair, got {m!r}")
-            self[m[0]] = m[1]
-
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError("ModuleDict has no forward(): index it by key and call the "
-                                  "module")
 
 
 def _as_parameter(value: Any) -> Any:
@@ -379,7 +366,7 @@ class ParameterList(Module):
         raise NotImplementedError("ParameterList has no forward()")
 
 
-class ParameterDict(Module):
+class ParameterDict(_KeyedContainer):
     r"""An ordered dict of Parameters registered under their keys (tensors are wrapped).
 
     Example::
@@ -388,6 +375,11 @@ class ParameterDict(Module):
         >>> pd['left'].shape
         (5, 10)
     """
+
+    _item = "parameter"
+
+    def _key_store(self):
+        return self._keys
 
     def __init__(self, parameters: Any = None) -> None:
         super().__init__()
@@ -412,18 +404,6 @@ class ParameterDict(Module):
         del self._keys[key]
         delattr(self, key)
 
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._keys)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._keys
-
-    def keys(self):
-        return self._keys.keys()
-
     def items(self):
         return ((k, self[k]) for k in self._keys)
 
@@ -433,25 +413,5 @@ class ParameterDict(Module):
     def get(self, key: str, default: Any = None) -> Any:
         return self[key] if key in self else default
 
-    def pop(self, key: str) -> Any:
-        v = self[key]
-        del self[key]
-        return v
-
-    def clear(self) -> None:
-        for k in list(self._keys):
-            del self[k]
-
-    def update(self, parameters: Any) -> None:
-        items = parameters.items() if hasattr(parameters, "items") else parameters
-        for j, kv in enumerate(items):
-            if not isinstance(kv, (tuple, list)) or len(kv) != 2:
-                raise ValueError(f"ParameterDict update sequence element #{j} should be a "
-                                 f"(key, parameter) pair, got {kv!r}")
-            self[kv[0]] = kv[1]
-
     def extra_repr(self) -> str:
         return "\n".join(_param_line(k, p) for k, p in self.items())
-
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError("ParameterDict has no forward()")

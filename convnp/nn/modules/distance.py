@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from convnp.nn.modules import _composite as C
-from convnp.nn.modules.module import Module
+from convnp.nn.modules._declared import _DeclaredLayer
+from convnp.ops import distance as D
 
 __all__ = ["CosineSimilarity", "PairwiseDistance"]
 
 
-class PairwiseDistance(Module):
+class PairwiseDistance(_DeclaredLayer):
     r""":math:`\|x_1 - x_2 + \epsilon\|_p` over the last dimension.
 
     Args:
@@ -25,15 +25,19 @@ class PairwiseDistance(Module):
         (4,)
     """
 
-    def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> None:
-        super().__init__()
-        self.norm, self.eps, self.keepdim = p, eps, keepdim
+    _params = (("p", 2.0), ("eps", 1e-6), ("keepdim", False))
+    _fn = D.pairwise_distance
+    _repr = ""
 
-    def forward(self, x1, x2):
-        return C.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+    def _store(self, p: float, eps: float, keepdim: bool) -> None:
+        # torch keeps the norm's degree as ``norm``
+        super()._store(norm=p, eps=eps, keepdim=keepdim)
+
+    def _fn_kwargs(self) -> dict:
+        return {"p": self.norm, "eps": self.eps, "keepdim": self.keepdim}
 
 
-class CosineSimilarity(Module):
+class CosineSimilarity(_DeclaredLayer):
     r""":math:`\frac{x_1 \cdot x_2}{\max(\|x_1\|, \epsilon) \max(\|x_2\|, \epsilon)}` along
     ``dim``.
 
@@ -43,9 +47,6 @@ class CosineSimilarity(Module):
     Shape: inputs broadcastable; output without ``dim``.
     """
 
-    def __init__(self, dim: int = 1, eps: float = 1e-8) -> None:
-        super().__init__()
-        self.dim, self.eps = dim, eps
-
-    def forward(self, x1, x2):
-        return C.cosine_similarity(x1, x2, self.dim, self.eps)
+    _params = (("dim", 1), ("eps", 1e-8))
+    _fn = D.cosine_similarity
+    _repr = ""

@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from convnp.nn.modules.module import Module
+from convnp.nn.modules._declared import _DeclaredLayer, layer_class
 from convnp.ops import dropout as D
 
 __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
 
 
-class _DropoutNd(Module):
-    _fn = staticmethod(D.dropout)
+class _DropoutNd(_DeclaredLayer):
+    _params = (("p", 0.5), ("inplace", False))
+    _fn = D.dropout
+    _show_inplace = "always"
 
-    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
-        super().__init__()
-        if not isinstance(p, (int, float)) or not 0 <= p <= 1:
+    def _check(self) -> None:
+        if not isinstance(self.p, (int, float)) or not 0 <= self.p <= 1:
             raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 "
-                             f"and 1, but got {p}")
-        self.p, self.inplace = p, inplace
+                             f"and 1, but got {self.p}")
 
-    def forward(self, input):
-        return type(self)._fn(input, self.p, self.training)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}, inplace={self.inplace}"
+    def _fn_kwargs(self) -> dict:
+        return {"p": self.p, "training": self.training}
 
 
 class Dropout(_DropoutNd):
@@ -39,34 +36,18 @@ class Dropout(_DropoutNd):
         tensor([1., 1., 1.])
     """
 
-    _fn = staticmethod(D.dropout)
+    _fn = D.dropout
 
 
-class Dropout1d(_DropoutNd):
-    r"""Zero whole channels of ``(N, C, L)`` / ``(C, L)`` input in training. Shape: unchanged."""
-
-    _fn = staticmethod(D.dropout1d)
-
-
-class Dropout2d(_DropoutNd):
-    r"""Zero whole channels of ``(N, C, H, W)`` / ``(C, H, W)`` input in training."""
-
-    _fn = staticmethod(D.dropout2d)
-
-
-class Dropout3d(_DropoutNd):
-    r"""Zero whole channels of ``(N, C, D, H, W)`` / ``(C, D, H, W)`` input in training."""
-
-    _fn = staticmethod(D.dropout3d)
-
-
-class AlphaDropout(_DropoutNd):
-    r"""Alpha dropout for SELU networks (keeps zero mean, unit variance). Shape: unchanged."""
-
-    _fn = staticmethod(D.alpha_dropout)
-
-
-class FeatureAlphaDropout(_DropoutNd):
-    r"""Channel-wise alpha dropout. Shape: unchanged."""
-
-    _fn = staticmethod(D.feature_alpha_dropout)
+(Dropout1d, Dropout2d, Dropout3d, AlphaDropout, FeatureAlphaDropout) = (
+    layer_class(name, _DropoutNd, fn, doc, __name__) for name, fn, doc in (
+        ("Dropout1d", D.dropout1d, "Zero whole channels of ``(N, C, L)`` / ``(C, L)`` input in "
+         "training. Shape: unchanged."),
+        ("Dropout2d", D.dropout2d, "Zero whole channels of ``(N, C, H, W)`` / ``(C, H, W)`` "
+         "input in training."),
+        ("Dropout3d", D.dropout3d, "Zero whole channels of ``(N, C, D, H, W)`` / "
+         "``(C, D, H, W)`` input in training."),
+        ("AlphaDropout", D.alpha_dropout, "Alpha dropout for SELU networks (keeps zero mean, "
+         "unit variance). Shape: unchanged."),
+        ("FeatureAlphaDropout", D.feature_alpha_dropout, "Channel-wise alpha dropout. Shape: "
+         "unchanged.")))

@@ -223,29 +223,18 @@ class LazyModuleMixin:
             self._after_materialize_from_state()
 
 
+class _LazyLayer(LazyModuleMixin):
+    """What the lazy convolution, linear and normalization layers share: the regular layer is
+    built around placeholder sizes with its initialisation held back (no random numbers drawn,
+    so a seed gives the same weights as the regular layer built at once), and the first input
+    is checked before the missing size is read from it (``_infer_from``)."""
 
-# --------------------------------------------------------------------------- convolutions
-class _LazyConvMixin(LazyModuleMixin):
-    """``in_channels`` inferred from ``input.shape[1]`` (``[0]`` for an unbatched input)."""
-
-    def __init__(self, out_channels: int, kernel_size, *args, **kwargs) -> None:
-        base = self.cls_to_become
-        bound = inspect.signature(base.__init__).bind(self, 1, out_channels, kernel_size, *args,
-                                                      **kwargs)
-        bound.apply_defaults()
-        groups = bound.arguments.get("groups", 1)
-        bound.arguments["in_channels"] = groups if isinstance(groups, int) and groups > 0 else 1
-        # build the regular layer around a placeholder in_channels, without drawing random
-        # numbers, so that a seed gives the same weights as the regular layer built at once
+    def _build(self, *args, **kwargs) -> None:
         self.__dict__["_lazy_constructing"] = True
-        base.__init__(*bound.args, **bound.kwargs)
-        del self.__dict__["_lazy_constructing"]
-        dt = self.weight.dtype
-        self.in_channels = 0
-        self.weight = UninitializedParameter(dtype=dt)
-        if self.bias is not None:
-            self.bias = UninitializedParameter(dtype=dt)
-        self._lazy_setup()
+        try:
+            self.cls_to_become.__init__(self, *args, **kwargs)
+        finally:
+            del self.__dict__["_lazy_constructing"]
 
     def reset_parameters(self) -> None:
         if self.__dict__.get("_lazy_constructing") or self.has_uninitialized_params():
@@ -255,15 +244,70 @@ class _LazyConvMixin(LazyModuleMixin):
     def initialize_parameters(self, input, *args, **kwargs) -> None:
         if not self.has_uninitialized_params():
             return
-        name, n = type(self).__name__, self._n
         if not isinstance(input, Tensor):
-            raise TypeError(f"{name}: expected a convnp Tensor input, got {type(input).__name__}")
+            raise TypeError(f"{type(self).__name__}: expected a convnp Tensor input, got "
+                            f"{type(input).__name__}")
+        self._infer_from(input)
+        self.reset_parameters()
+
+    def _infer_from(self, input: Tensor) -> None:
+        raise NotImplementedError
+
+
+_LAZY_DOC = (
+    "A :class:`{base}` whose ``{size}`` is inferred from the first input's ``shape[1]`` "
+    "(torch's ``nn.Lazy{base}``); the same arguments as {base} without ``{size}``. {state} "
+    "until the first forward, which materialises them, runs {base}'s initialisation and turns "
+    "the layer into a {base}.\n\n    Example::\n\n        >>> m = nn.Lazy{base}({args})\n"
+    "        >>> opt = convnp.optim.SGD(m.parameters(), lr=0.1)\n"
+    "        >>> m(x); type(m).__name__\n        '{base}'\n    ")
+
+
+def _lazy_classes(mixin: type, bases: tuple, **doc) -> tuple:
+    """``Lazy<base>`` for each regular layer in ``bases``: the lazy ``mixin`` over the layer,
+    which it becomes on its first forward."""
+    return tuple(type(f"Lazy{base.__name__}", (mixin, base), {
+        "__doc__": _LAZY_DOC.format(base=base.__name__, **doc), "cls_to_become": base,
+        "__module__": __name__, "__qualname__": f"Lazy{base.__name__}",
+        "__signature__": _without(mixin, base, doc["size"])}) for base in bases)
+
+
+def _without(mixin: type, base: type, size: str) -> inspect.Signature | None:
+    """For a mixin whose ``__init__`` forwards ``*args`` to ``base``: ``base``'s signature
+    without the inferred ``size`` argument (what ``inspect.signature`` shows, as for torch's
+    lazy class); None (inspect ``__init__``) for a mixin that spells out its own."""
+    own = inspect.signature(mixin.__init__).parameters.values()
+    if not any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in own):
+        return None
+    params = [p for p in inspect.signature(base.__init__).parameters.values()
+              if p.name not in ("self", size)]
+    return inspect.Signature(params, return_annotation=None)
+
+
+# --------------------------------------------------------------------------- convolutions
+class _LazyConvMixin(_LazyLayer):
+    """``in_channels`` inferred from ``input.shape[1]`` (``[0]`` for an unbatched input)."""
+
+    def __init__(self, out_channels: int, kernel_size, *args, **kwargs) -> None:
+        bound = inspect.signature(self.cls_to_become.__init__).bind(
+            self, 1, out_channels, kernel_size, *args, **kwargs)
+        bound.apply_defaults()
+        groups = bound.arguments.get("groups", 1)
+        bound.arguments["in_channels"] = groups if isinstance(groups, int) and groups > 0 else 1
+        self._build(*bound.args[1:], **bound.kwargs)
+        dt = self.weight.dtype
+        self.in_channels = 0
+        self.weight = UninitializedParameter(dtype=dt)
+        if self.bias is not None:
+            self.bias = UninitializedParameter(dtype=dt)
+        self._lazy_setup()
+
+    def _infer_from(self, input: Tensor) -> None:
+        name, n = type(self).__name__, self._n
         if input.ndim not in (n + 1, n + 2):
             raise RuntimeError(f"Expected {n + 1}D (unbatched) or {n + 2}D (batched) input to "
                                f"{name}, but got input of size: {tuple(input.shape)}")
-        in_channels = int(input.shape[1] if input.ndim == n + 2 else input.shape[0])
-        self._set_in_channels(in_channels)
-        self.reset_parameters()
+        self._set_in_channels(int(input.shape[1] if input.ndim == n + 2 else input.shape[0]))
 
     def _set_in_channels(self, in_channels: int) -> None:
         name = type(self).__name__
@@ -285,48 +329,15 @@ class _LazyConvMixin(LazyModuleMixin):
             self.in_channels = w[0] if self._transposed else w[1] * self.groups
 
 
-def _lazy_conv_doc(base: str) -> str:
-    return (f"A :class:`{base}` whose ``in_channels`` is inferred from the first input's "
-            f"``shape[1]`` (torch's ``nn.Lazy{base}``); the same arguments as {base} without "
-            f"``in_channels``. ``weight`` and ``bias`` are :class:`UninitializedParameter` until "
-            f"the first forward, which materialises them, runs {base}'s initialisation and turns "
-            f"the layer into a {base}.\n\n    Example::\n\n        >>> m = nn.Lazy{base}(8, 3)\n"
-            f"        >>> opt = convnp.optim.SGD(m.parameters(), lr=0.1)\n"
-            f"        >>> m(x); type(m).__name__\n        '{base}'\n    ")
-
-
-class LazyConv1d(_LazyConvMixin, Conv1d):
-    __doc__ = _lazy_conv_doc("Conv1d")
-    cls_to_become = Conv1d
-
-
-class LazyConv2d(_LazyConvMixin, Conv2d):
-    __doc__ = _lazy_conv_doc("Conv2d")
-    cls_to_become = Conv2d
-
-
-class LazyConv3d(_LazyConvMixin, Conv3d):
-    __doc__ = _lazy_conv_doc("Conv3d")
-    cls_to_become = Conv3d
-
-
-class LazyConvTranspose1d(_LazyConvMixin, ConvTranspose1d):
-    __doc__ = _lazy_conv_doc("ConvTranspose1d")
-    cls_to_become = ConvTranspose1d
-
-
-class LazyConvTranspose2d(_LazyConvMixin, ConvTranspose2d):
-    __doc__ = _lazy_conv_doc("ConvTranspose2d")
-    cls_to_become = ConvTranspose2d
-
-
-class LazyConvTranspose3d(_LazyConvMixin, ConvTranspose3d):
-    __doc__ = _lazy_conv_doc("ConvTranspose3d")
-    cls_to_become = ConvTranspose3d
+(LazyConv1d, LazyConv2d, LazyConv3d, LazyConvTranspose1d, LazyConvTranspose2d,
+ LazyConvTranspose3d) = _lazy_classes(
+    _LazyConvMixin, (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d),
+    size="in_channels", args="8, 3",
+    state="``weight`` and ``bias`` are :class:`UninitializedParameter`")
 
 
 # --------------------------------------------------------------------------- linear
-class LazyLinear(LazyModuleMixin, Linear):
+class LazyLinear(_LazyLayer, Linear):
     r"""A :class:`Linear` whose ``in_features`` is inferred from the first input's last
     dimension (torch's ``nn.LazyLinear``).
 
@@ -348,9 +359,7 @@ class LazyLinear(LazyModuleMixin, Linear):
     cls_to_become = Linear
 
     def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None) -> None:
-        self.__dict__["_lazy_constructing"] = True
-        Linear.__init__(self, 0, 0, False, device, dtype)
-        del self.__dict__["_lazy_constructing"]
+        self._build(0, 0, False, device, dtype)
         dt = self.weight.dtype
         self.out_features = int(out_features)
         self.weight = UninitializedParameter(dtype=dt)
@@ -358,17 +367,7 @@ class LazyLinear(LazyModuleMixin, Linear):
             self.bias = UninitializedParameter(dtype=dt)
         self._lazy_setup()
 
-    def reset_parameters(self) -> None:
-        if self.__dict__.get("_lazy_constructing") or self.has_uninitialized_params():
-            return
-        Linear.reset_parameters(self)
-
-    def initialize_parameters(self, input, *args, **kwargs) -> None:
-        if not self.has_uninitialized_params():
-            return
-        if not isinstance(input, Tensor):
-            raise TypeError(f"LazyLinear: expected a convnp Tensor input, got "
-                            f"{type(input).__name__}")
+    def _infer_from(self, input: Tensor) -> None:
         if input.ndim == 0:
             raise RuntimeError("LazyLinear: the input must have at least one dimension "
                                "(its last one gives in_features)")
@@ -376,7 +375,6 @@ class LazyLinear(LazyModuleMixin, Linear):
         self.weight.materialize((self.out_features, self.in_features))
         if self.bias is not None:
             self.bias.materialize((self.out_features,))
-        self.reset_parameters()
 
     def _after_materialize_from_state(self) -> None:
         if not _is_uninitialized(self.weight):
@@ -384,15 +382,19 @@ class LazyLinear(LazyModuleMixin, Linear):
 
 
 # --------------------------------------------------------------------------- normalization
-class _LazyNormMixin(LazyModuleMixin):
-    """``num_features`` inferred from ``input.shape[1]``, as torch's ``_LazyNormBase``."""
+_NORM_STATE = ("weight", "bias", "running_mean", "running_var")
+
+
+class _LazyNormMixin(_LazyLayer):
+    """``num_features`` inferred from ``input.shape[1]``, as torch's ``_LazyNormBase``. torch's
+    lazy instance norms default to ``affine=True, track_running_stats=True`` (unlike
+    InstanceNorm's False, False): this signature gives every lazy norm those defaults."""
 
     def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, device=None, dtype=None, *,
                  bias: bool = True) -> None:
-        base = self.cls_to_become
         # affine and running stats off: nothing is created that would be replaced at once
-        base.__init__(self, 1, eps, momentum, False, False, device, dtype, bias=False)
+        self._build(1, eps, momentum, False, False, device, dtype, bias=False)
         dt = np.dtype(_dtype.resolve(dtype) or _dtype.get_default_dtype())
         self.num_features = 0
         self.affine = affine
@@ -407,75 +409,26 @@ class _LazyNormMixin(LazyModuleMixin):
             self.num_batches_tracked = Tensor(np.array(0, np.int64))
         self._lazy_setup()
 
-    def reset_parameters(self) -> None:
-        if not self.has_uninitialized_params() and self.num_features != 0:
-            self.cls_to_become.reset_parameters(self)
-
-    def initialize_parameters(self, input, *args, **kwargs) -> None:
-        if not self.has_uninitialized_params():
-            return
-        if not isinstance(input, Tensor):
-            raise TypeError(f"{type(self).__name__}: expected a convnp Tensor input, got "
-                            f"{type(input).__name__}")
+    def _infer_from(self, input: Tensor) -> None:
         if input.ndim < 2:
             raise ValueError(f"{type(self).__name__}: expected an input with a channel "
                              f"dimension at dim 1, got shape {tuple(input.shape)}")
-        self._set_num_features(int(input.shape[1]))
-        self.reset_parameters()
-
-    def _set_num_features(self, num_features: int) -> None:
-        self.num_features = num_features
-        for name in ("weight", "bias", "running_mean", "running_var"):
+        self.num_features = int(input.shape[1])
+        for name in _NORM_STATE:
             t = getattr(self, name, None)
             if _is_uninitialized(t):
-                t.materialize((num_features,))
+                t.materialize((self.num_features,))
 
     def _after_materialize_from_state(self) -> None:
-        for name in ("weight", "bias", "running_mean", "running_var"):
+        for name in _NORM_STATE:
             t = getattr(self, name, None)
             if t is not None and not _is_uninitialized(t):
                 self.num_features = t.shape[0]
 
 
-def _lazy_norm_doc(base: str) -> str:
-    return (f"A :class:`{base}` whose ``num_features`` is inferred from the first input's "
-            f"``shape[1]`` (torch's ``nn.Lazy{base}``); the same arguments as {base} without "
-            f"``num_features``. ``weight``/``bias`` are :class:`UninitializedParameter` and "
-            f"``running_mean``/``running_var`` :class:`UninitializedBuffer` until the first "
-            f"forward, which materialises them and turns the layer into a {base}.\n\n"
-            f"    Example::\n\n        >>> m = nn.Lazy{base}()\n    ")
-
-
-class LazyBatchNorm1d(_LazyNormMixin, BatchNorm1d):
-    __doc__ = _lazy_norm_doc("BatchNorm1d")
-    cls_to_become = BatchNorm1d
-
-
-class LazyBatchNorm2d(_LazyNormMixin, BatchNorm2d):
-    __doc__ = _lazy_norm_doc("BatchNorm2d")
-    cls_to_become = BatchNorm2d
-
-
-class LazyBatchNorm3d(_LazyNormMixin, BatchNorm3d):
-    __doc__ = _lazy_norm_doc("BatchNorm3d")
-    cls_to_become = BatchNorm3d
-
-
-class _LazyInstanceNormMixin(_LazyNormMixin):
-    """torch's lazy instance norms default to ``affine=True, track_running_stats=True``
-    (unlike InstanceNorm's False, False): the same defaults here."""
-
-
-class LazyInstanceNorm1d(_LazyInstanceNormMixin, InstanceNorm1d):
-    __doc__ = _lazy_norm_doc("InstanceNorm1d")
-    cls_to_become = InstanceNorm1d
-
-
-class LazyInstanceNorm2d(_LazyInstanceNormMixin, InstanceNorm2d):
-    __doc__ = _lazy_norm_doc("InstanceNorm2d")
-    cls_to_become = InstanceNorm2d
-
-
-class LazyInstanceNorm3d(_LazyInstanceNormMixin, InstanceNorm3d):
-    __doc__ = _lazy_norm_doc("InstanceNorm3d")
-    cls_to_become = InstanceNorm3d
+(LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyInstanceNorm1d, LazyInstanceNorm2d,
+ LazyInstanceNorm3d) = _lazy_classes(
+    _LazyNormMixin, (BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d, InstanceNorm2d,
+                     InstanceNorm3d),
+    size="num_features", args="", state="``weight``/``bias`` are :class:`UninitializedParameter` "
+    "and ``running_mean``/``running_var`` :class:`UninitializedBuffer`")

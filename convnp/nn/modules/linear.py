@@ -37,6 +37,17 @@ def _empty(shape, dtype) -> Parameter:
     return Parameter(np.empty(shape, _dtype.resolve(dtype) or _dtype.get_default_dtype()))
 
 
+def _weight_and_bias(module: Module, weight_shape: tuple, bias: bool, dtype) -> None:
+    """Give ``module`` a ``weight`` of ``weight_shape`` and, with ``bias``, a ``bias`` of its
+    first dimension (else ``bias`` is None), then initialise them by its ``reset_parameters``."""
+    module.weight = _empty(weight_shape, dtype)
+    if bias:
+        module.bias = _empty(weight_shape[:1], dtype)
+    else:
+        module.register_parameter("bias", None)
+    module.reset_parameters()
+
+
 class Linear(Module):
     r"""Affine map :math:`y = xA^T + b`.
 
@@ -70,12 +81,7 @@ class Linear(Module):
                 raise ValueError(f"Linear: {name} must be a non-negative int, got {v!r}")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        self.weight = _empty((out_features, in_features), dtype)
-        if bias:
-            self.bias = _empty((out_features,), dtype)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _weight_and_bias(self, (self.out_features, self.in_features), bias, dtype)
 
     def reset_parameters(self) -> None:
         """PyTorch's default: kaiming_uniform_(a=sqrt(5)) weight, U(-1/sqrt(fan_in), ...) bias."""
@@ -124,12 +130,7 @@ class Bilinear(Module):
         self.in1_features = in1_features
         self.in2_features = in2_features
         self.out_features = out_features
-        self.weight = _empty((out_features, in1_features, in2_features), dtype)
-        if bias:
-            self.bias = _empty((out_features,), dtype)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _weight_and_bias(self, (out_features, in1_features, in2_features), bias, dtype)
 
     def reset_parameters(self) -> None:
         bound = 1 / math.sqrt(self.weight.shape[1])

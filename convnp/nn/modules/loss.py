@@ -1,6 +1,9 @@
 """Loss modules: hold ``reduction`` and the other settings, call ``convnp.ops.loss``.
 
-Class weights (``weight``, ``pos_weight``) are buffers like in torch, so they appear in the
+Each loss declares its constructor's parameters (torch's names, order and defaults) and its op;
+the shared base (:mod:`convnp.nn.modules._declared`) builds ``__init__`` and ``forward``.
+The deprecated ``size_average``/``reduce`` pair is folded into ``reduction`` as torch does, and
+class weights (``weight``, ``pos_weight``) are buffers like in torch, so they appear in the
 state_dict and follow ``.double()``.
 """
 
@@ -8,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convnp.nn.modules.module import Module
+from convnp.nn.modules._declared import _DeclaredLayer
 from convnp.ops import loss as L
 from convnp.tensor import Tensor
 
@@ -24,17 +27,26 @@ def _buffer(value, owner: str, name: str) -> Tensor | None:
     raise TypeError(f"{owner}: '{name}' must be a Tensor or None, got {type(value).__name__}")
 
 
-class _Loss(Module):
-    def __init__(self, size_average=None, reduce=None, reduction: str = "mean") -> None:
-        super().__init__()
+LEGACY = (("size_average", None), ("reduce", None), ("reduction", "mean"))
+_BUFFERS = ("weight", "pos_weight")
+
+
+class _Loss(_DeclaredLayer):
+    _params = LEGACY
+    _repr = ""  # torch's losses print no settings
+
+    def _store(self, size_average=None, reduce=None, reduction: str = "mean",
+               **settings) -> None:
         self.reduction = L.legacy_reduction(size_average, reduce, reduction)
+        for name, value in settings.items():
+            if name in _BUFFERS:
+                self.register_buffer(name, _buffer(value, type(self).__name__, name))
+            else:
+                setattr(self, name, value)
 
 
 class _WeightedLoss(_Loss):
-    def __init__(self, weight=None, size_average=None, reduce=None,
-                 reduction: str = "mean") -> None:
-        super().__init__(size_average, reduce, reduction)
-        self.register_buffer("weight", _buffer(weight, type(self).__name__, "weight"))
+    _params = (("weight", None),) + LEGACY
 
 
 class L1Loss(_Loss):
@@ -48,8 +60,7 @@ class L1Loss(_Loss):
         >>> nn.L1Loss()(convnp.randn(3, 5, requires_grad=True), convnp.randn(3, 5)).backward()
     """
 
-    def forward(self, input, target):
-        return L.l1_loss(input, target, reduction=self.reduction)
+    _fn = L.l1_loss
 
 
 class MSELoss(_Loss):
@@ -63,8 +74,7 @@ class MSELoss(_Loss):
         >>> nn.MSELoss()(convnp.randn(3, 5, requires_grad=True), convnp.randn(3, 5)).backward()
     """
 
-    def forward(self, input, target):
-        return L.mse_loss(input, target, reduction=self.reduction)
+    _fn = L.mse_loss
 
 
 class SmoothL1Loss(_Loss):
@@ -78,13 +88,8 @@ class SmoothL1Loss(_Loss):
         >>> nn.SmoothL1Loss(beta=0.5)(convnp.randn(3, 5), convnp.randn(3, 5))
     """
 
-    def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
-                 beta: float = 1.0) -> None:
-        super().__init__(size_average, reduce, reduction)
-        self.beta = beta
-
-    def forward(self, input, target):
-        return L.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+    _params = LEGACY + (("beta", 1.0),)
+    _fn = L.smooth_l1_loss
 
 
 class HuberLoss(_Loss):
@@ -98,12 +103,8 @@ class HuberLoss(_Loss):
         >>> nn.HuberLoss(delta=2.0)(convnp.randn(3, 5), convnp.randn(3, 5))
     """
 
-    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
-        super().__init__(reduction=reduction)
-        self.delta = delta
-
-    def forward(self, input, target):
-        return L.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+    _params = (("reduction", "mean"), ("delta", 1.0))
+    _fn = L.huber_loss
 
 
 class NLLLoss(_WeightedLoss):
@@ -119,14 +120,9 @@ class NLLLoss(_WeightedLoss):
         >>> m(F.log_softmax(convnp.randn(3, 5), 1), convnp.tensor([1, 0, 4]))
     """
 
-    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
-                 reduction: str = "mean") -> None:
-        super().__init__(weight, size_average, reduce, reduction)
-        self.ignore_index = ignore_index
-
-    def forward(self, input, target):
-        return L.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
-                          reduction=self.reduction)
+    _params = (("weight", None), ("size_average", None), ("ignore_index", -100),
+               ("reduce", None), ("reduction", "mean"))
+    _fn = L.nll_loss
 
 
 class CrossEntropyLoss(_WeightedLoss):
@@ -144,15 +140,8 @@ class CrossEntropyLoss(_WeightedLoss):
         >>> loss(convnp.randn(3, 5, requires_grad=True), convnp.tensor([1, 0, 4])).backward()
     """
 
-    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
-                 reduction: str = "mean", label_smoothing: float = 0.0) -> None:
-        super().__init__(weight, size_average, reduce, reduction)
-        self.ignore_index = ignore_index
-        self.label_smoothing = label_smoothing
-
-    def forward(self, input, target):
-        return L.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
-                               reduction=self.reduction, label_smoothing=self.label_smoothing)
+    _params = NLLLoss._params + (("label_smoothing", 0.0),)
+    _fn = L.cross_entropy
 
 
 class BCELoss(_WeightedLoss):
@@ -167,9 +156,7 @@ class BCELoss(_WeightedLoss):
         >>> nn.BCELoss()(F.sigmoid(convnp.randn(3)), convnp.tensor([0., 1., 1.]))
     """
 
-    def forward(self, input, target):
-        return L.binary_cross_entropy(input, target, weight=self.weight,
-                                      reduction=self.reduction)
+    _fn = L.binary_cross_entropy
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -185,17 +172,8 @@ class BCEWithLogitsLoss(_Loss):
         >>> loss(convnp.randn(4, 3), convnp.rand(4, 3))
     """
 
-    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean",
-                 pos_weight=None) -> None:
-        super().__init__(size_average, reduce, reduction)
-        self.register_buffer("weight", _buffer(weight, "BCEWithLogitsLoss", "weight"))
-        self.register_buffer("pos_weight", _buffer(pos_weight, "BCEWithLogitsLoss",
-                                                   "pos_weight"))
-
-    def forward(self, input, target):
-        return L.binary_cross_entropy_with_logits(input, target, self.weight,
-                                                  pos_weight=self.pos_weight,
-                                                  reduction=self.reduction)
+    _params = _WeightedLoss._params + (("pos_weight", None),)
+    _fn = L.binary_cross_entropy_with_logits
 
 
 class KLDivLoss(_Loss):
@@ -211,10 +189,5 @@ class KLDivLoss(_Loss):
         >>> kl(F.log_softmax(convnp.randn(3, 5), 1), F.softmax(convnp.randn(3, 5), 1))
     """
 
-    def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
-                 log_target: bool = False) -> None:
-        super().__init__(size_average, reduce, reduction)
-        self.log_target = log_target
-
-    def forward(self, input, target):
-        return L.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+    _params = LEGACY + (("log_target", False),)
+    _fn = L.kl_div

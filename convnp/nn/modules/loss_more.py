@@ -1,12 +1,14 @@
 """The rest of torch.nn's loss layers: margin, embedding, ranking, probabilistic and triplet
-losses (thin modules over :mod:`convnp.nn.modules._composite`), and ``NLLLoss2d``."""
+losses (thin modules over :mod:`convnp.ops.loss_composite`), and ``NLLLoss2d``."""
 
 from __future__ import annotations
 
 import warnings
 
-from convnp.nn.modules import _composite as C
-from convnp.nn.modules.loss import NLLLoss, _Loss, _WeightedLoss
+from convnp.nn.modules._declared import KW_ONLY
+from convnp.nn.modules.distance import PairwiseDistance
+from convnp.nn.modules.loss import LEGACY, NLLLoss, _Loss, _WeightedLoss
+from convnp.ops import loss_composite as C
 
 __all__ = ["CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "MarginRankingLoss",
            "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "NLLLoss2d",
@@ -29,14 +31,8 @@ class MarginRankingLoss(_Loss):
         >>> nn.MarginRankingLoss()(convnp.randn(3), convnp.randn(3), convnp.tensor([1., -1., 1.]))
     """
 
-    def __init__(self, margin: float = 0.0, size_average=None, reduce=None,
-                 reduction: str = "mean") -> None:
-        super().__init__(size_average, reduce, reduction)
-        self.margin = margin
-
-    def forward(self, input1, input2, target):
-        return C.margin_ranking_loss(input1, input2, target, margin=self.margin,
-                                     reduction=self.reduction)
+    _params = (("margin", 0.0),) + LEGACY
+    _fn = C.margin_ranking_loss
 
 
 class HingeEmbeddingLoss(_Loss):
@@ -49,14 +45,8 @@ class HingeEmbeddingLoss(_Loss):
     Shape: input :math:`(*)`, target :math:`(*)` of 1/-1; output scalar or :math:`(*)`.
     """
 
-    def __init__(self, margin: float = 1.0, size_average=None, reduce=None,
-                 reduction: str = "mean") -> None:
-        super().__init__(size_average, reduce, reduction)
-        self.margin = margin
-
-    def forward(self, input, target):
-        return C.hinge_embedding_loss(input, target, margin=self.margin,
-                                      reduction=self.reduction)
+    _params = (("margin", 1.0),) + LEGACY
+    _fn = C.hinge_embedding_loss
 
 
 class SoftMarginLoss(_Loss):
@@ -65,8 +55,7 @@ class SoftMarginLoss(_Loss):
     Shape: input :math:`(*)`, target :math:`(*)`; output scalar or :math:`(*)`.
     """
 
-    def forward(self, input, target):
-        return C.soft_margin_loss(input, target, reduction=self.reduction)
+    _fn = C.soft_margin_loss
 
 
 class MultiLabelSoftMarginLoss(_WeightedLoss):
@@ -78,9 +67,7 @@ class MultiLabelSoftMarginLoss(_WeightedLoss):
     :math:`(N)` with ``'none'``.
     """
 
-    def forward(self, input, target):
-        return C.multilabel_soft_margin_loss(input, target, weight=self.weight,
-                                             reduction=self.reduction)
+    _fn = C.multilabel_soft_margin_loss
 
 
 class CosineEmbeddingLoss(_Loss):
@@ -93,14 +80,8 @@ class CosineEmbeddingLoss(_Loss):
     Shape: inputs :math:`(N, D)` or :math:`(D)`, target :math:`(N)` or :math:`()`.
     """
 
-    def __init__(self, margin: float = 0.0, size_average=None, reduce=None,
-                 reduction: str = "mean") -> None:
-        super().__init__(size_average, reduce, reduction)
-        self.margin = margin
-
-    def forward(self, input1, input2, target):
-        return C.cosine_embedding_loss(input1, input2, target, margin=self.margin,
-                                       reduction=self.reduction)
+    _params = (("margin", 0.0),) + LEGACY
+    _fn = C.cosine_embedding_loss
 
 
 class MultiMarginLoss(_WeightedLoss):
@@ -115,19 +96,15 @@ class MultiMarginLoss(_WeightedLoss):
     :math:`()`.
     """
 
-    def __init__(self, p: int = 1, margin: float = 1.0, weight=None, size_average=None,
-                 reduce=None, reduction: str = "mean") -> None:
-        super().__init__(weight, size_average, reduce, reduction)
-        if p not in (1, 2):
-            raise ValueError("only p == 1 and p == 2 supported")
-        if weight is not None and weight.ndim != 1:
-            raise ValueError(f"MultiMarginLoss: expected weight to be a 1D tensor but got: "
-                             f"{weight.ndim}D")
-        self.p, self.margin = p, margin
+    _params = (("p", 1), ("margin", 1.0), ("weight", None)) + LEGACY
+    _fn = C.multi_margin_loss
 
-    def forward(self, input, target):
-        return C.multi_margin_loss(input, target, p=self.p, margin=self.margin,
-                                   weight=self.weight, reduction=self.reduction)
+    def _check(self) -> None:
+        if self.p not in (1, 2):
+            raise ValueError("only p == 1 and p == 2 supported")
+        if self.weight is not None and self.weight.ndim != 1:
+            raise ValueError(f"MultiMarginLoss: expected weight to be a 1D tensor but got: "
+                             f"{self.weight.ndim}D")
 
 
 class MultiLabelMarginLoss(_Loss):
@@ -138,8 +115,7 @@ class MultiLabelMarginLoss(_Loss):
     Shape: input and target :math:`(N, C)` or :math:`(C)`.
     """
 
-    def forward(self, input, target):
-        return C.multilabel_margin_loss(input, target, reduction=self.reduction)
+    _fn = C.multilabel_margin_loss
 
 
 class GaussianNLLLoss(_Loss):
@@ -154,14 +130,8 @@ class GaussianNLLLoss(_Loss):
     size 1 (or the last one missing).
     """
 
-    def __init__(self, *, full: bool = False, eps: float = 1e-6,
-                 reduction: str = "mean") -> None:
-        super().__init__(None, None, reduction)
-        self.full, self.eps = full, eps
-
-    def forward(self, input, target, var):
-        return C.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps,
-                                   reduction=self.reduction)
+    _params = (KW_ONLY, ("full", False), ("eps", 1e-6), ("reduction", "mean"))
+    _fn = C.gaussian_nll_loss
 
 
 class PoissonNLLLoss(_Loss):
@@ -172,14 +142,19 @@ class PoissonNLLLoss(_Loss):
     Shape: input :math:`(*)`, target :math:`(*)`.
     """
 
-    def __init__(self, log_input: bool = True, full: bool = False, size_average=None,
-                 eps: float = 1e-8, reduce=None, reduction: str = "mean") -> None:
-        super().__init__(size_average, reduce, reduction)
-        self.log_input, self.full, self.eps = log_input, full, eps
+    _params = (("log_input", True), ("full", False), ("size_average", None), ("eps", 1e-8),
+               ("reduce", None), ("reduction", "mean"))
+    _fn = C.poisson_nll_loss
 
     def forward(self, log_input, target):
-        return C.poisson_nll_loss(log_input, target, log_input=self.log_input, full=self.full,
-                                  eps=self.eps, reduction=self.reduction)
+        # the input is named as in torch's layer; the op's ``log_input`` is the setting
+        return super().forward(log_input, target)
+
+
+def _check_margin(loss) -> None:
+    if loss.margin <= 0:
+        raise ValueError(f"{type(loss).__name__}: expected margin to be greater than 0, got "
+                         f"{loss.margin} instead")
 
 
 class TripletMarginLoss(_Loss):
@@ -190,18 +165,11 @@ class TripletMarginLoss(_Loss):
     Shape: anchor, positive, negative :math:`(N, D)` or :math:`(D)`.
     """
 
-    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6,
-                 swap: bool = False, size_average=None, reduce=None,
-                 reduction: str = "mean") -> None:
-        super().__init__(size_average, reduce, reduction)
-        if margin <= 0:
-            raise ValueError(f"TripletMarginLoss: expected margin to be greater than 0, got "
-                             f"{margin} instead")
-        self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
+    _params = (("margin", 1.0), ("p", 2.0), ("eps", 1e-6), ("swap", False)) + LEGACY
+    _fn = C.triplet_margin_loss
 
-    def forward(self, anchor, positive, negative):
-        return C.triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p,
-                                     eps=self.eps, swap=self.swap, reduction=self.reduction)
+    def _check(self) -> None:
+        _check_margin(self)
 
 
 class TripletMarginWithDistanceLoss(_Loss):
@@ -212,19 +180,14 @@ class TripletMarginWithDistanceLoss(_Loss):
         margin: default 1. swap: distance swap. reduction: as the other losses.
     """
 
-    def __init__(self, *, distance_function=None, margin: float = 1.0, swap: bool = False,
-                 reduction: str = "mean") -> None:
-        super().__init__(None, None, reduction)
-        if margin <= 0:
-            raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than "
-                             f"0, got {margin} instead")
-        self.distance_function = distance_function
-        self.margin, self.swap = margin, swap
+    _params = (KW_ONLY, ("distance_function", None), ("margin", 1.0), ("swap", False),
+               ("reduction", "mean"))
+    _fn = C.triplet_margin_with_distance_loss
 
-    def forward(self, anchor, positive, negative):
-        return C.triplet_margin_with_distance_loss(
-            anchor, positive, negative, distance_function=self.distance_function,
-            margin=self.margin, swap=self.swap, reduction=self.reduction)
+    def _check(self) -> None:
+        _check_margin(self)
+        if self.distance_function is None:  # torch's default: a PairwiseDistance submodule
+            self.distance_function = PairwiseDistance()
 
 
 class NLLLoss2d(NLLLoss):
@@ -256,16 +219,13 @@ class CTCLoss(_Loss):
         >>> loss = ctc(log_probs, targets, input_lengths, target_lengths)
     """
 
-    def __init__(self, blank: int = 0, reduction: str = "mean",
-                 zero_infinity: bool = False) -> None:
-        super().__init__(None, None, reduction)
-        self.blank, self.zero_infinity = blank, zero_infinity
+    _params = (("blank", 0), ("reduction", "mean"), ("zero_infinity", False))
 
     def forward(self, log_probs, targets, input_lengths, target_lengths):
         from convnp.ops.ctc import ctc_loss
 
-        return ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
-                        self.reduction, self.zero_infinity)
+        return ctc_loss(log_probs, targets, input_lengths, target_lengths,
+                        **self._fn_kwargs())
 
 
 __all__.append("CTCLoss")

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from convnp import _dtype
+from convnp.nn.modules._declared import REQUIRED, _DeclaredLayer
 from convnp.nn.modules.module import Module, Parameter
 from convnp.ops import normalization as N
 from convnp.tensor import Tensor
@@ -94,13 +95,15 @@ class _BatchNorm(_NormBase):
             self.num_batches_tracked.array += 1
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / float(self.num_batches_tracked.array)
-        if self.training:
-            bn_training = True
-        else:
-            bn_training = self.running_mean is None and self.running_var is None
+        bn_training = self.training or (self.running_mean is None and self.running_var is None)
         use_running = not self.training or self.track_running_stats
-        return N.batch_norm(input, self.running_mean if use_running else None,
-                            self.running_var if use_running else None, self.weight, self.bias,
+        return self._batch_norm(input, self.running_mean if use_running else None,
+                                self.running_var if use_running else None, bn_training, factor)
+
+    def _batch_norm(self, input, running_mean, running_var, bn_training: bool, factor: float):
+        """The normalization itself, once the input is checked and the running-statistics
+        factor known (SyncBatchNorm computes it over every rank instead)."""
+        return N.batch_norm(input, running_mean, running_var, self.weight, self.bias,
                             bn_training, factor, self.eps)
 
 
@@ -268,7 +271,10 @@ class LayerNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
 
-class LocalResponseNorm(Module):
+_LRN = (("size", REQUIRED), ("alpha", 1e-4), ("beta", 0.75), ("k", 1.0))
+
+
+class LocalResponseNorm(_DeclaredLayer):
     r"""Local response normalization across neighbouring channels (AlexNet).
 
     Args:
@@ -278,12 +284,6 @@ class LocalResponseNorm(Module):
     Shape: input ``(N, C, *)``, output the same.
     """
 
-    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
-        super().__init__()
-        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
-
-    def forward(self, input):
-        return N.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
-
-    def extra_repr(self) -> str:
-        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+    _params = _LRN
+    _fn = N.local_response_norm
+    _repr = "{size}, alpha={alpha}, beta={beta}, k={k}"

@@ -8,8 +8,10 @@ import numbers
 import numpy as np
 
 from convnp import _dtype
-from convnp.nn.modules import _composite as C
+from convnp.nn.modules._declared import _DeclaredLayer
 from convnp.nn.modules.module import Module, Parameter
+from convnp.nn.modules.normalization import _LRN, LocalResponseNorm
+from convnp.ops.composite import rms_norm
 from convnp.ops.cross_map_lrn import cross_map_lrn2d
 
 __all__ = ["CrossMapLRN2d", "RMSNorm"]
@@ -51,14 +53,14 @@ class RMSNorm(Module):
             self.weight.array[...] = 1
 
     def forward(self, x):
-        return C.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+        return rms_norm(x, self.normalized_shape, self.weight, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}")
 
 
-class CrossMapLRN2d(Module):
+class CrossMapLRN2d(_DeclaredLayer):
     r"""torch's legacy cross-channel local response normalization of 4-D inputs
     (:math:`b_c = a_c (k + \frac{\alpha}{n}\sum a^2)^{-\beta}` over a window of channels, with
     torch's exact windows; see :mod:`convnp.ops.cross_map_lrn`).
@@ -69,12 +71,6 @@ class CrossMapLRN2d(Module):
     Shape: input :math:`(N, C, H, W)`, output the same.
     """
 
-    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1) -> None:
-        super().__init__()
-        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
-
-    def forward(self, input):
-        return cross_map_lrn2d(input, self.size, self.alpha, self.beta, self.k)
-
-    def extra_repr(self) -> str:
-        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+    _params = _LRN[:3] + (("k", 1),)  # torch's default k is the int 1 here
+    _fn = cross_map_lrn2d
+    _repr = LocalResponseNorm._repr

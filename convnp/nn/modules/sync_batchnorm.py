@@ -32,33 +32,23 @@ class SyncBatchNorm(_BatchNorm):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, process_group=None,
-                 device=None, dtype=None) -> None:
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+                 device=None, dtype=None, *, bias: bool = True) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype,
+                         bias=bias)
         if process_group is not None:
             raise NotImplementedError("SyncBatchNorm: only the default process group "
                                       "(process_group=None) is supported")
         self.process_group = process_group
 
-    def forward(self, input):
+    def _batch_norm(self, input, running_mean, running_var, bn_training: bool, factor: float):
         from convnp import distributed as dist
+
+        if not (bn_training and dist.is_initialized() and dist.get_world_size() > 1):
+            return super()._batch_norm(input, running_mean, running_var, bn_training, factor)
         from convnp.ops.sync_batchnorm import sync_batch_norm
 
-        bn_training = self.training or (self.running_mean is None and self.running_var is None)
-        if not (bn_training and dist.is_initialized() and dist.get_world_size() > 1):
-            return super().forward(input)
-        self._check_input_dim(input)
-        if input.shape[1] != self.num_features:
-            raise ValueError(f"SyncBatchNorm: expected {self.num_features} channels at dim 1, "
-                             f"got input of shape {tuple(input.shape)}")
-        factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.array += 1
-            if self.momentum is None:  # cumulative moving average
-                factor = 1.0 / float(self.num_batches_tracked.array)
-        use_running = not self.training or self.track_running_stats
-        return sync_batch_norm(input, self.running_mean if use_running else None,
-                               self.running_var if use_running else None, self.weight,
-                               self.bias, factor, self.eps)
+        return sync_batch_norm(input, running_mean, running_var, self.weight, self.bias, factor,
+                               self.eps)
 
     @classmethod
     def convert_sync_batchnorm(cls, module: Module, process_group=None) -> Module:
@@ -67,7 +57,8 @@ class SyncBatchNorm(_BatchNorm):
         out = module
         if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
             out = cls(module.num_features, module.eps, module.momentum, module.affine,
-                      module.track_running_stats, process_group)
+                      module.track_running_stats, process_group,
+                      bias=not module.affine or module.bias is not None)
             if module.affine:
                 out.weight, out.bias = module.weight, module.bias
             out.running_mean = module.running_mean
