@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -427,6 +427,27 @@ class Module:
     def cpu(self) -> "Module":
         return self
 
+    # ------------------------------------------------------------------ geometry
+    def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        """Output shape of ``forward`` for an input of ``input_shape``, from the settings alone
+        (no data); the summary / explain tools read it.
+
+        The default is shape-preserving (activations, normalisation, dropout...): a layer whose
+        ``forward`` changes the shape overrides it. A module with children that does not override
+        it has no known shape (the tools then trace it, see :func:`has_own_output_shape`).
+        """
+        return tuple(int(v) for v in input_shape)
+
+    def window(self, input_shape: Sequence[int] | None = None):
+        """The sliding window this layer applies over the trailing spatial axes, as a
+        :class:`convnp.nn.modules._geometry.Window`, or ``None`` (the default: no window).
+
+        ``input_shape`` is needed only when the window depends on the input size
+        (``padding='same'`` with a stride > 1). Implement it in a custom windowed layer and
+        ``convnp.tools.summary`` computes its receptive field.
+        """
+        return None
+
     # ------------------------------------------------------------------ repr
     def extra_repr(self) -> str:
         return ""
@@ -450,3 +471,9 @@ class Module:
     def __dir__(self):
         return list(super().__dir__()) + list(self._parameters) + list(self._buffers) + list(
             self._modules)
+
+
+def has_own_output_shape(m: Module) -> bool:
+    """Whether ``m`` states its output shape: a leaf (the default is shape-preserving) or a
+    module whose class overrides :meth:`Module.output_shape`."""
+    return type(m).output_shape is not Module.output_shape or not m._modules
