@@ -29,7 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
-from convnp.nn.modules._geometry import Window
+from convnp.nn.modules._geometry import Window, window_of
 from convnp.nn.modules.module import has_own_output_shape
 from convnp.ops import _shape
 
@@ -176,10 +176,7 @@ def _window(m, in_shape: tuple | None, n: int) -> Window | None:
     """``m.window(in_shape)`` over ``n`` spatial axes (identity on leading axes it leaves alone),
     or None: no window, one over more axes than the input has, or one that needs a size we do
     not know."""
-    try:
-        w = m.window(in_shape) if in_shape is not None else m.window()
-    except (ValueError, TypeError):
-        return None
+    w = window_of(m, in_shape)
     if w is None or w.ndim > n:
         return None
     extra = n - w.ndim

@@ -23,7 +23,7 @@ from typing import Sequence
 
 from convnp.ops import _shape
 
-__all__ = ["Window", "spatial_split"]
+__all__ = ["Window", "spatial_split", "window_of"]
 
 
 def _tuple(v, n: int) -> tuple:
@@ -121,3 +121,12 @@ def spatial_split(input_shape: Sequence[int], n: int, layer: str,
         raise ValueError(f"{layer}.output_shape: expected an input shape with {want} entries, "
                          f"got {shape}")
     return shape[:len(shape) - n], shape[len(shape) - n:]
+
+
+def window_of(module, input_shape: Sequence[int] | None = None) -> Window | None:
+    """``module.window(input_shape)``, or None where the window depends on an input size that
+    was not given (``padding='same'`` with a stride) or the shape does not fit the layer."""
+    try:
+        return module.window(input_shape) if input_shape is not None else module.window()
+    except (ValueError, TypeError):
+        return None
