@@ -28,8 +28,8 @@ from convnp import random as _random
 from convnp.nn.modules._geometry import Window, spatial_split
 from convnp.nn.modules.module import Module, Parameter
 from convnp.ops import _shape
-from convnp.ops.elementwise import sigmoid
 from convnp.ops import fold as _fold_ops
+from convnp.ops.elementwise import sigmoid
 from convnp.ops.fold import fold, unfold
 from convnp.ops.padding import CONV_PADDING_MODES
 
