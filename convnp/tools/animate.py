@@ -13,6 +13,7 @@ matplotlib (a bare Agg figure, no pyplot) and pillow are imported only when draw
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -397,10 +398,6 @@ def animate(kind: str, in_size, kernel, stride=None, padding=0, dilation=1, outp
 
         >>> animate("conv2d", (4, 5), 3, values="notes", out="notes.gif")  # doctest: +SKIP
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure  # not pyplot: a notebook's backend stays as it is
-    from PIL import Image
-
     if view not in ("gather", "scatter"):
         raise ValueError(f"animate: view must be 'gather' or 'scatter', got {view!r}")
     if view == "scatter" and not kind.startswith("conv_transpose"):
@@ -414,6 +411,21 @@ def animate(kind: str, in_size, kernel, stride=None, padding=0, dilation=1, outp
     if values is not None:
         vals = frame_values(fr, values, kernel_values, stride, padding, dilation,
                             output_padding, ceil_mode, seed, view)
+    fig, ax = _figure(fr, vals, view, cell_px)
+    desc = _describe(kind, fr, kernel, stride, padding, dilation, view)
+    nframes = math.prod(_grid2(fr.in_shape)) if view == "scatter" else len(fr.outputs)
+    images = _render(fig, ax, fr, nframes, desc, vals, view, frames_dir)
+    if out is not None and images:
+        images[0].save(out, save_all=True, append_images=images[1:],
+                       duration=int(1000 / fps), loop=0, optimize=True)
+    return fr
+
+
+def _figure(fr: Frames, vals: Values | None, view: str, cell_px: int | None):
+    """An Agg figure sized to the grids (input with padding, kernel, output), with the legend."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure  # not pyplot: a notebook's backend stays as it is
+
     if cell_px is None:
         cell_px = 40 if vals is not None else 30
     H, W = _grid2(fr.in_shape)
@@ -430,8 +442,14 @@ def animate(kind: str, in_size, kernel, stride=None, padding=0, dilation=1, outp
     ax = fig.add_axes((0.02, legend_h + 0.02, 0.96, 0.96 - legend_h - 0.1))
     fig.legend(handles=_legend_handles(fr, view, vals is not None), loc="lower center",
                ncol=3, fontsize=7, frameon=False)
-    desc = _describe(kind, fr, kernel, stride, padding, dilation, view)
-    nframes = H * W if view == "scatter" else len(fr.outputs)
+    return fig, ax
+
+
+def _render(fig, ax, fr: Frames, nframes: int, desc: str, vals: Values | None, view: str,
+            frames_dir) -> list:
+    """Draw every frame; the GIF's palette images (and PNG files in ``frames_dir``)."""
+    from PIL import Image
+
     images = []
     if frames_dir is not None:
         os.makedirs(frames_dir, exist_ok=True)
@@ -446,7 +464,4 @@ def animate(kind: str, in_size, kernel, stride=None, padding=0, dilation=1, outp
             images.append(img.convert("P", palette=Image.ADAPTIVE, colors=64))
     finally:
         fig.clear()
-    if out is not None and images:
-        images[0].save(out, save_all=True, append_images=images[1:],
-                       duration=int(1000 / fps), loop=0, optimize=True)
-    return fr
+    return images
