@@ -94,25 +94,13 @@ class Module:
                 d.pop(name, None)
             self.register_buffer(name, value, getattr(value, "persistent", True))
         elif isinstance(value, Parameter):
-            for d in (self.__dict__, self._buffers, self._modules):
-                d.pop(name, None)
-            self._non_persistent.discard(name)
-            self._parameters[name] = value
+            self._store(self._parameters, name, value)
         elif name in self._parameters:
-            if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} as parameter {name!r} "
-                                "(convnp.nn.Parameter or None expected)")
-            self._parameters[name] = None
+            self._store_none(self._parameters, name, value, "parameter", "convnp.nn.Parameter")
         elif isinstance(value, Module):
-            for d in (self.__dict__, self._parameters, self._buffers):
-                d.pop(name, None)
-            self._non_persistent.discard(name)
-            self._modules[name] = value
+            self._store(self._modules, name, value)
         elif name in self._modules:
-            if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} as child module {name!r} "
-                                "(convnp.nn.Module or None expected)")
-            self._modules[name] = None
+            self._store_none(self._modules, name, value, "child module", "convnp.nn.Module")
         elif name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign {type(value).__name__} as buffer {name!r} "
@@ -120,6 +108,22 @@ class Module:
             self._buffers[name] = value
         else:
             object.__setattr__(self, name, value)
+
+    def _store(self, store: dict, name: str, value: Any) -> None:
+        """Move ``name`` into ``store`` (parameters or modules), out of every other place."""
+        for d in (self.__dict__, self._parameters, self._buffers, self._modules):
+            if d is not store:
+                d.pop(name, None)
+        self._non_persistent.discard(name)
+        store[name] = value
+
+    @staticmethod
+    def _store_none(store: dict, name: str, value: Any, what: str, expected: str) -> None:
+        """Assigning to a registered parameter / child module name: only None clears it."""
+        if value is not None:
+            raise TypeError(f"cannot assign {type(value).__name__} as {what} {name!r} "
+                            f"({expected} or None expected)")
+        store[name] = None
 
     def __getattr__(self, name: str) -> Any:
         d = self.__dict__

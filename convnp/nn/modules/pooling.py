@@ -41,6 +41,13 @@ class _PoolNd(Module):
 class _WindowPoolNd(_PoolNd):
     """Max / average / power-average pooling: a fixed window slid over the input."""
 
+    def __init__(self, kernel_size, stride, padding, ceil_mode) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+
     def window(self, input_shape: Sequence[int] | None = None) -> Window:
         """Kernel, stride (default the kernel), dilation, symmetric padding and ceil_mode."""
         name, nd = type(self).__name__, self._nd
@@ -64,13 +71,10 @@ class _WindowPoolNd(_PoolNd):
 class _MaxPoolNd(_WindowPoolNd):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
                  ceil_mode=False) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
+        super().__init__(kernel_size, stride if stride is not None else kernel_size, padding,
+                         ceil_mode)
         self.dilation = dilation
         self.return_indices = return_indices
-        self.ceil_mode = ceil_mode
 
     def forward(self, input):
         return getattr(P, f"max_pool{self._nd}d")(input, self.kernel_size, self.stride,
@@ -107,11 +111,8 @@ MaxPool3d = _layer("MaxPool3d", _MaxPoolNd, 3,
 class _AvgPoolNd(_WindowPoolNd):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True, divisor_override=None) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-        self.ceil_mode = ceil_mode
+        super().__init__(kernel_size, stride if stride is not None else kernel_size, padding,
+                         ceil_mode)
         self.count_include_pad = count_include_pad
         self.divisor_override = divisor_override
 
@@ -160,12 +161,8 @@ AvgPool3d = _layer("AvgPool3d", _AvgPoolNd, 3,
 
 class _LPPoolNd(_WindowPoolNd):
     def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False) -> None:
-        super().__init__()
+        super().__init__(kernel_size, stride, 0, ceil_mode)
         self.norm_type = norm_type
-        self.kernel_size = kernel_size
-        self.stride = stride
-        self.ceil_mode = ceil_mode
-        self.padding = 0
 
     def forward(self, input):
         return getattr(P, f"lp_pool{self._nd}d")(input, float(self.norm_type), self.kernel_size,
