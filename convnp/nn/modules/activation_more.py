@@ -31,6 +31,12 @@ class GLU(Module):
     def forward(self, input):
         return C.glu(input, self.dim)
 
+    def output_shape(self, input_shape):
+        """``input_shape`` with ``dim`` halved."""
+        shape = list(int(v) for v in input_shape)
+        shape[self.dim] //= 2
+        return tuple(shape)
+
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
