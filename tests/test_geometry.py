@@ -177,6 +177,7 @@ def test_layers_without_a_window(m):
 
 
 def test_window_arithmetic_and_validation():
+    assert nn.Window is Window  # public, for users' own windowed layers
     w = Window((3,), 2, 1, 1)
     assert w.pads == ((1, 1),) and w.output_padding == (0,) and w.output_size((8,)) == (4,)
     assert Window((3, 3), 1, 2, 0).extent() == (5, 5)

@@ -444,7 +444,7 @@ class Module:
 
     def window(self, input_shape: Sequence[int] | None = None):
         """The sliding window this layer applies over the trailing spatial axes, as a
-        :class:`convnp.nn.modules._geometry.Window`, or ``None`` (the default: no window).
+        :class:`convnp.nn.Window`, or ``None`` (the default: no window).
 
         ``input_shape`` is needed only when the window depends on the input size
         (``padding='same'`` with a stride > 1). Implement it in a custom windowed layer and
