@@ -12,7 +12,7 @@ Two modes, named in the result (``Summary.mode``):
 
 Receptive-field bookkeeping per spatial axis (``rf`` size, ``jump`` = distance in input pixels
 between neighbouring units, ``start`` = centre of unit 0 in input coordinates), from the layer's
-``window()`` (a :class:`~convnp.nn.modules._geometry.Window`) or, without one, from its shapes:
+``window()`` (a :class:`convnp.nn.Window`) or, without one, from its input and output shapes:
 
 - conv / pooling:  ``rf += (k-1)*d*jump``, ``start += ((k-1)*d/2 - p_lo)*jump``, ``jump *= s``
 - transposed conv: ``jump /= s`` (fractional), ``rf += (k-1)*d*jump_new``,
