@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from convnp.nn.modules._geometry import Window
 from convnp.nn.modules.module import Module, Parameter
 
 __all__ = ["pixel_angles", "tangent_offsets", "inverse_gnomonic", "angles_to_pixels",
@@ -213,6 +214,10 @@ class SphereConv2d(Module):
         return (*input_shape[:-3], self.out_channels, -(-h // self.stride[0]),
                 -(-w // self.stride[1]))
 
+    def window(self, input_shape=None) -> Window:
+        """The tangent-plane window, placed as a plain conv with ``padding`` would place it."""
+        return Window(self.kernel_size, self.stride, self.dilation, self.padding, sphere=True)
+
     def extra_repr(self) -> str:
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"stride={self.stride}")
@@ -251,6 +256,10 @@ class SpherePool2d(Module):
     def output_shape(self, input_shape: tuple) -> tuple:
         h, w = input_shape[-2:]
         return (*input_shape[:-2], -(-h // self.stride[0]), -(-w // self.stride[1]))
+
+    def window(self, input_shape=None) -> Window:
+        """The tangent-plane window, placed as a plain pooling with ``padding`` would place it."""
+        return Window(self.kernel_size, self.stride, 1, self.padding, sphere=True)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, mode={self.mode!r}"

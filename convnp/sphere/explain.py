@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ArcField", "receptive_field_degrees", "explain_sphere_conv", "explain_mesh_conv"]
+from convnp.nn.modules._geometry import window_of
 
-_SPHERE_AWARE = ("SphereConv2d", "SpherePool2d")
+__all__ = ["ArcField", "receptive_field_degrees", "explain_sphere_conv", "explain_mesh_conv"]
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,9 @@ def receptive_field_degrees(model, input_shape, latitude: float = 0.0) -> ArcFie
 
     Returns:
         :class:`ArcField`. For equirectangular networks the receptive field in pixels comes from
-        :func:`convnp.tools.summary`; sphere-aware layers keep their east-west arc at every
-        latitude, the others shrink it by ``cos(latitude)``.
+        :func:`convnp.tools.summary`; when every windowed layer's ``window()`` lies on the
+        sphere (``Window.sphere``: SphereNet's layers) the east-west arc is the same at every
+        latitude, otherwise it shrinks by ``cos(latitude)``.
     """
     if not -90 <= latitude <= 90:
         raise ValueError(f"receptive_field_degrees: latitude must be in [-90, 90], got {latitude}")
@@ -75,8 +76,10 @@ def receptive_field_degrees(model, input_shape, latitude: float = 0.0) -> ArcFie
     rf = spatial[-1].rf if spatial else 1
     rf_h, rf_w = rf if isinstance(rf, tuple) else (rf, rf)
     h, w = input_shape[1:]
-    aware = all(type(m).__name__ in _SPHERE_AWARE for m in model.modules()
-                if getattr(m, "kernel_size", None) is not None)
+    # 1-wide windows (1x1 convs, padding) see a point: no arc of their own to keep or shrink
+    windows = [w for w in map(window_of, model.modules())
+               if w is not None and any(k > 1 for k in w.kernel)]
+    aware = all(w.sphere for w in windows)
     shrink = 1.0 if aware else math.cos(math.radians(latitude))
     return ArcField(rf_h * 180 / h, rf_w * 360 / w * shrink, latitude)
 

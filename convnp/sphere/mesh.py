@@ -276,6 +276,10 @@ class MeshConv(Module):
             out = out + self.bias
         return out.permute(0, 2, 1)
 
+    def output_shape(self, input_shape: tuple) -> tuple:
+        """``(N, C_in, V) -> (N, C_out, V)``."""
+        return (*tuple(input_shape)[:-2], self.out_channels, int(input_shape[-1]))
+
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, level={self.level}"
                 + ("" if self.bias is not None else ", bias=False"))
@@ -325,6 +329,10 @@ class MeshPool(Module):
         w = (np.arange(t)[None, :] < counts[:, None]) / counts[:, None]
         return table_sample(x, idx, w)
 
+    def output_shape(self, input_shape: tuple) -> tuple:
+        """``(N, C, V_level) -> (N, C, V_(level-1))``."""
+        return (*tuple(input_shape)[:-1], 10 * 4 ** (self.level - 1) + 2)
+
     def extra_repr(self) -> str:
         return f"level={self.level}, mode={self.mode!r}"
 
@@ -351,6 +359,10 @@ class MeshUnpool(Module):
         parents = _levels(self.level)[-1][2]
         idx = np.concatenate([np.stack([np.arange(coarse)] * 2, 1), parents])
         return table_sample(x, idx, np.full(idx.shape, 0.5))
+
+    def output_shape(self, input_shape: tuple) -> tuple:
+        """``(N, C, V_(level-1)) -> (N, C, V_level)``."""
+        return (*tuple(input_shape)[:-1], 10 * 4 ** self.level + 2)
 
     def extra_repr(self) -> str:
         return f"level={self.level}"
@@ -387,6 +399,10 @@ class EquirectToMesh(Module):
 
     def forward(self, x):
         return equirect_to_mesh(x, self.level)
+
+    def output_shape(self, input_shape: tuple) -> tuple:
+        """``(N, C, H, 2H) -> (N, C, V)``."""
+        return (*tuple(input_shape)[:-2], 10 * 4 ** self.level + 2)
 
     def extra_repr(self) -> str:
         return f"level={self.level}"

@@ -13,6 +13,7 @@ matplotlib (a bare Agg figure, no pyplot) and pillow are imported only when draw
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -96,47 +97,45 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}" if v != int(v) else f"{int(v)}"
 
 
-def frame_values(fr: Frames, values="ints", kernel_values=None, stride=None, padding=0,
-                 dilation=1, output_padding=0, ceil_mode: bool = False, seed: int = 0,
-                 view: str = "gather") -> Values:
-    """The numbers of an animation: the input, the kernel and the output the layer computes
-    (``convnp.nn.functional``), and each frame's sum as text, e.g. ``1*1 + 2*1 + ... = 66``.
+def _input_values(fr: Frames, values, rng) -> np.ndarray:
+    """The input's numbers: the notes' image, random integers or the given array."""
+    from convnp.tools.notes import NOTES_IMAGE
 
-    ``values`` is ``"notes"`` (the notes' 4x5 image, and their 3x3 kernel for a 3x3 conv),
-    ``"ints"`` (small random integers, ``seed``) or an array of the input's shape.
-    """
-    import convnp
-    import convnp.nn.functional as F
-    from convnp.tools.notes import NOTES_IMAGE, NOTES_KERNEL
-
-    n = len(fr.in_shape)
-    base = fr.kind[:-2]
-    k = _shape.ntuple(_kernel_of(fr), n, "kernel", "animate")
-    rng = np.random.default_rng(seed)
-    if isinstance(values, str):
-        if values == "notes":
-            if fr.in_shape != NOTES_IMAGE.shape:
-                raise ValueError(f"animate: --values notes is the notes' 4x5 image; use "
-                                 f"--in 4x5 with a 2-d layer, got input {fr.in_shape}")
-            x = NOTES_IMAGE.copy()
-        elif values == "ints":
-            x = rng.integers(0, 10, size=fr.in_shape).astype(np.float64)
-        else:
-            raise ValueError(f"animate: values must be one of {', '.join(VALUES)} or an array, "
-                             f"got {values!r}")
-    else:
+    if not isinstance(values, str):
         x = np.asarray(values, dtype=np.float64)
         if x.shape != fr.in_shape:
             raise ValueError(f"animate: values must have the input's shape {fr.in_shape}, got "
                              f"{x.shape}")
-    w = None
-    if base in ("conv", "conv_transpose"):
-        if kernel_values is not None:
-            w = np.asarray(kernel_values, dtype=np.float64).reshape(k)
-        elif values == "notes" and k == NOTES_KERNEL.shape:
-            w = NOTES_KERNEL.copy()
-        else:
-            w = rng.integers(1, 4, size=k).astype(np.float64)
+        return x
+    if values == "notes":
+        if fr.in_shape != NOTES_IMAGE.shape:
+            raise ValueError(f"animate: --values notes is the notes' 4x5 image; use "
+                             f"--in 4x5 with a 2-d layer, got input {fr.in_shape}")
+        return NOTES_IMAGE.copy()
+    if values == "ints":
+        return rng.integers(0, 10, size=fr.in_shape).astype(np.float64)
+    raise ValueError(f"animate: values must be one of {', '.join(VALUES)} or an array, "
+                     f"got {values!r}")
+
+
+def _kernel_values(k: tuple, values, kernel_values, rng) -> np.ndarray:
+    """The kernel's numbers: the given ones, the notes' 3x3 kernel or random integers."""
+    from convnp.tools.notes import NOTES_KERNEL
+
+    if kernel_values is not None:
+        return np.asarray(kernel_values, dtype=np.float64).reshape(k)
+    if isinstance(values, str) and values == "notes" and k == NOTES_KERNEL.shape:
+        return NOTES_KERNEL.copy()
+    return rng.integers(1, 4, size=k).astype(np.float64)
+
+
+def _layer_output(fr: Frames, x, w, stride, padding, dilation, output_padding,
+                  ceil_mode) -> np.ndarray:
+    """What convnp's own functional op computes on ``x`` (one sample, one channel)."""
+    import convnp
+    import convnp.nn.functional as F
+
+    n, base = len(fr.in_shape), fr.kind[:-2]
     xt = convnp.tensor(x[None, None])
     if base == "conv":
         y = getattr(F, f"conv{n}d")(xt, convnp.tensor(w[None, None]), stride=stride or 1,
@@ -146,62 +145,95 @@ def frame_values(fr: Frames, values="ints", kernel_values=None, stride=None, pad
                                               stride=stride or 1, padding=padding,
                                               output_padding=output_padding, dilation=dilation)
     elif base == "maxpool":
-        y = getattr(F, f"max_pool{n}d")(xt, k, stride=stride, padding=padding,
+        y = getattr(F, f"max_pool{n}d")(xt, fr.kernel, stride=stride, padding=padding,
                                         dilation=dilation, ceil_mode=ceil_mode)
     else:
-        y = getattr(F, f"avg_pool{n}d")(xt, k, stride=stride, padding=padding,
+        y = getattr(F, f"avg_pool{n}d")(xt, fr.kernel, stride=stride, padding=padding,
                                         ceil_mode=ceil_mode)
-    y = np.asarray(y.array[0, 0], dtype=np.float64)
-    x2, y2 = x.reshape(_grid2(x.shape)), y.reshape(_grid2(y.shape))
-    w2 = None if w is None else w.reshape(_grid2(w.shape))
-    H, W = x2.shape
+    return np.asarray(y.array[0, 0], dtype=np.float64)
 
-    def xv(c):
-        r, cc = _cell2(c)
-        return x2[r, cc] if (0 <= r < H and 0 <= cc < W) else 0.0
 
-    terms, partial = [], None
-    if base == "conv_transpose":
-        s2 = _grid2(_shape.ntuple(stride or 1, n, "stride", "animate"))
-        d2 = _grid2(_shape.ntuple(dilation, n, "dilation", "animate"))
-        p2 = _cell2(tuple(lo for lo, _ in _shape.conv_padding_pairs(
-            padding, fr.in_shape, k, _shape.ntuple(stride or 1, n, "stride", "animate"),
-            _shape.ntuple(dilation, n, "dilation", "animate"), "animate")))
+def _transpose_terms(fr: Frames, v: Values, stride, padding, dilation, view: str) -> Values:
+    """Each frame's text of a transposed convolution: the sum an output gathers, or (scatter
+    view) the outputs an input spreads onto, with the partial outputs after each frame."""
+    n, k = len(fr.in_shape), fr.kernel
+    s = _shape.ntuple(stride or 1, n, "stride", "animate")
+    d = _shape.ntuple(dilation, n, "dilation", "animate")
+    s2, d2 = _grid2(s), _grid2(d)
+    p2 = _cell2(tuple(lo for lo, _ in _shape.conv_padding_pairs(padding, fr.in_shape, k, s, d,
+                                                                "animate")))
 
-        def tap(o, i):  # which kernel tap carries input i to output o (o = i*s - p + a*d)
-            return tuple((o[a] - i[a] * s2[a] + p2[a]) // d2[a] for a in range(2))
+    def tap(o, i):  # which kernel tap carries input i to output o (o = i*s - p + a*d)
+        return tuple((o[a] - i[a] * s2[a] + p2[a]) // d2[a] for a in range(2))
 
-        if view == "scatter":
-            acc = np.zeros_like(y2)
-            partial = []
-            for c in np.ndindex(H, W):
-                hits = [_cell2(fr.outputs[j]) for j, cells in enumerate(fr.cells)
-                        if any(_cell2(cc) == c for cc in cells)]
-                for o in hits:
-                    acc[o] += x2[c] * w2[tap(o, c)]
-                partial.append(acc.copy())
-                terms.append(f"x{list(c) if n == 2 else [c[1]]} = {_fmt(x2[c])} spreads "
-                             f"{_fmt(x2[c])} x kernel onto {len(hits)} outputs")
-            np.testing.assert_allclose(acc, y2)  # the scatter adds up to the layer's output
-        else:
-            for j, cells in enumerate(fr.cells):
-                o = _cell2(fr.outputs[j])
-                parts = [f"{_fmt(xv(c))}*{_fmt(w2[tap(o, _cell2(c))])}" for c in cells]
-                terms.append(_sum_text(parts, y2[o]))
-    else:
+    x2, w2, y2 = v.x, v.w, v.y
+    if view != "scatter":
         for j, cells in enumerate(fr.cells):
             o = _cell2(fr.outputs[j])
-            if base == "conv":
-                parts = [f"{_fmt(xv(c))}*{_fmt(wv)}" for c, wv in zip(cells, w2.ravel())]
-                terms.append(_sum_text(parts, y2[o]))
-            else:
-                inside = [xv(c) for c in cells if all(0 <= a < b for a, b in
-                                                      zip(_cell2(c), (H, W)))]
-                vals = ", ".join(_fmt(v) for v in (inside if base == "maxpool"
-                                                    else [xv(c) for c in cells]))
-                fn = "max" if base == "maxpool" else "mean"
-                terms.append(f"{fn}({vals}) = {_fmt(y2[o])}")
-    return Values(x2, w2, y2, terms, partial)
+            parts = [f"{_fmt(_value_at(x2, c))}*{_fmt(w2[tap(o, _cell2(c))])}" for c in cells]
+            v.terms.append(_sum_text(parts, y2[o]))
+        return v
+    acc = np.zeros_like(y2)
+    v.partial = []
+    for c in np.ndindex(*x2.shape):
+        hits = [_cell2(fr.outputs[j]) for j, cells in enumerate(fr.cells)
+                if any(_cell2(cc) == c for cc in cells)]
+        for o in hits:
+            acc[o] += x2[c] * w2[tap(o, c)]
+        v.partial.append(acc.copy())
+        v.terms.append(f"x{list(c) if n == 2 else [c[1]]} = {_fmt(x2[c])} spreads "
+                       f"{_fmt(x2[c])} x kernel onto {len(hits)} outputs")
+    np.testing.assert_allclose(acc, y2)  # the scatter adds up to the layer's output
+    return v
+
+
+def _value_at(x2: np.ndarray, c) -> float:
+    """The input value at cell ``c``, 0 in the padding."""
+    r, cc = _cell2(c)
+    H, W = x2.shape
+    return x2[r, cc] if (0 <= r < H and 0 <= cc < W) else 0.0
+
+
+def _gather_terms(fr: Frames, v: Values) -> Values:
+    """Each frame's text of a convolution or pooling: the sum, max or mean it computes."""
+    base = fr.kind[:-2]
+    for j, cells in enumerate(fr.cells):
+        o = _cell2(fr.outputs[j])
+        if base == "conv":
+            parts = [f"{_fmt(_value_at(v.x, c))}*{_fmt(wv)}" for c, wv in zip(cells, v.w.ravel())]
+            v.terms.append(_sum_text(parts, v.y[o]))
+            continue
+        # max pooling skips the padding (-inf); average pooling counts it as zeros
+        shown = [c for c in cells if base == "avgpool" or all(
+            0 <= a < b for a, b in zip(_cell2(c), v.x.shape))]
+        vals = ", ".join(_fmt(_value_at(v.x, c)) for c in shown)
+        fn = "max" if base == "maxpool" else "mean"
+        v.terms.append(f"{fn}({vals}) = {_fmt(v.y[o])}")
+    return v
+
+
+def frame_values(fr: Frames, values="ints", kernel_values=None, stride=None, padding=0,
+                 dilation=1, output_padding=0, ceil_mode: bool = False, seed: int = 0,
+                 view: str = "gather") -> Values:
+    """The numbers of an animation: the input, the kernel and the output the layer computes
+    (``convnp.nn.functional``), and each frame's sum as text, e.g. ``1*1 + 2*1 + ... = 66``.
+
+    ``values`` is ``"notes"`` (the notes' 4x5 image, and their 3x3 kernel for a 3x3 conv),
+    ``"ints"`` (small random integers, ``seed``) or an array of the input's shape.
+    """
+    n = len(fr.in_shape)
+    base = fr.kind[:-2]
+    k = _shape.ntuple(_kernel_of(fr), n, "kernel", "animate")
+    rng = np.random.default_rng(seed)
+    x = _input_values(fr, values, rng)
+    w = _kernel_values(k, values, kernel_values, rng) if base in ("conv", "conv_transpose") \
+        else None
+    y = _layer_output(fr, x, w, stride, padding, dilation, output_padding, ceil_mode)
+    v = Values(x.reshape(_grid2(x.shape)), None if w is None else w.reshape(_grid2(w.shape)),
+               y.reshape(_grid2(y.shape)), [])
+    if base == "conv_transpose":
+        return _transpose_terms(fr, v, stride, padding, dilation, view)
+    return _gather_terms(fr, v)
 
 
 def _sum_text(parts: list, total: float) -> str:
@@ -366,10 +398,6 @@ def animate(kind: str, in_size, kernel, stride=None, padding=0, dilation=1, outp
 
         >>> animate("conv2d", (4, 5), 3, values="notes", out="notes.gif")  # doctest: +SKIP
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure  # not pyplot: a notebook's backend stays as it is
-    from PIL import Image
-
     if view not in ("gather", "scatter"):
         raise ValueError(f"animate: view must be 'gather' or 'scatter', got {view!r}")
     if view == "scatter" and not kind.startswith("conv_transpose"):
@@ -383,6 +411,21 @@ def animate(kind: str, in_size, kernel, stride=None, padding=0, dilation=1, outp
     if values is not None:
         vals = frame_values(fr, values, kernel_values, stride, padding, dilation,
                             output_padding, ceil_mode, seed, view)
+    fig, ax = _figure(fr, vals, view, cell_px)
+    desc = _describe(kind, fr, kernel, stride, padding, dilation, view)
+    nframes = math.prod(_grid2(fr.in_shape)) if view == "scatter" else len(fr.outputs)
+    images = _render(fig, ax, fr, nframes, desc, vals, view, frames_dir)
+    if out is not None and images:
+        images[0].save(out, save_all=True, append_images=images[1:],
+                       duration=int(1000 / fps), loop=0, optimize=True)
+    return fr
+
+
+def _figure(fr: Frames, vals: Values | None, view: str, cell_px: int | None):
+    """An Agg figure sized to the grids (input with padding, kernel, output), with the legend."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure  # not pyplot: a notebook's backend stays as it is
+
     if cell_px is None:
         cell_px = 40 if vals is not None else 30
     H, W = _grid2(fr.in_shape)
@@ -399,8 +442,14 @@ def animate(kind: str, in_size, kernel, stride=None, padding=0, dilation=1, outp
     ax = fig.add_axes((0.02, legend_h + 0.02, 0.96, 0.96 - legend_h - 0.1))
     fig.legend(handles=_legend_handles(fr, view, vals is not None), loc="lower center",
                ncol=3, fontsize=7, frameon=False)
-    desc = _describe(kind, fr, kernel, stride, padding, dilation, view)
-    nframes = H * W if view == "scatter" else len(fr.outputs)
+    return fig, ax
+
+
+def _render(fig, ax, fr: Frames, nframes: int, desc: str, vals: Values | None, view: str,
+            frames_dir) -> list:
+    """Draw every frame; the GIF's palette images (and PNG files in ``frames_dir``)."""
+    from PIL import Image
+
     images = []
     if frames_dir is not None:
         os.makedirs(frames_dir, exist_ok=True)
@@ -415,7 +464,4 @@ def animate(kind: str, in_size, kernel, stride=None, padding=0, dilation=1, outp
             images.append(img.convert("P", palette=Image.ADAPTIVE, colors=64))
     finally:
         fig.clear()
-    if out is not None and images:
-        images[0].save(out, save_all=True, append_images=images[1:],
-                       duration=int(1000 / fps), loop=0, optimize=True)
-    return fr
+    return images

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import math
 
-from convnp.ops import _shape
 from convnp.tools import shapes
 
 __all__ = ["explain_text", "parse_size"]
@@ -63,11 +62,122 @@ def _dilation_line(d) -> str:
             f"'dilation {_x(dd - 1 for dd in d)}' (torch's dilation 1 = no gaps = a plain conv)")
 
 
+def _layer(kind: str, n: int, sp, k, s, padding, d, channels: int, cout: int, groups: int,
+           output_padding, ceil_mode: bool, bias: bool):
+    """The convnp layer that ``explain`` describes: its window() and output_shape() give every
+    number below, so the text cannot drift from what the layer computes."""
+    import convnp.nn as nn
+
+    if kind == "conv":
+        return getattr(nn, f"Conv{n}d")(channels, cout, k, s, padding, d, groups, bias)
+    if kind == "conv_transpose":
+        op = _per_axis(output_padding, n, "--output-padding")
+        return getattr(nn, f"ConvTranspose{n}d")(channels, cout, k, s, padding, op, groups, bias,
+                                                 d)
+    p = _per_axis(padding, n, "--padding")
+    if kind == "maxpool":
+        return getattr(nn, f"MaxPool{n}d")(k, s, p, d, ceil_mode=ceil_mode)
+    if any(dd != 1 for dd in d):
+        raise ValueError(f"explain: average pooling has no dilation, got --dilation {_x(d)}")
+    return getattr(nn, f"AvgPool{n}d")(k, s, p, ceil_mode)
+
+
+def _conv_size_lines(win, sp, out, names, padding) -> list[str]:
+    k, s, d = win.kernel, win.stride, win.dilation
+    lines = ["Output size per axis: floor((x + p_lo + p_hi - d*(k - 1) - 1) / s) + 1"]
+    for i, (lo, hi) in enumerate(win.pads):
+        num = sp[i] + lo + hi - d[i] * (k[i] - 1) - 1
+        lines.append(f"  {names[i]}: floor(({sp[i]} + {lo} + {hi} - {d[i]}*({k[i]} - 1) - 1)"
+                     f" / {s[i]}) + 1 = floor({num}/{s[i]}) + 1 = {out[i]}")
+        if lo == hi and d[i] == 1:
+            lines += _notes_formula_lines(sp[i], k[i], s[i], lo, out[i])
+        if isinstance(padding, str) and padding != "valid":
+            lines.append(f"      padding '{padding}' resolves to (lo, hi) = ({lo}, {hi})")
+        if padding == "same":
+            lines.append(f"      SAME gives ceil(x/s) = ceil({sp[i]}/{s[i]}) = "
+                         f"{-(-sp[i] // s[i])}: it pads just enough that every input pixel "
+                         f"is covered (TensorFlow's rule); a note's floor(x/s) = "
+                         f"{sp[i] // s[i]} agrees only when s divides x")
+    if any(dd != 1 for dd in d):
+        lines.append(_dilation_line(d))
+    return lines
+
+
+def _transpose_size_lines(win, sp, out, names, padding) -> list[str]:
+    k, s, d, op = win.kernel, win.stride, win.dilation, win.output_padding
+    lines = ["Output size per axis: (x - 1)*s - p_lo - p_hi + d*(k - 1) + output_padding + 1"]
+    for i, (lo, hi) in enumerate(win.pads):
+        lines.append(f"  {names[i]}: ({sp[i]} - 1)*{s[i]} - {lo} - {hi} + {d[i]}*({k[i]} - 1)"
+                     f" + {op[i]} + 1 = {out[i]}")
+    return lines
+
+
+def _pool_size_lines(win, sp, out, names, padding) -> list[str]:
+    k, s, d = win.kernel, win.stride, win.dilation
+    rnd = "ceil" if win.ceil_mode else "floor"
+    lines = [f"Output size per axis: {rnd}((x + 2p - d*(k - 1) - 1) / s) + 1"]
+    for i, (p, _) in enumerate(win.pads):
+        num = sp[i] + 2 * p - d[i] * (k[i] - 1) - 1
+        lines.append(f"  {names[i]}: {rnd}(({sp[i]} + 2*{p} - {d[i]}*({k[i]} - 1) - 1) / "
+                     f"{s[i]}) + 1 = {rnd}({num}/{s[i]}) + 1 = {out[i]}")
+    return lines
+
+
+def _weight_lines(out_shape, roles, values, positions, kernel, bias_c: int,
+                  params: int) -> list[str]:
+    """Output, parameter and MAC lines of a layer with weights ``(a, b/groups, *kernel)``:
+    ``roles`` names ``a``, ``b`` and where the MACs happen, ``values`` gives ``a``, ``b/groups``."""
+    (a, b, where), (av, bv), kk = roles, values, math.prod(kernel)
+    macs = av * math.prod(positions) * bv * kk
+    return ["", f"Output: {_x(out_shape)}",
+            f"Parameters: {a} * {b}/groups * prod(k) + bias = {av} * {bv} * "
+            f"{kk}{f' + {bias_c}' if bias_c else ''} = {params:,}",
+            f"MACs: {a} * prod({where}) * {b}/groups * prod(k) = {av} * "
+            f"{math.prod(positions)} * {bv} * {kk} = {macs:,}"]
+
+
+def _cost_lines(layer, win, sp, out, channels: int, cout: int, groups: int, names,
+                padding) -> list[str]:
+    params = sum(int(p.numel()) for p in layer.parameters())
+    bias_c = cout if getattr(layer, "bias", None) is not None else 0
+    if not params:
+        return ["", f"Output: {_x((cout,) + tuple(out))}",
+                "Parameters: 0 (pooling has no weights)",
+                f"Comparisons/additions: {cout * math.prod(out) * math.prod(win.kernel):,} "
+                f"(C * prod(out) * prod(k))"]
+    if win.transposed:
+        return _weight_lines((cout,) + tuple(out), ("C_in", "C_out", "in"),
+                             (channels, cout // groups), sp, win.kernel, bias_c, params) + [
+            "It is the transpose of the conv that maps the output back to the input "
+            "(conv_matrix(...).T)."]
+    lines = _weight_lines((cout,) + tuple(out), ("C_out", "C_in", "out"),
+                          (cout, channels // groups), out, win.kernel, bias_c, params)
+    inv = shapes.conv_input_sizes(out, win.kernel, win.stride,
+                                  padding if isinstance(padding, (int, str)) else tuple(padding),
+                                  win.dilation)
+    return lines + ["Input sizes giving this output: " + ", ".join(
+        f"{names[i]} {r.start}..{r.stop - 1}" for i, r in enumerate(inv))]
+
+
+def _rf_lines(win) -> list[str]:
+    k, s, d = win.kernel, win.stride, win.dilation
+    if win.transposed:
+        rf = tuple(1 + (kk - 1) * dd / ss for kk, dd, ss in zip(k, d, s))
+        return ["Receptive field: each output sees about 1 + d*(k - 1)/s = "
+                + _x(f"{v:g}" for v in rf) + " input positions (jump 1/s = "
+                + _x(f"{1 / ss:g}" for ss in s) + ")"]
+    return [f"Receptive field: 1 + d*(k - 1) = {_x(win.extent())} inputs per output; jump "
+            f"(stride between neighbouring outputs' windows) {_x(s)}"]
+
+
 def explain_text(op: str, in_size, kernel, stride=None, padding=0, dilation=1, channels: int = 1,
                  out_channels: int | None = None, groups: int = 1, output_padding=0,
                  ceil_mode: bool = False, bias: bool = True) -> str:
     """The arithmetic of one layer as text: output-size formula with the numbers filled in,
     output shape, parameters, MACs and receptive field.
+
+    The layer is built (``Conv2d``, ``MaxPool1d``, ...) and every number comes from its
+    ``window()`` and ``output_shape()``.
 
     Args:
         op (str): ``conv{1,2,3}d``, ``conv_transpose{1,2,3}d``, ``maxpool{1,2,3}d`` or
@@ -82,99 +192,28 @@ def explain_text(op: str, in_size, kernel, stride=None, padding=0, dilation=1, c
     """
     if op not in _OPS:
         raise ValueError(f"explain: unknown layer {op!r}; choose one of {', '.join(_OPS)}")
-    n = int(op[-2])
-    kind = op[:-2]
+    n, kind = int(op[-2]), op[:-2]
     sp = _per_axis(in_size, n, "--in")
     k = _per_axis(kernel, n, "--kernel")
     pool = kind in ("maxpool", "avgpool")
-    s = k if (stride is None and pool) else _per_axis(1 if stride is None else stride, n,
-                                                      "--stride")
+    s = None if (stride is None and pool) else _per_axis(1 if stride is None else stride, n,
+                                                         "--stride")
     d = _per_axis(dilation, n, "--dilation")
     cout = channels if pool else (out_channels or channels)
-    names = _DIMS[n]
-    lines = []
-    head = (f"{op}: input {_x((channels,) + sp)}, kernel {_x(k)}, stride {_x(s)}, "
+    layer = _layer(kind, n, sp, k, s, padding, d, channels, cout, groups, output_padding,
+                   ceil_mode, bias)
+    in_shape = (1, channels) + sp
+    win = layer.window(in_shape)
+    out = shapes._result(layer.output_shape(in_shape)[2:], False, "explain", "output")
+    head = (f"{op}: input {_x((channels,) + sp)}, kernel {_x(k)}, stride {_x(win.stride)}, "
             f"padding {padding}, dilation {_x(d)}")
     if not pool:
         head += f", groups {groups}, {cout} output channels"
-    lines += [head, ""]
-    if kind == "conv":
-        out = shapes.conv_output_shape(sp, k, s, padding if isinstance(padding, (int, str))
-                                       else tuple(padding), d)
-        pads = _shape.conv_padding_pairs(padding, sp, k, s, d, "explain")
-        lines.append("Output size per axis: floor((x + p_lo + p_hi - d*(k - 1) - 1) / s) + 1")
-        for i in range(n):
-            lo, hi = pads[i]
-            num = sp[i] + lo + hi - d[i] * (k[i] - 1) - 1
-            lines.append(f"  {names[i]}: floor(({sp[i]} + {lo} + {hi} - {d[i]}*({k[i]} - 1) - 1)"
-                         f" / {s[i]}) + 1 = floor({num}/{s[i]}) + 1 = {out[i]}")
-            if lo == hi and d[i] == 1:
-                lines += _notes_formula_lines(sp[i], k[i], s[i], lo, out[i])
-            if isinstance(padding, str) and padding != "valid":
-                lines.append(f"      padding '{padding}' resolves to (lo, hi) = ({lo}, {hi})")
-            if padding == "same":
-                lines.append(f"      SAME gives ceil(x/s) = ceil({sp[i]}/{s[i]}) = "
-                             f"{-(-sp[i] // s[i])}: it pads just enough that every input pixel "
-                             f"is covered (TensorFlow's rule); a note's floor(x/s) = "
-                             f"{sp[i] // s[i]} agrees only when s divides x")
-        if any(dd != 1 for dd in d):
-            lines.append(_dilation_line(d))
-        params = _shape.conv_params(channels, cout, k, groups, bias)
-        cg = channels // groups
-        macs = cout * math.prod(out) * cg * math.prod(k)
-        lines += ["", f"Output: {_x((cout,) + tuple(out))}",
-                  f"Parameters: C_out * C_in/groups * prod(k) + bias = {cout} * {cg} * "
-                  f"{math.prod(k)}{f' + {cout}' if bias else ''} = {params:,}",
-                  f"MACs: C_out * prod(out) * C_in/groups * prod(k) = {cout} * "
-                  f"{math.prod(out)} * {cg} * {math.prod(k)} = {macs:,}"]
-        inv = shapes.conv_input_sizes(out, k, s, padding if isinstance(padding, (int, str))
-                                      else tuple(padding), d)
-        lines.append("Input sizes giving this output: " + ", ".join(
-            f"{names[i]} {r.start}..{r.stop - 1}" for i, r in enumerate(inv)))
-    elif kind == "conv_transpose":
-        op_ = _per_axis(output_padding, n, "--output-padding")
-        pads = _shape.conv_padding_pairs(padding, sp, k, s, d, "explain")
-        out = shapes.conv_transpose_output_shape(sp, k, s, tuple(pads), op_, d)
-        lines.append("Output size per axis: (x - 1)*s - p_lo - p_hi + d*(k - 1) + "
-                     "output_padding + 1")
-        for i in range(n):
-            lo, hi = pads[i]
-            lines.append(f"  {names[i]}: ({sp[i]} - 1)*{s[i]} - {lo} - {hi} + {d[i]}*({k[i]} - 1)"
-                         f" + {op_[i]} + 1 = {out[i]}")
-        # weight (C_in, C_out/groups, *k): conv_params with the channel roles swapped, own bias
-        params = _shape.conv_params(cout, channels, k, groups, False) + (cout if bias else 0)
-        og = cout // groups
-        macs = channels * math.prod(sp) * og * math.prod(k)
-        lines += ["", f"Output: {_x((cout,) + tuple(out))}",
-                  f"Parameters: C_in * C_out/groups * prod(k) + bias = {channels} * {og} * "
-                  f"{math.prod(k)}{f' + {cout}' if bias else ''} = {params:,}",
-                  f"MACs: C_in * prod(in) * C_out/groups * prod(k) = {channels} * "
-                  f"{math.prod(sp)} * {og} * {math.prod(k)} = {macs:,}",
-                  "It is the transpose of the conv that maps the output back to the input "
-                  "(conv_matrix(...).T)."]
-    else:
-        p = _per_axis(padding, n, "--padding")
-        out = shapes.pool_output_shape(sp, k, s, p, d, ceil_mode)
-        rnd = "ceil" if ceil_mode else "floor"
-        lines.append(f"Output size per axis: {rnd}((x + 2p - d*(k - 1) - 1) / s) + 1")
-        for i in range(n):
-            num = sp[i] + 2 * p[i] - d[i] * (k[i] - 1) - 1
-            lines.append(f"  {names[i]}: {rnd}(({sp[i]} + 2*{p[i]} - {d[i]}*({k[i]} - 1) - 1) / "
-                         f"{s[i]}) + 1 = {rnd}({num}/{s[i]}) + 1 = {out[i]}")
-        lines += ["", f"Output: {_x((cout,) + tuple(out))}",
-                  "Parameters: 0 (pooling has no weights)",
-                  f"Comparisons/additions: {cout * math.prod(out) * math.prod(k):,} "
-                  f"(C * prod(out) * prod(k))"]
-    if kind == "conv_transpose":
-        rf = tuple(1 + (kk - 1) * dd / ss for kk, dd, ss in zip(k, d, s))
-        lines.append("Receptive field: each output sees about 1 + d*(k - 1)/s = "
-                     + _x(f"{v:g}" for v in rf) + " input positions (jump 1/s = "
-                     + _x(f"{1 / ss:g}" for ss in s) + ")")
-    else:
-        rf = tuple(_shape.receptive_field([kk], [ss], [dd]) for kk, ss, dd in zip(k, s, d))
-        lines.append(f"Receptive field: 1 + d*(k - 1) = {_x(rf)} inputs per output; jump "
-                     f"(stride between neighbouring outputs' windows) {_x(s)}")
-    return "\n".join(lines)
+    size_lines = (_transpose_size_lines if win.transposed else _pool_size_lines if pool
+                  else _conv_size_lines)
+    lines = [head, ""] + size_lines(win, sp, out, _DIMS[n], padding)
+    lines += _cost_lines(layer, win, sp, out, channels, cout, groups, _DIMS[n], padding)
+    return "\n".join(lines + _rf_lines(win))
 
 
 # ------------------------------------------------------------------------------------------

@@ -29,6 +29,18 @@ def _check_sizes(sizes, fn: str, name: str = "input_shape") -> None:
         raise ValueError(f"{fn}: every entry of '{name}' must be >= 1, got {sizes}")
 
 
+def _setup(input_shape, kernel_size, stride, dilation, fn: str, name: str = "input_shape"):
+    """Spatial sizes (checked), whether they came as an int, and the per-axis kernel, stride
+    (``None``: the kernel, pooling's default) and dilation."""
+    sp, scalar = _spatial(input_shape, fn)
+    _check_sizes(sp, fn, name)
+    n = len(sp)
+    k = _shape.ntuple(kernel_size, n, "kernel_size", fn, minimum=1)
+    s = k if stride is None else _shape.ntuple(stride, n, "stride", fn, minimum=1)
+    d = _shape.ntuple(dilation, n, "dilation", fn, minimum=1)
+    return sp, scalar, k, s, d
+
+
 def _result(out: tuple[int, ...], scalar: bool, fn: str, what: str):
     if any(v < 1 for v in out):
         raise ValueError(f"{fn}: the {what} would have a non-positive size {out}: the input is "
@@ -57,12 +69,8 @@ def conv_output_shape(input_shape, kernel_size, stride=1, padding=0, dilation=1)
         4
     """
     fn = "conv_output_shape"
-    sp, scalar = _spatial(input_shape, fn)
-    _check_sizes(sp, fn)
+    sp, scalar, k, s, d = _setup(input_shape, kernel_size, stride, dilation, fn)
     n = len(sp)
-    k = _shape.ntuple(kernel_size, n, "kernel_size", fn, minimum=1)
-    s = _shape.ntuple(stride, n, "stride", fn, minimum=1)
-    d = _shape.ntuple(dilation, n, "dilation", fn, minimum=1)
     pads = _shape.conv_padding_pairs(padding, sp, k, s, d, fn)
     out = tuple(_shape.conv_output_size(sp[i], k[i], s[i], pads[i][0], pads[i][1], d[i])
                 for i in range(n))
@@ -82,12 +90,8 @@ def conv_transpose_output_shape(input_shape, kernel_size, stride=1, padding=0, o
         (32, 32)
     """
     fn = "conv_transpose_output_shape"
-    sp, scalar = _spatial(input_shape, fn)
-    _check_sizes(sp, fn)
+    sp, scalar, k, s, d = _setup(input_shape, kernel_size, stride, dilation, fn)
     n = len(sp)
-    k = _shape.ntuple(kernel_size, n, "kernel_size", fn, minimum=1)
-    s = _shape.ntuple(stride, n, "stride", fn, minimum=1)
-    d = _shape.ntuple(dilation, n, "dilation", fn, minimum=1)
     op = _shape.ntuple(output_padding, n, "output_padding", fn, minimum=0)
     if isinstance(padding, str) or (isinstance(padding, (tuple, list))
                                     and any(isinstance(p, str) for p in padding)):
@@ -114,13 +118,9 @@ def pool_output_shape(input_shape, kernel_size, stride=None, padding=0, dilation
         3
     """
     fn = "pool_output_shape"
-    sp, scalar = _spatial(input_shape, fn)
-    _check_sizes(sp, fn)
+    sp, scalar, k, s, d = _setup(input_shape, kernel_size, stride, dilation, fn)
     n = len(sp)
-    k = _shape.ntuple(kernel_size, n, "kernel_size", fn, minimum=1)
-    s = k if stride is None else _shape.ntuple(stride, n, "stride", fn, minimum=1)
     p = _shape.ntuple(padding, n, "padding", fn, minimum=0)
-    d = _shape.ntuple(dilation, n, "dilation", fn, minimum=1)
     for i in range(n):
         if p[i] > _shape.pool_max_padding(k[i]):
             raise ValueError(f"{fn}: padding should be at most half of the kernel size, got "
@@ -142,12 +142,8 @@ def same_padding(input_shape, kernel_size, stride=1, dilation=1):
         ((1, 1), (0, 1))
     """
     fn = "same_padding"
-    sp, scalar = _spatial(input_shape, fn)
-    _check_sizes(sp, fn)
+    sp, scalar, k, s, d = _setup(input_shape, kernel_size, stride, dilation, fn)
     n = len(sp)
-    k = _shape.ntuple(kernel_size, n, "kernel_size", fn, minimum=1)
-    s = _shape.ntuple(stride, n, "stride", fn, minimum=1)
-    d = _shape.ntuple(dilation, n, "dilation", fn, minimum=1)
     pads = tuple(_shape.same_padding(sp[i], k[i], s[i], d[i]) for i in range(n))
     return pads[0] if scalar else pads
 
@@ -172,12 +168,9 @@ def conv_input_sizes(output_shape, kernel_size, stride=1, padding=0, dilation=1)
         [7, 8]
     """
     fn = "conv_input_sizes"
-    out_sp, scalar = _spatial(output_shape, fn)
-    _check_sizes(out_sp, fn, "output_shape")
+    out_sp, scalar, k, s, d = _setup(output_shape, kernel_size, stride, dilation, fn,
+                                     "output_shape")
     n = len(out_sp)
-    k = _shape.ntuple(kernel_size, n, "kernel_size", fn, minimum=1)
-    s = _shape.ntuple(stride, n, "stride", fn, minimum=1)
-    d = _shape.ntuple(dilation, n, "dilation", fn, minimum=1)
     ranges = []
     for i in range(n):
         # one axis at a time: the padding of the other axes is irrelevant here

@@ -103,9 +103,13 @@ def strongest(fmap: np.ndarray, k: int) -> np.ndarray:
 
 
 def _first_conv_weight(model):
+    """The first 2-d kernel: a ``(C_out, C_in, kh, kw)`` weight of a layer that slides a window
+    (its class implements ``window()``)."""
+    from convnp.nn.modules.module import Module
+
     for m in model.modules():
-        w = getattr(m, "weight", None)
-        if w is not None and getattr(w, "ndim", 0) >= 4 and hasattr(m, "in_channels"):
+        w = m._parameters.get("weight")
+        if w is not None and w.ndim == 4 and type(m).window is not Module.window:
             return np.asarray(w.array), type(m).__name__
     return None, None
 

@@ -2,21 +2,23 @@
 
 Two modes, named in the result (``Summary.mode``):
 
-- ``'shape'`` (pure, no data): when the model is a chain of ``Sequential`` containers whose leaves
-  answer ``output_shape(input_shape)`` (conv, pooling, upsampling layers...), are shape-preserving
-  (activations, normalisation, dropout) or are ``Linear`` / ``Flatten``. Nothing is computed.
+- ``'shape'`` (pure, no data): when the model is a chain of ``Sequential`` containers; every leaf
+  states its ``output_shape(input_shape)`` (``Module``'s default is shape-preserving) and a module
+  with children must override it. Nothing is computed.
 - ``'trace'``: when some module has its own ``forward`` (LeNet5, UNet, residual blocks...), the
   model runs once on a zeros batch of one sample with forward hooks on its leaves; shapes come
   from the hooks and the receptive fields follow the autograd graph, so branches that meet again
   (Inception's concatenation, UNet's skips, residual sums) take the largest receptive field.
 
 Receptive-field bookkeeping per spatial axis (``rf`` size, ``jump`` = distance in input pixels
-between neighbouring units, ``start`` = centre of unit 0 in input coordinates):
+between neighbouring units, ``start`` = centre of unit 0 in input coordinates), from the layer's
+``window()`` (a :class:`convnp.nn.Window`) or, without one, from its input and output shapes:
 
 - conv / pooling:  ``rf += (k-1)*d*jump``, ``start += ((k-1)*d/2 - p_lo)*jump``, ``jump *= s``
 - transposed conv: ``jump /= s`` (fractional), ``rf += (k-1)*d*jump_new``,
   ``start += (p_lo - (k-1)*d/2)*jump_new``
-- global pooling, Flatten (the whole remaining extent is seen), upsampling by f: ``jump /= f``.
+- global pooling, Flatten (the whole remaining extent is seen), upsampling by f: ``jump /= f``,
+  adaptive pooling: windows of the largest bin at a step of ``in/out``.
 """
 
 from __future__ import annotations
@@ -27,19 +29,11 @@ from typing import Sequence
 
 import numpy as np
 
+from convnp.nn.modules._geometry import Window, window_of
+from convnp.nn.modules.module import has_own_output_shape
 from convnp.ops import _shape
 
 __all__ = ["summary", "Summary", "SummaryRow", "receptive_field"]
-
-# shape-preserving leaves, by class name (activations, normalisation, dropout, identity)
-_ELEMENTWISE_SUFFIXES = ("ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "CELU", "SELU", "GELU",
-                         "Sigmoid", "Tanh", "Softplus", "Softsign", "Hardtanh", "Hardswish",
-                         "Hardsigmoid", "SiLU", "Mish", "Threshold", "Hardshrink", "Softshrink",
-                         "Tanhshrink", "Softmax", "LogSoftmax", "Softmin", "Identity", "Dropout",
-                         "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "BatchNorm1d",
-                         "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
-                         "InstanceNorm3d", "GroupNorm", "LayerNorm", "LocalResponseNorm")
-
 
 @dataclass
 class SummaryRow:
@@ -146,18 +140,19 @@ class _RF:
     def identity(n: int) -> "_RF":
         return _RF((1.0,) * n, (1.0,) * n, (0.0,) * n)
 
-    def window(self, k, s, d, p_lo) -> "_RF":
-        rf = tuple(r + (kk - 1) * dd * j for r, kk, dd, j in zip(self.rf, k, d, self.jump))
-        st = tuple(a + ((kk - 1) * dd / 2 - p) * j
-                   for a, kk, dd, p, j in zip(self.start, k, d, p_lo, self.jump))
-        jump = tuple(j * ss for j, ss in zip(self.jump, s))
-        return _RF(rf, jump, st)
-
-    def transposed(self, k, s, d, p_lo) -> "_RF":
-        jump = tuple(j / ss for j, ss in zip(self.jump, s))
+    def apply(self, w: Window) -> "_RF":
+        """The state after a layer sliding window ``w`` (or its transpose) over these axes."""
+        k, s, d, p_lo = w.kernel, w.stride, w.dilation, w.pad_lo
+        if w.transposed:
+            jump = tuple(j / ss for j, ss in zip(self.jump, s))
+            sign = -1
+        else:
+            jump, sign = self.jump, 1
         rf = tuple(r + (kk - 1) * dd * j for r, kk, dd, j in zip(self.rf, k, d, jump))
-        st = tuple(a + (p - (kk - 1) * dd / 2) * j
+        st = tuple(a + sign * ((kk - 1) * dd / 2 - p) * j
                    for a, kk, dd, p, j in zip(self.start, k, d, p_lo, jump))
+        if not w.transposed:
+            jump = tuple(j * ss for j, ss in zip(self.jump, s))
         return _RF(rf, jump, st)
 
     def merge(self, other: "_RF") -> "_RF":
@@ -177,91 +172,93 @@ def _spatial(shape, nsp):
     return tuple(shape[2:]) if len(shape) == nsp + 2 else None
 
 
+def _window(m, in_shape: tuple | None, n: int) -> Window | None:
+    """``m.window(in_shape)`` over ``n`` spatial axes (identity on leading axes it leaves alone),
+    or None: no window, one over more axes than the input has, or one that needs a size we do
+    not know."""
+    w = window_of(m, in_shape)
+    if w is None or w.ndim > n:
+        return None
+    extra = n - w.ndim
+    return Window((1,) * extra + w.kernel, (1,) * extra + w.stride, (1,) * extra + w.dilation,
+                  ((0, 0),) * extra + w.pads, w.transposed, w.ceil_mode,
+                  (0,) * extra + w.output_padding, w.sphere)
+
+
 def _rf_step(m, st: _RF, in_shape: tuple, out_shape: tuple) -> _RF:
     """Receptive-field state after module ``m`` (batched shapes)."""
     n = len(st.rf)
     sp_in, sp_out = _spatial(in_shape, n), _spatial(out_shape, n)
-    cls = type(m).__name__
     if sp_in is None:                                   # no spatial axes left: already global
         return st
     if sp_out is None:                                  # Flatten / global reduction
-        return st.window(sp_in, sp_in, (1,) * n, (0,) * n)
-    ks = getattr(m, "kernel_size", None)
-    if ks is None and any(True for _ in m.children()):
+        return st.apply(Window(sp_in, sp_in, 1, 0))
+    win = _window(m, in_shape, n)
+    if win is not None:
+        return st.apply(win)
+    if m._modules:
         # a composite with its own output_shape (shape mode only): chain its windowed leaves in
         # order -- exact for sequential blocks, an upper bound for parallel branches
         for sub in m.modules():
-            if sub is not m and getattr(sub, "kernel_size", None) is not None and not any(
-                    True for _ in sub.children()):
-                st = _rf_step(sub, st, in_shape, in_shape if "Transpose" not in type(sub).__name__
-                              else out_shape)
+            w = None if sub._modules else _window(sub, None, n)
+            if w is not None:
+                st = st.apply(w)
         return st
-    if ks is not None and "Adaptive" not in cls and "Global" not in cls:
-        k = _nt(ks, n)
-        stride = getattr(m, "stride", None)
-        s = k if stride is None else _nt(stride, n)
-        d = _nt(getattr(m, "dilation", 1), n)
-        pad = getattr(m, "padding", 0)
-        if hasattr(m, "transposed") or "Unpool" in cls:
-            pads = _shape.conv_padding_pairs(pad, sp_in, k, s, d, cls) if hasattr(
-                m, "transposed") else tuple((p, p) for p in _nt(pad, n))
-            if "Unpool" in cls:
-                d = (1,) * n
-            if getattr(m, "transposed", True):
-                return st.transposed(k, s, d, tuple(p[0] for p in pads))
-        if hasattr(m, "transposed"):
-            pads = _shape.conv_padding_pairs(pad, sp_in, k, s, d, cls)
-            p_lo = tuple(p[0] for p in pads)
-        else:
-            p_lo = _nt(pad, n)
-        return st.window(k, s, d, p_lo)
     if sp_in == sp_out:
         return st
-    # adaptive / global pooling, upsampling, anything else that rescales: bins of ratio in/out
+    return _rescale(st, sp_in, sp_out)
+
+
+def _rescale(st: _RF, sp_in: tuple, sp_out: tuple) -> _RF:
+    """Adaptive pooling, resampling, anything else without a window: bins of ratio in/out."""
     k, s = [], []
     for a, b in zip(sp_in, sp_out):
         if b <= a:
             starts, ends = _shape.adaptive_bins(a, b)
             k.append(int((ends - starts).max()))
-            s.append(a / b)
         else:
             k.append(1)
-            s.append(a / b)
+        s.append(a / b)
     if all(b <= a for a, b in zip(sp_in, sp_out)):
-        return st.window(tuple(k), tuple(s), (1,) * n, (0,) * n)
+        return st.apply(Window(tuple(k), tuple(s), 1, 0))
     # upsampling by f: output j sits at input coordinate (j + 1/2)/f - 1/2
     jump = tuple(j * ss for j, ss in zip(st.jump, s))
     start = tuple(a + (ss / 2 - 0.5) * j for a, ss, j in zip(st.start, s, st.jump))
     return _RF(st.rf, jump, start)
 
 
+def _weight(m):
+    """``m``'s own weight matrix or kernel (2-d or more), or None."""
+    w = m._parameters.get("weight") if hasattr(m, "_parameters") else None
+    return w if w is not None and getattr(w, "ndim", 0) >= 2 else None
+
+
 def _macs(m, in_shape: tuple, out_shape: tuple) -> int:
-    """Multiply-accumulates of one sample through ``m`` (conv and linear layers)."""
-    cls = type(m).__name__
-    w = getattr(m, "weight", None)
-    if getattr(m, "transposed", False) and w is not None:
-        # every input value is multiplied by Cout/groups * prod(k) weights
-        return math.prod(in_shape[1:]) * int(np.prod(w.shape[1:]))
-    if w is not None and (hasattr(m, "in_channels") or cls.startswith("Conv")):
-        return math.prod(out_shape[1:]) * int(np.prod(w.shape[1:]))
-    if cls == "Linear" and w is not None:
-        return math.prod(out_shape[1:]) * int(w.shape[-1])
-    if w is None and any(True for _ in m.children()):
-        # a composite answering output_shape itself (e.g. GatedConv): its direct conv/linear
-        # children, each with its own output shape when it can tell
-        total = 0
-        for c in m.children():
-            if getattr(c, "weight", None) is None or not (
-                    hasattr(c, "in_channels") or type(c).__name__ == "Linear"):
-                continue
-            try:
-                c_out = tuple(c.output_shape(in_shape)) if _defines_output_shape(c) \
-                    else out_shape
-            except Exception:
-                c_out = out_shape
-            total += _macs(c, in_shape, c_out)
-        return total
-    return 0
+    """Multiply-accumulates of one sample through ``m`` (conv-like and linear layers)."""
+    w = _weight(m)
+    if w is not None:
+        win = _window(m, in_shape, max(len(in_shape) - 2, 0))
+        fan = int(np.prod(w.shape[1:]))
+        if w.ndim >= 3 and (win is not None or hasattr(m, "in_channels")):
+            # a kernel: every output position (every input one when transposed) meets `fan`
+            # weights
+            return math.prod((in_shape if win is not None and win.transposed
+                              else out_shape)[1:]) * fan
+        if (getattr(m, "in_features", None), getattr(m, "out_features", None)) == w.shape[::-1]:
+            return math.prod(out_shape[1:]) * int(w.shape[-1])
+        return 0
+    total = 0
+    # a composite answering output_shape itself (e.g. GatedConv): its direct children with
+    # weights, each with its own output shape when it can tell
+    for c in m.children():
+        if _weight(c) is None:
+            continue
+        try:
+            c_out = tuple(c.output_shape(in_shape))
+        except Exception:
+            c_out = out_shape
+        total += _macs(c, in_shape, c_out)
+    return total
 
 
 # ------------------------------------------------------------------------------------------
@@ -274,31 +271,12 @@ class _NeedTrace(Exception):
 
 def _is_chain(m) -> bool:
     """A container whose forward is Sequential's (children applied in order)."""
+    from convnp.nn.modules.container import Sequential
+
     for klass in type(m).__mro__:
         if "forward" in vars(klass):
-            return klass.__name__ == "Sequential"
+            return vars(klass)["forward"] is Sequential.forward
     return False
-
-
-def _defines_output_shape(m) -> bool:
-    return callable(getattr(type(m), "output_shape", None))
-
-
-def _leaf_shape(m, shape: tuple) -> tuple:
-    """Output shape of a leaf without ``output_shape``: elementwise, Linear, Flatten."""
-    cls = type(m).__name__
-    if cls in _ELEMENTWISE_SUFFIXES:
-        return shape
-    if cls == "Linear":
-        if shape[-1] != m.in_features:
-            raise ValueError(f"Linear expects {m.in_features} input features, got input shape "
-                             f"{shape[1:]} (last axis {shape[-1]})")
-        return shape[:-1] + (m.out_features,)
-    if cls == "Flatten":
-        nd = len(shape)
-        a, b = m.start_dim % nd, m.end_dim % nd
-        return shape[:a] + (math.prod(shape[a:b + 1]),) + shape[b + 1:]
-    raise _NeedTrace(cls)
 
 
 class _Walker:
@@ -334,17 +312,10 @@ class _Walker:
                 shape, st = self.shape_walk(child, shape, st, f"{prefix}.{name}" if prefix
                                             else name)
             return shape, st
-        if _defines_output_shape(m):
-            fn = m.output_shape
-        elif not any(True for _ in m.children()):
-            def fn(s, m=m):
-                return _leaf_shape(m, s)
-        else:
+        if not has_own_output_shape(m):
             raise _NeedTrace(type(m).__name__)
         try:
-            out = tuple(fn(shape))
-        except _NeedTrace:
-            raise
+            out = tuple(m.output_shape(shape))
         except Exception as e:  # the first incompatible layer stops the walk
             self.res.error = (f"layer '{prefix or type(m).__name__}' ({type(m).__name__}) "
                               f"cannot take input shape {'x'.join(map(str, shape[1:]))}: {e}")

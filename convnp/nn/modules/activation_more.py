@@ -27,6 +27,12 @@ class GLU(_DeclaredLayer):
     _params = (("dim", -1),)
     _fn = C.glu
 
+    def output_shape(self, input_shape):
+        """``input_shape`` with ``dim`` halved."""
+        shape = list(int(v) for v in input_shape)
+        shape[self.dim] //= 2
+        return tuple(shape)
+
 
 class RReLU(_DeclaredLayer):
     r"""Randomized leaky ReLU: negative inputs times a slope drawn from

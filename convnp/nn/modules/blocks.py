@@ -391,6 +391,11 @@ class AddCoords(Module):
         coords = from_numpy(np.broadcast_to(coords, (x.shape[0],) + coords.shape))
         return cat([x, coords], dim=1)
 
+    def output_shape(self, input_shape):
+        """``(N, C, *S) -> (N, C + len(S) [+ 1], *S)``."""
+        n, c, *sp = (int(v) for v in input_shape)
+        return (n, c + self.dim + int(self.with_r), *sp)
+
     def extra_repr(self) -> str:
         return f"dim={self.dim}, with_r={self.with_r}"
 
@@ -477,6 +482,16 @@ class EquirectPad2d(Module):
         if pw:
             x = pad(x, (pw, pw, 0, 0), mode="circular")
         return x
+
+    def window(self, input_shape=None):
+        """A 1-wide window with ``(pad_h, pad_h), (pad_w, pad_w)`` padding."""
+        from convnp.nn.modules._geometry import Window
+
+        return Window((1, 1), 1, 1, self.padding)
+
+    def output_shape(self, input_shape):
+        """``(N, C, H, W) -> (N, C, H + 2*pad_h, W + 2*pad_w)``."""
+        return tuple(input_shape[:-2]) + self.window().output_size(input_shape[-2:])
 
     def extra_repr(self) -> str:
         return f"padding={self.padding}, pole={self.pole!r}"

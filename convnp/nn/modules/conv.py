@@ -12,8 +12,8 @@ Beyond PyTorch (all forwarded to the functional engine):
 - transposed convolutions with reflect / replicate / circular padding (the exact adjoint of the
   padded convolution; PyTorch refuses them).
 
-``output_shape(input_shape)`` gives a layer's output shape from ``convnp.ops._shape`` alone (no
-data), for the summary / explain tools.
+``output_shape(input_shape)`` and ``window()`` describe a layer's geometry from
+``convnp.ops._shape`` alone (no data), for the summary / explain tools.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ import numpy as np
 
 from convnp import _dtype
 from convnp import random as _random
+from convnp.nn.modules._geometry import Window, spatial_split
 from convnp.nn.modules.module import Module, Parameter
 from convnp.ops import _shape
+from convnp.ops import fold as _fold_ops
 from convnp.ops.elementwise import sigmoid
 from convnp.ops.fold import fold, unfold
 from convnp.ops.padding import CONV_PADDING_MODES
@@ -176,17 +178,52 @@ class _ConvNd(Module):
         if self.bias is not None:
             _init_uniform(self.bias, 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0)
 
-    # ------------------------------------------------------------------ shapes
+    # ------------------------------------------------------------------ geometry
     def _split_input_shape(self, input_shape: Sequence[int]) -> tuple[tuple, tuple]:
         name, n = type(self).__name__, self._n
-        shape = tuple(int(v) for v in input_shape)
-        if len(shape) not in (n + 1, n + 2):
-            raise ValueError(f"{name}: expected an input shape with {n + 1} (unbatched) or "
-                             f"{n + 2} (batched) entries, got {shape}")
-        if shape[-n - 1] != self.in_channels:
+        lead, sp = spatial_split(input_shape, n + 1, name, ranks=(n + 1, n + 2))
+        # a lazy layer (in_channels 0 until its first forward) takes any channel count
+        if self.in_channels and sp[0] != self.in_channels:
             raise ValueError(f"{name}: expected {self.in_channels} input channels, got input "
-                             f"shape {shape}")
-        return shape[:-n - 1], shape[-n:]
+                             f"shape {tuple(input_shape)}")
+        return lead, sp[1:]
+
+    def window(self, input_shape: Sequence[int] | None = None,
+               output_size: Sequence[int] | None = None) -> Window:
+        """The convolution's window (kernel, stride, dilation, ``(lo, hi)`` pads per axis,
+        ``output_padding`` of a transposed conv, or the one that reaches ``output_size``).
+
+        ``padding='same'`` with a stride > 1 depends on the input size: pass ``input_shape``.
+        """
+        name, n = type(self).__name__, self._n
+        if input_shape is not None:
+            sp = self._split_input_shape(input_shape)[1]
+        else:
+            per_axis = (self.padding,) * n if isinstance(self.padding, str) else self.padding
+            if any(p == "same" and s > 1 for p, s in zip(per_axis, self.stride)):
+                raise ValueError(f"{name}.window: padding='same' with stride {self.stride} "
+                                 f"depends on the input size; pass input_shape")
+            sp = (1,) * n  # the pads below do not depend on it
+        pads = _shape.conv_padding_pairs(self.padding, sp, self.kernel_size, self.stride,
+                                         self.dilation, name)
+        op = self.output_padding
+        if output_size is not None:
+            if not self._transposed:
+                raise TypeError(f"{name}: output_size is an argument of transposed "
+                                f"convolutions only")
+            op = _shape.conv_transpose_output_padding(tuple(output_size)[-n:], sp,
+                                                      self.kernel_size, self.stride, pads,
+                                                      self.dilation, name)
+        return Window(self.kernel_size, self.stride, self.dilation, pads, self._transposed,
+                      output_padding=op)
+
+    def output_shape(self, input_shape: Sequence[int],
+                     output_size: Sequence[int] | None = None) -> tuple[int, ...]:
+        """Output shape for an input of ``input_shape`` ((N, C, *spatial) or (C, *spatial)) and,
+        for a transposed conv, an optional ``output_size``, from the shape arithmetic alone."""
+        lead, sp = self._split_input_shape(input_shape)
+        win = self.window(input_shape, output_size)
+        return lead + (self.out_channels,) + win.output_size(sp)
 
     def extra_repr(self) -> str:
         n = self._n
@@ -219,17 +256,6 @@ class _Conv(_ConvNd):
         return fn(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
                   self.groups, padding_mode=self.padding_mode)
 
-    def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
-        """Output shape for an input of ``input_shape`` ((N, C, *spatial) or (C, *spatial)),
-        from the shape arithmetic alone."""
-        lead, sp = self._split_input_shape(input_shape)
-        pads = _shape.conv_padding_pairs(self.padding, sp, self.kernel_size, self.stride,
-                                         self.dilation, type(self).__name__)
-        out = tuple(_shape.conv_output_size(sp[i], self.kernel_size[i], self.stride[i],
-                                            pads[i][0], pads[i][1], self.dilation[i])
-                    for i in range(self._n))
-        return lead + (self.out_channels,) + out
-
 
 class _ConvTranspose(_ConvNd):
     _transposed = True
@@ -252,25 +278,6 @@ class _ConvTranspose(_ConvNd):
         return fn(input, self.weight, self.bias, self.stride, self.padding, self.output_padding,
                   self.groups, self.dilation, output_size=output_size,
                   padding_mode=self.padding_mode)
-
-    def output_shape(self, input_shape: Sequence[int],
-                     output_size: Sequence[int] | None = None) -> tuple[int, ...]:
-        """Output shape for an input of ``input_shape`` (and optional ``output_size``), from the
-        shape arithmetic alone."""
-        name, n = type(self).__name__, self._n
-        lead, sp = self._split_input_shape(input_shape)
-        pads = _shape.conv_padding_pairs(self.padding, sp, self.kernel_size, self.stride,
-                                         self.dilation, name)
-        if output_size is not None:
-            op = _shape.conv_transpose_output_padding(tuple(output_size)[-n:], sp,
-                                                      self.kernel_size, self.stride, pads,
-                                                      self.dilation, name)
-        else:
-            op = self.output_padding
-        out = tuple(_shape.conv_transpose_output_size(sp[i], self.kernel_size[i], self.stride[i],
-                                                      pads[i][0], pads[i][1], self.dilation[i],
-                                                      op[i]) for i in range(n))
-        return lead + (self.out_channels,) + out
 
 
 _CONV_DOC = """Applies a {n}-d convolution (cross-correlation, as PyTorch) over an input of
@@ -349,34 +356,17 @@ def _fmt(doc: str, n: int) -> str:
                       ex=", 8" * n, ex2=", 16" * n)
 
 
-class Conv1d(_Conv):
-    __doc__ = _fmt(_CONV_DOC, 1)
-    _n = 1
+def _layer(name: str, base: type, n: int, doc: str) -> type:
+    """One N-d class of a family: ``base`` with ``_n = n`` and the family's docstring."""
+    return type(name, (base,), {"__doc__": _fmt(doc, n), "_n": n, "__module__": __name__})
 
 
-class Conv2d(_Conv):
-    __doc__ = _fmt(_CONV_DOC, 2)
-    _n = 2
-
-
-class Conv3d(_Conv):
-    __doc__ = _fmt(_CONV_DOC, 3)
-    _n = 3
-
-
-class ConvTranspose1d(_ConvTranspose):
-    __doc__ = _fmt(_CONVT_DOC, 1)
-    _n = 1
-
-
-class ConvTranspose2d(_ConvTranspose):
-    __doc__ = _fmt(_CONVT_DOC, 2)
-    _n = 2
-
-
-class ConvTranspose3d(_ConvTranspose):
-    __doc__ = _fmt(_CONVT_DOC, 3)
-    _n = 3
+Conv1d = _layer("Conv1d", _Conv, 1, _CONV_DOC)
+Conv2d = _layer("Conv2d", _Conv, 2, _CONV_DOC)
+Conv3d = _layer("Conv3d", _Conv, 3, _CONV_DOC)
+ConvTranspose1d = _layer("ConvTranspose1d", _ConvTranspose, 1, _CONVT_DOC)
+ConvTranspose2d = _layer("ConvTranspose2d", _ConvTranspose, 2, _CONVT_DOC)
+ConvTranspose3d = _layer("ConvTranspose3d", _ConvTranspose, 3, _CONVT_DOC)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,6 +426,10 @@ class _GatedConvNd(Module):
         shape = self.conv.output_shape(input_shape)
         return shape[:-self._n - 1] + (self.out_channels,) + shape[-self._n:]
 
+    def window(self, input_shape: Sequence[int] | None = None) -> Window:
+        """The window of the one convolution computing features and gates."""
+        return self.conv.window(input_shape)
+
     def extra_repr(self) -> str:
         act = self.activation
         if isinstance(act, Module):
@@ -493,7 +487,34 @@ class GatedConv3d(_GatedConvNd):
 # ---------------------------------------------------------------------------------------------
 # Unfold / Fold
 # ---------------------------------------------------------------------------------------------
-class Unfold(Module):
+class _Blocks(Module):
+    """What Unfold and Fold share: the sliding blocks' settings and window."""
+
+    _transposed = False
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.dilation = dilation
+        self.padding = padding
+        self.stride = stride
+
+    def _settings(self, *more) -> tuple[int, tuple, tuple, tuple, tuple]:
+        name = type(self).__name__
+        n = _fold_ops._ndim_of(*more, self.kernel_size, self.dilation, self.padding, self.stride)
+        return (n,) + _fold_ops._settings(name, n, self.kernel_size, self.dilation, self.padding,
+                                          self.stride)
+
+    def window(self, input_shape: Sequence[int] | None = None) -> Window:
+        """The blocks' window (on the output image for ``Fold``, which is its adjoint)."""
+        _, k, d, p, s = self._settings(*self._extra_dims())
+        return Window(k, s, d, p, transposed=self._transposed)
+
+    def _extra_dims(self) -> tuple:
+        return ()
+
+
+class Unfold(_Blocks):
     """Extracts sliding local blocks from a batched input (``torch.nn.Unfold``; 1-d and 3-d too:
     the dimensionality is the length of the first tuple argument, 2 when all are ints).
 
@@ -510,22 +531,22 @@ class Unfold(Module):
         (2, 30, 4)
     """
 
-    def __init__(self, kernel_size, dilation=1, padding=0, stride=1) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.dilation = dilation
-        self.padding = padding
-        self.stride = stride
-
     def forward(self, input):
         return unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        """``(N, C, *spatial) -> (N, C * prod(kernel_size), L)`` (L: the number of blocks)."""
+        n = self._settings()[0]
+        lead, sp = spatial_split(input_shape, n + 1, type(self).__name__, ranks=(n + 1, n + 2))
+        win = self.window()
+        return lead + (sp[0] * math.prod(win.kernel), math.prod(win.output_size(sp[1:])))
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
                 f"padding={self.padding}, stride={self.stride}")
 
 
-class Fold(Module):
+class Fold(_Blocks):
     """Combines an array of sliding local blocks into a tensor, summing overlaps
     (``torch.nn.Fold``; 1-d and 3-d too).
 
@@ -543,17 +564,25 @@ class Fold(Module):
         (1, 3, 4, 5)
     """
 
+    _transposed = True
+
     def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1) -> None:
-        super().__init__()
+        super().__init__(kernel_size, dilation, padding, stride)
         self.output_size = output_size
-        self.kernel_size = kernel_size
-        self.dilation = dilation
-        self.padding = padding
-        self.stride = stride
 
     def forward(self, input):
         return fold(input, self.output_size, self.kernel_size, self.dilation, self.padding,
                     self.stride)
+
+    def _extra_dims(self) -> tuple:
+        return (self.output_size,)
+
+    def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        """``(N, C * prod(kernel_size), L) -> (N, C, *output_size)``."""
+        n = self._settings(self.output_size)[0]
+        lead, (ck, _) = spatial_split(input_shape, 2, type(self).__name__, ranks=(2, 3))
+        size = _shape.ntuple(self.output_size, n, "output_size", type(self).__name__, minimum=1)
+        return lead + (ck // math.prod(self.window().kernel),) + size
 
     def extra_repr(self) -> str:
         return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, "

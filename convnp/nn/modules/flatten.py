@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Sequence
+
 from convnp.nn.modules.module import Module
 from convnp.ops.movement import flatten, unflatten
 
@@ -32,6 +35,13 @@ class Flatten(Module):
 
     def forward(self, input):
         return flatten(input, self.start_dim, self.end_dim)
+
+    def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        """``input_shape`` with dims ``start_dim..end_dim`` replaced by their product."""
+        shape = tuple(int(v) for v in input_shape)
+        nd = max(len(shape), 1)
+        a, b = self.start_dim % nd, self.end_dim % nd
+        return shape[:a] + (math.prod(shape[a:b + 1]),) + shape[b + 1:]
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
@@ -66,6 +76,20 @@ class Unflatten(Module):
 
     def forward(self, input):
         return unflatten(input, self.dim, self.unflattened_size)
+
+    def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        """``input_shape`` with dim ``dim`` expanded into ``unflattened_size`` (-1 inferred)."""
+        shape = tuple(int(v) for v in input_shape)
+        dim = self.dim % len(shape)
+        sizes = list(self.unflattened_size)
+        if -1 in sizes:
+            known = math.prod(v for v in sizes if v != -1)
+            sizes[sizes.index(-1)] = shape[dim] // known if known else 0
+        if math.prod(sizes) != shape[dim]:
+            raise ValueError(f"Unflatten: unflattened_size {self.unflattened_size} does not "
+                             f"multiply to the size {shape[dim]} of dim {self.dim} of input "
+                             f"shape {shape}")
+        return shape[:dim] + tuple(sizes) + shape[dim + 1:]
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -94,6 +94,14 @@ class Linear(Module):
     def forward(self, input):
         return linear(input, self.weight, self.bias)
 
+    def output_shape(self, input_shape):
+        """``(*, in_features) -> (*, out_features)`` (a lazy layer, in_features 0, takes any)."""
+        shape = tuple(int(v) for v in input_shape)
+        if self.in_features and (not shape or shape[-1] != self.in_features):
+            raise ValueError(f"Linear expects {self.in_features} input features, got input shape "
+                             f"{shape} (last axis {shape[-1] if shape else None})")
+        return shape[:-1] + (self.out_features,)
+
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")

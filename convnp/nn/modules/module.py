@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -95,25 +95,13 @@ class Module:
                 d.pop(name, None)
             self.register_buffer(name, value, getattr(value, "persistent", True))
         elif isinstance(value, Parameter):
-            for d in (self.__dict__, self._buffers, self._modules):
-                d.pop(name, None)
-            self._non_persistent.discard(name)
-            self._parameters[name] = value
+            self._store(self._parameters, name, value)
         elif name in self._parameters:
-            if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} as parameter {name!r} "
-                                "(convnp.nn.Parameter or None expected)")
-            self._parameters[name] = None
+            self._store_none(self._parameters, name, value, "parameter", "convnp.nn.Parameter")
         elif isinstance(value, Module):
-            for d in (self.__dict__, self._parameters, self._buffers):
-                d.pop(name, None)
-            self._non_persistent.discard(name)
-            self._modules[name] = value
+            self._store(self._modules, name, value)
         elif name in self._modules:
-            if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} as child module {name!r} "
-                                "(convnp.nn.Module or None expected)")
-            self._modules[name] = None
+            self._store_none(self._modules, name, value, "child module", "convnp.nn.Module")
         elif name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign {type(value).__name__} as buffer {name!r} "
@@ -121,6 +109,22 @@ class Module:
             self._buffers[name] = value
         else:
             object.__setattr__(self, name, value)
+
+    def _store(self, store: dict, name: str, value: Any) -> None:
+        """Move ``name`` into ``store`` (parameters or modules), out of every other place."""
+        for d in (self.__dict__, self._parameters, self._buffers, self._modules):
+            if d is not store:
+                d.pop(name, None)
+        self._non_persistent.discard(name)
+        store[name] = value
+
+    @staticmethod
+    def _store_none(store: dict, name: str, value: Any, what: str, expected: str) -> None:
+        """Assigning to a registered parameter / child module name: only None clears it."""
+        if value is not None:
+            raise TypeError(f"cannot assign {type(value).__name__} as {what} {name!r} "
+                            f"({expected} or None expected)")
+        store[name] = None
 
     def __getattr__(self, name: str) -> Any:
         d = self.__dict__
@@ -428,6 +432,27 @@ class Module:
     def cpu(self) -> "Module":
         return self
 
+    # ------------------------------------------------------------------ geometry
+    def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        """Output shape of ``forward`` for an input of ``input_shape``, from the settings alone
+        (no data); the summary / explain tools read it.
+
+        The default is shape-preserving (activations, normalisation, dropout...): a layer whose
+        ``forward`` changes the shape overrides it. A module with children that does not override
+        it has no known shape (the tools then trace it, see :func:`has_own_output_shape`).
+        """
+        return tuple(int(v) for v in input_shape)
+
+    def window(self, input_shape: Sequence[int] | None = None):
+        """The sliding window this layer applies over the trailing spatial axes, as a
+        :class:`convnp.nn.Window`, or ``None`` (the default: no window).
+
+        ``input_shape`` is needed only when the window depends on the input size
+        (``padding='same'`` with a stride > 1). Implement it in a custom windowed layer and
+        ``convnp.tools.summary`` computes its receptive field.
+        """
+        return None
+
     # ------------------------------------------------------------------ repr
     def extra_repr(self) -> str:
         return ""
@@ -451,3 +476,9 @@ class Module:
     def __dir__(self):
         return list(super().__dir__()) + list(self._parameters) + list(self._buffers) + list(
             self._modules)
+
+
+def has_own_output_shape(m: Module) -> bool:
+    """Whether ``m`` states its output shape: a leaf (the default is shape-preserving) or a
+    module whose class overrides :meth:`Module.output_shape`."""
+    return type(m).output_shape is not Module.output_shape or not m._modules

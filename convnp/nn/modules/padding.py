@@ -6,6 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
+from convnp.nn.modules._geometry import Window
 from convnp.nn.modules.module import Module
 from convnp.ops.padding import pad
 
@@ -47,6 +48,20 @@ class _PadNd(Module):
     def forward(self, input):
         self._check_input_dim(input)
         return pad(input, self.padding, self._mode)
+
+    def window(self, input_shape: Sequence[int] | None = None) -> Window:
+        """A 1-wide window with the padding as ``(lo, hi)`` per padded axis (negative crops)."""
+        n, p = self._n, self.padding
+        # torch's padding order is last axis first: (left, right, top, bottom, ...)
+        return Window((1,) * n, 1, 1, tuple((p[2 * i], p[2 * i + 1]) for i in range(n))[::-1])
+
+    def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        """The last ``_n`` sizes grow by their padding; the leading ones are kept."""
+        shape = tuple(int(v) for v in input_shape)
+        if len(shape) < self._n:
+            raise ValueError(f"{type(self).__name__}.output_shape: expected at least {self._n} "
+                             f"entries, got {shape}")
+        return shape[:len(shape) - self._n] + self.window().output_size(shape)
 
     def extra_repr(self) -> str:
         return f"{self.padding}"
@@ -92,24 +107,6 @@ def _make(name: str, base: type, n: int, mode: str, doc: str) -> type:
     return cls
 
 
-class ConstantPad1d(_ConstantPadNd):
-    __doc__ = _doc("with a constant value", 1, "\n        value (float): fill value.").replace(
-        "{cls}", "ConstantPad1d").replace("(2)", "(2, 0.5)")
-    _n = 1
-
-
-class ConstantPad2d(_ConstantPadNd):
-    __doc__ = _doc("with a constant value", 2, "\n        value (float): fill value.").replace(
-        "{cls}", "ConstantPad2d").replace("(2)", "(2, 0.5)")
-    _n = 2
-
-
-class ConstantPad3d(_ConstantPadNd):
-    __doc__ = _doc("with a constant value", 3, "\n        value (float): fill value.").replace(
-        "{cls}", "ConstantPad3d").replace("(2)", "(2, 0.5)")
-    _n = 3
-
-
 class _ZeroPadNd(_ConstantPadNd):
     def __init__(self, padding: int | Sequence[int]) -> None:
         super().__init__(padding, 0.0)
@@ -118,22 +115,22 @@ class _ZeroPadNd(_ConstantPadNd):
         return f"{self.padding}"
 
 
-ZeroPad1d = _make("ZeroPad1d", _ZeroPadNd, 1, "constant", _doc("with zeros", 1))
-ZeroPad2d = _make("ZeroPad2d", _ZeroPadNd, 2, "constant", _doc("with zeros", 2))
-ZeroPad3d = _make("ZeroPad3d", _ZeroPadNd, 3, "constant", _doc("with zeros", 3))
-_REFL = "with the reflection of its border (edge not repeated; padding < size)"
-ReflectionPad1d = _make("ReflectionPad1d", _PadNd, 1, "reflect", _doc(_REFL, 1))
-ReflectionPad2d = _make("ReflectionPad2d", _PadNd, 2, "reflect", _doc(_REFL, 2))
-ReflectionPad3d = _make("ReflectionPad3d", _PadNd, 3, "reflect", _doc(_REFL, 3))
-ReplicationPad1d = _make("ReplicationPad1d", _PadNd, 1, "replicate",
-                         _doc("by repeating its edge values", 1))
-ReplicationPad2d = _make("ReplicationPad2d", _PadNd, 2, "replicate",
-                         _doc("by repeating its edge values", 2))
-ReplicationPad3d = _make("ReplicationPad3d", _PadNd, 3, "replicate",
-                         _doc("by repeating its edge values", 3))
-CircularPad1d = _make("CircularPad1d", _PadNd, 1, "circular",
-                      _doc("by wrapping around (periodic; padding <= size)", 1))
-CircularPad2d = _make("CircularPad2d", _PadNd, 2, "circular",
-                      _doc("by wrapping around (periodic; padding <= size)", 2))
-CircularPad3d = _make("CircularPad3d", _PadNd, 3, "circular",
-                      _doc("by wrapping around (periodic; padding <= size)", 3))
+def _family(prefix: str, base: type, mode: str, what: str, extra: str = "",
+            example: str = "2") -> tuple[type, type, type]:
+    """The 1-d, 2-d and 3-d classes of one padding mode."""
+    return tuple(_make(f"{prefix}{n}d", base, n, mode,
+                       _doc(what, n, extra).replace("(2)", f"({example})")) for n in (1, 2, 3))
+
+
+ConstantPad1d, ConstantPad2d, ConstantPad3d = _family(
+    "ConstantPad", _ConstantPadNd, "constant", "with a constant value",
+    "\n        value (float): fill value.", "2, 0.5")
+
+ZeroPad1d, ZeroPad2d, ZeroPad3d = _family("ZeroPad", _ZeroPadNd, "constant", "with zeros")
+ReflectionPad1d, ReflectionPad2d, ReflectionPad3d = _family(
+    "ReflectionPad", _PadNd, "reflect",
+    "with the reflection of its border (edge not repeated; padding < size)")
+ReplicationPad1d, ReplicationPad2d, ReplicationPad3d = _family(
+    "ReplicationPad", _PadNd, "replicate", "by repeating its edge values")
+CircularPad1d, CircularPad2d, CircularPad3d = _family(
+    "CircularPad", _PadNd, "circular", "by wrapping around (periodic; padding <= size)")

@@ -37,6 +37,25 @@ class _FractionalMaxPoolNd(Module):
         return fn(input, self.kernel_size, self.output_size, self.output_ratio,
                   self.return_indices, _random_samples=self._random_samples)
 
+    def output_shape(self, input_shape):
+        """``output_size``, or ``floor(size * output_ratio)`` per spatial axis."""
+        shape = tuple(int(v) for v in input_shape)
+        n = self._n
+        out = self.output_size or tuple(int(x * r) for x, r in zip(shape[-n:], self.output_ratio))
+        return shape[:-n] + tuple(out)
+
+    def window(self, input_shape=None):
+        """The kernel at the mean step ``(size - k) / (out - 1)`` (the steps are pseudo-random
+        around it); without ``input_shape`` there is no step to state: None."""
+        from convnp.nn.modules._geometry import Window
+
+        if input_shape is None:
+            return None
+        sp, out = tuple(input_shape)[-self._n:], self.output_shape(input_shape)[-self._n:]
+        step = tuple((x - k) / (o - 1) if o > 1 else x for x, k, o in
+                     zip(sp, self.kernel_size, out))
+        return Window(self.kernel_size, step, 1, 0)
+
 
 class FractionalMaxPool2d(_FractionalMaxPoolNd):
     r"""2-d fractional max pooling: max over ``kernel_size`` windows at pseudo-random strides

@@ -79,7 +79,37 @@ class UpsamplingBilinear2d(Upsample):
         super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
 
 
-class PixelShuffle(Module):
+class _PixelShuffleNd(Module):
+    """What PixelShuffle and PixelUnshuffle share: a factor ``r`` that moves ``r*r`` channels
+    into (or out of) an ``r x r`` block of pixels."""
+
+    _up = True
+
+    def __init__(self, factor: int) -> None:
+        super().__init__()
+        setattr(self, self._factor_name, factor)
+
+    @property
+    def _factor_name(self) -> str:
+        return "upscale_factor" if self._up else "downscale_factor"
+
+    def forward(self, input):
+        fn = U.pixel_shuffle if self._up else U.pixel_unshuffle
+        return fn(input, getattr(self, self._factor_name))
+
+    def output_shape(self, input_shape):
+        """Output shape for an input of ``input_shape``."""
+        *lead, c, h, w = (int(s) for s in input_shape)
+        r = getattr(self, self._factor_name)
+        if self._up:
+            return tuple(lead) + (c // (r * r), h * r, w * r)
+        return tuple(lead) + (c * r * r, h // r, w // r)
+
+    def extra_repr(self) -> str:
+        return f"{self._factor_name}={getattr(self, self._factor_name)}"
+
+
+class PixelShuffle(_PixelShuffleNd):
     """``(*, C*r*r, H, W) -> (*, C, H*r, W*r)``; see ``convnp.nn.functional.pixel_shuffle``.
 
     Example:
@@ -88,37 +118,13 @@ class PixelShuffle(Module):
     """
 
     def __init__(self, upscale_factor: int) -> None:
-        super().__init__()
-        self.upscale_factor = upscale_factor
-
-    def forward(self, input):
-        return U.pixel_shuffle(input, self.upscale_factor)
-
-    def output_shape(self, input_shape):
-        """Output shape for an input of ``input_shape``."""
-        *lead, c, h, w = (int(s) for s in input_shape)
-        r = self.upscale_factor
-        return tuple(lead) + (c // (r * r), h * r, w * r)
-
-    def extra_repr(self) -> str:
-        return f"upscale_factor={self.upscale_factor}"
+        super().__init__(upscale_factor)
 
 
-class PixelUnshuffle(Module):
+class PixelUnshuffle(_PixelShuffleNd):
     """``(*, C, H*r, W*r) -> (*, C*r*r, H, W)``; see ``pixel_unshuffle``."""
 
+    _up = False
+
     def __init__(self, downscale_factor: int) -> None:
-        super().__init__()
-        self.downscale_factor = downscale_factor
-
-    def forward(self, input):
-        return U.pixel_unshuffle(input, self.downscale_factor)
-
-    def output_shape(self, input_shape):
-        """Output shape for an input of ``input_shape``."""
-        *lead, c, h, w = (int(s) for s in input_shape)
-        r = self.downscale_factor
-        return tuple(lead) + (c * r * r, h // r, w // r)
-
-    def extra_repr(self) -> str:
-        return f"downscale_factor={self.downscale_factor}"
+        super().__init__(downscale_factor)
