@@ -95,11 +95,11 @@ class Module:
                 d.pop(name, None)
             self.register_buffer(name, value, getattr(value, "persistent", True))
         elif isinstance(value, Parameter):
-            self._store(self._parameters, name, value)
+            self._register_entry(self._parameters, name, value)
         elif name in self._parameters:
             self._store_none(self._parameters, name, value, "parameter", "convnp.nn.Parameter")
         elif isinstance(value, Module):
-            self._store(self._modules, name, value)
+            self._register_entry(self._modules, name, value)
         elif name in self._modules:
             self._store_none(self._modules, name, value, "child module", "convnp.nn.Module")
         elif name in self._buffers:
@@ -110,7 +110,7 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def _store(self, store: dict, name: str, value: Any) -> None:
+    def _register_entry(self, store: dict, name: str, value: Any) -> None:
         """Move ``name`` into ``store`` (parameters or modules), out of every other place."""
         for d in (self.__dict__, self._parameters, self._buffers, self._modules):
             if d is not store:
