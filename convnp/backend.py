@@ -57,10 +57,9 @@ def numba_disabled():
 
 
 # Below this many elements (largest array argument) a parallel kernel runs its serial twin
-# (torch's grain size is 32768 too). This threshold could only be this low once convnp stopped
-# waking NumPy's BLAS thread pool (convnp._blas runs every convnp GEMM on Numba's threads):
-# before, Numba's team started right after a BLAS call fought OpenBLAS's still-spinning workers
-# for the cores (a LeNet-5 step on 2 cores took 68 ms with every kernel parallel, 30 serial).
+# (torch's grain size is 32768 too). The threshold can be this low because convnp never wakes
+# NumPy's BLAS thread pool (convnp._blas runs every convnp GEMM on Numba's threads): a Numba team
+# started right after a BLAS call would fight OpenBLAS's still-spinning workers for the cores.
 PARALLEL_MIN_ELEMENTS = 1 << 15
 # Where NumPy's BLAS cannot be run single-threaded per call (no ``openblas_set_num_threads_local``:
 # OpenBLAS before 0.3.27, MKL, Accelerate), convnp's GEMMs run on BLAS's own threads and the
