@@ -13,7 +13,7 @@ import io
 import os
 from typing import Any
 
-from convnp.onnx._export import UnsupportedOperatorError
+from convnp.onnx._trace import UnsupportedOperatorError
 
 __all__ = ["export", "load", "UnsupportedOperatorError", "DEFAULT_OPSET", "MIN_OPSET"]
 
