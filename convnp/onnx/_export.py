@@ -9,6 +9,9 @@ a constant.
 
 from __future__ import annotations
 
+import io
+import os
+
 import numpy as np
 
 from convnp.onnx import _export_layers, _export_tensor_ops  # noqa: F401  (register converters)
@@ -46,6 +49,35 @@ def _ort_max_opset() -> int | None:
         except Exception:  # noqa: BLE001 - any refusal means this opset is too new
             continue
     return None
+
+
+def check_opset(opset: int, min_opset: int, onnx) -> int:
+    """``opset`` if both the installed onnx and onnxruntime know it, else a ValueError."""
+    newest = onnx.defs.onnx_opset_version()
+    if not min_opset <= opset <= newest:
+        raise ValueError(f"convnp.onnx.export: opset_version must be between {min_opset} and "
+                         f"{newest} (the installed onnx {onnx.__version__}), got {opset}")
+    ort_max = _ort_max_opset()
+    if ort_max is not None and opset > ort_max:
+        import onnxruntime
+
+        raise ValueError(f"convnp.onnx.export: opset_version={opset} is newer than the installed "
+                         f"onnxruntime {onnxruntime.__version__} accepts (up to {ort_max}); pass "
+                         f"opset_version<={ort_max} or upgrade onnxruntime")
+    return opset
+
+
+def write(proto, f) -> None:
+    """Write ``proto`` to a path or a binary file object."""
+    data = proto.SerializeToString()
+    if isinstance(f, (str, os.PathLike)):
+        with open(f, "wb") as fh:
+            fh.write(data)
+    elif isinstance(f, io.IOBase) or hasattr(f, "write"):
+        f.write(data)
+    else:
+        raise TypeError(f"convnp.onnx.export: 'f' must be a path or a binary file object, got "
+                        f"{type(f).__name__}")
 
 
 def _value_info(onnx, name, arr, dyn: dict | None):

@@ -97,14 +97,19 @@ def _conv_transpose(c: _Ctx):
 
 
 # ---------------------------------------------------------------------------------- pooling
+def _pool_attrs(c: _Ctx, nd: int) -> dict:
+    """The window attributes MaxPool and AveragePool share, after checking the input is batched."""
+    if len(c.shape(0)) != nd + 2:
+        c.fail(f"on a {len(c.shape(0))}-d input (ONNX pooling needs (N, C, *spatial))")
+    kw = c.kw
+    return dict(kernel_shape=list(kw["k"]), strides=list(kw["s"]), pads=list(kw["p"]) * 2,
+                ceil_mode=int(kw["ceil_mode"]))
+
+
 @_converts("MaxPoolNd")
 def _max_pool(c: _Ctx):
     kw = c.kw
-    nd = kw["nd"]
-    if len(c.shape(0)) != nd + 2:
-        c.fail(f"on a {len(c.shape(0))}-d input (ONNX pooling needs (N, C, *spatial))")
-    attrs = dict(kernel_shape=list(kw["k"]), strides=list(kw["s"]), pads=list(kw["p"]) * 2,
-                 dilations=list(kw["d"]), ceil_mode=int(kw["ceil_mode"]))
+    attrs = dict(_pool_attrs(c, kw["nd"]), dilations=list(kw["d"]))
     if not kw["return_indices"]:
         return [c.b.one("MaxPool", [c.x(0)], **attrs)]
     y, idx = c.b.node("MaxPool", [c.x(0)], n_out=2, **attrs)
@@ -115,14 +120,11 @@ def _max_pool(c: _Ctx):
 @_converts("AvgPoolNd")
 def _avg_pool(c: _Ctx):
     kw = c.kw
-    nd = kw["nd"]
-    if len(c.shape(0)) != nd + 2:
-        c.fail(f"on a {len(c.shape(0))}-d input (ONNX pooling needs (N, C, *spatial))")
+    attrs = _pool_attrs(c, kw["nd"])
     if kw["divisor_override"] is not None:
         c.fail(f"with divisor_override={kw['divisor_override']}")
-    return [c.b.one("AveragePool", [c.x(0)], kernel_shape=list(kw["k"]), strides=list(kw["s"]),
-                    pads=list(kw["p"]) * 2, ceil_mode=int(kw["ceil_mode"]),
-                    count_include_pad=int(kw["count_include_pad"]))]
+    return [c.b.one("AveragePool", [c.x(0)], count_include_pad=int(kw["count_include_pad"]),
+                    **attrs)]
 
 
 @_converts("AdaptiveAvgPoolNd")

@@ -54,12 +54,14 @@ def _auto_pads(node, sp, k, s, d) -> list[tuple[int, int]] | None:
     return out
 
 
-def _window(node, x, k):
+def _window(node, x, k=None):
+    """Kernel (``kernel_shape`` unless given), strides, dilations and (lo, hi) pads of a node."""
+    k = list(node.attrs["kernel_shape"]) if k is None else k
     nd = len(k)
     s = list(node.attrs.get("strides", [1] * nd))
     d = list(node.attrs.get("dilations", [1] * nd))
     pads = _auto_pads(node, x.shape[2:], k, s, d) or _pairs(node.attrs.get("pads"), nd)
-    return s, d, pads
+    return k, s, d, pads
 
 
 @_op("Conv")
@@ -69,7 +71,7 @@ def _conv(m, node, ins):
     x, w = ins[0], ins[1]
     b = ins[2] if len(ins) > 2 else None
     k = list(node.attrs.get("kernel_shape", w.shape[2:]))
-    s, d, pads = _window(node, x, k)
+    _, s, d, pads = _window(node, x, k)
     return convnd(x, w, b, stride=s, padding=pads, dilation=d,
                   groups=int(node.attrs.get("group", 1)), _fn=node.where())
 
@@ -121,9 +123,8 @@ def _max_pool(m, node, ins):
     from convnp.ops.pooling import MaxPoolNd
 
     x = ins[0]
-    k = list(node.attrs["kernel_shape"])
+    k, s, d, pairs = _window(node, x)
     nd = len(k)
-    s, d, pairs = _window(node, x, k)
     if node.attrs.get("storage_order", 0):
         raise ValueError("storage_order=1 (column-major indices) is not supported")
     want_idx = len(node.outputs) > 1 and bool(node.outputs[1])
@@ -151,9 +152,8 @@ def _avg_pool(m, node, ins):
     from convnp.ops.pooling import AvgPoolNd
 
     x = ins[0]
-    k = list(node.attrs["kernel_shape"])
+    k, s, d, pairs = _window(node, x)
     nd = len(k)
-    s, d, pairs = _window(node, x, k)
     if any(dd != 1 for dd in d):
         raise ValueError(f"dilations {d} are not supported for AveragePool")
     if node.doc == ADAPTIVE_HINT and k == s and not any(lo or hi for lo, hi in pairs):
