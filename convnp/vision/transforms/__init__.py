@@ -72,8 +72,18 @@ class _Transform:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
 
+    # the attributes repr shows, in order; "name:tuple" shows the value as a tuple, and an
+    # InterpolationMode shows its value (torchvision's repr)
+    _repr_fields: tuple[str, ...] = ()
+
     def extra_repr(self) -> str:
-        return ""
+        parts = []
+        for field in self._repr_fields:
+            name, _, as_type = field.partition(":")
+            v = getattr(self, name)
+            v = v.value if isinstance(v, InterpolationMode) else tuple(v) if as_type else v
+            parts.append(f"{name}={v}")
+        return ", ".join(parts)
 
 
 class Compose(_Transform):
@@ -145,8 +155,7 @@ class Normalize(_Transform):
     def forward(self, tensor):
         return F.normalize(tensor, self.mean, self.std, self.inplace)
 
-    def extra_repr(self) -> str:
-        return f"mean={self.mean}, std={self.std}"
+    _repr_fields = ("mean", "std")
 
 
 class Resize(_Transform):
@@ -161,9 +170,7 @@ class Resize(_Transform):
     def forward(self, img):
         return F.resize(img, self.size, self.interpolation, self.max_size, self.antialias)
 
-    def extra_repr(self) -> str:
-        return (f"size={self.size}, interpolation={self.interpolation.value}, "
-                f"max_size={self.max_size}, antialias={self.antialias}")
+    _repr_fields = ("size", "interpolation", "max_size", "antialias")
 
 
 class CenterCrop(_Transform):
@@ -175,8 +182,7 @@ class CenterCrop(_Transform):
     def forward(self, img):
         return F.center_crop(img, self.size)
 
-    def extra_repr(self) -> str:
-        return f"size={self.size}"
+    _repr_fields = ("size",)
 
 
 class Pad(_Transform):
@@ -192,8 +198,7 @@ class Pad(_Transform):
     def forward(self, img):
         return F.pad(img, self.padding, self.fill, self.padding_mode)
 
-    def extra_repr(self) -> str:
-        return f"padding={self.padding}, fill={self.fill}, padding_mode={self.padding_mode}"
+    _repr_fields = ("padding", "fill", "padding_mode")
 
 
 class Lambda(_Transform):
@@ -285,8 +290,7 @@ class RandomCrop(_Transform):
         i, j, h, w = self.get_params(img, self.size)
         return F.crop(img, i, j, h, w)
 
-    def extra_repr(self) -> str:
-        return f"size={self.size}, padding={self.padding}"
+    _repr_fields = ("size", "padding")
 
 
 class RandomResizedCrop(_Transform):
@@ -328,9 +332,7 @@ class RandomResizedCrop(_Transform):
         return F.resized_crop(img, i, j, h, w, self.size, self.interpolation,
                               antialias=self.antialias)
 
-    def extra_repr(self) -> str:
-        return (f"size={self.size}, scale={tuple(self.scale)}, ratio={tuple(self.ratio)}, "
-                f"interpolation={self.interpolation.value}, antialias={self.antialias}")
+    _repr_fields = ("size", "scale:tuple", "ratio:tuple", "interpolation", "antialias")
 
 
 class RandomHorizontalFlip(_Transform):
@@ -342,8 +344,7 @@ class RandomHorizontalFlip(_Transform):
     def forward(self, img):
         return F.hflip(img) if _rand() < self.p else img
 
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
+    _repr_fields = ("p",)
 
 
 class RandomVerticalFlip(RandomHorizontalFlip):
@@ -402,9 +403,7 @@ class RandomRotation(_Transform):
         angle = self.get_params(self.degrees)
         return F.rotate(img, angle, self.interpolation, self.expand, self.center, fill)
 
-    def extra_repr(self) -> str:
-        return (f"degrees={self.degrees}, interpolation={self.interpolation.value}, "
-                f"expand={self.expand}, fill={self.fill}")
+    _repr_fields = ("degrees", "interpolation", "expand", "fill")
 
 
 class RandomAffine(_Transform):
@@ -461,9 +460,7 @@ class RandomAffine(_Transform):
         return F.affine(img, *ret, interpolation=self.interpolation, fill=fill,
                         center=self.center)
 
-    def extra_repr(self) -> str:
-        return (f"degrees={self.degrees}, translate={self.translate}, scale={self.scale}, "
-                f"shear={self.shear}")
+    _repr_fields = ("degrees", "translate", "scale", "shear")
 
 
 class Grayscale(_Transform):
@@ -475,8 +472,7 @@ class Grayscale(_Transform):
     def forward(self, img):
         return F.rgb_to_grayscale(img, self.num_output_channels)
 
-    def extra_repr(self) -> str:
-        return f"num_output_channels={self.num_output_channels}"
+    _repr_fields = ("num_output_channels",)
 
 
 class RandomGrayscale(_Transform):
@@ -535,9 +531,7 @@ class ColorJitter(_Transform):
                 img = F.adjust_hue(img, h)
         return img
 
-    def extra_repr(self) -> str:
-        return (f"brightness={self.brightness}, contrast={self.contrast}, "
-                f"saturation={self.saturation}, hue={self.hue}")
+    _repr_fields = ("brightness", "contrast", "saturation", "hue")
 
 
 class RandomErasing(_Transform):
@@ -625,8 +619,7 @@ class GaussianBlur(_Transform):
         s = self.get_params(self.sigma[0], self.sigma[1])
         return F.gaussian_blur(img, list(self.kernel_size), [s, s])
 
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, sigma={self.sigma}"
+    _repr_fields = ("kernel_size", "sigma")
 
 
 def __getattr__(name: str):
