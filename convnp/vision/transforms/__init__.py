@@ -60,6 +60,15 @@ def _size_pair(size, name: str) -> tuple[int, int]:
     raise ValueError(f"{name}: please provide only two dimensions (h, w) for size, got {size!r}")
 
 
+def _random_box(area: int, scale, ratio) -> tuple[int, int]:
+    """One draw of torchvision's random box (RandomResizedCrop, RandomErasing): an area share
+    uniform in ``scale``, an aspect ratio log-uniform in ``ratio``; returns the rounded
+    ``(sqrt(area * aspect), sqrt(area / aspect))``."""
+    target = area * _uniform(scale[0], scale[1])
+    aspect = math.exp(_uniform(math.log(ratio[0]), math.log(ratio[1])))
+    return int(round(math.sqrt(target * aspect))), int(round(math.sqrt(target / aspect)))
+
+
 class _Transform:
     """Base: ``t(img)`` calls ``forward`` (torchvision transforms are callables / modules)."""
 
@@ -309,12 +318,8 @@ class RandomResizedCrop(_Transform):
     def get_params(img, scale, ratio) -> tuple[int, int, int, int]:
         _, height, width = F.get_dimensions(img)
         area = height * width
-        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
         for _ in range(10):
-            target_area = area * _uniform(scale[0], scale[1])
-            aspect = math.exp(_uniform(log_ratio[0], log_ratio[1]))
-            w = int(round(math.sqrt(target_area * aspect)))
-            h = int(round(math.sqrt(target_area / aspect)))
+            w, h = _random_box(area, scale, ratio)
             if 0 < w <= width and 0 < h <= height:
                 return _randint(0, height - h + 1), _randint(0, width - w + 1), h, w
         # fallback: the central crop closest to the allowed ratios
@@ -560,12 +565,8 @@ class RandomErasing(_Transform):
     def get_params(img, scale, ratio, value=None):
         c, ih, iw = img.shape[-3], img.shape[-2], img.shape[-1]
         area = ih * iw
-        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
         for _ in range(10):
-            erase_area = area * _uniform(scale[0], scale[1])
-            aspect = math.exp(_uniform(log_ratio[0], log_ratio[1]))
-            h = int(round(math.sqrt(erase_area * aspect)))
-            w = int(round(math.sqrt(erase_area / aspect)))
+            h, w = _random_box(area, scale, ratio)
             if not (h < ih and w < iw):
                 continue
             if value is None:
