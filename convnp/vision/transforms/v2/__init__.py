@@ -38,8 +38,7 @@ class ToDtype(_Transform):
     def forward(self, inpt):
         return functional.to_dtype(inpt, self.dtype, self.scale)
 
-    def extra_repr(self) -> str:
-        return f"dtype={self.dtype}, scale={self.scale}"
+    _repr_fields = ("dtype", "scale")
 
 
 class ToPureTensor(_Transform):
