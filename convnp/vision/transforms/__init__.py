@@ -158,17 +158,19 @@ class ConvertImageDtype(_Transform):
 class Normalize(_Transform):
     """``(x - mean[c]) / std[c]`` per channel of a float tensor image."""
 
+    _repr_fields = ("mean", "std")
+
     def __init__(self, mean: Sequence[float], std: Sequence[float], inplace: bool = False):
         self.mean, self.std, self.inplace = mean, std, inplace
 
     def forward(self, tensor):
         return F.normalize(tensor, self.mean, self.std, self.inplace)
 
-    _repr_fields = ("mean", "std")
-
 
 class Resize(_Transform):
     """Resize to ``size`` ((h, w), or an int for the shorter side); see :func:`F.resize`."""
+
+    _repr_fields = ("size", "interpolation", "max_size", "antialias")
 
     def __init__(self, size, interpolation=InterpolationMode.BILINEAR,
                  max_size: int | None = None, antialias: bool | None = True) -> None:
@@ -179,11 +181,11 @@ class Resize(_Transform):
     def forward(self, img):
         return F.resize(img, self.size, self.interpolation, self.max_size, self.antialias)
 
-    _repr_fields = ("size", "interpolation", "max_size", "antialias")
-
 
 class CenterCrop(_Transform):
     """Crop the centre ``size`` box (zero-padded if the image is smaller)."""
+
+    _repr_fields = ("size",)
 
     def __init__(self, size) -> None:
         self.size = _size_pair(size, "CenterCrop")
@@ -191,11 +193,11 @@ class CenterCrop(_Transform):
     def forward(self, img):
         return F.center_crop(img, self.size)
 
-    _repr_fields = ("size",)
-
 
 class Pad(_Transform):
     """Pad the borders; see :func:`F.pad` for ``padding``, ``fill`` and ``padding_mode``."""
+
+    _repr_fields = ("padding", "fill", "padding_mode")
 
     def __init__(self, padding, fill=0, padding_mode: str = "constant") -> None:
         F._parse_padding(padding, "Pad")
@@ -206,8 +208,6 @@ class Pad(_Transform):
 
     def forward(self, img):
         return F.pad(img, self.padding, self.fill, self.padding_mode)
-
-    _repr_fields = ("padding", "fill", "padding_mode")
 
 
 class Lambda(_Transform):
@@ -268,6 +268,8 @@ class RandomCrop(_Transform):
     """Crop a random ``size`` box, after optional ``padding`` (and ``pad_if_needed`` padding
     of a too-small image); see :func:`F.pad` for ``fill`` and ``padding_mode``."""
 
+    _repr_fields = ("size", "padding")
+
     def __init__(self, size, padding=None, pad_if_needed: bool = False, fill=0,
                  padding_mode: str = "constant") -> None:
         self.size = _size_pair(size, "RandomCrop")
@@ -299,12 +301,12 @@ class RandomCrop(_Transform):
         i, j, h, w = self.get_params(img, self.size)
         return F.crop(img, i, j, h, w)
 
-    _repr_fields = ("size", "padding")
-
 
 class RandomResizedCrop(_Transform):
     """Crop a random box (area fraction in ``scale``, aspect ratio in ``ratio``, log-uniform)
     and resize it to ``size`` (Inception-style augmentation)."""
+
+    _repr_fields = ("size", "scale:tuple", "ratio:tuple", "interpolation", "antialias")
 
     def __init__(self, size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0),
                  interpolation=InterpolationMode.BILINEAR, antialias: bool | None = True):
@@ -337,19 +339,17 @@ class RandomResizedCrop(_Transform):
         return F.resized_crop(img, i, j, h, w, self.size, self.interpolation,
                               antialias=self.antialias)
 
-    _repr_fields = ("size", "scale:tuple", "ratio:tuple", "interpolation", "antialias")
-
 
 class RandomHorizontalFlip(_Transform):
     """Flip left-right with probability ``p``."""
+
+    _repr_fields = ("p",)
 
     def __init__(self, p: float = 0.5) -> None:
         self.p = p
 
     def forward(self, img):
         return F.hflip(img) if _rand() < self.p else img
-
-    _repr_fields = ("p",)
 
 
 class RandomVerticalFlip(RandomHorizontalFlip):
@@ -388,6 +388,8 @@ def _tensor_fill(img, fill):
 class RandomRotation(_Transform):
     """Rotate by an angle drawn uniformly from ``degrees`` (a number d means (-d, d))."""
 
+    _repr_fields = ("degrees", "interpolation", "expand", "fill")
+
     def __init__(self, degrees, interpolation=InterpolationMode.NEAREST, expand: bool = False,
                  center=None, fill=0) -> None:
         self.degrees = _range(degrees, "degrees", bound=(-float("inf"), float("inf")))
@@ -408,13 +410,13 @@ class RandomRotation(_Transform):
         angle = self.get_params(self.degrees)
         return F.rotate(img, angle, self.interpolation, self.expand, self.center, fill)
 
-    _repr_fields = ("degrees", "interpolation", "expand", "fill")
-
 
 class RandomAffine(_Transform):
     """Random rotation (``degrees``), translation (fractions of width/height), scale and shear
     (``shear``: a number s -> x-shear in (-s, s); 2 values an x range; 4 values x and y ranges).
     """
+
+    _repr_fields = ("degrees", "translate", "scale", "shear")
 
     def __init__(self, degrees, translate=None, scale=None, shear=None,
                  interpolation=InterpolationMode.NEAREST, fill=0, center=None) -> None:
@@ -465,19 +467,17 @@ class RandomAffine(_Transform):
         return F.affine(img, *ret, interpolation=self.interpolation, fill=fill,
                         center=self.center)
 
-    _repr_fields = ("degrees", "translate", "scale", "shear")
-
 
 class Grayscale(_Transform):
     """RGB -> grey with 1 or 3 output channels."""
+
+    _repr_fields = ("num_output_channels",)
 
     def __init__(self, num_output_channels: int = 1) -> None:
         self.num_output_channels = num_output_channels
 
     def forward(self, img):
         return F.rgb_to_grayscale(img, self.num_output_channels)
-
-    _repr_fields = ("num_output_channels",)
 
 
 class RandomGrayscale(_Transform):
@@ -498,6 +498,8 @@ class ColorJitter(_Transform):
     [max(0, 1 - v), 1 + v]) or a (min, max) pair; ``hue`` is h (shift in [-h, h], h <= 0.5) or a
     pair in [-0.5, 0.5].
     """
+
+    _repr_fields = ("brightness", "contrast", "saturation", "hue")
 
     def __init__(self, brightness=0, contrast=0, saturation=0, hue=0) -> None:
         self.brightness = self._check(brightness, "brightness")
@@ -535,8 +537,6 @@ class ColorJitter(_Transform):
             elif fn_id == 3 and h is not None:
                 img = F.adjust_hue(img, h)
         return img
-
-    _repr_fields = ("brightness", "contrast", "saturation", "hue")
 
 
 class RandomErasing(_Transform):
@@ -598,6 +598,8 @@ class RandomErasing(_Transform):
 class GaussianBlur(_Transform):
     """Gaussian blur with a std drawn uniformly from ``sigma`` ((min, max) or a number)."""
 
+    _repr_fields = ("kernel_size", "sigma")
+
     def __init__(self, kernel_size, sigma=(0.1, 2.0)) -> None:
         ks = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
         if len(ks) != 2 or any(k <= 0 or k % 2 == 0 for k in ks):
@@ -619,8 +621,6 @@ class GaussianBlur(_Transform):
     def forward(self, img):
         s = self.get_params(self.sigma[0], self.sigma[1])
         return F.gaussian_blur(img, list(self.kernel_size), [s, s])
-
-    _repr_fields = ("kernel_size", "sigma")
 
 
 def __getattr__(name: str):
