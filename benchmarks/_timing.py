@@ -6,8 +6,8 @@ Usage (import this module BEFORE numpy/torch so the thread environment takes eff
     _timing.pin_threads(2)
     ta, tb = _timing.compare(fn_a, fn_b, repeats=5, number=3)
 
-Rules (../shared/PERF-NOTES.md, "How to measure"): warm up both; time blocks of ``number`` calls
-alternating A B A B ... ``repeats`` times so drift hits both; report the minimum per call; the same
+Rules: warm up both; time blocks of ``number`` calls alternating A B A B ... ``repeats`` times so
+drift on the machine hits both; report the minimum per call; the same
 thread count for every library; never interleave the two libraries inside one timed block.
 """
 

@@ -4,7 +4,7 @@
     python benchmarks/pool.py --quick       # fewer repeats
     python benchmarks/pool.py --numpy       # convnp's NumPy reference path instead of Numba
 
-Rows (issue 4): max_pool2d 2x2 s2 with indices, max_pool2d 3x3 s2 p1, avg_pool2d 3x3 s2 p1,
+Rows: max_pool2d 2x2 s2 with indices, max_pool2d 3x3 s2 p1, avg_pool2d 3x3 s2 p1,
 adaptive_avg_pool2d to 1, bilinear x2 upsampling (first 8 images), batch_norm training, relu;
 forward and forward+backward. Columns: convnp ms, torch ms, ratio convnp/torch (lower is better),
 and the geometric means. It also times, in fresh subprocesses, the first call of each convnp

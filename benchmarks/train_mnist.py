@@ -1,15 +1,15 @@
 """One epoch of LeNet-5 on MNIST in convnp and in PyTorch, same recipe, side by side.
 
-    python benchmarks/train_mnist.py [--data-dir ../shared/data/mnist] [--limit-train N]
+    python benchmarks/train_mnist.py [--data-dir DIR | --download] [--limit-train N]
                                      [--threads 2] [--repeat 3]
 
 Recipe (both): LeNet-5 (ReLU, max pooling, 28x28 input padded by conv1), Adam lr 1e-3, batch 64,
 cross-entropy, the same shuffled order and the same normalised float32 batches (sliced from one
 preloaded array, so the data pipeline costs the same and the engines are what is compared).
 Both use the same number of threads (``--threads``, default 2). Epochs alternate convnp / torch
-``--repeat`` times (each from the same freshly seeded model), as ../shared/PERF-NOTES.md asks:
-drift on a shared machine then hits both. Prints the best and median epoch time, images/s, the
-final test accuracy and the ratio convnp/torch of the best epochs (target <= 1.3).
+``--repeat`` times (each from the same freshly seeded model), so that drift on a shared machine
+hits both. Prints the best and median epoch time, images/s, the final test accuracy and the
+ratio convnp/torch of the best epochs (target <= 1.3).
 """
 
 from __future__ import annotations
@@ -18,19 +18,18 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _timing  # noqa: E402  (first: thread environment before numpy/torch load)
+import _data  # noqa: E402
+import _timing  # noqa: E402  (before numpy/torch load: it sets the thread environment)
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
-
-def load(data_dir, limit):
+def load(data_dir, limit, download=False):
     import numpy as np
 
     from convnp.data import MNIST
-    tr, te = MNIST(data_dir, train=True), MNIST(data_dir, train=False)
+    tr = MNIST(data_dir, train=True, download=download)
+    te = MNIST(data_dir, train=False, download=download)
     norm = lambda a: ((a.astype(np.float32) / 255 - 0.1307) / 0.3081)[:, None]  # noqa: E731
     return (norm(tr.data[:limit]), tr.targets[:limit].astype(np.int64), norm(te.data),
             te.targets.astype(np.int64))
@@ -97,7 +96,9 @@ def run_torch(xtr, ytr, xte, yte, order, bs):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-dir", default=str(DEFAULT))
+    p.add_argument("--data-dir", default=_data.default_data_dir("mnist"),
+                   help="folder with the MNIST IDX files (default: convnp's cache)")
+    p.add_argument("--download", action="store_true", help="fetch MNIST if absent")
     p.add_argument("--limit-train", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=2)
@@ -109,7 +110,7 @@ def main():
     threads = _timing.pin_threads(a.threads)  # before numpy, convnp and torch start their pools
     import numpy as np
 
-    xtr, ytr, xte, yte = load(a.data_dir, a.limit_train)
+    xtr, ytr, xte, yte = load(a.data_dir, a.limit_train, a.download)
     order = np.random.default_rng(0).permutation(len(xtr))
     runners = {"convnp": run_convnp, "torch": run_torch}
     names = [k for k in runners if a.only in (None, k)]

@@ -5,9 +5,9 @@ its own work (conv chunks, GEMM blocks, pooling, activations) over Numba's threa
 *single-threaded* inside them, through the OpenBLAS that NumPy loads (its thread-local thread
 count, ``openblas_set_num_threads_local``, so NumPy's setting for the rest of the program is
 untouched). Two pools on the same cores fight: OpenBLAS's workers keep spinning for a while after
-each call, and a Numba parallel region started meanwhile waits for a preempted thread. On the
-development machine (2 cores) a LeNet-5 C3 forward took 8 ms with both pools live and 0.29 ms
-with one; NumPy's own multi-threaded SGEMM ran at one core's speed right after Numba regions.
+each call, and a Numba parallel region started meanwhile waits for a preempted thread, while
+NumPy's own multi-threaded SGEMM runs at one core's speed right after Numba regions; small
+kernels then take many times longer (figures: docs/performance.md).
 
 ``matmul(a, b, out)`` is ``np.matmul`` for float32/float64 on these threads: the batch and the
 larger of M or N are split into blocks, each block one single-threaded ``cblas_?gemm`` call on a
@@ -138,8 +138,8 @@ def kernel_args(dtype) -> tuple:
 @backend.jit(parallel=True, fastmath={"reassoc", "contract"})
 def _matvec_nb(a, x, out, zero):  # pragma: no cover - compiled
     """out[i] = a[i] . x for a C-contiguous (M, K) ``a`` (``zero``: one element of the dtype, the
-    accumulator's start). A GEMM with N = 1 packs ``a`` first: 2.7-3.7x slower than this for a
-    global average over 25 MB on the development machine (2 threads)."""
+    accumulator's start). A GEMM with N = 1 would pack ``a`` first, a full extra pass over a
+    large ``a`` (a global average over a batch of feature maps) that this loop never makes."""
     M, K = a.shape
     for i in prange(M):
         acc = zero[0]

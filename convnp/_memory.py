@@ -4,9 +4,9 @@ reuse warm pages instead of faulting fresh ones in.
 glibc serves allocations above a dynamic threshold (128 KiB at start) with ``mmap`` and gives
 them back to the kernel on ``free``; the next step's array of the same size then takes a page
 fault on every 4 KiB page it touches. convnp's ops allocate their outputs and gradients fresh
-(NumPy style), so on the development machine (a 2-core VM, where page faults are expensive) a
-LeNet-5 training step spent a third of its time in page faults: 11.8-15.6 ms per step before,
-7.0-9.0 ms after raising the mmap threshold to 32 MiB and the trim threshold to 1 GiB.
+(NumPy style), so on a VM, where page faults are expensive, a small network's training step can
+spend a large part of its time faulting pages in. Raising the mmap threshold to 32 MiB and the
+trim threshold to 1 GiB keeps those pages with the process (figures: docs/performance.md).
 
 The setting is process-wide: freed memory (up to the trim threshold) stays with the process for
 reuse instead of returning to the system at once. ``CONVNP_KEEP_FREED_MEMORY=0`` before importing

@@ -439,6 +439,22 @@ def load(f: str | os.PathLike | io.IOBase, map_location: Any = None,
     elif not hasattr(f, "read"):
         raise TypeError(f"convnp.load: f must be a path or a binary file object, got "
                         f"{type(f).__name__}")
+    limit = _byte_limit(f, where, max_bytes)
+    with zipfile.ZipFile(f) as zf:
+        pkl, prefix = _archive_layout(zf, where)
+        info = zf.getinfo(pkl)
+        if info.file_size > limit:
+            raise ValueError(f"convnp.load: {where}: its pickle declares "
+                             f"{_fmt_bytes(info.file_size)}, more than the "
+                             f"{_fmt_bytes(limit)} allowed for a file of its size (a crafted "
+                             "or corrupt file?); if you trust it, pass max_bytes= a larger "
+                             "number of bytes")
+        return _Unpickler(zf.read(pkl), _record_reader(zf, prefix, where), where, limit).load()
+
+
+def _byte_limit(f, where: str, max_bytes: float | None) -> float:
+    """The allocation bound for loading ``f`` (after checking it is a zip archive); leaves a
+    file object at its start."""
     if max_bytes is not None and not (isinstance(max_bytes, (int, float)) and max_bytes >= 0):
         raise ValueError(f"convnp.load: max_bytes must be a non-negative number of bytes "
                          f"(or None for the default bound), got {max_bytes!r}")
@@ -451,53 +467,55 @@ def load(f: str | os.PathLike | io.IOBase, map_location: Any = None,
     else:
         f.seek(0, os.SEEK_END)
         file_size = f.tell()
-    limit = max_bytes if max_bytes is not None else _DEFAULT_RATIO * file_size + _DEFAULT_SLACK
     if hasattr(f, "seek"):
         f.seek(0)
-    with zipfile.ZipFile(f) as zf:
-        names = zf.namelist()
-        pkl = [n for n in names if n.endswith("/data.pkl") or n == "data.pkl"]
-        if not pkl:
-            raise ValueError(f"convnp.load: {where} is a zip file without data.pkl, not a "
-                             "file written by torch.save")
-        prefix = pkl[0][: -len("data.pkl")]
-        order = zf.read(prefix + "byteorder").decode() if prefix + "byteorder" in names else \
-            "little"
-        if order != "little":
-            raise ValueError(f"convnp.load: {where} was written on a {order}-endian machine; "
-                             "only little-endian files are supported")
+    return max_bytes if max_bytes is not None else _DEFAULT_RATIO * file_size + _DEFAULT_SLACK
 
-        def read_record(name: str, ctx: _Unpickler) -> bytearray:
-            try:
-                info = zf.getinfo(prefix + name)
-            except KeyError:
-                raise ValueError(f"convnp.load: {where} lacks the record {prefix + name} "
-                                 "(truncated or corrupt file)") from None
-            ctx.charge(info.file_size, f"record {prefix + name} declares "
-                                       f"{_fmt_bytes(info.file_size)}")
-            buf = bytearray(info.file_size)  # writable, so tensors can be views of it
-            try:
-                with zf.open(info) as fh:
-                    got = fh.readinto(buf)
-                    while got < len(buf):
-                        n = fh.readinto(memoryview(buf)[got:])
-                        if not n:
-                            break
-                        got += n
-            except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
-                raise ValueError(f"convnp.load: {where}: the record {prefix + name} is corrupt "
-                                 f"({type(e).__name__}: {e})") from None
-            if got != len(buf):
-                raise ValueError(f"convnp.load: {where}: the record {prefix + name} holds "
-                                 f"{got} bytes, not the {len(buf)} its header declares "
-                                 "(truncated or corrupt file)")
-            return buf
 
-        info = zf.getinfo(pkl[0])
-        if info.file_size > limit:
-            raise ValueError(f"convnp.load: {where}: its pickle declares "
-                             f"{_fmt_bytes(info.file_size)}, more than the "
-                             f"{_fmt_bytes(limit)} allowed for a file of its size (a crafted "
-                             "or corrupt file?); if you trust it, pass max_bytes= a larger "
-                             "number of bytes")
-        return _Unpickler(zf.read(pkl[0]), read_record, where, limit).load()
+def _archive_layout(zf: zipfile.ZipFile, where: str) -> tuple[str, str]:
+    """The pickle's record name and the archive's folder prefix, after checking byte order."""
+    names = zf.namelist()
+    pkl = [n for n in names if n.endswith("/data.pkl") or n == "data.pkl"]
+    if not pkl:
+        raise ValueError(f"convnp.load: {where} is a zip file without data.pkl, not a "
+                         "file written by torch.save")
+    prefix = pkl[0][: -len("data.pkl")]
+    order = zf.read(prefix + "byteorder").decode() if prefix + "byteorder" in names else \
+        "little"
+    if order != "little":
+        raise ValueError(f"convnp.load: {where} was written on a {order}-endian machine; "
+                         "only little-endian files are supported")
+    return pkl[0], prefix
+
+
+def _record_reader(zf: zipfile.ZipFile, prefix: str, where: str):
+    """``read_record(name, unpickler)``: a storage record's bytes, charged to the unpickler's
+    allocation budget before they are read, with errors naming the record."""
+
+    def read_record(name: str, ctx: _Unpickler) -> bytearray:
+        try:
+            info = zf.getinfo(prefix + name)
+        except KeyError:
+            raise ValueError(f"convnp.load: {where} lacks the record {prefix + name} "
+                             "(truncated or corrupt file)") from None
+        ctx.charge(info.file_size, f"record {prefix + name} declares "
+                                   f"{_fmt_bytes(info.file_size)}")
+        buf = bytearray(info.file_size)  # writable, so tensors can be views of it
+        try:
+            with zf.open(info) as fh:
+                got = fh.readinto(buf)
+                while got < len(buf):
+                    n = fh.readinto(memoryview(buf)[got:])
+                    if not n:
+                        break
+                    got += n
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
+            raise ValueError(f"convnp.load: {where}: the record {prefix + name} is corrupt "
+                             f"({type(e).__name__}: {e})") from None
+        if got != len(buf):
+            raise ValueError(f"convnp.load: {where}: the record {prefix + name} holds "
+                             f"{got} bytes, not the {len(buf)} its header declares "
+                             "(truncated or corrupt file)")
+        return buf
+
+    return read_record

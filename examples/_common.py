@@ -9,13 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_MNIST = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist"
-
 
 def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--data-dir", default=os.environ.get("CONVNP_MNIST", str(DEFAULT_MNIST)),
-                   help="folder holding the MNIST IDX .gz files")
+    p.add_argument("--data-dir", default=os.environ.get("CONVNP_MNIST"),
+                   help="folder holding the MNIST IDX .gz files (default: convnp's cache, "
+                        "$CONVNP_DATA or ~/.cache/convnp)")
+    p.add_argument("--download", action="store_true",
+                   help="fetch MNIST (checksummed) into --data-dir or the cache if absent")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--train-size", type=int, default=20000)
     p.add_argument("--test-size", type=int, default=2000)
@@ -25,11 +26,12 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
-def mnist_arrays(data_dir: str, train: bool, limit: int | None = None):
+def mnist_arrays(data_dir: str | None, train: bool, limit: int | None = None,
+                 download: bool = False):
     """Images as float32 (N, 1, 28, 28) in [0, 1] and int64 labels, via convnp.data.MNIST."""
     from convnp.data import MNIST
 
-    ds = MNIST(data_dir, train=train)
+    ds = MNIST(data_dir, train=train, download=download)
     x = np.asarray(ds.data[:limit], dtype=np.float32)[:, None] / 255.0
     y = np.asarray(ds.targets[:limit], dtype=np.int64)
     return x, y

@@ -20,8 +20,8 @@ def main():
     a = p.parse_args()
     convnp.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
-    xtr, _ = mnist_arrays(a.data_dir, True, a.train_size)
-    xte, _ = mnist_arrays(a.data_dir, False, a.test_size)
+    xtr, _ = mnist_arrays(a.data_dir, True, a.train_size, a.download)
+    xte, _ = mnist_arrays(a.data_dir, False, a.test_size, a.download)
     model = ConvAutoencoder(1, a.embedding, width=16, up_mode=a.up_mode)
     opt = convnp.optim.Adam(model.parameters(), lr=a.lr)
 

@@ -1,6 +1,6 @@
 """An MLP on MNIST, written exactly as in PyTorch: only the imports differ.
 
-    python examples/mnist_mlp.py [--data-dir ../shared/data/mnist] [--epochs 3]
+    python examples/mnist_mlp.py [--data-dir ~/mnist | --download] [--epochs 3]
 
 With torch you would write ``import torch; import torch.nn as nn; from torch.utils.data import
 DataLoader; from torchvision import datasets, transforms``; everything below is unchanged.
@@ -9,14 +9,11 @@ Expected: >= 97.5% test accuracy within 3 epochs.
 
 import argparse
 import time
-from pathlib import Path
 
 import convnp as torch
 import convnp.nn as nn
 from convnp.data import datasets, transforms
 from convnp.utils.data import DataLoader
-
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 
 class MLP(nn.Module):
@@ -49,7 +46,8 @@ def evaluate(model, loader, loss_fn):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    parser.add_argument("--data-dir", default=None, help="MNIST folder (default: the cache)")
+    parser.add_argument("--download", action="store_true", help="fetch MNIST if absent")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -58,8 +56,8 @@ def main():
 
     torch.manual_seed(args.seed)
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
-    train_set = datasets.MNIST(args.data_dir, train=True, transform=tf)
-    test_set = datasets.MNIST(args.data_dir, train=False, transform=tf)
+    train_set = datasets.MNIST(args.data_dir, train=True, transform=tf, download=args.download)
+    test_set = datasets.MNIST(args.data_dir, train=False, transform=tf, download=args.download)
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
     test_loader = DataLoader(test_set, batch_size=1000)
 

@@ -34,8 +34,8 @@ def main():
     a = p.parse_args()
     convnp.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
-    xtr, ytr = mnist_arrays(a.data_dir, True, a.train_size)
-    xte, yte = mnist_arrays(a.data_dir, False, a.test_size)
+    xtr, ytr = mnist_arrays(a.data_dir, True, a.train_size, a.download)
+    xte, yte = mnist_arrays(a.data_dir, False, a.test_size, a.download)
     model = UNet(1, 11, base_channels=a.base, depth=2, up_mode=a.up_mode)
     opt = convnp.optim.Adam(model.parameters(), lr=a.lr)
     for epoch in range(a.epochs):

@@ -764,16 +764,16 @@ def test_cli_export_errors(tmp_path, capsys):
     assert "opset_version must be between 13" in capsys.readouterr().err
 
 
-# ------------------------------------------------------------------------------- README
-def test_readme_deployment_example_runs(tmp_path, monkeypatch, capsys):
+# ------------------------------------------------------------------------------- docs
+def test_docs_round_trip_example_runs(tmp_path, monkeypatch, capsys):
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme[readme.index("## Deploy with ONNX"):]
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "onnx.md").read_text()
+    section = doc[doc.index("## Train, export, run in onnxruntime, load back"):]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md (Deploy with ONNX)", "exec"), {})
+    exec(compile(code, "docs/onnx.md (round trip)", "exec"), {})
     diff_ort, diff_back = (float(v) for v in capsys.readouterr().out.split())
     assert diff_ort < TOL and diff_back == 0.0
     assert (tmp_path / "lenet5.onnx").stat().st_size > 0

@@ -1,7 +1,7 @@
 """``convnp.data``: datasets, the DataLoader and transforms (``torch.utils.data`` + torchvision).
 
     from convnp.data import DataLoader, MNIST, transforms as T
-    train = MNIST("../shared/data", transform=T.ToTensor())
+    train = MNIST("~/data", transform=T.ToTensor(), download=True)  # or a folder of IDX files
     for images, labels in DataLoader(train, batch_size=64, shuffle=True): ...
 """
 

@@ -177,7 +177,7 @@ class MNIST(VisionDataset):
         download: fetch the files from the official mirrors (checksum-verified) if missing.
 
     Example:
-        >>> ds = MNIST("../shared/data", transform=ToTensor())
+        >>> ds = MNIST("~/data", transform=ToTensor(), download=True)  # or a folder with the files
         >>> img, label = ds[0]          # img (1, 28, 28) float32 in [0, 1]
     """
 

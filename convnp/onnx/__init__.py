@@ -9,11 +9,9 @@ only when these functions run. See docs/onnx.md for the operator table.
 
 from __future__ import annotations
 
-import io
-import os
 from typing import Any
 
-from convnp.onnx._export import UnsupportedOperatorError
+from convnp.onnx._trace import UnsupportedOperatorError
 
 __all__ = ["export", "load", "UnsupportedOperatorError", "DEFAULT_OPSET", "MIN_OPSET"]
 
@@ -82,18 +80,8 @@ def export(model, args, f, export_params: bool = True, verbose: bool = False,
         if not isinstance(t, Tensor):
             raise TypeError(f"convnp.onnx.export: example input {i} must be a convnp Tensor, got "
                             f"{type(t).__name__} (pass a Tensor or a tuple of Tensors)")
-    opset = DEFAULT_OPSET if opset_version is None else int(opset_version)
-    newest = onnx.defs.onnx_opset_version()
-    if not MIN_OPSET <= opset <= newest:
-        raise ValueError(f"convnp.onnx.export: opset_version must be between {MIN_OPSET} and "
-                         f"{newest} (the installed onnx {onnx.__version__}), got {opset}")
-    ort_max = _export._ort_max_opset()
-    if ort_max is not None and opset > ort_max:
-        import onnxruntime
-
-        raise ValueError(f"convnp.onnx.export: opset_version={opset} is newer than the installed "
-                         f"onnxruntime {onnxruntime.__version__} accepts (up to {ort_max}); pass "
-                         f"opset_version<={ort_max} or upgrade onnxruntime")
+    opset = _export.check_opset(DEFAULT_OPSET if opset_version is None else int(opset_version),
+                                MIN_OPSET, onnx)
     modes = [(m, m.training) for m in model.modules()] if hasattr(model, "modules") else []
     for m, _ in modes:
         m.training = False
@@ -106,15 +94,7 @@ def export(model, args, f, export_params: bool = True, verbose: bool = False,
     onnx.checker.check_model(proto)
     if verbose:
         print(onnx.helper.printable_graph(proto.graph))
-    data = proto.SerializeToString()
-    if isinstance(f, (str, os.PathLike)):
-        with open(f, "wb") as fh:
-            fh.write(data)
-    elif isinstance(f, io.IOBase) or hasattr(f, "write"):
-        f.write(data)
-    else:
-        raise TypeError(f"convnp.onnx.export: 'f' must be a path or a binary file object, got "
-                        f"{type(f).__name__}")
+    _export.write(proto, f)
     return proto
 
 

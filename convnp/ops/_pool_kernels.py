@@ -86,7 +86,7 @@ def _max_fwd_nb(x, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, out, code, id
 def _max_fwd_inside_nb(x, kh, kw, sh, sw, out, code, idx, want_idx):
     """``_max_fwd_nb`` for the common case of 2-d planes (D = 1), no padding, no dilation and
     every window inside the input (LeNet's and VGG's 2x2 stride 2): no bounds to test, so each
-    output's maximum stays in registers (LeNet's 2x2 pool: 1.32 -> 0.59 ms, 1 thread).
+    output's maximum stays in registers.
     Same tie and NaN rule: the first maximal tap, and a NaN replaces whatever came before."""
     B = x.shape[0]
     W = x.shape[3]

@@ -379,7 +379,7 @@ class AdaptiveAvgPoolNd(Function):
             if x.size == 0:  # an empty batch (or zero-size output): nothing to average
                 return np.zeros(lead + out, x.dtype)
             # global average: a product with a ones vector runs on every thread
-            # (convnp._blas; PERF-NOTES point 5); x.mean() would run on one core
+            # (convnp._blas splits the GEMV over the thread pool); x.mean() would run on one core
             flat = x4.reshape(x4.shape[0], math.prod(x4.shape[1:]))
             sums = _blas.matmul(flat, np.ones(flat.shape[1], x.dtype))
             return (sums / x.dtype.type(flat.shape[1])).reshape(lead + out)

@@ -162,21 +162,9 @@ class MNIST(_ArrayImages, _ds.MNIST):
         self.data = Tensor._wrap(self.data)
         self.targets = Tensor._wrap(self.targets)
 
-    @property
-    def train_labels(self):
-        return self.targets
-
-    @property
-    def test_labels(self):
-        return self.targets
-
-    @property
-    def train_data(self):
-        return self.data
-
-    @property
-    def test_data(self):
-        return self.data
+    # torchvision's older names for the two tensors
+    train_labels = test_labels = property(lambda self: self.targets)
+    train_data = test_data = property(lambda self: self.data)
 
 
 class FashionMNIST(MNIST, _ds.FashionMNIST):

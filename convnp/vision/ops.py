@@ -51,6 +51,21 @@ class ConvNormActivation(nn.Sequential):
         self.out_channels = out_channels
 
 
+def _fixed_dims_init(conv_layer, default_norm):
+    """The ``__init__`` of a ConvNormActivation with its convolution fixed to ``conv_layer`` and
+    torchvision's signature (``norm_layer`` defaulting to ``default_norm``; None: no norm)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size=3, stride=1,
+                 padding=None, groups: int = 1, norm_layer=default_norm,
+                 activation_layer=nn.ReLU, dilation=1, inplace: bool | None = True,
+                 bias: bool | None = None) -> None:
+        ConvNormActivation.__init__(self, in_channels, out_channels, kernel_size, stride, padding,
+                                    groups, norm_layer, activation_layer, dilation, inplace, bias,
+                                    conv_layer)
+
+    return __init__
+
+
 class Conv2dNormActivation(ConvNormActivation):
     """``Conv2d -> norm_layer -> activation_layer`` as one Sequential (keys ``0.weight``,
     ``1.running_mean``, ...). ``padding=None`` keeps the size at stride 1; the conv has a bias
@@ -59,23 +74,13 @@ class Conv2dNormActivation(ConvNormActivation):
     Shape: ``(N, in_channels, H, W) -> (N, out_channels, H_out, W_out)``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size=3, stride=1,
-                 padding=None, groups: int = 1, norm_layer=nn.BatchNorm2d,
-                 activation_layer=nn.ReLU, dilation=1, inplace: bool | None = True,
-                 bias: bool | None = None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, groups,
-                         norm_layer, activation_layer, dilation, inplace, bias, nn.Conv2d)
+    __init__ = _fixed_dims_init(nn.Conv2d, nn.BatchNorm2d)
 
 
 class Conv3dNormActivation(ConvNormActivation):
     """The 3-d twin of :class:`Conv2dNormActivation`."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size=3, stride=1,
-                 padding=None, groups: int = 1, norm_layer=nn.BatchNorm3d,
-                 activation_layer=nn.ReLU, dilation=1, inplace: bool | None = True,
-                 bias: bool | None = None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, groups,
-                         norm_layer, activation_layer, dilation, inplace, bias, nn.Conv3d)
+    __init__ = _fixed_dims_init(nn.Conv3d, nn.BatchNorm3d)
 
 
 class SqueezeExcitation(nn.Module):

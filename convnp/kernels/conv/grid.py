@@ -2,8 +2,8 @@
 
 The patch matrix is built from CONTIGUOUS runs of the flattened zero-padded input (one
 memcpy-like copy per kernel tap), the product is computed on the whole padded grid and the valid
-outputs are cropped while copying out (with the bias fused into that copy). The short-row strided
-copies of a classic im2col are 2-4x slower for small images.
+outputs are cropped while copying out (with the bias fused into that copy). A classic im2col
+copies short strided rows instead, which costs more than the GEMM itself for small images.
 
 Two ways to compute on the grid: a BLAS GEMM per chunk (``grid-gemm``), or, for few-channel
 layers whose GEMMs would be thin, the compiled loops ``_grid_fwd_nb`` / ``_grid_bwdw_nb``

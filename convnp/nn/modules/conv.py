@@ -41,7 +41,7 @@ _PADDING_STRINGS = ("valid", "same", "causal")
 
 
 def _ops():
-    # late import: the convolution engine lives in convnp.ops.conv (owned by the engine work)
+    # late import: the convolution engine lives in convnp.ops.conv
     from convnp.ops import conv
 
     return conv

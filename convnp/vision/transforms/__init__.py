@@ -60,6 +60,15 @@ def _size_pair(size, name: str) -> tuple[int, int]:
     raise ValueError(f"{name}: please provide only two dimensions (h, w) for size, got {size!r}")
 
 
+def _random_box(area: int, scale, ratio) -> tuple[int, int]:
+    """One draw of torchvision's random box (RandomResizedCrop, RandomErasing): an area share
+    uniform in ``scale``, an aspect ratio log-uniform in ``ratio``; returns the rounded
+    ``(sqrt(area * aspect), sqrt(area / aspect))``."""
+    target = area * _uniform(scale[0], scale[1])
+    aspect = math.exp(_uniform(math.log(ratio[0]), math.log(ratio[1])))
+    return int(round(math.sqrt(target * aspect))), int(round(math.sqrt(target / aspect)))
+
+
 class _Transform:
     """Base: ``t(img)`` calls ``forward`` (torchvision transforms are callables / modules)."""
 
@@ -72,8 +81,18 @@ class _Transform:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
 
+    # the attributes repr shows, in order; "name:tuple" shows the value as a tuple, and an
+    # InterpolationMode shows its value (torchvision's repr)
+    _repr_fields: tuple[str, ...] = ()
+
     def extra_repr(self) -> str:
-        return ""
+        parts = []
+        for field in self._repr_fields:
+            name, _, as_type = field.partition(":")
+            v = getattr(self, name)
+            v = v.value if isinstance(v, InterpolationMode) else tuple(v) if as_type else v
+            parts.append(f"{name}={v}")
+        return ", ".join(parts)
 
 
 class Compose(_Transform):
@@ -139,18 +158,19 @@ class ConvertImageDtype(_Transform):
 class Normalize(_Transform):
     """``(x - mean[c]) / std[c]`` per channel of a float tensor image."""
 
+    _repr_fields = ("mean", "std")
+
     def __init__(self, mean: Sequence[float], std: Sequence[float], inplace: bool = False):
         self.mean, self.std, self.inplace = mean, std, inplace
 
     def forward(self, tensor):
         return F.normalize(tensor, self.mean, self.std, self.inplace)
 
-    def extra_repr(self) -> str:
-        return f"mean={self.mean}, std={self.std}"
-
 
 class Resize(_Transform):
     """Resize to ``size`` ((h, w), or an int for the shorter side); see :func:`F.resize`."""
+
+    _repr_fields = ("size", "interpolation", "max_size", "antialias")
 
     def __init__(self, size, interpolation=InterpolationMode.BILINEAR,
                  max_size: int | None = None, antialias: bool | None = True) -> None:
@@ -161,13 +181,11 @@ class Resize(_Transform):
     def forward(self, img):
         return F.resize(img, self.size, self.interpolation, self.max_size, self.antialias)
 
-    def extra_repr(self) -> str:
-        return (f"size={self.size}, interpolation={self.interpolation.value}, "
-                f"max_size={self.max_size}, antialias={self.antialias}")
-
 
 class CenterCrop(_Transform):
     """Crop the centre ``size`` box (zero-padded if the image is smaller)."""
+
+    _repr_fields = ("size",)
 
     def __init__(self, size) -> None:
         self.size = _size_pair(size, "CenterCrop")
@@ -175,12 +193,11 @@ class CenterCrop(_Transform):
     def forward(self, img):
         return F.center_crop(img, self.size)
 
-    def extra_repr(self) -> str:
-        return f"size={self.size}"
-
 
 class Pad(_Transform):
     """Pad the borders; see :func:`F.pad` for ``padding``, ``fill`` and ``padding_mode``."""
+
+    _repr_fields = ("padding", "fill", "padding_mode")
 
     def __init__(self, padding, fill=0, padding_mode: str = "constant") -> None:
         F._parse_padding(padding, "Pad")
@@ -191,9 +208,6 @@ class Pad(_Transform):
 
     def forward(self, img):
         return F.pad(img, self.padding, self.fill, self.padding_mode)
-
-    def extra_repr(self) -> str:
-        return f"padding={self.padding}, fill={self.fill}, padding_mode={self.padding_mode}"
 
 
 class Lambda(_Transform):
@@ -254,6 +268,8 @@ class RandomCrop(_Transform):
     """Crop a random ``size`` box, after optional ``padding`` (and ``pad_if_needed`` padding
     of a too-small image); see :func:`F.pad` for ``fill`` and ``padding_mode``."""
 
+    _repr_fields = ("size", "padding")
+
     def __init__(self, size, padding=None, pad_if_needed: bool = False, fill=0,
                  padding_mode: str = "constant") -> None:
         self.size = _size_pair(size, "RandomCrop")
@@ -285,13 +301,12 @@ class RandomCrop(_Transform):
         i, j, h, w = self.get_params(img, self.size)
         return F.crop(img, i, j, h, w)
 
-    def extra_repr(self) -> str:
-        return f"size={self.size}, padding={self.padding}"
-
 
 class RandomResizedCrop(_Transform):
     """Crop a random box (area fraction in ``scale``, aspect ratio in ``ratio``, log-uniform)
     and resize it to ``size`` (Inception-style augmentation)."""
+
+    _repr_fields = ("size", "scale:tuple", "ratio:tuple", "interpolation", "antialias")
 
     def __init__(self, size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0),
                  interpolation=InterpolationMode.BILINEAR, antialias: bool | None = True):
@@ -305,12 +320,8 @@ class RandomResizedCrop(_Transform):
     def get_params(img, scale, ratio) -> tuple[int, int, int, int]:
         _, height, width = F.get_dimensions(img)
         area = height * width
-        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
         for _ in range(10):
-            target_area = area * _uniform(scale[0], scale[1])
-            aspect = math.exp(_uniform(log_ratio[0], log_ratio[1]))
-            w = int(round(math.sqrt(target_area * aspect)))
-            h = int(round(math.sqrt(target_area / aspect)))
+            w, h = _random_box(area, scale, ratio)
             if 0 < w <= width and 0 < h <= height:
                 return _randint(0, height - h + 1), _randint(0, width - w + 1), h, w
         # fallback: the central crop closest to the allowed ratios
@@ -328,22 +339,17 @@ class RandomResizedCrop(_Transform):
         return F.resized_crop(img, i, j, h, w, self.size, self.interpolation,
                               antialias=self.antialias)
 
-    def extra_repr(self) -> str:
-        return (f"size={self.size}, scale={tuple(self.scale)}, ratio={tuple(self.ratio)}, "
-                f"interpolation={self.interpolation.value}, antialias={self.antialias}")
-
 
 class RandomHorizontalFlip(_Transform):
     """Flip left-right with probability ``p``."""
+
+    _repr_fields = ("p",)
 
     def __init__(self, p: float = 0.5) -> None:
         self.p = p
 
     def forward(self, img):
         return F.hflip(img) if _rand() < self.p else img
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
 
 
 class RandomVerticalFlip(RandomHorizontalFlip):
@@ -382,6 +388,8 @@ def _tensor_fill(img, fill):
 class RandomRotation(_Transform):
     """Rotate by an angle drawn uniformly from ``degrees`` (a number d means (-d, d))."""
 
+    _repr_fields = ("degrees", "interpolation", "expand", "fill")
+
     def __init__(self, degrees, interpolation=InterpolationMode.NEAREST, expand: bool = False,
                  center=None, fill=0) -> None:
         self.degrees = _range(degrees, "degrees", bound=(-float("inf"), float("inf")))
@@ -402,15 +410,13 @@ class RandomRotation(_Transform):
         angle = self.get_params(self.degrees)
         return F.rotate(img, angle, self.interpolation, self.expand, self.center, fill)
 
-    def extra_repr(self) -> str:
-        return (f"degrees={self.degrees}, interpolation={self.interpolation.value}, "
-                f"expand={self.expand}, fill={self.fill}")
-
 
 class RandomAffine(_Transform):
     """Random rotation (``degrees``), translation (fractions of width/height), scale and shear
     (``shear``: a number s -> x-shear in (-s, s); 2 values an x range; 4 values x and y ranges).
     """
+
+    _repr_fields = ("degrees", "translate", "scale", "shear")
 
     def __init__(self, degrees, translate=None, scale=None, shear=None,
                  interpolation=InterpolationMode.NEAREST, fill=0, center=None) -> None:
@@ -461,22 +467,17 @@ class RandomAffine(_Transform):
         return F.affine(img, *ret, interpolation=self.interpolation, fill=fill,
                         center=self.center)
 
-    def extra_repr(self) -> str:
-        return (f"degrees={self.degrees}, translate={self.translate}, scale={self.scale}, "
-                f"shear={self.shear}")
-
 
 class Grayscale(_Transform):
     """RGB -> grey with 1 or 3 output channels."""
+
+    _repr_fields = ("num_output_channels",)
 
     def __init__(self, num_output_channels: int = 1) -> None:
         self.num_output_channels = num_output_channels
 
     def forward(self, img):
         return F.rgb_to_grayscale(img, self.num_output_channels)
-
-    def extra_repr(self) -> str:
-        return f"num_output_channels={self.num_output_channels}"
 
 
 class RandomGrayscale(_Transform):
@@ -497,6 +498,8 @@ class ColorJitter(_Transform):
     [max(0, 1 - v), 1 + v]) or a (min, max) pair; ``hue`` is h (shift in [-h, h], h <= 0.5) or a
     pair in [-0.5, 0.5].
     """
+
+    _repr_fields = ("brightness", "contrast", "saturation", "hue")
 
     def __init__(self, brightness=0, contrast=0, saturation=0, hue=0) -> None:
         self.brightness = self._check(brightness, "brightness")
@@ -535,10 +538,6 @@ class ColorJitter(_Transform):
                 img = F.adjust_hue(img, h)
         return img
 
-    def extra_repr(self) -> str:
-        return (f"brightness={self.brightness}, contrast={self.contrast}, "
-                f"saturation={self.saturation}, hue={self.hue}")
-
 
 class RandomErasing(_Transform):
     """Erase a random box of a tensor image with probability ``p`` (area fraction in ``scale``,
@@ -566,12 +565,8 @@ class RandomErasing(_Transform):
     def get_params(img, scale, ratio, value=None):
         c, ih, iw = img.shape[-3], img.shape[-2], img.shape[-1]
         area = ih * iw
-        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
         for _ in range(10):
-            erase_area = area * _uniform(scale[0], scale[1])
-            aspect = math.exp(_uniform(log_ratio[0], log_ratio[1]))
-            h = int(round(math.sqrt(erase_area * aspect)))
-            w = int(round(math.sqrt(erase_area / aspect)))
+            h, w = _random_box(area, scale, ratio)
             if not (h < ih and w < iw):
                 continue
             if value is None:
@@ -603,6 +598,8 @@ class RandomErasing(_Transform):
 class GaussianBlur(_Transform):
     """Gaussian blur with a std drawn uniformly from ``sigma`` ((min, max) or a number)."""
 
+    _repr_fields = ("kernel_size", "sigma")
+
     def __init__(self, kernel_size, sigma=(0.1, 2.0)) -> None:
         ks = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
         if len(ks) != 2 or any(k <= 0 or k % 2 == 0 for k in ks):
@@ -624,9 +621,6 @@ class GaussianBlur(_Transform):
     def forward(self, img):
         s = self.get_params(self.sigma[0], self.sigma[1])
         return F.gaussian_blur(img, list(self.kernel_size), [s, s])
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, sigma={self.sigma}"
 
 
 def __getattr__(name: str):

@@ -13,13 +13,44 @@ from __future__ import annotations
 
 import math
 import numbers
-import sys
-from enum import Enum
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from convnp.tensor import Tensor
+from convnp.vision.transforms._functional_color import (  # noqa: F401
+    adjust_brightness,
+    adjust_contrast,
+    adjust_hue,
+    adjust_saturation,
+    erase,
+    gaussian_blur,
+    rgb_to_grayscale,
+    to_grayscale,
+)
+from convnp.vision.transforms._functional_core import (  # noqa: F401
+    InterpolationMode,
+    _as_batch,
+    _cast_out,
+    _check_img,
+    _check_tensor_image,
+    _from_batch,
+    _interp,
+    _is_pil,
+    _new,
+    _parse_fill,
+    _pil,
+    _pil_filter,
+    _scaled,
+    convert_image_dtype,
+    get_dimensions,
+    get_image_num_channels,
+    get_image_size,
+    normalize,
+    pil_to_tensor,
+    to_pil_image,
+    to_tensor,
+)
 
 __all__ = [
     "InterpolationMode", "get_dimensions", "get_image_size", "get_image_num_channels",
@@ -28,286 +59,6 @@ __all__ = [
     "rgb_to_grayscale", "to_grayscale", "adjust_brightness", "adjust_contrast",
     "adjust_saturation", "adjust_hue", "erase", "gaussian_blur",
 ]
-
-
-class InterpolationMode(Enum):
-    """Interpolation modes (torchvision's enum; the values are the tensor path's mode names)."""
-
-    NEAREST = "nearest"
-    NEAREST_EXACT = "nearest-exact"
-    BILINEAR = "bilinear"
-    BICUBIC = "bicubic"
-    BOX = "box"
-    HAMMING = "hamming"
-    LANCZOS = "lanczos"
-
-
-def _pil():
-    from PIL import Image
-
-    return Image
-
-
-def _is_pil(img) -> bool:
-    if "PIL.Image" not in sys.modules:
-        return False
-    return isinstance(img, sys.modules["PIL.Image"].Image)
-
-
-def _pil_filter(mode: InterpolationMode) -> int:
-    Image = _pil()
-    return {InterpolationMode.NEAREST: Image.Resampling.NEAREST,
-            InterpolationMode.NEAREST_EXACT: Image.Resampling.NEAREST,
-            InterpolationMode.BILINEAR: Image.Resampling.BILINEAR,
-            InterpolationMode.BICUBIC: Image.Resampling.BICUBIC,
-            InterpolationMode.BOX: Image.Resampling.BOX,
-            InterpolationMode.HAMMING: Image.Resampling.HAMMING,
-            InterpolationMode.LANCZOS: Image.Resampling.LANCZOS}[mode]
-
-
-_PIL_CODES = {0: InterpolationMode.NEAREST, 2: InterpolationMode.BILINEAR,
-              3: InterpolationMode.BICUBIC, 4: InterpolationMode.BOX,
-              5: InterpolationMode.HAMMING, 1: InterpolationMode.LANCZOS}
-
-
-def _interp(mode, fn: str) -> InterpolationMode:
-    """InterpolationMode from the enum, its string value or a PIL filter code (as torchvision)."""
-    if isinstance(mode, InterpolationMode):
-        return mode
-    if isinstance(mode, str):
-        try:
-            return InterpolationMode(mode.lower())
-        except ValueError:
-            pass
-    elif isinstance(mode, (int, np.integer)) and int(mode) in _PIL_CODES:
-        return _PIL_CODES[int(mode)]
-    raise TypeError(f"{fn}: 'interpolation' must be an InterpolationMode (e.g. "
-                    f"InterpolationMode.BILINEAR), its name or a PIL filter code, got {mode!r}")
-
-
-def _check_img(img, fn: str) -> None:
-    if not (isinstance(img, Tensor) or _is_pil(img)):
-        hint = " (wrap it with convnp.from_numpy or use to_tensor)" \
-            if isinstance(img, np.ndarray) else ""
-        raise TypeError(f"{fn}: img should be a PIL Image or a convnp Tensor, got "
-                        f"{type(img).__name__}{hint}")
-
-
-def _check_tensor_image(img: Tensor, fn: str) -> None:
-    if img.ndim < 2:
-        raise TypeError(f"{fn}: a tensor image must have at least 2 dimensions (..., H, W), got "
-                        f"shape {tuple(img.shape)}")
-
-
-def _new(a: np.ndarray) -> Tensor:
-    return Tensor._wrap(np.ascontiguousarray(a))
-
-
-def _default_float():
-    from convnp._dtype import get_default_dtype
-
-    return get_default_dtype()
-
-
-def _max_value(dtype: np.dtype) -> float | int:
-    dtype = np.dtype(dtype)
-    if dtype.kind == "f":
-        return 1.0
-    if dtype.kind == "b":
-        return 1
-    return int(np.iinfo(dtype).max)
-
-
-# --------------------------------------------------------------------------- image geometry
-def get_dimensions(img) -> list[int]:
-    """``[channels, height, width]`` of a PIL Image or tensor ``(..., C, H, W)``."""
-    _check_img(img, "get_dimensions")
-    if isinstance(img, Tensor):
-        _check_tensor_image(img, "get_dimensions")
-        c = 1 if img.ndim == 2 else img.shape[-3]
-        return [int(c), int(img.shape[-2]), int(img.shape[-1])]
-    w, h = img.size
-    return [len(img.getbands()), h, w]
-
-
-def get_image_size(img) -> list[int]:
-    """``[width, height]`` of a PIL Image or tensor (torchvision's order)."""
-    c, h, w = get_dimensions(img)
-    return [w, h]
-
-
-def get_image_num_channels(img) -> int:
-    return get_dimensions(img)[0]
-
-
-# --------------------------------------------------------------------------- conversions
-def to_tensor(pic) -> Tensor:
-    """PIL Image or ndarray ``(H, W[, C])`` -> Tensor ``(C, H, W)``; uint8 is scaled to float
-    [0, 1] in the default float dtype, other dtypes are kept (torchvision's ``to_tensor``)."""
-    if isinstance(pic, np.ndarray):
-        if pic.ndim not in (2, 3):
-            raise ValueError(f"to_tensor: pic should be 2/3 dimensional, got {pic.ndim} "
-                             f"dimensions (shape {pic.shape})")
-        if pic.ndim == 2:
-            pic = pic[:, :, None]
-        img = np.ascontiguousarray(pic.transpose(2, 0, 1))  # (H, W, C) -> (C, H, W)
-        if img.dtype == np.uint8:
-            return _scaled(img)
-        return Tensor._wrap(img.copy() if np.shares_memory(img, pic) else img)
-    if not _is_pil(pic):
-        raise TypeError(f"to_tensor: pic should be a PIL Image or ndarray, got "
-                        f"{type(pic).__name__}")
-    img = _pil_array(pic)
-    if img.dtype == np.uint8:
-        return _scaled(img)
-    return Tensor._wrap(img)
-
-
-def _scaled(img: np.ndarray) -> Tensor:
-    ft = _default_float()
-    return Tensor._wrap(img.astype(ft) / ft.type(255))
-
-
-def _pil_array(pic) -> np.ndarray:
-    """A PIL image as a ``(C, H, W)`` array with torchvision's dtype per mode."""
-    types = {"I": np.int32, "I;16": np.int16, "F": np.float32}
-    img = np.array(pic, types.get(pic.mode, np.uint8), copy=True)
-    if pic.mode == "1":
-        img = 255 * img
-    img = img.reshape(pic.size[1], pic.size[0], len(pic.getbands()))
-    return np.ascontiguousarray(img.transpose(2, 0, 1))  # (H, W, C) -> (C, H, W)
-
-
-def pil_to_tensor(pic) -> Tensor:
-    """PIL Image -> Tensor ``(C, H, W)`` of the image's own dtype (uint8 for L/RGB), unscaled."""
-    if not _is_pil(pic):
-        raise TypeError(f"pil_to_tensor: pic should be a PIL Image, got {type(pic).__name__}")
-    img = np.array(pic, copy=True)
-    img = img.reshape(pic.size[1], pic.size[0], len(pic.getbands()))
-    return _new(img.transpose(2, 0, 1))
-
-
-def _fromarray(npimg: np.ndarray, mode: str):
-    Image = _pil()
-    h, w = npimg.shape[:2]
-    if mode in ("F", "I"):
-        return Image.frombytes(mode, (w, h), npimg.astype("<f4" if mode == "F" else "<i4")
-                               .tobytes())
-    if mode == "I;16":
-        return Image.frombytes(mode, (w, h), npimg.astype("<u2").tobytes())
-    return Image.frombytes(mode, (w, h), np.ascontiguousarray(npimg, np.uint8).tobytes())
-
-
-def to_pil_image(pic, mode: str | None = None):
-    """Tensor ``(C, H, W)`` or ndarray ``(H, W, C)`` -> PIL Image (float data is multiplied by
-    255 and truncated to uint8 unless ``mode='F'``), as torchvision's ``to_pil_image``."""
-    if isinstance(pic, Tensor):
-        if pic.ndim not in (2, 3):
-            raise ValueError(f"to_pil_image: pic should be 2/3 dimensional, got {pic.ndim} "
-                             f"dimensions (shape {tuple(pic.shape)})")
-        a = pic.array[None] if pic.ndim == 2 else pic.array
-        if a.shape[-3] > 4:
-            raise ValueError(f"to_pil_image: pic should not have > 4 channels, got "
-                             f"{a.shape[-3]} channels (expected (C, H, W))")
-        if a.dtype.kind == "f" and mode != "F":
-            a = (a * 255).astype(np.uint8)
-        npimg = a.transpose(1, 2, 0)  # (C, H, W) -> (H, W, C)
-    elif isinstance(pic, np.ndarray):
-        if pic.ndim not in (2, 3):
-            raise ValueError(f"to_pil_image: pic should be 2/3 dimensional, got {pic.ndim} "
-                             f"dimensions (shape {pic.shape})")
-        npimg = pic[:, :, None] if pic.ndim == 2 else pic
-        if npimg.shape[-1] > 4:
-            raise ValueError(f"to_pil_image: pic should not have > 4 channels, got "
-                             f"{npimg.shape[-1]} channels (an ndarray is (H, W, C))")
-        if np.issubdtype(npimg.dtype, np.floating) and mode != "F":
-            npimg = (npimg * 255).astype(np.uint8)
-    else:
-        raise TypeError(f"to_pil_image: pic should be a Tensor or ndarray, got "
-                        f"{type(pic).__name__}")
-    c = npimg.shape[2]
-    if c == 1:
-        npimg = npimg[:, :, 0]
-        expected = {np.dtype(np.uint8): "L", np.dtype(np.int16): "I;16",
-                    np.dtype(np.int32): "I", np.dtype(np.float32): "F"}.get(npimg.dtype)
-        if mode is not None and mode != expected:
-            raise ValueError(f"to_pil_image: incorrect mode ({mode}) supplied for input type "
-                             f"{npimg.dtype}; should be {expected}")
-        mode = expected
-    else:
-        permitted = {2: ["LA"], 4: ["RGBA", "CMYK", "RGBX"], 3: ["RGB", "YCbCr", "HSV"]}[c]
-        if mode is not None and mode not in permitted:
-            raise ValueError(f"to_pil_image: only modes {permitted} are supported for "
-                             f"{c}-channel inputs, got {mode!r}")
-        if mode is None and npimg.dtype == np.uint8:
-            mode = permitted[0]
-    if mode is None:
-        raise TypeError(f"to_pil_image: input type {npimg.dtype} is not supported")
-    return _fromarray(npimg, mode)
-
-
-def convert_image_dtype(image: Tensor, dtype=None) -> Tensor:
-    """Convert a tensor image to ``dtype`` and rescale its values (int images span [0, max],
-    float images [0, 1]), as torchvision's ``convert_image_dtype``."""
-    if not isinstance(image, Tensor):
-        raise TypeError(f"convert_image_dtype: expected a convnp Tensor, got "
-                        f"{type(image).__name__}")
-    dtype = np.dtype(np.float32 if dtype is None else dtype)
-    a = image.array
-    if a.dtype == dtype:
-        return image
-    if a.dtype.kind == "f":
-        if dtype.kind == "f":
-            return _new(a.astype(dtype))
-        if (a.dtype == np.float32 and dtype in (np.int32, np.int64)) or \
-                (a.dtype == np.float64 and dtype == np.int64):
-            raise RuntimeError(f"convert_image_dtype: the cast from {a.dtype} to {dtype} cannot "
-                               f"be performed safely")
-        # 1 - eps keeps 1.0 inside the top bucket instead of overflowing to max + 1
-        eps = 1e-3
-        scaled = a * a.dtype.type(_max_value(dtype) + 1.0 - eps)
-        return _new(scaled.astype(dtype))
-    in_max = _max_value(a.dtype)
-    if dtype.kind == "f":
-        return _new(a.astype(dtype) / dtype.type(in_max))
-    out_max = _max_value(dtype)
-    if in_max > out_max:
-        factor = (in_max + 1) // (out_max + 1)
-        return _new((a // factor).astype(dtype))
-    factor = (out_max + 1) // (in_max + 1)
-    return _new(a.astype(dtype) * dtype.type(factor))
-
-
-def normalize(tensor: Tensor, mean: Sequence[float], std: Sequence[float],
-              inplace: bool = False) -> Tensor:
-    """``(x - mean[c]) / std[c]`` per channel of a float tensor ``(..., C, H, W)``."""
-    if not isinstance(tensor, Tensor):
-        raise TypeError(f"normalize: img should be a convnp Tensor image, got "
-                        f"{type(tensor).__name__} (apply ToTensor() first)")
-    if tensor.dtype.kind != "f":
-        raise TypeError(f"normalize: input tensor should be a float tensor, got {tensor.dtype} "
-                        f"(apply ToTensor() or ConvertImageDtype(convnp.float32) first)")
-    if tensor.ndim < 3:
-        raise ValueError(f"normalize: expected a tensor image of size (..., C, H, W), got "
-                         f"shape {tuple(tensor.shape)}")
-    a = tensor.array
-    m = np.asarray(mean, a.dtype)
-    s = np.asarray(std, a.dtype)
-    if (s == 0).any():
-        raise ValueError(f"normalize: std evaluated to zero after conversion to {a.dtype}, "
-                         f"leading to division by zero (std={std})")
-    c = a.shape[-3]
-    if m.size not in (1, c) or s.size not in (1, c):
-        raise ValueError(f"normalize: mean/std have {m.size}/{s.size} values but the image has "
-                         f"{c} channels")
-    if m.ndim == 1:
-        m = m.reshape(-1, 1, 1)
-    if s.ndim == 1:
-        s = s.reshape(-1, 1, 1)
-    out = a if inplace else a.copy()
-    out -= m
-    out /= s
-    return tensor if inplace else Tensor._wrap(out)
 
 
 # --------------------------------------------------------------------------- resizing, crops
@@ -333,28 +84,6 @@ def _check_size(size, fn: str) -> list[int]:
             all(isinstance(s, (int, np.integer)) for s in size):
         return [int(s) for s in size]
     raise TypeError(f"{fn}: size should be an int or a sequence of 1 or 2 ints, got {size!r}")
-
-
-def _as_batch(a: np.ndarray) -> tuple[np.ndarray, tuple]:
-    """Reshape ``(..., C, H, W)`` or ``(H, W)`` to ``(N, C, H, W)``; returns the leading shape."""
-    if a.ndim == 2:
-        return a[None, None], ()
-    lead = a.shape[:-3]
-    return a.reshape((-1,) + a.shape[-3:]), lead
-
-
-def _from_batch(a: np.ndarray, lead: tuple, was_2d: bool) -> np.ndarray:
-    if was_2d:
-        return a[0, 0]
-    return a.reshape(lead + a.shape[1:])
-
-
-def _cast_out(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    if a.dtype == dtype:
-        return a
-    if dtype.kind in "iub":
-        a = np.round(a)
-    return a.astype(dtype)
 
 
 def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size: int | None = None,
@@ -460,23 +189,6 @@ def _parse_padding(padding, fn: str) -> tuple[int, int, int, int]:
         raise ValueError(f"{fn}: padding must be an int or a 1, 2, or 4 element tuple, not a "
                          f"{len(padding)} element tuple")
     raise TypeError(f"{fn}: padding must be an int or a sequence of ints, got {padding!r}")
-
-
-def _parse_fill(fill, img, fn: str) -> Any:
-    """A PIL fill colour for ``img`` (a number repeated per band, or a per-band tuple)."""
-    c = get_image_num_channels(img)
-    if fill is None:
-        fill = 0
-    if isinstance(fill, (int, float)) and c > 1:
-        fill = tuple([fill] * c)
-    if isinstance(fill, (list, tuple)):
-        if len(fill) == 1:
-            fill = fill * c
-        elif len(fill) != c:
-            raise ValueError(f"{fn}: the number of elements in 'fill' ({len(fill)}) does not "
-                             f"match the number of bands of the image ({c})")
-        fill = tuple(fill) if img.mode == "F" else tuple(int(x) for x in fill)
-    return fill
 
 
 _PAD_MODES = ("constant", "edge", "reflect", "symmetric")
@@ -697,210 +409,3 @@ def affine(img, angle: float, translate: Sequence[int], scale: float, shear,
     cf = [0.0, 0.0] if center is None else [cc - s * 0.5 for cc, s in zip(center, (w, h))]
     m = _inverse_affine_matrix(cf, angle, [float(t) for t in translate], scale, shear)
     return _new(_apply_grid(img.array, m, w, h, mode.value, fill))
-
-
-# --------------------------------------------------------------------------- colour
-def _gray(a: np.ndarray) -> np.ndarray:
-    """ITU-R 601-2 luma of (..., 3, H, W), computed in float, cast back (truncating ints)."""
-    r, g, b = a[..., 0, :, :], a[..., 1, :, :], a[..., 2, :, :]
-    ft = a.dtype.type if a.dtype.kind == "f" else np.float32
-    lum = ft(0.2989) * r + ft(0.587) * g + ft(0.114) * b
-    return lum.astype(a.dtype)[..., None, :, :]
-
-
-def rgb_to_grayscale(img, num_output_channels: int = 1):
-    """RGB -> grey (``L = 0.2989 R + 0.587 G + 0.114 B``), 1 or 3 output channels."""
-    _check_img(img, "rgb_to_grayscale")
-    if num_output_channels not in (1, 3):
-        raise ValueError(f"rgb_to_grayscale: num_output_channels should be either 1 or 3, got "
-                         f"{num_output_channels}")
-    if _is_pil(img):
-        g = img.convert("L")
-        if num_output_channels == 3:
-            a = np.asarray(g, np.uint8)
-            g = _pil().fromarray(np.dstack([a, a, a]))
-        return g
-    if img.ndim < 3:
-        raise TypeError(f"rgb_to_grayscale: input should be a tensor (..., C, H, W) with at least "
-                        f"3 dimensions, got shape {tuple(img.shape)}")
-    a = img.array
-    c = a.shape[-3]
-    if c not in (1, 3):
-        raise TypeError(f"rgb_to_grayscale: input image tensor permitted channel values are 1 "
-                        f"or 3, but found {c}")
-    lum = _gray(a) if c == 3 else a.copy()
-    if num_output_channels == 3:
-        lum = np.broadcast_to(lum, lum.shape[:-3] + (3,) + lum.shape[-2:])
-    return _new(lum)
-
-
-def to_grayscale(img, num_output_channels: int = 1):
-    """PIL Image -> grey PIL image (1 or 3 channels)."""
-    if not _is_pil(img):
-        raise TypeError(f"to_grayscale: input should be a PIL Image, got {type(img).__name__}; "
-                        f"use rgb_to_grayscale for tensors")
-    return rgb_to_grayscale(img, num_output_channels)
-
-
-def _blend(a: np.ndarray, b: np.ndarray, ratio: float) -> np.ndarray:
-    ratio = float(ratio)
-    bound = _max_value(a.dtype)
-    ft = a.dtype.type if a.dtype.kind == "f" else np.float32
-    out = ft(ratio) * a + ft(1.0 - ratio) * b
-    return np.clip(out, 0, bound).astype(a.dtype)
-
-
-def _check_factor(name: str, f: float) -> None:
-    if f < 0:
-        raise ValueError(f"adjust_{name}: {name}_factor ({f}) is not non-negative")
-
-
-def adjust_brightness(img, brightness_factor: float):
-    """Multiply by ``brightness_factor`` (0 black, 1 unchanged), clamped to the value range."""
-    _check_img(img, "adjust_brightness")
-    _check_factor("brightness", brightness_factor)
-    if _is_pil(img):
-        from PIL import ImageEnhance
-
-        return ImageEnhance.Brightness(img).enhance(brightness_factor)
-    return _new(_blend(img.array, np.zeros_like(img.array), brightness_factor))
-
-
-def adjust_contrast(img, contrast_factor: float):
-    """Blend with the mean grey level (0 a flat grey image, 1 unchanged)."""
-    _check_img(img, "adjust_contrast")
-    _check_factor("contrast", contrast_factor)
-    if _is_pil(img):
-        from PIL import ImageEnhance
-
-        return ImageEnhance.Contrast(img).enhance(contrast_factor)
-    a = img.array
-    ft = a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
-    src = _gray(a) if a.shape[-3] == 3 else a
-    mean = src.astype(ft).mean(axis=(-3, -2, -1), keepdims=True)
-    return _new(_blend(a, mean, contrast_factor))
-
-
-def adjust_saturation(img, saturation_factor: float):
-    """Blend with the grey image (0 grey, 1 unchanged, 2 doubled saturation)."""
-    _check_img(img, "adjust_saturation")
-    _check_factor("saturation", saturation_factor)
-    if _is_pil(img):
-        from PIL import ImageEnhance
-
-        return ImageEnhance.Color(img).enhance(saturation_factor)
-    a = img.array
-    if a.shape[-3] == 1:
-        return img
-    return _new(_blend(a, _gray(a), saturation_factor))
-
-
-def _rgb2hsv(a: np.ndarray) -> np.ndarray:
-    r, g, b = a[..., 0, :, :], a[..., 1, :, :], a[..., 2, :, :]
-    maxc, minc = a.max(axis=-3), a.min(axis=-3)
-    eqc = maxc == minc
-    cr = maxc - minc
-    ones = np.ones_like(maxc)
-    s = cr / np.where(eqc, ones, maxc)
-    div = np.where(eqc, ones, cr)
-    rc, gc, bc = (maxc - r) / div, (maxc - g) / div, (maxc - b) / div
-    hr = (maxc == r) * (bc - gc)
-    hg = ((maxc == g) & (maxc != r)) * (2.0 + rc - bc)
-    hb = ((maxc != g) & (maxc != r)) * (4.0 + gc - rc)
-    h = np.fmod((hr + hg + hb) / 6.0 + 1.0, 1.0).astype(a.dtype)
-    return np.stack((h, s, maxc), axis=-3)
-
-
-def _hsv2rgb(a: np.ndarray) -> np.ndarray:
-    h, s, v = a[..., 0, :, :], a[..., 1, :, :], a[..., 2, :, :]
-    i = np.floor(h * 6.0)
-    f = h * 6.0 - i
-    i = i.astype(np.int32) % 6
-    p = np.clip(v * (1.0 - s), 0.0, 1.0)
-    q = np.clip(v * (1.0 - s * f), 0.0, 1.0)
-    t = np.clip(v * (1.0 - s * (1.0 - f)), 0.0, 1.0)
-    # the sextant i picks (r, g, b) among (v, q, p, p, t, v) / (t, v, v, q, p, p) / ...
-    table = np.stack([np.stack(row, axis=-3) for row in
-                      ((v, q, p, p, t, v), (t, v, v, q, p, p), (p, p, t, v, v, q))], axis=-4)
-    idx = np.broadcast_to(i[..., None, None, :, :], table.shape[:-3] + (1,) + i.shape[-2:])
-    return np.take_along_axis(table, idx, axis=-3)[..., 0, :, :].astype(a.dtype)
-
-
-def adjust_hue(img, hue_factor: float):
-    """Shift the hue by ``hue_factor`` turns (in [-0.5, 0.5]) in HSV space."""
-    _check_img(img, "adjust_hue")
-    if not -0.5 <= hue_factor <= 0.5:
-        raise ValueError(f"adjust_hue: hue_factor ({hue_factor}) is not in [-0.5, 0.5]")
-    if _is_pil(img):
-        mode = img.mode
-        if mode in ("L", "1", "I", "F"):
-            return img
-        hh, s, v = img.convert("HSV").split()
-        shift = int(np.trunc(hue_factor * 255)) % 256  # hue wraps around: uint8 arithmetic
-        h = (np.asarray(hh, np.uint8) + np.uint8(shift)).astype(np.uint8)
-        Image = _pil()
-        return Image.merge("HSV", (Image.fromarray(h, ), s, v)).convert(mode)
-    a = img.array
-    if a.ndim < 3 or a.shape[-3] == 1:
-        return img
-    if a.shape[-3] != 3:
-        raise TypeError(f"adjust_hue: expected 1 or 3 channels, got {a.shape[-3]}")
-    x = convert_image_dtype(img, np.float32).array
-    hsv = _rgb2hsv(x)
-    hsv[..., 0, :, :] = (hsv[..., 0, :, :] + np.float32(hue_factor)) % np.float32(1.0)
-    rgb = _hsv2rgb(hsv)
-    return convert_image_dtype(Tensor._wrap(rgb), a.dtype)
-
-
-def erase(img: Tensor, i: int, j: int, h: int, w: int, v, inplace: bool = False) -> Tensor:
-    """Set the box (``i``, ``j``, ``h``, ``w``) of a tensor image to ``v`` (value or tensor)."""
-    if not isinstance(img, Tensor):
-        raise TypeError(f"erase: img should be a convnp Tensor, got {type(img).__name__}")
-    a = img.array if inplace else img.array.copy()
-    a[..., i:i + h, j:j + w] = v.array if isinstance(v, Tensor) else v
-    return img if inplace else Tensor._wrap(a)
-
-
-def _gaussian_kernel1d(size: int, sigma: float, dtype) -> np.ndarray:
-    half = (size - 1) * 0.5
-    x = np.linspace(-half, half, size).astype(dtype)
-    pdf = np.exp(dtype.type(-0.5) * (x / dtype.type(sigma)) ** 2)
-    return pdf / pdf.sum()
-
-
-def gaussian_blur(img, kernel_size, sigma=None):
-    """Blur with a Gaussian kernel ``kernel_size`` (odd ints, (x, y)) of std ``sigma``
-    (default ``0.3 * ((k - 1) * 0.5 - 1) + 0.8``), reflect-padded so the size is kept. PIL images
-    take the tensor path and come back as PIL (torchvision's rule)."""
-    _check_img(img, "gaussian_blur")
-    if isinstance(kernel_size, int):
-        kernel_size = [kernel_size, kernel_size]
-    if not isinstance(kernel_size, (list, tuple)) or len(kernel_size) != 2:
-        raise ValueError(f"gaussian_blur: kernel_size should be an int or a sequence of 2 ints, "
-                         f"got {kernel_size!r}")
-    if any(not isinstance(k, int) or k % 2 == 0 or k < 0 for k in kernel_size):
-        raise ValueError(f"gaussian_blur: kernel_size should have odd and positive integers, got "
-                         f"{kernel_size}")
-    if sigma is None:
-        sigma = [k * 0.15 + 0.35 for k in kernel_size]
-    if isinstance(sigma, (int, float)):
-        sigma = [float(sigma), float(sigma)]
-    elif isinstance(sigma, (list, tuple)) and len(sigma) == 1:
-        sigma = [sigma[0], sigma[0]]
-    if len(sigma) != 2 or any(s <= 0 for s in sigma):
-        raise ValueError(f"gaussian_blur: sigma should be 1 or 2 positive values, got {sigma}")
-    from convnp.ops.conv import conv2d
-
-    t = pil_to_tensor(img) if _is_pil(img) else img
-    a = t.array
-    batch, lead = _as_batch(a)
-    dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
-    kx = _gaussian_kernel1d(kernel_size[0], sigma[0], dtype)
-    ky = _gaussian_kernel1d(kernel_size[1], sigma[1], dtype)
-    c = batch.shape[1]
-    weight = np.broadcast_to(np.outer(ky, kx), (c, 1, kernel_size[1], kernel_size[0]))
-    px, py = kernel_size[0] // 2, kernel_size[1] // 2
-    x = np.pad(batch.astype(dtype, copy=False), ((0, 0), (0, 0), (py, py), (px, px)), "reflect")
-    y = conv2d(Tensor._wrap(x), Tensor._wrap(np.ascontiguousarray(weight)), groups=c).array
-    out = _new(_from_batch(_cast_out(y, a.dtype), lead, a.ndim == 2))
-    return to_pil_image(out, mode=img.mode) if _is_pil(img) else out

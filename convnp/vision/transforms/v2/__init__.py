@@ -32,14 +32,13 @@ class ToImage(_Transform):
 class ToDtype(_Transform):
     """Cast to ``dtype``; ``scale=True`` rescales (uint8 [0, 255] -> float [0, 1])."""
 
+    _repr_fields = ("dtype", "scale")
+
     def __init__(self, dtype, scale: bool = False) -> None:
         self.dtype, self.scale = dtype, scale
 
     def forward(self, inpt):
         return functional.to_dtype(inpt, self.dtype, self.scale)
-
-    def extra_repr(self) -> str:
-        return f"dtype={self.dtype}, scale={self.scale}"
 
 
 class ToPureTensor(_Transform):
