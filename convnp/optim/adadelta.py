@@ -8,13 +8,8 @@ from typing import Iterable
 import numpy as np
 
 from convnp.optim._flags import flag_defaults
-from convnp.optim.optimizer import (
-    PerParameterOptimizer,
-    _check,
-    average_square_,
-    check_hyperparameters,
-    fresh_state,
-)
+from convnp.optim._functional import average_square_
+from convnp.optim.optimizer import PerParameterOptimizer, check_hyperparameters
 from convnp.tensor import Tensor
 
 
@@ -51,15 +46,15 @@ class Adadelta(PerParameterOptimizer):
                  capturable: bool = False, maximize: bool = False,
                  differentiable: bool = False) -> None:
         check_hyperparameters(lr=lr)
-        _check(0.0 <= rho <= 1.0, f"Invalid rho value: {rho}")
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Invalid rho value: {rho}")
         check_hyperparameters(eps=eps, weight_decay=weight_decay)
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
                         **flag_defaults(foreach=foreach, capturable=capturable,
                                         differentiable=differentiable))
         super().__init__(params, defaults)
 
-    def _init_state(self, p: Tensor, group: dict) -> dict:
-        return fresh_state(p, square_avg=0, acc_delta=0)
+    _zero_buffers = ("square_avg", "acc_delta")
 
     def _update(self, p: Tensor, g: np.ndarray, group: dict) -> None:
         state, _ = self._state(p, group)

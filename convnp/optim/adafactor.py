@@ -8,7 +8,8 @@ from typing import Iterable
 import numpy as np
 
 from convnp.optim._flags import flag_defaults
-from convnp.optim.optimizer import PerParameterOptimizer, fresh_state, lerp_
+from convnp.optim._functional import lerp_
+from convnp.optim.optimizer import PerParameterOptimizer, fresh_state
 from convnp.tensor import Tensor
 
 

@@ -8,14 +8,8 @@ from typing import Iterable
 import numpy as np
 
 from convnp.optim._flags import flag_defaults
-from convnp.optim.optimizer import (
-    PerParameterOptimizer,
-    average_square_,
-    bias_correction,
-    check_hyperparameters,
-    fresh_state,
-    lerp_,
-)
+from convnp.optim._functional import adam_moments_, bias_correction
+from convnp.optim.optimizer import PerParameterOptimizer, check_hyperparameters, fresh_state
 from convnp.tensor import Tensor
 
 
@@ -72,9 +66,7 @@ class Adam(PerParameterOptimizer):
     def _update(self, p: Tensor, g: np.ndarray, group: dict) -> None:
         state, step = self._state(p, group)
         beta1, beta2 = group["betas"]
-        m, v = state["exp_avg"].array, state["exp_avg_sq"].array
-        lerp_(m, g, 1 - beta1)
-        average_square_(v, g, beta2)
+        m, v = adam_moments_(state, g, group["betas"])
         if group["amsgrad"]:
             vmax = state["max_exp_avg_sq"].array
             np.maximum(vmax, v, out=vmax)

@@ -7,13 +7,8 @@ from typing import Iterable
 import numpy as np
 
 from convnp.optim._flags import flag_defaults
-from convnp.optim.optimizer import (
-    PerParameterOptimizer,
-    bias_correction,
-    check_hyperparameters,
-    fresh_state,
-    lerp_,
-)
+from convnp.optim._functional import bias_correction, lerp_
+from convnp.optim.optimizer import PerParameterOptimizer, check_hyperparameters
 from convnp.tensor import Tensor
 
 
@@ -57,8 +52,7 @@ class Adamax(PerParameterOptimizer):
                                         differentiable=differentiable))
         super().__init__(params, defaults)
 
-    def _init_state(self, p: Tensor, group: dict) -> dict:
-        return fresh_state(p, exp_avg=0, exp_inf=0)
+    _zero_buffers = ("exp_avg", "exp_inf")
 
     def _update(self, p: Tensor, g: np.ndarray, group: dict) -> None:
         state, step = self._state(p, group)

@@ -8,7 +8,8 @@ from typing import Iterable
 
 import numpy as np
 
-from convnp.optim.optimizer import PerParameterOptimizer, lerp_
+from convnp.optim._functional import lerp_
+from convnp.optim.optimizer import PerParameterOptimizer
 from convnp.tensor import Tensor
 
 EPS = 1e-7

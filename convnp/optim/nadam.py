@@ -7,14 +7,8 @@ from typing import Iterable
 import numpy as np
 
 from convnp.optim._flags import flag_defaults
-from convnp.optim.optimizer import (
-    PerParameterOptimizer,
-    average_square_,
-    bias_correction,
-    check_hyperparameters,
-    fresh_state,
-    lerp_,
-)
+from convnp.optim._functional import adam_moments_, bias_correction
+from convnp.optim.optimizer import PerParameterOptimizer, check_hyperparameters, fresh_state
 from convnp.tensor import Tensor
 
 
@@ -79,9 +73,7 @@ class NAdam(PerParameterOptimizer):
         mp = state["mu_product"].array
         mp *= mu
         mu_product = float(mp)
-        m, v = state["exp_avg"].array, state["exp_avg_sq"].array
-        lerp_(m, g, 1 - beta1)
-        average_square_(v, g, beta2)
+        m, v = adam_moments_(state, g, group["betas"])
         denom = np.sqrt(v / bias_correction(beta2, step))
         denom += group["eps"]
         p.array += (-lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)

@@ -11,6 +11,7 @@ import numpy as np
 from convnp._dtype import is_floating
 from convnp.autograd.grad_mode import enable_grad, no_grad
 from convnp.optim._flags import check_flags
+from convnp.optim._functional import decayed_grad
 from convnp.tensor import Tensor
 
 
@@ -252,41 +253,6 @@ def check_hyperparameters(betas: tuple | None = None, **nonnegative: float) -> N
         _check(0.0 <= beta < 1.0, f"Invalid beta parameter at index {i}: {beta}")
 
 
-def lerp_(start: np.ndarray, end, weight: float) -> None:
-    """torch's ``start.lerp_(end, weight)`` in place, with its two formulas (the second is
-    exact at weight 1): the running averages of the Adam family and of RMSprop, Adafactor, Muon."""
-    if abs(weight) < 0.5:
-        start += weight * (end - start)
-    else:
-        start[...] = end - (end - start) * (1 - weight)
-
-
-def average_square_(avg: np.ndarray, g: np.ndarray, beta: float) -> None:
-    """``avg = beta * avg + (1 - beta) * g * g`` in place, rounded as torch's
-    ``avg.mul_(beta).addcmul_(g, g, value=1 - beta)``."""
-    avg *= beta
-    avg += (1 - beta) * g * g
-
-
-def bias_correction(beta: float, step: float) -> float:
-    """``1 - beta ** step``: the factor that unbiases a zero-started running average."""
-    return 1 - beta ** step
-
-
-def decayed_grad(p, grad, maximize: bool, weight_decay: float, lr: float = 0.0,
-                 decoupled: bool = False):
-    """The gradient an update uses: negated for ``maximize``, plus ``weight_decay * p`` (L2
-    penalty); with ``decoupled`` the parameter is shrunk by ``lr * weight_decay`` in place instead
-    and the gradient is left alone (AdamW's rule)."""
-    g = -grad if maximize else grad
-    if weight_decay != 0:
-        if decoupled:
-            p.array *= 1 - lr * weight_decay
-        else:
-            g = g + weight_decay * p.array
-    return g
-
-
 class PerParameterOptimizer(Optimizer):
     """An optimizer whose rule updates each parameter from its own gradient and state (all of
     torch's except LBFGS). The base writes the loop once: the closure, ``no_grad``, torch's
@@ -297,8 +263,11 @@ class PerParameterOptimizer(Optimizer):
     the parameter's first step.
     """
 
+    #: the state buffers that start at zero, in torch's order, for the default ``_init_state``
+    _zero_buffers: tuple[str, ...] = ()
+
     def _init_state(self, p: Tensor, group: dict) -> dict:
-        raise NotImplementedError
+        return fresh_state(p, **dict.fromkeys(self._zero_buffers, 0))
 
     def _state(self, p: Tensor, group: dict) -> tuple[dict, float]:
         """``p``'s state (created on its first step) and the step number, counted here."""

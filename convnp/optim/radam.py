@@ -8,14 +8,8 @@ from typing import Iterable
 import numpy as np
 
 from convnp.optim._flags import flag_defaults
-from convnp.optim.optimizer import (
-    PerParameterOptimizer,
-    average_square_,
-    bias_correction,
-    check_hyperparameters,
-    fresh_state,
-    lerp_,
-)
+from convnp.optim._functional import adam_moments_, bias_correction
+from convnp.optim.optimizer import PerParameterOptimizer, check_hyperparameters
 from convnp.tensor import Tensor
 
 
@@ -65,15 +59,12 @@ class RAdam(PerParameterOptimizer):
                                         differentiable=differentiable))
         super().__init__(params, defaults)
 
-    def _init_state(self, p: Tensor, group: dict) -> dict:
-        return fresh_state(p, exp_avg=0, exp_avg_sq=0)
+    _zero_buffers = ("exp_avg", "exp_avg_sq")
 
     def _update(self, p: Tensor, g: np.ndarray, group: dict) -> None:
         state, step = self._state(p, group)
         beta1, beta2 = group["betas"]
-        m, v = state["exp_avg"].array, state["exp_avg_sq"].array
-        lerp_(m, g, 1 - beta1)
-        average_square_(v, g, beta2)
+        m, v = adam_moments_(state, g, group["betas"])
         bias_correction2 = bias_correction(beta2, step)
         m_hat = m / bias_correction(beta1, step)
         rho_inf = 2 / (1 - beta2) - 1

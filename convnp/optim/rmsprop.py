@@ -7,13 +7,8 @@ from typing import Iterable
 import numpy as np
 
 from convnp.optim._flags import flag_defaults
-from convnp.optim.optimizer import (
-    PerParameterOptimizer,
-    average_square_,
-    check_hyperparameters,
-    fresh_state,
-    lerp_,
-)
+from convnp.optim._functional import average_square_, lerp_
+from convnp.optim.optimizer import PerParameterOptimizer, check_hyperparameters, fresh_state
 from convnp.tensor import Tensor
 
 

@@ -7,7 +7,7 @@ from typing import Iterable
 import numpy as np
 
 from convnp.optim._flags import flag_defaults
-from convnp.optim.optimizer import PerParameterOptimizer, _check, check_hyperparameters, fresh_state
+from convnp.optim.optimizer import PerParameterOptimizer, check_hyperparameters, fresh_state
 from convnp.tensor import Tensor
 
 
@@ -44,7 +44,8 @@ class Rprop(PerParameterOptimizer):
                  foreach: bool | None = None, maximize: bool = False,
                  differentiable: bool = False) -> None:
         check_hyperparameters(lr=lr)
-        _check(0.0 < etas[0] < 1.0 < etas[1], f"Invalid eta values: {etas[0]}, {etas[1]}")
+        if not 0.0 < etas[0] < 1.0 < etas[1]:
+            raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
         defaults = dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), maximize=maximize,
                         **flag_defaults(foreach=foreach, capturable=capturable,
                                         differentiable=differentiable))
