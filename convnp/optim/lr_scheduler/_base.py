@@ -3,7 +3,6 @@ the helpers several schedulers share."""
 
 from __future__ import annotations
 
-import types
 import warnings
 from typing import Any
 
@@ -22,8 +21,11 @@ class LRScheduler:
         optimizer: the wrapped optimizer; its groups get ``initial_lr`` set on creation.
         last_epoch: index of the last epoch (-1 starts afresh).
 
-    Subclasses implement ``get_lr()``, which computes the new learning rates from the current
-    ones (torch's chainable form); ``step()`` advances ``last_epoch`` and applies them.
+    ``step()`` advances ``last_epoch`` and applies ``get_lr()``, the new learning rates. In
+    torch's chainable form they come from the current ones: a subclass gives ``_factor()``,
+    what the current rates are multiplied by this epoch; a scheduler that computes its rates
+    otherwise overrides ``get_lr()``. ``_get_closed_form_lr()``, where a subclass has it, serves
+    the deprecated ``step(epoch)``.
     """
 
     _is_initial: bool = False
@@ -63,7 +65,18 @@ class LRScheduler:
         return self._last_lr
 
     def get_lr(self) -> list[float]:
-        raise NotImplementedError
+        """The learning rates for ``last_epoch``: the current ones times ``_factor()``."""
+        factor = self._factor()
+        lrs = self._lrs()
+        if factor is None:
+            return lrs
+        factors = factor if isinstance(factor, list) else [factor] * len(lrs)
+        return [lr * f for lr, f in zip(lrs, factors)]
+
+    def _factor(self) -> float | list[float] | None:
+        """This epoch's multiplier of the current learning rates (a number, one per group, or
+        None: unchanged)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement get_lr() or _factor()")
 
     def step(self, epoch: int | None = None) -> None:
         """Advance one epoch (``epoch=`` is deprecated in torch and uses the closed form)."""
@@ -91,33 +104,17 @@ class LRScheduler:
 _LRScheduler = LRScheduler  # torch's legacy name
 
 
-def _lambdas(optimizer: Optimizer, lr_lambda) -> list:
+def per_group(optimizer: Optimizer, value, mismatch: str) -> list:
+    """``value`` once per parameter group: a list or tuple must hold one entry per group (else
+    ``ValueError(mismatch.format(n=groups, got=entries))``); anything else is repeated."""
     n = len(optimizer.param_groups)
-    if not isinstance(lr_lambda, (list, tuple)):
-        lambdas = [lr_lambda] * n
-    elif len(lr_lambda) != n:
-        raise ValueError(f"Expected {n} lr_lambdas, but got {len(lr_lambda)}")
-    else:
-        lambdas = list(lr_lambda)
-    for fn in lambdas:
-        if not callable(fn):
-            raise TypeError(f"lr_lambda should be a function, but got {type(fn).__name__}")
-    return lambdas
+    if not isinstance(value, (list, tuple)):
+        return [value] * n
+    if len(value) != n:
+        raise ValueError(mismatch.format(n=n, got=len(value)))
+    return list(value)
 
 
-class _LambdaStateMixin:
-    """state_dict without the (unpicklable) lambdas; callable objects keep their ``__dict__``."""
-
-    def state_dict(self) -> dict:
-        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
-        sd["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
-                            for fn in self.lr_lambdas]
-        return sd
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        state_dict = dict(state_dict)
-        lambdas = state_dict.pop("lr_lambdas")
-        self.__dict__.update(state_dict)
-        for fn, saved in zip(self.lr_lambdas, lambdas):
-            if saved is not None:
-                fn.__dict__.update(saved)
+def format_param(optimizer: Optimizer, name: str, value) -> list:
+    """A hyperparameter (``max_lr``, ``base_momentum``, ...) once per parameter group."""
+    return per_group(optimizer, value, f"expected {{n}} values for {name}, got {{got}}")

@@ -4,15 +4,44 @@ StepLR, MultiStepLR, ExponentialLR, LinearLR."""
 
 from __future__ import annotations
 
+import types
 from bisect import bisect_right
 from collections import Counter
 from typing import Iterable
 
-from convnp.optim.lr_scheduler._base import LRScheduler, _lambdas, _LambdaStateMixin
+from convnp.optim.lr_scheduler._base import LRScheduler, per_group
 from convnp.optim.optimizer import Optimizer
 
 
-class LambdaLR(_LambdaStateMixin, LRScheduler):
+class _LambdaScheduler(LRScheduler):
+    """A scheduler driven by ``lr_lambda`` (a function of the epoch, or one per group); its
+    state_dict leaves the (unpicklable) functions out, but keeps a callable object's
+    ``__dict__``, as torch."""
+
+    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1) -> None:
+        self.optimizer = optimizer
+        self.lr_lambdas = per_group(optimizer, lr_lambda, "Expected {n} lr_lambdas, but got {got}")
+        for fn in self.lr_lambdas:
+            if not callable(fn):
+                raise TypeError(f"lr_lambda should be a function, but got {type(fn).__name__}")
+        super().__init__(optimizer, last_epoch)
+
+    def state_dict(self) -> dict:
+        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        sd["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+                            for fn in self.lr_lambdas]
+        return sd
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        lambdas = state_dict.pop("lr_lambdas")
+        self.__dict__.update(state_dict)
+        for fn, saved in zip(self.lr_lambdas, lambdas):
+            if saved is not None:
+                fn.__dict__.update(saved)
+
+
+class LambdaLR(_LambdaScheduler):
     """Set each group's lr to ``base_lr * lr_lambda(epoch)``.
 
     Args:
@@ -25,16 +54,11 @@ class LambdaLR(_LambdaStateMixin, LRScheduler):
         >>> sched = LambdaLR(opt, lr_lambda=lambda epoch: 0.95 ** epoch)
     """
 
-    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1) -> None:
-        self.optimizer = optimizer
-        self.lr_lambdas = _lambdas(optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
-
     def get_lr(self) -> list[float]:
         return [b * fn(self.last_epoch) for fn, b in zip(self.lr_lambdas, self.base_lrs)]
 
 
-class MultiplicativeLR(_LambdaStateMixin, LRScheduler):
+class MultiplicativeLR(_LambdaScheduler):
     """Multiply each group's lr by ``lr_lambda(epoch)`` every epoch.
 
     Args:
@@ -47,15 +71,8 @@ class MultiplicativeLR(_LambdaStateMixin, LRScheduler):
         >>> sched = MultiplicativeLR(opt, lr_lambda=lambda epoch: 0.95)
     """
 
-    def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1) -> None:
-        self.optimizer = optimizer
-        self.lr_lambdas = _lambdas(optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
-
-    def get_lr(self) -> list[float]:
-        if self._is_initial:
-            return self._lrs()
-        return [lr * fn(self.last_epoch) for fn, lr in zip(self.lr_lambdas, self._lrs())]
+    def _factor(self) -> list[float] | None:
+        return None if self._is_initial else [fn(self.last_epoch) for fn in self.lr_lambdas]
 
 
 class ConstantLR(LRScheduler):
@@ -81,12 +98,10 @@ class ConstantLR(LRScheduler):
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list[float]:
+    def _factor(self) -> float | None:
         if self.last_epoch == 0:
-            return [lr * self.factor for lr in self._lrs()]
-        if self.last_epoch != self.total_iters:
-            return self._lrs()
-        return [lr * (1.0 / self.factor) for lr in self._lrs()]
+            return self.factor
+        return 1.0 / self.factor if self.last_epoch == self.total_iters else None
 
     def _get_closed_form_lr(self) -> list[float]:
         return [b * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
@@ -114,12 +129,11 @@ class PolynomialLR(LRScheduler):
         self.power = power
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list[float]:
+    def _factor(self) -> float | None:
         if self._is_initial or self.last_epoch > self.total_iters:
-            return self._lrs()
-        f = ((1.0 - self.last_epoch / self.total_iters)
-             / (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power
-        return [lr * f for lr in self._lrs()]
+            return None
+        return ((1.0 - self.last_epoch / self.total_iters)
+                / (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power
 
     def _get_closed_form_lr(self) -> list[float]:
         return [b * (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters)
@@ -146,10 +160,10 @@ class StepLR(LRScheduler):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list[float]:
+    def _factor(self) -> float | None:
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
-            return self._lrs()
-        return [lr * self.gamma for lr in self._lrs()]
+            return None
+        return self.gamma
 
     def _get_closed_form_lr(self) -> list[float]:
         return [b * self.gamma ** (self.last_epoch // self.step_size) for b in self.base_lrs]
@@ -175,10 +189,10 @@ class MultiStepLR(LRScheduler):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list[float]:
+    def _factor(self) -> float | None:
         if self.last_epoch not in self.milestones:
-            return self._lrs()
-        return [lr * self.gamma ** self.milestones[self.last_epoch] for lr in self._lrs()]
+            return None
+        return self.gamma ** self.milestones[self.last_epoch]
 
     def _get_closed_form_lr(self) -> list[float]:
         ms = sorted(self.milestones.elements())
@@ -202,10 +216,8 @@ class ExponentialLR(LRScheduler):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list[float]:
-        if self._is_initial:
-            return self._lrs()
-        return [lr * self.gamma for lr in self._lrs()]
+    def _factor(self) -> float | None:
+        return None if self._is_initial else self.gamma
 
     def _get_closed_form_lr(self) -> list[float]:
         return [b * self.gamma ** self.last_epoch for b in self.base_lrs]
@@ -240,14 +252,13 @@ class LinearLR(LRScheduler):
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list[float]:
+    def _factor(self) -> float | None:
         if self.last_epoch == 0:
-            return [lr * self.start_factor for lr in self._lrs()]
+            return self.start_factor
         if self._is_initial or self.last_epoch > self.total_iters:
-            return self._lrs()
+            return None
         d = self.end_factor - self.start_factor
-        return [lr * (1.0 + d / (self.total_iters * self.start_factor
-                                 + (self.last_epoch - 1) * d)) for lr in self._lrs()]
+        return 1.0 + d / (self.total_iters * self.start_factor + (self.last_epoch - 1) * d)
 
     def _get_closed_form_lr(self) -> list[float]:
         f = self.start_factor + (self.end_factor - self.start_factor) * min(

@@ -11,7 +11,40 @@ from convnp.optim.lr_scheduler._plateau import ReduceLROnPlateau
 from convnp.optim.optimizer import Optimizer
 
 
-class SequentialLR(LRScheduler):
+class _SchedulerGroup(LRScheduler):
+    """What SequentialLR and ChainedScheduler share: torch's checks of the schedulers they hold,
+    and a state_dict that nests each held scheduler's own."""
+
+    def _hold(self, schedulers: list, optimizer: Optimizer) -> None:
+        name = type(self).__name__
+        for i, s in enumerate(schedulers):
+            if not hasattr(s, "optimizer"):
+                raise TypeError(f"{name} at index {i} should have `optimizer` as its attribute.")
+            if isinstance(s, ReduceLROnPlateau):
+                raise ValueError(f"{name} does not support `ReduceLROnPlateau` scheduler as it "
+                                 "requires additional kwargs to be specified when calling `step`, "
+                                 f"but got one at index {i} in the given schedulers sequence.")
+            if s.optimizer is not optimizer:
+                raise ValueError(f"{name} expects all schedulers to belong to the same "
+                                 f"optimizer, but got scheduler {type(s).__name__} at index {i} "
+                                 "with a different optimizer")
+        self._schedulers = schedulers
+        self.optimizer = optimizer
+
+    def state_dict(self) -> dict:
+        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        sd["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return sd
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        scheds = state_dict.pop("_schedulers")
+        self.__dict__.update(state_dict)
+        for s, sd in zip(self._schedulers, scheds):
+            s.load_state_dict(sd)
+
+
+class SequentialLR(_SchedulerGroup):
     """Run ``schedulers`` one after the other, switching at the epochs in ``milestones``.
 
     Args:
@@ -32,28 +65,14 @@ class SequentialLR(LRScheduler):
                  last_epoch: int = -1) -> None:
         if len(schedulers) < 1:
             raise ValueError("SequentialLR expects at least one scheduler, but got no scheduler.")
-        for i, s in enumerate(schedulers):
-            if not hasattr(s, "optimizer"):
-                raise TypeError(f"SequentialLR at index {i} should have `optimizer` as its "
-                                "attribute.")
-            if isinstance(s, ReduceLROnPlateau):
-                raise ValueError("SequentialLR does not support `ReduceLROnPlateau` scheduler "
-                                 "as it requires additional kwargs to be specified when calling "
-                                 f"`step`, but got one at index {i} in the given schedulers "
-                                 "sequence.")
-            if s.optimizer is not optimizer:
-                raise ValueError("SequentialLR expects all schedulers to belong to the same "
-                                 f"optimizer, but got scheduler {type(s).__name__} at index {i} "
-                                 "with a different optimizer")
+        self._hold(schedulers, optimizer)
         if len(milestones) != len(schedulers) - 1:
             raise ValueError("Sequential Schedulers expects number of schedulers provided to be "
                              "one more than the number of milestone points, but got number of "
                              f"schedulers {len(schedulers)} and the number of milestones to be "
                              f"equal to {len(milestones)}")
-        self._schedulers = schedulers
         self._milestones = milestones
         self.last_epoch = last_epoch + 1
-        self.optimizer = optimizer
         for group in self.optimizer.param_groups:
             group["lr"] = group["initial_lr"]
         for s in schedulers:  # undo the initial step each scheduler took on creation
@@ -74,20 +93,8 @@ class SequentialLR(LRScheduler):
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
 
-    def state_dict(self) -> dict:
-        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        sd["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return sd
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        state_dict = dict(state_dict)
-        scheds = state_dict.pop("_schedulers")
-        self.__dict__.update(state_dict)
-        for s, sd in zip(self._schedulers, scheds):
-            s.load_state_dict(sd)
-
-
-class ChainedScheduler(LRScheduler):
+class ChainedScheduler(_SchedulerGroup):
     """Step several schedulers together, every epoch (their multiplicative effects compose).
 
     Args:
@@ -103,23 +110,10 @@ class ChainedScheduler(LRScheduler):
         if len(schedulers) < 1:
             raise ValueError("ChainedScheduler expects at least one scheduler to be chained, "
                              "but got no scheduler.")
-        optimizer = optimizer or schedulers[0].optimizer
-        for i, s in enumerate(schedulers):
-            if isinstance(s, ReduceLROnPlateau):
-                raise ValueError("ChainedScheduler does not support `ReduceLROnPlateau` "
-                                 f"scheduler (index {i}): its step() needs a metric")
-            if s.optimizer is not optimizer:
-                raise ValueError("ChainedScheduler expects all schedulers to belong to the same "
-                                 f"optimizer, but got scheduler {type(s).__name__} at index {i} "
-                                 "with a different optimizer")
-        self._schedulers = schedulers
-        self.optimizer = optimizer
+        self._hold(schedulers, optimizer or schedulers[0].optimizer)
         self._last_lr = self._lrs()
 
     def step(self) -> None:  # type: ignore[override]
         for s in self._schedulers:
             s.step()
         self._last_lr = self._lrs()
-
-    state_dict = SequentialLR.state_dict
-    load_state_dict = SequentialLR.load_state_dict

@@ -5,11 +5,42 @@ from __future__ import annotations
 import math
 import types
 
-from convnp.optim.lr_scheduler._base import LRScheduler, _check_optimizer
+from convnp.optim.lr_scheduler._base import LRScheduler, _check_optimizer, format_param
 from convnp.optim.optimizer import Optimizer
 
 
-class OneCycleLR(LRScheduler):
+class _CyclesMomentum(LRScheduler):
+    """A per-batch schedule that can cycle the momentum (SGD, RMSprop) or Adam's beta1
+    against the learning rate."""
+
+    def _init_momentum(self, optimizer: Optimizer, cycle_momentum: bool, base_momentum,
+                       max_momentum, last_epoch: int) -> tuple[list, list]:
+        """Check the optimizer has a momentum, and start each group at ``max_momentum``
+        (unless resuming); returns the per-group (base, max) momenta."""
+        self.cycle_momentum = cycle_momentum
+        if not cycle_momentum:
+            return [], []
+        if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+            raise ValueError("optimizer must support momentum or beta1 with "
+                             "`cycle_momentum` option enabled")
+        self.use_beta1 = "betas" in optimizer.defaults
+        bases = format_param(optimizer, "base_momentum", base_momentum)
+        maxes = format_param(optimizer, "max_momentum", max_momentum)
+        if last_epoch == -1:
+            for m, b, group in zip(maxes, bases, optimizer.param_groups):
+                self._set_momentum(group, m)
+                group["max_momentum"] = m
+                group["base_momentum"] = b
+        return bases, maxes
+
+    def _set_momentum(self, group: dict, value: float) -> None:
+        if self.use_beta1:
+            group["betas"] = (value, *group["betas"][1:])
+        else:
+            group["momentum"] = value
+
+
+class OneCycleLR(_CyclesMomentum):
     """The 1cycle policy (Smith): lr rises from ``max_lr / div_factor`` to ``max_lr`` and anneals
     to ``initial_lr / final_div_factor``; momentum (or Adam's beta1) cycles inversely. Step it
     after every batch.
@@ -79,37 +110,14 @@ class OneCycleLR(LRScheduler):
             raise ValueError("anneal_strategy must be one of 'cos' or 'linear', instead got "
                              f"{anneal_strategy}")
         self._anneal_func_type = anneal_strategy
-        max_lrs = self._format_param("max_lr", max_lr)
+        max_lrs = format_param(optimizer, "max_lr", max_lr)
         if last_epoch == -1:
             for m, group in zip(max_lrs, optimizer.param_groups):
                 group["initial_lr"] = m / div_factor
                 group["max_lr"] = m
                 group["min_lr"] = group["initial_lr"] / final_div_factor
-        self.cycle_momentum = cycle_momentum
-        if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("optimizer must support momentum or beta1 with "
-                                 "`cycle_momentum` option enabled")
-            self.use_beta1 = "betas" in optimizer.defaults
-            max_ms = self._format_param("max_momentum", max_momentum)
-            base_ms = self._format_param("base_momentum", base_momentum)
-            if last_epoch == -1:
-                for m, b, group in zip(max_ms, base_ms, optimizer.param_groups):
-                    if self.use_beta1:
-                        group["betas"] = (m, *group["betas"][1:])
-                    else:
-                        group["momentum"] = m
-                    group["max_momentum"] = m
-                    group["base_momentum"] = b
+        self._init_momentum(optimizer, cycle_momentum, base_momentum, max_momentum, last_epoch)
         super().__init__(optimizer, last_epoch)
-
-    def _format_param(self, name: str, value) -> list:
-        n = len(self.optimizer.param_groups)
-        if isinstance(value, (list, tuple)):
-            if len(value) != n:
-                raise ValueError(f"expected {n} values for {name}, got {len(value)}")
-            return list(value)
-        return [value] * n
 
     def _anneal(self, start: float, end: float, pct: float) -> float:
         if self._anneal_func_type == "cos":
@@ -136,14 +144,11 @@ class OneCycleLR(LRScheduler):
                 start_step = phase["end_step"]
             lrs.append(lr)
             if self.cycle_momentum:
-                if self.use_beta1:
-                    group["betas"] = (mom, *group["betas"][1:])
-                else:
-                    group["momentum"] = mom
+                self._set_momentum(group, mom)
         return lrs
 
 
-class CyclicLR(LRScheduler):
+class CyclicLR(_CyclesMomentum):
     r"""Cyclical learning rates (Smith, 2017): the lr goes back and forth between ``base_lr``
     and ``max_lr``; momentum (or Adam's beta1) cycles inversely. Step it after every batch.
 
@@ -181,11 +186,11 @@ class CyclicLR(LRScheduler):
                  last_epoch: int = -1) -> None:
         _check_optimizer(optimizer)
         self.optimizer = optimizer
-        base_lrs = self._format_param("base_lr", base_lr)
+        base_lrs = format_param(optimizer, "base_lr", base_lr)
         if last_epoch == -1:
             for lr, group in zip(base_lrs, optimizer.param_groups):
                 group["lr"] = lr
-        self.max_lrs = self._format_param("max_lr", max_lr)
+        self.max_lrs = format_param(optimizer, "max_lr", max_lr)
         step_size_up = float(step_size_up)
         step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
         self.total_size = step_size_up + step_size_down
@@ -198,27 +203,12 @@ class CyclicLR(LRScheduler):
         self._scale_fn_custom = scale_fn
         self.scale_mode = scale_mode
         self._init_scale_fn()
-        self.cycle_momentum = cycle_momentum
-        if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("optimizer must support momentum or beta1 with "
-                                 "`cycle_momentum` option enabled")
-            self.use_beta1 = "betas" in optimizer.defaults
-            self.base_momentums = self._format_param("base_momentum", base_momentum)
-            self.max_momentums = self._format_param("max_momentum", max_momentum)
-            if last_epoch == -1:
-                for m, b, group in zip(self.max_momentums, self.base_momentums,
-                                       optimizer.param_groups):
-                    if self.use_beta1:
-                        group["betas"] = (m, *group["betas"][1:])
-                    else:
-                        group["momentum"] = m
-                    group["max_momentum"] = m
-                    group["base_momentum"] = b
+        momenta = self._init_momentum(optimizer, cycle_momentum, base_momentum, max_momentum,
+                                      last_epoch)
+        if cycle_momentum:  # torch keeps these two attributes only when cycling
+            self.base_momentums, self.max_momentums = momenta
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
-
-    _format_param = OneCycleLR._format_param
 
     def _init_scale_fn(self) -> None:
         if self._scale_fn_custom is not None:
@@ -248,11 +238,7 @@ class CyclicLR(LRScheduler):
         if self.cycle_momentum:
             for group, b, m in zip(self.optimizer.param_groups, self.base_momentums,
                                    self.max_momentums):
-                momentum = m - ((m - b) * scale_factor) * self.scale_fn(arg)
-                if self.use_beta1:
-                    group["betas"] = (momentum, *group["betas"][1:])
-                else:
-                    group["momentum"] = momentum
+                self._set_momentum(group, m - ((m - b) * scale_factor) * self.scale_fn(arg))
         return lrs
 
     def state_dict(self) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from convnp.optim.lr_scheduler._base import LRScheduler, _check_optimizer
+from convnp.optim.lr_scheduler._base import LRScheduler, _check_optimizer, per_group
 from convnp.optim.optimizer import Optimizer
 
 
@@ -38,15 +38,8 @@ class ReduceLROnPlateau(LRScheduler):
         self.factor = factor
         _check_optimizer(optimizer)
         self.optimizer = optimizer
-        if isinstance(min_lr, (list, tuple)):
-            if len(min_lr) != len(optimizer.param_groups):
-                raise ValueError(f"expected {len(optimizer.param_groups)} min_lrs, got "
-                                 f"{len(min_lr)}")
-            self.default_min_lr = None
-            self.min_lrs = list(min_lr)
-        else:
-            self.default_min_lr = min_lr
-            self.min_lrs = [min_lr] * len(optimizer.param_groups)
+        self.default_min_lr = None if isinstance(min_lr, (list, tuple)) else min_lr
+        self.min_lrs = per_group(optimizer, min_lr, "expected {n} min_lrs, got {got}")
         self.patience = patience
         self.cooldown = cooldown
         self.eps = eps
