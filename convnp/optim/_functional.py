@@ -1,6 +1,7 @@
 """The arithmetic that torch's update rules share, written once: torch's ``lerp_``, the running
 average of squares, the bias correction, and the gradient after ``maximize`` and weight decay.
-Each works in place on NumPy arrays where its name ends in ``_``, rounding as torch's kernels do."""
+Those whose name ends in ``_`` work in place on NumPy arrays, in the order of operations of
+torch's kernels (torch's vectorised CPU kernels may still round a last bit differently)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def lerp_(start: np.ndarray, end, weight: float) -> None:
 
 
 def average_square_(avg: np.ndarray, g: np.ndarray, beta: float) -> None:
-    """``avg = beta * avg + (1 - beta) * g * g`` in place, rounded as torch's
+    """``avg = beta * avg + (1 - beta) * g * g`` in place, in the order of torch's
     ``avg.mul_(beta).addcmul_(g, g, value=1 - beta)``."""
     avg *= beta
     avg += (1 - beta) * g * g
