@@ -53,12 +53,32 @@ class LRScheduler:
         finally:
             self._is_initial = False
 
+    #: the attribute, if any, holding a list of things saved through ``_save_item`` and
+    #: restored through ``_load_item`` rather than as they are (functions, schedulers)
+    _items: str | None = None
+
     def state_dict(self) -> dict:
         """Every attribute but the optimizer (torch's layout)."""
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", self._items)}
+        if self._items is not None:
+            sd[self._items] = [self._save_item(x) for x in getattr(self, self._items)]
+        return sd
 
     def load_state_dict(self, state_dict: dict) -> None:
+        if self._items is None:
+            self.__dict__.update(state_dict)
+            return
+        state_dict = dict(state_dict)
+        saved = state_dict.pop(self._items)
         self.__dict__.update(state_dict)
+        for item, entry in zip(getattr(self, self._items), saved):
+            self._load_item(item, entry)
+
+    def _save_item(self, item):
+        raise NotImplementedError
+
+    def _load_item(self, item, saved) -> None:
+        raise NotImplementedError
 
     def get_last_lr(self) -> list[float]:
         """The learning rates set by the last ``step()``, one per parameter group."""

@@ -13,6 +13,12 @@ from convnp.optim.lr_scheduler._base import LRScheduler, per_group
 from convnp.optim.optimizer import Optimizer
 
 
+def _check_factor(kind: str, name: str, value: float) -> None:
+    if value > 1.0 or value < 0:
+        raise ValueError(f"{kind} multiplicative factor expected to be between 0 and 1, got "
+                         f"{name}={value}")
+
+
 class _LambdaScheduler(LRScheduler):
     """A scheduler driven by ``lr_lambda`` (a function of the epoch, or one per group); its
     state_dict leaves the (unpicklable) functions out, but keeps a callable object's
@@ -26,19 +32,14 @@ class _LambdaScheduler(LRScheduler):
                 raise TypeError(f"lr_lambda should be a function, but got {type(fn).__name__}")
         super().__init__(optimizer, last_epoch)
 
-    def state_dict(self) -> dict:
-        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
-        sd["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
-                            for fn in self.lr_lambdas]
-        return sd
+    _items = "lr_lambdas"
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        state_dict = dict(state_dict)
-        lambdas = state_dict.pop("lr_lambdas")
-        self.__dict__.update(state_dict)
-        for fn, saved in zip(self.lr_lambdas, lambdas):
-            if saved is not None:
-                fn.__dict__.update(saved)
+    def _save_item(self, fn):
+        return None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+
+    def _load_item(self, fn, saved) -> None:
+        if saved is not None:
+            fn.__dict__.update(saved)
 
 
 class LambdaLR(_LambdaScheduler):
@@ -61,10 +62,7 @@ class LambdaLR(_LambdaScheduler):
 class MultiplicativeLR(_LambdaScheduler):
     """Multiply each group's lr by ``lr_lambda(epoch)`` every epoch.
 
-    Args:
-        optimizer: the wrapped optimizer.
-        lr_lambda: a function of the epoch, or one per parameter group.
-        last_epoch: index of the last epoch (default -1).
+    Args: as :class:`LambdaLR`.
 
     Example::
 
@@ -91,9 +89,7 @@ class ConstantLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
                  last_epoch: int = -1) -> None:
-        if factor > 1.0 or factor < 0:
-            raise ValueError("Constant multiplicative factor expected to be between 0 and 1, "
-                             f"got factor={factor}")
+        _check_factor("Constant", "factor", factor)
         self.factor = factor
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
@@ -244,9 +240,7 @@ class LinearLR(LRScheduler):
         if start_factor > 1.0 or start_factor <= 0:
             raise ValueError("Starting multiplicative factor expected to be greater than 0 and "
                              f"less or equal to 1, got start_factor={start_factor}")
-        if end_factor > 1.0 or end_factor < 0:
-            raise ValueError("Ending multiplicative factor expected to be between 0 and 1, got "
-                             f"end_factor={end_factor}")
+        _check_factor("Ending", "end_factor", end_factor)
         self.start_factor = start_factor
         self.end_factor = end_factor
         self.total_iters = total_iters

@@ -31,17 +31,13 @@ class _SchedulerGroup(LRScheduler):
         self._schedulers = schedulers
         self.optimizer = optimizer
 
-    def state_dict(self) -> dict:
-        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        sd["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return sd
+    _items = "_schedulers"
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        state_dict = dict(state_dict)
-        scheds = state_dict.pop("_schedulers")
-        self.__dict__.update(state_dict)
-        for s, sd in zip(self._schedulers, scheds):
-            s.load_state_dict(sd)
+    def _save_item(self, scheduler) -> dict:
+        return scheduler.state_dict()
+
+    def _load_item(self, scheduler, saved: dict) -> None:
+        scheduler.load_state_dict(saved)
 
 
 class SequentialLR(_SchedulerGroup):
