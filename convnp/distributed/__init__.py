@@ -339,6 +339,23 @@ def _check_one_per_rank(g: _Group, where: str, arrays: list, list_name: str,
                          f"{[(a.shape, str(a.dtype)) for a in arrays]}")
 
 
+def _into(g: _Group, out: np.ndarray, start, where: str, async_op: bool,
+          op: ReduceOp | None = None) -> Work | None:
+    """Run the collective ``start(buf)`` (an MPI request that writes a contiguous buffer for
+    ``out``); when it completes, an AVG reduction divides by the world size and the buffer is
+    copied into ``out`` if it is not ``out`` itself."""
+    buf, copy_back = _buffer(out)
+    request = start(buf)
+
+    def finish():
+        if op is ReduceOp.AVG:
+            np.divide(buf, g.size, out=buf)
+        if copy_back:
+            out[...] = buf
+
+    return _run(Work(request, where, finish), async_op)
+
+
 def _avg_check(op: ReduceOp, arr: np.ndarray, where: str) -> None:
     if op is ReduceOp.AVG and not np.issubdtype(arr.dtype, np.floating):
         raise TypeError(f"{where}: ReduceOp.AVG needs a floating-point tensor, got {arr.dtype}")
@@ -359,16 +376,8 @@ def all_reduce(tensor, op: ReduceOp = ReduceOp.SUM, group: Any = None,
     arr = _array(tensor, where)
     _avg_check(op, arr, where)
     mop = _mpi_op(g, op, where)
-    buf, copy_back = _buffer(arr)
-    request = g.comm.Iallreduce(g.MPI.IN_PLACE, buf, op=mop)
-
-    def finish():
-        if op is ReduceOp.AVG:
-            np.divide(buf, g.size, out=buf)
-        if copy_back:
-            arr[...] = buf
-
-    return _run(Work(request, where, finish), async_op)
+    return _into(g, arr, lambda buf: g.comm.Iallreduce(g.MPI.IN_PLACE, buf, op=mop), where,
+                 async_op, op)
 
 
 def broadcast(tensor, src: int | None = None, group: Any = None, async_op: bool = False,
@@ -381,14 +390,7 @@ def broadcast(tensor, src: int | None = None, group: Any = None, async_op: bool 
     if src is None or not 0 <= int(src) < g.size:
         raise ValueError(f"{where}: src must be a rank in [0, {g.size - 1}], got {src!r}")
     arr = _array(tensor, where)
-    buf, copy_back = _buffer(arr)
-    request = g.comm.Ibcast(buf, root=int(src))
-
-    def finish():
-        if copy_back:
-            arr[...] = buf
-
-    return _run(Work(request, where, finish), async_op)
+    return _into(g, arr, lambda buf: g.comm.Ibcast(buf, root=int(src)), where, async_op)
 
 
 def barrier(group: Any = None, async_op: bool = False, device_ids: Any = None,
@@ -412,14 +414,7 @@ def all_gather_into_tensor(output_tensor, input_tensor, group: Any = None,
     src = np.ascontiguousarray(_array(input_tensor, where, "input_tensor"))
     out = _array(output_tensor, where, "output_tensor")
     _check_world_sized(g, where, out, "output_tensor", src, "input_tensor")
-    buf, copy_back = _buffer(out)
-    request = g.comm.Iallgather(src, buf)
-
-    def finish():
-        if copy_back:
-            out[...] = buf
-
-    return _run(Work(request, where, finish), async_op)
+    return _into(g, out, lambda buf: g.comm.Iallgather(src, buf), where, async_op)
 
 
 def all_gather(tensor_list: list, tensor, group: Any = None,
@@ -467,16 +462,8 @@ def _reduce_scatter(g: _Group, out: np.ndarray, src: np.ndarray, op: ReduceOp, w
                     async_op: bool) -> Work | None:
     _avg_check(op, out, where)
     mop = _mpi_op(g, op, where)
-    buf, copy_back = _buffer(out)
-    request = g.comm.Ireduce_scatter_block(src, buf, op=mop)
-
-    def finish():
-        if op is ReduceOp.AVG:
-            np.divide(buf, g.size, out=buf)
-        if copy_back:
-            out[...] = buf
-
-    return _run(Work(request, where, finish), async_op)
+    return _into(g, out, lambda buf: g.comm.Ireduce_scatter_block(src, buf, op=mop), where,
+                 async_op, op)
 
 
 def broadcast_object_list(object_list: list, src: int | None = None, group: Any = None,
