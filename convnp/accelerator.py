@@ -12,6 +12,15 @@ Example::
 
 from __future__ import annotations
 
+# the no-ops are convnp.cuda's: no device memory, nothing asynchronous
+from convnp.cuda import (
+    empty_cache,
+    max_memory_allocated,
+    memory_allocated,
+    reset_peak_memory_stats,
+    synchronize,
+)
+
 __all__ = ["current_accelerator", "current_device_index", "current_device_idx", "device_count",
            "device_index", "empty_cache", "is_available", "max_memory_allocated",
            "memory_allocated", "reset_peak_memory_stats", "set_device_index", "set_device_idx",
@@ -66,22 +75,3 @@ class device_index:
     def __exit__(self, *exc) -> None:
         return None
 
-
-def synchronize(device=None) -> None:
-    """Nothing runs asynchronously on the CPU."""
-
-
-def empty_cache() -> None:
-    """No device memory cache to empty."""
-
-
-def memory_allocated(device=None) -> int:
-    return 0
-
-
-def max_memory_allocated(device=None) -> int:
-    return 0
-
-
-def reset_peak_memory_stats(device=None) -> None:
-    """Nothing to reset."""

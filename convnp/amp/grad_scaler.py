@@ -14,6 +14,18 @@ __all__ = ["GradScaler"]
 _READY, _UNSCALED, _STEPPED = 0, 1, 2
 
 
+def _accessors(attribute: str):
+    """torch's ``get_x()`` / ``set_x(value)`` pair for the hyperparameter ``attribute``."""
+
+    def get(self):
+        return getattr(self, attribute)
+
+    def set(self, value) -> None:
+        setattr(self, attribute, value)
+
+    return get, set
+
+
 class GradScaler:
     r"""Loss scaling for mixed-precision training (torch's ``torch.amp.GradScaler``).
 
@@ -70,6 +82,12 @@ class GradScaler:
             self._scale = np.array(self._init_scale, np.float32)
             self._growth_tracker = self._init_growth_tracker
 
+    def _check_scale(self, method: str) -> None:
+        if self._scale is None:
+            raise RuntimeError(f"Attempted {method} but _scale is None.  This may indicate your "
+                               "script did not use scaler.scale(loss or outputs) earlier in the "
+                               "iteration.")
+
     def _opt_state(self, optimizer) -> dict:
         return self._per_optimizer_states.setdefault(id(optimizer),
                                                      {"stage": _READY, "found_inf": None})
@@ -95,10 +113,7 @@ class GradScaler:
         inf/NaN (for :meth:`step`). Call it before clipping gradients."""
         if not self._enabled:
             return
-        if self._scale is None:
-            raise RuntimeError("Attempted unscale_ but _scale is None.  This may indicate your "
-                               "script did not use scaler.scale(loss or outputs) earlier in the "
-                               "iteration.")
+        self._check_scale("unscale_")
         state = self._opt_state(optimizer)
         if state["stage"] is _UNSCALED:
             raise RuntimeError("unscale_() has already been called on this optimizer since the "
@@ -127,10 +142,7 @@ class GradScaler:
         if "closure" in kwargs:
             raise RuntimeError("Closure use is not currently supported if GradScaler is "
                                "enabled.")
-        if self._scale is None:
-            raise RuntimeError("Attempted step but _scale is None.  This may indicate your script "
-                               "did not use scaler.scale(loss or outputs) earlier in the "
-                               "iteration.")
+        self._check_scale("step")
         state = self._opt_state(optimizer)
         if state["stage"] is _STEPPED:
             raise RuntimeError("step() has already been called since the last update().")
@@ -146,10 +158,7 @@ class GradScaler:
         """Adapt the scale from this iteration's inf/NaN checks (or set ``new_scale``)."""
         if not self._enabled:
             return
-        if self._scale is None:
-            raise RuntimeError("Attempted update but _scale is None.  This may indicate your "
-                               "script did not use scaler.scale(loss or outputs) earlier in the "
-                               "iteration.")
+        self._check_scale("update")
         if new_scale is not None:
             value = getattr(new_scale, "array", new_scale)
             if np.size(value) != 1 or getattr(new_scale, "requires_grad", False):
@@ -182,23 +191,9 @@ class GradScaler:
             return 1.0
         return self._init_scale if self._scale is None else float(self._scale)
 
-    def get_growth_factor(self) -> float:
-        return self._growth_factor
-
-    def set_growth_factor(self, new_factor: float) -> None:
-        self._growth_factor = new_factor
-
-    def get_backoff_factor(self) -> float:
-        return self._backoff_factor
-
-    def set_backoff_factor(self, new_factor: float) -> None:
-        self._backoff_factor = new_factor
-
-    def get_growth_interval(self) -> int:
-        return self._growth_interval
-
-    def set_growth_interval(self, new_interval: int) -> None:
-        self._growth_interval = new_interval
+    get_growth_factor, set_growth_factor = _accessors("_growth_factor")
+    get_backoff_factor, set_backoff_factor = _accessors("_backoff_factor")
+    get_growth_interval, set_growth_interval = _accessors("_growth_interval")
 
     def is_enabled(self) -> bool:
         return self._enabled

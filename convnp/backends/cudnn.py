@@ -3,6 +3,8 @@
 that convnp's computation does not read (its CPU results are deterministic whatever they say).
 """
 
+from convnp.backends._flags import set_flags
+
 enabled: bool = True
 benchmark: bool = False
 benchmark_limit: int = 10
@@ -24,19 +26,9 @@ def is_acceptable(tensor) -> bool:
     return False
 
 
-class flags:
+def flags(enabled=False, benchmark=False, benchmark_limit=10, deterministic=False,
+          allow_tf32=True):
     """Context manager setting the flags for a block (torch's ``cudnn.flags``)."""
-
-    def __init__(self, enabled=False, benchmark=False, benchmark_limit=10, deterministic=False,
-                 allow_tf32=True) -> None:
-        self._new = dict(enabled=enabled, benchmark=benchmark, benchmark_limit=benchmark_limit,
-                         deterministic=deterministic, allow_tf32=allow_tf32)
-
-    def __enter__(self):
-        g = globals()
-        self._old = {k: g[k] for k in self._new}
-        g.update(self._new)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        globals().update(self._old)
+    return set_flags(__name__, enabled=enabled, benchmark=benchmark,
+                     benchmark_limit=benchmark_limit, deterministic=deterministic,
+                     allow_tf32=allow_tf32)

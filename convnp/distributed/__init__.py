@@ -203,7 +203,10 @@ def destroy_process_group(group: Any = None) -> None:
     _saved_excepthook = None
 
 
-def _default(where: str) -> _Group:
+def _default(where: str, group: Any = None) -> _Group:
+    """The default process group, for a call ``where`` given ``group`` (only the default one is
+    supported)."""
+    _check_group(group, where)
     if _group is None:
         raise ValueError("Default process group has not been initialized, please make sure to "
                          f"call init_process_group. ({where})")
@@ -218,19 +221,16 @@ def _check_group(group: Any, where: str) -> None:
 
 def get_rank(group: Any = None) -> int:
     """This process's rank in the default group (0 ... world_size - 1)."""
-    _check_group(group, "get_rank")
-    return _default("get_rank").rank
+    return _default("get_rank", group).rank
 
 
 def get_world_size(group: Any = None) -> int:
     """The number of processes in the default group."""
-    _check_group(group, "get_world_size")
-    return _default("get_world_size").size
+    return _default("get_world_size", group).size
 
 
 def get_backend(group: Any = None) -> str:
-    _check_group(group, "get_backend")
-    _default("get_backend")
+    _default("get_backend", group)
     return "mpi"
 
 
@@ -319,6 +319,43 @@ def _run(work: Work, async_op: bool) -> Work | None:
     return None
 
 
+def _check_world_sized(g: _Group, where: str, whole: np.ndarray, whole_name: str,
+                       part: np.ndarray, part_name: str) -> None:
+    """``whole`` must hold one ``part`` per rank (same dtype): the tensor forms of all_gather
+    and reduce_scatter."""
+    if whole.size != part.size * g.size or whole.dtype != part.dtype:
+        raise ValueError(f"{where}: {whole_name} must hold world_size ({g.size}) x {part_name} "
+                         f"({part.shape}, {part.dtype}), got {whole.shape}, {whole.dtype}")
+
+
+def _check_one_per_rank(g: _Group, where: str, arrays: list, list_name: str,
+                        like: np.ndarray, like_name: str) -> None:
+    """``arrays`` must be one array per rank, each of ``like``'s shape and dtype: the list forms
+    of all_gather and reduce_scatter."""
+    if len(arrays) != g.size or any(a.shape != like.shape or a.dtype != like.dtype
+                                    for a in arrays):
+        raise ValueError(f"{where}: {list_name} must hold world_size ({g.size}) tensors of "
+                         f"{like_name}'s shape {like.shape} and dtype {like.dtype}; got "
+                         f"{[(a.shape, str(a.dtype)) for a in arrays]}")
+
+
+def _into(g: _Group, out: np.ndarray, start, where: str, async_op: bool,
+          op: ReduceOp | None = None) -> Work | None:
+    """Run the collective ``start(buf)`` (an MPI request that writes a contiguous buffer for
+    ``out``); when it completes, an AVG reduction divides by the world size and the buffer is
+    copied into ``out`` if it is not ``out`` itself."""
+    buf, copy_back = _buffer(out)
+    request = start(buf)
+
+    def finish():
+        if op is ReduceOp.AVG:
+            np.divide(buf, g.size, out=buf)
+        if copy_back:
+            out[...] = buf
+
+    return _run(Work(request, where, finish), async_op)
+
+
 def _avg_check(op: ReduceOp, arr: np.ndarray, where: str) -> None:
     if op is ReduceOp.AVG and not np.issubdtype(arr.dtype, np.floating):
         raise TypeError(f"{where}: ReduceOp.AVG needs a floating-point tensor, got {arr.dtype}")
@@ -335,50 +372,32 @@ def all_reduce(tensor, op: ReduceOp = ReduceOp.SUM, group: Any = None,
         async_op: return a :class:`Work` instead of waiting.
     """
     where = "all_reduce"
-    _check_group(group, where)
-    g = _default(where)
+    g = _default(where, group)
     arr = _array(tensor, where)
     _avg_check(op, arr, where)
     mop = _mpi_op(g, op, where)
-    buf, copy_back = _buffer(arr)
-    request = g.comm.Iallreduce(g.MPI.IN_PLACE, buf, op=mop)
-
-    def finish():
-        if op is ReduceOp.AVG:
-            np.divide(buf, g.size, out=buf)
-        if copy_back:
-            arr[...] = buf
-
-    return _run(Work(request, where, finish), async_op)
+    return _into(g, arr, lambda buf: g.comm.Iallreduce(g.MPI.IN_PLACE, buf, op=mop), where,
+                 async_op, op)
 
 
 def broadcast(tensor, src: int | None = None, group: Any = None, async_op: bool = False,
               group_src: int | None = None) -> Work | None:
     """Copy rank ``src``'s ``tensor`` into ``tensor`` on every other rank (in place)."""
     where = "broadcast"
-    _check_group(group, where)
-    g = _default(where)
+    g = _default(where, group)
     if src is None:
         src = group_src
     if src is None or not 0 <= int(src) < g.size:
         raise ValueError(f"{where}: src must be a rank in [0, {g.size - 1}], got {src!r}")
     arr = _array(tensor, where)
-    buf, copy_back = _buffer(arr)
-    request = g.comm.Ibcast(buf, root=int(src))
-
-    def finish():
-        if copy_back:
-            arr[...] = buf
-
-    return _run(Work(request, where, finish), async_op)
+    return _into(g, arr, lambda buf: g.comm.Ibcast(buf, root=int(src)), where, async_op)
 
 
 def barrier(group: Any = None, async_op: bool = False, device_ids: Any = None,
             timeout: datetime.timedelta | None = None) -> Work | None:
     """Wait until every rank has reached this barrier."""
     where = "barrier"
-    _check_group(group, where)
-    g = _default(where)
+    g = _default(where, group)
     work = Work(g.comm.Ibarrier(), where)
     if async_op:
         return work
@@ -391,35 +410,21 @@ def all_gather_into_tensor(output_tensor, input_tensor, group: Any = None,
     """Gather every rank's ``input_tensor`` into ``output_tensor`` (world_size * input's first
     dimension, or a stacked ``(world_size, *shape)`` tensor), ordered by rank."""
     where = "all_gather_into_tensor"
-    _check_group(group, where)
-    g = _default(where)
+    g = _default(where, group)
     src = np.ascontiguousarray(_array(input_tensor, where, "input_tensor"))
     out = _array(output_tensor, where, "output_tensor")
-    if out.size != src.size * g.size or out.dtype != src.dtype:
-        raise ValueError(f"{where}: output_tensor must hold world_size ({g.size}) x the input "
-                         f"({src.shape}, {src.dtype}), got {out.shape}, {out.dtype}")
-    buf, copy_back = _buffer(out)
-    request = g.comm.Iallgather(src, buf)
-
-    def finish():
-        if copy_back:
-            out[...] = buf
-
-    return _run(Work(request, where, finish), async_op)
+    _check_world_sized(g, where, out, "output_tensor", src, "input_tensor")
+    return _into(g, out, lambda buf: g.comm.Iallgather(src, buf), where, async_op)
 
 
 def all_gather(tensor_list: list, tensor, group: Any = None,
                async_op: bool = False) -> Work | None:
     """Fill ``tensor_list[i]`` with rank i's ``tensor`` on every rank."""
     where = "all_gather"
-    _check_group(group, where)
-    g = _default(where)
+    g = _default(where, group)
     src = np.ascontiguousarray(_array(tensor, where))
     outs = [_array(t, where, "tensor_list[i]") for t in tensor_list]
-    if len(outs) != g.size or any(o.shape != src.shape or o.dtype != src.dtype for o in outs):
-        raise ValueError(f"{where}: tensor_list must hold world_size ({g.size}) tensors of the "
-                         f"input's shape {src.shape} and dtype {src.dtype}; got "
-                         f"{[(o.shape, str(o.dtype)) for o in outs]}")
+    _check_one_per_rank(g, where, outs, "tensor_list", src, "tensor")
     buf = np.empty((g.size,) + src.shape, src.dtype)
     request = g.comm.Iallgather(src, buf)
 
@@ -435,13 +440,10 @@ def reduce_scatter_tensor(output, input, op: ReduceOp = ReduceOp.SUM, group: Any
     """Reduce ``input`` (world_size chunks along its first dimension) over the ranks and give
     rank i the i-th chunk of the result in ``output``."""
     where = "reduce_scatter_tensor"
-    _check_group(group, where)
-    g = _default(where)
+    g = _default(where, group)
     src = np.ascontiguousarray(_array(input, where, "input"))
     out = _array(output, where, "output")
-    if src.size != out.size * g.size or src.dtype != out.dtype:
-        raise ValueError(f"{where}: input must hold world_size ({g.size}) x output "
-                         f"({out.shape}, {out.dtype}), got {src.shape}, {src.dtype}")
+    _check_world_sized(g, where, src, "input", out, "output")
     return _reduce_scatter(g, out, src, op, where, async_op)
 
 
@@ -449,14 +451,10 @@ def reduce_scatter(output, input_list: Sequence, op: ReduceOp = ReduceOp.SUM, gr
                    async_op: bool = False) -> Work | None:
     """Reduce ``input_list[i]`` over the ranks into rank i's ``output``."""
     where = "reduce_scatter"
-    _check_group(group, where)
-    g = _default(where)
+    g = _default(where, group)
     out = _array(output, where, "output")
     ins = [_array(t, where, "input_list[i]") for t in input_list]
-    if len(ins) != g.size or any(a.shape != out.shape or a.dtype != out.dtype for a in ins):
-        raise ValueError(f"{where}: input_list must hold world_size ({g.size}) tensors of the "
-                         f"output's shape {out.shape} and dtype {out.dtype}; got "
-                         f"{[(a.shape, str(a.dtype)) for a in ins]}")
+    _check_one_per_rank(g, where, ins, "input_list", out, "output")
     return _reduce_scatter(g, out, np.stack(ins), op, where, async_op)
 
 
@@ -464,16 +462,8 @@ def _reduce_scatter(g: _Group, out: np.ndarray, src: np.ndarray, op: ReduceOp, w
                     async_op: bool) -> Work | None:
     _avg_check(op, out, where)
     mop = _mpi_op(g, op, where)
-    buf, copy_back = _buffer(out)
-    request = g.comm.Ireduce_scatter_block(src, buf, op=mop)
-
-    def finish():
-        if op is ReduceOp.AVG:
-            np.divide(buf, g.size, out=buf)
-        if copy_back:
-            out[...] = buf
-
-    return _run(Work(request, where, finish), async_op)
+    return _into(g, out, lambda buf: g.comm.Ireduce_scatter_block(src, buf, op=mop), where,
+                 async_op, op)
 
 
 def broadcast_object_list(object_list: list, src: int | None = None, group: Any = None,
@@ -482,8 +472,7 @@ def broadcast_object_list(object_list: list, src: int | None = None, group: Any 
     import pickle
 
     where = "broadcast_object_list"
-    _check_group(group, where)
-    g = _default(where)
+    g = _default(where, group)
     src = group_src if src is None else src
     if src is None or not 0 <= int(src) < g.size:
         raise ValueError(f"{where}: src must be a rank in [0, {g.size - 1}], got {src!r}")

@@ -25,14 +25,25 @@ _LINEAR_FNS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv
                "conv_transpose3d")
 
 
-def _array(tensor: Any, fn: str) -> np.ndarray:
-    """The ndarray an initialiser writes into (Tensors and Parameters share theirs)."""
+# the dimensions an initialiser accepts, as its error message says them
+_NDIMS = {"2": lambda n: n == 2, "2 or more": lambda n: n >= 2,
+          "3, 4, or 5": lambda n: n in (3, 4, 5)}
+
+
+def _array(tensor: Any, fn: str, ndims: str | None = None) -> np.ndarray:
+    """The ndarray an initialiser writes into (Tensors and Parameters share theirs), checked to
+    have the number of dimensions ``ndims`` names (a key of ``_NDIMS``)."""
     if isinstance(tensor, Tensor):
-        return tensor.array
-    if isinstance(tensor, np.ndarray):
-        return tensor
-    raise TypeError(f"{fn}: expected a convnp Tensor or Parameter to fill, got "
-                    f"{type(tensor).__name__}")
+        arr = tensor.array
+    elif isinstance(tensor, np.ndarray):
+        arr = tensor
+    else:
+        raise TypeError(f"{fn}: expected a convnp Tensor or Parameter to fill, got "
+                        f"{type(tensor).__name__}")
+    if ndims is not None and not _NDIMS[ndims](arr.ndim):
+        raise ValueError(f"{fn}: only tensors with {ndims} dimensions are supported, got shape "
+                         f"{tuple(arr.shape)}")
+    return arr
 
 
 def _fill(tensor: Any, values: np.ndarray | float, fn: str) -> Any:
@@ -234,10 +245,7 @@ def eye_(tensor: Tensor) -> Tensor:
 
         >>> nn.init.eye_(convnp.empty(3, 5))
     """
-    arr = _array(tensor, "eye_")
-    if arr.ndim != 2:
-        raise ValueError(f"eye_: only tensors with 2 dimensions are supported, got shape "
-                         f"{tuple(arr.shape)}")
+    arr = _array(tensor, "eye_", "2")
     return _fill(tensor, np.eye(*arr.shape), "eye_")
 
 
@@ -256,10 +264,7 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
         >>> w = convnp.empty(3, 16, 5, 5)
         >>> nn.init.dirac_(w)
     """
-    arr = _array(tensor, "dirac_")
-    if arr.ndim not in (3, 4, 5):
-        raise ValueError(f"dirac_: only tensors with 3, 4, or 5 dimensions are supported, got "
-                         f"shape {tuple(arr.shape)}")
+    arr = _array(tensor, "dirac_", "3, 4, or 5")
     if arr.shape[0] % groups != 0:
         raise ValueError(f"dirac_: dim 0 must be divisible by groups (got {arr.shape[0]} "
                          f"output channels and groups={groups})")
@@ -271,6 +276,23 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     for g in range(groups):
         out[(g * per_group + d, d) + centre] = 1
     return _fill(tensor, out, "dirac_")
+
+
+def _zero_mean_(tensor: Tensor, std: float | None, distribution: str, generator) -> Tensor:
+    """Fill ``tensor`` from the zero-mean ``'uniform'`` (on +-sqrt(3) std) or ``'normal'``
+    distribution of standard deviation ``std``: the last step of every fan-scaled initialiser
+    (``std`` None: a zero-element tensor, left as it is)."""
+    if std is None:
+        return tensor
+    if distribution == "uniform":
+        bound = math.sqrt(3.0) * std
+        return uniform_(tensor, -bound, bound, generator)
+    return normal_(tensor, 0.0, std, generator)
+
+
+def _xavier_std(tensor: Any, gain: float) -> float:
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return gain * math.sqrt(2.0 / float(fan_in + fan_out))
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
@@ -289,10 +311,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor
         >>> w = convnp.empty(3, 5)
         >>> nn.init.xavier_uniform_(w, gain=nn.init.calculate_gain('relu'))
     """
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    a = math.sqrt(3.0) * std
-    return uniform_(tensor, -a, a, generator)
+    return _zero_mean_(tensor, _xavier_std(tensor, gain), "uniform", generator)
 
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
@@ -311,9 +330,7 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
         >>> w = convnp.empty(3, 5)
         >>> nn.init.xavier_normal_(w)
     """
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    return normal_(tensor, 0.0, std, generator)
+    return _zero_mean_(tensor, _xavier_std(tensor, gain), "normal", generator)
 
 
 def _kaiming_std(tensor: Any, a: float, mode: str, nonlinearity: str, fn: str) -> float | None:
@@ -347,10 +364,7 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
         >>> nn.init.kaiming_uniform_(w, mode='fan_in', nonlinearity='relu')
     """
     std = _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_uniform_")
-    if std is None:
-        return tensor
-    bound = math.sqrt(3.0) * std
-    return uniform_(tensor, -bound, bound, generator)
+    return _zero_mean_(tensor, std, "uniform", generator)
 
 
 def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
@@ -375,9 +389,7 @@ def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
         >>> nn.init.kaiming_normal_(w, mode='fan_out', nonlinearity='relu')
     """
     std = _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_normal_")
-    if std is None:
-        return tensor
-    return normal_(tensor, 0.0, std, generator)
+    return _zero_mean_(tensor, std, "normal", generator)
 
 
 def orthogonal_(tensor: Tensor, gain: float = 1, generator=None) -> Tensor:
@@ -397,10 +409,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator=None) -> Tensor:
         >>> w = convnp.empty(3, 5)
         >>> nn.init.orthogonal_(w)
     """
-    arr = _array(tensor, "orthogonal_")
-    if arr.ndim < 2:
-        raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, "
-                         f"got shape {tuple(arr.shape)}")
+    arr = _array(tensor, "orthogonal_", "2 or more")
     if arr.size == 0:
         return tensor
     rows = arr.shape[0]
@@ -431,10 +440,7 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) 
         >>> w = convnp.empty(3, 5)
         >>> nn.init.sparse_(w, sparsity=0.1)
     """
-    arr = _array(tensor, "sparse_")
-    if arr.ndim != 2:
-        raise ValueError(f"sparse_: only tensors with 2 dimensions are supported, got shape "
-                         f"{tuple(arr.shape)}")
+    arr = _array(tensor, "sparse_", "2")
     rows, cols = arr.shape
     num_zeros = int(math.ceil(sparsity * rows))
     r = rng(generator)

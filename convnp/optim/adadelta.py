@@ -3,17 +3,17 @@ squared updates (Zeiler, 2012)."""
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
-from convnp.autograd.grad_mode import no_grad
-from convnp.optim._flags import check_flags, flag_defaults
-from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor, decayed_grad
+from convnp.optim._flags import flag_defaults
+from convnp.optim._functional import average_square_
+from convnp.optim.optimizer import PerParameterOptimizer, check_hyperparameters
 from convnp.tensor import Tensor
 
 
-class Adadelta(Optimizer):
+class Adadelta(PerParameterOptimizer):
     r"""Adadelta, PyTorch's update rule.
 
     For each parameter :math:`\theta` with gradient :math:`g` (negated when ``maximize``)::
@@ -45,35 +45,22 @@ class Adadelta(Optimizer):
                  weight_decay: float = 0, foreach: bool | None = None, *,
                  capturable: bool = False, maximize: bool = False,
                  differentiable: bool = False) -> None:
-        _check(lr >= 0.0, f"Invalid learning rate: {lr}")
-        _check(0.0 <= rho <= 1.0, f"Invalid rho value: {rho}")
-        _check(eps >= 0.0, f"Invalid epsilon value: {eps}")
-        _check(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
+        check_hyperparameters(lr=lr)
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Invalid rho value: {rho}")
+        check_hyperparameters(eps=eps, weight_decay=weight_decay)
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
                         **flag_defaults(foreach=foreach, capturable=capturable,
                                         differentiable=differentiable))
         super().__init__(params, defaults)
 
-    def step(self, closure: Callable | None = None):
-        """Perform one Adadelta step; returns ``closure()``'s loss when a closure is given."""
-        loss = self._closure(closure)
-        with no_grad():
-            for group in self.param_groups:
-                check_flags("Adadelta", group)
-                lr, rho, eps, wd = group["lr"], group["rho"], group["eps"], group["weight_decay"]
-                for p, grad in self._params_with_grad(group):
-                    state = self.state.setdefault(p, {})
-                    if not state:
-                        state["step"] = _step_tensor()
-                        state["square_avg"] = Tensor._wrap(np.zeros_like(p.array))
-                        state["acc_delta"] = Tensor._wrap(np.zeros_like(p.array))
-                    _bump(state)
-                    g = decayed_grad(p, grad, group["maximize"], wd)
-                    v, u = state["square_avg"].array, state["acc_delta"].array
-                    v *= rho
-                    v += (1 - rho) * (g * g)
-                    delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g
-                    u *= rho
-                    u += (1 - rho) * (delta * delta)
-                    p.array += -lr * delta
-        return loss
+    _zero_buffers = ("square_avg", "acc_delta")
+
+    def _update(self, p: Tensor, g: np.ndarray, group: dict) -> None:
+        state, _ = self._state(p, group)
+        rho, eps = group["rho"], group["eps"]
+        v, u = state["square_avg"].array, state["acc_delta"].array
+        average_square_(v, g, rho)
+        delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g
+        average_square_(u, delta, rho)
+        p.array += -group["lr"] * delta

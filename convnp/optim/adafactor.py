@@ -3,25 +3,17 @@ matrices (Shazeer & Stern, 2018), torch's variant."""
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
-from convnp.autograd.grad_mode import no_grad
 from convnp.optim._flags import flag_defaults
-from convnp.optim.optimizer import Optimizer, _bump, _step_tensor
+from convnp.optim._functional import lerp_
+from convnp.optim.optimizer import PerParameterOptimizer, fresh_state
 from convnp.tensor import Tensor
 
 
-def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
-    """torch's ``lerp_`` in place, with its two formulas (exact at weight 1)."""
-    if abs(weight) < 0.5:
-        start += weight * (end - start)
-    else:
-        start[...] = end - (end - start) * (1 - weight)
-
-
-class Adafactor(Optimizer):
+class Adafactor(PerParameterOptimizer):
     r"""Adafactor, PyTorch's update rule (``torch.optim.Adafactor``).
 
     For each parameter :math:`\theta` with gradient :math:`g` (negated when ``maximize``), at
@@ -68,47 +60,40 @@ class Adafactor(Optimizer):
                         maximize=maximize, **flag_defaults(foreach=foreach))
         super().__init__(params, defaults)
 
-    def step(self, closure: Callable | None = None):
-        """Perform one Adafactor step; returns ``closure()``'s loss when a closure is given."""
-        loss = self._closure(closure)
-        with no_grad():
-            for group in self.param_groups:
-                lr, d, wd = group["lr"], group["d"], group["weight_decay"]
-                eps1, eps2 = group["eps"]
-                for p, grad in self._params_with_grad(group):
-                    state = self.state.setdefault(p, {})
-                    if not state:
-                        state["step"] = _step_tensor()
-                        if grad.ndim > 1:
-                            state["row_var"] = Tensor._wrap(
-                                np.zeros(grad.shape[:-1] + (1,), grad.dtype))
-                            state["col_var"] = Tensor._wrap(
-                                np.zeros(grad.shape[:-2] + (1,) + grad.shape[-1:], grad.dtype))
-                        else:
-                            state["variance"] = Tensor._wrap(np.zeros_like(grad))
-                    g = -grad if group["maximize"] else grad
-                    e1 = float(np.finfo(p.dtype).eps) if eps1 is None else eps1
-                    step = _bump(state)
-                    beta_t = step ** group["beta2_decay"]
-                    rho = min(lr, 1 / (step ** 0.5))
-                    rms = float(np.sqrt(np.sum(p.array * p.array, dtype=p.dtype))) \
-                        / (p.array.size ** 0.5)
-                    alpha = max(eps2, rms) * rho
-                    if wd != 0:
-                        p.array *= 1 - lr * wd
-                    if g.ndim > 1:
-                        row, col = state["row_var"].array, state["col_var"].array
-                        _lerp_(row, (g * g).sum(-1, keepdims=True) / g.shape[-1], beta_t)
-                        _lerp_(col, (g * g).sum(-2, keepdims=True) / g.shape[-2], beta_t)
-                        var = row @ col
-                        var /= np.maximum(row.mean(-2, keepdims=True), np.asarray(e1, row.dtype))
-                    else:
-                        v = state["variance"].array
-                        _lerp_(v, g * g, beta_t)
-                        var = v.copy()
-                    update = 1 / np.sqrt(np.maximum(var, np.asarray(e1 * e1, var.dtype)))
-                    update *= g
-                    urms = float(np.sqrt(np.sum(update * update, dtype=update.dtype)))
-                    denom = max(1.0, urms / ((update.size ** 0.5) * d))
-                    p.array += (-alpha / denom) * update
-        return loss
+    def _init_state(self, p: Tensor, group: dict) -> dict:
+        if p.ndim > 1:
+            shape = p.shape
+            return fresh_state(p, row_var=np.zeros(shape[:-1] + (1,), p.dtype),
+                               col_var=np.zeros(shape[:-2] + (1,) + shape[-1:], p.dtype))
+        return fresh_state(p, variance=0)
+
+    def _gradient(self, p: Tensor, grad: np.ndarray, group: dict) -> np.ndarray:
+        # the weights decay inside the rule, after their RMS is taken
+        return -grad if group["maximize"] else grad
+
+    def _update(self, p: Tensor, g: np.ndarray, group: dict) -> None:
+        state, step = self._state(p, group)
+        lr, wd = group["lr"], group["weight_decay"]
+        eps1, eps2 = group["eps"]
+        e1 = float(np.finfo(p.dtype).eps) if eps1 is None else eps1
+        beta_t = step ** group["beta2_decay"]
+        rho = min(lr, 1 / (step ** 0.5))
+        rms = float(np.sqrt(np.sum(p.array * p.array, dtype=p.dtype))) / (p.array.size ** 0.5)
+        alpha = max(eps2, rms) * rho
+        if wd != 0:
+            p.array *= 1 - lr * wd
+        if g.ndim > 1:
+            row, col = state["row_var"].array, state["col_var"].array
+            lerp_(row, (g * g).sum(-1, keepdims=True) / g.shape[-1], beta_t)
+            lerp_(col, (g * g).sum(-2, keepdims=True) / g.shape[-2], beta_t)
+            var = row @ col
+            var /= np.maximum(row.mean(-2, keepdims=True), np.asarray(e1, row.dtype))
+        else:
+            v = state["variance"].array
+            lerp_(v, g * g, beta_t)
+            var = v.copy()
+        update = 1 / np.sqrt(np.maximum(var, np.asarray(e1 * e1, var.dtype)))
+        update *= g
+        urms = float(np.sqrt(np.sum(update * update, dtype=update.dtype)))
+        denom = max(1.0, urms / ((update.size ** 0.5) * group["d"]))
+        p.array += (-alpha / denom) * update

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
-from convnp.autograd.grad_mode import no_grad
-from convnp.optim._flags import check_flags, flag_defaults
-from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor, decayed_grad
+from convnp.optim._flags import flag_defaults
+from convnp.optim.optimizer import PerParameterOptimizer, check_hyperparameters, fresh_state
 from convnp.tensor import Tensor
 
 
-class Adagrad(Optimizer):
+class Adagrad(PerParameterOptimizer):
     r"""Adagrad (Duchi et al.), PyTorch's update rule.
 
     For each parameter :math:`\theta` with gradient :math:`g` (negated when ``maximize``), at
@@ -45,12 +44,8 @@ class Adagrad(Optimizer):
                  weight_decay: float = 0, initial_accumulator_value: float = 0,
                  eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
                  differentiable: bool = False, fused: bool | None = None) -> None:
-        _check(lr >= 0.0, f"Invalid learning rate: {lr}")
-        _check(lr_decay >= 0.0, f"Invalid lr_decay value: {lr_decay}")
-        _check(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
-        _check(initial_accumulator_value >= 0.0,
-               f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
-        _check(eps >= 0.0, f"Invalid epsilon value: {eps}")
+        check_hyperparameters(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                              initial_accumulator_value=initial_accumulator_value, eps=eps)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value,
                         maximize=maximize,
@@ -59,32 +54,16 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
         for group in self.param_groups:
             for p in group["params"]:
-                self._init_state(p, group)
+                self.state[p] = self._init_state(p, group)
 
-    def _init_state(self, p: Tensor, group: dict) -> None:
-        state = self.state.setdefault(p, {})
-        if not state:
-            state["step"] = _step_tensor()
-            state["sum"] = Tensor._wrap(
-                np.full_like(p.array, group["initial_accumulator_value"]))
+    def _init_state(self, p: Tensor, group: dict) -> dict:
+        return fresh_state(p, sum=group["initial_accumulator_value"])
 
-    def step(self, closure: Callable | None = None):
-        """Perform one Adagrad step; returns ``closure()``'s loss when a closure is given."""
-        loss = self._closure(closure)
-        with no_grad():
-            for group in self.param_groups:
-                check_flags("Adagrad", group)
-                lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
-                wd = group["weight_decay"]
-                for p, grad in self._params_with_grad(group):
-                    self._init_state(p, group)  # groups added later get their state here
-                    state = self.state[p]
-                    step = _bump(state)
-                    g = decayed_grad(p, grad, group["maximize"], wd)
-                    clr = lr / (1 + (step - 1) * lr_decay)
-                    s = state["sum"].array
-                    s += 1 * g * g
-                    std = np.sqrt(s)
-                    std += eps
-                    p.array += -clr * (g / std)
-        return loss
+    def _update(self, p: Tensor, g: np.ndarray, group: dict) -> None:
+        state, step = self._state(p, group)  # groups added later get their state here
+        clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+        s = state["sum"].array
+        s += 1 * g * g
+        std = np.sqrt(s)
+        std += group["eps"]
+        p.array += -clr * (g / std)

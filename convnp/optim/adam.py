@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
-from convnp.autograd.grad_mode import no_grad
-from convnp.optim._flags import check_flags, flag_defaults
-from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor, decayed_grad
+from convnp.optim._flags import flag_defaults
+from convnp.optim._functional import adam_moments_, bias_correction
+from convnp.optim.optimizer import PerParameterOptimizer, check_hyperparameters, fresh_state
 from convnp.tensor import Tensor
 
 
-class Adam(Optimizer):
+class Adam(PerParameterOptimizer):
     r"""Adam (Kingma & Ba), PyTorch's update rule.
 
     For each parameter :math:`\theta` with gradient :math:`g` (negated when ``maximize``), at
@@ -51,11 +51,7 @@ class Adam(Optimizer):
                  foreach: bool | None = None, maximize: bool = False,
                  capturable: bool = False, differentiable: bool = False,
                  fused: bool | None = None, decoupled_weight_decay: bool = False) -> None:
-        _check(lr >= 0.0, f"Invalid learning rate: {lr}")
-        _check(eps >= 0.0, f"Invalid epsilon value: {eps}")
-        _check(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
-        _check(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]}")
-        _check(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
+        check_hyperparameters(betas, lr=lr, eps=eps, weight_decay=weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize,
                         decoupled_weight_decay=decoupled_weight_decay,
@@ -63,40 +59,21 @@ class Adam(Optimizer):
                                         differentiable=differentiable, fused=fused))
         super().__init__(params, defaults)
 
-    def step(self, closure: Callable | None = None):
-        """Perform one Adam step; returns ``closure()``'s loss when a closure is given."""
-        loss = self._closure(closure)
-        with no_grad():
-            for group in self.param_groups:
-                check_flags(type(self).__name__, group)
-                beta1, beta2 = group["betas"]
-                lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
-                amsgrad = group["amsgrad"]
-                for p, grad in self._params_with_grad(group):
-                    state = self.state.setdefault(p, {})
-                    if not state:
-                        state["step"] = _step_tensor()
-                        state["exp_avg"] = Tensor._wrap(np.zeros_like(p.array))
-                        state["exp_avg_sq"] = Tensor._wrap(np.zeros_like(p.array))
-                        if amsgrad:
-                            state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(p.array))
-                    step = _bump(state)
-                    g = decayed_grad(p, grad, group["maximize"], wd, lr,
-                                     group.get("decoupled_weight_decay", False))
-                    m, v = state["exp_avg"].array, state["exp_avg_sq"].array
-                    m += (1 - beta1) * (g - m)  # torch's lerp_ (weight < 0.5 form)
-                    v *= beta2
-                    v += (1 - beta2) * g * g
-                    bias_correction1 = 1 - beta1 ** step
-                    bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
-                    step_size = lr / bias_correction1
-                    if amsgrad:
-                        vmax = state["max_exp_avg_sq"].array
-                        np.maximum(vmax, v, out=vmax)
-                        v = vmax
-                    denom = np.sqrt(v) / bias_correction2_sqrt + eps
-                    p.array += -step_size * (m / denom)
-        return loss
+    def _init_state(self, p: Tensor, group: dict) -> dict:
+        extra = {"max_exp_avg_sq": 0} if group["amsgrad"] else {}
+        return fresh_state(p, exp_avg=0, exp_avg_sq=0, **extra)
+
+    def _update(self, p: Tensor, g: np.ndarray, group: dict) -> None:
+        state, step = self._state(p, group)
+        beta1, beta2 = group["betas"]
+        m, v = adam_moments_(state, g, group["betas"])
+        if group["amsgrad"]:
+            vmax = state["max_exp_avg_sq"].array
+            np.maximum(vmax, v, out=vmax)
+            v = vmax
+        step_size = group["lr"] / bias_correction(beta1, step)
+        denom = np.sqrt(v) / math.sqrt(bias_correction(beta2, step)) + group["eps"]
+        p.array += -step_size * (m / denom)
 
 
 class AdamW(Adam):

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
-from convnp.autograd.grad_mode import no_grad
-from convnp.optim._flags import check_flags, flag_defaults
-from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor, decayed_grad
+from convnp.optim._flags import flag_defaults
+from convnp.optim._functional import bias_correction, lerp_
+from convnp.optim.optimizer import PerParameterOptimizer, check_hyperparameters
 from convnp.tensor import Tensor
 
 
-class Adamax(Optimizer):
+class Adamax(PerParameterOptimizer):
     r"""Adamax (Kingma & Ba, section 7), PyTorch's update rule.
 
     For each parameter :math:`\theta` with gradient :math:`g` (negated when ``maximize``), at
@@ -45,37 +45,21 @@ class Adamax(Optimizer):
                  eps: float = 1e-8, weight_decay: float = 0, foreach: bool | None = None, *,
                  maximize: bool = False, differentiable: bool = False,
                  capturable: bool = False) -> None:
-        _check(lr >= 0.0, f"Invalid learning rate: {lr}")
-        _check(eps >= 0.0, f"Invalid epsilon value: {eps}")
-        _check(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
-        _check(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]}")
-        _check(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
+        check_hyperparameters(betas, lr=lr, eps=eps, weight_decay=weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         maximize=maximize,
                         **flag_defaults(foreach=foreach, capturable=capturable,
                                         differentiable=differentiable))
         super().__init__(params, defaults)
 
-    def step(self, closure: Callable | None = None):
-        """Perform one Adamax step; returns ``closure()``'s loss when a closure is given."""
-        loss = self._closure(closure)
-        with no_grad():
-            for group in self.param_groups:
-                check_flags("Adamax", group)
-                beta1, beta2 = group["betas"]
-                lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
-                for p, grad in self._params_with_grad(group):
-                    state = self.state.setdefault(p, {})
-                    if not state:
-                        state["step"] = _step_tensor()
-                        state["exp_avg"] = Tensor._wrap(np.zeros_like(p.array))
-                        state["exp_inf"] = Tensor._wrap(np.zeros_like(p.array))
-                    step = _bump(state)
-                    g = decayed_grad(p, grad, group["maximize"], wd)
-                    m, u = state["exp_avg"].array, state["exp_inf"].array
-                    m += (1 - beta1) * (g - m)  # torch's lerp_
-                    u *= beta2
-                    np.maximum(u, np.abs(g) + eps, out=u)
-                    clr = lr / (1 - beta1 ** step)
-                    p.array += -clr * (m / u)
-        return loss
+    _zero_buffers = ("exp_avg", "exp_inf")
+
+    def _update(self, p: Tensor, g: np.ndarray, group: dict) -> None:
+        state, step = self._state(p, group)
+        beta1, beta2 = group["betas"]
+        m, u = state["exp_avg"].array, state["exp_inf"].array
+        lerp_(m, g, 1 - beta1)
+        u *= beta2
+        np.maximum(u, np.abs(g) + group["eps"], out=u)
+        clr = group["lr"] / bias_correction(beta1, step)
+        p.array += -clr * (m / u)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
-from convnp.autograd.grad_mode import no_grad
-from convnp.optim._flags import check_flags, flag_defaults
-from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor, decayed_grad
+from convnp.optim._flags import flag_defaults
+from convnp.optim.optimizer import PerParameterOptimizer, check_hyperparameters, fresh_state
 from convnp.tensor import Tensor
 
 
-class ASGD(Optimizer):
+class ASGD(PerParameterOptimizer):
     r"""Averaged SGD, PyTorch's update rule.
 
     For each parameter :math:`\theta` with gradient :math:`g` (negated when ``maximize``), at
@@ -51,41 +50,29 @@ class ASGD(Optimizer):
                  alpha: float = 0.75, t0: float = 1e6, weight_decay: float = 0,
                  foreach: bool | None = None, maximize: bool = False,
                  differentiable: bool = False, capturable: bool = False) -> None:
-        _check(lr >= 0.0, f"Invalid learning rate: {lr}")
-        _check(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
+        check_hyperparameters(lr=lr, weight_decay=weight_decay)
         defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
                         maximize=maximize,
                         **flag_defaults(foreach=foreach, capturable=capturable,
                                         differentiable=differentiable))
         super().__init__(params, defaults)
 
-    def step(self, closure: Callable | None = None):
-        """Perform one ASGD step; returns ``closure()``'s loss when a closure is given."""
-        loss = self._closure(closure)
-        with no_grad():
-            for group in self.param_groups:
-                check_flags("ASGD", group)
-                lr, lambd, alpha, t0 = group["lr"], group["lambd"], group["alpha"], group["t0"]
-                wd = group["weight_decay"]
-                for p, grad in self._params_with_grad(group):
-                    state = self.state.setdefault(p, {})
-                    if not state:
-                        state["step"] = _step_tensor()
-                        state["eta"] = Tensor._wrap(np.asarray(lr, np.float32))
-                        state["mu"] = Tensor._wrap(np.ones((), np.float32))
-                        state["ax"] = Tensor._wrap(np.zeros_like(p.array))
-                    step = _bump(state)
-                    g = decayed_grad(p, grad, group["maximize"], wd)
-                    eta, mu = float(state["eta"].array), float(state["mu"].array)
-                    p.array *= 1 - lambd * eta
-                    p.array += -eta * g
-                    ax = state["ax"].array
-                    if mu != 1:
-                        ax += (p.array - ax) * mu
-                    else:
-                        ax[...] = p.array
-                    # torch builds the new values as default-dtype (float32) tensors before
-                    # copying them into the state, also when the state was loaded as float64
-                    state["eta"].array[...] = np.float32(lr / ((1 + lambd * lr * step) ** alpha))
-                    state["mu"].array[...] = np.float32(1 / max(1, step - t0))
-        return loss
+    def _init_state(self, p: Tensor, group: dict) -> dict:
+        return fresh_state(p, eta=np.asarray(group["lr"], np.float32),
+                           mu=np.ones((), np.float32), ax=0)
+
+    def _update(self, p: Tensor, g: np.ndarray, group: dict) -> None:
+        state, step = self._state(p, group)
+        lr, lambd, alpha = group["lr"], group["lambd"], group["alpha"]
+        eta, mu = float(state["eta"].array), float(state["mu"].array)
+        p.array *= 1 - lambd * eta
+        p.array += -eta * g
+        ax = state["ax"].array
+        if mu != 1:
+            ax += (p.array - ax) * mu
+        else:
+            ax[...] = p.array
+        # torch builds the new values as default-dtype (float32) tensors before copying them
+        # into the state, also when the state was loaded as float64
+        state["eta"].array[...] = np.float32(lr / ((1 + lambd * lr * step) ** alpha))
+        state["mu"].array[...] = np.float32(1 / max(1, step - group["t0"]))

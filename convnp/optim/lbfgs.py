@@ -118,6 +118,10 @@ def _strong_wolfe(evaluate, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1
     return bracket_f[low], bracket_g[low], bracket[low], evals
 
 
+# what LBFGS keeps between steps, in torch's state keys
+_MEMORY = ("d", "t", "old_dirs", "old_stps", "ro", "H_diag", "prev_flat_grad", "prev_loss")
+
+
 class LBFGS(Optimizer):
     r"""L-BFGS, PyTorch's algorithm (after minFunc): each ``step(closure)`` runs up to
     ``max_iter`` quasi-Newton iterations on all parameters flattened into one vector.
@@ -186,9 +190,8 @@ class LBFGS(Optimizer):
             raise RuntimeError("LBFGS.step needs a closure that re-evaluates the model and "
                                "returns the loss (see the class docstring)")
         group = self.param_groups[0]
-        lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
+        max_iter, max_eval = group["max_iter"], group["max_eval"]
         tol_grad, tol_change = group["tolerance_grad"], group["tolerance_change"]
-        history_size = group["history_size"]
 
         def evaluate():
             with enable_grad():
@@ -206,82 +209,86 @@ class LBFGS(Optimizer):
             if np.abs(g).max() <= tol_grad:
                 return orig_loss
             # state loaded from a state_dict (convnp's or torch's) holds tensors: unwrap them
-            d, t = _unwrap(state.get("d")), _unwrap(state.get("t"))
-            old_dirs, old_stps = _unwrap(state.get("old_dirs")), _unwrap(state.get("old_stps"))
-            ro, h_diag = _unwrap(state.get("ro")), _unwrap(state.get("H_diag"))
-            prev_g = _unwrap(state.get("prev_flat_grad"))
-            prev_loss = _unwrap(state.get("prev_loss"))
-
+            memory = {k: _unwrap(state.get(k)) for k in _MEMORY}
             n_iter = 0
             while n_iter < max_iter:
                 n_iter += 1
                 state["n_iter"] += 1
-                if state["n_iter"] == 1:
-                    d = -g
-                    old_dirs, old_stps, ro = [], [], []
-                    h_diag = 1
-                else:
-                    y = g - prev_g
-                    s = d * t
-                    ys = y.dot(s)
-                    if ys > 1e-10:  # keep the pair only when the curvature is positive
-                        if len(old_dirs) == history_size:
-                            old_dirs.pop(0)
-                            old_stps.pop(0)
-                            ro.pop(0)
-                        old_dirs.append(y)
-                        old_stps.append(s)
-                        ro.append(1.0 / ys)
-                        h_diag = ys / y.dot(y)
-                    # two-loop recursion: d = -H g
-                    al = [None] * len(old_dirs)
-                    q = -g
-                    for i in range(len(old_dirs) - 1, -1, -1):
-                        al[i] = old_stps[i].dot(q) * ro[i]
-                        q = q - al[i] * old_dirs[i]
-                    d = r = q * h_diag
-                    for i in range(len(old_dirs)):
-                        be_i = old_dirs[i].dot(r) * ro[i]
-                        r += (al[i] - be_i) * old_stps[i]
-                prev_g = g.copy()
-                prev_loss = loss
-                t = min(1.0, 1.0 / np.abs(g).sum()) * lr if state["n_iter"] == 1 else lr
+                d = memory["d"] = self._direction(memory, g, state["n_iter"] == 1)
+                memory["prev_flat_grad"], memory["prev_loss"] = g.copy(), loss
+                t = memory["t"] = (min(1.0, 1.0 / np.abs(g).sum()) * group["lr"]
+                                   if state["n_iter"] == 1 else group["lr"])
                 gtd = g.dot(d)
                 if gtd > -tol_change:  # not a descent direction
                     break
-
-                ls_evals = 0
-                if group["line_search_fn"] == "strong_wolfe":
-                    x0 = [p.array.copy() for p in self._params]
-
-                    def along(step, x0=x0, d=d):
-                        self._add(step, d)
-                        value = float(evaluate())
-                        grad = self._flat_grad()
-                        for p, a in zip(self._params, x0):
-                            p.array[...] = a
-                        return value, grad
-
-                    loss, g, t, ls_evals = _strong_wolfe(along, t, d, loss, g, gtd,
-                                                         tolerance_change=tol_change,
-                                                         max_ls=max_eval - evals)
-                    self._add(t, d)
-                    opt_cond = np.abs(g).max() <= tol_grad
-                else:
-                    self._add(t, d)
-                    opt_cond = False
-                    if n_iter != max_iter:
-                        loss = float(evaluate())
-                        g = self._flat_grad()
-                        opt_cond = np.abs(g).max() <= tol_grad
-                        ls_evals = 1
+                loss, g, t, ls_evals, opt_cond = self._move(evaluate, d, t, loss, g, gtd,
+                                                            max_eval - evals, n_iter == max_iter)
+                memory["t"] = t
                 evals += ls_evals
                 state["func_evals"] += ls_evals
                 if (n_iter == max_iter or evals >= max_eval or opt_cond
                         or np.abs(d * t).max() <= tol_change
-                        or abs(loss - prev_loss) < tol_change):
+                        or abs(loss - memory["prev_loss"]) < tol_change):
                     break
-
-            state.update(d=d, t=t, old_dirs=old_dirs, old_stps=old_stps, ro=ro, H_diag=h_diag,
-                         prev_flat_grad=prev_g, prev_loss=prev_loss)
+            state.update(memory)
         return orig_loss
+
+    def _direction(self, memory: dict, g: np.ndarray, first: bool) -> np.ndarray:
+        """The quasi-Newton direction ``d = -H g`` by the two-loop recursion, after adding the
+        last step's pair (s, y) to the history when its curvature is positive. The first
+        iteration starts the history afresh and returns ``-g``."""
+        if first:
+            memory.update(old_dirs=[], old_stps=[], ro=[], H_diag=1)
+            return -g
+        old_dirs, old_stps, ro = memory["old_dirs"], memory["old_stps"], memory["ro"]
+        y = g - memory["prev_flat_grad"]
+        s = memory["d"] * memory["t"]
+        ys = y.dot(s)
+        if ys > 1e-10:  # keep the pair only when the curvature is positive
+            if len(old_dirs) == self.param_groups[0]["history_size"]:
+                old_dirs.pop(0)
+                old_stps.pop(0)
+                ro.pop(0)
+            old_dirs.append(y)
+            old_stps.append(s)
+            ro.append(1.0 / ys)
+            memory["H_diag"] = ys / y.dot(y)
+        al = [None] * len(old_dirs)
+        q = -g
+        for i in range(len(old_dirs) - 1, -1, -1):
+            al[i] = old_stps[i].dot(q) * ro[i]
+            q = q - al[i] * old_dirs[i]
+        d = r = q * memory["H_diag"]
+        for i in range(len(old_dirs)):
+            be_i = old_dirs[i].dot(r) * ro[i]
+            r += (al[i] - be_i) * old_stps[i]
+        return d
+
+    def _move(self, evaluate: Callable, d: np.ndarray, t: float, loss: float, g: np.ndarray,
+              gtd: float, evals_left: int, last: bool) -> tuple:
+        """Move the parameters along ``d``: by the strong-Wolfe search's step, or by ``t``
+        (evaluated there unless this is the ``last`` iteration). Returns (loss, flat gradient,
+        step, evaluations made, whether the gradient is below ``tolerance_grad``)."""
+        group = self.param_groups[0]
+        if group["line_search_fn"] == "strong_wolfe":
+            x0 = [p.array.copy() for p in self._params]
+
+            def along(step):
+                self._add(step, d)
+                value = float(evaluate())
+                grad = self._flat_grad()
+                for p, a in zip(self._params, x0):
+                    p.array[...] = a
+                return value, grad
+
+            loss, g, t, ls_evals = _strong_wolfe(along, t, d, loss, g, gtd,
+                                                 tolerance_change=group["tolerance_change"],
+                                                 max_ls=evals_left)
+            self._add(t, d)
+            return loss, g, t, ls_evals, np.abs(g).max() <= group["tolerance_grad"]
+        self._add(t, d)
+        if last:
+            return loss, g, t, 0, False
+        loss = float(evaluate())
+        g = self._flat_grad()
+        return loss, g, t, 1, np.abs(g).max() <= group["tolerance_grad"]

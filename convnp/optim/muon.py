@@ -4,13 +4,12 @@ al., 2024), torch's variant, for 2-D parameters."""
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
-from convnp.autograd.grad_mode import no_grad
-from convnp.optim.adafactor import _lerp_
-from convnp.optim.optimizer import Optimizer
+from convnp.optim._functional import lerp_
+from convnp.optim.optimizer import PerParameterOptimizer
 from convnp.tensor import Tensor
 
 EPS = 1e-7
@@ -62,7 +61,7 @@ def _adjust_lr(lr: float, adjust_lr_fn: str | None, shape) -> float:
     return lr * ratio
 
 
-class Muon(Optimizer):
+class Muon(PerParameterOptimizer):
     r"""Muon, PyTorch's update rule (``torch.optim.Muon``), for 2-D parameters.
 
     For each matrix :math:`\theta` with gradient :math:`g`::
@@ -110,26 +109,22 @@ class Muon(Optimizer):
                     raise ValueError(f"Muon only supports 2D parameters whereas we found a "
                                      f"parameter with size: {tuple(p.shape)}")
 
-    def step(self, closure: Callable | None = None):
-        """Perform one Muon step; returns ``closure()``'s loss when a closure is given."""
-        loss = self._closure(closure)
-        with no_grad():
-            for group in self.param_groups:
-                lr, wd, mom = group["lr"], group["weight_decay"], group["momentum"]
-                for p, grad in self._params_with_grad(group):
-                    state = self.state.setdefault(p, {})
-                    if "momentum_buffer" not in state:
-                        state["momentum_buffer"] = Tensor._wrap(np.zeros_like(grad))
-                    buf = state["momentum_buffer"].array
-                    _lerp_(buf, grad, 1 - mom)
-                    if group["nesterov"]:
-                        update = grad.copy()
-                        _lerp_(update, buf, mom)
-                    else:
-                        update = buf
-                    ortho = _newton_schulz(update, group["ns_coefficients"], group["ns_steps"],
-                                           group["eps"])
-                    adjusted = _adjust_lr(lr, group["adjust_lr_fn"], p.shape)
-                    p.array *= 1 - lr * wd
-                    p.array += (-adjusted * ortho).astype(p.dtype)
-        return loss
+    def _gradient(self, p: Tensor, grad: np.ndarray, group: dict) -> np.ndarray:
+        return grad  # no maximize; the weights decay inside the rule
+
+    def _update(self, p: Tensor, grad: np.ndarray, group: dict) -> None:
+        lr, mom = group["lr"], group["momentum"]
+        state = self.state.setdefault(p, {})
+        if "momentum_buffer" not in state:
+            state["momentum_buffer"] = Tensor._wrap(np.zeros_like(grad))
+        buf = state["momentum_buffer"].array
+        lerp_(buf, grad, 1 - mom)
+        if group["nesterov"]:
+            update = grad.copy()
+            lerp_(update, buf, mom)
+        else:
+            update = buf
+        ortho = _newton_schulz(update, group["ns_coefficients"], group["ns_steps"], group["eps"])
+        adjusted = _adjust_lr(lr, group["adjust_lr_fn"], p.shape)
+        p.array *= 1 - lr * group["weight_decay"]
+        p.array += (-adjusted * ortho).astype(p.dtype)

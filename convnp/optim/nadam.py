@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
-from convnp.autograd.grad_mode import no_grad
-from convnp.optim._flags import check_flags, flag_defaults
-from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor, decayed_grad
+from convnp.optim._flags import flag_defaults
+from convnp.optim._functional import adam_moments_, bias_correction
+from convnp.optim.optimizer import PerParameterOptimizer, check_hyperparameters, fresh_state
 from convnp.tensor import Tensor
 
 
-class NAdam(Optimizer):
+class NAdam(PerParameterOptimizer):
     r"""NAdam, PyTorch's update rule.
 
     For each parameter :math:`\theta` with gradient :math:`g` (negated when ``maximize``), at
@@ -51,12 +51,8 @@ class NAdam(Optimizer):
                  decoupled_weight_decay: bool = False, *, foreach: bool | None = None,
                  maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False) -> None:
-        _check(lr >= 0.0, f"Invalid learning rate: {lr}")
-        _check(eps >= 0.0, f"Invalid epsilon value: {eps}")
-        _check(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
-        _check(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]}")
-        _check(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
-        _check(momentum_decay >= 0.0, f"Invalid momentum_decay value: {momentum_decay}")
+        check_hyperparameters(betas, lr=lr, eps=eps, weight_decay=weight_decay,
+                              momentum_decay=momentum_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         momentum_decay=momentum_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
@@ -64,37 +60,21 @@ class NAdam(Optimizer):
                                         differentiable=differentiable))
         super().__init__(params, defaults)
 
-    def step(self, closure: Callable | None = None):
-        """Perform one NAdam step; returns ``closure()``'s loss when a closure is given."""
-        loss = self._closure(closure)
-        with no_grad():
-            for group in self.param_groups:
-                check_flags("NAdam", group)
-                beta1, beta2 = group["betas"]
-                lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
-                psi = group["momentum_decay"]
-                for p, grad in self._params_with_grad(group):
-                    state = self.state.setdefault(p, {})
-                    if not state:
-                        state["step"] = _step_tensor()
-                        state["mu_product"] = Tensor._wrap(np.ones((), np.float32))
-                        state["exp_avg"] = Tensor._wrap(np.zeros_like(p.array))
-                        state["exp_avg_sq"] = Tensor._wrap(np.zeros_like(p.array))
-                    step = _bump(state)
-                    g = decayed_grad(p, grad, group["maximize"], wd, lr,
-                                     group["decoupled_weight_decay"])
-                    mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
-                    mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
-                    # the product is kept in float32 like torch's 0-d state tensor
-                    mp = state["mu_product"].array
-                    mp *= mu
-                    mu_product = float(mp)
-                    m, v = state["exp_avg"].array, state["exp_avg_sq"].array
-                    m += (1 - beta1) * (g - m)  # torch's lerp_
-                    v *= beta2
-                    v += (1 - beta2) * (g * g)
-                    denom = np.sqrt(v / (1 - beta2 ** step))
-                    denom += eps
-                    p.array += (-lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)
-                    p.array += (-lr * mu_next / (1.0 - mu_product * mu_next)) * (m / denom)
-        return loss
+    def _init_state(self, p: Tensor, group: dict) -> dict:
+        return fresh_state(p, mu_product=np.ones((), np.float32), exp_avg=0, exp_avg_sq=0)
+
+    def _update(self, p: Tensor, g: np.ndarray, group: dict) -> None:
+        state, step = self._state(p, group)
+        beta1, beta2 = group["betas"]
+        lr, psi = group["lr"], group["momentum_decay"]
+        mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
+        mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
+        # the product is kept in float32 like torch's 0-d state tensor
+        mp = state["mu_product"].array
+        mp *= mu
+        mu_product = float(mp)
+        m, v = adam_moments_(state, g, group["betas"])
+        denom = np.sqrt(v / bias_correction(beta2, step))
+        denom += group["eps"]
+        p.array += (-lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom)
+        p.array += (-lr * mu_next / (1.0 - mu_product * mu_next)) * (m / denom)

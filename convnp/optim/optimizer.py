@@ -9,7 +9,9 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from convnp._dtype import is_floating
-from convnp.autograd.grad_mode import enable_grad
+from convnp.autograd.grad_mode import enable_grad, no_grad
+from convnp.optim._flags import check_flags
+from convnp.optim._functional import decayed_grad
 from convnp.tensor import Tensor
 
 
@@ -213,6 +215,17 @@ def _step_tensor() -> Tensor:
     return Tensor._wrap(np.zeros((), np.float32))
 
 
+def fresh_state(p: Tensor, **buffers) -> dict:
+    """A parameter's new state, in torch's key order: ``step`` (a 0-d float32 counter), then
+    each named buffer. A number gives an array of ``p``'s shape and dtype filled with it; an
+    ndarray (torch's 0-d float32 scalars such as NAdam's ``mu_product``) is taken as it is."""
+    state = {"step": _step_tensor()}
+    for name, init in buffers.items():
+        value = init if isinstance(init, np.ndarray) else np.full_like(p.array, init)
+        state[name] = Tensor._wrap(value)
+    return state
+
+
 def _bump(state: dict) -> float:
     """Increment ``state['step']`` in place and return the new value as a float."""
     step = state["step"]
@@ -228,16 +241,56 @@ def _check(cond: bool, message: str) -> None:
         raise ValueError(message)
 
 
-def decayed_grad(p, grad, maximize: bool, weight_decay: float, lr: float = 0.0,
-                 decoupled: bool = False):
-    """The gradient an update uses: negated for ``maximize``, plus ``weight_decay * p`` (L2
-    penalty); with ``decoupled`` the parameter is shrunk by ``lr * weight_decay`` in place instead
-    and the gradient is left alone (AdamW's rule)."""
-    g = -grad if maximize else grad
-    if weight_decay != 0:
-        if decoupled:
-            p.array *= 1 - lr * weight_decay
-        else:
-            g = g + weight_decay * p.array
-    return g
+_WHAT = {"lr": "learning rate", "eps": "epsilon value"}
 
+
+def check_hyperparameters(betas: tuple | None = None, **nonnegative: float) -> None:
+    """torch's constructor checks: every keyword must be >= 0 (``Invalid learning rate: -1``,
+    ``Invalid momentum value: -1``, ...), checked in the order given, then each beta in [0, 1)."""
+    for name, value in nonnegative.items():
+        _check(value >= 0.0, f"Invalid {_WHAT.get(name, name + ' value')}: {value}")
+    for i, beta in enumerate(betas or ()):
+        _check(0.0 <= beta < 1.0, f"Invalid beta parameter at index {i}: {beta}")
+
+
+class PerParameterOptimizer(Optimizer):
+    """An optimizer whose rule updates each parameter from its own gradient and state (all of
+    torch's except LBFGS). The base writes the loop once: the closure, ``no_grad``, torch's
+    implementation-flag checks, the parameters that have a gradient, and ``_gradient``:
+    ``maximize`` and the (L2 or, with a ``decoupled_weight_decay`` group entry, decoupled)
+    weight decay. A subclass writes the rule, ``_update(p, g, group)``, and the state it starts
+    from, ``_init_state(p, group)`` (usually :func:`fresh_state`), which ``_state`` creates on
+    the parameter's first step.
+    """
+
+    #: the state buffers that start at zero, in torch's order, for the default ``_init_state``
+    _zero_buffers: tuple[str, ...] = ()
+
+    def _init_state(self, p: Tensor, group: dict) -> dict:
+        return fresh_state(p, **dict.fromkeys(self._zero_buffers, 0))
+
+    def _state(self, p: Tensor, group: dict) -> tuple[dict, float]:
+        """``p``'s state (created on its first step) and the step number, counted here."""
+        state = self.state.setdefault(p, {})
+        if not state:
+            state.update(self._init_state(p, group))
+        return state, _bump(state)
+
+    def _gradient(self, p: Tensor, grad: np.ndarray, group: dict) -> np.ndarray:
+        """The gradient the rule sees (a rule that decays the weights at a point of its own, or
+        has no ``maximize``, overrides this)."""
+        return decayed_grad(p, grad, group["maximize"], group.get("weight_decay", 0),
+                            group["lr"], group.get("decoupled_weight_decay", False))
+
+    def _update(self, p: Tensor, g: np.ndarray, group: dict) -> None:
+        raise NotImplementedError
+
+    def step(self, closure: Callable | None = None):
+        """Perform one optimization step; returns ``closure()``'s loss when a closure is given."""
+        loss = self._closure(closure)
+        with no_grad():
+            for group in self.param_groups:
+                check_flags(type(self).__name__, group)
+                for p, grad in self._params_with_grad(group):
+                    self._update(p, self._gradient(p, grad, group), group)
+        return loss

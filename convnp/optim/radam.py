@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
-from convnp.autograd.grad_mode import no_grad
-from convnp.optim._flags import check_flags, flag_defaults
-from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor, decayed_grad
+from convnp.optim._flags import flag_defaults
+from convnp.optim._functional import adam_moments_, bias_correction
+from convnp.optim.optimizer import PerParameterOptimizer, check_hyperparameters
 from convnp.tensor import Tensor
 
 
-class RAdam(Optimizer):
+class RAdam(PerParameterOptimizer):
     r"""RAdam, PyTorch's update rule.
 
     For each parameter :math:`\theta` with gradient :math:`g` (negated when ``maximize``), at
@@ -52,48 +52,27 @@ class RAdam(Optimizer):
                  decoupled_weight_decay: bool = False, *, foreach: bool | None = None,
                  maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False) -> None:
-        _check(lr >= 0.0, f"Invalid learning rate: {lr}")
-        _check(eps >= 0.0, f"Invalid epsilon value: {eps}")
-        _check(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
-        _check(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]}")
-        _check(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
+        check_hyperparameters(betas, lr=lr, eps=eps, weight_decay=weight_decay)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
                         **flag_defaults(foreach=foreach, capturable=capturable,
                                         differentiable=differentiable))
         super().__init__(params, defaults)
 
-    def step(self, closure: Callable | None = None):
-        """Perform one RAdam step; returns ``closure()``'s loss when a closure is given."""
-        loss = self._closure(closure)
-        with no_grad():
-            for group in self.param_groups:
-                check_flags("RAdam", group)
-                beta1, beta2 = group["betas"]
-                lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
-                for p, grad in self._params_with_grad(group):
-                    state = self.state.setdefault(p, {})
-                    if not state:
-                        state["step"] = _step_tensor()
-                        state["exp_avg"] = Tensor._wrap(np.zeros_like(p.array))
-                        state["exp_avg_sq"] = Tensor._wrap(np.zeros_like(p.array))
-                    step = _bump(state)
-                    g = decayed_grad(p, grad, group["maximize"], wd, lr,
-                                     group["decoupled_weight_decay"])
-                    m, v = state["exp_avg"].array, state["exp_avg_sq"].array
-                    m += (1 - beta1) * (g - m)  # torch's lerp_
-                    v *= beta2
-                    v += (1 - beta2) * (g * g)
-                    bias_correction1 = 1 - beta1 ** step
-                    bias_correction2 = 1 - beta2 ** step
-                    m_hat = m / bias_correction1
-                    rho_inf = 2 / (1 - beta2) - 1
-                    rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
-                    if rho_t > 5.0:
-                        rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
-                                         / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-                        adaptive = bias_correction2 ** 0.5 / (np.sqrt(v) + eps)
-                        p.array -= m_hat * lr * adaptive * rect
-                    else:
-                        p.array -= m_hat * lr
-        return loss
+    _zero_buffers = ("exp_avg", "exp_avg_sq")
+
+    def _update(self, p: Tensor, g: np.ndarray, group: dict) -> None:
+        state, step = self._state(p, group)
+        beta1, beta2 = group["betas"]
+        m, v = adam_moments_(state, g, group["betas"])
+        bias_correction2 = bias_correction(beta2, step)
+        m_hat = m / bias_correction(beta1, step)
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
+        if rho_t > 5.0:
+            rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
+                             / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            adaptive = bias_correction2 ** 0.5 / (np.sqrt(v) + group["eps"])
+            p.array -= m_hat * group["lr"] * adaptive * rect
+        else:
+            p.array -= m_hat * group["lr"]

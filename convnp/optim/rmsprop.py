@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
-from convnp.autograd.grad_mode import no_grad
-from convnp.optim._flags import check_flags, flag_defaults
-from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor, decayed_grad
+from convnp.optim._flags import flag_defaults
+from convnp.optim._functional import average_square_, lerp_
+from convnp.optim.optimizer import PerParameterOptimizer, check_hyperparameters, fresh_state
 from convnp.tensor import Tensor
 
 
-class RMSprop(Optimizer):
+class RMSprop(PerParameterOptimizer):
     r"""RMSprop (Hinton), PyTorch's update rule.
 
     For each parameter :math:`\theta` with gradient :math:`g` (negated when ``maximize``)::
@@ -49,51 +49,36 @@ class RMSprop(Optimizer):
                  centered: bool = False, capturable: bool = False,
                  foreach: bool | None = None, maximize: bool = False,
                  differentiable: bool = False) -> None:
-        _check(lr >= 0.0, f"Invalid learning rate: {lr}")
-        _check(eps >= 0.0, f"Invalid epsilon value: {eps}")
-        _check(momentum >= 0.0, f"Invalid momentum value: {momentum}")
-        _check(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
-        _check(alpha >= 0.0, f"Invalid alpha value: {alpha}")
+        check_hyperparameters(lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay,
+                              alpha=alpha)
         defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
                         weight_decay=weight_decay, maximize=maximize,
                         **flag_defaults(foreach=foreach, capturable=capturable,
                                         differentiable=differentiable))
         super().__init__(params, defaults)
 
-    def step(self, closure: Callable | None = None):
-        """Perform one RMSprop step; returns ``closure()``'s loss when a closure is given."""
-        loss = self._closure(closure)
-        with no_grad():
-            for group in self.param_groups:
-                check_flags("RMSprop", group)
-                lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-                wd, momentum = group["weight_decay"], group["momentum"]
-                for p, grad in self._params_with_grad(group):
-                    state = self.state.setdefault(p, {})
-                    if not state:
-                        state["step"] = _step_tensor()
-                        state["square_avg"] = Tensor._wrap(np.zeros_like(p.array))
-                        if momentum > 0:
-                            state["momentum_buffer"] = Tensor._wrap(np.zeros_like(p.array))
-                        if group["centered"]:
-                            state["grad_avg"] = Tensor._wrap(np.zeros_like(p.array))
-                    _bump(state)
-                    g = decayed_grad(p, grad, group["maximize"], wd)
-                    v = state["square_avg"].array
-                    v *= alpha
-                    v += (1 - alpha) * g * g
-                    if group["centered"]:
-                        a = state["grad_avg"].array
-                        a += (1 - alpha) * (g - a)  # torch's lerp_
-                        avg = np.sqrt(v + -1 * a * a)
-                    else:
-                        avg = np.sqrt(v)
-                    avg += eps
-                    if momentum > 0:
-                        b = state["momentum_buffer"].array
-                        b *= momentum
-                        b += g / avg
-                        p.array -= lr * b
-                    else:
-                        p.array += -lr * (g / avg)
-        return loss
+    def _init_state(self, p: Tensor, group: dict) -> dict:
+        extra = {"momentum_buffer": 0} if group["momentum"] > 0 else {}
+        if group["centered"]:
+            extra["grad_avg"] = 0
+        return fresh_state(p, square_avg=0, **extra)
+
+    def _update(self, p: Tensor, g: np.ndarray, group: dict) -> None:
+        state, _ = self._state(p, group)
+        alpha, momentum = group["alpha"], group["momentum"]
+        v = state["square_avg"].array
+        average_square_(v, g, alpha)
+        if group["centered"]:
+            a = state["grad_avg"].array
+            lerp_(a, g, 1 - alpha)
+            avg = np.sqrt(v + -1 * a * a)
+        else:
+            avg = np.sqrt(v)
+        avg += group["eps"]
+        if momentum > 0:
+            b = state["momentum_buffer"].array
+            b *= momentum
+            b += g / avg
+            p.array -= group["lr"] * b
+        else:
+            p.array += -group["lr"] * (g / avg)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
-from convnp.autograd.grad_mode import no_grad
-from convnp.optim._flags import check_flags, flag_defaults
-from convnp.optim.optimizer import Optimizer, _bump, _check, _step_tensor
+from convnp.optim._flags import flag_defaults
+from convnp.optim.optimizer import PerParameterOptimizer, check_hyperparameters, fresh_state
 from convnp.tensor import Tensor
 
 
-class Rprop(Optimizer):
+class Rprop(PerParameterOptimizer):
     r"""Rprop (Riedmiller & Braun), PyTorch's update rule (full-batch training).
 
     For each parameter :math:`\theta` with gradient :math:`g` (negated when ``maximize``) and
@@ -44,35 +43,25 @@ class Rprop(Optimizer):
                  step_sizes: tuple = (1e-6, 50), *, capturable: bool = False,
                  foreach: bool | None = None, maximize: bool = False,
                  differentiable: bool = False) -> None:
-        _check(lr >= 0.0, f"Invalid learning rate: {lr}")
-        _check(0.0 < etas[0] < 1.0 < etas[1], f"Invalid eta values: {etas[0]}, {etas[1]}")
+        check_hyperparameters(lr=lr)
+        if not 0.0 < etas[0] < 1.0 < etas[1]:
+            raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
         defaults = dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), maximize=maximize,
                         **flag_defaults(foreach=foreach, capturable=capturable,
                                         differentiable=differentiable))
         super().__init__(params, defaults)
 
-    def step(self, closure: Callable | None = None):
-        """Perform one Rprop step; returns ``closure()``'s loss when a closure is given."""
-        loss = self._closure(closure)
-        with no_grad():
-            for group in self.param_groups:
-                check_flags("Rprop", group)
-                etaminus, etaplus = group["etas"]
-                smin, smax = group["step_sizes"]
-                for p, grad in self._params_with_grad(group):
-                    state = self.state.setdefault(p, {})
-                    if not state:
-                        state["step"] = _step_tensor()
-                        state["prev"] = Tensor._wrap(np.zeros_like(p.array))
-                        state["step_size"] = Tensor._wrap(np.full_like(grad, group["lr"]))
-                    _bump(state)
-                    g = -grad if group["maximize"] else grad
-                    prev, size = state["prev"].array, state["step_size"].array
-                    sign = np.sign(g * prev)
-                    factor = np.where(sign > 0, etaplus, np.where(sign < 0, etaminus, 1))
-                    size *= factor.astype(size.dtype, copy=False)
-                    np.clip(size, smin, smax, out=size)
-                    g = np.where(sign < 0, 0, g).astype(p.array.dtype, copy=False)
-                    p.array -= np.sign(g) * size
-                    prev[...] = g
-        return loss
+    def _init_state(self, p: Tensor, group: dict) -> dict:
+        return fresh_state(p, prev=0, step_size=group["lr"])
+
+    def _update(self, p: Tensor, g: np.ndarray, group: dict) -> None:
+        state, _ = self._state(p, group)
+        etaminus, etaplus = group["etas"]
+        prev, size = state["prev"].array, state["step_size"].array
+        sign = np.sign(g * prev)
+        factor = np.where(sign > 0, etaplus, np.where(sign < 0, etaminus, 1))
+        size *= factor.astype(size.dtype, copy=False)
+        np.clip(size, *group["step_sizes"], out=size)
+        g = np.where(sign < 0, 0, g).astype(p.array.dtype, copy=False)
+        p.array -= np.sign(g) * size
+        prev[...] = g

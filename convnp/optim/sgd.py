@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
-from convnp.autograd.grad_mode import no_grad
-from convnp.optim._flags import check_flags, flag_defaults
-from convnp.optim.optimizer import Optimizer, _check, decayed_grad
+from convnp.optim._flags import flag_defaults
+from convnp.optim.optimizer import PerParameterOptimizer, check_hyperparameters
 from convnp.tensor import Tensor
 
 
-class SGD(Optimizer):
+class SGD(PerParameterOptimizer):
     r"""Stochastic gradient descent (optionally with momentum), PyTorch's update rule.
 
     For each parameter :math:`\theta` with gradient :math:`g` (negated when ``maximize``)::
@@ -46,9 +45,7 @@ class SGD(Optimizer):
                  dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,
                  maximize: bool = False, foreach: bool | None = None,
                  differentiable: bool = False, fused: bool | None = None) -> None:
-        _check(lr >= 0.0, f"Invalid learning rate: {lr}")
-        _check(momentum >= 0.0, f"Invalid momentum value: {momentum}")
-        _check(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
+        check_hyperparameters(lr=lr, momentum=momentum, weight_decay=weight_decay)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
                         **flag_defaults(foreach=foreach, differentiable=differentiable,
@@ -63,25 +60,17 @@ class SGD(Optimizer):
             group.setdefault("nesterov", False)
             group.setdefault("maximize", False)
 
-    def step(self, closure: Callable | None = None):
-        """Perform one SGD step; returns ``closure()``'s loss when a closure is given."""
-        loss = self._closure(closure)
-        with no_grad():
-            for group in self.param_groups:
-                check_flags("SGD", group)
-                lr, momentum = group["lr"], group["momentum"]
-                wd, dampening = group["weight_decay"], group["dampening"]
-                for p, grad in self._params_with_grad(group):
-                    g = decayed_grad(p, grad, group["maximize"], wd)
-                    if momentum != 0:
-                        state = self.state.setdefault(p, {})
-                        buf = state.get("momentum_buffer")
-                        if buf is None:
-                            state["momentum_buffer"] = buf = Tensor._wrap(np.array(g, copy=True))
-                        else:
-                            b = buf.array
-                            b *= momentum
-                            b += (1 - dampening) * g
-                        g = g + momentum * buf.array if group["nesterov"] else buf.array
-                    p.array -= lr * g
-        return loss
+    def _update(self, p: Tensor, g: np.ndarray, group: dict) -> None:
+        momentum = group["momentum"]
+        if momentum != 0:
+            # torch keeps no state at all without momentum, and starts the buffer at g
+            state = self.state.setdefault(p, {})
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                state["momentum_buffer"] = buf = Tensor._wrap(np.array(g, copy=True))
+            else:
+                b = buf.array
+                b *= momentum
+                b += (1 - group["dampening"]) * g
+            g = g + momentum * buf.array if group["nesterov"] else buf.array
+        p.array -= group["lr"] * g

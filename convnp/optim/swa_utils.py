@@ -14,7 +14,8 @@ import numpy as np
 from convnp._dtype import is_floating
 from convnp.autograd.grad_mode import no_grad
 from convnp.nn.modules.module import Module
-from convnp.optim.lr_scheduler import LRScheduler, OneCycleLR
+from convnp.optim.lr_scheduler import LRScheduler
+from convnp.optim.lr_scheduler._base import format_param
 from convnp.optim.optimizer import Optimizer
 from convnp.tensor import Tensor
 
@@ -178,7 +179,7 @@ class SWALR(LRScheduler):
     def __init__(self, optimizer: Optimizer, swa_lr, anneal_epochs: int = 10,
                  anneal_strategy: str = "cos", last_epoch: int = -1) -> None:
         self.optimizer = optimizer
-        swa_lrs = OneCycleLR._format_param(self, "swa_lr", swa_lr)
+        swa_lrs = format_param(optimizer, "swa_lr", swa_lr)
         for lr, group in zip(swa_lrs, optimizer.param_groups):
             group["swa_lr"] = lr
         if anneal_strategy not in ("cos", "linear"):
