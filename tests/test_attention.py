@@ -6,6 +6,7 @@ import pytest
 
 import convnp
 from convnp import nn
+from convnp.nn import functional as F
 
 torch = pytest.importorskip("torch")
 
@@ -98,3 +99,32 @@ def test_init_and_errors():
     x = convnp.randn(3, 1, 6)
     with pytest.raises(RuntimeError, match="Need attn_mask if specifying the is_causal hint"):
         m(x, x, x, is_causal=True)
+
+
+@pytest.mark.parametrize("masks", ["attn", "key_padding", "both"])
+def test_functional_bool_masks_mark_what_is_masked_out(masks):
+    """F.multi_head_attention_forward reads a bool attn_mask as torch does (True = may NOT attend,
+    the opposite of scaled_dot_product_attention's); a causal mask must give torch's numbers."""
+    import torch.nn.functional as TF
+
+    rng = np.random.default_rng(0)
+    L, N, E, H = 4, 2, 8, 2
+    q = rng.standard_normal((L, N, E))
+    w, b = rng.standard_normal((3 * E, E)) * 0.3, rng.standard_normal(3 * E) * 0.1
+    ow, ob = rng.standard_normal((E, E)) * 0.3, rng.standard_normal(E) * 0.1
+    causal = np.triu(np.ones((L, L), bool), 1)
+    kpm = np.zeros((N, L), bool)
+    kpm[1, -1] = True
+    am = causal if masks in ("attn", "both") else None
+    km = kpm if masks in ("key_padding", "both") else None
+
+    def run(fn, t):
+        out, weights = fn(t(q), t(q), t(q), E, H, t(w), t(b), None, None, False, 0.0, t(ow),
+                          t(ob), training=False, attn_mask=None if am is None else t(am),
+                          key_padding_mask=None if km is None else t(km))
+        return out, weights
+
+    ot, wt = run(TF.multi_head_attention_forward, torch.tensor)
+    oc, wc = run(F.multi_head_attention_forward, convnp.tensor)
+    np.testing.assert_allclose(oc.array, ot.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(wc.array, wt.numpy(), rtol=1e-12, atol=1e-12)

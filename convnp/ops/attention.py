@@ -139,16 +139,19 @@ def _check_heads(embed_dim, embed_dim_to_check, num_heads, is_causal, attn_mask)
 
 
 def _masks(attn_mask, key_padding_mask, dtype):
-    """The additive float masks: attention ``(1 or N*heads, L, S)`` and key padding ``(N, S)``
-    (a boolean key padding mask marks the keys to ignore)."""
-    mask = None if attn_mask is None else _mask_to_float(attn_mask, dtype)
+    """The additive float masks: attention ``(1 or N*heads, L, S)`` and key padding ``(N, S)``.
+    Unlike scaled_dot_product_attention's, both boolean masks here mark what may NOT be attended
+    (torch's convention for nn.MultiheadAttention)."""
+    mask = None if attn_mask is None else _ignore_mask(attn_mask, dtype)
     if mask is not None and mask.ndim == 2:
         mask = mask[None]
-    kpm = None
-    if key_padding_mask is not None:
-        kp = key_padding_mask
-        kpm = _mask_to_float(_t()._wrap(~kp.array) if kp.dtype == bool else kp, dtype)
+    kpm = None if key_padding_mask is None else _ignore_mask(key_padding_mask, dtype)
     return mask, kpm
+
+
+def _ignore_mask(m, dtype):
+    """A bool "ignore" mask (True = masked out) or a float mask, as an additive float array."""
+    return _mask_to_float(_t()._wrap(~m.array) if m.dtype == bool else m, dtype)
 
 
 def _one_more_key(mask, kpm):
