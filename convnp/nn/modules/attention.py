@@ -4,8 +4,6 @@ differentiable operations."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from convnp import _dtype
@@ -121,26 +119,10 @@ class MultiheadAttention(Module):
         if self.bias_v is not None:
             init.xavier_normal_(self.bias_v)
 
-    def _project(self, query, key, value):
-        from convnp.ops.linear import linear
-
-        e = self.embed_dim
-        b = self.in_proj_bias
-        bq, bk, bv = (None, None, None) if b is None else (b[:e], b[e:2 * e], b[2 * e:])
-        if self._qkv_same_embed_dim:
-            w = self.in_proj_weight
-            wq, wk, wv = w[:e], w[e:2 * e], w[2 * e:]
-        else:
-            wq, wk, wv = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
-        return linear(query, wq, bq), linear(key, wk, bk), linear(value, wv, bv)
-
     def forward(self, query, key, value, key_padding_mask=None, need_weights: bool = True,
                 attn_mask=None, average_attn_weights: bool = True, is_causal: bool = False):
-        import convnp
-        from convnp.ops.activation import softmax
-        from convnp.ops.dropout import dropout
+        from convnp.ops.attention import multi_head_attention_forward
 
-        name = "MultiheadAttention"
         batched = query.ndim == 3
         if query.ndim not in (2, 3):
             raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but "
@@ -149,76 +131,27 @@ class MultiheadAttention(Module):
             raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the "
                                "Transformer module method `generate_square_subsequent_mask` to "
                                "create this mask.")
+        if query.shape[-1] != self.embed_dim:
+            raise AssertionError(f"MultiheadAttention: was expecting embedding dimension of "
+                                 f"{self.embed_dim}, but got {query.shape[-1]}")
         if self.batch_first and batched:
             query, key, value = (t.transpose(0, 1) for t in (query, key, value))
-        if not batched:
-            query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
-            if key_padding_mask is not None:
-                key_padding_mask = key_padding_mask.unsqueeze(0)
-        tgt_len, bsz, e = query.shape
-        if e != self.embed_dim:
-            raise AssertionError(f"{name}: was expecting embedding dimension of "
-                                 f"{self.embed_dim}, but got {e}")
-        h, hd = self.num_heads, self.head_dim
-        q, k, v = self._project(query, key, value)  # (L, N, E), (S, N, E), (S, N, E)
-        mask = _float_mask(attn_mask, "attn_mask", q.dtype)
-        if mask is not None and mask.ndim == 2:
-            mask = mask.unsqueeze(0)  # (1, L, S)
-        kpm = _float_mask(key_padding_mask, "key_padding_mask", q.dtype)
-        if self.bias_k is not None:
-            k = convnp.cat([k, self.bias_k.expand(1, bsz, e)])
-            v = convnp.cat([v, self.bias_v.expand(1, bsz, e)])
-            if mask is not None:
-                mask = _pad_last(mask)
-            if kpm is not None:
-                kpm = _pad_last(kpm)
-        # (N*H, L, hd) and (N*H, S, hd)
-        q = q.reshape(tgt_len, bsz * h, hd).transpose(0, 1)
-        k = k.reshape(k.shape[0], bsz * h, hd).transpose(0, 1)
-        v = v.reshape(v.shape[0], bsz * h, hd).transpose(0, 1)
-        if self.add_zero_attn:
-            zeros = Tensor._wrap(np.zeros((bsz * h, 1, hd), q.dtype))
-            k = convnp.cat([k, zeros], 1)
-            v = convnp.cat([v, zeros], 1)
-            if mask is not None:
-                mask = _pad_last(mask)
-            if kpm is not None:
-                kpm = _pad_last(kpm)
-        src_len = k.shape[1]
-        if kpm is not None:
-            if tuple(kpm.shape) != (bsz, src_len):
-                raise AssertionError(f"expecting key_padding_mask shape of {(bsz, src_len)}, but "
-                                     f"got {tuple(kpm.shape)}")
-            # (N, S) -> (N*H, 1, S)
-            kpm = kpm.reshape(bsz, 1, 1, src_len).expand(bsz, h, 1, src_len).reshape(
-                bsz * h, 1, src_len)
-            mask = kpm if mask is None else mask + kpm
-        scores = (q * math.sqrt(1.0 / hd)).matmul(k.transpose(1, 2))  # (N*H, L, S)
-        if mask is not None:
-            scores = scores + mask
-        weights = softmax(scores, -1)
-        if self.dropout > 0.0 and self.training:
-            weights = dropout(weights, self.dropout, True)
-        out = weights.matmul(v)  # (N*H, L, hd)
-        out = out.transpose(0, 1).reshape(tgt_len * bsz, e)
-        out = self.out_proj(out).reshape(tgt_len, bsz, e)
+        dtype = query.dtype
+        separate = not self._qkv_same_embed_dim
+        out, weights = multi_head_attention_forward(
+            query, key, value, self.embed_dim, self.num_heads,
+            None if separate else self.in_proj_weight, self.in_proj_bias, self.bias_k,
+            self.bias_v, self.add_zero_attn, self.dropout, self.out_proj.weight,
+            self.out_proj.bias, training=self.training,
+            key_padding_mask=_float_mask(key_padding_mask, "key_padding_mask", dtype),
+            need_weights=need_weights, attn_mask=_float_mask(attn_mask, "attn_mask", dtype),
+            use_separate_proj_weight=separate,
+            q_proj_weight=self.q_proj_weight if separate else None,
+            k_proj_weight=self.k_proj_weight if separate else None,
+            v_proj_weight=self.v_proj_weight if separate else None,
+            average_attn_weights=average_attn_weights, is_causal=is_causal)
         if self.batch_first and batched:
             out = out.transpose(0, 1)
-        if not batched:
-            out = out.squeeze(1)
-        if not need_weights:
-            return out, None
-        weights = weights.reshape(bsz, h, tgt_len, src_len)
-        if average_attn_weights:
-            weights = weights.mean(1)
-        if not batched:
-            weights = weights.squeeze(0)
         return out, weights
 
 
-def _pad_last(mask: Tensor) -> Tensor:
-    """Append a zero (attend-allowed) column to a float mask."""
-    import convnp
-
-    zero = Tensor._wrap(np.zeros(mask.shape[:-1] + (1,), mask.dtype))
-    return convnp.cat([mask, zero], -1)
