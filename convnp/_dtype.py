@@ -40,7 +40,10 @@ def is_half(d) -> bool:
     """True for the 16-bit floats (float16, bfloat16), which convnp computes in float32 inside
     its kernels and rounds once at the end, as torch's CPU kernels do."""
     d = getattr(d, "dtype", d)
-    return d == float16 or getattr(d, "name", None) == "bfloat16"
+    kind = getattr(d, "kind", None)
+    if kind == "f":  # the kind first: every op asks, and ``dtype.name`` is slow to build
+        return d.itemsize == 2
+    return kind == "V" and d.name == "bfloat16"
 
 
 def is_floating(d) -> bool:
