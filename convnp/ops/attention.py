@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from convnp._dtype import is_floating
 from convnp.ops import elementwise as E
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
@@ -142,16 +143,24 @@ def _masks(attn_mask, key_padding_mask, dtype):
     """The additive float masks: attention ``(1 or N*heads, L, S)`` and key padding ``(N, S)``.
     Unlike scaled_dot_product_attention's, both boolean masks here mark what may NOT be attended
     (torch's convention for nn.MultiheadAttention)."""
-    mask = None if attn_mask is None else _ignore_mask(attn_mask, dtype)
+    mask = None if attn_mask is None else _ignore_mask(attn_mask, "attn_mask", dtype)
     if mask is not None and mask.ndim == 2:
         mask = mask[None]
-    kpm = None if key_padding_mask is None else _ignore_mask(key_padding_mask, dtype)
+    kpm = None
+    if key_padding_mask is not None:
+        kpm = _ignore_mask(key_padding_mask, "key_padding_mask", dtype)
     return mask, kpm
 
 
-def _ignore_mask(m, dtype):
-    """A bool "ignore" mask (True = masked out) or a float mask, as an additive float array."""
-    return _mask_to_float(_t()._wrap(~m.array) if m.dtype == bool else m, dtype)
+def _ignore_mask(m, name: str, dtype):
+    """A bool "ignore" mask (True = masked out) or a float mask, as an additive float array;
+    other dtypes are refused with torch's message."""
+    a = m.array if isinstance(m, _t()) else np.asarray(m)
+    if a.dtype == bool:
+        return np.where(a, -np.inf, 0.0).astype(dtype)
+    if not is_floating(a.dtype):
+        raise AssertionError(f"only bool and floating types of {name} are supported")
+    return a
 
 
 def _one_more_key(mask, kpm):

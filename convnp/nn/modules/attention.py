@@ -1,32 +1,17 @@
 """``MultiheadAttention`` (torch's ``nn.MultiheadAttention``, listed among torch's activation
-layers): scaled dot-product attention over ``num_heads`` heads, composed of convnp's
-differentiable operations."""
+layers): its parameters, argument checks and layout (``batch_first``); the arithmetic is
+``F.multi_head_attention_forward``'s, as in torch."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from convnp import _dtype
-from convnp._dtype import is_floating
 from convnp.nn import init
 from convnp.nn.modules.linear import Linear
 from convnp.nn.modules.module import Module, Parameter
-from convnp.tensor import Tensor
 
 __all__ = ["MultiheadAttention"]
-
-
-def _float_mask(mask, name: str, dtype) -> Tensor | None:
-    """torch's canonical mask: a bool mask becomes -inf where True and 0 elsewhere; a float
-    mask is added as it is."""
-    if mask is None:
-        return None
-    a = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
-    if a.dtype == np.bool_:
-        return Tensor._wrap(np.where(a, -np.inf, 0).astype(dtype))
-    if not is_floating(a.dtype):
-        raise AssertionError(f"only bool and floating types of {name} are supported")
-    return mask if isinstance(mask, Tensor) else Tensor._wrap(a.astype(dtype))
 
 
 class MultiheadAttention(Module):
@@ -136,15 +121,14 @@ class MultiheadAttention(Module):
                                  f"{self.embed_dim}, but got {query.shape[-1]}")
         if self.batch_first and batched:
             query, key, value = (t.transpose(0, 1) for t in (query, key, value))
-        dtype = query.dtype
         separate = not self._qkv_same_embed_dim
         out, weights = multi_head_attention_forward(
             query, key, value, self.embed_dim, self.num_heads,
             None if separate else self.in_proj_weight, self.in_proj_bias, self.bias_k,
             self.bias_v, self.add_zero_attn, self.dropout, self.out_proj.weight,
             self.out_proj.bias, training=self.training,
-            key_padding_mask=_float_mask(key_padding_mask, "key_padding_mask", dtype),
-            need_weights=need_weights, attn_mask=_float_mask(attn_mask, "attn_mask", dtype),
+            key_padding_mask=key_padding_mask,
+            need_weights=need_weights, attn_mask=attn_mask,
             use_separate_proj_weight=separate,
             q_proj_weight=self.q_proj_weight if separate else None,
             k_proj_weight=self.k_proj_weight if separate else None,
