@@ -34,6 +34,8 @@ CASES = [
     ("2d-1x1-g3-p1", 2, 6, 3, (5, 4), (1, 1), ((1, 1), (1, 1)), (1, 1), (1, 1), 3),
     ("2d-dw-empty-batch", 0, 3, 3, (5, 5), (3, 3), ((1, 1), (1, 1)), (1, 1), (1, 1), 3),
     ("2d-dw-s2-d2", 2, 3, 6, (9, 8), (3, 3), ((2, 2), (2, 2)), (2, 2), (2, 2), 3),
+    ("2d-wino-odd", 1, 8, 9, (9, 7), (3, 3), ((1, 1), (1, 1)), (1, 1), (1, 1), 1),
+    ("2d-wino-pads", 3, 4, 5, (6, 5), (3, 3), ((2, 0), (1, 3)), (1, 1), (1, 1), 1),
     ("3d-p1", 2, 2, 3, (4, 5, 6), (3, 3, 3), ((1, 1),) * 3, (1, 1, 1), (1, 1, 1), 1),
     ("3d-s212-g2", 1, 4, 4, (5, 6, 7), (2, 3, 2), ((0, 0),) * 3, (2, 1, 2), (1, 2, 1), 2),
     ("3d-dw", 2, 3, 3, (4, 4, 5), (2, 3, 3), ((1, 1),) * 3, (1, 1, 1), (1, 1, 1), 3),
@@ -135,9 +137,12 @@ def test_reference_matches_numpy_loops(op):
      ("grid-direct", "col2im-chunked", "grid-direct")),
     ((2, 6, 16, (14, 14), (5, 5), ((0, 0),) * 2, (1, 1), (1, 1), 1), 1, True,
      ("grid-chunked", "col2im-chunked", "grid-chunked")),
-    # a same-padded 3x3 on 16x16: the dual conv on the padded grid
+    # a same-padded 3x3 on 16x16: under 8 input channels the chunk GEMMs (and col2im for the
+    # 4-channel input gradient); from 8 channels Winograd, the input gradient as the dual conv
+    ((2, 4, 12, (16, 16), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 1, True,
+     ("grid-chunked", "col2im-chunked", "grid-chunked")),
     ((2, 8, 8, (16, 16), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 1, True,
-     ("grid-chunked", "dual-grid", "grid-chunked")),
+     ("winograd", "dual-grid", "winograd")),
     # strided: chunk kernels with Numba; polyphase and im2col without
     ((2, 3, 4, (8, 8), (4, 4), ((1, 1),) * 2, (2, 2), (1, 1), 1), 1, True,
      ("gather-chunked", "col2im-chunked", "gather-chunked")),
@@ -175,3 +180,33 @@ def test_force_refuses_a_kernel_that_cannot_run():
     with pytest.raises(ValueError, match="no fwd kernel 'nope'"):
         with dispatch.force("fwd", "nope"):
             pass
+
+
+@pytest.mark.parametrize("budget", [1 << 10, 1 << 20])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("N", [1, 5])
+def test_winograd_work_items_cover_every_tile(monkeypatch, budget, threads, N):
+    """Winograd's work items (whole images, or blocks of one image's tile rows; split so each
+    thread has one) cover every tile once: forward and weight gradient equal the reference for
+    run sizes from one tile row to several images, on 1-3 threads, odd output sizes."""
+    from convnp.kernels.conv import winograd
+
+    if not _blas.available():
+        pytest.skip("Winograd calls NumPy's OpenBLAS")
+    monkeypatch.setattr(winograd, "_RUN_BYTES", budget)
+    winograd._runs.cache_clear()
+    try:
+        g = _geometry(("w", N, 8, 12, (11, 13), (3, 3), ((1, 1), (2, 0)), (1, 1), (1, 1), 1))
+        x, w, gy, b = _operands(g, np.float64)
+        y = winograd.wino_fwd(x, w, g.pads, g.out_sp, b, threads)
+        np.testing.assert_allclose(y, _reference("fwd", g, x, w, gy, b), rtol=1e-12, atol=1e-12)
+        gw = winograd.wino_bwd_weight(x, gy, g.pads, threads)
+        np.testing.assert_allclose(gw, _reference("bwd_weight", g, x, w, gy, b), rtol=1e-12,
+                                   atol=1e-12)
+        items = winograd._runs(N, 6, 8, 16 * 20 * 8, threads)
+        rows = [(n, r) for n0, nb, r0, r1 in items for n in range(n0, n0 + nb)
+                for r in range(r0, r1)]
+        assert sorted(rows) == [(n, r) for n in range(N) for r in range(6)]
+        assert len(items) >= min(threads, N * 6)
+    finally:
+        winograd._runs.cache_clear()

@@ -20,7 +20,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from convnp import _blas, backend
-from convnp.kernels.conv import chunked, depthwise, gemm, grid
+from convnp.kernels.conv import chunked, depthwise, gemm, grid, winograd
 from convnp.kernels.conv._common import _dual_weight, _no_pad
 from convnp.ops import _shape
 
@@ -32,6 +32,9 @@ _GRID_DIRECT_FWD_MAX = 256   # O * Cg * K at most: forward (LeNet C1: 6 * 25 = 1
 _GRID_DIRECT_BWDW_MAX = 64   # Cg * K at most: weight gradient (LeNet C1 25, an RGB 3x3 stem 27)
 # ... against the chunk-parallel kernels the direct weight-gradient loop only wins when the
 # outputs are few too: then the forward's O * Cg * K limit applies.
+# Winograd F(2x2, 3x3) for 3x3 stride-1 layers from this many input and output channels ...
+_WINOGRAD_MIN_CHANNELS = 8
+_WINOGRAD_MIN_SIDE = 8  # ... and output maps from 8x8 (128 channels or more: from 16x16)
 
 
 class Geometry(NamedTuple):
@@ -94,6 +97,22 @@ def _chunked_ok(op, g: Geometry, dtype) -> bool:
 def _direct_ok(g: Geometry, dtype) -> bool:
     """Can the compiled direct grid loops run? stride 1, groups = 1, Numba, float32/64."""
     return g.stride1 and g.groups == 1 and backend.use_numba() and dtype in _FLOATS
+
+
+def _winograd_ok(g: Geometry, dtype) -> bool:
+    """Can F(2x2, 3x3) run? 2-d 3x3, stride 1, dilation 1, groups 1, pads >= 0, and what the
+    chunk kernels need (it runs the same way: per-thread runs of tiles calling BLAS)."""
+    return (len(g.k) == 2 and winograd.accepts(g.k, g.s, g.d, g.groups, g.pads)
+            and _chunked_ok("fwd", g, dtype) and g.sizes()["y"] > 0)
+
+
+def _winograd_pays(g: Geometry, dtype) -> bool:
+    """Few channels: the transforms dominate; small maps: partial tiles and the 16 GEMMs'
+    fixed costs do (a 4x4 output is 4 tiles, plus a padding column each row)."""
+    side = min(g.out_sp) if len(g.out_sp) == 2 else 0
+    return (_winograd_ok(g, dtype) and g.C >= _WINOGRAD_MIN_CHANNELS
+            and g.O >= _WINOGRAD_MIN_CHANNELS
+            and side >= _WINOGRAD_MIN_SIDE and (side >= 16 or max(g.C, g.O) < 128))
 
 
 def _numba(g, dtype) -> bool:
@@ -159,6 +178,8 @@ def _table() -> dict[str, dict[str, Kernel]]:
         Kernel("gather-chunked", "fwd", lambda g, dt: _chunked_ok("fwd", g, dt),
                lambda x, w, g, b: chunked.gather_fwd_chunked(x, w, g.pads, g.s, g.d, g.out_sp,
                                                              b, backend.team())),
+        Kernel("winograd", "fwd", _winograd_ok, lambda x, w, g, b: winograd.wino_fwd(
+            x, w, g.pads, g.out_sp, b, backend.team())),
     ], "bwd_data": [
         Kernel("col2im", "bwd_data", _any_ok, lambda gy, w, g: gemm.col2im_bwd_data(
             gy, w, (g.N, g.C, *g.sp), g.pads, g.s, g.d, g.groups)),
@@ -202,6 +223,8 @@ def _table() -> dict[str, dict[str, Kernel]]:
         Kernel("gather-chunked", "bwd_weight", lambda g, dt: _chunked_ok("bwd_weight", g, dt),
                lambda x, gy, g: chunked.gather_bwd_weight_chunked(x, gy, g.k, g.pads, g.s, g.d,
                                                                   backend.team())),
+        Kernel("winograd", "bwd_weight", _winograd_ok,
+               lambda x, gy, g: winograd.wino_bwd_weight(x, gy, g.pads, backend.team())),
     ]}
     return {op: {k.name: k for k in ks} for op, ks in t.items()}
 
@@ -271,6 +294,8 @@ def _pick_bwd_data(g: Geometry, dtype, threads) -> str:
 
 def _pick_bwd_weight(g: Geometry, dtype, threads) -> str:
     chunked_ok = _chunked_ok("bwd_weight", g, dtype)
+    if _winograd_pays(g, dtype):
+        return "winograd"
     if g.K > 1 and g.stride1:
         # few channels: the direct loops, unless the chunk kernels run and the outputs are many
         direct = _direct_ok(g, dtype) and (
@@ -289,6 +314,8 @@ def _grid_name(g, dtype) -> str:
     chunk-parallel kernels where they run, else a GEMM per chunk."""
     if _direct_ok(g, dtype) and g.O * g.C * g.K <= _GRID_DIRECT_FWD_MAX:
         return "grid-direct"
+    if _winograd_pays(g, dtype):
+        return "winograd"
     return "grid-chunked" if _chunked_ok("fwd", g, dtype) else "grid-gemm"
 
 
