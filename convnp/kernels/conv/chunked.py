@@ -243,12 +243,15 @@ def _padded_flat(x, pads) -> np.ndarray:
 def _grid_items(N, rows, B, R, threads) -> np.ndarray:
     """Work items (first image, images, first output row, end row) for the chunk kernels: the
     plan's chunks (``B`` images of all rows, or one image's ``R``-row blocks), images split
-    further until every thread has one."""
-    if R >= rows:
+    further until every thread has one, and rows too when there are fewer images than
+    threads."""
+    if R >= rows and N >= threads:
         nch = max(1, min(N, max(threads, -(-N // B))))
         items = [(ch * N // nch, (ch + 1) * N // nch - ch * N // nch, 0, rows)
                  for ch in range(nch)]
     else:
+        if N < threads:  # fewer images than threads (batch-1 inference): split their rows too
+            R = min(R, max(1, rows // -(-threads // N)))
         items = [(n, 1, o0, min(o0 + R, rows)) for n in range(N) for o0 in range(0, rows, R)]
     a = np.array(items, np.int64).reshape(-1, 4)
     a.setflags(write=False)

@@ -379,7 +379,7 @@ def _runs(N: int, TH: int, Wq: int, per_col_bytes: int, threads: int) -> np.ndar
         # at least _MIN_COLUMNS columns: wide layers on small maps would get GEMMs too thin
         rows = max(1, _RUN_BYTES // (Wq * per_col_bytes), -(-_MIN_COLUMNS // Wq))
         if N < threads:  # a thread per row block at least
-            rows = min(rows, max(1, -(-TH * N // threads)))
+            rows = min(rows, max(1, TH // -(-threads // N)))
         items = [(n, 1, r, min(r + rows, TH)) for n in range(N) for r in range(0, TH, rows)]
     a = np.array(items, np.int64).reshape(-1, 4)
     a.setflags(write=False)
