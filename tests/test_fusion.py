@@ -247,3 +247,42 @@ def test_unbatched_input_errors_as_unfused():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).eval()
     with convnp.no_grad(), pytest.raises(ValueError, match="BatchNorm2d"):
         model(convnp.randn(3, 8, 8))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("build", ["basic", "bottleneck", "resnet20"])
+def test_blocks_fuse_their_conv_norm_runs(build, dtype):
+    """ResNet's blocks and stem call their layers in their own forward: conv_norm_act folds those
+    runs in inference (fewer batch-norm calls) with the unfused numbers; training is unchanged."""
+    from convnp.models import resnet20
+    from convnp.nn.modules.blocks import BasicBlock, Bottleneck
+
+    convnp.manual_seed(0)
+    ds = nn.Sequential(nn.Conv2d(8, 16, 1, stride=2, bias=False), nn.BatchNorm2d(16))
+    model = {"basic": lambda: BasicBlock(8, 16, 2, ds),
+             "bottleneck": lambda: Bottleneck(8, 4, 2, ds),
+             "resnet20": lambda: resnet20()}[build]()
+    model = _randomise_bn(model).to(dtype).eval()
+    x = convnp.randn(2, 3 if build == "resnet20" else 8, 12, 12, dtype=dtype)
+    calls = []
+    real = N.batch_norm
+    try:
+        N.batch_norm = lambda *a, **k: calls.append(1) or real(*a, **k)
+        fused, plain = _both(model, x)
+    finally:
+        N.batch_norm = real
+    np.testing.assert_allclose(fused, plain, **TOL[dtype])
+    n_bn = sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    assert len(calls) == n_bn  # the fused pass calls none, the unfused one every one
+    # a hook on a batch norm turns its run back into module calls
+    bn = next(m for m in model.modules() if isinstance(m, nn.BatchNorm2d))
+    seen = []
+    handle = bn.register_forward_hook(lambda *a: seen.append(1))
+    with convnp.inference_mode():
+        model(x)
+    handle.remove()
+    assert seen == [1]
+    # with gradients on the blocks run their layers as written: gradients flow
+    model.train()
+    model(x.requires_grad_()).sum().backward()
+    assert x.grad is not None and np.isfinite(x.grad.array).all()

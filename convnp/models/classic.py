@@ -8,6 +8,7 @@ way has the same ``state_dict`` keys and parameter count (the tests check this).
 from __future__ import annotations
 
 from convnp import nn
+from convnp.nn._fusion import conv_norm_act
 from convnp.nn.modules.blocks import BasicBlock
 
 __all__ = ["LeNet5", "VGGNet", "ResNetCIFAR", "resnet20", "ResNet18", "resnet18", "AllConvNet",
@@ -161,7 +162,7 @@ class ResNetCIFAR(nn.Module):
         self.fc = nn.Linear(64, num_classes)
 
     def forward(self, x):
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = conv_norm_act(self.conv1, self.bn1, self.relu, x)  # folded in inference
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(self.avgpool(x))
 
@@ -211,7 +212,7 @@ class ResNet18(nn.Module):
         self.fc = nn.Linear(8 * w, num_classes)
 
     def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.maxpool(conv_norm_act(self.conv1, self.bn1, self.relu, x))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(self.avgpool(x))
 

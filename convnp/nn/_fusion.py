@@ -11,7 +11,8 @@ convolution's per group). This saves the batch-norm pass over the output, its al
 the activation clamped in place, the activation's too.
 
 When: ``Sequential.forward`` hands its modules here while gradients are off (``no_grad`` or
-``inference_mode``). A run ``Conv{1,2,3}d`` or ``ConvTranspose{1,2,3}d`` - ``BatchNorm{1,2,3}d``
+``inference_mode``), and ResNet's blocks call ``conv_norm_act`` for their conv - bn [- relu]
+runs. A run ``Conv{1,2,3}d`` or ``ConvTranspose{1,2,3}d`` - ``BatchNorm{1,2,3}d``
 [- ``ReLU`` / ``ReLU6`` / ``Hardtanh``] is fused when both layers are in eval mode, the batch
 norm has running statistics, none of the modules has hooks or a ``forward`` of its own (a
 subclass), parameters and input are float32/float64 of one dtype, no autocast region is active
@@ -39,13 +40,14 @@ import numpy as np
 
 from convnp import _autocast
 from convnp.autograd import function as _function
+from convnp.autograd.grad_mode import is_grad_enabled
 from convnp.nn.modules.activation import Hardtanh, ReLU
 from convnp.nn.modules.conv import _Conv, _ConvTranspose
 from convnp.nn.modules.normalization import _BatchNorm
 from convnp.ops import conv as _conv_ops
 from convnp.tensor import Tensor
 
-__all__ = ["sequential_forward", "set_enabled", "clear_cache"]
+__all__ = ["sequential_forward", "conv_norm_act", "set_enabled", "clear_cache"]
 
 _enabled = True
 _SAMPLE = 64  # weight entries compared by value on every call
@@ -158,11 +160,17 @@ def _fused_call(conv, base, bn, clamp, x):
     return y
 
 
+def _active(x) -> bool:
+    """Can anything be fused for input ``x`` now? (gradients off, fusion on, no tracing or
+    autocast)."""
+    return (_enabled and isinstance(x, Tensor) and not is_grad_enabled()
+            and _function._tracer is None and not _autocast.state["cpu"]["enabled"])
+
+
 def sequential_forward(modules, x):
     """Run ``modules`` (a Sequential's children, in order) on ``x`` with gradients off, each
     fusable convolution - batch norm [- activation] run as one folded convolution."""
-    if not (_enabled and isinstance(x, Tensor)) or _function._tracer is not None or \
-            _autocast.state["cpu"]["enabled"]:
+    if not _active(x):
         for m in modules:
             x = m(x)
         return x
@@ -180,3 +188,17 @@ def sequential_forward(modules, x):
         x = m(x)
         i += 1
     return x
+
+
+def conv_norm_act(conv, bn, act, x):
+    """``act(bn(conv(x)))`` (``act`` may be None) for blocks that call their layers in their
+    own ``forward`` (ResNet's BasicBlock, Bottleneck, stem): one folded convolution when the
+    three would be fused in a ``Sequential``, else the three modules called in turn."""
+    if _active(x):
+        base = _conv_kind(conv)
+        clamp = None if act is None else _clamp(act)
+        if (base is not None and (act is None or clamp is not None)
+                and _plain(bn, _BatchNorm) and _fusable(conv, bn, x)):
+            return _fused_call(conv, base, bn, clamp, x)
+    x = bn(conv(x))
+    return x if act is None else act(x)

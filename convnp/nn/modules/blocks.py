@@ -13,6 +13,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from convnp.creation import from_numpy
+from convnp.nn._fusion import conv_norm_act
 from convnp.nn.modules.module import Module
 from convnp.ops.movement import cat
 from convnp.ops.padding import pad
@@ -316,8 +317,8 @@ class BasicBlock(Module):
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+        out = conv_norm_act(self.conv1, self.bn1, self.relu, x)  # folded in inference
+        out = conv_norm_act(self.conv2, self.bn2, None, out)
         return self.relu(out + identity)
 
 
@@ -350,9 +351,9 @@ class Bottleneck(Module):
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
+        out = conv_norm_act(self.conv1, self.bn1, self.relu, x)  # folded in inference
+        out = conv_norm_act(self.conv2, self.bn2, self.relu, out)
+        out = conv_norm_act(self.conv3, self.bn3, None, out)
         return self.relu(out + identity)
 
 
