@@ -30,8 +30,8 @@ import functools
 import numpy as np
 
 from convnp import _blas, backend
-from convnp.backend import prange
 from convnp._blas import gemm_call, int_call
+from convnp.backend import prange
 
 # a run of tiles keeps its input tiles and products near this size (bytes): inside L2
 _RUN_BYTES = 512 << 10
@@ -405,7 +405,7 @@ def wino_fwd(x, w, pads, out_sp, bias, threads) -> np.ndarray:
 
 
 def wino_bwd_weight(x, gy, pads, threads) -> np.ndarray:
-    """The weight gradient (O, C, 3, 3) of a 3x3 stride-1 conv of x (N, C, H, W), gy (N, O, *out)."""
+    """Weight gradient (O, C, 3, 3) of a 3x3 stride-1 conv of x (N, C, H, W), gy (N, O, *out)."""
     N, C = x.shape[:2]
     O = gy.shape[1]
     TH, TW = _tiling(gy.shape[2:])
