@@ -14,6 +14,7 @@ at the top of ``select`` on the array type; nothing above this module changes.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from typing import Callable, NamedTuple
 
@@ -236,6 +237,7 @@ _FORCED: dict[str, str] = {}
 def register(kernel: Kernel) -> None:
     """Add (or replace) a kernel in the table (``convnp.ops.conv`` registers its reference)."""
     KERNELS[kernel.op][kernel.name] = kernel
+    _CHOSEN.clear()
 
 
 @contextlib.contextmanager
@@ -255,6 +257,9 @@ def force(op: str, name: str):
             _FORCED[op] = prev
 
 
+_CHOSEN: dict = {}  # (op, geometry, dtype, threads, numba on) -> kernel name
+
+
 def select(op: str, g: Geometry, dtype, threads: int) -> Kernel:
     """The kernel that runs ``op`` for geometry ``g`` with ``dtype`` on ``threads`` threads."""
     dtype = np.dtype(dtype).type
@@ -264,12 +269,24 @@ def select(op: str, g: Geometry, dtype, threads: int) -> Kernel:
         if not kern.accepts(g, dtype):
             raise ValueError(f"select: the forced {op} kernel {forced!r} cannot run {g}")
         return kern
+    # a training loop asks the same few questions every step: remember the answers
+    key = (op, g, dtype, threads, backend.use_numba())
+    name = _CHOSEN.get(key)
+    if name is None:
+        if len(_CHOSEN) > 4096:
+            _CHOSEN.clear()
+        name = _CHOSEN[key] = _choose(op, g, dtype, threads)
+    return KERNELS[op][name]
+
+
+def _choose(op: str, g: Geometry, dtype, threads: int) -> str:
+    """The name of the kernel ``select`` returns (the measured preferences)."""
     if g.depthwise:  # one input channel per group: tap loops per channel plane, every op
-        return KERNELS[op]["depthwise" if backend.use_numba() else "depthwise-numpy"]
+        return "depthwise" if backend.use_numba() else "depthwise-numpy"
     if op != "bwd_weight" and KERNELS[op]["1x1"].accepts(g, dtype):  # a plain GEMM
-        return KERNELS[op]["1x1"]
+        return "1x1"
     pick = {"fwd": _pick_fwd, "bwd_data": _pick_bwd_data, "bwd_weight": _pick_bwd_weight}[op]
-    return KERNELS[op][pick(g, dtype, threads)]
+    return pick(g, dtype, threads)
 
 
 def _pick_fwd(g: Geometry, dtype, threads) -> str:
@@ -322,17 +339,32 @@ def _grid_name(g, dtype) -> str:
 def _stride1_fwd(x, w, pads, d, groups, out_sp):
     """A stride-1 zero-padded forward on the grid (the polyphase phases and the dual conv)."""
     g = geometry(x.shape, w, pads, (1,) * len(pads), d, groups, out_sp)
-    return KERNELS["fwd"][_grid_name(g, np.dtype(x.dtype).type)].run(x, w, g, None)
+    dtype = np.dtype(x.dtype).type
+    key = ("grid", g, dtype, 0, backend.use_numba())
+    name = _CHOSEN.get(key)
+    if name is None:
+        name = _CHOSEN[key] = _grid_name(g, dtype)
+    return KERNELS["fwd"][name].run(x, w, g, None)
 
 
 def geometry(x_shape, w, pads, s, d, groups, out_sp=None) -> Geometry:
     """The ``Geometry`` of a forward call (``out_sp`` computed when not given)."""
-    sp, k = tuple(x_shape[2:]), tuple(w.shape[2:])
+    try:
+        return _geometry_cached(tuple(x_shape), w.shape, pads, s, d, groups, out_sp)
+    except TypeError:  # unhashable arguments (lists): build it
+        return _geometry(x_shape, w.shape, pads, s, d, groups, out_sp)
+
+
+def _geometry(x_shape, w_shape, pads, s, d, groups, out_sp) -> Geometry:
+    sp, k = tuple(x_shape[2:]), tuple(w_shape[2:])
     if out_sp is None:
         out_sp = tuple(_shape.conv_output_size(sp[i], k[i], s[i], pads[i][0], pads[i][1], d[i])
                        for i in range(len(k)))
-    return Geometry(x_shape[0], x_shape[1], w.shape[0], sp, k, tuple(out_sp),
+    return Geometry(x_shape[0], x_shape[1], w_shape[0], sp, k, tuple(out_sp),
                     tuple(tuple(p) for p in pads), tuple(s), tuple(d), groups)
+
+
+_geometry_cached = functools.lru_cache(maxsize=1024)(_geometry)
 
 
 def conv_fwd(x, w, pads, s, d, groups, out_sp=None, bias=None) -> np.ndarray:
