@@ -321,3 +321,25 @@ def test_max_pool1d_shape_and_values_property(size, k, s, p, d, ceil):
     out, idx = F.max_pool1d(convnp.tensor(x), k, s, p, d, ceil, return_indices=True)
     np.testing.assert_array_equal(out.data, ref[0].numpy())
     np.testing.assert_array_equal(idx.data, ref[1].numpy())
+
+
+@pytest.mark.parametrize("nd,k,s", [(1, 2, 2), (1, 3, 2), (2, 2, 2), (2, (2, 3), (1, 2)),
+                                    (2, 3, 3)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool_without_gradient_matches_torch(nd, k, s, dtype):
+    """A max pool nobody differentiates (no_grad, or an input without requires_grad) takes the
+    values-only kernel: torch's values, NaN propagating, -inf and ties as torch."""
+    rng = np.random.default_rng(0)
+    shape = (3, 4, 17) if nd == 1 else (3, 4, 11, 13)
+    x = rng.standard_normal(shape).astype(dtype)
+    x.reshape(-1)[rng.choice(x.size, 9, replace=False)] = np.nan
+    x.reshape(-1)[rng.choice(x.size, 9, replace=False)] = -np.inf
+    x.reshape(-1)[::7] = 0.5  # ties
+    fn = f"max_pool{nd}d"
+    want = getattr(torch.nn.functional, fn)(torch.from_numpy(x), k, s).numpy()
+    with convnp.no_grad():
+        got = getattr(F, fn)(convnp.from_numpy(x), k, s)
+    np.testing.assert_array_equal(got.array, want)
+    np.testing.assert_array_equal(getattr(F, fn)(convnp.from_numpy(x), k, s).array, want)
+    xg = convnp.from_numpy(x).requires_grad_()
+    np.testing.assert_array_equal(getattr(F, fn)(xg, k, s).array, want)  # the code path

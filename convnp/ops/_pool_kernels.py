@@ -83,10 +83,10 @@ def _max_fwd_nb(x, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, out, code, id
 
 
 @backend.jit(parallel=True)
-def _max_fwd_inside_nb(x, kh, kw, sh, sw, out, code, idx, want_idx):
+def _max_fwd_inside_nb(x, kh, kw, sh, sw, out, code, idx, want_idx):  # pragma: no cover
     """``_max_fwd_nb`` for the common case of 2-d planes (D = 1), no padding, no dilation and
-    every window inside the input (LeNet's and VGG's 2x2 stride 2): no bounds to test, so each
-    output's maximum stays in registers.
+    every window inside the input (LeNet's and VGG's 2x2 stride 2): no bounds to test, so the
+    taps run outer and a row of outputs inner, the compare-select vectorized over the row.
     Same tie and NaN rule: the first maximal tap, and a NaN replaces whatever came before."""
     B = x.shape[0]
     W = x.shape[3]
@@ -94,20 +94,52 @@ def _max_fwd_inside_nb(x, kh, kw, sh, sw, out, code, idx, want_idx):
     for b in _prange(B):
         for oh in range(OH):
             h0 = oh * sh
+            orow, crow = out[b, 0, oh], code[b, 0, oh]
+            xr = x[b, 0, h0]
             for ow in range(OW):
-                w0 = ow * sw
-                best = x[b, 0, h0, w0]
-                bc = 0
-                for j in range(kh):
-                    for k in range(kw):
-                        v = x[b, 0, h0 + j, w0 + k]
-                        take = (v > best) | (v != v)
-                        best = v if take else best
-                        bc = j * kw + k if take else bc
-                out[b, 0, oh, ow] = best
-                code[b, 0, oh, ow] = bc
-                if want_idx:
-                    idx[b, 0, oh, ow] = (h0 + bc // kw) * W + w0 + bc % kw
+                orow[np.uintp(ow)] = xr[np.uintp(ow * sw)]
+                crow[np.uintp(ow)] = 0
+            for j in range(kh):
+                xr = x[b, 0, h0 + j]
+                for k in range(kw):
+                    if j == 0 and k == 0:
+                        continue
+                    t = j * kw + k
+                    for ow in range(OW):
+                        v = xr[np.uintp(ow * sw + k)]
+                        cur = orow[np.uintp(ow)]
+                        take = (v > cur) | (v != v)
+                        orow[np.uintp(ow)] = v if take else cur
+                        crow[np.uintp(ow)] = t if take else crow[np.uintp(ow)]
+            if want_idx:
+                for ow in range(OW):
+                    bc = crow[ow]
+                    idx[b, 0, oh, ow] = (h0 + bc // kw) * W + ow * sw + bc % kw
+
+
+@backend.jit(parallel=True)
+def _max_vals_inside_nb(x, kh, kw, sh, sw, out):  # pragma: no cover - compiled
+    """``_max_fwd_inside_nb`` without tap codes, for calls nobody differentiates (inference):
+    taps outer and a row of outputs inner, so the compare-select runs vectorized over the row.
+    Same NaN rule: a NaN anywhere in the window is the result."""
+    B = x.shape[0]
+    OH, OW = out.shape[2], out.shape[3]
+    for b in _prange(B):
+        for oh in range(OH):
+            h0 = oh * sh
+            orow = out[b, 0, oh]
+            xr = x[b, 0, h0]
+            for ow in range(OW):
+                orow[np.uintp(ow)] = xr[np.uintp(ow * sw)]
+            for j in range(kh):
+                xr = x[b, 0, h0 + j]
+                for k in range(kw):
+                    if j == 0 and k == 0:
+                        continue
+                    for ow in range(OW):
+                        v = xr[np.uintp(ow * sw + k)]
+                        cur = orow[np.uintp(ow)]
+                        orow[np.uintp(ow)] = v if (v > cur) | (v != v) else cur
 
 
 @backend.jit(parallel=True)
@@ -234,6 +266,17 @@ def windows_inside(in3, k3, s3, p3, d3, o3) -> bool:
             and k3[1] * k3[2] > 1
             and all((o - 1) * st + k <= n for o, st, k, n in zip(o3[1:], s3[1:], k3[1:],
                                                                   in3[1:])))
+
+
+def max_values(x4, k3, s3, p3, d3, o3):
+    """Max values alone (no tap codes: nothing will be differentiated), or None where only
+    ``max_forward`` runs (no Numba, or windows that are not all inside the input)."""
+    if not (backend.use_numba() and x4.shape[0] and windows_inside(x4.shape[1:], k3, s3, p3, d3,
+                                                                  o3)):
+        return None
+    out = np.empty((x4.shape[0],) + o3, x4.dtype)
+    _max_vals_inside_nb(x4, k3[1], k3[2], s3[1], s3[2], out)
+    return out
 
 
 def max_forward(x4, k3, s3, p3, d3, o3, want_idx=False):
