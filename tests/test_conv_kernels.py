@@ -141,8 +141,11 @@ def test_reference_matches_numpy_loops(op):
     # 4-channel input gradient); from 8 channels Winograd, the input gradient as the dual conv
     ((2, 4, 12, (16, 16), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 1, True,
      ("grid-chunked", "col2im-chunked", "grid-chunked")),
-    ((2, 8, 8, (16, 16), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 1, True,
+    ((4, 8, 8, (16, 16), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 1, True,
      ("winograd", "dual-grid", "winograd")),
+    # ... but not on an 8x8 map
+    ((4, 8, 8, (8, 8), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 1, True,
+     ("grid-chunked", "dual-grid", "grid-chunked")),
     # strided: chunk kernels with Numba; polyphase and im2col without
     ((2, 3, 4, (8, 8), (4, 4), ((1, 1),) * 2, (2, 2), (1, 1), 1), 1, True,
      ("gather-chunked", "col2im-chunked", "gather-chunked")),

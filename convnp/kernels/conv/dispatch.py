@@ -33,9 +33,12 @@ _GRID_DIRECT_FWD_MAX = 256   # O * Cg * K at most: forward (LeNet C1: 6 * 25 = 1
 _GRID_DIRECT_BWDW_MAX = 64   # Cg * K at most: weight gradient (LeNet C1 25, an RGB 3x3 stem 27)
 # ... against the chunk-parallel kernels the direct weight-gradient loop only wins when the
 # outputs are few too: then the forward's O * Cg * K limit applies.
-# Winograd F(2x2, 3x3) for 3x3 stride-1 layers from this many input and output channels ...
+# Winograd F(2x2, 3x3) for 3x3 stride-1 layers from this many input and output channels, output
+# maps from 12x12 and this many tile columns in all (measured in docs/performance.md: on 8x8 and
+# 7x7 maps the direct kernels stay faster)
 _WINOGRAD_MIN_CHANNELS = 8
-_WINOGRAD_MIN_SIDE = 8  # ... and output maps from 8x8 (128 channels or more: from 16x16)
+_WINOGRAD_MIN_SIDE = 12
+_WINOGRAD_MIN_COLUMNS = 256
 
 
 class Geometry(NamedTuple):
@@ -108,12 +111,13 @@ def _winograd_ok(g: Geometry, dtype) -> bool:
 
 
 def _winograd_pays(g: Geometry, dtype) -> bool:
-    """Few channels: the transforms dominate; small maps: partial tiles and the 16 GEMMs'
-    fixed costs do (a 4x4 output is 4 tiles, plus a padding column each row)."""
-    side = min(g.out_sp) if len(g.out_sp) == 2 else 0
-    return (_winograd_ok(g, dtype) and g.C >= _WINOGRAD_MIN_CHANNELS
-            and g.O >= _WINOGRAD_MIN_CHANNELS
-            and side >= _WINOGRAD_MIN_SIDE and (side >= 16 or max(g.C, g.O) < 128))
+    """Few channels: the transforms dominate; small maps or few tiles in all: the padding
+    column of every tile row and the 16 GEMMs' fixed costs do."""
+    if len(g.out_sp) != 2 or min(g.out_sp) < _WINOGRAD_MIN_SIDE:
+        return False
+    columns = g.N * -(-g.out_sp[0] // 2) * (-(-g.out_sp[1] // 2) + 1)
+    return (columns >= _WINOGRAD_MIN_COLUMNS and g.C >= _WINOGRAD_MIN_CHANNELS
+            and g.O >= _WINOGRAD_MIN_CHANNELS and _winograd_ok(g, dtype))
 
 
 def _numba(g, dtype) -> bool:
