@@ -199,129 +199,108 @@ def _planes(x, n, c, r0, nr, Wq, pt, pl, P):  # pragma: no cover - compiled
 
 
 @backend.helper
-def _in_tiles(x, V, items, it, TW, pt, pl, P, T):  # pragma: no cover - compiled
-    """V[p, c, col] = (B^T d B)[p] for the tiles of work item ``it`` (images n0 .. n0+nb, tile
-    rows ty0 .. ty1, as columns image-major on the q-grid): d the 4x4 input tile at
-    (2 ty - pt, 2 tx - pl) of x (N, C, H, W), zero outside x. Workspaces: ``P``
-    (4, >= (rows+1) * Wq + 2) one image-channel's phase planes, ``T`` (8, >= rows * Wq + 1)."""
-    n0, nb, ty0, ty1 = items[it, 0], items[it, 1], items[it, 2], items[it, 3]
-    C = x.shape[1]
+def _in_plane(x, n, c, V, cv, o, ty0, R, TW, pt, pl, P, T):  # pragma: no cover - compiled
+    """V[p, cv, o + col] = (B^T d B)[p] for the tiles of tile rows ty0 .. ty0+R of plane
+    x[n, c] (columns row-major on the q-grid): d the 4x4 tile at (2 ty - pt, 2 tx - pl), zero
+    outside the plane. Workspaces: ``P`` (4, >= (R+1) * Wq + 2) the plane's phases, ``T``
+    (8, >= R * Wq + 1)."""
     Wq = TW + 1
-    R = ty1 - ty0
     nq = R * Wq
     m = nq + 1  # B's step along the rows reads one column further
-    for bi in range(nb):
-        o = bi * nq
-        for c in range(C):
-            _planes(x, n0 + bi, c, ty0, R + 1, Wq, pt, pl, P)
-            for pb in range(2):
-                # B^T down the columns: the tile's rows 0..3 are P[pb], P[2+pb] at q and q + Wq
-                _comb(T, pb, 0, P, pb, 0, P, pb, Wq, True, m)               # r0 - r2
-                _comb(T, 2 + pb, 0, P, 2 + pb, 0, P, pb, Wq, False, m)      # r1 + r2
-                _comb(T, 4 + pb, 0, P, pb, Wq, P, 2 + pb, 0, True, m)       # r2 - r1
-                _comb(T, 6 + pb, 0, P, 2 + pb, 0, P, 2 + pb, Wq, True, m)   # r1 - r3
-            for i in range(4):
-                # then B along each row: columns 0..3 are T[2i] at q, T[2i+1] at q, each at q+1
-                ev, od = 2 * i, 2 * i + 1
-                _comb3(V, 4 * i, c, o, T, ev, 0, T, ev, 1, True, nq)         # c0 - c2
-                _comb3(V, 4 * i + 1, c, o, T, od, 0, T, ev, 1, False, nq)    # c1 + c2
-                _comb3(V, 4 * i + 2, c, o, T, ev, 1, T, od, 0, True, nq)     # c2 - c1
-                _comb3(V, 4 * i + 3, c, o, T, od, 0, T, od, 1, True, nq)     # c1 - c3
+    _planes(x, n, c, ty0, R + 1, Wq, pt, pl, P)
+    for pb in range(2):
+        # B^T down the columns: the tile's rows 0..3 are P[pb], P[2+pb] at q and q + Wq
+        _comb(T, pb, 0, P, pb, 0, P, pb, Wq, True, m)               # r0 - r2
+        _comb(T, 2 + pb, 0, P, 2 + pb, 0, P, pb, Wq, False, m)      # r1 + r2
+        _comb(T, 4 + pb, 0, P, pb, Wq, P, 2 + pb, 0, True, m)       # r2 - r1
+        _comb(T, 6 + pb, 0, P, 2 + pb, 0, P, 2 + pb, Wq, True, m)   # r1 - r3
+    for i in range(4):
+        # then B along each row: columns 0..3 are T[2i] at q, T[2i+1] at q, each at q + 1
+        ev, od = 2 * i, 2 * i + 1
+        _comb3(V, 4 * i, cv, o, T, ev, 0, T, ev, 1, True, nq)         # c0 - c2
+        _comb3(V, 4 * i + 1, cv, o, T, od, 0, T, ev, 1, False, nq)    # c1 + c2
+        _comb3(V, 4 * i + 2, cv, o, T, ev, 1, T, od, 0, True, nq)     # c2 - c1
+        _comb3(V, 4 * i + 3, cv, o, T, od, 0, T, od, 1, True, nq)     # c1 - c3
 
 
 @backend.helper
-def _out_tiles(M, y, bias, items, it, TW, S):  # pragma: no cover - compiled
-    """y[n, o, 2ty:2ty+2, 2tx:2tx+2] = A^T M[:, o, col] A + bias[o] for the tiles of work item
-    ``it`` (the part inside y; junk columns skipped). Workspace ``S`` (8, >= rows * Wq)."""
-    n0, nb, ty0, ty1 = items[it, 0], items[it, 1], items[it, 2], items[it, 3]
-    O = M.shape[1]
+def _out_plane(M, om, o, y, n, c, bo, ty0, R, TW, S):  # pragma: no cover - compiled
+    """y[n, c, 2ty:2ty+2, 2tx:2tx+2] = A^T M[:, om, o + col] A + bo for the tiles of tile rows
+    ty0 .. ty0+R (the part inside y; junk columns skipped). Workspace ``S`` (8, >= R * Wq)."""
     Ho, Wo = y.shape[2], y.shape[3]
     Wq = TW + 1
-    R = ty1 - ty0
     nq = R * Wq
     full = Wo // 2
-    for bi in range(nb):
-        o0 = bi * nq
-        n = n0 + bi
-        for o in range(O):
-            for j in range(4):  # A^T down the columns: rows 0 and 1 of the 2x4 in S[j], S[4+j]
-                for q in range(nq):
-                    u = np.uintp(o0 + q)
-                    S[j, np.uintp(q)] = M[j, o, u] + M[4 + j, o, u] + M[8 + j, o, u]
-                for q in range(nq):
-                    u = np.uintp(o0 + q)
-                    S[4 + j, np.uintp(q)] = M[4 + j, o, u] - M[8 + j, o, u] - M[12 + j, o, u]
-            bo = bias[o]
-            for tr in range(R):  # then A along each row, straight into y
-                oy = 2 * (ty0 + tr)
-                q0 = tr * Wq
-                for r in range(2):
-                    if oy + r >= Ho:
-                        break
-                    yy = oy + r
-                    k = 4 * r
-                    for tx in range(full):
-                        q = np.uintp(q0 + tx)
-                        s1, s2 = S[k + 1, q], S[k + 2, q]
-                        y[n, o, yy, np.uintp(2 * tx)] = S[k, q] + s1 + s2 + bo
-                        y[n, o, yy, np.uintp(2 * tx + 1)] = s1 - s2 - S[k + 3, q] + bo
-                    if full < TW:  # odd width: the last tile's first column only
-                        q = q0 + full
-                        y[n, o, yy, 2 * full] = S[k, q] + S[k + 1, q] + S[k + 2, q] + bo
+    for j in range(4):  # A^T down the columns: rows 0 and 1 of the 2x4 in S[j], S[4+j]
+        for q in range(nq):
+            u = np.uintp(o + q)
+            S[j, np.uintp(q)] = M[j, om, u] + M[4 + j, om, u] + M[8 + j, om, u]
+        for q in range(nq):
+            u = np.uintp(o + q)
+            S[4 + j, np.uintp(q)] = M[4 + j, om, u] - M[8 + j, om, u] - M[12 + j, om, u]
+    for tr in range(R):  # then A along each row, straight into y
+        oy = 2 * (ty0 + tr)
+        q0 = tr * Wq
+        for r in range(2):
+            if oy + r >= Ho:
+                break
+            yy = oy + r
+            k = 4 * r
+            for tx in range(full):
+                q = np.uintp(q0 + tx)
+                s1, s2 = S[k + 1, q], S[k + 2, q]
+                y[n, c, yy, np.uintp(2 * tx)] = S[k, q] + s1 + s2 + bo
+                y[n, c, yy, np.uintp(2 * tx + 1)] = s1 - s2 - S[k + 3, q] + bo
+            if full < TW:  # odd width: the last tile's first column only
+                q = q0 + full
+                y[n, c, yy, 2 * full] = S[k, q] + S[k + 1, q] + S[k + 2, q] + bo
 
 
 @backend.helper
-def _gy_tiles(gy, D, items, it, TW, E):  # pragma: no cover - compiled
-    """D[p, o, col] = (A dY A^T)[p] for the tiles of work item ``it``: dY the 2x2 block of gy
-    (N, O, Ho, Wo) the tile computed, zero past gy's edge and on junk columns. Workspace ``E``
-    (8, >= rows * Wq): gy's four phases on the q-grid, then A dY."""
-    n0, nb, ty0, ty1 = items[it, 0], items[it, 1], items[it, 2], items[it, 3]
-    O = D.shape[1]
+def _gy_plane(gy, n, c, D, om, o, ty0, R, TW, E):  # pragma: no cover - compiled
+    """D[p, om, o + col] = (A dY A^T)[p] for the tiles of tile rows ty0 .. ty0+R: dY the 2x2
+    block of plane gy[n, c] the tile computed, zero past its edge and on junk columns.
+    Workspace ``E`` (8, >= R * Wq): the block's four phases on the q-grid, then A dY."""
     Ho, Wo = gy.shape[2], gy.shape[3]
     Wq = TW + 1
-    R = ty1 - ty0
     nq = R * Wq
     full = Wo // 2
-    for bi in range(nb):
-        o0 = bi * nq
-        n = n0 + bi
-        for o in range(O):
-            for tr in range(R):  # E[2r + c, q] = gy[2ty + r, 2tx + c], zero outside
-                oy = 2 * (ty0 + tr)
-                q0 = tr * Wq
-                for r in range(2):
-                    if oy + r >= Ho:
-                        for tx in range(Wq):
-                            E[2 * r, q0 + tx] = 0
-                            E[2 * r + 1, q0 + tx] = 0
-                        continue
-                    for tx in range(full):
-                        q = np.uintp(q0 + tx)
-                        E[2 * r, q] = gy[n, o, oy + r, np.uintp(2 * tx)]
-                        E[2 * r + 1, q] = gy[n, o, oy + r, np.uintp(2 * tx + 1)]
-                    for tx in range(full, Wq):
-                        E[2 * r, q0 + tx] = gy[n, o, oy + r, 2 * tx] if 2 * tx < Wo else 0
-                        E[2 * r + 1, q0 + tx] = 0
-            # A dY (A = [1 0; 1 1; 1 -1; 0 -1]): its rows are (a), (a + b), (a - b), (-b) for
-            # the tile's gy rows a = (E0, E1), b = (E2, E3); kept as E4..E7 = a + b, a - b
-            _comb(E, 4, 0, E, 0, 0, E, 2, 0, False, nq)
-            _comb(E, 5, 0, E, 1, 0, E, 3, 0, False, nq)
-            _comb(E, 6, 0, E, 0, 0, E, 2, 0, True, nq)
-            _comb(E, 7, 0, E, 1, 0, E, 3, 0, True, nq)
-            for i in range(3):  # rows (h0, h1) times A^T: h0, h0 + h1, h0 - h1, -h1
-                h0, h1 = (0, 1) if i == 0 else (2 + 2 * i, 3 + 2 * i)
-                for q in range(nq):
-                    u, v = E[h0, np.uintp(q)], E[h1, np.uintp(q)]
-                    D[4 * i, o, np.uintp(o0 + q)] = u
-                    D[4 * i + 1, o, np.uintp(o0 + q)] = u + v
-                    D[4 * i + 2, o, np.uintp(o0 + q)] = u - v
-                    D[4 * i + 3, o, np.uintp(o0 + q)] = -v
-            for q in range(nq):  # the row -b: -b0, -b0 - b1, b1 - b0, b1
-                u, v = E[2, np.uintp(q)], E[3, np.uintp(q)]
-                D[12, o, np.uintp(o0 + q)] = -u
-                D[13, o, np.uintp(o0 + q)] = -u - v
-                D[14, o, np.uintp(o0 + q)] = v - u
-                D[15, o, np.uintp(o0 + q)] = v
+    for tr in range(R):  # E[2r + c, q] = gy[2ty + r, 2tx + c], zero outside
+        oy = 2 * (ty0 + tr)
+        q0 = tr * Wq
+        for r in range(2):
+            if oy + r >= Ho:
+                for tx in range(Wq):
+                    E[2 * r, q0 + tx] = 0
+                    E[2 * r + 1, q0 + tx] = 0
+                continue
+            for tx in range(full):
+                q = np.uintp(q0 + tx)
+                E[2 * r, q] = gy[n, c, oy + r, np.uintp(2 * tx)]
+                E[2 * r + 1, q] = gy[n, c, oy + r, np.uintp(2 * tx + 1)]
+            for tx in range(full, Wq):
+                E[2 * r, q0 + tx] = gy[n, c, oy + r, 2 * tx] if 2 * tx < Wo else 0
+                E[2 * r + 1, q0 + tx] = 0
+    # A dY (A = [1 0; 1 1; 1 -1; 0 -1]): its rows are (a), (a + b), (a - b), (-b) for the
+    # tile's gy rows a = (E0, E1), b = (E2, E3); kept as E4..E7 = a + b, a - b
+    _comb(E, 4, 0, E, 0, 0, E, 2, 0, False, nq)
+    _comb(E, 5, 0, E, 1, 0, E, 3, 0, False, nq)
+    _comb(E, 6, 0, E, 0, 0, E, 2, 0, True, nq)
+    _comb(E, 7, 0, E, 1, 0, E, 3, 0, True, nq)
+    for i in range(3):  # rows (h0, h1) times A^T: h0, h0 + h1, h0 - h1, -h1
+        h0, h1 = (0, 1) if i == 0 else (2 + 2 * i, 3 + 2 * i)
+        for q in range(nq):
+            u, v = E[h0, np.uintp(q)], E[h1, np.uintp(q)]
+            D[4 * i, om, np.uintp(o + q)] = u
+            D[4 * i + 1, om, np.uintp(o + q)] = u + v
+            D[4 * i + 2, om, np.uintp(o + q)] = u - v
+            D[4 * i + 3, om, np.uintp(o + q)] = -v
+    for q in range(nq):  # the row -b: -b0, -b0 - b1, b1 - b0, b1
+        u, v = E[2, np.uintp(q)], E[3, np.uintp(q)]
+        D[12, om, np.uintp(o + q)] = -u
+        D[13, om, np.uintp(o + q)] = -u - v
+        D[14, om, np.uintp(o + q)] = v - u
+        D[15, om, np.uintp(o + q)] = v
 
 
 @backend.jit(parallel=True)
@@ -332,16 +311,21 @@ def _wino_fwd_runs(gemm, setl, one, x, U, bias, y, TW, pt, pl,
     O, C = U.shape[1], U.shape[2]
     Wq = TW + 1
     for it in prange(items.shape[0]):
-        nb, R = items[it, 1], items[it, 3] - items[it, 2]
-        cols = nb * R * Wq
+        n0, nb, ty0 = items[it, 0], items[it, 1], items[it, 2]
+        R = items[it, 3] - ty0
+        nq = R * Wq
         P = np.empty((4, (R + 1) * Wq + 2), x.dtype)
         P[:, (R + 1) * Wq:] = 0
-        T = np.empty((8, cols + 1), x.dtype)
-        V = np.empty((16, C, cols), x.dtype)
-        _in_tiles(x, V, items, it, TW, pt, pl, P, T)
-        M = np.empty((16, O, cols), x.dtype)
+        T = np.empty((8, nq + 1), x.dtype)
+        V = np.empty((16, C, nb * nq), x.dtype)
+        for bi in range(nb):
+            for c in range(C):
+                _in_plane(x, n0 + bi, c, V, c, bi * nq, ty0, R, TW, pt, pl, P, T)
+        M = np.empty((16, O, nb * nq), x.dtype)
         _positions(gemm, setl, False, U, False, V, one, one - one, M)
-        _out_tiles(M, y, bias, items, it, TW, T)
+        for bi in range(nb):
+            for o in range(O):
+                _out_plane(M, o, bi * nq, y, n0 + bi, o, bias[o], ty0, R, TW, T)
 
 
 @backend.jit(parallel=True)
@@ -354,15 +338,19 @@ def _wino_bwdw_runs(gemm, setl, one, x, gy, parts, TW, pt, pl,
     Wq = TW + 1
     for slot in prange(nslots):  # one accumulator per slot, items in order: reproducible sums
         for it in range(slot * items.shape[0] // nslots, (slot + 1) * items.shape[0] // nslots):
-            nb, R = items[it, 1], items[it, 3] - items[it, 2]
-            cols = nb * R * Wq
+            n0, nb, ty0 = items[it, 0], items[it, 1], items[it, 2]
+            R = items[it, 3] - ty0
+            nq = R * Wq
             P = np.empty((4, (R + 1) * Wq + 2), x.dtype)
             P[:, (R + 1) * Wq:] = 0
-            T = np.empty((8, cols + 1), x.dtype)
-            V = np.empty((16, C, cols), x.dtype)
-            _in_tiles(x, V, items, it, TW, pt, pl, P, T)
-            D = np.empty((16, O, cols), x.dtype)
-            _gy_tiles(gy, D, items, it, TW, T)
+            T = np.empty((8, nq + 1), x.dtype)
+            V = np.empty((16, C, nb * nq), x.dtype)
+            D = np.empty((16, O, nb * nq), x.dtype)
+            for bi in range(nb):
+                for c in range(C):
+                    _in_plane(x, n0 + bi, c, V, c, bi * nq, ty0, R, TW, pt, pl, P, T)
+                for o in range(O):
+                    _gy_plane(gy, n0 + bi, o, D, o, bi * nq, ty0, R, TW, T)
             _positions(gemm, setl, False, D, True, V, one, one, parts[slot])
 
 
