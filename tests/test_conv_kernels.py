@@ -37,6 +37,8 @@ CASES = [
     ("2d-wino-odd", 1, 8, 9, (9, 7), (3, 3), ((1, 1), (1, 1)), (1, 1), (1, 1), 1),
     ("2d-wino-pads", 3, 4, 5, (6, 5), (3, 3), ((2, 0), (1, 3)), (1, 1), (1, 1), 1),
     ("3d-p1", 2, 2, 3, (4, 5, 6), (3, 3, 3), ((1, 1),) * 3, (1, 1, 1), (1, 1, 1), 1),
+    ("3d-wino-pads", 2, 3, 4, (3, 5, 4), (3, 3, 3), ((3, 0), (1, 1), (0, 2)), (1, 1, 1),
+     (1, 1, 1), 1),
     ("3d-s212-g2", 1, 4, 4, (5, 6, 7), (2, 3, 2), ((0, 0),) * 3, (2, 1, 2), (1, 2, 1), 2),
     ("3d-dw", 2, 3, 3, (4, 4, 5), (2, 3, 3), ((1, 1),) * 3, (1, 1, 1), (1, 1, 1), 3),
 ]
@@ -143,9 +145,11 @@ def test_reference_matches_numpy_loops(op):
      ("grid-chunked", "col2im-chunked", "grid-chunked")),
     ((4, 8, 8, (16, 16), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 1, True,
      ("winograd", "dual-grid", "winograd")),
-    # ... but not on an 8x8 map
+    # ... but not on an 8x8 map; 3x3x3 from 8x8 slices
     ((4, 8, 8, (8, 8), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 1, True,
      ("grid-chunked", "dual-grid", "grid-chunked")),
+    ((4, 8, 8, (4, 8, 8), (3, 3, 3), ((1, 1),) * 3, (1, 1, 1), (1, 1, 1), 1), 1, True,
+     ("winograd", "dual-grid", "winograd")),
     # strided: chunk kernels with Numba; polyphase and im2col without
     ((2, 3, 4, (8, 8), (4, 4), ((1, 1),) * 2, (2, 2), (1, 1), 1), 1, True,
      ("gather-chunked", "col2im-chunked", "gather-chunked")),
@@ -213,3 +217,32 @@ def test_winograd_work_items_cover_every_tile(monkeypatch, budget, threads, N):
         assert len(items) >= min(threads, N * 6)
     finally:
         winograd._runs.cache_clear()
+
+
+@pytest.mark.parametrize("budget", [1 << 10, 1 << 20])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("N", [1, 3])
+def test_winograd_3d_slabs_cover_every_slice(monkeypatch, budget, threads, N):
+    """3x3x3 Winograd: slabs of output slices (one slice to all) on 1-3 threads give the
+    reference's forward and weight gradient, with depth pads that leave slices without input."""
+    from convnp.kernels.conv import winograd
+
+    if not _blas.available():
+        pytest.skip("Winograd calls NumPy's OpenBLAS")
+    monkeypatch.setattr(winograd, "_RUN_BYTES", budget)
+    winograd._slabs.cache_clear()
+    try:
+        g = _geometry(("w", N, 5, 6, (5, 7, 6), (3, 3, 3), ((3, 1), (1, 1), (2, 0)), (1, 1, 1),
+                       (1, 1, 1), 1))
+        x, w, gy, b = _operands(g, np.float64)
+        y = winograd.wino3_fwd(x, w, g.pads, g.out_sp, b, threads)
+        np.testing.assert_allclose(y, _reference("fwd", g, x, w, gy, b), rtol=1e-12, atol=1e-12)
+        gw = winograd.wino3_bwd_weight(x, gy, g.pads, threads)
+        np.testing.assert_allclose(gw, _reference("bwd_weight", g, x, w, gy, b), rtol=1e-12,
+                                   atol=1e-12)
+        items = winograd._slabs(N, g.out_sp[0], 16 * 11 * 4 * 5 * 8, threads)
+        got = sorted((n, z) for n, z0, z1 in items for z in range(z0, z1))
+        assert got == [(n, z) for n in range(N) for z in range(g.out_sp[0])]
+        assert len(items) >= min(threads, N * g.out_sp[0])
+    finally:
+        winograd._slabs.cache_clear()

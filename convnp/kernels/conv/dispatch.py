@@ -34,10 +34,10 @@ _GRID_DIRECT_BWDW_MAX = 64   # Cg * K at most: weight gradient (LeNet C1 25, an 
 # ... against the chunk-parallel kernels the direct weight-gradient loop only wins when the
 # outputs are few too: then the forward's O * Cg * K limit applies.
 # Winograd F(2x2, 3x3) for 3x3 stride-1 layers from this many input and output channels, output
-# maps from 12x12 and this many tile columns in all (measured in docs/performance.md: on 8x8 and
-# 7x7 maps the direct kernels stay faster)
+# maps from 12x12 (3-d: slices from 8x8) and this many tile columns in all (measured in
+# docs/performance.md: on 8x8 and 7x7 maps the direct 2-d kernels stay faster)
 _WINOGRAD_MIN_CHANNELS = 8
-_WINOGRAD_MIN_SIDE = 12
+_WINOGRAD_MIN_SIDE_ND = {2: 12, 3: 8}  # planes of a 3x3x3: transforms cost a third
 _WINOGRAD_MIN_COLUMNS = 256
 
 
@@ -104,18 +104,19 @@ def _direct_ok(g: Geometry, dtype) -> bool:
 
 
 def _winograd_ok(g: Geometry, dtype) -> bool:
-    """Can F(2x2, 3x3) run? 2-d 3x3, stride 1, dilation 1, groups 1, pads >= 0, and what the
-    chunk kernels need (it runs the same way: per-thread runs of tiles calling BLAS)."""
-    return (len(g.k) == 2 and winograd.accepts(g.k, g.s, g.d, g.groups, g.pads)
+    """Can F(2x2, 3x3) run? 3x3 or 3x3x3, stride 1, dilation 1, groups 1, pads >= 0, and what
+    the chunk kernels need (it runs the same way: per-thread runs of tiles calling BLAS)."""
+    return (winograd.accepts(g.k, g.s, g.d, g.groups, g.pads)
             and _chunked_ok("fwd", g, dtype) and g.sizes()["y"] > 0)
 
 
 def _winograd_pays(g: Geometry, dtype) -> bool:
     """Few channels: the transforms dominate; small maps or few tiles in all: the padding
     column of every tile row and the 16 GEMMs' fixed costs do."""
-    if len(g.out_sp) != 2 or min(g.out_sp) < _WINOGRAD_MIN_SIDE:
+    if len(g.out_sp) not in (2, 3) or min(g.out_sp[-2:]) < _WINOGRAD_MIN_SIDE_ND[len(g.k)]:
         return False
-    columns = g.N * -(-g.out_sp[0] // 2) * (-(-g.out_sp[1] // 2) + 1)
+    columns = (g.N * math.prod(g.out_sp[:-2]) * -(-g.out_sp[-2] // 2)
+               * (-(-g.out_sp[-1] // 2) + 1))
     return (columns >= _WINOGRAD_MIN_COLUMNS and g.C >= _WINOGRAD_MIN_CHANNELS
             and g.O >= _WINOGRAD_MIN_CHANNELS and _winograd_ok(g, dtype))
 
@@ -183,8 +184,9 @@ def _table() -> dict[str, dict[str, Kernel]]:
         Kernel("gather-chunked", "fwd", lambda g, dt: _chunked_ok("fwd", g, dt),
                lambda x, w, g, b: chunked.gather_fwd_chunked(x, w, g.pads, g.s, g.d, g.out_sp,
                                                              b, backend.team())),
-        Kernel("winograd", "fwd", _winograd_ok, lambda x, w, g, b: winograd.wino_fwd(
-            x, w, g.pads, g.out_sp, b, backend.team())),
+        Kernel("winograd", "fwd", _winograd_ok, lambda x, w, g, b: (
+            winograd.wino_fwd if len(g.k) == 2 else winograd.wino3_fwd)(
+                x, w, g.pads, g.out_sp, b, backend.team())),
     ], "bwd_data": [
         Kernel("col2im", "bwd_data", _any_ok, lambda gy, w, g: gemm.col2im_bwd_data(
             gy, w, (g.N, g.C, *g.sp), g.pads, g.s, g.d, g.groups)),
@@ -228,8 +230,9 @@ def _table() -> dict[str, dict[str, Kernel]]:
         Kernel("gather-chunked", "bwd_weight", lambda g, dt: _chunked_ok("bwd_weight", g, dt),
                lambda x, gy, g: chunked.gather_bwd_weight_chunked(x, gy, g.k, g.pads, g.s, g.d,
                                                                   backend.team())),
-        Kernel("winograd", "bwd_weight", _winograd_ok,
-               lambda x, gy, g: winograd.wino_bwd_weight(x, gy, g.pads, backend.team())),
+        Kernel("winograd", "bwd_weight", _winograd_ok, lambda x, gy, g: (
+            winograd.wino_bwd_weight if len(g.k) == 2 else winograd.wino3_bwd_weight)(
+                x, gy, g.pads, backend.team())),
     ]}
     return {op: {k.name: k for k in ks} for op, ks in t.items()}
 

@@ -1,5 +1,5 @@
-"""Winograd F(2x2, 3x3): 3x3 stride-1 convolutions (2-d, dilation 1, groups 1) with 2.25x fewer
-multiplications than the direct product.
+"""Winograd F(2x2, 3x3): 3x3 and 3x3x3 stride-1 convolutions (dilation 1, groups 1) with 2.25x
+fewer multiplications than the direct product.
 
 Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks" (2016). A 2x2 block of
 outputs is computed from the 4x4 input tile ``d`` that covers it and the 3x3 kernel ``g`` as
@@ -19,6 +19,9 @@ compute outputs that are dropped, and take a zero gradient.
 
 The work is cut into runs of tiles (``items``), each run's transforms and 16 GEMMs on one thread
 inside one parallel region, as the chunk kernels do; so a single image runs on every thread too.
+A 3x3x3 convolution is the sum over its three depth taps of 2-d ones between slices: each input
+slice is transformed once and enters the GEMMs of the (up to three) output slices that read it,
+so per output the transforms cost a third of the 2-d case's against the same GEMM work.
 The transforms use additions only (and halves in ``G``, exact in binary), so the result differs
 from the direct sum by rounding alone: float32 about 1e-6 relative, float64 1e-15.
 """
@@ -39,8 +42,10 @@ _MIN_COLUMNS = 64
 
 
 def accepts(k, s, d, groups, pads) -> bool:
-    """Does the geometry fit F(2x2, 3x3)? 3x3, stride 1, dilation 1, one group, pads >= 0."""
-    return (tuple(k) == (3, 3) and tuple(s) == (1, 1) and tuple(d) == (1, 1) and groups == 1
+    """Does the geometry fit F(2x2, 3x3)? 3x3 or 3x3x3, stride 1, dilation 1, one group,
+    pads >= 0."""
+    return (len(k) in (2, 3) and all(v == 3 for v in k) and all(v == 1 for v in s)
+            and all(v == 1 for v in d) and groups == 1
             and all(lo >= 0 and hi >= 0 for lo, hi in pads))
 
 
@@ -354,6 +359,95 @@ def _wino_bwdw_runs(gemm, setl, one, x, gy, parts, TW, pt, pl,
             _positions(gemm, setl, False, D, True, V, one, one, parts[slot])
 
 
+@backend.helper
+def _gemm_at(gemm, tb, M, N, K, a, ao, lda, b, bo, ldb, c, co, ldc, one):  # pragma: no cover
+    """c[:, co:co+N] += a[:, ao:] @ op(b[:, bo:]) on 2-d C-contiguous rows of lengths lda, ldb,
+    ldc (op = transpose when ``tb``): one BLAS call at element offsets (the caller sets BLAS to
+    one thread around it)."""
+    sz = a.itemsize
+    gemm_call(gemm, 111, 112 if tb else 111, M, N, K, one, a.ctypes.data + ao * sz, lda,
+               b.ctypes.data + bo * sz, ldb, one, c.ctypes.data + co * sz, ldc)
+
+
+@backend.helper
+def _slices(z0, z1, kz, pz, zi0, zi1):  # pragma: no cover - compiled
+    """Output slices [za, zb) of [z0, z1) whose input slice z + kz - pz lies in [zi0, zi1)."""
+    return max(z0, zi0 - kz + pz), min(z1, zi1 - kz + pz)
+
+
+@backend.jit(parallel=True)
+def _wino3_fwd_runs(gemm, setl, one, x4, U3, bias, y4, D, Do, TH, TW, pz, pt, pl,
+                    items):  # pragma: no cover - compiled
+    """3x3x3 forward as three 2-d F(2x2, 3x3) layers summed over the depth taps: every input
+    slice is transformed once and meets U3[kz] (kz = 0, 1, 2) in the GEMMs of the output slices
+    that read it. x4 (N, C*D, H, W) and y4 (N, O*Do, Ho, Wo) are the volumes with (channel,
+    slice) planes; one work item (image, first output slice, end slice) per loop turn."""
+    O, C = U3.shape[2], U3.shape[3]
+    Wq = TW + 1
+    nq = TH * Wq
+    for it in prange(items.shape[0]):
+        n, z0, z1 = items[it, 0], items[it, 1], items[it, 2]
+        zi0, zi1 = max(0, z0 - pz), min(D, z1 + 2 - pz)
+        S, Z = max(0, zi1 - zi0), z1 - z0
+        P = np.empty((4, (TH + 1) * Wq + 2), x4.dtype)
+        P[:, (TH + 1) * Wq:] = 0
+        T = np.empty((8, nq + 1), x4.dtype)
+        V = np.empty((16, C, max(1, S) * nq), x4.dtype)
+        for s in range(S):
+            for c in range(C):
+                _in_plane(x4, n, c * D + zi0 + s, V, c, s * nq, 0, TH, TW, pt, pl, P, T)
+        M = np.zeros((16, O, Z * nq), x4.dtype)
+        prev = int_call(setl, 1)
+        for kz in range(3):
+            za, zb = _slices(z0, z1, kz, pz, zi0, zi1)
+            if za >= zb:
+                continue
+            for p in range(16):
+                _gemm_at(gemm, False, O, (zb - za) * nq, C, U3[kz, p], 0, C, V[p],
+                         (za + kz - pz - zi0) * nq, S * nq, M[p], (za - z0) * nq, Z * nq, one)
+        int_call(setl, prev)
+        for z in range(Z):
+            for o in range(O):
+                _out_plane(M, o, z * nq, y4, n, o * Do + z0 + z, bias[o], 0, TH, TW, T)
+
+
+@backend.jit(parallel=True)
+def _wino3_bwdw_runs(gemm, setl, one, x4, gy4, parts, D, Do, TH, TW, pz, pt, pl,
+                     items):  # pragma: no cover - compiled
+    """parts[slot, kz, p] = sum over the slot's work items of dM[p] @ V[p]^T for the output
+    slices whose input slice is z + kz - pz (see ``_wino3_fwd_runs``); parts zeroed."""
+    nslots = parts.shape[0]
+    O, C = parts.shape[3], parts.shape[4]
+    Wq = TW + 1
+    nq = TH * Wq
+    for slot in prange(nslots):  # one accumulator per slot, items in order: reproducible sums
+        for it in range(slot * items.shape[0] // nslots, (slot + 1) * items.shape[0] // nslots):
+            n, z0, z1 = items[it, 0], items[it, 1], items[it, 2]
+            zi0, zi1 = max(0, z0 - pz), min(D, z1 + 2 - pz)
+            S, Z = max(0, zi1 - zi0), z1 - z0
+            P = np.empty((4, (TH + 1) * Wq + 2), x4.dtype)
+            P[:, (TH + 1) * Wq:] = 0
+            T = np.empty((8, nq + 1), x4.dtype)
+            V = np.empty((16, C, max(1, S) * nq), x4.dtype)
+            for s in range(S):
+                for c in range(C):
+                    _in_plane(x4, n, c * D + zi0 + s, V, c, s * nq, 0, TH, TW, pt, pl, P, T)
+            G = np.empty((16, O, Z * nq), x4.dtype)
+            for z in range(Z):
+                for o in range(O):
+                    _gy_plane(gy4, n, o * Do + z0 + z, G, o, z * nq, 0, TH, TW, T)
+            prev = int_call(setl, 1)
+            for kz in range(3):
+                za, zb = _slices(z0, z1, kz, pz, zi0, zi1)
+                if za >= zb:
+                    continue
+                for p in range(16):
+                    _gemm_at(gemm, True, O, C, (zb - za) * nq, G[p], (za - z0) * nq, Z * nq,
+                             V[p], (za + kz - pz - zi0) * nq, S * nq, parts[slot, kz, p], 0, C,
+                             one)
+            int_call(setl, prev)
+
+
 @functools.lru_cache(maxsize=256)
 def _runs(N: int, TH: int, Wq: int, per_col_bytes: int, threads: int) -> np.ndarray:
     """Work items (first image, images, first tile row, end tile row): whole images while
@@ -402,3 +496,53 @@ def wino_bwd_weight(x, gy, pads, threads) -> np.ndarray:
     _wino_bwdw_runs(*_blas.kernel_args(gy.dtype), np.ascontiguousarray(x),
                     np.ascontiguousarray(gy), parts, TW, pads[0][0], pads[1][0], items)
     return weight_transform_adjoint(parts.sum(0))
+
+
+@functools.lru_cache(maxsize=256)
+def _slabs(N: int, Do: int, per_slice_bytes: int, threads: int) -> np.ndarray:
+    """3-d work items (image, first output slice, end slice): slabs of about ``_RUN_BYTES``,
+    split further until every thread has one."""
+    z = max(1, _RUN_BYTES // max(1, per_slice_bytes))
+    if N < threads:
+        z = min(z, max(1, Do // -(-threads // N)))
+    a = np.array([(n, z0, min(z0 + z, Do)) for n in range(N) for z0 in range(0, Do, z)],
+                 np.int64).reshape(-1, 3)
+    a.setflags(write=False)
+    return a
+
+
+def _weights3(w):
+    """(3, 16, O, C): U of each depth tap's 3x3 kernel."""
+    return np.stack([weight_transform(np.ascontiguousarray(w[:, :, kz])) for kz in range(3)])
+
+
+def wino3_fwd(x, w, pads, out_sp, bias, threads) -> np.ndarray:
+    """3x3x3 stride-1 forward (+ bias) of x (N, C, D, H, W) with w (O, C, 3, 3, 3): F(2x2, 3x3)
+    per depth tap, each input slice transformed once."""
+    N, C, D = x.shape[:3]
+    O = w.shape[0]
+    Do = out_sp[0]
+    TH, TW = _tiling(out_sp[1:])
+    y = np.empty((N, O, *out_sp), x.dtype)
+    b = np.zeros(O, x.dtype) if bias is None else np.ascontiguousarray(bias, x.dtype)
+    x = np.ascontiguousarray(x)
+    items = _slabs(N, Do, 16 * (C + O) * TH * (TW + 1) * x.itemsize, threads)
+    _wino3_fwd_runs(*_blas.kernel_args(x.dtype), x.reshape(N, C * D, *x.shape[3:]),
+                    _weights3(w), b, y.reshape(N, O * Do, *out_sp[1:]), D, Do, TH, TW,
+                    pads[0][0], pads[1][0], pads[2][0], items)
+    return y
+
+
+def wino3_bwd_weight(x, gy, pads, threads) -> np.ndarray:
+    """Weight gradient (O, C, 3, 3, 3) of a 3x3x3 stride-1 conv of x (N, C, D, H, W)."""
+    N, C, D = x.shape[:3]
+    O, Do = gy.shape[1], gy.shape[2]
+    TH, TW = _tiling(gy.shape[3:])
+    x, gy = np.ascontiguousarray(x), np.ascontiguousarray(gy)
+    items = _slabs(N, Do, 16 * (C + O) * TH * (TW + 1) * x.itemsize, threads)
+    parts = np.zeros((max(1, min(threads, len(items))), 3, 16, O, C), gy.dtype)
+    _wino3_bwdw_runs(*_blas.kernel_args(gy.dtype), x.reshape(N, C * D, *x.shape[3:]),
+                     gy.reshape(N, O * Do, *gy.shape[3:]), parts, D, Do, TH, TW, pads[0][0],
+                     pads[1][0], pads[2][0], items)
+    dU = parts.sum(0)
+    return np.stack([weight_transform_adjoint(dU[kz]) for kz in range(3)], axis=2)
