@@ -308,24 +308,52 @@ def _gy_plane(gy, n, c, D, om, o, ty0, R, TW, E):  # pragma: no cover - compiled
         D[15, om, np.uintp(o + q)] = v
 
 
+@backend.helper
+def _run_in(x, n0, nb, ty0, R, TW, pt, pl):  # pragma: no cover - compiled
+    """(V, T): the transformed input tiles (16, C, nb * R * Wq) of images n0 .. n0+nb, tile
+    rows ty0 .. ty0+R, and the workspace ``T`` (8, R * Wq + 1) the other transforms reuse."""
+    C = x.shape[1]
+    Wq = TW + 1
+    nq = R * Wq
+    P = np.empty((4, (R + 1) * Wq + 2), x.dtype)
+    P[:, (R + 1) * Wq:] = 0
+    T = np.empty((8, nq + 1), x.dtype)
+    V = np.empty((16, C, nb * nq), x.dtype)
+    for bi in range(nb):
+        for c in range(C):
+            _in_plane(x, n0 + bi, c, V, c, bi * nq, ty0, R, TW, pt, pl, P, T)
+    return V, T
+
+
+@backend.helper
+def _slab_in(x4, n, z0, z1, D, C, TH, TW, pz, pt, pl):  # pragma: no cover - compiled
+    """(V, T, zi0, zi1): the transformed input slices zi0 .. zi1 that output slices z0 .. z1
+    of image n read (16, C, (zi1 - zi0) * TH * Wq; x4 (N, C*D, H, W)), and the workspace T."""
+    Wq = TW + 1
+    nq = TH * Wq
+    zi0, zi1 = max(0, z0 - pz), max(max(0, z0 - pz), min(D, z1 + 2 - pz))
+    P = np.empty((4, (TH + 1) * Wq + 2), x4.dtype)
+    P[:, (TH + 1) * Wq:] = 0
+    T = np.empty((8, nq + 1), x4.dtype)
+    V = np.empty((16, C, max(1, zi1 - zi0) * nq), x4.dtype)
+    for s in range(zi1 - zi0):
+        for c in range(C):
+            _in_plane(x4, n, c * D + zi0 + s, V, c, s * nq, 0, TH, TW, pt, pl, P, T)
+    return V, T, zi0, zi1
+
+
 @backend.jit(parallel=True)
 def _wino_fwd_runs(gemm, setl, one, x, U, bias, y, TW, pt, pl,
                    items):  # pragma: no cover - compiled
     """y = conv(x, g) + bias through U = G g G^T, one work item (first image, images, first
     tile row, end tile row) per loop turn."""
-    O, C = U.shape[1], U.shape[2]
+    O = U.shape[1]
     Wq = TW + 1
     for it in prange(items.shape[0]):
         n0, nb, ty0 = items[it, 0], items[it, 1], items[it, 2]
         R = items[it, 3] - ty0
         nq = R * Wq
-        P = np.empty((4, (R + 1) * Wq + 2), x.dtype)
-        P[:, (R + 1) * Wq:] = 0
-        T = np.empty((8, nq + 1), x.dtype)
-        V = np.empty((16, C, nb * nq), x.dtype)
-        for bi in range(nb):
-            for c in range(C):
-                _in_plane(x, n0 + bi, c, V, c, bi * nq, ty0, R, TW, pt, pl, P, T)
+        V, T = _run_in(x, n0, nb, ty0, R, TW, pt, pl)
         M = np.empty((16, O, nb * nq), x.dtype)
         _positions(gemm, setl, False, U, False, V, one, one - one, M)
         for bi in range(nb):
@@ -339,21 +367,16 @@ def _wino_bwdw_runs(gemm, setl, one, x, gy, parts, TW, pt, pl,
     """parts[slot] = sum over the slot's work items (a contiguous share of ``items``) of
     dM[p] @ V[p]^T per Winograd position p; parts (slots, 16, O, C) zeroed by the caller."""
     nslots = parts.shape[0]
-    O, C = parts.shape[2], parts.shape[3]
+    O = parts.shape[2]
     Wq = TW + 1
     for slot in prange(nslots):  # one accumulator per slot, items in order: reproducible sums
         for it in range(slot * items.shape[0] // nslots, (slot + 1) * items.shape[0] // nslots):
             n0, nb, ty0 = items[it, 0], items[it, 1], items[it, 2]
             R = items[it, 3] - ty0
             nq = R * Wq
-            P = np.empty((4, (R + 1) * Wq + 2), x.dtype)
-            P[:, (R + 1) * Wq:] = 0
-            T = np.empty((8, nq + 1), x.dtype)
-            V = np.empty((16, C, nb * nq), x.dtype)
+            V, T = _run_in(x, n0, nb, ty0, R, TW, pt, pl)
             D = np.empty((16, O, nb * nq), x.dtype)
             for bi in range(nb):
-                for c in range(C):
-                    _in_plane(x, n0 + bi, c, V, c, bi * nq, ty0, R, TW, pt, pl, P, T)
                 for o in range(O):
                     _gy_plane(gy, n0 + bi, o, D, o, bi * nq, ty0, R, TW, T)
             _positions(gemm, setl, False, D, True, V, one, one, parts[slot])
@@ -383,19 +406,12 @@ def _wino3_fwd_runs(gemm, setl, one, x4, U3, bias, y4, D, Do, TH, TW, pz, pt, pl
     that read it. x4 (N, C*D, H, W) and y4 (N, O*Do, Ho, Wo) are the volumes with (channel,
     slice) planes; one work item (image, first output slice, end slice) per loop turn."""
     O, C = U3.shape[2], U3.shape[3]
-    Wq = TW + 1
-    nq = TH * Wq
+    nq = TH * (TW + 1)
     for it in prange(items.shape[0]):
         n, z0, z1 = items[it, 0], items[it, 1], items[it, 2]
-        zi0, zi1 = max(0, z0 - pz), min(D, z1 + 2 - pz)
-        S, Z = max(0, zi1 - zi0), z1 - z0
-        P = np.empty((4, (TH + 1) * Wq + 2), x4.dtype)
-        P[:, (TH + 1) * Wq:] = 0
-        T = np.empty((8, nq + 1), x4.dtype)
-        V = np.empty((16, C, max(1, S) * nq), x4.dtype)
-        for s in range(S):
-            for c in range(C):
-                _in_plane(x4, n, c * D + zi0 + s, V, c, s * nq, 0, TH, TW, pt, pl, P, T)
+        Z = z1 - z0
+        V, T, zi0, zi1 = _slab_in(x4, n, z0, z1, D, C, TH, TW, pz, pt, pl)
+        S = zi1 - zi0
         M = np.zeros((16, O, Z * nq), x4.dtype)
         prev = int_call(setl, 1)
         for kz in range(3):
@@ -418,20 +434,13 @@ def _wino3_bwdw_runs(gemm, setl, one, x4, gy4, parts, D, Do, TH, TW, pz, pt, pl,
     slices whose input slice is z + kz - pz (see ``_wino3_fwd_runs``); parts zeroed."""
     nslots = parts.shape[0]
     O, C = parts.shape[3], parts.shape[4]
-    Wq = TW + 1
-    nq = TH * Wq
+    nq = TH * (TW + 1)
     for slot in prange(nslots):  # one accumulator per slot, items in order: reproducible sums
         for it in range(slot * items.shape[0] // nslots, (slot + 1) * items.shape[0] // nslots):
             n, z0, z1 = items[it, 0], items[it, 1], items[it, 2]
-            zi0, zi1 = max(0, z0 - pz), min(D, z1 + 2 - pz)
-            S, Z = max(0, zi1 - zi0), z1 - z0
-            P = np.empty((4, (TH + 1) * Wq + 2), x4.dtype)
-            P[:, (TH + 1) * Wq:] = 0
-            T = np.empty((8, nq + 1), x4.dtype)
-            V = np.empty((16, C, max(1, S) * nq), x4.dtype)
-            for s in range(S):
-                for c in range(C):
-                    _in_plane(x4, n, c * D + zi0 + s, V, c, s * nq, 0, TH, TW, pt, pl, P, T)
+            Z = z1 - z0
+            V, T, zi0, zi1 = _slab_in(x4, n, z0, z1, D, C, TH, TW, pz, pt, pl)
+            S = zi1 - zi0
             G = np.empty((16, O, Z * nq), x4.dtype)
             for z in range(Z):
                 for o in range(O):
