@@ -132,7 +132,7 @@ class Tensor:
 
     @property
     def shape(self) -> "Size":
-        return Size(self.array.shape)
+        return Size._of(self.array.shape)
 
     @property
     def dtype(self) -> np.dtype:
@@ -162,7 +162,7 @@ class Tensor:
 
     def size(self, dim: int | None = None):
         if dim is None:
-            return Size(self.array.shape)
+            return Size._of(self.array.shape)
         return self.array.shape[normalize_dims(dim, self.ndim, "size")[0]]
 
     def numel(self) -> int:

@@ -108,15 +108,19 @@ def _clip_mask_nb(gx, a, lo_v, hi_v):  # pragma: no cover - compiled
 _prange = backend.prange  # numba.prange in the compiled kernels
 
 
+_NB_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _flat(*arrays):
     """1-d views of arrays of one shape, dtype and strides whose memory is one dense run (in
     some axis order); None when there is none, Numba is off or the dtype is not float32/64."""
     a0 = arrays[0]
-    if not backend.use_numba() or a0.dtype not in (np.float32, np.float64):
+    dt, shape, strides = a0.dtype, a0.shape, a0.strides
+    if dt not in _NB_FLOATS or not backend.use_numba():
         return None
-    if any(a.dtype != a0.dtype or a.shape != a0.shape or a.strides != a0.strides
-           for a in arrays):
-        return None
+    for a in arrays:
+        if a.dtype != dt or a.shape != shape or a.strides != strides:
+            return None
     if a0.flags.c_contiguous:
         return [a.reshape(-1) for a in arrays]
     order = np.argsort([-abs(st) for st in a0.strides], kind="stable")

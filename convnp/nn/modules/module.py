@@ -177,6 +177,12 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")
 
     def __call__(self, *args, **kwargs):
+        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                or self._backward_pre_hooks):
+            return self.forward(*args, **kwargs)  # no hooks: nothing else to do
+        return self._call_with_hooks(args, kwargs)
+
+    def _call_with_hooks(self, args: tuple, kwargs: dict):
         with_kw = self.__dict__.get("_hooks_with_kwargs", ())
         for hid, hook in list(self._forward_pre_hooks.items()):
             if hid in with_kw:
