@@ -68,6 +68,13 @@ class Tensor:
     # version counter ([n]) shared with views and detach() aliases; None until one is needed
     # (see convnp/autograd/function.py: version counters)
     _vc = None
+    # a fresh tensor's autograd state, as class defaults: ``_wrap`` (every op's output) sets
+    # only the array, and assignments go to the instance
+    grad: "Tensor | None" = None
+    grad_fn = None
+    _output_nr = 0
+    _retains_grad = False
+    requires_grad = False
 
     def __init__(self, data: Any = None, dtype=None, requires_grad: bool = False) -> None:
         if data is None:
@@ -88,11 +95,6 @@ class Tensor:
         """Wrap an array without copying or dtype inference (internal fast path)."""
         t = cls.__new__(cls)
         t.array = array
-        t.grad = None
-        t.grad_fn = None
-        t._output_nr = 0
-        t._retains_grad = False
-        t.requires_grad = False
         return t
 
     # ------------------------------------------------------------------ metadata

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from convnp._dtype import is_floating, is_half
+from convnp._dtype import any_half, is_floating, is_half
 from convnp.autograd.grad_mode import _state as _grad_state
 from convnp.autograd.graph import Context, Node
 from convnp.autograd.names import torch_saved_inputs
@@ -68,7 +68,7 @@ class Function:
         # nothing to record: no edges, no node, no saved versions; the outputs still share their
         # inputs' version counters where they view them
         ctx = Context(_no_needs(len(args)))
-        if cls.half_in_float32 and any(is_half(getattr(x, "dtype", None)) for x in raw):
+        if cls.half_in_float32 and any_half(raw):
             outs, multi = _forward_in_float32(cls, ctx, raw, kwargs)
         else:
             out = cls.forward(ctx, *raw, **kwargs)
@@ -91,7 +91,7 @@ def _apply_recorded(cls, args, raw, kwargs):
     to the inputs that need a gradient, the saved versions, and outputs that point at it."""
     needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
     ctx = Context(needs)
-    if cls.half_in_float32 and any(is_half(getattr(x, "dtype", None)) for x in raw):
+    if cls.half_in_float32 and any_half(raw):
         outs, multi = _forward_in_float32(cls, ctx, raw, kwargs)
     else:
         outs, multi = _as_outputs(cls.forward(ctx, *raw, **kwargs))

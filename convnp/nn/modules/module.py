@@ -128,9 +128,14 @@ class Module:
 
     def __getattr__(self, name: str) -> Any:
         d = self.__dict__
-        for store in ("_parameters", "_buffers", "_modules"):
-            if store in d and name in d[store]:
-                return d[store][name]
+        if "_modules" in d:  # the stores, set together by Module.__init__
+            for store in (d["_parameters"], d["_buffers"], d["_modules"]):
+                if name in store:
+                    return store[name]
+        else:
+            for store in ("_parameters", "_buffers"):
+                if store in d and name in d[store]:
+                    return d[store][name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:

@@ -74,7 +74,7 @@ class _NormBase(Module):
         if not isinstance(input, Tensor):
             raise TypeError(f"{type(self).__name__}: expected a convnp Tensor, got "
                             f"{type(input).__name__}")
-        if input.ndim not in self._dims:
+        if input.array.ndim not in self._dims:
             raise ValueError(f"{type(self).__name__}: expected {self._dims_text} input (got "
                              f"{input.ndim}D input)")
 
@@ -87,7 +87,7 @@ class _NormBase(Module):
 class _BatchNorm(_NormBase):
     def forward(self, input):
         self._check_input_dim(input)
-        if input.shape[1] != self.num_features:
+        if input.array.shape[1] != self.num_features:
             raise ValueError(f"{type(self).__name__}: expected {self.num_features} channels at "
                              f"dim 1, got input of shape {tuple(input.shape)}")
         factor = 0.0 if self.momentum is None else self.momentum
