@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import threading
 
+
 class _State(threading.local):
     enabled = True  # per thread; a thread that never set it records (the class default)
 

@@ -33,6 +33,7 @@ from convnp.kernels.conv import dispatch as _dispatch
 from convnp.kernels.conv._common import _flip, _no_pad
 from convnp.ops import _shape, _window
 from convnp.ops import padding as _padding
+from convnp.tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "convnd", "conv_transposend"]
@@ -148,9 +149,12 @@ class _Cfg(NamedTuple):
 
 def _conv_pads(pads, modes) -> tuple:
     """The padding left to the zero-padded kernels: all of it for zeros, none once padded."""
-    if _no_pad(pads) or all(m == "constant" for m in modes):
+    for m in modes:
+        if m != "constant":
+            break
+    else:
         return pads
-    return ((0, 0),) * len(pads)
+    return pads if _no_pad(pads) else ((0, 0),) * len(pads)
 
 
 def _pad_first(a, pads, modes) -> np.ndarray:
@@ -250,8 +254,6 @@ class ConvTransposeNd(Function):
 # argument validation and public functions
 # ---------------------------------------------------------------------------------------------
 def _arr(t):
-    from convnp.tensor import Tensor
-
     if isinstance(t, Tensor):
         return t.array
     if isinstance(t, np.ndarray):
@@ -353,7 +355,19 @@ def convnd(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         >>> convnd(x, w, padding="same", stride=2).shape
         (2, 4, 4, 4)
     """
-    fn = _fn
+    key = _call_key(_fn, input, weight, bias, stride, padding, dilation, groups, padding_mode)
+    cfg = _checked.get(key)
+    if cfg is None:
+        cfg = _conv_call(_fn, input, weight, bias, stride, padding, dilation, groups,
+                         padding_mode)
+        _remember(key, cfg)
+    groups, batched, s, d, modes, pads = cfg
+    return ConvNd.apply(input, weight, bias, stride=s, pads=pads, dilation=d, groups=groups,
+                        modes=modes, flip=bool(flip), batched=batched)
+
+
+def _conv_call(fn, input, weight, bias, stride, padding, dilation, groups, padding_mode):
+    """Validated ``(groups, batched, stride, dilation, modes, pads)`` of a ``convnd`` call."""
     x, w, groups, batched, s, d, modes = _args(fn, input, weight, bias, stride, dilation, groups,
                                                padding_mode, False)
     sp, k = x.shape[2 - (not batched):], w.shape[2:]
@@ -367,8 +381,7 @@ def convnd(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
                                f"spatial axis {i} has {sp[i]} + padding {pads[i]} = "
                                f"{sp[i] + pads[i][0] + pads[i][1]} values, the (dilated) kernel "
                                f"needs {eff} (input {x.shape}, weight {w.shape})")
-    return ConvNd.apply(input, weight, bias, stride=s, pads=pads, dilation=d, groups=groups,
-                        modes=modes, flip=bool(flip), batched=batched)
+    return groups, batched, s, d, modes, pads
 
 
 @_autocast.lower
@@ -400,7 +413,23 @@ def conv_transposend(input, weight, bias=None, stride=1, padding=0, output_paddi
         >>> conv_transposend(x, w, stride=2, padding=1).shape
         (2, 3, 10, 10)
     """
-    fn = _fn
+    key = _call_key(_fn, input, weight, bias, stride, padding, dilation, groups, padding_mode,
+                    output_padding, output_size)
+    cfg = _checked.get(key)
+    if cfg is None:
+        cfg = _conv_transpose_call(_fn, input, weight, bias, stride, padding, output_padding,
+                                   groups, dilation, output_size, padding_mode)
+        _remember(key, cfg)
+    groups, batched, s, d, modes, pads, out_sp = cfg
+    return ConvTransposeNd.apply(input, weight, bias, stride=s, pads=pads, dilation=d,
+                                 groups=groups, modes=modes, flip=bool(flip), out_sp=out_sp,
+                                 batched=batched)
+
+
+def _conv_transpose_call(fn, input, weight, bias, stride, padding, output_padding, groups,
+                         dilation, output_size, padding_mode):
+    """Validated ``(groups, batched, stride, dilation, modes, pads, out_sp)`` of a
+    ``conv_transposend`` call."""
     if isinstance(padding, str) and padding != "valid" or (
             isinstance(padding, (tuple, list)) and any(isinstance(p, str) for p in padding)):
         raise ValueError(f"{fn}: padding strings other than 'valid' are not supported for "
@@ -413,9 +442,59 @@ def conv_transposend(input, weight, bias=None, stride=1, padding=0, output_paddi
     out_sp = _shape.conv_transpose_output_sizes(sp, k, s, pads, d, output_padding,
                                                 output_size, fn)
     _check_mode_pads((x.shape[0], w.shape[1] * groups) + out_sp, pads, modes, fn)
-    return ConvTransposeNd.apply(input, weight, bias, stride=s, pads=pads, dilation=d,
-                                 groups=groups, modes=modes, flip=bool(flip), out_sp=out_sp,
-                                 batched=batched)
+    return groups, batched, s, d, modes, pads, out_sp
+
+
+# ---------------------------------------------------------------------------------------------
+# the validated arguments of recent calls
+# ---------------------------------------------------------------------------------------------
+# Validating a call (types, channels, groups, padding resolution, mode limits) depends only on
+# the arrays' shapes and dtypes and on the settings, so its result is kept per distinct call: a
+# network calls each layer with the same shapes every time. Only calls whose settings are plain
+# ints, strings and tuples of them are kept (2 == 2.0 == True as dict keys: a float or a bool
+# must still meet the checks that reject it); anything else is validated every time, and a call
+# that raises is never kept, so bad arguments raise on every call.
+_checked: dict = {}
+_CHECKED_MAX = 512
+
+
+def _plain(v) -> bool:
+    """An int, a string, None, or a tuple of these (nested: (lo, hi) pairs)."""
+    t = type(v)
+    if t is int or t is str or v is None:
+        return True
+    if t is tuple:
+        for e in v:
+            te = type(e)
+            if not (te is int or te is str or e is None or te is tuple and _plain(e)):
+                return False
+        return True
+    return False
+
+
+def _call_key(fn, input, weight, bias, *settings):
+    """The cache key of a call: its name, the arrays' shapes and dtypes and its settings; None
+    when something in it is not an array or not plain."""
+    x, w = _arr(input), _arr(weight)
+    if x is None or w is None:
+        return None
+    if bias is None:
+        bkey = None
+    else:
+        b = _arr(bias)
+        if b is None:
+            return None
+        bkey = (b.shape, b.dtype)
+    if not _plain(settings):
+        return None
+    return (fn, x.shape, x.dtype, w.shape, w.dtype, bkey) + settings
+
+
+def _remember(key, cfg) -> None:
+    if key is not None:
+        if len(_checked) >= _CHECKED_MAX:
+            _checked.clear()
+        _checked[key] = cfg
 
 
 def _check_dim(n: int, name: str, weight) -> None:
