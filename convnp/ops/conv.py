@@ -131,7 +131,15 @@ def _bias_add(y: np.ndarray, b: np.ndarray) -> None:
 
 def _pad_names(modes) -> tuple:
     """The conv's padding_mode names in convnp.ops.padding's: 'zeros' is constant padding."""
-    return tuple("constant" if m == "zeros" else m for m in modes)
+    names = _PAD_NAMES.get(modes)
+    if names is None:
+        names = tuple("constant" if m == "zeros" else m for m in modes)
+        if len(_PAD_NAMES) < 64:  # a handful of mode tuples exist: (n axes) x modes
+            _PAD_NAMES[modes] = names
+    return names
+
+
+_PAD_NAMES: dict = {}
 
 
 class _Cfg(NamedTuple):

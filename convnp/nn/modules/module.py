@@ -127,15 +127,20 @@ class Module:
         store[name] = None
 
     def __getattr__(self, name: str) -> Any:
+        # every parameter, buffer and child access lands here: the three stores read inline
         d = self.__dict__
-        if "_modules" in d:  # the stores, set together by Module.__init__
-            for store in (d["_parameters"], d["_buffers"], d["_modules"]):
-                if name in store:
-                    return store[name]
-        else:
-            for store in ("_parameters", "_buffers"):
-                if store in d and name in d[store]:
-                    return d[store][name]
+        try:
+            store = d["_parameters"]
+            if name in store:
+                return store[name]
+            store = d["_buffers"]
+            if name in store:
+                return store[name]
+            store = d["_modules"]
+            if name in store:
+                return store[name]
+        except KeyError:  # before Module.__init__ made the stores
+            pass
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:
