@@ -33,8 +33,8 @@ def _layout(x: np.ndarray):
 def _empty_like_layout(kind: str, view: np.ndarray, x: np.ndarray) -> tuple:
     """An output shaped like ``x`` in the layout of ``view``; returns (out, out_view)."""
     if kind == "ncm":
-        out_view = np.empty(view.shape, x.dtype)
-        return out_view.reshape(x.shape), out_view
+        out = np.empty(x.shape, x.dtype)  # owns its memory: no view for autograd to trace back
+        return out, out.reshape(view.shape)
     out_view = np.empty(view.shape, x.dtype)  # (P, C) channels-last
     nd = x.ndim
     last_shape = (x.shape[0],) + x.shape[2:] + (x.shape[1],)
