@@ -136,7 +136,7 @@ def _work(args) -> int:
     for a in args:
         dt = getattr(a, "dtype", None)  # arrays and NumPy scalars; ints, floats, tuples have none
         if dt is not None:
-            k = dt.kind
+            k = getattr(dt, "kind", None)
             if (k == "f" and dt.itemsize == 2) or (k == "V" and is_half(dt)):
                 return -1
             size = getattr(a, "size", 0)

@@ -103,7 +103,7 @@ def test_conv_transpose_cache_keeps_output_size_apart():
 
 
 def test_conv_cache_is_bounded(monkeypatch):
-    monkeypatch.setattr(conv_ops, "_CHECKED_MAX", 3)
+    monkeypatch.setattr(conv_ops._checked, "maxsize", 3)
     w = _t(2, 3, 1, 1)
     for n in range(1, 6):
         F.conv2d(_t(1, 3, n, n), w)

@@ -134,10 +134,8 @@ _NO_NEEDS: dict[int, tuple] = {}
 
 
 def _no_needs(n: int) -> tuple:
-    """``(False,) * n``, built once per arity."""
-    t = _NO_NEEDS.get(n)
-    if t is None:
-        t = _NO_NEEDS[n] = (False,) * n
+    """``(False,) * n``, built once per arity (``apply`` reads ``_NO_NEEDS`` first)."""
+    t = _NO_NEEDS[n] = (False,) * n
     return t
 
 

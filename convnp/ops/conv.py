@@ -33,6 +33,7 @@ from convnp.kernels.conv import dispatch as _dispatch
 from convnp.kernels.conv._common import _flip, _no_pad
 from convnp.ops import _shape, _window
 from convnp.ops import padding as _padding
+from convnp.ops._checked_calls import CheckedCalls
 from convnp.tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -363,13 +364,10 @@ def convnd(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         >>> convnd(x, w, padding="same", stride=2).shape
         (2, 4, 4, 4)
     """
-    key = _call_key(_fn, input, weight, bias, stride, padding, dilation, groups, padding_mode)
-    cfg = _checked.get(key)
-    if cfg is None:
-        cfg = _conv_call(_fn, input, weight, bias, stride, padding, dilation, groups,
-                         padding_mode)
-        _remember(key, cfg)
-    groups, batched, s, d, modes, pads = cfg
+    key = _checked.key(_fn, (input, weight, bias),
+                       (stride, padding, dilation, groups, padding_mode))
+    groups, batched, s, d, modes, pads = _checked.get(key, lambda: _conv_call(
+        _fn, input, weight, bias, stride, padding, dilation, groups, padding_mode))
     return ConvNd.apply(input, weight, bias, stride=s, pads=pads, dilation=d, groups=groups,
                         modes=modes, flip=bool(flip), batched=batched)
 
@@ -421,14 +419,11 @@ def conv_transposend(input, weight, bias=None, stride=1, padding=0, output_paddi
         >>> conv_transposend(x, w, stride=2, padding=1).shape
         (2, 3, 10, 10)
     """
-    key = _call_key(_fn, input, weight, bias, stride, padding, dilation, groups, padding_mode,
-                    output_padding, output_size)
-    cfg = _checked.get(key)
-    if cfg is None:
-        cfg = _conv_transpose_call(_fn, input, weight, bias, stride, padding, output_padding,
-                                   groups, dilation, output_size, padding_mode)
-        _remember(key, cfg)
-    groups, batched, s, d, modes, pads, out_sp = cfg
+    key = _checked.key(_fn, (input, weight, bias), (stride, padding, output_padding, groups,
+                                                     dilation, output_size, padding_mode))
+    groups, batched, s, d, modes, pads, out_sp = _checked.get(key, lambda: _conv_transpose_call(
+        _fn, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size,
+        padding_mode))
     return ConvTransposeNd.apply(input, weight, bias, stride=s, pads=pads, dilation=d,
                                  groups=groups, modes=modes, flip=bool(flip), out_sp=out_sp,
                                  batched=batched)
@@ -453,56 +448,8 @@ def _conv_transpose_call(fn, input, weight, bias, stride, padding, output_paddin
     return groups, batched, s, d, modes, pads, out_sp
 
 
-# ---------------------------------------------------------------------------------------------
-# the validated arguments of recent calls
-# ---------------------------------------------------------------------------------------------
-# Validating a call (types, channels, groups, padding resolution, mode limits) depends only on
-# the arrays' shapes and dtypes and on the settings, so its result is kept per distinct call: a
-# network calls each layer with the same shapes every time. Only calls whose settings are plain
-# ints, strings and tuples of them are kept (2 == 2.0 == True as dict keys: a float or a bool
-# must still meet the checks that reject it); anything else is validated every time, and a call
-# that raises is never kept, so bad arguments raise on every call.
-_checked: dict = {}
-_CHECKED_MAX = 512
-
-
-def _plain(v) -> bool:
-    """An int, a string, None, or a tuple of these (nested: (lo, hi) pairs)."""
-    t = type(v)
-    if t is int or t is str or v is None:
-        return True
-    if t is tuple:
-        for e in v:
-            te = type(e)
-            if not (te is int or te is str or e is None or te is tuple and _plain(e)):
-                return False
-        return True
-    return False
-
-
-def _call_key(fn, input, weight, bias, *settings):
-    """The cache key of a call: its name, the arrays' shapes and dtypes and its settings; None
-    when something in it is not an array or not plain."""
-    x, w = _arr(input), _arr(weight)
-    if x is None or w is None:
-        return None
-    if bias is None:
-        bkey = None
-    else:
-        b = _arr(bias)
-        if b is None:
-            return None
-        bkey = (b.shape, b.dtype)
-    if not _plain(settings):
-        return None
-    return (fn, x.shape, x.dtype, w.shape, w.dtype, bkey) + settings
-
-
-def _remember(key, cfg) -> None:
-    if key is not None:
-        if len(_checked) >= _CHECKED_MAX:
-            _checked.clear()
-        _checked[key] = cfg
+# validated once per distinct call (see convnp/ops/_checked_calls.py)
+_checked = CheckedCalls()
 
 
 def _check_dim(n: int, name: str, weight) -> None:
