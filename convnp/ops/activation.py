@@ -16,6 +16,7 @@ from convnp import _autocast, backend
 from convnp._dtype import is_floating
 from convnp.autograd.function import Function
 from convnp.ops.elementwise import Sigmoid, Tanh, _sigmoid
+from convnp.tensor import Tensor
 
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "prelu", "elu", "elu_", "selu",
            "celu", "gelu", "silu", "mish", "hardswish", "hardsigmoid", "hardtanh", "hardtanh_",
@@ -122,7 +123,7 @@ def _flat(*arrays):
         if a.dtype != dt or a.shape != shape or a.strides != strides:
             return None
     if a0.flags.c_contiguous:
-        return [a.reshape(-1) for a in arrays]
+        return [a.ravel() for a in arrays]  # views: every array has a0's (C-order) strides
     order = np.argsort([-abs(st) for st in a0.strides], kind="stable")
     if not a0.transpose(order).flags.c_contiguous:
         return None
@@ -443,8 +444,6 @@ class Softmax(Function):
 
 # ---------------------------------------------------------------- helpers
 def _check(input, fn: str, floats: bool = True):
-    from convnp.tensor import Tensor
-
     if not isinstance(input, Tensor):
         raise TypeError(f"{fn}: 'input' must be a convnp Tensor, got {type(input).__name__}")
     if floats:
