@@ -46,6 +46,18 @@ def is_half(d) -> bool:
     return kind == "V" and d.name == "bfloat16"
 
 
+def any_half(arrays) -> bool:
+    """Whether any of ``arrays`` (anything: what has no dtype counts as not half) is float16 or
+    bfloat16; ``is_half`` on each, for the per-call checks of ops and kernels."""
+    for a in arrays:
+        d = getattr(a, "dtype", None)
+        if d is not None:
+            kind = getattr(d, "kind", None)
+            if (kind == "f" and d.itemsize == 2) or (kind == "V" and d.name == "bfloat16"):
+                return True
+    return False
+
+
 def is_floating(d) -> bool:
     """True for floating dtypes, bfloat16 included (ml_dtypes gives it NumPy kind 'V')."""
     d = getattr(d, "dtype", d)

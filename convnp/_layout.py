@@ -16,6 +16,11 @@ class Size(tuple):
     def __new__(cls, sizes=()):
         return super().__new__(cls, (int(s) for s in sizes))
 
+    @classmethod
+    def _of(cls, shape: tuple) -> "Size":
+        """A Size of an ndarray's shape (a tuple of Python ints already: nothing to convert)."""
+        return tuple.__new__(cls, shape)
+
     def __repr__(self) -> str:
         return f"convnp.Size({list(self)})"
 

@@ -134,10 +134,12 @@ def _work(args) -> int:
     ``_half_call``)."""
     n = 0
     for a in args:
-        size = getattr(a, "size", None)
-        if size is not None:
-            if is_half(getattr(a, "dtype", None)):
+        dt = getattr(a, "dtype", None)  # arrays and NumPy scalars; ints, floats, tuples have none
+        if dt is not None:
+            k = getattr(dt, "kind", None)
+            if (k == "f" and dt.itemsize == 2) or (k == "V" and is_half(dt)):
                 return -1
+            size = getattr(a, "size", 0)
             if size > n:
                 n = size
     return n

@@ -68,6 +68,13 @@ class Tensor:
     # version counter ([n]) shared with views and detach() aliases; None until one is needed
     # (see convnp/autograd/function.py: version counters)
     _vc = None
+    # a fresh tensor's autograd state, as class defaults: ``_wrap`` (every op's output) sets
+    # only the array, and assignments go to the instance
+    grad: "Tensor | None" = None
+    grad_fn = None
+    _output_nr = 0
+    _retains_grad = False
+    requires_grad = False
 
     def __init__(self, data: Any = None, dtype=None, requires_grad: bool = False) -> None:
         if data is None:
@@ -88,11 +95,6 @@ class Tensor:
         """Wrap an array without copying or dtype inference (internal fast path)."""
         t = cls.__new__(cls)
         t.array = array
-        t.grad = None
-        t.grad_fn = None
-        t._output_nr = 0
-        t._retains_grad = False
-        t.requires_grad = False
         return t
 
     # ------------------------------------------------------------------ metadata
@@ -132,7 +134,7 @@ class Tensor:
 
     @property
     def shape(self) -> "Size":
-        return Size(self.array.shape)
+        return Size._of(self.array.shape)
 
     @property
     def dtype(self) -> np.dtype:
@@ -162,7 +164,7 @@ class Tensor:
 
     def size(self, dim: int | None = None):
         if dim is None:
-            return Size(self.array.shape)
+            return Size._of(self.array.shape)
         return self.array.shape[normalize_dims(dim, self.ndim, "size")[0]]
 
     def numel(self) -> int:

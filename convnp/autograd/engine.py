@@ -199,7 +199,9 @@ def _run_backward(tensors: Sequence[Any], grads: Sequence[np.ndarray], retain_gr
                 continue
             kind, target, shape, dtype = edge
             if g is not None:
-                g = unbroadcast(np.asarray(g), shape, node.name())
+                g = np.asarray(g)
+                if g.shape != shape:  # the op's name only for unbroadcast's error message
+                    g = unbroadcast(g, shape, node.name())
                 if g.dtype != dtype:
                     g = g.astype(dtype)
             if kind == "leaf":

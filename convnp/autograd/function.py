@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from convnp._dtype import is_floating, is_half
-from convnp.autograd.grad_mode import is_grad_enabled
+from convnp._dtype import any_half, is_floating, is_half
+from convnp.autograd.grad_mode import _state as _grad_state
 from convnp.autograd.graph import Context, Node
 from convnp.autograd.names import torch_saved_inputs
 from convnp.tensor import Tensor
@@ -61,50 +61,82 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any):
         raw = [a.array if isinstance(a, Tensor) else a for a in args]
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        record = is_grad_enabled() and any(needs)
-        ctx = Context(needs if record else (False,) * len(args))
-        if cls.half_in_float32 and any(is_half(getattr(x, "dtype", None)) for x in raw):
+        if _grad_state.enabled:
+            for a in args:
+                if isinstance(a, Tensor) and a.requires_grad:
+                    return _apply_recorded(cls, args, raw, kwargs)
+        # nothing to record: no edges, no node, no saved versions; the outputs still share their
+        # inputs' version counters where they view them
+        ctx = Context(_NO_NEEDS.get(len(args)) or _no_needs(len(args)))
+        if cls.half_in_float32 and any_half(raw):
             outs, multi = _forward_in_float32(cls, ctx, raw, kwargs)
         else:
             out = cls.forward(ctx, *raw, **kwargs)
-            multi = isinstance(out, tuple)
-            outs = out if multi else (out,)
-            outs = tuple(o if isinstance(o, np.ndarray) else np.asarray(o) for o in outs)
-        if not record:
-            tensors = tuple(Tensor._wrap(o) for o in outs)
-            _share_view_versions(args, raw, outs, tensors)
-            if _tracer is not None:
-                _tracer(cls, args, kwargs, tensors)
-            return tensors if multi else tensors[0]
-
-        edges = []
-        for a, need in zip(args, needs):
-            if not need:
-                edges.append(None)
-            elif a.grad_fn is not None:
-                edges.append(("node", (a.grad_fn, a._output_nr), a.array.shape, a.array.dtype))
-            else:
-                edges.append(("leaf", a, a.array.shape, a.array.dtype))
-        node = Node(cls, ctx, edges, [(o.shape, o.dtype) for o in outs], kwargs)
-        tensors = []
-        for i, o in enumerate(outs):
-            differentiable = i not in ctx.non_differentiable and _is_float(o)
-            t = Tensor._wrap(o)
-            if differentiable:
-                t.requires_grad = True
-                t.grad_fn = node
-                t._output_nr = i
-            tensors.append(t)
-        tensors = tuple(tensors)
+            if isinstance(out, np.ndarray):
+                t = Tensor._wrap(out)
+                _share_view_version(args, raw, out, t)
+                if _tracer is not None:
+                    _tracer(cls, args, kwargs, (t,))
+                return t
+            outs, multi = _as_outputs(out)
+        tensors = tuple(Tensor._wrap(o) for o in outs)
         _share_view_versions(args, raw, outs, tensors)
-        extra = torch_saved_inputs(cls, kwargs)
-        if ctx.saved_tensors or extra:
-            ctx.saved_versions = _saved_versions(ctx.saved_tensors, args, raw, outs, tensors,
-                                                 extra)
         if _tracer is not None:
             _tracer(cls, args, kwargs, tensors)
         return tensors if multi else tensors[0]
+
+
+def _apply_recorded(cls, args, raw, kwargs):
+    """``Function.apply`` when a graph is recorded: the forward, then a Node holding the edges
+    to the inputs that need a gradient, the saved versions, and outputs that point at it."""
+    needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+    ctx = Context(needs)
+    if cls.half_in_float32 and any_half(raw):
+        outs, multi = _forward_in_float32(cls, ctx, raw, kwargs)
+    else:
+        outs, multi = _as_outputs(cls.forward(ctx, *raw, **kwargs))
+    edges = []
+    for a, need in zip(args, needs):
+        if not need:
+            edges.append(None)
+        elif a.grad_fn is not None:
+            edges.append(("node", (a.grad_fn, a._output_nr), a.array.shape, a.array.dtype))
+        else:
+            edges.append(("leaf", a, a.array.shape, a.array.dtype))
+    node = Node(cls, ctx, edges, [(o.shape, o.dtype) for o in outs], kwargs)
+    tensors = []
+    for i, o in enumerate(outs):
+        differentiable = i not in ctx.non_differentiable and _is_float(o)
+        t = Tensor._wrap(o)
+        if differentiable:
+            t.requires_grad = True
+            t.grad_fn = node
+            t._output_nr = i
+        tensors.append(t)
+    tensors = tuple(tensors)
+    _share_view_versions(args, raw, outs, tensors)
+    extra = torch_saved_inputs(cls, kwargs)
+    if ctx.saved_tensors or extra:
+        ctx.saved_versions = _saved_versions(ctx.saved_tensors, args, raw, outs, tensors, extra)
+    if _tracer is not None:
+        _tracer(cls, args, kwargs, tensors)
+    return tensors if multi else tensors[0]
+
+
+def _as_outputs(out) -> tuple[tuple, bool]:
+    """A forward's result as (tuple of arrays, whether it returned a tuple)."""
+    multi = isinstance(out, tuple)
+    outs = out if multi else (out,)
+    return tuple(o if isinstance(o, np.ndarray) else np.asarray(o) for o in outs), multi
+
+
+_NO_NEEDS: dict[int, tuple] = {}
+
+
+def _no_needs(n: int) -> tuple:
+    """``(False,) * n``, built once per arity (``apply`` reads ``_NO_NEEDS`` first)."""
+    t = _NO_NEEDS[n] = (False,) * n
+    return t
 
 
 def _forward_in_float32(cls, ctx, raw, kwargs):
@@ -144,18 +176,23 @@ def _counter(t) -> list:
 def _share_view_versions(args, raw, outs, tensors) -> None:
     """Give each output that views an input's memory that input's version counter."""
     for o, t in zip(outs, tensors):
-        if o.base is None:
-            # an op may hand back its input array unchanged (an alias, not a copy)
-            for a, x in zip(args, raw):
-                if x is o and a is not x:  # a is not x: a is the Tensor x came from
-                    t._vc = _counter(a)
-                    break
-            continue
-        r = _root(o)
+        _share_view_version(args, raw, o, t)
+
+
+def _share_view_version(args, raw, o, t) -> None:
+    """``_share_view_versions`` for one output ``o`` wrapped as ``t``."""
+    if o.base is None:
+        # an op may hand back its input array unchanged (an alias, not a copy)
         for a, x in zip(args, raw):
-            if a is not x and isinstance(x, np.ndarray) and (x is r or _root(x) is r):
+            if x is o and a is not x:  # a is not x: a is the Tensor x came from
                 t._vc = _counter(a)
-                break
+                return
+        return
+    r = _root(o)
+    for a, x in zip(args, raw):
+        if a is not x and isinstance(x, np.ndarray) and (x is r or _root(x) is r):
+            t._vc = _counter(a)
+            return
 
 
 def _saved_versions(saved, args, raw, outs, tensors, extra=()) -> list | None:

@@ -6,12 +6,17 @@ from __future__ import annotations
 import functools
 import threading
 
-_state = threading.local()
+
+class _State(threading.local):
+    enabled = True  # per thread; a thread that never set it records (the class default)
+
+
+_state = _State()
 
 
 def is_grad_enabled() -> bool:
     """Return True when operations currently record a graph for backward."""
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 def _set(enabled: bool) -> None:

@@ -17,13 +17,15 @@ class Context:
     """Per-call scratch space of a Function: saved arrays, flags and any attribute the op sets."""
 
     half = False  # True: a float16 call computed in float32 (Function.half_in_float32)
+    # defaults on the class, so a call that sets none of them builds nothing (every op makes a
+    # Context, recorded or not)
+    saved_tensors: tuple = ()
+    non_differentiable: frozenset | set = frozenset()
+    # (counter, version at save time, description) of each saved input/output tensor
+    saved_versions: list | None = None
 
     def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
         self.needs_input_grad = needs_input_grad
-        self.saved_tensors: tuple = ()
-        self.non_differentiable: set[int] = set()
-        # (counter, version at save time, description) of each saved input/output tensor
-        self.saved_versions: list | None = None
 
     def save_for_backward(self, *arrays: Any) -> None:
         """Keep arrays needed by backward; the engine frees them after backward ran."""
@@ -31,7 +33,7 @@ class Context:
 
     def mark_non_differentiable(self, *output_indices: int) -> None:
         """Declare outputs (by position) that carry no gradient, e.g. argmax indices."""
-        self.non_differentiable.update(output_indices)
+        self.non_differentiable = {*self.non_differentiable, *output_indices}
 
 
 class Node:

@@ -4,6 +4,8 @@ per-channel sums of the reference path (see ``ops/normalization.py`` for how the
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from convnp import _blas, backend
@@ -16,7 +18,7 @@ def _layout(x: np.ndarray):
     Anything else (odd strides) is copied to C order once.
     """
     n, c = x.shape[0], x.shape[1]
-    m = int(np.prod(x.shape[2:], dtype=np.int64))
+    m = math.prod(x.shape[2:])
     if x.ndim == 2 and x.flags.c_contiguous:
         return "pc", x  # (N, C) is already a (P, C) matrix
     if x.flags.c_contiguous:
@@ -31,8 +33,8 @@ def _layout(x: np.ndarray):
 def _empty_like_layout(kind: str, view: np.ndarray, x: np.ndarray) -> tuple:
     """An output shaped like ``x`` in the layout of ``view``; returns (out, out_view)."""
     if kind == "ncm":
-        out_view = np.empty(view.shape, x.dtype)
-        return out_view.reshape(x.shape), out_view
+        out = np.empty(x.shape, x.dtype)  # owns its memory: no view for autograd to trace back
+        return out, out.reshape(view.shape)
     out_view = np.empty(view.shape, x.dtype)  # (P, C) channels-last
     nd = x.ndim
     last_shape = (x.shape[0],) + x.shape[2:] + (x.shape[1],)
@@ -221,8 +223,15 @@ def _no_g(dt) -> np.ndarray:
 def _compiled(*arrays) -> bool:
     """Run the kernels: Numba on, float32/float64, every operand in the same 2-d or 3-d view."""
     dt = arrays[0].dtype
-    return (backend.use_numba() and dt in (np.float32, np.float64) and arrays[0].size > 0
-            and all(a.dtype == dt for a in arrays))
+    if dt not in _NB_FLOATS or not arrays[0].size or not backend.use_numba():
+        return False
+    for a in arrays:
+        if a.dtype != dt:
+            return False
+    return True
+
+
+_NB_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _stats(kind: str, xv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -262,8 +271,9 @@ def _affine(kind: str, xv, a, b, out, g=None, ga=None) -> None:
     dt = xv.dtype
     empty = _no_g(dt)[0 if kind == "ncm" else 1]
     kern = _affine_ncm if kind == "ncm" else _affine_pc
-    kern(xv, a.astype(dt), b.astype(dt), empty if g is None else g,
-         a.astype(dt) if ga is None else ga.astype(dt), out)
+    a = a.astype(dt, copy=False)  # the kernels only read the vectors
+    kern(xv, a, b.astype(dt, copy=False), empty if g is None else g,
+         a if ga is None else ga.astype(dt, copy=False), out)
 
 
 # ---------------------------------------------------------------- numpy path

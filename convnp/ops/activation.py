@@ -16,6 +16,7 @@ from convnp import _autocast, backend
 from convnp._dtype import is_floating
 from convnp.autograd.function import Function
 from convnp.ops.elementwise import Sigmoid, Tanh, _sigmoid
+from convnp.tensor import Tensor
 
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "prelu", "elu", "elu_", "selu",
            "celu", "gelu", "silu", "mish", "hardswish", "hardsigmoid", "hardtanh", "hardtanh_",
@@ -108,17 +109,21 @@ def _clip_mask_nb(gx, a, lo_v, hi_v):  # pragma: no cover - compiled
 _prange = backend.prange  # numba.prange in the compiled kernels
 
 
+_NB_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _flat(*arrays):
     """1-d views of arrays of one shape, dtype and strides whose memory is one dense run (in
     some axis order); None when there is none, Numba is off or the dtype is not float32/64."""
     a0 = arrays[0]
-    if not backend.use_numba() or a0.dtype not in (np.float32, np.float64):
+    dt, shape, strides = a0.dtype, a0.shape, a0.strides
+    if dt not in _NB_FLOATS or not backend.use_numba():
         return None
-    if any(a.dtype != a0.dtype or a.shape != a0.shape or a.strides != a0.strides
-           for a in arrays):
-        return None
+    for a in arrays:
+        if a.dtype != dt or a.shape != shape or a.strides != strides:
+            return None
     if a0.flags.c_contiguous:
-        return [a.reshape(-1) for a in arrays]
+        return [a.ravel() for a in arrays]  # views: every array has a0's (C-order) strides
     order = np.argsort([-abs(st) for st in a0.strides], kind="stable")
     if not a0.transpose(order).flags.c_contiguous:
         return None
@@ -439,8 +444,6 @@ class Softmax(Function):
 
 # ---------------------------------------------------------------- helpers
 def _check(input, fn: str, floats: bool = True):
-    from convnp.tensor import Tensor
-
     if not isinstance(input, Tensor):
         raise TypeError(f"{fn}: 'input' must be a convnp Tensor, got {type(input).__name__}")
     if floats:

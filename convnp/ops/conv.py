@@ -33,6 +33,8 @@ from convnp.kernels.conv import dispatch as _dispatch
 from convnp.kernels.conv._common import _flip, _no_pad
 from convnp.ops import _shape, _window
 from convnp.ops import padding as _padding
+from convnp.ops._checked_calls import CheckedCalls
+from convnp.tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "convnd", "conv_transposend"]
@@ -130,7 +132,15 @@ def _bias_add(y: np.ndarray, b: np.ndarray) -> None:
 
 def _pad_names(modes) -> tuple:
     """The conv's padding_mode names in convnp.ops.padding's: 'zeros' is constant padding."""
-    return tuple("constant" if m == "zeros" else m for m in modes)
+    names = _PAD_NAMES.get(modes)
+    if names is None:
+        names = tuple("constant" if m == "zeros" else m for m in modes)
+        if len(_PAD_NAMES) < 64:  # a handful of mode tuples exist: (n axes) x modes
+            _PAD_NAMES[modes] = names
+    return names
+
+
+_PAD_NAMES: dict = {}
 
 
 class _Cfg(NamedTuple):
@@ -148,9 +158,12 @@ class _Cfg(NamedTuple):
 
 def _conv_pads(pads, modes) -> tuple:
     """The padding left to the zero-padded kernels: all of it for zeros, none once padded."""
-    if _no_pad(pads) or all(m == "constant" for m in modes):
+    for m in modes:
+        if m != "constant":
+            break
+    else:
         return pads
-    return ((0, 0),) * len(pads)
+    return pads if _no_pad(pads) else ((0, 0),) * len(pads)
 
 
 def _pad_first(a, pads, modes) -> np.ndarray:
@@ -250,8 +263,6 @@ class ConvTransposeNd(Function):
 # argument validation and public functions
 # ---------------------------------------------------------------------------------------------
 def _arr(t):
-    from convnp.tensor import Tensor
-
     if isinstance(t, Tensor):
         return t.array
     if isinstance(t, np.ndarray):
@@ -353,7 +364,16 @@ def convnd(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         >>> convnd(x, w, padding="same", stride=2).shape
         (2, 4, 4, 4)
     """
-    fn = _fn
+    key = _checked.key(_fn, (input, weight, bias),
+                       (stride, padding, dilation, groups, padding_mode))
+    groups, batched, s, d, modes, pads = _checked.get(key, lambda: _conv_call(
+        _fn, input, weight, bias, stride, padding, dilation, groups, padding_mode))
+    return ConvNd.apply(input, weight, bias, stride=s, pads=pads, dilation=d, groups=groups,
+                        modes=modes, flip=bool(flip), batched=batched)
+
+
+def _conv_call(fn, input, weight, bias, stride, padding, dilation, groups, padding_mode):
+    """Validated ``(groups, batched, stride, dilation, modes, pads)`` of a ``convnd`` call."""
     x, w, groups, batched, s, d, modes = _args(fn, input, weight, bias, stride, dilation, groups,
                                                padding_mode, False)
     sp, k = x.shape[2 - (not batched):], w.shape[2:]
@@ -367,8 +387,7 @@ def convnd(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
                                f"spatial axis {i} has {sp[i]} + padding {pads[i]} = "
                                f"{sp[i] + pads[i][0] + pads[i][1]} values, the (dilated) kernel "
                                f"needs {eff} (input {x.shape}, weight {w.shape})")
-    return ConvNd.apply(input, weight, bias, stride=s, pads=pads, dilation=d, groups=groups,
-                        modes=modes, flip=bool(flip), batched=batched)
+    return groups, batched, s, d, modes, pads
 
 
 @_autocast.lower
@@ -400,7 +419,20 @@ def conv_transposend(input, weight, bias=None, stride=1, padding=0, output_paddi
         >>> conv_transposend(x, w, stride=2, padding=1).shape
         (2, 3, 10, 10)
     """
-    fn = _fn
+    key = _checked.key(_fn, (input, weight, bias), (stride, padding, output_padding, groups,
+                                                     dilation, output_size, padding_mode))
+    groups, batched, s, d, modes, pads, out_sp = _checked.get(key, lambda: _conv_transpose_call(
+        _fn, input, weight, bias, stride, padding, output_padding, groups, dilation, output_size,
+        padding_mode))
+    return ConvTransposeNd.apply(input, weight, bias, stride=s, pads=pads, dilation=d,
+                                 groups=groups, modes=modes, flip=bool(flip), out_sp=out_sp,
+                                 batched=batched)
+
+
+def _conv_transpose_call(fn, input, weight, bias, stride, padding, output_padding, groups,
+                         dilation, output_size, padding_mode):
+    """Validated ``(groups, batched, stride, dilation, modes, pads, out_sp)`` of a
+    ``conv_transposend`` call."""
     if isinstance(padding, str) and padding != "valid" or (
             isinstance(padding, (tuple, list)) and any(isinstance(p, str) for p in padding)):
         raise ValueError(f"{fn}: padding strings other than 'valid' are not supported for "
@@ -413,9 +445,11 @@ def conv_transposend(input, weight, bias=None, stride=1, padding=0, output_paddi
     out_sp = _shape.conv_transpose_output_sizes(sp, k, s, pads, d, output_padding,
                                                 output_size, fn)
     _check_mode_pads((x.shape[0], w.shape[1] * groups) + out_sp, pads, modes, fn)
-    return ConvTransposeNd.apply(input, weight, bias, stride=s, pads=pads, dilation=d,
-                                 groups=groups, modes=modes, flip=bool(flip), out_sp=out_sp,
-                                 batched=batched)
+    return groups, batched, s, d, modes, pads, out_sp
+
+
+# validated once per distinct call (see convnp/ops/_checked_calls.py)
+_checked = CheckedCalls()
 
 
 def _check_dim(n: int, name: str, weight) -> None:

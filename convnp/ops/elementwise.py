@@ -12,6 +12,7 @@ import numpy as np
 
 from convnp._dtype import is_floating
 from convnp.autograd.function import Function
+from convnp.tensor import Tensor
 
 
 def as_operand(x, like: np.ndarray | None = None):
@@ -20,16 +21,12 @@ def as_operand(x, like: np.ndarray | None = None):
     Scalars take the tensor's dtype as PyTorch does (a float32 tensor times 0.5 stays float32; an
     integer tensor plus 0.5 becomes float32, torch's default float).
     """
-    from convnp.tensor import Tensor
-
-    if isinstance(x, Tensor):
-        return x
-    if isinstance(x, np.ndarray):
+    if isinstance(x, (Tensor, np.ndarray)):
         return x
     if isinstance(x, (numbers.Number, np.generic)):
         if like is None:
             return np.asarray(x)
-        kind = "f" if is_floating(like.dtype) else like.dtype.kind  # bfloat16's kind is 'V'
+        kind = _kind(like.dtype)
         if isinstance(x, (bool, np.bool_)):
             return np.asarray(x, like.dtype if kind != "b" else bool)
         if isinstance(x, numbers.Integral):
@@ -43,33 +40,39 @@ def as_operand(x, like: np.ndarray | None = None):
                     "array or a Python number")
 
 
-def _data(x):
-    from convnp.tensor import Tensor
+def _kind(dt: np.dtype) -> str:
+    """The dtype's NumPy kind, with every floating dtype 'f' (complex and bfloat16 too)."""
+    k = dt.kind
+    return "f" if k == "c" or (k == "V" and is_floating(dt)) else k
 
+
+def _data(x):
     return x.array if isinstance(x, Tensor) else x
 
 
 def binary(fn: type[Function], a, b):
     """Apply a binary Function with PyTorch's scalar-dtype rules."""
-    from convnp.tensor import Tensor
-
-    if not isinstance(a, Tensor) and isinstance(b, Tensor):
-        a = as_operand(a, b.array)
+    if isinstance(b, Tensor):
+        if not isinstance(a, Tensor):
+            a = as_operand(a, b.array)
     else:
         a = as_operand(a)
         b = as_operand(b, _data(a))
+    xa, xb = _data(a), _data(b)
     # torch: float with integer computes in the float operand's dtype (int64 tensor * 0.5 is
     # float32); NumPy would promote int64 with float32 to float64. Integer operands carry no
     # gradient, so casting their raw arrays loses nothing.
-    ka, kb = (("f" if is_floating(_data(x).dtype) else _data(x).dtype.kind) for x in (a, b))
-    if ka == "f" and kb in "biu":
-        b = _data(b).astype(_data(a).dtype)
-    elif kb == "f" and ka in "biu":
-        a = _data(a).astype(_data(b).dtype)
+    ka, kb = xa.dtype.kind, xb.dtype.kind
+    if ka != kb:
+        ka, kb = _kind(xa.dtype), _kind(xb.dtype)
+        if ka == "f" and kb in "biu":
+            b = xb.astype(xa.dtype)
+        elif kb == "f" and ka in "biu":
+            a = xa.astype(xb.dtype)
     try:
         return fn.apply(a, b)
     except ValueError:
-        sa, sb = np.shape(_data(a)), np.shape(_data(b))
+        sa, sb = np.shape(xa), np.shape(xb)
         try:
             np.broadcast_shapes(sa, sb)
         except ValueError:
@@ -351,8 +354,6 @@ def minimum(input, other):
 
 def where(condition, input, other):
     """Pick ``input`` where ``condition`` holds, else ``other`` (both broadcast)."""
-    from convnp.tensor import Tensor
-
     cond = condition.array if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != bool:
         raise TypeError(f"where: 'condition' must be a bool tensor, got dtype {cond.dtype}")

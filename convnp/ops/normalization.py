@@ -35,6 +35,7 @@ from convnp.ops._norm_kernels import (
     _layout,
     _stats,
 )
+from convnp.tensor import Tensor
 
 __all__ = ["batch_norm", "group_norm", "layer_norm", "instance_norm", "local_response_norm",
            "normalize"]
@@ -132,16 +133,9 @@ class BatchNormEval(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, mean=None, var=None, eps=1e-5):
-        dt = x.dtype
-        c = x.shape[1]
-        invstd = (1 / np.sqrt(var.astype(dt) + dt.type(eps))).astype(dt)
-        w = weight if weight is not None else np.ones(c, dt)
-        b = bias if bias is not None else np.zeros(c, dt)
-        scale = w * invstd
-        shift = b - mean.astype(dt) * scale
-        bshape = (1, c) + (1,) * (x.ndim - 2)
-        ctx.save_for_backward(x, mean.astype(dt), invstd, scale)
-        ctx.bshape = bshape
+        scale, shift, invstd, mean = _eval_affine(x.dtype, weight, bias, mean, var, eps)
+        ctx.save_for_backward(x, mean, invstd, scale)
+        ctx.bshape = bshape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
         kind, xv = _layout(x)
         if _compiled(xv, scale, shift):  # one fused pass, in the input's memory layout
             out, ov = _empty_like_layout(kind, xv, x)
@@ -150,6 +144,7 @@ class BatchNormEval(Function):
         out = np.multiply(x, scale.reshape(bshape))
         out += shift.reshape(bshape)
         return out
+
     @staticmethod
     def backward(ctx, g):
         x, mean, invstd, scale = ctx.saved_tensors
@@ -162,14 +157,36 @@ class BatchNormEval(Function):
         return gx, gw, gb
 
 
+def _eval_affine(dt, weight, bias, mean, var, eps):
+    """Per-channel ``(scale, shift, invstd, mean)`` in ``dt`` of eval-mode batch norm:
+    ``out = x * scale + shift`` with ``scale = w / sqrt(var + eps)``, ``shift = b - mean * scale``
+    (a missing weight is 1, a missing bias 0: the same numbers as multiplying by ones and
+    subtracting from zeros). Computed into fresh arrays, a few in-place ufuncs on C values."""
+    invstd = var.astype(dt)  # a copy: the running statistics are never written
+    invstd += dt.type(eps)
+    np.sqrt(invstd, out=invstd)
+    np.divide(1, invstd, out=invstd)
+    scale = invstd if weight is None else weight * invstd
+    mean = mean.astype(dt)  # a copy: backward must see the statistics of this call
+    ms = mean * scale
+    if bias is None or bias.dtype == ms.dtype:
+        shift = np.subtract(dt.type(0) if bias is None else bias, ms, out=ms)
+    else:
+        shift = bias - ms  # promotes, as the arithmetic on mixed dtypes does
+    return scale, shift, invstd, mean
+
+
 def _arr(t):
     return None if t is None else (t.array if hasattr(t, "array") else np.asarray(t))
 
 
 def _check_vec(t, c: int, name: str, fn: str) -> None:
-    if t is not None and tuple(t.shape) != (c,):
+    if t is None:
+        return
+    shape = t.array.shape if isinstance(t, Tensor) else tuple(t.shape)
+    if shape != (c,):
         raise RuntimeError(f"{fn}: '{name}' should contain {c} elements (one per channel of the "
-                           f"input), got shape {tuple(t.shape)}")
+                           f"input), got shape {shape}")
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training: bool = False,
@@ -198,15 +215,14 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         tensor([[-1.0000],
                 [ 1.0000]])
     """
-    from convnp.tensor import Tensor
-
     fn = "batch_norm"
     if not isinstance(input, Tensor):
         raise TypeError(f"{fn}: 'input' must be a convnp Tensor, got {type(input).__name__}")
-    if input.ndim < 2:
+    shape = input.array.shape
+    if len(shape) < 2:
         raise ValueError(f"{fn}: expected input of shape (N, C, *) with at least 2 dims, got "
-                         f"shape {tuple(input.shape)}")
-    c = input.shape[1]
+                         f"shape {shape}")
+    c = shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
         _check_vec(t, c, name, fn)
@@ -215,7 +231,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         # leaves the running statistics as they were (there is nothing to average)
         return _empty_affine(input, weight, bias)
     if training:
-        size = int(np.prod(input.shape)) // c
+        size = math.prod(shape) // c
         if size == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
                              f"size {tuple(input.shape)}")

@@ -95,11 +95,19 @@ class _DeclaredLayer(Module):
     def _check(self) -> None:
         """Value checks of the settings (torch's constructor errors); none by default."""
 
-    def _fn_kwargs(self) -> dict:
-        names = self._fn_args
+    @classmethod
+    def _passed_names(cls) -> tuple:
+        """The settings ``forward`` passes to ``_fn`` as keywords, found once per class."""
+        names = cls.__dict__.get("_passed")
         if names is None:
-            names = [n for n in self._names() if n not in _NOT_PASSED]
-        return {name: getattr(self, name) for name in names}
+            names = cls._fn_args
+            if names is None:
+                names = tuple(n for n in cls._names() if n not in _NOT_PASSED)
+            cls._passed = names
+        return names
+
+    def _fn_kwargs(self) -> dict:
+        return {name: getattr(self, name) for name in self._passed_names()}
 
     def forward(self, *inputs, **named):
         return self._fn(*inputs, **named, **self._fn_kwargs())

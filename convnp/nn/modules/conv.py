@@ -47,6 +47,18 @@ def _ops():
     return conv
 
 
+_FUNCTIONS: dict = {}
+
+
+def _functional(transposed: bool, n: int) -> Callable:
+    """``conv{n}d`` or ``conv_transpose{n}d`` of ``convnp.ops.conv`` (looked up once)."""
+    fn = _FUNCTIONS.get((transposed, n))
+    if fn is None:
+        name = f"conv_transpose{n}d" if transposed else f"conv{n}d"
+        fn = _FUNCTIONS[transposed, n] = getattr(_ops(), name)
+    return fn
+
+
 def _is_int(v) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
@@ -252,9 +264,9 @@ class _Conv(_ConvNd):
                          groups, bias, padding_mode, 0, device, dtype)
 
     def forward(self, input):
-        fn = getattr(_ops(), f"conv{self._n}d")
-        return fn(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                  self.groups, padding_mode=self.padding_mode)
+        return _functional(False, self._n)(input, self.weight, self.bias, self.stride,
+                                           self.padding, self.dilation, self.groups,
+                                           padding_mode=self.padding_mode)
 
 
 class _ConvTranspose(_ConvNd):
@@ -274,10 +286,10 @@ class _ConvTranspose(_ConvNd):
                                  f"stride={self.stride}, dilation={self.dilation}")
 
     def forward(self, input, output_size: Sequence[int] | None = None):
-        fn = getattr(_ops(), f"conv_transpose{self._n}d")
-        return fn(input, self.weight, self.bias, self.stride, self.padding, self.output_padding,
-                  self.groups, self.dilation, output_size=output_size,
-                  padding_mode=self.padding_mode)
+        return _functional(True, self._n)(input, self.weight, self.bias, self.stride,
+                                          self.padding, self.output_padding, self.groups,
+                                          self.dilation, output_size=output_size,
+                                          padding_mode=self.padding_mode)
 
 
 _CONV_DOC = """Applies a {n}-d convolution (cross-correlation, as PyTorch) over an input of

@@ -127,10 +127,20 @@ class Module:
         store[name] = None
 
     def __getattr__(self, name: str) -> Any:
+        # every parameter, buffer and child access lands here: the three stores read inline
         d = self.__dict__
-        for store in ("_parameters", "_buffers", "_modules"):
-            if store in d and name in d[store]:
-                return d[store][name]
+        try:
+            store = d["_parameters"]
+            if name in store:
+                return store[name]
+            store = d["_buffers"]
+            if name in store:
+                return store[name]
+            store = d["_modules"]
+            if name in store:
+                return store[name]
+        except KeyError:  # before Module.__init__ made the stores
+            pass
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:
@@ -177,6 +187,12 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")
 
     def __call__(self, *args, **kwargs):
+        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                or self._backward_pre_hooks):
+            return self.forward(*args, **kwargs)  # no hooks: nothing else to do
+        return self._call_with_hooks(args, kwargs)
+
+    def _call_with_hooks(self, args: tuple, kwargs: dict):
         with_kw = self.__dict__.get("_hooks_with_kwargs", ())
         for hid, hook in list(self._forward_pre_hooks.items()):
             if hid in with_kw:

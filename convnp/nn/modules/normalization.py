@@ -74,7 +74,7 @@ class _NormBase(Module):
         if not isinstance(input, Tensor):
             raise TypeError(f"{type(self).__name__}: expected a convnp Tensor, got "
                             f"{type(input).__name__}")
-        if input.ndim not in self._dims:
+        if input.array.ndim not in self._dims:
             raise ValueError(f"{type(self).__name__}: expected {self._dims_text} input (got "
                              f"{input.ndim}D input)")
 
@@ -87,18 +87,20 @@ class _NormBase(Module):
 class _BatchNorm(_NormBase):
     def forward(self, input):
         self._check_input_dim(input)
-        if input.shape[1] != self.num_features:
+        if input.array.shape[1] != self.num_features:
             raise ValueError(f"{type(self).__name__}: expected {self.num_features} channels at "
                              f"dim 1, got input of shape {tuple(input.shape)}")
-        factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+        momentum, training = self.momentum, self.training
+        factor = 0.0 if momentum is None else momentum
+        if training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked.array += 1
-            if self.momentum is None:  # cumulative moving average
+            if momentum is None:  # cumulative moving average
                 factor = 1.0 / float(self.num_batches_tracked.array)
-        bn_training = self.training or (self.running_mean is None and self.running_var is None)
-        use_running = not self.training or self.track_running_stats
-        return self._batch_norm(input, self.running_mean if use_running else None,
-                                self.running_var if use_running else None, bn_training, factor)
+        rm, rv = self.running_mean, self.running_var
+        bn_training = training or (rm is None and rv is None)
+        use_running = not training or self.track_running_stats
+        return self._batch_norm(input, rm if use_running else None, rv if use_running else None,
+                                bn_training, factor)
 
     def _batch_norm(self, input, running_mean, running_var, bn_training: bool, factor: float):
         """The normalization itself, once the input is checked and the running-statistics
