@@ -306,9 +306,11 @@ def _pick_bwd_data(g: Geometry, dtype, threads) -> str:
     if g.stride1:
         # the input gradient is a full correlation of gy with the dual weight (duals reuse
         # each other); valid when the padding does not exceed the kernel extent
-        dp = g.dual().pads
-        if all(lo >= 0 and hi >= 0 for lo, hi in dp) and not col2im_cheaper(
-                g.C, g.O, g.sp, g.out_sp, dp):
+        dual = g.dual()
+        dp = dual.pads
+        if all(lo >= 0 and hi >= 0 for lo, hi in dp) and (
+                _winograd_pays(dual, dtype)  # the dual runs Winograd: fewer products
+                or not col2im_cheaper(g.C, g.O, g.sp, g.out_sp, dp)):
             return "dual-grid"
     elif all(v == 1 for v in g.d) and g.K > 1 and not _chunked_ok("bwd_data", g, dtype):
         # strided: with the chunk kernels, one parallel GEMM + scatter beats the s^n phases
