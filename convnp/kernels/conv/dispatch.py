@@ -21,7 +21,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from convnp import _blas, backend
-from convnp.kernels.conv import chunked, depthwise, gemm, grid, winograd
+from convnp.kernels.conv import _common, chunked, depthwise, gemm, grid, winograd
 from convnp.kernels.conv._common import _dual_weight, _no_pad
 from convnp.ops import _shape
 
@@ -33,6 +33,10 @@ _GRID_DIRECT_FWD_MAX = 256   # O * Cg * K at most: forward (LeNet C1: 6 * 25 = 1
 _GRID_DIRECT_BWDW_MAX = 64   # Cg * K at most: weight gradient (LeNet C1 25, an RGB 3x3 stem 27)
 # ... against the chunk-parallel kernels the direct weight-gradient loop only wins when the
 # outputs are few too: then the forward's O * Cg * K limit applies.
+# Stride-1 layers with patches of this many rows (C * taps) whose padded grid has this many
+# products per output take the gathered patches instead of the grid (VGG's 4x4 and 2x2 maps)
+_GATHER_MIN_ROWS = 1024
+_GATHER_MIN_WASTE = 1.15
 # Winograd F(2x2, 3x3) for 3x3 stride-1 layers from this many input and output channels, output
 # maps from 12x12 (3-d: slices from 8x8) and this many tile columns in all (measured in
 # docs/performance.md: on 8x8 and 7x7 maps the direct 2-d kernels stay faster)
@@ -296,9 +300,28 @@ def _choose(op: str, g: Geometry, dtype, threads: int) -> str:
     return pick(g, dtype, threads)
 
 
+def _grid_waste(g: Geometry) -> float:
+    """How many products the padded-grid kernels compute per real output: they run over the
+    flat padded grid from the first output to the last, the padding columns between rows
+    included (1.06 on a padded 32x32 map, 1.22 on 8x8, 1.5 on 2x2)."""
+    fst = _common.flat_strides(_common.padded_shape(g.sp, g.pads))
+    run = sum((n - 1) * d * st for n, d, st in zip(g.out_sp, (1,) * len(fst), fst)) + 1
+    return run / max(1, math.prod(g.out_sp))
+
+
+def _gather_beats_grid(g: Geometry, dtype, op: str) -> bool:
+    """Small maps, many channels: the gathered patches (exactly one column per output) beat the
+    padded grid's contiguous copies once the GEMM, not the copy, is the work."""
+    return (g.C * g.K >= _GATHER_MIN_ROWS and _grid_waste(g) >= _GATHER_MIN_WASTE
+            and _chunked_ok(op, g, dtype))
+
+
 def _pick_fwd(g: Geometry, dtype, threads) -> str:
     if g.stride1:
-        return _grid_name(g, dtype)
+        name = _grid_name(g, dtype)
+        if name == "grid-chunked" and _gather_beats_grid(g, dtype, "fwd"):
+            return "gather-chunked"
+        return name
     return "gather-chunked" if _chunked_ok("fwd", g, dtype) else "im2col"
 
 
@@ -310,7 +333,8 @@ def _pick_bwd_data(g: Geometry, dtype, threads) -> str:
         dp = dual.pads
         if all(lo >= 0 and hi >= 0 for lo, hi in dp) and (
                 _winograd_pays(dual, dtype)  # the dual runs Winograd: fewer products
-                or not col2im_cheaper(g.C, g.O, g.sp, g.out_sp, dp)):
+                or not (col2im_cheaper(g.C, g.O, g.sp, g.out_sp, dp)
+                        or _gather_beats_grid(dual, dtype, "fwd"))):
             return "dual-grid"
     elif all(v == 1 for v in g.d) and g.K > 1 and not _chunked_ok("bwd_data", g, dtype):
         # strided: with the chunk kernels, one parallel GEMM + scatter beats the s^n phases
@@ -327,7 +351,11 @@ def _pick_bwd_weight(g: Geometry, dtype, threads) -> str:
         direct = _direct_ok(g, dtype) and (
             g.O * g.C * g.K <= _GRID_DIRECT_FWD_MAX if chunked_ok
             else g.C * g.K <= _GRID_DIRECT_BWDW_MAX)
-        return "grid-direct" if direct else "grid-chunked" if chunked_ok else "grid-gemm"
+        if direct:
+            return "grid-direct"
+        if _gather_beats_grid(g, dtype, "bwd_weight"):
+            return "gather-chunked"
+        return "grid-chunked" if chunked_ok else "grid-gemm"
     if (g.K > 1 or not g.stride1) and chunked_ok:
         return "gather-chunked"
     if KERNELS["bwd_weight"]["1x1"].accepts(g, dtype) and _blas.available() and threads > 1:
