@@ -62,7 +62,7 @@ class _CountBN:
 
 def _net(kind, act, bias, affine, dtype):
     acts = {"none": [], "relu": [nn.ReLU()], "relu6": [nn.ReLU6()],
-            "hardtanh": [nn.Hardtanh(-0.3, 0.4)]}[act]
+            "hardtanh": [nn.Hardtanh(-0.3, 0.4)], "leaky": [nn.LeakyReLU(0.2)]}[act]
     if kind == "conv1d":
         layers = [nn.Conv1d(3, 6, 3, padding=1, bias=bias), nn.BatchNorm1d(6, affine=affine)]
         shape = (2, 3, 11)
@@ -96,7 +96,7 @@ KINDS = ["conv1d", "conv2d", "conv2d-groups-stride", "depthwise-reflect", "conv3
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("act", ["none", "relu", "relu6", "hardtanh"])
+@pytest.mark.parametrize("act", ["none", "relu", "relu6", "hardtanh", "leaky"])
 @pytest.mark.parametrize("kind", KINDS)
 def test_fused_equals_unfused(kind, act, dtype):
     model, x = _net(kind, act, bias=kind != "conv2d", affine=kind != "conv3d", dtype=dtype)

@@ -1,5 +1,6 @@
-"""Inference fusion: a convolution followed by batch norm (and ReLU, ReLU6 or Hardtanh) in a
-``Sequential`` runs as ONE convolution with folded weight and bias, then an in-place clamp.
+"""Inference fusion: a convolution followed by batch norm (and ReLU, ReLU6, Hardtanh or
+LeakyReLU) in a ``Sequential`` runs as ONE convolution with folded weight and bias, then the
+activation in place.
 
 In eval mode batch norm is an affine map per channel, ``y * s + t`` with
 ``s = gamma / sqrt(running_var + eps)`` and ``t = beta - running_mean * s``, so
@@ -13,10 +14,10 @@ the activation clamped in place, the activation's too.
 When: ``Sequential.forward`` hands its modules here while gradients are off (``no_grad`` or
 ``inference_mode``), and ResNet's blocks call ``conv_norm_act`` for their conv - bn [- relu]
 runs. A run ``Conv{1,2,3}d`` or ``ConvTranspose{1,2,3}d`` - ``BatchNorm{1,2,3}d``
-[- ``ReLU`` / ``ReLU6`` / ``Hardtanh``] is fused when both layers are in eval mode, the batch
-norm has running statistics, none of the modules has hooks or a ``forward`` of its own (a
-subclass), parameters and input are float32/float64 of one dtype, no autocast region is active
-and no ONNX export is tracing. Anything else runs module by module, as without fusion.
+[- ``ReLU`` / ``ReLU6`` / ``Hardtanh`` / ``LeakyReLU``] is fused when both layers are in eval
+mode, the batch norm has running statistics, none of the modules has hooks or a ``forward`` of
+its own (a subclass), parameters and input are float32/float64 of one dtype, no autocast region
+is active and no ONNX export is tracing. Anything else runs module by module, as without fusion.
 
 The folded weights are cached per (conv, batch-norm) pair and refolded when a parameter or buffer
 changes: each tensor's identity and version counter (``Tensor._version``: in-place ops, optimizer
@@ -41,9 +42,10 @@ import numpy as np
 from convnp import _autocast
 from convnp.autograd import function as _function
 from convnp.autograd.grad_mode import is_grad_enabled
-from convnp.nn.modules.activation import Hardtanh, ReLU
+from convnp.nn.modules.activation import Hardtanh, LeakyReLU, ReLU
 from convnp.nn.modules.conv import _Conv, _ConvTranspose
 from convnp.nn.modules.normalization import _BatchNorm
+from convnp.ops import activation as _activation
 from convnp.ops import conv as _conv_ops
 from convnp.tensor import Tensor
 
@@ -81,11 +83,14 @@ def _conv_kind(m):
 
 
 def _clamp(m):
-    """(lo, hi) of a plain ReLU (hi None) or Hardtanh / ReLU6 module, else None."""
+    """The activation a plain ReLU, Hardtanh / ReLU6 or LeakyReLU module applies, as
+    ``activation.activate_``'s arguments (kind, p, q); None for anything else."""
     if _plain(m, ReLU):
-        return (0.0, None)
+        return ("relu", 0.0, 0.0)
     if _plain(m, Hardtanh):  # and ReLU6
-        return (float(m.min_val), float(m.max_val))
+        return ("clamp", float(m.min_val), float(m.max_val))
+    if _plain(m, LeakyReLU):
+        return ("leaky", float(m.negative_slope), 0.0)
     return None
 
 
@@ -151,12 +156,7 @@ def _fused_call(conv, base, bn, clamp, x):
         y = getattr(_conv_ops, f"conv{n}d")(x, w, b, conv.stride, conv.padding, conv.dilation,
                                             conv.groups, padding_mode=conv.padding_mode)
     if clamp is not None:  # in place on the fresh output: no pass allocates
-        lo, hi = clamp
-        ya = y.array
-        if hi is None:
-            np.maximum(ya, ya.dtype.type(lo), out=ya)
-        else:
-            np.clip(ya, ya.dtype.type(lo), ya.dtype.type(hi), out=ya)
+        _activation.activate_(y.array, *clamp)
     return y
 
 

@@ -106,6 +106,64 @@ def _clip_mask_nb(gx, a, lo_v, hi_v):  # pragma: no cover - compiled
             gxs[i] = gxs[i] if (v > lo_v) & (v < hi_v) else 0
 
 
+@backend.jit(parallel=True)
+def _leaky_fwd_nb(x, slope, out):  # pragma: no cover - compiled
+    """out = x where x > 0, else x * slope (NaN stays NaN, as torch)."""
+    n = x.size
+    for j in _prange((n + _BLOCK - 1) // _BLOCK):
+        lo, hi = j * _BLOCK, min(n, (j + 1) * _BLOCK)
+        xs, os = x[lo:hi], out[lo:hi]
+        for i in range(hi - lo):
+            v = xs[i]
+            os[i] = v if v > 0 else v * slope
+
+
+@backend.jit(parallel=True)
+def _leaky_bwd_nb(g, a, slope, gx):  # pragma: no cover - compiled
+    """gx = g where the input a > 0, else g * slope (torch's rule, on the input)."""
+    n = g.size
+    for j in _prange((n + _BLOCK - 1) // _BLOCK):
+        lo, hi = j * _BLOCK, min(n, (j + 1) * _BLOCK)
+        gs, as_, gxs = g[lo:hi], a[lo:hi], gx[lo:hi]
+        for i in range(hi - lo):
+            v = gs[i]
+            gxs[i] = v if as_[i] > 0 else v * slope
+
+
+@backend.jit(parallel=True)
+def _leaky_mask_nb(gx, a, slope):  # pragma: no cover - compiled
+    """``_leaky_bwd_nb`` in place on gx (see ``_relu_mask_nb``)."""
+    n = gx.size
+    for j in _prange((n + _BLOCK - 1) // _BLOCK):
+        lo, hi = j * _BLOCK, min(n, (j + 1) * _BLOCK)
+        as_, gxs = a[lo:hi], gx[lo:hi]
+        for i in range(hi - lo):
+            v = gxs[i]
+            gxs[i] = v if as_[i] > 0 else v * slope
+
+
+@backend.jit(parallel=True)
+def _act_inplace_nb(x, kind, p, q):  # pragma: no cover - compiled
+    """x = act(x) in place: kind 0 ReLU, 1 clamp to [p, q] (ReLU6, Hardtanh), 2 leaky ReLU
+    with slope p. NaN stays NaN. One array argument, so the loops vectorize."""
+    n = x.size
+    for j in _prange((n + _BLOCK - 1) // _BLOCK):
+        lo, hi = j * _BLOCK, min(n, (j + 1) * _BLOCK)
+        xs = x[lo:hi]
+        if kind == 0:
+            for i in range(hi - lo):
+                v = xs[i]
+                xs[i] = v if not v <= 0 else 0
+        elif kind == 1:
+            for i in range(hi - lo):
+                v = xs[i]
+                xs[i] = p if v < p else (q if v > q else v)
+        else:
+            for i in range(hi - lo):
+                v = xs[i]
+                xs[i] = v if v > 0 else v * p
+
+
 _prange = backend.prange  # numba.prange in the compiled kernels
 
 
@@ -193,12 +251,37 @@ class LeakyReLU(Function):
     def forward(ctx, a, slope=0.01):
         ctx.save_for_backward(a)
         ctx.slope = slope
+        out = np.empty_like(a)
+        views = _flat(a, out)
+        if views is not None and a.size:
+            _leaky_fwd_nb(views[0], _c(slope, a), views[1])
+            return out
         return np.where(a > 0, a, a * _c(slope, a))
 
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
+        if a.size:
+            gx = _masked_grad(g, a, _leaky_bwd_nb, _leaky_mask_nb, _c(ctx.slope, a))
+            if gx is not None:
+                return gx
         return np.where(a > 0, g, g * _c(ctx.slope, g))
+
+
+def activate_(a: np.ndarray, kind: str, p: float = 0.0, q: float = 0.0) -> None:
+    """Apply an activation to ``a`` in place (a fresh array nobody else holds): ``"relu"``,
+    ``"clamp"`` to [p, q] (ReLU6, Hardtanh) or ``"leaky"`` with slope p; the compiled kernel
+    on dense float32/64 memory, NumPy otherwise (inference fusion, nn/_fusion.py)."""
+    views = _flat(a)
+    if views is not None and a.size:
+        k = {"relu": 0, "clamp": 1, "leaky": 2}[kind]
+        _act_inplace_nb(views[0], k, a.dtype.type(p), a.dtype.type(q))
+    elif kind == "relu":
+        np.maximum(a, _c(0, a), out=a)
+    elif kind == "clamp":
+        np.clip(a, _c(p, a), _c(q, a), out=a)
+    else:
+        np.copyto(a, a * _c(p, a), where=~(a > 0))
 
 
 class PReLU(Function):
