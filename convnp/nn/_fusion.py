@@ -53,7 +53,7 @@ __all__ = ["sequential_forward", "conv_norm_act", "set_enabled", "clear_cache"]
 
 _enabled = True
 _SAMPLE = 64  # weight entries compared by value on every call
-_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # bn -> (key, bn vecs, w, b)
+_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # bn -> (key, values, w, b)
 
 
 def set_enabled(flag: bool) -> bool:
@@ -107,9 +107,13 @@ def _fusable(conv, bn, x) -> bool:
     return all(t is None or t.array.dtype == dt for t in tensors)
 
 
-def _sample(w: np.ndarray) -> np.ndarray:
-    flat = w.reshape(-1)
-    return flat[:: max(1, flat.size // _SAMPLE)].copy()
+def _values(tensors) -> bytes:
+    """The bytes the cache compares by value: the batch norm's vectors and an evenly spaced
+    sample of the convolution's weight (bytes: one comparison, no per-array calls)."""
+    w = tensors[0].array.reshape(-1)
+    parts = [t.array.tobytes() for t in tensors[2:] if t is not None]
+    parts.append(w[:: max(1, w.size // _SAMPLE)].tobytes())
+    return b"".join(parts)
 
 
 def _folded(conv, bn, transposed: bool):
@@ -117,12 +121,10 @@ def _folded(conv, bn, transposed: bool):
     tensors = (conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var)
     key = (id(conv), bn.eps) + tuple(
         None if t is None else (id(t), id(t.array), t._version) for t in tensors)
-    vecs = [t.array for t in tensors[2:] if t is not None]
+    values = _values(tensors)
     hit = _cache.get(bn)
-    if (hit is not None and hit[0] == key and all(np.array_equal(a, b) for a, b in
-                                                  zip(hit[1], vecs))
-            and np.array_equal(hit[2], _sample(conv.weight.array))):
-        return hit[3], hit[4]
+    if hit is not None and hit[0] == key and hit[1] == values:
+        return hit[2], hit[3]
     w = conv.weight.array
     dt = w.dtype
     c = bn.num_features
@@ -140,7 +142,7 @@ def _folded(conv, bn, transposed: bool):
     else:  # (Cout, Cin / groups, *k)
         ws = w.reshape(c, -1) * scale[:, None]
     wf, bf = ws.astype(dt).reshape(w.shape), bias.astype(dt)
-    _cache[bn] = (key, [v.copy() for v in vecs], _sample(w), wf, bf)
+    _cache[bn] = (key, values, wf, bf)
     return wf, bf
 
 
