@@ -129,6 +129,14 @@ def team() -> int:
 _team = threading.local()
 
 
+def run_split(kernel: Callable, parts: int, *args):
+    """Run a ``jit(parallel=True)`` kernel whose work the caller cut into ``parts`` independent
+    pieces: on several threads whenever there are several pieces and threads, whatever the
+    arrays' sizes (a convolution's arithmetic is far more than its operands' element count,
+    which is what the kernel wrapper's size rule sees)."""
+    return kernel.variant(parts > 1 and team() > 1)(*args)
+
+
 def _work(args) -> int:
     """The largest array argument's size; -1 when an argument is float16 or bfloat16 (see
     ``_half_call``)."""

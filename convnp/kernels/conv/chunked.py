@@ -268,10 +268,11 @@ def grid_fwd_chunked(x, w, pads, d, out_sp, bias, threads) -> np.ndarray:
     gidx = _flat_offsets(tuple(out_sp), fst, (1,) * len(fst))
     y = np.empty((N, O, *out_sp), x.dtype)
     b = np.zeros(O, x.dtype) if bias is None else np.ascontiguousarray(bias, x.dtype)
-    _grid_fwd_chunks(
-        *_blas.kernel_args(x.dtype), xpf, np.ascontiguousarray(w.reshape(O, -1)),
-        np.asarray(offs, np.int64), fst[0], L, gidx, math.prod(out_sp[1:]), b,
-        y.reshape(N, O, -1), _grid_items(N, out_sp[0], B, R, threads))
+    items = _grid_items(N, out_sp[0], B, R, threads)
+    backend.run_split(
+        _grid_fwd_chunks, len(items), *_blas.kernel_args(x.dtype), xpf,
+        np.ascontiguousarray(w.reshape(O, -1)), np.asarray(offs, np.int64), fst[0], L, gidx,
+        math.prod(out_sp[1:]), b, y.reshape(N, O, -1), items)
     return y
 
 
@@ -285,9 +286,10 @@ def grid_bwd_weight_chunked(x, gy, k, pads, d, threads) -> np.ndarray:
     gidx = _flat_offsets(tuple(out_sp), fst, (1,) * len(fst))
     items = _grid_items(N, out_sp[0], B, R, threads)
     parts = np.zeros((max(1, min(threads, len(items))), O, C * len(offs)), gy.dtype)
-    _grid_bwdw_chunks(
-        *_blas.kernel_args(gy.dtype), xpf, np.ascontiguousarray(gy).reshape(N, O, -1),
-        np.asarray(offs, np.int64), fst[0], L, gidx, math.prod(out_sp[1:]), parts, items)
+    backend.run_split(
+        _grid_bwdw_chunks, len(parts), *_blas.kernel_args(gy.dtype), xpf,
+        np.ascontiguousarray(gy).reshape(N, O, -1), np.asarray(offs, np.int64), fst[0], L, gidx,
+        math.prod(out_sp[1:]), parts, items)
     return parts.sum(0).reshape(O, C, *k)
 
 
@@ -310,8 +312,8 @@ def gather_fwd_chunked(x, w, pads, s, d, out_sp, bias, threads) -> np.ndarray:
                                    threads)
     y = np.empty((N, O, *out_sp), x.dtype)
     b = np.zeros(O, x.dtype) if bias is None else np.ascontiguousarray(bias, x.dtype)
-    _gather_fwd_chunks(
-        *_blas.kernel_args(x.dtype), _padded_flat(x, pads),
+    backend.run_split(
+        _gather_fwd_chunks, len(items), *_blas.kernel_args(x.dtype), _padded_flat(x, pads),
         np.ascontiguousarray(w.reshape(O, -1)), xidx, _identity(xidx.shape[1]), P1, b,
         y.reshape(N, O, -1), items)
     return y
@@ -323,8 +325,8 @@ def gather_bwd_weight_chunked(x, gy, k, pads, s, d, threads) -> np.ndarray:
     O = gy.shape[1]
     xidx, P1, items = _gather_plan(x.shape, pads, gy.shape[2:], s, d, k, x.itemsize, threads)
     parts = np.zeros((max(1, min(threads, len(items))), O, C * len(xidx)), gy.dtype)
-    _gather_bwdw_chunks(
-        *_blas.kernel_args(gy.dtype), _padded_flat(x, pads),
+    backend.run_split(
+        _gather_bwdw_chunks, len(parts), *_blas.kernel_args(gy.dtype), _padded_flat(x, pads),
         np.ascontiguousarray(gy).reshape(N, O, -1), xidx, _identity(xidx.shape[1]), P1, parts,
         items)
     return parts.sum(0).reshape(O, C, *k)
@@ -343,9 +345,10 @@ def col2im_bwd_data_chunked(gy, w, x_shape, pads, s, d, threads) -> np.ndarray:
     gxp = np.zeros((N, C, *Sp), gy.dtype)
     P = math.prod(gy.shape[2:])
     items = _grid_items(N, 1, _chunk_size(N, C * len(xidx) * P * gy.itemsize), 1, threads)
-    _col2im_chunks(
-        *_blas.kernel_args(gy.dtype), np.ascontiguousarray(gy).reshape(N, O, -1),
-        np.ascontiguousarray(w.reshape(O, -1)), xidx, gxp.reshape(N, C, -1), items)
+    backend.run_split(
+        _col2im_chunks, len(items), *_blas.kernel_args(gy.dtype),
+        np.ascontiguousarray(gy).reshape(N, O, -1), np.ascontiguousarray(w.reshape(O, -1)), xidx,
+        gxp.reshape(N, C, -1), items)
     if padded:
         return np.ascontiguousarray(gxp[_interior_sl(sp, pads)])
     return gxp

@@ -490,8 +490,9 @@ def wino_fwd(x, w, pads, out_sp, bias, threads) -> np.ndarray:
     y = np.empty((N, O, *out_sp), x.dtype)
     b = np.zeros(O, x.dtype) if bias is None else np.ascontiguousarray(bias, x.dtype)
     items = _runs(N, TH, TW + 1, 16 * (C + O) * x.itemsize, threads)
-    _wino_fwd_runs(*_blas.kernel_args(x.dtype), np.ascontiguousarray(x), weight_transform(w),
-                   b, y, TW, pads[0][0], pads[1][0], items)
+    backend.run_split(_wino_fwd_runs, len(items), *_blas.kernel_args(x.dtype),
+                      np.ascontiguousarray(x), weight_transform(w), b, y, TW, pads[0][0],
+                      pads[1][0], items)
     return y
 
 
@@ -502,8 +503,9 @@ def wino_bwd_weight(x, gy, pads, threads) -> np.ndarray:
     TH, TW = _tiling(gy.shape[2:])
     items = _runs(N, TH, TW + 1, 16 * (C + O) * x.itemsize, threads)
     parts = np.zeros((max(1, min(threads, len(items))), 16, O, C), gy.dtype)
-    _wino_bwdw_runs(*_blas.kernel_args(gy.dtype), np.ascontiguousarray(x),
-                    np.ascontiguousarray(gy), parts, TW, pads[0][0], pads[1][0], items)
+    backend.run_split(_wino_bwdw_runs, len(parts), *_blas.kernel_args(gy.dtype),
+                      np.ascontiguousarray(x), np.ascontiguousarray(gy), parts, TW, pads[0][0],
+                      pads[1][0], items)
     return weight_transform_adjoint(parts.sum(0))
 
 
@@ -536,9 +538,10 @@ def wino3_fwd(x, w, pads, out_sp, bias, threads) -> np.ndarray:
     b = np.zeros(O, x.dtype) if bias is None else np.ascontiguousarray(bias, x.dtype)
     x = np.ascontiguousarray(x)
     items = _slabs(N, Do, 16 * (C + O) * TH * (TW + 1) * x.itemsize, threads)
-    _wino3_fwd_runs(*_blas.kernel_args(x.dtype), x.reshape(N, C * D, *x.shape[3:]),
-                    _weights3(w), b, y.reshape(N, O * Do, *out_sp[1:]), D, Do, TH, TW,
-                    pads[0][0], pads[1][0], pads[2][0], items)
+    backend.run_split(_wino3_fwd_runs, len(items), *_blas.kernel_args(x.dtype),
+                      x.reshape(N, C * D, *x.shape[3:]), _weights3(w), b,
+                      y.reshape(N, O * Do, *out_sp[1:]), D, Do, TH, TW, pads[0][0], pads[1][0],
+                      pads[2][0], items)
     return y
 
 
@@ -550,8 +553,8 @@ def wino3_bwd_weight(x, gy, pads, threads) -> np.ndarray:
     x, gy = np.ascontiguousarray(x), np.ascontiguousarray(gy)
     items = _slabs(N, Do, 16 * (C + O) * TH * (TW + 1) * x.itemsize, threads)
     parts = np.zeros((max(1, min(threads, len(items))), 3, 16, O, C), gy.dtype)
-    _wino3_bwdw_runs(*_blas.kernel_args(gy.dtype), x.reshape(N, C * D, *x.shape[3:]),
-                     gy.reshape(N, O * Do, *gy.shape[3:]), parts, D, Do, TH, TW, pads[0][0],
-                     pads[1][0], pads[2][0], items)
+    backend.run_split(_wino3_bwdw_runs, len(parts), *_blas.kernel_args(gy.dtype),
+                      x.reshape(N, C * D, *x.shape[3:]), gy.reshape(N, O * Do, *gy.shape[3:]),
+                      parts, D, Do, TH, TW, pads[0][0], pads[1][0], pads[2][0], items)
     dU = parts.sum(0)
     return np.stack([weight_transform_adjoint(dU[kz]) for kz in range(3)], axis=2)
