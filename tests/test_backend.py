@@ -142,3 +142,23 @@ def test_a_range_alias_in_a_kernel_module_is_an_error():
     """A kernel looping over a module-level ``prange = range`` would silently run serially."""
     with pytest.raises(RuntimeError, match="import prange from convnp.backend"):
         _serial_by_mistake.variant(True)
+
+
+def test_run_split_goes_parallel_by_parts_not_array_size(monkeypatch):
+    """A kernel whose work was cut into several items runs its parallel variant even on small
+    arrays (a batch-1 convolution), the serial one for one item or one thread."""
+    seen = []
+
+    class Kernel:
+        @staticmethod
+        def variant(par):
+            seen.append(par)
+            return lambda *a: a
+
+    monkeypatch.setattr(backend, "team", lambda: 2)
+    assert backend.run_split(Kernel, 2, 1, 2) == (1, 2)
+    backend.run_split(Kernel, 1)
+    monkeypatch.setattr(backend, "team", lambda: 1)
+    backend.run_split(Kernel, 4)
+    assert seen == [True, False, False]
+    assert backend.run_split(lambda *a: sum(a), 3, 1, 2) == 3  # a plain callable: called as is
