@@ -343,3 +343,26 @@ def test_max_pool_without_gradient_matches_torch(nd, k, s, dtype):
     np.testing.assert_array_equal(getattr(F, fn)(convnp.from_numpy(x), k, s).array, want)
     xg = convnp.from_numpy(x).requires_grad_()
     np.testing.assert_array_equal(getattr(F, fn)(xg, k, s).array, want)  # the code path
+
+
+@pytest.mark.parametrize("nd,shape,k,s", [(1, (2, 3, 300), 2, 2), (1, (2, 3, 301), 3, 2),
+                                          (2, (2, 3, 5, 140), (2, 3), (1, 2))])
+def test_max_pool_long_rows_kernel_matches_torch(nd, shape, k, s):
+    """Output rows of 64 or more take the row-vectorized coded kernel: torch's values, indices
+    (first maximal tap, NaN wins) and input gradient."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(shape)
+    x.reshape(-1)[rng.choice(x.size, 7, replace=False)] = np.nan
+    x.reshape(-1)[::5] = 0.25  # ties
+    g = rng.standard_normal(np.shape(getattr(torch.nn.functional, f"max_pool{nd}d")(
+        torch.from_numpy(x), k, s)))
+    tx = torch.from_numpy(x).requires_grad_()
+    ty, ti = getattr(torch.nn.functional, f"max_pool{nd}d")(tx, k, s, return_indices=True)
+    ty.backward(torch.from_numpy(g))
+    cx = convnp.from_numpy(x).requires_grad_()
+    cy, ci = getattr(F, f"max_pool{nd}d")(cx, k, s, return_indices=True)
+    assert cy.shape[-1] >= 64
+    cy.backward(convnp.from_numpy(g))
+    np.testing.assert_array_equal(cy.array, ty.detach().numpy())
+    np.testing.assert_array_equal(np.asarray(ci.array), ti.numpy())
+    np.testing.assert_allclose(cx.grad.array, tx.grad.numpy(), rtol=1e-12, atol=1e-12)

@@ -15,6 +15,7 @@ from convnp import backend
 from convnp.ops import _window
 
 _prange = backend.prange  # numba.prange in the compiled kernels
+_LONG_ROWS = 64  # output rows at least this long take the row-vectorized max-pool kernel
 
 
 @backend.jit(parallel=True)
@@ -83,11 +84,37 @@ def _max_fwd_nb(x, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, out, code, id
 
 
 @backend.jit(parallel=True)
-def _max_fwd_inside_nb(x, kh, kw, sh, sw, out, code, idx, want_idx):  # pragma: no cover
+def _max_fwd_inside_nb(x, kh, kw, sh, sw, out, code, idx, want_idx):
     """``_max_fwd_nb`` for the common case of 2-d planes (D = 1), no padding, no dilation and
-    every window inside the input (LeNet's and VGG's 2x2 stride 2): no bounds to test, so the
-    taps run outer and a row of outputs inner, the compare-select vectorized over the row.
+    every window inside the input (LeNet's and VGG's 2x2 stride 2): no bounds to test, so each
+    output's maximum stays in registers.
     Same tie and NaN rule: the first maximal tap, and a NaN replaces whatever came before."""
+    B = x.shape[0]
+    W = x.shape[3]
+    OH, OW = out.shape[2], out.shape[3]
+    for b in _prange(B):
+        for oh in range(OH):
+            h0 = oh * sh
+            for ow in range(OW):
+                w0 = ow * sw
+                best = x[b, 0, h0, w0]
+                bc = 0
+                for j in range(kh):
+                    for k in range(kw):
+                        v = x[b, 0, h0 + j, w0 + k]
+                        take = (v > best) | (v != v)
+                        best = v if take else best
+                        bc = j * kw + k if take else bc
+                out[b, 0, oh, ow] = best
+                code[b, 0, oh, ow] = bc
+                if want_idx:
+                    idx[b, 0, oh, ow] = (h0 + bc // kw) * W + w0 + bc % kw
+
+
+@backend.jit(parallel=True)
+def _max_fwd_rows_nb(x, kh, kw, sh, sw, out, code, idx, want_idx):  # pragma: no cover
+    """``_max_fwd_inside_nb`` with the taps outer and a row of outputs inner, the compare-select
+    vectorized over the row: faster on long rows (1-d sequences), slower on short 2-d ones."""
     B = x.shape[0]
     W = x.shape[3]
     OH, OW = out.shape[2], out.shape[3]
@@ -291,7 +318,8 @@ def max_forward(x4, k3, s3, p3, d3, o3, want_idx=False):
     if backend.use_numba():
         idx = np.empty(code.shape if want_idx else (1, 1, 1, 1), np.int64)
         if windows_inside(x4.shape[1:], k3, s3, p3, d3, o3):
-            _max_fwd_inside_nb(x4, k3[1], k3[2], s3[1], s3[2], out, code, idx, want_idx)
+            kern = _max_fwd_rows_nb if o3[2] >= _LONG_ROWS else _max_fwd_inside_nb
+            kern(x4, k3[1], k3[2], s3[1], s3[2], out, code, idx, want_idx)
         else:
             _max_fwd_nb(x4, *k3, *s3, *p3, *d3, out, code, idx, want_idx,
                         np.full(1, -np.inf, x4.dtype))
