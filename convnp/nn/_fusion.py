@@ -194,13 +194,14 @@ def sequential_forward(modules, x):
 
 def conv_norm_act(conv, bn, act, x):
     """``act(bn(conv(x)))`` (``act`` may be None) for blocks that call their layers in their
-    own ``forward`` (ResNet's BasicBlock, Bottleneck, stem): one folded convolution when the
-    three would be fused in a ``Sequential``, else the three modules called in turn."""
+    own ``forward`` (``ConvNormAct``, ResNet's BasicBlock, Bottleneck and stems): conv and batch
+    norm as one folded convolution where a ``Sequential`` would fold them, the activation in
+    place when it is one fusion applies, else called after; otherwise the three modules in turn."""
     if _active(x):
         base = _conv_kind(conv)
-        clamp = None if act is None else _clamp(act)
-        if (base is not None and (act is None or clamp is not None)
-                and _plain(bn, _BatchNorm) and _fusable(conv, bn, x)):
-            return _fused_call(conv, base, bn, clamp, x)
+        if base is not None and _plain(bn, _BatchNorm) and _fusable(conv, bn, x):
+            clamp = None if act is None else _clamp(act)
+            y = _fused_call(conv, base, bn, clamp, x)
+            return y if act is None or clamp is not None else act(y)
     x = bn(conv(x))
     return x if act is None else act(x)

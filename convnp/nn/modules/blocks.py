@@ -114,12 +114,10 @@ class ConvNormAct(Module):
         self.act = make_activation(activation)
 
     def forward(self, x):
+        if self.norm is not None:  # folded into the convolution in inference (nn/_fusion.py)
+            return conv_norm_act(self.conv, self.norm, self.act, x)
         x = self.conv(x)
-        if self.norm is not None:
-            x = self.norm(x)
-        if self.act is not None:
-            x = self.act(x)
-        return x
+        return x if self.act is None else self.act(x)
 
 
 class DoubleConv(Module):
