@@ -151,8 +151,11 @@ def test_reference_matches_numpy_loops(op):
     ((4, 8, 8, (4, 8, 8), (3, 3, 3), ((1, 1),) * 3, (1, 1, 1), (1, 1, 1), 1), 1, True,
      ("winograd", "dual-grid", "winograd")),
     # many channels on a small map: the gathered patches (the padded grid wastes a third)
-    ((2, 128, 128, (4, 4), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 1, True,
+    ((4, 128, 128, (4, 4), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 1, True,
      ("gather-chunked", "col2im-chunked", "gather-chunked")),
+    # batch-1 inference on a 2x2 map with 512 channels: one GEMM over the output channels
+    ((1, 512, 512, (2, 2), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 1, True,
+     ("im2col", "col2im-chunked", "gather-chunked")),
     # strided: chunk kernels with Numba; polyphase and im2col without
     ((2, 3, 4, (8, 8), (4, 4), ((1, 1),) * 2, (2, 2), (1, 1), 1), 1, True,
      ("gather-chunked", "col2im-chunked", "gather-chunked")),

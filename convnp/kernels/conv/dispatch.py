@@ -37,6 +37,7 @@ _GRID_DIRECT_BWDW_MAX = 64   # Cg * K at most: weight gradient (LeNet C1 25, an 
 # products per output take the gathered patches instead of the grid (VGG's 4x4 and 2x2 maps)
 _GATHER_MIN_ROWS = 1024
 _GATHER_MIN_WASTE = 1.15
+_IM2COL_MAX_OUTPUTS = 32  # ... and forwards with this few outputs per channel in all, one GEMM
 # Winograd F(2x2, 3x3) for 3x3 stride-1 layers from this many input and output channels, output
 # maps from 12x12 (3-d: slices from 8x8) and this many tile columns in all (measured in
 # docs/performance.md: on 8x8 and 7x7 maps the direct 2-d kernels stay faster)
@@ -317,6 +318,11 @@ def _gather_beats_grid(g: Geometry, dtype, op: str) -> bool:
 
 
 def _pick_fwd(g: Geometry, dtype, threads) -> str:
+    if (g.groups == 1 and g.N * math.prod(g.out_sp) <= _IM2COL_MAX_OUTPUTS
+            and g.C * g.K >= _GATHER_MIN_ROWS and _blas.available()):
+        # a few outputs from a large weight (batch-1 inference, VGG's 4x4 and 2x2 maps): one
+        # GEMM whose threads split the output channels, so each reads its share of the weight
+        return "im2col"
     if g.stride1:
         name = _grid_name(g, dtype)
         if name == "grid-chunked" and _gather_beats_grid(g, dtype, "fwd"):
