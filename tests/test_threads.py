@@ -320,3 +320,19 @@ def test_empty_batch_through_every_kernel(xs, ws, kw, path):
     assert (w.grad.numpy() == 0).all()
     t = convnp.nn.functional.conv_transpose2d(y.detach(), w.detach(), **kw)
     assert t.shape == xs
+
+
+@pytest.mark.parametrize("shape,pads", [
+    ((3, 4, 5, 7), ((1, 1), (1, 1))), ((2, 3, 5, 7), ((2, 0), (1, 3))),
+    ((1, 1, 1, 1), ((0, 2), (3, 0))), ((2, 3, 9), ((2, 1),)), ((1, 2, 3, 4, 5), ((1, 0),) * 3)])
+@pytest.mark.parametrize("layout", ["c", "channels-last"])
+def test_padded_flat_equals_numpy_pad(shape, pads, layout):
+    """The chunk kernels' zero-padded copy (compiled and parallel for contiguous 2-d maps, NumPy
+    otherwise) is np.pad's, flattened per plane."""
+    x = rand(*shape, seed=5)
+    if layout == "channels-last":
+        x = np.ascontiguousarray(np.moveaxis(x, 1, -1)).transpose(
+            0, x.ndim - 1, *range(1, x.ndim - 1))
+    got = chunked._padded_flat(x, pads)
+    want = np.pad(x, ((0, 0), (0, 0)) + tuple(pads)).reshape(shape[0], shape[1], -1)
+    np.testing.assert_array_equal(got, want)

@@ -227,6 +227,28 @@ def _tap_offsets(out_sp, fst, s, d, k) -> np.ndarray:
     return xidx
 
 
+@backend.jit(parallel=True)
+def _pad2_nb(x, out, pt, pl):  # pragma: no cover - compiled
+    """out[p] = plane x[p] (H, W) with pt rows and pl columns of zeros before it and zeros after
+    it to fill out's (Hp, Wp): every plane in one pass, on every thread."""
+    P, H, W = x.shape
+    Hp, Wp = out.shape[1], out.shape[2]
+    for p in prange(P):
+        for r in range(Hp):
+            row = out[p, r]
+            if r < pt or r >= pt + H:
+                for j in range(Wp):
+                    row[j] = 0
+                continue
+            xr = x[p, r - pt]
+            for j in range(pl):
+                row[j] = 0
+            for j in range(W):
+                row[np.uintp(pl + j)] = xr[np.uintp(j)]
+            for j in range(pl + W, Wp):
+                row[j] = 0
+
+
 def _padded_flat(x, pads) -> np.ndarray:
     """(N, C, prod(Sp)) zero-padded copy of x (x itself when unpadded and contiguous). A fresh
     array, not a workspace: it is as large as the whole batch and would stay allocated."""
@@ -234,7 +256,12 @@ def _padded_flat(x, pads) -> np.ndarray:
     if _no_pad(pads) and x.flags.c_contiguous:
         return x.reshape(N, C, -1)
     sp = x.shape[2:]
-    buf = np.zeros((N, C) + padded_shape(sp, pads), x.dtype)
+    Sp = padded_shape(sp, pads)
+    if len(sp) == 2 and x.flags.c_contiguous and x.size and backend.use_numba():
+        buf = np.empty((N * C,) + Sp, x.dtype)  # (NumPy's zeros + copy run on one core)
+        _pad2_nb(x.reshape(N * C, *sp), buf, pads[0][0], pads[1][0])
+        return buf.reshape(N, C, -1)
+    buf = np.zeros((N, C) + Sp, x.dtype)
     buf[_interior_sl(sp, pads)] = x
     return buf.reshape(N, C, -1)
 
