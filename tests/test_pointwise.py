@@ -223,3 +223,29 @@ def test_gradcheck_catches_a_wrong_table_derivative(monkeypatch):
     x = convnp.tensor(rand(4, seed=1), dtype=convnp.float64, requires_grad=True)
     with pytest.raises(GradcheckError):
         gradcheck(lambda t: wrong.apply(t), [x])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_add_matches_numpy_and_torch(dtype):
+    """Adding two large same-shape float arrays (a residual connection) runs the parallel kernel:
+    NumPy's sums bit for bit (inf and NaN included), gradients to both sides as torch."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4, 16, 48, 48)).astype(dtype)
+    b = rng.standard_normal((4, 16, 48, 48)).astype(dtype)
+    a.reshape(-1)[::1001] = np.inf
+    b.reshape(-1)[::997] = np.nan
+    ca = convnp.tensor(a, requires_grad=True)
+    cb = convnp.tensor(b, requires_grad=True)
+    out = ca + cb
+    np.testing.assert_array_equal(out.array, a + b)
+    g = rng.standard_normal(a.shape).astype(dtype)
+    out.backward(convnp.tensor(g))
+    ta, tb = (torch.tensor(v, requires_grad=True) for v in (a, b))
+    (ta + tb).backward(torch.tensor(g))
+    np.testing.assert_array_equal(ca.grad.array, ta.grad.numpy())
+    np.testing.assert_array_equal(cb.grad.array, tb.grad.numpy())
+    # a transposed operand or a broadcast goes through NumPy, same numbers
+    np.testing.assert_array_equal((ca + cb.transpose(2, 3)).array, a + b.transpose(0, 1, 3, 2))
+    np.testing.assert_array_equal((ca + cb[:1]).array, a + b[:1])
