@@ -273,7 +273,8 @@ def _grid_items(N, rows, B, R, threads) -> np.ndarray:
     further until every thread has one, and rows too when there are fewer images than
     threads."""
     if R >= rows and N >= threads:
-        nch = max(1, min(N, max(threads, -(-N // B))))
+        nch = max(threads, -(-N // B))
+        nch = min(N, -(-nch // threads) * threads)  # a whole number of chunks per thread
         items = [(ch * N // nch, (ch + 1) * N // nch - ch * N // nch, 0, rows)
                  for ch in range(nch)]
     else:
