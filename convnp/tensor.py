@@ -305,8 +305,15 @@ class Tensor:
                             f"{type(hook).__name__}")
         return RemovableHandle(self.__dict__.setdefault("_post_accumulate_hooks", {}), hook)
 
-    def _accumulate_grad(self, g: np.ndarray) -> None:
+    def _accumulate_grad(self, g: np.ndarray, owned: bool = False) -> None:
+        """Add ``g`` into ``.grad``; ``owned``: nothing else holds ``g`` (the backward engine
+        says so of an op's fresh result), so it becomes ``.grad`` itself when the dtype and the
+        memory layout fit, instead of a copy."""
         if self.grad is None:
+            if owned and g.dtype == self.array.dtype and (
+                    g.flags.c_contiguous or not self.array.flags.c_contiguous):
+                self.grad = Tensor._wrap(g)
+                return
             self.grad = Tensor._wrap(np.array(g, dtype=self.array.dtype, copy=True))
         else:
             self.grad.array = np.asarray(self.grad.array + g)  # 0-d sums are NumPy scalars

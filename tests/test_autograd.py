@@ -431,3 +431,85 @@ _A, _B = convnp.ones(2, 3), convnp.ones(4, 5)
 def test_op_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+# --- gradients the engine hands to .grad without a copy (an op's fresh result) -----------------
+
+def _shares(a, b):
+    return np.shares_memory(np.asarray(a), np.asarray(b))
+
+
+def test_fresh_leaf_gradient_becomes_grad_without_copy_and_stays_correct():
+    from convnp.autograd import engine
+
+    calls = []
+    real = engine._owned
+    engine_owned = lambda counts: calls.append(real(counts)) or calls[-1]  # noqa: E731
+    engine._owned = engine_owned
+    try:
+        x = convnp.tensor(np.array([-1.0, 2.0, 3.0]), requires_grad=True)
+        g = np.array([5.0, 6.0, 7.0])
+        convnp.relu(x).backward(convnp.tensor(g))
+    finally:
+        engine._owned = real
+    assert calls == [True]  # relu's backward made a new array: nothing else holds it
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 6.0, 7.0])
+    assert not _shares(x.grad.numpy(), g)
+    convnp.relu(x).backward(convnp.tensor(g))  # a second backward adds to it
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 12.0, 14.0])
+
+
+def test_upstream_gradient_passed_through_is_copied_not_aliased():
+    # a view op hands the user's gradient on unchanged: .grad must not be the user's array
+    x = convnp.tensor(np.zeros((2, 3)), requires_grad=True)
+    g = np.arange(6.0)
+    x.reshape(6).backward(convnp.tensor(g))
+    assert not _shares(x.grad.numpy(), g)
+    g[:] = -1
+    np.testing.assert_array_equal(x.grad.numpy().ravel(), np.arange(6.0))
+
+
+def test_gradient_sent_to_two_leaves_is_not_shared_between_their_grads():
+    a = convnp.tensor(np.ones(4), requires_grad=True)
+    b = convnp.tensor(np.ones(4), requires_grad=True)
+    convnp.relu(a + b).sum().backward()  # Add's backward returns one array for both inputs
+    assert not _shares(a.grad.numpy(), b.grad.numpy())
+    a.grad.numpy()[:] = 9
+    np.testing.assert_array_equal(b.grad.numpy(), np.ones(4))
+
+
+def test_leaf_hook_that_keeps_its_gradient_does_not_alias_grad():
+    x = convnp.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g))
+    convnp.relu(x).backward(convnp.tensor(np.array([3.0, 4.0])))
+    assert not _shares(seen[0].numpy() if hasattr(seen[0], "numpy") else seen[0],
+                       x.grad.numpy())
+
+
+def test_fan_out_sums_into_a_fresh_gradient_in_place_correctly():
+    x = convnp.tensor(np.array([1.0, -2.0, 0.5]), requires_grad=True)
+    y = convnp.relu(x)
+    y.retain_grad()
+    (y * 2 + convnp.relu(x) * 3 + y).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [6.0, 0.0, 6.0])
+    np.testing.assert_allclose(y.grad.numpy(), [3.0, 3.0, 3.0])
+    assert not _shares(x.grad.numpy(), y.grad.numpy())
+
+
+def test_owned_test_sees_other_holders():
+    from convnp.autograd.engine import _counts, _owned
+
+    keep = []
+
+    def measure(make, hold):
+        a = make()  # the one local variable, as in the engine
+        if hold:
+            keep.append(a if a.base is None else a.base)
+        return _owned(_counts(a))
+
+    assert measure(lambda: np.empty(3), False)
+    assert measure(lambda: np.empty(6).reshape(2, 3), False)
+    assert not measure(lambda: np.empty(3), True)
+    assert not measure(lambda: np.empty(6).reshape(2, 3), True)
+    assert not measure(lambda: np.frombuffer(bytearray(24)), False)  # memory not an array's

@@ -7,6 +7,7 @@ adapts the user's)."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -34,14 +35,45 @@ def unbroadcast(grad: np.ndarray, shape: tuple, op: str = "op") -> np.ndarray:
     return grad
 
 
+def _counts(g: np.ndarray) -> tuple[int, int]:
+    """Reference counts of ``g`` and of the array it views (0 if none; a large number when its
+    memory comes from something other than a plain array that owns it)."""
+    base = g.base
+    if base is None:
+        return sys.getrefcount(g), 0
+    if type(base) is not np.ndarray or base.base is not None:
+        return 1 << 30, 1 << 30
+    return sys.getrefcount(g), sys.getrefcount(base)
+
+
+def _probe() -> tuple[int, int]:
+    # The counts of a view of a fresh array held by one local variable, measured the way the
+    # engine measures (a local passed to _counts) rather than assumed: interpreters differ in
+    # which references they count.
+    g = np.empty(4).reshape(2, 2)
+    return _counts(g)
+
+
+_SOLE = _probe()
+
+
+def _owned(counts: tuple[int, int]) -> bool:
+    """Whether the counts say that nobody but the engine's one local variable holds the array (an
+    op's fresh result, not an upstream gradient passed on, a saved array or a user's array): the
+    engine may then add into it and hand it to ``.grad`` without a copy, as torch steals a
+    gradient whose use count is 1."""
+    return counts[0] <= _SOLE[0] and counts[1] <= _SOLE[1]
+
+
 class _Acc:
-    """A gradient buffer that copies only when a second contribution arrives."""
+    """A gradient buffer that copies only when a second contribution arrives (and not even then
+    when the first was an array nobody else holds)."""
 
     __slots__ = ("value", "owned")
 
-    def __init__(self, value: np.ndarray) -> None:
+    def __init__(self, value: np.ndarray, owned: bool = False) -> None:
         self.value = value
-        self.owned = False
+        self.owned = owned
 
     def add(self, g: np.ndarray) -> None:
         if self.owned:
@@ -79,8 +111,8 @@ class _Accumulate:
     def wants(self, t: Any) -> bool:
         return True
 
-    def leaf(self, t: Any, g: np.ndarray) -> None:
-        t._accumulate_grad(g)
+    def leaf(self, t: Any, g: np.ndarray, owned: bool = False) -> None:
+        t._accumulate_grad(g, owned)
         _post_accumulate_hooks(t)
 
     def node_output(self, node: Node, i: int, g: np.ndarray | None) -> None:
@@ -107,7 +139,7 @@ class _Capture:
     def wants(self, t: Any) -> bool:
         return id(t) in self.leaves
 
-    def leaf(self, t: Any, g: np.ndarray) -> None:
+    def leaf(self, t: Any, g: np.ndarray, owned: bool = False) -> None:
         self.values[self.leaves[id(t)]] = g
 
     def node_output(self, node: Node, i: int, g: np.ndarray | None) -> None:
@@ -128,11 +160,11 @@ class _LeafGrads:
         self.uses, self.sink = uses, sink
         self.pending: dict[int, tuple[Any, _Acc]] = {}
 
-    def add(self, t: Any, g: np.ndarray | None) -> None:
+    def add(self, t: Any, g: np.ndarray | None, owned: bool = False) -> None:
         if g is not None and self.sink.wants(t):
             entry = self.pending.get(id(t))
             if entry is None:
-                self.pending[id(t)] = (t, _Acc(g))
+                self.pending[id(t)] = (t, _Acc(g, owned))
             else:
                 entry[1].add(g)
         self.uses[id(t)] -= 1
@@ -140,7 +172,9 @@ class _LeafGrads:
             self.send(*self.pending.pop(id(t)))
 
     def send(self, t: Any, acc: _Acc) -> None:
-        self.sink.leaf(t, _leaf_hooks(t, acc.value))
+        # a hook may keep the array it sees or return one it keeps: after hooks, .grad copies
+        owned = acc.owned and not t.__dict__.get("_grad_hooks")
+        self.sink.leaf(t, _leaf_hooks(t, acc.value), owned)
 
     def flush(self) -> None:
         for entry in self.pending.values():
@@ -167,11 +201,12 @@ def run_backward(tensors: Sequence[Any], grads: Sequence[np.ndarray], retain_gra
     return sink.results()
 
 
-def _add(buffers: dict[Node, list], node: Node, nr: int, g: np.ndarray) -> None:
+def _add(buffers: dict[Node, list], node: Node, nr: int, g: np.ndarray,
+         owned: bool = False) -> None:
     """Add ``g`` to the gradient of output ``nr`` of ``node``."""
     slots = buffers.setdefault(node, [None] * node.n_outputs)
     if slots[nr] is None:
-        slots[nr] = _Acc(g)
+        slots[nr] = _Acc(g, owned)
     else:
         slots[nr].add(g)
 
@@ -193,23 +228,27 @@ def _run_backward(tensors: Sequence[Any], grads: Sequence[np.ndarray], retain_gr
     ready = [n for n in dict.fromkeys(roots) if deps[n] == 0]
     while ready:
         node = ready.pop()
-        in_grads = _run_node(node, buffers.pop(node, None), retain_graph, sink)
-        for edge, g in zip(node.edges, in_grads):
+        in_grads = list(_run_node(node, buffers.pop(node, None), retain_graph, sink))
+        for k, edge in enumerate(node.edges):
+            # taken out of the list so that an array the op made fresh is held by `g` alone
+            g, in_grads[k] = in_grads[k], None
             if edge is None:
                 continue
             kind, target, shape, dtype = edge
+            owned = False
             if g is not None:
                 g = np.asarray(g)
                 if g.shape != shape:  # the op's name only for unbroadcast's error message
                     g = unbroadcast(g, shape, node.name())
                 if g.dtype != dtype:
                     g = g.astype(dtype)
+                owned = g.flags.writeable and _owned(_counts(g))
             if kind == "leaf":
-                leaves.add(target, g)
+                leaves.add(target, g, owned)
                 continue
             parent, nr = target
             if g is not None:
-                _add(buffers, parent, nr, g)
+                _add(buffers, parent, nr, g, owned)
             deps[parent] -= 1
             if deps[parent] == 0:
                 ready.append(parent)
