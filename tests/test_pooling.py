@@ -366,3 +366,19 @@ def test_max_pool_long_rows_kernel_matches_torch(nd, shape, k, s):
     np.testing.assert_array_equal(cy.array, ty.detach().numpy())
     np.testing.assert_array_equal(np.asarray(ci.array), ti.numpy())
     np.testing.assert_allclose(cx.grad.array, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_pool_validation_is_kept_per_call_and_errors_repeat():
+    """Validated window arguments are kept per (shape, dtype, settings); a call that fails
+    validation fails the same way every time, even after a good call with the same shape."""
+    x = convnp.randn(2, 3, 8, 8)
+    for _ in range(2):
+        assert F.max_pool2d(x, 2).shape == (2, 3, 4, 4)
+        assert F.avg_pool2d(x, 3, 1, 1).shape == (2, 3, 8, 8)
+    for _ in range(2):
+        with pytest.raises(TypeError, match="max_pool2d: 'input' must be a convnp Tensor"):
+            F.max_pool2d(x.array, 2)
+        with pytest.raises(RuntimeError, match="pad should be at most half"):
+            F.max_pool2d(x, 2, 2, 2)
+        with pytest.raises(ValueError, match="avg_pool2d: expected a 3-d"):
+            F.avg_pool2d(convnp.randn(8, 8), 2)

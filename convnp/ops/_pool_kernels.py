@@ -155,6 +155,20 @@ def _max_vals_inside_nb(x, kh, kw, sh, sw, out):  # pragma: no cover - compiled
         for oh in range(OH):
             h0 = oh * sh
             orow = out[b, 0, oh]
+            if kw == 2 and sw == 2:
+                # the common 2-wide, stride-2 window with literal offsets: the loop vectorizes
+                # (de-interleaved loads), 3-4x the general loop below
+                for j in range(kh):
+                    xr = x[b, 0, h0 + j]
+                    for ow in range(OW):
+                        a = xr[np.uintp(2 * ow)]
+                        v = xr[np.uintp(2 * ow + 1)]
+                        m = v if (v > a) | (v != v) else a
+                        if j > 0:
+                            cur = orow[np.uintp(ow)]
+                            m = m if (m > cur) | (m != m) else cur
+                        orow[np.uintp(ow)] = m
+                continue
             xr = x[b, 0, h0]
             for ow in range(OW):
                 orow[np.uintp(ow)] = xr[np.uintp(ow * sw)]

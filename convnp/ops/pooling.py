@@ -23,6 +23,7 @@ from convnp._tagged import TaggedArray
 from convnp.autograd.function import Function
 from convnp.ops import _pool_kernels as K
 from convnp.ops import _shape
+from convnp.ops._checked_calls import CheckedCalls
 from convnp.ops._pool_kernels import windows_inside as _windows_inside  # noqa: F401 (tests)
 
 __all__ = [
@@ -135,10 +136,27 @@ class MaxPoolNd(Function):
         return gx.reshape(x_shape)
 
 
+# a network calls each pooling layer with the same shapes and settings every time: validated once
+_checked = CheckedCalls()
+
+
+def _checked_window(fn, nd, input, kernel_size, stride, padding, dilation):
+    """``_check_input`` + ``_window_args``, kept per distinct call (Tensors only: anything else
+    is checked, and rejected, every time)."""
+    from convnp.tensor import Tensor
+
+    key = (_checked.key(fn, (input,), (kernel_size, stride, padding, dilation))
+           if isinstance(input, Tensor) else None)
+
+    def validate():
+        _check_input(input, nd, fn)
+        return _window_args(nd, fn, kernel_size, stride, padding, dilation)
+    return _checked.get(key, validate)
+
+
 def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     fn = f"max_pool{nd}d"
-    _check_input(input, nd, fn)
-    k, s, p, d = _window_args(nd, fn, kernel_size, stride, padding, dilation)
+    k, s, p, d = _checked_window(fn, nd, input, kernel_size, stride, padding, dilation)
     res = MaxPoolNd.apply(input, nd=nd, k=k, s=s, p=p, d=d, ceil_mode=bool(ceil_mode),
                           return_indices=bool(return_indices), fn=fn)
     return res
@@ -234,8 +252,7 @@ class AvgPoolNd(Function):
 def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override):
     fn = f"avg_pool{nd}d"
-    _check_input(input, nd, fn)
-    k, s, p, _ = _window_args(nd, fn, kernel_size, stride, padding, 1)
+    k, s, p, _ = _checked_window(fn, nd, input, kernel_size, stride, padding, 1)
     if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer))
                                          or divisor_override == 0):
         raise ValueError(f"{fn}: 'divisor_override' must be a non-zero int or None, got "
