@@ -230,23 +230,22 @@ def _tap_offsets(out_sp, fst, s, d, k) -> np.ndarray:
 @backend.jit(parallel=True)
 def _pad2_nb(x, out, pt, pl):  # pragma: no cover - compiled
     """out[p] = plane x[p] (H, W) with pt rows and pl columns of zeros before it and zeros after
-    it to fill out's (Hp, Wp): every plane in one pass, on every thread."""
+    it to fill out's (Hp, Wp): every plane in one pass, on every thread. Each plane is zeroed
+    whole (one long loop) and then gets its rows, on flat indices: per-row zero runs and row
+    views cost more than the data on small maps (64 planes of 8x8: 7.6 -> 3.3 us)."""
     P, H, W = x.shape
     Hp, Wp = out.shape[1], out.shape[2]
+    xf = x.reshape(-1)
+    of = out.reshape(-1)
     for p in prange(P):
-        for r in range(Hp):
-            row = out[p, r]
-            if r < pt or r >= pt + H:
-                for j in range(Wp):
-                    row[j] = 0
-                continue
-            xr = x[p, r - pt]
-            for j in range(pl):
-                row[j] = 0
+        base = p * Hp * Wp
+        for i in range(base, base + Hp * Wp):
+            of[np.uintp(i)] = 0
+        for r in range(H):
+            d0 = base + (r + pt) * Wp + pl
+            s0 = (p * H + r) * W
             for j in range(W):
-                row[np.uintp(pl + j)] = xr[np.uintp(j)]
-            for j in range(pl + W, Wp):
-                row[j] = 0
+                of[np.uintp(d0 + j)] = xf[np.uintp(s0 + j)]
 
 
 def _padded_flat(x, pads) -> np.ndarray:
