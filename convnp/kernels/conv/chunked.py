@@ -285,21 +285,33 @@ def _grid_items(N, rows, B, R, threads) -> np.ndarray:
     return a
 
 
+@functools.lru_cache(maxsize=256)
+def _grid_fwd_plan(x_shape, O, k, pads, d, out_sp, itemsize, dtype, threads):
+    """What ``grid_fwd_chunked`` derives from the geometry alone (a layer's every call asks the
+    same): tap offsets, grid run, output offsets, work items, and a zero bias."""
+    N, C = x_shape[:2]
+    Sp, fst, offs, L, B, R = grid_plan(x_shape[2:], pads, k, d, out_sp, itemsize, C, N)
+    gidx = _flat_offsets(tuple(out_sp), fst, (1,) * len(fst))
+    items = _grid_items(N, out_sp[0], B, R, threads)
+    # the kernels only read the offsets and the zero bias: one array per plan serves every call
+    return (np.asarray(offs, np.int64), fst[0], L, gidx, math.prod(out_sp[1:]), items,
+            np.zeros(O, dtype))
+
+
 def grid_fwd_chunked(x, w, pads, d, out_sp, bias, threads) -> np.ndarray:
     """Stride-1 forward (+ bias) on the padded grid, one chunk pipeline per thread."""
-    N, C = x.shape[:2]
+    N = x.shape[0]
     O = w.shape[0]
-    Sp, fst, offs, L, B, R = grid_plan(x.shape[2:], pads, w.shape[2:], d, out_sp, x.itemsize,
-                                       C, N)
+    offs, fst0, L, gidx, P1, items, zero = _grid_fwd_plan(
+        x.shape, O, w.shape[2:], tuple(map(tuple, pads)), tuple(d), tuple(out_sp), x.itemsize,
+        x.dtype, threads)
     xpf = _padded_flat(x, pads)
-    gidx = _flat_offsets(tuple(out_sp), fst, (1,) * len(fst))
     y = np.empty((N, O, *out_sp), x.dtype)
-    b = np.zeros(O, x.dtype) if bias is None else np.ascontiguousarray(bias, x.dtype)
-    items = _grid_items(N, out_sp[0], B, R, threads)
+    b = zero if bias is None else np.ascontiguousarray(bias, x.dtype)
     backend.run_split(
         _grid_fwd_chunks, len(items), *_blas.kernel_args(x.dtype), xpf,
-        np.ascontiguousarray(w.reshape(O, -1)), np.asarray(offs, np.int64), fst[0], L, gidx,
-        math.prod(out_sp[1:]), b, y.reshape(N, O, -1), items)
+        np.ascontiguousarray(w.reshape(O, -1)), offs, fst0, L, gidx, P1, b,
+        y.reshape(N, O, -1), items)
     return y
 
 
