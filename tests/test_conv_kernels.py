@@ -20,6 +20,9 @@ CASES = [
     ("1d-s2-p12", 2, 3, 4, (11,), (3,), ((1, 2),), (2,), (1,), 1),
     ("1d-d2-g3", 2, 6, 6, (11,), (3,), ((2, 2),), (1,), (2,), 3),
     ("1d-dw-m2", 2, 4, 8, (9,), (3,), ((1, 1),), (1,), (1,), 4),
+    # shifted GEMMs: batch 1 splits the output channels over the threads; dilated taps
+    ("1d-shift-b1", 1, 16, 24, (20,), (5,), ((2, 2),), (1,), (1,), 1),
+    ("1d-shift-d3", 3, 16, 16, (30,), (3,), ((3, 3),), (1,), (3,), 1),
     ("2d-p1", 2, 3, 5, (7, 6), (3, 3), ((1, 1), (1, 1)), (1, 1), (1, 1), 1),
     ("2d-lenet-c1", 2, 1, 6, (12, 12), (5, 5), ((2, 2), (2, 2)), (1, 1), (1, 1), 1),
     ("2d-lenet-c5", 3, 16, 12, (5, 5), (5, 5), ((0, 0), (0, 0)), (1, 1), (1, 1), 1),
@@ -101,7 +104,7 @@ def test_kernel_matches_reference(op, name, dtype):
         assert got.dtype == dtype and got.shape == ref.shape
         ran.append(case[0])
     # a kernel the table never reaches is untested: the table must grow with the kernels
-    needs = name.startswith(("grid-chunked", "gather", "col2im-chunked"))
+    needs = name.startswith(("grid-chunked", "gather", "col2im-chunked", "shift", "winograd"))
     if needs and not _blas.available():
         pytest.skip("chunk kernels need NumPy's OpenBLAS")
     assert ran, f"no case of the table runs the {op} kernel {name!r}"
@@ -166,6 +169,12 @@ def test_reference_matches_numpy_loops(op):
      ("1x1", "1x1", "im2col")),
     ((2, 6, 3, (5, 4), (1, 1), ((0, 0),) * 2, (1, 1), (1, 1), 1), 2, True,
      ("1x1", "1x1", "1x1")),
+    # sequences: the shifted GEMMs (no patch matrix; the input gradient is their dual conv);
+    # at batch 1 the forward splits the output channels, the weight gradient keeps the chunks
+    ((4, 32, 64, (512,), (5,), ((2, 2),), (1,), (1,), 1), 2, True,
+     ("shift", "dual-grid", "shift")),
+    ((1, 32, 64, (512,), (5,), ((2, 2),), (1,), (1,), 1), 2, True,
+     ("shift", "dual-grid", "grid-chunked")),
     # depthwise
     ((2, 4, 8, (9, 9), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 4), 1, True,
      ("depthwise", "depthwise", "depthwise")),

@@ -21,7 +21,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from convnp import _blas, backend
-from convnp.kernels.conv import _common, chunked, depthwise, gemm, grid, winograd
+from convnp.kernels.conv import _common, chunked, depthwise, gemm, grid, shift, winograd
 from convnp.kernels.conv._common import _dual_weight, _no_pad
 from convnp.ops import _shape
 
@@ -44,6 +44,11 @@ _IM2COL_MAX_OUTPUTS = 32  # ... and forwards with this few outputs per channel i
 _WINOGRAD_MIN_CHANNELS = 8
 _WINOGRAD_MIN_SIDE_ND = {2: 12, 3: 8}  # planes of a 3x3x3: transforms cost a third
 _WINOGRAD_MIN_COLUMNS = 256
+# Shifted GEMMs (no patch matrix) where the padded grid adds at most this many products per
+# output and the GEMMs are at least this many channels thick both ways (1-d sequences, dilated
+# and 5x5 layers on large maps; measured in docs/performance.md)
+_SHIFT_MAX_WASTE = 1.15
+_SHIFT_MIN_CHANNELS = 16
 
 
 class Geometry(NamedTuple):
@@ -126,6 +131,21 @@ def _winograd_pays(g: Geometry, dtype) -> bool:
             and g.O >= _WINOGRAD_MIN_CHANNELS and _winograd_ok(g, dtype))
 
 
+def _shift_ok(op, g: Geometry, dtype) -> bool:
+    """Can the shifted GEMMs run? stride 1, groups 1, pads >= 0, what the chunk kernels need."""
+    return (g.stride1 and all(lo >= 0 and hi >= 0 for lo, hi in g.pads)
+            and _chunked_ok(op, g, dtype))
+
+
+def _shift_pays(op, g: Geometry, dtype, threads) -> bool:
+    """Thick enough GEMMs, a grid not much larger than the output, a kernel with several taps;
+    the weight gradient also wants an image per thread (its items are whole images)."""
+    return (g.K > 1 and g.C >= _SHIFT_MIN_CHANNELS and g.O >= _SHIFT_MIN_CHANNELS
+            and (op != "bwd_weight" or g.N >= threads)
+            and shift.waste(g.sp, g.pads, g.k, g.d) <= _SHIFT_MAX_WASTE
+            and _shift_ok(op, g, dtype))
+
+
 def _numba(g, dtype) -> bool:
     """Are the compiled kernels on?"""
     return backend.use_numba()
@@ -189,6 +209,8 @@ def _table() -> dict[str, dict[str, Kernel]]:
         Kernel("gather-chunked", "fwd", lambda g, dt: _chunked_ok("fwd", g, dt),
                lambda x, w, g, b: chunked.gather_fwd_chunked(x, w, g.pads, g.s, g.d, g.out_sp,
                                                              b, backend.team())),
+        Kernel("shift", "fwd", lambda g, dt: _shift_ok("fwd", g, dt),
+               lambda x, w, g, b: shift.shift_fwd(x, w, g.pads, g.d, b, backend.team())),
         Kernel("winograd", "fwd", _winograd_ok, lambda x, w, g, b: (
             winograd.wino_fwd if len(g.k) == 2 else winograd.wino3_fwd)(
                 x, w, g.pads, g.out_sp, b, backend.team())),
@@ -235,6 +257,8 @@ def _table() -> dict[str, dict[str, Kernel]]:
         Kernel("gather-chunked", "bwd_weight", lambda g, dt: _chunked_ok("bwd_weight", g, dt),
                lambda x, gy, g: chunked.gather_bwd_weight_chunked(x, gy, g.k, g.pads, g.s, g.d,
                                                                   backend.team())),
+        Kernel("shift", "bwd_weight", lambda g, dt: _shift_ok("bwd_weight", g, dt),
+               lambda x, gy, g: shift.shift_bwd_weight(x, gy, g.k, g.pads, g.d, backend.team())),
         Kernel("winograd", "bwd_weight", _winograd_ok, lambda x, gy, g: (
             winograd.wino_bwd_weight if len(g.k) == 2 else winograd.wino3_bwd_weight)(
                 x, gy, g.pads, backend.team())),
@@ -359,6 +383,8 @@ def _pick_bwd_weight(g: Geometry, dtype, threads) -> str:
             else g.C * g.K <= _GRID_DIRECT_BWDW_MAX)
         if direct:
             return "grid-direct"
+        if _shift_pays("bwd_weight", g, dtype, threads):
+            return "shift"
         if _gather_beats_grid(g, dtype, "bwd_weight"):
             return "gather-chunked"
         return "grid-chunked" if chunked_ok else "grid-gemm"
@@ -370,12 +396,15 @@ def _pick_bwd_weight(g: Geometry, dtype, threads) -> str:
 
 
 def _grid_name(g, dtype) -> str:
-    """Stride-1 forward on the padded grid: direct loops for few channels, else the
-    chunk-parallel kernels where they run, else a GEMM per chunk."""
+    """Stride-1 forward on the padded grid: direct loops for few channels, Winograd or the
+    shifted GEMMs where they pay, else the chunk-parallel kernels where they run, else a GEMM
+    per chunk."""
     if _direct_ok(g, dtype) and g.O * g.C * g.K <= _GRID_DIRECT_FWD_MAX:
         return "grid-direct"
     if _winograd_pays(g, dtype):
         return "winograd"
+    if _shift_pays("fwd", g, dtype, backend.get_num_threads()):
+        return "shift"
     return "grid-chunked" if _chunked_ok("fwd", g, dtype) else "grid-gemm"
 
 
