@@ -168,8 +168,8 @@ def _shift_bwdw_items(gemm, setl, one, x3, gy3, offs, gidx, L, rowmap, W, S, par
                     for p in range(P):
                         dst[np.uintp(d0 + gidx[p])] = src[np.uintp(p)]
             for t in range(offs.shape[0]):
-                _gemm_off(gemm, setl, True, O, C, n, G, n, Xc, offs[t], nb * S, one, parts[slot, t], C,
-                          one)
+                _gemm_off(gemm, setl, True, O, C, n, G, n, Xc, offs[t], nb * S, one,
+                          parts[slot, t], C, one)
 
 
 def shift_fwd(x, w, pads, d, bias, threads) -> np.ndarray:
