@@ -23,6 +23,7 @@ CASES = [
     # shifted GEMMs: batch 1 splits the output channels over the threads; dilated taps
     ("1d-shift-b1", 1, 16, 24, (20,), (5,), ((2, 2),), (1,), (1,), 1),
     ("1d-shift-d3", 3, 16, 16, (30,), (3,), ((3, 3),), (1,), (3,), 1),
+    ("2d-shift-gaps", 3, 16, 16, (7, 9), (3, 5), ((1, 2), (2, 1)), (1, 1), (1, 2), 1),
     ("2d-p1", 2, 3, 5, (7, 6), (3, 3), ((1, 1), (1, 1)), (1, 1), (1, 1), 1),
     ("2d-lenet-c1", 2, 1, 6, (12, 12), (5, 5), ((2, 2), (2, 2)), (1, 1), (1, 1), 1),
     ("2d-lenet-c5", 3, 16, 12, (5, 5), (5, 5), ((0, 0), (0, 0)), (1, 1), (1, 1), 1),
@@ -175,6 +176,14 @@ def test_reference_matches_numpy_loops(op):
      ("shift", "dual-grid", "shift")),
     ((1, 32, 64, (512,), (5,), ((2, 2),), (1,), (1,), 1), 2, True,
      ("shift", "dual-grid", "grid-chunked")),
+    # ... and 2-d maps where Winograd does not pay (8x8: 9x9 grid per image, 27% more
+    # products); at batch 1 only where an image's grid has two columns per input channel
+    ((4, 64, 64, (8, 8), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 2, True,
+     ("shift", "dual-grid", "shift")),
+    ((1, 32, 32, (16, 16), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 2, True,
+     ("shift", "dual-grid", "grid-chunked")),
+    ((1, 256, 256, (14, 14), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 2, True,
+     ("grid-chunked", "dual-grid", "grid-chunked")),
     # depthwise
     ((2, 4, 8, (9, 9), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 4), 1, True,
      ("depthwise", "depthwise", "depthwise")),

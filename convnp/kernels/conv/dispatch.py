@@ -44,11 +44,14 @@ _IM2COL_MAX_OUTPUTS = 32  # ... and forwards with this few outputs per channel i
 _WINOGRAD_MIN_CHANNELS = 8
 _WINOGRAD_MIN_SIDE_ND = {2: 12, 3: 8}  # planes of a 3x3x3: transforms cost a third
 _WINOGRAD_MIN_COLUMNS = 256
-# Shifted GEMMs (no patch matrix) where the padded grid adds at most this many products per
-# output and the GEMMs are at least this many channels thick both ways (1-d sequences, dilated
-# and 5x5 layers on large maps; measured in docs/performance.md)
-_SHIFT_MAX_WASTE = 1.15
+# Shifted GEMMs (no patch matrix) where their grid adds at most this many products per output
+# and the GEMMs are at least this many channels thick both ways (sequences, maps from 8x8 where
+# Winograd does not pay, dilated and 5x5 layers; measured in docs/performance.md). With fewer
+# images than threads each GEMM has one image's grid as columns: at least this many per input
+# channel, or the one deep patch GEMM of the chunk kernels wins (256 channels on 14x14).
+_SHIFT_MAX_WASTE = 1.3
 _SHIFT_MIN_CHANNELS = 16
+_SHIFT_MIN_COLUMNS_PER_CHANNEL = 2
 
 
 class Geometry(NamedTuple):
@@ -140,8 +143,10 @@ def _shift_ok(op, g: Geometry, dtype) -> bool:
 def _shift_pays(op, g: Geometry, dtype, threads) -> bool:
     """Thick enough GEMMs, a grid not much larger than the output, a kernel with several taps;
     the weight gradient also wants an image per thread (its items are whole images)."""
+    if g.N < threads and (op == "bwd_weight" or shift.grid_size(g.sp, g.pads)
+                          < _SHIFT_MIN_COLUMNS_PER_CHANNEL * g.C):
+        return False
     return (g.K > 1 and g.C >= _SHIFT_MIN_CHANNELS and g.O >= _SHIFT_MIN_CHANNELS
-            and (op != "bwd_weight" or g.N >= threads)
             and shift.waste(g.sp, g.pads, g.k, g.d) <= _SHIFT_MAX_WASTE
             and _shift_ok(op, g, dtype))
 
@@ -348,7 +353,7 @@ def _pick_fwd(g: Geometry, dtype, threads) -> str:
         # GEMM whose threads split the output channels, so each reads its share of the weight
         return "im2col"
     if g.stride1:
-        name = _grid_name(g, dtype)
+        name = _grid_name(g, dtype, threads)
         if name == "grid-chunked" and _gather_beats_grid(g, dtype, "fwd"):
             return "gather-chunked"
         return name
@@ -395,7 +400,7 @@ def _pick_bwd_weight(g: Geometry, dtype, threads) -> str:
     return "im2col"
 
 
-def _grid_name(g, dtype) -> str:
+def _grid_name(g, dtype, threads) -> str:
     """Stride-1 forward on the padded grid: direct loops for few channels, Winograd or the
     shifted GEMMs where they pay, else the chunk-parallel kernels where they run, else a GEMM
     per chunk."""
@@ -403,7 +408,7 @@ def _grid_name(g, dtype) -> str:
         return "grid-direct"
     if _winograd_pays(g, dtype):
         return "winograd"
-    if _shift_pays("fwd", g, dtype, backend.get_num_threads()):
+    if _shift_pays("fwd", g, dtype, threads):
         return "shift"
     return "grid-chunked" if _chunked_ok("fwd", g, dtype) else "grid-gemm"
 
@@ -412,10 +417,11 @@ def _stride1_fwd(x, w, pads, d, groups, out_sp):
     """A stride-1 zero-padded forward on the grid (the polyphase phases and the dual conv)."""
     g = geometry(x.shape, w, pads, (1,) * len(pads), d, groups, out_sp)
     dtype = np.dtype(x.dtype).type
-    key = ("grid", g, dtype, 0, backend.use_numba())
+    threads = backend.get_num_threads()
+    key = ("grid", g, dtype, threads, backend.use_numba())
     name = _CHOSEN.get(key)
     if name is None:
-        name = _CHOSEN[key] = _grid_name(g, dtype)
+        name = _CHOSEN[key] = _grid_name(g, dtype, threads)
     return KERNELS["fwd"][name].run(x, w, g, None)
 
 

@@ -1,10 +1,11 @@
 """Shifted GEMMs: stride-1 convolutions (any dilation, 1-3 spatial axes, groups = 1) with no
 patch matrix.
 
-On the flattened zero-padded grid, tap ``t`` of the kernel reads every output's input at one
-fixed offset ``off[t]`` from the output's own grid position. So, with a chunk of images laid out
-channel-major, ``X[c, b*S + j]`` (``S`` the padded grid's size), the outputs of all grid
-positions of the chunk are
+On a flattened grid with zeros around the data, tap ``t`` of the kernel reads every output's
+input at one fixed offset ``off[t]`` from the output's own grid position. So, with a chunk of
+images laid out channel-major, ``X[c, T + b*S + j]`` (each image a grid of ``n + gap`` per axis,
+data first: the zeros after a row serve as the padding before the next row too, so an 8x8 map
+with one pixel of padding takes 9x9, not 10x10), the outputs of all grid positions are
 
     R (O x n) = sum_t W_t (O x C) @ X[:, off[t] : off[t] + n]
 
@@ -32,44 +33,59 @@ from convnp import _blas, backend
 from convnp._blas import gemm_call, int_call
 from convnp.backend import prange
 from convnp.kernels.conv import _common
-from convnp.kernels.conv._common import padded_shape
 
 # a chunk's channel-major input and its result near this size (bytes): inside L2
 _CHUNK_BYTES = 768 << 10
 
 
+def _gaps(pads) -> tuple:
+    """Zeros after each axis' data in the layout: one run serves as the padding after a row
+    (plane, image) and before the next, so it needs the larger of the two pads."""
+    return tuple(max(lo, hi) for lo, hi in pads)
+
+
+def grid_size(sp, pads) -> int:
+    """Elements of one image's grid in the layout (the GEMM columns per image)."""
+    return math.prod(n + g for n, g in zip(sp, _gaps(pads)))
+
+
 def waste(sp, pads, k, d) -> float:
-    """Grid positions computed per output (1.13 for a padded 32x32 map, 1.27 for 16x16)."""
-    Sp = padded_shape(sp, pads)
-    out = [n - dd * (kk - 1) for n, kk, dd in zip(Sp, k, d)]
-    return math.prod(Sp) / max(1, math.prod(out))
+    """Grid positions computed per output (1.06 for a 3x3 same-padded 32x32 map, 1.27 on
+    8x8; 1.01 on a 512-long sequence)."""
+    grid = [n + g for n, g in zip(sp, _gaps(pads))]
+    out = [n + lo + hi - dd * (kk - 1) for n, (lo, hi), kk, dd in zip(sp, pads, k, d)]
+    return math.prod(grid) / max(1, math.prod(out))
 
 
 @functools.lru_cache(maxsize=256)
 def _plan(x_shape, O, k, pads, d, itemsize, threads):
-    """(S, tap offsets, valid-output grid offsets, last output offset + 1, source-row
-    destinations, work items) of a geometry."""
+    """The layout and the work of a geometry: each image a grid of ``n + gap`` per axis (data
+    first, zeros after), ``S`` elements, the chunk's images one after another behind ``T``
+    leading zeros (the first image's padding before); tap offsets (from an output's grid
+    position), valid-output grid positions, last one + 1, where each input row starts, work
+    items, output size."""
     N, C = x_shape[:2]
     sp = tuple(x_shape[2:])
-    Sp = padded_shape(sp, pads)
-    S = math.prod(Sp)
-    fst = _common.flat_strides(Sp)
-    offs = np.array([sum(t[i] * d[i] * fst[i] for i in range(len(k))) for t in np.ndindex(*k)],
-                    np.int64)
-    out_sp = tuple(n - dd * (kk - 1) for n, kk, dd in zip(Sp, k, d))
+    gaps = _gaps(pads)
+    grid = tuple(n + g for n, g in zip(sp, gaps))
+    S = math.prod(grid)
+    fst = _common.flat_strides(grid)
+    T = sum(g * f for g, f in zip(gaps, fst))
+    offs = np.array([T + sum((t[i] * d[i] - pads[i][0]) * fst[i] for i in range(len(k)))
+                     for t in np.ndindex(*k)], np.int64)
+    out_sp = tuple(n + lo + hi - dd * (kk - 1) for n, (lo, hi), kk, dd in zip(sp, pads, k, d))
     grids = np.meshgrid(*[np.arange(n) for n in out_sp], indexing="ij")
     gidx = sum(g.ravel() * fst[j] for j, g in enumerate(grids)).astype(np.int64)
     L = int(gidx[-1]) + 1
-    # where each row of the input (its last axis) starts in the padded grid
     lead = sp[:-1]
     rows = np.meshgrid(*[np.arange(n) for n in lead], indexing="ij") if lead else []
-    rowmap = (sum((r.ravel() + pads[j][0]) * fst[j] for j, r in enumerate(rows))
-              if lead else np.zeros(1, np.int64)) + pads[-1][0]
+    rowmap = T + (sum(r.ravel() * fst[j] for j, r in enumerate(rows)) if lead
+                  else np.zeros(1, np.int64))
     rowmap = np.asarray(rowmap, np.int64).reshape(-1)
     items = np.array(_items(N, O, (C + O) * S * itemsize, threads), np.int64).reshape(-1, 4)
     for a in (offs, gidx, rowmap, items):
         a.setflags(write=False)
-    return S, offs, gidx, L, rowmap, items, out_sp
+    return S, T, offs, gidx, L, rowmap, items, out_sp
 
 
 def _items(N, O, per_image, threads) -> list:
@@ -88,7 +104,8 @@ def _items(N, O, per_image, threads) -> list:
 
 @backend.helper
 def _layout(x3, rowmap, W, S, b0, nb, Xc):  # pragma: no cover - compiled
-    """Xc[c, bi*S + j] = the zero-padded grid of image b0+bi, channel c (x3: (N, C, rows*W))."""
+    """Xc[c, :] = the chunk's images b0.. in the layout of ``_plan``, channel c (x3: (N, C,
+    rows*W)), zeros elsewhere."""
     C = x3.shape[1]
     nrows = rowmap.shape[0]
     n = Xc.shape[1]
@@ -118,7 +135,7 @@ def _gemm_off(gemm, setl, tb, M, N, K, a, lda, b, bo, ldb, beta, c, ldc,
 
 
 @backend.jit(parallel=True)
-def _shift_fwd_items(gemm, setl, one, x3, wt, offs, gidx, L, rowmap, W, S, bias, y3,
+def _shift_fwd_items(gemm, setl, one, x3, wt, offs, gidx, L, rowmap, W, S, T, bias, y3,
                      items):  # pragma: no cover - compiled
     """y3[b, o, p] = bias[o] + sum_t (wt[t] @ X[:, off[t]:])[o, b*S + gidx[p]] per item (its
     images, its output channels)."""
@@ -127,13 +144,13 @@ def _shift_fwd_items(gemm, setl, one, x3, wt, offs, gidx, L, rowmap, W, S, bias,
     P = gidx.shape[0]
     for it in prange(items.shape[0]):
         b0, nb, o0, o1 = items[it, 0], items[it, 1], items[it, 2], items[it, 3]
-        Xc = np.empty((C, nb * S), x3.dtype)
+        Xc = np.empty((C, T + nb * S), x3.dtype)
         _layout(x3, rowmap, W, S, b0, nb, Xc)
         n = (nb - 1) * S + L
         res = np.empty((o1 - o0, n), x3.dtype)
         for t in range(offs.shape[0]):
-            _gemm_off(gemm, setl, False, o1 - o0, n, C, wt[t, o0:o1], C, Xc, offs[t], nb * S,
-                      zero if t == 0 else one, res, n, one)
+            _gemm_off(gemm, setl, False, o1 - o0, n, C, wt[t, o0:o1], C, Xc, offs[t],
+                      T + nb * S, zero if t == 0 else one, res, n, one)
         for bi in range(nb):
             for o in range(o0, o1):
                 bo = bias[o]
@@ -145,7 +162,7 @@ def _shift_fwd_items(gemm, setl, one, x3, wt, offs, gidx, L, rowmap, W, S, bias,
 
 
 @backend.jit(parallel=True)
-def _shift_bwdw_items(gemm, setl, one, x3, gy3, offs, gidx, L, rowmap, W, S, parts,
+def _shift_bwdw_items(gemm, setl, one, x3, gy3, offs, gidx, L, rowmap, W, S, T, parts,
                       items):  # pragma: no cover - compiled
     """parts[slot, t] += G @ X[:, off[t]:]^T over the slot's items (a contiguous run of them:
     reproducible sums); G: gy scattered onto the chunk's grid, zeros elsewhere."""
@@ -156,7 +173,7 @@ def _shift_bwdw_items(gemm, setl, one, x3, gy3, offs, gidx, L, rowmap, W, S, par
     for slot in prange(nslots):
         for it in range(slot * items.shape[0] // nslots, (slot + 1) * items.shape[0] // nslots):
             b0, nb = items[it, 0], items[it, 1]  # whole images: the plan's items for N >= slots
-            Xc = np.empty((C, nb * S), x3.dtype)
+            Xc = np.empty((C, T + nb * S), x3.dtype)
             _layout(x3, rowmap, W, S, b0, nb, Xc)
             n = (nb - 1) * S + L
             G = np.zeros((O, n), x3.dtype)
@@ -168,7 +185,7 @@ def _shift_bwdw_items(gemm, setl, one, x3, gy3, offs, gidx, L, rowmap, W, S, par
                     for p in range(P):
                         dst[np.uintp(d0 + gidx[p])] = src[np.uintp(p)]
             for t in range(offs.shape[0]):
-                _gemm_off(gemm, setl, True, O, C, n, G, n, Xc, offs[t], nb * S, one,
+                _gemm_off(gemm, setl, True, O, C, n, G, n, Xc, offs[t], T + nb * S, one,
                           parts[slot, t], C, one)
 
 
@@ -177,14 +194,14 @@ def shift_fwd(x, w, pads, d, bias, threads) -> np.ndarray:
     N, C = x.shape[:2]
     O = w.shape[0]
     k = tuple(w.shape[2:])
-    S, offs, gidx, L, rowmap, items, out_sp = _plan(x.shape, O, k, tuple(map(tuple, pads)),
-                                                    tuple(d), x.itemsize, threads)
+    S, T, offs, gidx, L, rowmap, items, out_sp = _plan(x.shape, O, k, tuple(map(tuple, pads)),
+                                                       tuple(d), x.itemsize, threads)
     wt = np.ascontiguousarray(w.reshape(O, C, -1).transpose(2, 0, 1))  # (taps, O, C)
     y = np.empty((N, O, *out_sp), x.dtype)
     b = np.zeros(O, x.dtype) if bias is None else np.ascontiguousarray(bias, x.dtype)
     backend.run_split(_shift_fwd_items, len(items), *_blas.kernel_args(x.dtype),
                       np.ascontiguousarray(x).reshape(N, C, -1), wt, offs, gidx, L, rowmap,
-                      x.shape[-1], S, b, y.reshape(N, O, -1), items)
+                      x.shape[-1], S, T, b, y.reshape(N, O, -1), items)
     return y
 
 
@@ -193,13 +210,13 @@ def shift_bwd_weight(x, gy, k, pads, d, threads) -> np.ndarray:
     N, C = x.shape[:2]
     O = gy.shape[1]
     k = tuple(k)
-    S, offs, gidx, L, rowmap, items, out_sp = _plan(x.shape, O, k, tuple(map(tuple, pads)),
-                                                    tuple(d), x.itemsize, threads)
+    S, T, offs, gidx, L, rowmap, items, out_sp = _plan(x.shape, O, k, tuple(map(tuple, pads)),
+                                                       tuple(d), x.itemsize, threads)
     if N < threads:  # items split the output channels: run one whole-image item per image
         items = np.array([(n, 1, 0, O) for n in range(N)], np.int64).reshape(-1, 4)
     parts = np.zeros((max(1, min(threads, len(items))), len(offs), O, C), gy.dtype)
     backend.run_split(_shift_bwdw_items, len(parts), *_blas.kernel_args(gy.dtype),
                       np.ascontiguousarray(x).reshape(N, C, -1),
                       np.ascontiguousarray(gy).reshape(N, O, -1), offs, gidx, L, rowmap,
-                      x.shape[-1], S, parts, items)
+                      x.shape[-1], S, T, parts, items)
     return np.ascontiguousarray(parts.sum(0).transpose(1, 2, 0)).reshape(O, C, *k)
