@@ -24,6 +24,7 @@ CASES = [
     ("1d-shift-b1", 1, 16, 24, (20,), (5,), ((2, 2),), (1,), (1,), 1),
     ("1d-shift-d3", 3, 16, 16, (30,), (3,), ((3, 3),), (1,), (3,), 1),
     ("2d-shift-gaps", 3, 16, 16, (7, 9), (3, 5), ((1, 2), (2, 1)), (1, 1), (1, 2), 1),
+    ("2d-shift-phases", 3, 16, 16, (9, 8), (3, 4), ((1, 0), (2, 1)), (2, 3), (1, 1), 1),
     ("2d-p1", 2, 3, 5, (7, 6), (3, 3), ((1, 1), (1, 1)), (1, 1), (1, 1), 1),
     ("2d-lenet-c1", 2, 1, 6, (12, 12), (5, 5), ((2, 2), (2, 2)), (1, 1), (1, 1), 1),
     ("2d-lenet-c5", 3, 16, 12, (5, 5), (5, 5), ((0, 0), (0, 0)), (1, 1), (1, 1), 1),
@@ -165,6 +166,12 @@ def test_reference_matches_numpy_loops(op):
      ("gather-chunked", "col2im-chunked", "gather-chunked")),
     ((2, 3, 4, (8, 8), (4, 4), ((1, 1),) * 2, (2, 2), (1, 1), 1), 1, False,
      ("im2col", "polyphase", "im2col")),
+    # ... from 16 channels the shifted GEMMs on per-phase grids (a transposed conv's forward
+    # is the input gradient); at batch 1 the forward only
+    ((4, 16, 32, (32, 32), (3, 3), ((1, 1),) * 2, (2, 2), (1, 1), 1), 2, True,
+     ("shift", "shift", "shift")),
+    ((1, 16, 32, (32, 32), (4, 4), ((1, 1),) * 2, (2, 2), (1, 1), 1), 2, True,
+     ("shift", "col2im-chunked", "gather-chunked")),
     # 1x1: a plain GEMM; its weight gradient takes the per-image GEMMs from 2 threads on
     ((2, 6, 3, (5, 4), (1, 1), ((0, 0),) * 2, (1, 1), (1, 1), 1), 1, False,
      ("1x1", "1x1", "im2col")),

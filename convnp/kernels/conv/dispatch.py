@@ -135,19 +135,18 @@ def _winograd_pays(g: Geometry, dtype) -> bool:
 
 
 def _shift_ok(op, g: Geometry, dtype) -> bool:
-    """Can the shifted GEMMs run? stride 1, groups 1, pads >= 0, what the chunk kernels need."""
-    return (g.stride1 and all(lo >= 0 and hi >= 0 for lo, hi in g.pads)
-            and _chunked_ok(op, g, dtype))
+    """Can the shifted GEMMs run? groups 1, pads >= 0, what the chunk kernels need."""
+    return all(lo >= 0 and hi >= 0 for lo, hi in g.pads) and _chunked_ok(op, g, dtype)
 
 
 def _shift_pays(op, g: Geometry, dtype, threads) -> bool:
     """Thick enough GEMMs, a grid not much larger than the output, a kernel with several taps;
     the weight gradient also wants an image per thread (its items are whole images)."""
-    if g.N < threads and (op == "bwd_weight" or shift.grid_size(g.sp, g.pads)
+    if g.N < threads and (op != "fwd" or shift.grid_size(g.sp, g.pads, g.k, g.s, g.d)
                           < _SHIFT_MIN_COLUMNS_PER_CHANNEL * g.C):
         return False
     return (g.K > 1 and g.C >= _SHIFT_MIN_CHANNELS and g.O >= _SHIFT_MIN_CHANNELS
-            and shift.waste(g.sp, g.pads, g.k, g.d) <= _SHIFT_MAX_WASTE
+            and shift.waste(g.sp, g.pads, g.k, g.d, g.s) <= _SHIFT_MAX_WASTE
             and _shift_ok(op, g, dtype))
 
 
@@ -215,7 +214,7 @@ def _table() -> dict[str, dict[str, Kernel]]:
                lambda x, w, g, b: chunked.gather_fwd_chunked(x, w, g.pads, g.s, g.d, g.out_sp,
                                                              b, backend.team())),
         Kernel("shift", "fwd", lambda g, dt: _shift_ok("fwd", g, dt),
-               lambda x, w, g, b: shift.shift_fwd(x, w, g.pads, g.d, b, backend.team())),
+               lambda x, w, g, b: shift.shift_fwd(x, w, g.pads, g.s, g.d, b, backend.team())),
         Kernel("winograd", "fwd", _winograd_ok, lambda x, w, g, b: (
             winograd.wino_fwd if len(g.k) == 2 else winograd.wino3_fwd)(
                 x, w, g.pads, g.out_sp, b, backend.team())),
@@ -238,6 +237,9 @@ def _table() -> dict[str, dict[str, Kernel]]:
         Kernel("polyphase", "bwd_data", lambda g, dt: all(v == 1 for v in g.d),
                lambda gy, w, g: grid.polyphase_bwd_data(
                    gy, w, (g.N, g.C, *g.sp), g.pads, g.s, g.groups, _stride1_fwd)),
+        Kernel("shift", "bwd_data", lambda g, dt: _shift_ok("bwd_data", g, dt),
+               lambda gy, w, g: shift.shift_bwd_data(gy, w, (g.N, g.C, *g.sp), g.pads, g.s,
+                                                     g.d, backend.team())),
         Kernel("col2im-chunked", "bwd_data", lambda g, dt: _chunked_ok("bwd_data", g, dt),
                lambda gy, w, g: chunked.col2im_bwd_data_chunked(
                    gy, w, (g.N, g.C, *g.sp), g.pads, g.s, g.d, backend.team())),
@@ -263,7 +265,8 @@ def _table() -> dict[str, dict[str, Kernel]]:
                lambda x, gy, g: chunked.gather_bwd_weight_chunked(x, gy, g.k, g.pads, g.s, g.d,
                                                                   backend.team())),
         Kernel("shift", "bwd_weight", lambda g, dt: _shift_ok("bwd_weight", g, dt),
-               lambda x, gy, g: shift.shift_bwd_weight(x, gy, g.k, g.pads, g.d, backend.team())),
+               lambda x, gy, g: shift.shift_bwd_weight(x, gy, g.k, g.pads, g.s, g.d,
+                                                       backend.team())),
         Kernel("winograd", "bwd_weight", _winograd_ok, lambda x, gy, g: (
             winograd.wino_bwd_weight if len(g.k) == 2 else winograd.wino3_bwd_weight)(
                 x, gy, g.pads, backend.team())),
@@ -357,6 +360,8 @@ def _pick_fwd(g: Geometry, dtype, threads) -> str:
         if name == "grid-chunked" and _gather_beats_grid(g, dtype, "fwd"):
             return "gather-chunked"
         return name
+    if _shift_pays("fwd", g, dtype, threads):  # strided: one layout per phase, no patches
+        return "shift"
     return "gather-chunked" if _chunked_ok("fwd", g, dtype) else "im2col"
 
 
@@ -371,6 +376,9 @@ def _pick_bwd_data(g: Geometry, dtype, threads) -> str:
                 or not (col2im_cheaper(g.C, g.O, g.sp, g.out_sp, dp)
                         or _gather_beats_grid(dual, dtype, "fwd"))):
             return "dual-grid"
+    elif _shift_pays("bwd_data", g, dtype, threads):
+        # strided: the adjoint GEMMs into each phase's grid, read back once (no scatter-add)
+        return "shift"
     elif all(v == 1 for v in g.d) and g.K > 1 and not _chunked_ok("bwd_data", g, dtype):
         # strided: with the chunk kernels, one parallel GEMM + scatter beats the s^n phases
         return "polyphase"
@@ -393,6 +401,8 @@ def _pick_bwd_weight(g: Geometry, dtype, threads) -> str:
         if _gather_beats_grid(g, dtype, "bwd_weight"):
             return "gather-chunked"
         return "grid-chunked" if chunked_ok else "grid-gemm"
+    if g.K > 1 and _shift_pays("bwd_weight", g, dtype, threads):
+        return "shift"
     if (g.K > 1 or not g.stride1) and chunked_ok:
         return "gather-chunked"
     if KERNELS["bwd_weight"]["1x1"].accepts(g, dtype) and _blas.available() and threads > 1:

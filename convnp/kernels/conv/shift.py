@@ -39,53 +39,99 @@ _CHUNK_BYTES = 768 << 10
 
 
 def _gaps(pads) -> tuple:
-    """Zeros after each axis' data in the layout: one run serves as the padding after a row
-    (plane, image) and before the next, so it needs the larger of the two pads."""
+    """Zeros after each axis' data in the stride-1 layout: one run serves as the padding after a
+    row (plane, image) and before the next, so it needs the larger of the two pads."""
     return tuple(max(lo, hi) for lo, hi in pads)
 
 
-def grid_size(sp, pads) -> int:
-    """Elements of one image's grid in the layout (the GEMM columns per image)."""
-    return math.prod(n + g for n, g in zip(sp, _gaps(pads)))
+def _out(sp, pads, k, s, d) -> tuple:
+    return tuple((n + lo + hi - dd * (kk - 1) - 1) // ss + 1
+                 for n, (lo, hi), kk, ss, dd in zip(sp, pads, k, s, d))
 
 
-def waste(sp, pads, k, d) -> float:
+def _grid(sp, pads, k, s, d) -> tuple:
+    """One image's grid (per phase when strided): data with trailing gaps (stride 1), else the
+    outputs plus the largest tap shift."""
+    if all(v == 1 for v in s):
+        return tuple(n + g for n, g in zip(sp, _gaps(pads)))
+    return tuple(o + (kk - 1) * dd // ss for o, kk, ss, dd in zip(_out(sp, pads, k, s, d), k, s, d))
+
+
+def grid_size(sp, pads, k=None, s=None, d=None) -> int:
+    """Elements of one image's grid (per phase) in the layout: the GEMM columns per image."""
+    nd = len(sp)
+    return math.prod(_grid(sp, pads, k or (1,) * nd, s or (1,) * nd, d or (1,) * nd))
+
+
+def waste(sp, pads, k, d, s=None) -> float:
     """Grid positions computed per output (1.06 for a 3x3 same-padded 32x32 map, 1.27 on
-    8x8; 1.01 on a 512-long sequence)."""
-    grid = [n + g for n, g in zip(sp, _gaps(pads))]
-    out = [n + lo + hi - dd * (kk - 1) for n, (lo, hi), kk, dd in zip(sp, pads, k, d)]
-    return math.prod(grid) / max(1, math.prod(out))
+    8x8; 1.01 on a 512-long sequence; a 3x3 stride-2 layer to 16x16 1.13)."""
+    s = s or (1,) * len(sp)
+    return math.prod(_grid(sp, pads, k, s, d)) / max(1, math.prod(_out(sp, pads, k, s, d)))
+
+
+def _ro(a):
+    a = np.ascontiguousarray(a, np.int64)
+    a.setflags(write=False)
+    return a
 
 
 @functools.lru_cache(maxsize=256)
-def _plan(x_shape, O, k, pads, d, itemsize, threads):
-    """The layout and the work of a geometry: each image a grid of ``n + gap`` per axis (data
-    first, zeros after), ``S`` elements, the chunk's images one after another behind ``T``
-    leading zeros (the first image's padding before); tap offsets (from an output's grid
-    position), valid-output grid positions, last one + 1, where each input row starts, work
-    items, output size."""
+def _plan(x_shape, O, k, pads, s, d, itemsize, threads):
+    """The layout of a geometry and its work.
+
+    Stride 1 (``rows``): each image a grid of ``n + gap`` per axis (data first, zeros after),
+    ``S`` elements, images one after another behind ``T`` leading zeros; input rows are copied
+    to ``rowmap``. Strided: per image, one grid per phase of the padded input that a tap reads
+    (``src`` gives each grid position's input offset, -1 for padding), phase blocks of ``nb*S``
+    one after another. Tap ``t`` reads phase ``tph[t]`` at ``tsh[t]`` past the output's grid
+    position ``gidx[p]``; ``inv`` maps each input offset to its (phase, grid position), for the
+    input gradient.
+    """
     N, C = x_shape[:2]
     sp = tuple(x_shape[2:])
-    gaps = _gaps(pads)
-    grid = tuple(n + g for n, g in zip(sp, gaps))
+    nd = len(sp)
+    rows = all(v == 1 for v in s)
+    grid = _grid(sp, pads, k, s, d)
     S = math.prod(grid)
     fst = _common.flat_strides(grid)
-    T = sum(g * f for g, f in zip(gaps, fst))
-    offs = np.array([T + sum((t[i] * d[i] - pads[i][0]) * fst[i] for i in range(len(k)))
-                     for t in np.ndindex(*k)], np.int64)
-    out_sp = tuple(n + lo + hi - dd * (kk - 1) for n, (lo, hi), kk, dd in zip(sp, pads, k, d))
-    grids = np.meshgrid(*[np.arange(n) for n in out_sp], indexing="ij")
-    gidx = sum(g.ravel() * fst[j] for j, g in enumerate(grids)).astype(np.int64)
+    out_sp = _out(sp, pads, k, s, d)
+    taps = list(np.ndindex(*k))
+    if rows:
+        gaps = _gaps(pads)
+        T = sum(g * f for g, f in zip(gaps, fst))
+        tph = [0] * len(taps)
+        tsh = [T + sum((t[i] * d[i] - pads[i][0]) * fst[i] for i in range(nd)) for t in taps]
+        lead = sp[:-1]
+        mesh = np.meshgrid(*[np.arange(n) for n in lead], indexing="ij") if lead else []
+        rowmap = T + (sum(r.ravel() * fst[j] for j, r in enumerate(mesh)) if lead
+                      else np.zeros(1, np.int64))
+        src = inv = np.zeros((1, 1), np.int64)
+        nph = 1
+    else:
+        T = 0
+        phases = sorted({tuple(t[i] * d[i] % s[i] for i in range(nd)) for t in taps})
+        nph = len(phases)
+        tph = [phases.index(tuple(t[i] * d[i] % s[i] for i in range(nd))) for t in taps]
+        tsh = [sum(t[i] * d[i] // s[i] * fst[i] for i in range(nd)) for t in taps]
+        rowmap = np.zeros(1, np.int64)
+        jm = np.meshgrid(*[np.arange(n) for n in grid], indexing="ij")
+        xf = _common.flat_strides(sp)
+        src = np.full((nph, S), -1, np.int64)
+        inv = np.full((2, math.prod(sp)), -1, np.int64)
+        for ph, r in enumerate(phases):
+            idx = [jm[i].ravel() * s[i] + r[i] - pads[i][0] for i in range(nd)]
+            ok = np.logical_and.reduce([(v >= 0) & (v < n) for v, n in zip(idx, sp)])
+            flat = sum(v * f for v, f in zip(idx, xf))
+            src[ph, ok] = flat[ok]
+            inv[0, flat[ok]] = ph
+            inv[1, flat[ok]] = np.nonzero(ok)[0]
+    om = np.meshgrid(*[np.arange(n) for n in out_sp], indexing="ij")
+    gidx = sum(g.ravel() * fst[j] for j, g in enumerate(om)).astype(np.int64)
     L = int(gidx[-1]) + 1
-    lead = sp[:-1]
-    rows = np.meshgrid(*[np.arange(n) for n in lead], indexing="ij") if lead else []
-    rowmap = T + (sum(r.ravel() * fst[j] for j, r in enumerate(rows)) if lead
-                  else np.zeros(1, np.int64))
-    rowmap = np.asarray(rowmap, np.int64).reshape(-1)
-    items = np.array(_items(N, O, (C + O) * S * itemsize, threads), np.int64).reshape(-1, 4)
-    for a in (offs, gidx, rowmap, items):
-        a.setflags(write=False)
-    return S, T, offs, gidx, L, rowmap, items, out_sp
+    items = _items(N, O, (C * nph + O) * S * itemsize, threads)
+    return (S, T, nph, _ro(tph), _ro(tsh), _ro(gidx), L, _ro(np.reshape(rowmap, -1)),
+            _ro(src), _ro(inv), _ro(np.reshape(items, (-1, 4))), out_sp, rows)
 
 
 def _items(N, O, per_image, threads) -> list:
@@ -103,120 +149,205 @@ def _items(N, O, per_image, threads) -> list:
 
 
 @backend.helper
-def _layout(x3, rowmap, W, S, b0, nb, Xc):  # pragma: no cover - compiled
+def _layout(x3, rows, rowmap, W, src, S, T, b0, nb, Xc):  # pragma: no cover - compiled
     """Xc[c, :] = the chunk's images b0.. in the layout of ``_plan``, channel c (x3: (N, C,
     rows*W)), zeros elsewhere."""
     C = x3.shape[1]
-    nrows = rowmap.shape[0]
     n = Xc.shape[1]
+    nph = src.shape[0]
     for c in range(C):
         dst = Xc[c]
-        for i in range(n):
-            dst[np.uintp(i)] = 0
-        for bi in range(nb):
-            src = x3[b0 + bi, c]
-            base = bi * S
-            for r in range(nrows):
-                d0 = base + rowmap[r]
-                s0 = r * W
-                for j in range(W):
-                    dst[np.uintp(d0 + j)] = src[np.uintp(s0 + j)]
+        if rows:
+            for i in range(n):
+                dst[np.uintp(i)] = 0
+            for bi in range(nb):
+                xs = x3[b0 + bi, c]
+                base = bi * S
+                for r in range(rowmap.shape[0]):
+                    d0 = base + rowmap[r]
+                    s0 = r * W
+                    for j in range(W):
+                        dst[np.uintp(d0 + j)] = xs[np.uintp(s0 + j)]
+        else:
+            for ph in range(nph):
+                idx = src[ph]
+                for bi in range(nb):
+                    xs = x3[b0 + bi, c]
+                    d0 = T + ph * nb * S + bi * S
+                    for j in range(S):
+                        q = idx[j]
+                        dst[np.uintp(d0 + j)] = xs[np.uintp(q)] if q >= 0 else 0
 
 
 @backend.helper
-def _gemm_off(gemm, setl, tb, M, N, K, a, lda, b, bo, ldb, beta, c, ldc,
+def _unlayout(Xg, rows, rowmap, W, inv, S, b0, nb, gx3):  # pragma: no cover - compiled
+    """The adjoint of ``_layout`` restricted to the data: gx3[b0+bi, c] from the grid."""
+    C = gx3.shape[1]
+    for c in range(C):
+        g = Xg[c]
+        for bi in range(nb):
+            dst = gx3[b0 + bi, c]
+            if rows:
+                base = bi * S
+                for r in range(rowmap.shape[0]):
+                    d0 = base + rowmap[r]
+                    s0 = r * W
+                    for j in range(W):
+                        dst[np.uintp(s0 + j)] = g[np.uintp(d0 + j)]
+            else:
+                for i in range(dst.shape[0]):
+                    ph = inv[0, i]
+                    dst[np.uintp(i)] = (g[np.uintp(ph * nb * S + bi * S + inv[1, i])]
+                                        if ph >= 0 else 0)
+
+
+@backend.helper
+def _scatter_gy(gy3, gidx, S, b0, nb, G):  # pragma: no cover - compiled
+    """G (O, n) zeroed by the caller: gy of images b0.. at their outputs' grid positions."""
+    P = gidx.shape[0]
+    for bi in range(nb):
+        for o in range(G.shape[0]):
+            src = gy3[b0 + bi, o]
+            dst = G[o]
+            d0 = bi * S
+            for p in range(P):
+                dst[np.uintp(d0 + gidx[p])] = src[np.uintp(p)]
+
+
+@backend.helper
+def _gemm_off(gemm, setl, ta, tb, M, N, K, a, ao, lda, b, bo, ldb, beta, c, co, ldc,
               one):  # pragma: no cover - compiled
-    """c = a @ op(b[:, bo:]) + beta * c: one single-threaded BLAS call, op = transpose if tb."""
+    """c[:, co:] = op(a[:, ao:]) @ op(b[:, bo:]) + beta * c[:, co:]: one single-threaded BLAS
+    call at element offsets, op = transpose where ta / tb."""
     sz = a.itemsize
     prev = int_call(setl, 1)
-    gemm_call(gemm, 111, 112 if tb else 111, M, N, K, one, a.ctypes.data, lda,
-               b.ctypes.data + bo * sz, ldb, beta, c.ctypes.data, ldc)
+    gemm_call(gemm, 112 if ta else 111, 112 if tb else 111, M, N, K, one,
+               a.ctypes.data + ao * sz, lda, b.ctypes.data + bo * sz, ldb, beta,
+               c.ctypes.data + co * sz, ldc)
     int_call(setl, prev)
 
 
 @backend.jit(parallel=True)
-def _shift_fwd_items(gemm, setl, one, x3, wt, offs, gidx, L, rowmap, W, S, T, bias, y3,
-                     items):  # pragma: no cover - compiled
-    """y3[b, o, p] = bias[o] + sum_t (wt[t] @ X[:, off[t]:])[o, b*S + gidx[p]] per item (its
-    images, its output channels)."""
+def _shift_fwd_items(gemm, setl, one, x3, wt, plan, bias, y3, items):  # pragma: no cover
+    """y3[b, o, p] = bias[o] + sum_t (wt[t] @ X[:, off(t):])[o, b*S + gidx[p]] per item (its
+    images, its output channels); ``plan``: the arrays and sizes of ``_plan``."""
+    S, T, nph, tph, tsh, gidx, L, rowmap, W, src, rows = plan
     C = x3.shape[1]
     zero = one - one
     P = gidx.shape[0]
     for it in prange(items.shape[0]):
         b0, nb, o0, o1 = items[it, 0], items[it, 1], items[it, 2], items[it, 3]
-        Xc = np.empty((C, T + nb * S), x3.dtype)
-        _layout(x3, rowmap, W, S, b0, nb, Xc)
+        R = T + nph * nb * S
+        Xc = np.empty((C, R), x3.dtype)
+        _layout(x3, rows, rowmap, W, src, S, T, b0, nb, Xc)
         n = (nb - 1) * S + L
         res = np.empty((o1 - o0, n), x3.dtype)
-        for t in range(offs.shape[0]):
-            _gemm_off(gemm, setl, False, o1 - o0, n, C, wt[t, o0:o1], C, Xc, offs[t],
-                      T + nb * S, zero if t == 0 else one, res, n, one)
+        for t in range(tph.shape[0]):
+            _gemm_off(gemm, setl, False, False, o1 - o0, n, C, wt[t], o0 * C, C, Xc,
+                      tph[t] * nb * S + tsh[t], R, zero if t == 0 else one, res, 0, n, one)
         for bi in range(nb):
             for o in range(o0, o1):
                 bo = bias[o]
-                src = res[o - o0]
+                srow = res[o - o0]
                 dst = y3[b0 + bi, o]
                 d0 = bi * S
                 for p in range(P):
-                    dst[np.uintp(p)] = src[np.uintp(d0 + gidx[p])] + bo
+                    dst[np.uintp(p)] = srow[np.uintp(d0 + gidx[p])] + bo
 
 
 @backend.jit(parallel=True)
-def _shift_bwdw_items(gemm, setl, one, x3, gy3, offs, gidx, L, rowmap, W, S, T, parts,
-                      items):  # pragma: no cover - compiled
-    """parts[slot, t] += G @ X[:, off[t]:]^T over the slot's items (a contiguous run of them:
+def _shift_bwdw_items(gemm, setl, one, x3, gy3, plan, parts, items):  # pragma: no cover
+    """parts[slot, t] += G @ X[:, off(t):]^T over the slot's items (a contiguous run of them:
     reproducible sums); G: gy scattered onto the chunk's grid, zeros elsewhere."""
+    S, T, nph, tph, tsh, gidx, L, rowmap, W, src, rows = plan
     C = x3.shape[1]
     O = gy3.shape[1]
     nslots = parts.shape[0]
-    P = gidx.shape[0]
     for slot in prange(nslots):
         for it in range(slot * items.shape[0] // nslots, (slot + 1) * items.shape[0] // nslots):
             b0, nb = items[it, 0], items[it, 1]  # whole images: the plan's items for N >= slots
-            Xc = np.empty((C, T + nb * S), x3.dtype)
-            _layout(x3, rowmap, W, S, b0, nb, Xc)
+            R = T + nph * nb * S
+            Xc = np.empty((C, R), x3.dtype)
+            _layout(x3, rows, rowmap, W, src, S, T, b0, nb, Xc)
             n = (nb - 1) * S + L
             G = np.zeros((O, n), x3.dtype)
-            for bi in range(nb):
-                for o in range(O):
-                    src = gy3[b0 + bi, o]
-                    dst = G[o]
-                    d0 = bi * S
-                    for p in range(P):
-                        dst[np.uintp(d0 + gidx[p])] = src[np.uintp(p)]
-            for t in range(offs.shape[0]):
-                _gemm_off(gemm, setl, True, O, C, n, G, n, Xc, offs[t], T + nb * S, one,
-                          parts[slot, t], C, one)
+            _scatter_gy(gy3, gidx, S, b0, nb, G)
+            for t in range(tph.shape[0]):
+                _gemm_off(gemm, setl, False, True, O, C, n, G, 0, n, Xc,
+                          tph[t] * nb * S + tsh[t], R, one, parts[slot, t], 0, C, one)
 
 
-def shift_fwd(x, w, pads, d, bias, threads) -> np.ndarray:
-    """Stride-1 forward (+ bias) of x (N, C, *sp) with w (O, C, *k) by shifted GEMMs."""
+@backend.jit(parallel=True)
+def _shift_bwd_data_items(gemm, setl, one, gy3, w3, plan, inv, gx3,
+                          items):  # pragma: no cover - compiled
+    """gx3 of each item's images: Xg[:, off(t):] += w3[t]^T @ G per tap on the chunk's grid (G:
+    gy at its outputs' positions, zeros elsewhere), then read back from the grid."""
+    S, T, nph, tph, tsh, gidx, L, rowmap, W, src, rows = plan
+    C = gx3.shape[1]
+    O = gy3.shape[1]
+    for it in prange(items.shape[0]):
+        b0, nb = items[it, 0], items[it, 1]
+        R = T + nph * nb * S
+        n = (nb - 1) * S + L
+        G = np.zeros((O, n), gy3.dtype)
+        _scatter_gy(gy3, gidx, S, b0, nb, G)
+        Xg = np.zeros((C, R), gy3.dtype)
+        for t in range(tph.shape[0]):
+            _gemm_off(gemm, setl, True, False, C, n, O, w3[t], 0, C, G, 0, n, one, Xg,
+                      tph[t] * nb * S + tsh[t], R, one)
+        _unlayout(Xg, rows, rowmap, W, inv, S, b0, nb, gx3)
+
+
+def _args(x_shape, O, k, pads, s, d, itemsize, threads):
+    S, T, nph, tph, tsh, gidx, L, rowmap, src, inv, items, out_sp, rows = _plan(
+        tuple(x_shape), O, tuple(k), tuple(map(tuple, pads)), tuple(s), tuple(d), itemsize,
+        threads)
+    return (S, T, nph, tph, tsh, gidx, L, rowmap, x_shape[-1], src, rows), inv, items, out_sp
+
+
+def shift_fwd(x, w, pads, s, d, bias, threads) -> np.ndarray:
+    """Forward (+ bias) of x (N, C, *sp) with w (O, C, *k) by shifted GEMMs."""
     N, C = x.shape[:2]
     O = w.shape[0]
-    k = tuple(w.shape[2:])
-    S, T, offs, gidx, L, rowmap, items, out_sp = _plan(x.shape, O, k, tuple(map(tuple, pads)),
-                                                       tuple(d), x.itemsize, threads)
+    plan, _, items, out_sp = _args(x.shape, O, w.shape[2:], pads, s, d, x.itemsize, threads)
     wt = np.ascontiguousarray(w.reshape(O, C, -1).transpose(2, 0, 1))  # (taps, O, C)
     y = np.empty((N, O, *out_sp), x.dtype)
     b = np.zeros(O, x.dtype) if bias is None else np.ascontiguousarray(bias, x.dtype)
     backend.run_split(_shift_fwd_items, len(items), *_blas.kernel_args(x.dtype),
-                      np.ascontiguousarray(x).reshape(N, C, -1), wt, offs, gidx, L, rowmap,
-                      x.shape[-1], S, T, b, y.reshape(N, O, -1), items)
+                      np.ascontiguousarray(x).reshape(N, C, -1), wt, plan, b,
+                      y.reshape(N, O, -1), items)
     return y
 
 
-def shift_bwd_weight(x, gy, k, pads, d, threads) -> np.ndarray:
-    """Weight gradient (O, C, *k) of a stride-1 conv of x (N, C, *sp), gy (N, O, *out)."""
+def _whole_images(items, N):
+    """The items of a plan made for fewer images than threads, as one whole image each."""
+    if len(items) == N:
+        return items
+    return _ro(np.array([(n, 1, 0, 0) for n in range(N)], np.int64).reshape(-1, 4))
+
+
+def shift_bwd_weight(x, gy, k, pads, s, d, threads) -> np.ndarray:
+    """Weight gradient (O, C, *k) of the conv of x (N, C, *sp), gy (N, O, *out)."""
     N, C = x.shape[:2]
     O = gy.shape[1]
-    k = tuple(k)
-    S, T, offs, gidx, L, rowmap, items, out_sp = _plan(x.shape, O, k, tuple(map(tuple, pads)),
-                                                       tuple(d), x.itemsize, threads)
-    if N < threads:  # items split the output channels: run one whole-image item per image
-        items = np.array([(n, 1, 0, O) for n in range(N)], np.int64).reshape(-1, 4)
-    parts = np.zeros((max(1, min(threads, len(items))), len(offs), O, C), gy.dtype)
+    plan, _, items, _ = _args(x.shape, O, k, pads, s, d, x.itemsize, threads)
+    items = _whole_images(items, N) if N < threads else items
+    parts = np.zeros((max(1, min(threads, len(items))), plan[3].shape[0], O, C), gy.dtype)
     backend.run_split(_shift_bwdw_items, len(parts), *_blas.kernel_args(gy.dtype),
                       np.ascontiguousarray(x).reshape(N, C, -1),
-                      np.ascontiguousarray(gy).reshape(N, O, -1), offs, gidx, L, rowmap,
-                      x.shape[-1], S, T, parts, items)
+                      np.ascontiguousarray(gy).reshape(N, O, -1), plan, parts, items)
     return np.ascontiguousarray(parts.sum(0).transpose(1, 2, 0)).reshape(O, C, *k)
+
+
+def shift_bwd_data(gy, w, x_shape, pads, s, d, threads) -> np.ndarray:
+    """Input gradient (N, C, *sp) of the conv with w (O, C, *k), gy (N, O, *out)."""
+    N, C = x_shape[:2]
+    O = w.shape[0]
+    plan, inv, items, _ = _args(x_shape, O, w.shape[2:], pads, s, d, gy.itemsize, threads)
+    items = _whole_images(items, N) if N < threads else items
+    w3 = np.ascontiguousarray(w.reshape(O, C, -1).transpose(2, 0, 1))  # (taps, O, C)
+    gx = np.empty(x_shape, gy.dtype)
+    backend.run_split(_shift_bwd_data_items, len(items), *_blas.kernel_args(gy.dtype),
+                      np.ascontiguousarray(gy).reshape(N, O, -1), w3, plan, inv,
+                      gx.reshape(N, C, -1), items)
+    return gx
