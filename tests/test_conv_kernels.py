@@ -191,6 +191,11 @@ def test_reference_matches_numpy_loops(op):
      ("shift", "dual-grid", "grid-chunked")),
     ((1, 256, 256, (14, 14), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 2, True,
      ("grid-chunked", "dual-grid", "grid-chunked")),
+    # up to 32 channels their forward replaces Winograd's (the weight gradient stays Winograd)
+    ((4, 16, 16, (32, 32), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 2, True,
+     ("shift", "dual-grid", "winograd")),
+    ((4, 64, 64, (32, 32), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 2, True,
+     ("winograd", "dual-grid", "winograd")),
     # depthwise
     ((2, 4, 8, (9, 9), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 4), 1, True,
      ("depthwise", "depthwise", "depthwise")),
