@@ -136,13 +136,14 @@ def _grid_bwdw_chunks(gemm, setl, one, xpf, gy3, offs, fst0, L, gidx, P1, parts,
 @backend.jit(parallel=True)
 def _col2im_chunks(gemm, setl, one, gy3, wm, xidx, gxp, items):  # pragma: no cover
     """gxp[n, c, xidx[t, p]] += sum_o wm[o, c*K+t] * gy3[n, o, p] (gxp zeroed by the caller);
-    one image chunk of ``items`` (as in ``_grid_fwd_chunks``, all rows) per loop turn."""
+    per loop turn one item (first image, images, first channel, end channel): an image chunk
+    with all channels, or (fewer images than threads) one image's block of input channels."""
     _, O, P = gy3.shape
-    C = gxp.shape[1]
     K = xidx.shape[0]
-    CK = C * K
+    CK = wm.shape[1]
+    zero = one - one
     for it in prange(items.shape[0]):
-        b0, nb = items[it, 0], items[it, 1]
+        b0, nb, c0, c1 = items[it, 0], items[it, 1], items[it, 2], items[it, 3]
         n = nb * P
         gyc = np.empty((O, n), gy3.dtype)
         for bi in range(nb):
@@ -152,13 +153,18 @@ def _col2im_chunks(gemm, setl, one, gy3, wm, xidx, gxp, items):  # pragma: no co
                 d0 = bi * P
                 for p in range(P):
                     dst[np.uintp(d0 + p)] = src[np.uintp(p)]
-        G = np.empty((CK, n), gy3.dtype)
-        _mm(gemm, setl, True, wm, False, gyc, one, one - one, G)
+        rows = (c1 - c0) * K
+        G = np.empty((rows, n), gy3.dtype)
+        # G = wm[:, c0*K:c1*K]^T @ gyc: the item's rows of the full product
+        prev = int_call(setl, 1)
+        gemm_call(gemm, 112, 111, rows, n, O, one, wm.ctypes.data + c0 * K * wm.itemsize, CK,
+                   gyc.ctypes.data, n, zero, G.ctypes.data, n)
+        int_call(setl, prev)
         for bi in range(nb):
-            for c in range(C):
+            for c in range(c0, c1):
                 dst = gxp[b0 + bi, c]
                 for t in range(K):
-                    g = G[c * K + t]
+                    g = G[(c - c0) * K + t]
                     ix = xidx[t]
                     d0 = bi * P
                     for p in range(P):
@@ -371,6 +377,22 @@ def gather_bwd_weight_chunked(x, gy, k, pads, s, d, threads) -> np.ndarray:
     return parts.sum(0).reshape(O, C, *k)
 
 
+@functools.lru_cache(maxsize=256)
+def _col2im_items(N, C, B, threads) -> np.ndarray:
+    """(first image, images, first channel, end channel) per item: chunks of ``B`` images as
+    ``_grid_items`` cuts them, all channels; with fewer images than threads (a transposed
+    convolution's batch-1 forward) each image's channels split over the threads instead."""
+    if N < threads:
+        parts = max(1, min(C, -(-threads // N)))
+        items = [(n, 1, j * C // parts, (j + 1) * C // parts) for n in range(N)
+                 for j in range(parts)]
+    else:
+        items = [(b0, nb, 0, C) for b0, nb, _, _ in _grid_items(N, 1, B, 1, threads)]
+    a = np.array(items, np.int64).reshape(-1, 4)
+    a.setflags(write=False)
+    return a
+
+
 def col2im_bwd_data_chunked(gy, w, x_shape, pads, s, d, threads) -> np.ndarray:
     """Input gradient (groups = 1, any stride / dilation): chunk GEMM + flat-index col2im."""
     N, C = x_shape[:2]
@@ -383,7 +405,7 @@ def col2im_bwd_data_chunked(gy, w, x_shape, pads, s, d, threads) -> np.ndarray:
     padded = not _no_pad(pads)
     gxp = np.zeros((N, C, *Sp), gy.dtype)
     P = math.prod(gy.shape[2:])
-    items = _grid_items(N, 1, _chunk_size(N, C * len(xidx) * P * gy.itemsize), 1, threads)
+    items = _col2im_items(N, C, _chunk_size(N, C * len(xidx) * P * gy.itemsize), threads)
     backend.run_split(
         _col2im_chunks, len(items), *_blas.kernel_args(gy.dtype),
         np.ascontiguousarray(gy).reshape(N, O, -1), np.ascontiguousarray(w.reshape(O, -1)), xidx,
