@@ -144,6 +144,9 @@ def test_reference_matches_numpy_loops(op):
      ("grid-direct", "col2im-chunked", "grid-direct")),
     ((2, 6, 16, (14, 14), (5, 5), ((0, 0),) * 2, (1, 1), (1, 1), 1), 1, True,
      ("grid-chunked", "col2im-chunked", "grid-chunked")),
+    # LeNet C5 (a 5x5 window over a 5x5 map): a fully connected layer, one GEMM each
+    ((2, 16, 120, (5, 5), (5, 5), ((0, 0),) * 2, (1, 1), (1, 1), 1), 2, True,
+     ("dense", "dense", "dense")),
     # a same-padded 3x3 on 16x16: under 8 input channels the chunk GEMMs (and col2im for the
     # 4-channel input gradient); from 8 channels Winograd, the input gradient as the dual conv
     ((2, 4, 12, (16, 16), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 1, True,

@@ -84,6 +84,12 @@ class Geometry(NamedTuple):
         return _no_pad(self.pads)
 
     @property
+    def dense(self) -> bool:
+        """One window covering the whole unpadded input, one group: a fully connected layer."""
+        return (self.groups == 1 and self.unpadded and tuple(self.k) == tuple(self.sp)
+                and all(v == 1 for v in self.d))
+
+    @property
     def depthwise(self) -> bool:
         return self.groups == self.C and self.groups > 1
 
@@ -200,6 +206,8 @@ def _table() -> dict[str, dict[str, Kernel]]:
     t = {"fwd": [
         Kernel("im2col", "fwd", _any_ok, _with_bias(
             lambda x, w, g: gemm.im2col_fwd(x, w, g.pads, g.s, g.d, g.groups, g.out_sp))),
+        Kernel("dense", "fwd", lambda g, dt: g.dense, _with_bias(
+            lambda x, w, g: gemm.dense_fwd(x, w))),
         Kernel("1x1", "fwd", lambda g, dt: g.K == 1 and g.unpadded, _with_bias(
             lambda x, w, g: gemm.conv1x1_fwd(x, w, g.s, g.groups, g.out_sp))),
         Kernel("depthwise", "fwd", lambda g, dt: g.depthwise and _numba(g, dt), _with_bias(
@@ -224,6 +232,8 @@ def _table() -> dict[str, dict[str, Kernel]]:
     ], "bwd_data": [
         Kernel("col2im", "bwd_data", _any_ok, lambda gy, w, g: gemm.col2im_bwd_data(
             gy, w, (g.N, g.C, *g.sp), g.pads, g.s, g.d, g.groups)),
+        Kernel("dense", "bwd_data", lambda g, dt: g.dense,
+               lambda gy, w, g: gemm.dense_bwd_data(gy, w, (g.N, g.C, *g.sp))),
         Kernel("1x1", "bwd_data", lambda g, dt: (g.K == 1 and g.unpadded and g.stride1
                                                  and tuple(g.out_sp) == tuple(g.sp)),
                lambda gy, w, g: gemm.conv1x1_bwd_data(gy, w, (g.N, g.C, *g.sp), g.groups)),
@@ -249,6 +259,8 @@ def _table() -> dict[str, dict[str, Kernel]]:
     ], "bwd_weight": [
         Kernel("im2col", "bwd_weight", _any_ok, lambda x, gy, g: gemm.im2col_bwd_weight(
             x, gy, g.k, g.pads, g.s, g.d, g.groups)),
+        Kernel("dense", "bwd_weight", lambda g, dt: g.dense,
+               lambda x, gy, g: gemm.dense_bwd_weight(x, gy)),
         Kernel("1x1", "bwd_weight", lambda g, dt: (g.K == 1 and g.unpadded and g.stride1
                                                    and g.sizes()["x"] > 0 and g.sizes()["y"] > 0),
                lambda x, gy, g: gemm.conv1x1_bwd_weight(x, gy, g.groups)),
@@ -330,6 +342,8 @@ def _choose(op: str, g: Geometry, dtype, threads: int) -> str:
     """The name of the kernel ``select`` returns (the measured preferences)."""
     if g.depthwise:  # one input channel per group: tap loops per channel plane, every op
         return "depthwise" if backend.use_numba() else "depthwise-numpy"
+    if g.dense and g.K > 1:  # the window covers the input: a fully connected layer, one GEMM
+        return "dense"
     if op != "bwd_weight" and KERNELS[op]["1x1"].accepts(g, dtype):  # a plain GEMM
         return "1x1"
     pick = {"fwd": _pick_fwd, "bwd_data": _pick_bwd_data, "bwd_weight": _pick_bwd_weight}[op]

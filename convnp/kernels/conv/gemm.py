@@ -1,7 +1,9 @@
-"""Batch-chunked im2col / col2im GEMM kernels and the 1x1 kernels: any geometry, NumPy + BLAS.
+"""Batch-chunked im2col / col2im GEMM kernels, the 1x1 and the dense kernels: NumPy + BLAS.
 
 The batch is processed in chunks whose patch matrix stays around ``_common._BUDGET`` bytes,
-through reused workspaces; a 1x1 convolution is a plain GEMM with no patch copy.
+through reused workspaces; a 1x1 convolution is a plain GEMM with no patch copy, and so is a
+convolution whose one window covers the whole unpadded input (LeNet's C5, a DCGAN
+discriminator's last layer, a generator's first transposed layer): a fully connected layer.
 """
 
 from __future__ import annotations
@@ -176,3 +178,28 @@ def conv1x1_fwd(x, w, s, groups, out_sp) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------------------------
+# "dense": the kernel covers the whole unpadded input (one output position per image), so the
+# convolution is x (N, C*K) @ w (O, C*K)^T: one GEMM for each op, no patches
+# ---------------------------------------------------------------------------------------------
+def dense_fwd(x, w) -> np.ndarray:
+    """y (N, O, 1, ...) = x (N, C, *k) flattened @ w (O, C, *k) flattened^T."""
+    N, O = x.shape[0], w.shape[0]
+    y = _blas.matmul(np.ascontiguousarray(x).reshape(N, -1), w.reshape(O, -1).T)
+    return y.reshape((N, O) + (1,) * (x.ndim - 2))
+
+
+def dense_bwd_data(gy, w, x_shape) -> np.ndarray:
+    """gx (N, C, *k) = gy (N, O) @ w (O, C*K)."""
+    N, O = gy.shape[:2]
+    return _blas.matmul(gy.reshape(N, O), np.ascontiguousarray(w).reshape(O, -1)).reshape(
+        x_shape)
+
+
+def dense_bwd_weight(x, gy) -> np.ndarray:
+    """gw (O, C, *k) = gy (N, O)^T @ x (N, C*K)."""
+    N, O = gy.shape[:2]
+    gw = _blas.matmul(gy.reshape(N, O).T, np.ascontiguousarray(x).reshape(N, -1))
+    return gw.reshape((O,) + x.shape[1:])
