@@ -50,6 +50,7 @@ _WINOGRAD_MIN_COLUMNS = 256
 # images than threads each GEMM has one image's grid as columns: at least this many per input
 # channel, or the one deep patch GEMM of the chunk kernels wins (256 channels on 14x14).
 _SHIFT_MAX_WASTE = 1.3
+_SHIFT_MAX_WASTE_STRIDED = 1.15  # per-phase grids on 8x8 outputs (1.27) lose to gathered patches
 _SHIFT_MIN_CHANNELS = 16
 _SHIFT_MIN_COLUMNS_PER_CHANNEL = 2
 # ... and in place of Winograd's forward up to this many channels, where its transforms cost as
@@ -155,7 +156,8 @@ def _shift_pays(op, g: Geometry, dtype, threads) -> bool:
                           < _SHIFT_MIN_COLUMNS_PER_CHANNEL * g.C):
         return False
     return (g.K > 1 and g.C >= _SHIFT_MIN_CHANNELS and g.O >= _SHIFT_MIN_CHANNELS
-            and shift.waste(g.sp, g.pads, g.k, g.d, g.s) <= _SHIFT_MAX_WASTE
+            and shift.waste(g.sp, g.pads, g.k, g.d, g.s) <= (
+                _SHIFT_MAX_WASTE if g.stride1 else _SHIFT_MAX_WASTE_STRIDED)
             and _shift_ok(op, g, dtype))
 
 
