@@ -138,24 +138,25 @@ def test_reference_matches_numpy_loops(op):
 
 
 @pytest.mark.parametrize("case,threads,numba,want", [
-    # LeNet C1 (1 -> 6, 5x5): the direct grid loops; C3 (6 -> 16) the chunk GEMMs; both
-    # input gradients scatter (a 1- or 6-channel gradient: col2im moves less than the dual conv)
+    # LeNet C1 (1 -> 6, 5x5): the direct grid loops forward (one input channel), shifted GEMMs
+    # for its gradients; C3 (6 -> 16) shifted GEMMs throughout: with few channels the patch
+    # copies they save outweigh the grid positions they add (waste 1.96 here)
     ((2, 1, 6, (12, 12), (5, 5), ((2, 2),) * 2, (1, 1), (1, 1), 1), 1, True,
-     ("grid-direct", "col2im-chunked", "grid-direct")),
+     ("grid-direct", "shift", "shift")),
     ((2, 6, 16, (14, 14), (5, 5), ((0, 0),) * 2, (1, 1), (1, 1), 1), 1, True,
-     ("grid-chunked", "col2im-chunked", "grid-chunked")),
+     ("shift", "shift", "shift")),
     # LeNet C5 (a 5x5 window over a 5x5 map): a fully connected layer, one GEMM each
     ((2, 16, 120, (5, 5), (5, 5), ((0, 0),) * 2, (1, 1), (1, 1), 1), 2, True,
      ("dense", "dense", "dense")),
-    # a same-padded 3x3 on 16x16: under 8 input channels the chunk GEMMs (and col2im for the
-    # 4-channel input gradient); from 8 channels Winograd, the input gradient as the dual conv
+    # a same-padded 3x3 on 16x16: under 8 input channels shifted GEMMs; from 8 channels
+    # Winograd, the input gradient as the dual conv
     ((2, 4, 12, (16, 16), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 1, True,
-     ("grid-chunked", "col2im-chunked", "grid-chunked")),
+     ("shift", "shift", "shift")),
     ((4, 8, 8, (16, 16), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 1, True,
      ("winograd", "dual-grid", "winograd")),
-    # ... but not on an 8x8 map; 3x3x3 from 8x8 slices
+    # ... but not on an 8x8 map (shifted GEMMs there); 3x3x3 from 8x8 slices
     ((4, 8, 8, (8, 8), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 1, True,
-     ("grid-chunked", "dual-grid", "grid-chunked")),
+     ("shift", "dual-grid", "shift")),
     ((4, 8, 8, (4, 8, 8), (3, 3, 3), ((1, 1),) * 3, (1, 1, 1), (1, 1, 1), 1), 1, True,
      ("winograd", "dual-grid", "winograd")),
     # many channels on a small map: the gathered patches (the padded grid wastes a third)
@@ -164,8 +165,11 @@ def test_reference_matches_numpy_loops(op):
     # batch-1 inference on a 2x2 map with 512 channels: one GEMM over the output channels
     ((1, 512, 512, (2, 2), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 1, True,
      ("im2col", "col2im-chunked", "gather-chunked")),
-    # strided: chunk kernels with Numba; polyphase and im2col without
+    # strided: shifted GEMMs on per-phase grids with Numba (gathered patches where their grid
+    # adds too much, below); polyphase and im2col without
     ((2, 3, 4, (8, 8), (4, 4), ((1, 1),) * 2, (2, 2), (1, 1), 1), 1, True,
+     ("shift", "shift", "shift")),
+    ((4, 128, 256, (16, 16), (4, 4), ((1, 1),) * 2, (2, 2), (1, 1), 1), 2, True,
      ("gather-chunked", "col2im-chunked", "gather-chunked")),
     ((2, 3, 4, (8, 8), (4, 4), ((1, 1),) * 2, (2, 2), (1, 1), 1), 1, False,
      ("im2col", "polyphase", "im2col")),

@@ -44,18 +44,22 @@ _IM2COL_MAX_OUTPUTS = 32  # ... and forwards with this few outputs per channel i
 _WINOGRAD_MIN_CHANNELS = 8
 _WINOGRAD_MIN_SIDE_ND = {2: 12, 3: 8}  # planes of a 3x3x3: transforms cost a third
 _WINOGRAD_MIN_COLUMNS = 256
-# Shifted GEMMs (no patch matrix) where their grid adds at most this many products per output
-# and the GEMMs are at least this many channels thick both ways (sequences, maps from 8x8 where
-# Winograd does not pay, dilated and 5x5 layers; measured in docs/performance.md). With fewer
-# images than threads each GEMM has one image's grid as columns: at least this many per input
-# channel, or the one deep patch GEMM of the chunk kernels wins (256 channels on 14x14).
-_SHIFT_MAX_WASTE = 1.3
-_SHIFT_MAX_WASTE_STRIDED = 1.15  # per-phase grids on 8x8 outputs (1.27) lose to gathered patches
-_SHIFT_MIN_CHANNELS = 16
+# Shifted GEMMs (no patch matrix) where the products their grid adds cost less than the patch
+# copies they save: each extra grid position costs a GEMM column of O products, each saved copy
+# one value per tap and channel, so they pay while O * (waste - 1) stays under this (measured in
+# docs/performance.md: 64 channels on 8x8, waste 1.27, and LeNet's C3, 16 outputs at waste 1.96,
+# win; 256 channels on 14x14 at batch 1 (waste 1.15) and 256 outputs of a 4x4 stride-2 layer on
+# 8x8 (1.27) lose). With fewer images than threads each GEMM has one image's grid as columns: at
+# least this many per input channel, or the one deep patch GEMM of the chunk kernels wins.
+_SHIFT_MAX_EXTRA = 24
 _SHIFT_MIN_COLUMNS_PER_CHANNEL = 2
-# ... and in place of Winograd's forward up to this many channels, where its transforms cost as
+# (input channels, output channels) at least, per op: a forward with one input channel is an
+# outer product per tap, slower than the patches (LeNet C1: the direct loops)
+_SHIFT_MIN_CHANNELS = {"fwd": (3, 4), "bwd_data": (1, 4), "bwd_weight": (1, 1)}
+# ... and in place of Winograd's forward from 16 up to 32 channels, where its transforms cost as
 # much as its 16 GEMMs (ResNet-20's 16- and 32-channel stages: 8-35 % faster)
 _SHIFT_OVER_WINOGRAD_CHANNELS = 32
+_SHIFT_OVER_WINOGRAD_MIN_CHANNELS = 16
 
 
 class Geometry(NamedTuple):
@@ -155,9 +159,9 @@ def _shift_pays(op, g: Geometry, dtype, threads) -> bool:
     if g.N < threads and (op != "fwd" or shift.grid_size(g.sp, g.pads, g.k, g.s, g.d)
                           < _SHIFT_MIN_COLUMNS_PER_CHANNEL * g.C):
         return False
-    return (g.K > 1 and g.C >= _SHIFT_MIN_CHANNELS and g.O >= _SHIFT_MIN_CHANNELS
-            and shift.waste(g.sp, g.pads, g.k, g.d, g.s) <= (
-                _SHIFT_MAX_WASTE if g.stride1 else _SHIFT_MAX_WASTE_STRIDED)
+    min_c, min_o = _SHIFT_MIN_CHANNELS[op]
+    return (g.K > 1 and g.C >= min_c and g.O >= min_o
+            and g.O * (shift.waste(g.sp, g.pads, g.k, g.d, g.s) - 1) <= _SHIFT_MAX_EXTRA
             and _shift_ok(op, g, dtype))
 
 
@@ -395,6 +399,8 @@ def _pick_bwd_data(g: Geometry, dtype, threads) -> str:
                 or not (col2im_cheaper(g.C, g.O, g.sp, g.out_sp, dp)
                         or _gather_beats_grid(dual, dtype, "fwd"))):
             return "dual-grid"
+        if _shift_pays("bwd_data", g, dtype, threads):  # few channels: no col2im scatter
+            return "shift"
     elif _shift_pays("bwd_data", g, dtype, threads):
         # strided: the adjoint GEMMs into each phase's grid, read back once (no scatter-add)
         return "shift"
@@ -409,14 +415,14 @@ def _pick_bwd_weight(g: Geometry, dtype, threads) -> str:
     if _winograd_pays(g, dtype):
         return "winograd"
     if g.K > 1 and g.stride1:
+        if _shift_pays("bwd_weight", g, dtype, threads):
+            return "shift"
         # few channels: the direct loops, unless the chunk kernels run and the outputs are many
         direct = _direct_ok(g, dtype) and (
             g.O * g.C * g.K <= _GRID_DIRECT_FWD_MAX if chunked_ok
             else g.C * g.K <= _GRID_DIRECT_BWDW_MAX)
         if direct:
             return "grid-direct"
-        if _shift_pays("bwd_weight", g, dtype, threads):
-            return "shift"
         if _gather_beats_grid(g, dtype, "bwd_weight"):
             return "gather-chunked"
         return "grid-chunked" if chunked_ok else "grid-gemm"
@@ -435,7 +441,8 @@ def _grid_name(g, dtype, threads) -> str:
     per chunk."""
     if _direct_ok(g, dtype) and g.O * g.C * g.K <= _GRID_DIRECT_FWD_MAX:
         return "grid-direct"
-    thin = max(g.C, g.O) <= _SHIFT_OVER_WINOGRAD_CHANNELS
+    thin = (_SHIFT_OVER_WINOGRAD_MIN_CHANNELS <= min(g.C, g.O)
+            and max(g.C, g.O) <= _SHIFT_OVER_WINOGRAD_CHANNELS)
     if _winograd_pays(g, dtype) and not (thin and _shift_pays("fwd", g, dtype, threads)):
         return "winograd"
     if _shift_pays("fwd", g, dtype, threads):
