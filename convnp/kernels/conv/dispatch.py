@@ -56,8 +56,8 @@ _SHIFT_MIN_COLUMNS_PER_CHANNEL = 2
 # (input channels, output channels) at least, per op: a forward with one input channel is an
 # outer product per tap, slower than the patches (LeNet C1: the direct loops)
 _SHIFT_MIN_CHANNELS = {"fwd": (3, 4), "bwd_data": (1, 4), "bwd_weight": (1, 1)}
-# ... and in place of Winograd's forward from 16 up to 32 channels, where its transforms cost as
-# much as its 16 GEMMs (ResNet-20's 16- and 32-channel stages: 8-35 % faster)
+# ... and in place of Winograd's 2-d forward from 16 up to 32 channels, where its transforms cost
+# as much as its 16 GEMMs (ResNet-20's 16- and 32-channel stages: 8-35 % faster)
 _SHIFT_OVER_WINOGRAD_CHANNELS = 32
 _SHIFT_OVER_WINOGRAD_MIN_CHANNELS = 16
 
@@ -441,8 +441,8 @@ def _grid_name(g, dtype, threads) -> str:
     per chunk."""
     if _direct_ok(g, dtype) and g.O * g.C * g.K <= _GRID_DIRECT_FWD_MAX:
         return "grid-direct"
-    thin = (_SHIFT_OVER_WINOGRAD_MIN_CHANNELS <= min(g.C, g.O)
-            and max(g.C, g.O) <= _SHIFT_OVER_WINOGRAD_CHANNELS)
+    thin = (len(g.k) == 2 and _SHIFT_OVER_WINOGRAD_MIN_CHANNELS <= min(g.C, g.O)
+            and max(g.C, g.O) <= _SHIFT_OVER_WINOGRAD_CHANNELS)  # 3x3x3: transforms cost a third
     if _winograd_pays(g, dtype) and not (thin and _shift_pays("fwd", g, dtype, threads)):
         return "winograd"
     if _shift_pays("fwd", g, dtype, threads):
