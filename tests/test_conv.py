@@ -123,8 +123,9 @@ def test_stride1_every_path(case, path):
 
 
 def test_few_channel_layers_take_the_direct_grid_kernels(monkeypatch):
-    """LeNet's C1 (1 -> 6, 5x5) runs both direct kernels; its C3 (6 -> 16) stays on the GEMMs;
-    the NumPy path never uses them. Checked by counting calls, so the tables above cover both."""
+    """LeNet's C1 (1 -> 6, 5x5) runs the direct forward (its weight gradient: shifted GEMMs); its
+    C3 (6 -> 16) stays on the GEMMs; the NumPy path never uses them. Checked by counting calls,
+    so the tables above cover both."""
     from convnp import backend
 
     calls = []
@@ -132,7 +133,7 @@ def test_few_channel_layers_take_the_direct_grid_kernels(monkeypatch):
         real = getattr(grid_kernels, name)
         monkeypatch.setattr(grid_kernels, name, lambda *a, real=real, name=name: (
             calls.append(name), real(*a))[1])
-    for cin, cout, expect in ((1, 6, ["_grid_fwd_nb", "_grid_bwdw_nb"]), (6, 16, [])):
+    for cin, cout, expect in ((1, 6, ["_grid_fwd_nb"]), (6, 16, [])):
         calls.clear()
         x = convnp.tensor(rand(2, cin, 12, 12))
         w = convnp.tensor(rand(cout, cin, 5, 5), requires_grad=True)

@@ -289,3 +289,24 @@ def test_winograd_3d_slabs_cover_every_slice(monkeypatch, budget, threads, N):
         assert len(items) >= min(threads, N * g.out_sp[0])
     finally:
         winograd._slabs.cache_clear()
+
+
+@pytest.mark.parametrize("s,d", [((1, 1), (2, 2)), ((2, 2), (1, 1))])
+def test_shift_kernels_take_fewer_outputs_than_the_formula(s, d):
+    """The convolution a transposed one with output padding differentiates has fewer outputs
+    than its input size gives (the output padding's rows and columns are read by no window):
+    the shifted GEMMs' gradients take the outputs as gy has them."""
+    if not _blas.available():
+        pytest.skip("shifted GEMMs need NumPy's OpenBLAS")
+    pads = ((0, 0), (0, 0))
+    x, w = rand(2, 3, 9, 9, seed=1), rand(4, 3, 3, 3, seed=2)
+    gy = rand(2, 4, 3, 3, seed=3)  # the formula gives 5x5 (d2) or 4x4 (s2)
+    g = dispatch.geometry(x.shape, w, pads, s, d, 1, out_sp=(3, 3))
+    with dispatch.force("bwd_weight", "shift"):
+        gw = dispatch.conv_bwd_weight(x, gy, (3, 3), pads, s, d, 1)
+    with dispatch.force("bwd_data", "shift"):
+        gx = dispatch.conv_bwd_data(gy, w, x.shape, pads, s, d, 1)
+    np.testing.assert_allclose(gw, C.reference_bwd_weight(x, gy, g.k, pads, s, d, 1),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gx, C.reference_bwd_data(gy, w, x.shape, pads, s, d, 1),
+                               rtol=1e-12, atol=1e-12)

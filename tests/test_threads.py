@@ -161,17 +161,28 @@ def test_matmul_without_numba_is_numpys(monkeypatch):
 # ------------------------------------------------------------------------- conv kernels
 @needs_blas
 def test_conv_layers_take_the_chunk_kernels(monkeypatch):
-    """LeNet's C3 runs all three chunk kernels (forward, weight gradient, col2im input
-    gradient); a grouped conv and the NumPy path never do."""
+    """A 64 -> 128 3x3 layer on 8x8 maps runs all three chunk kernels (forward, weight gradient,
+    col2im input gradient); LeNet's C3 all three shifted-GEMM kernels; a grouped conv and the
+    NumPy path neither."""
+    from convnp.kernels.conv import shift
+
     calls = []
-    for name in ("_grid_fwd_chunks", "_grid_bwdw_chunks", "_col2im_chunks"):
-        real = getattr(chunked, name)
-        monkeypatch.setattr(chunked, name, lambda *a, real=real, name=name: (
-            calls.append(name), real(*a))[1])
+    for mod, names in ((chunked, ("_grid_fwd_chunks", "_grid_bwdw_chunks", "_col2im_chunks")),
+                       (shift, ("_shift_fwd_items", "_shift_bwdw_items",
+                                "_shift_bwd_data_items"))):
+        for name in names:
+            real = getattr(mod, name)
+            monkeypatch.setattr(mod, name, lambda *a, real=real, name=name: (
+                calls.append(name), real(*a))[1])
+    x = convnp.tensor(rand(3, 64, 8, 8), requires_grad=True)
+    w = convnp.tensor(rand(128, 64, 3, 3), requires_grad=True)
+    convnp.nn.functional.conv2d(x, w, padding=1).sum().backward()
+    assert calls == ["_grid_fwd_chunks", "_col2im_chunks", "_grid_bwdw_chunks"]
+    calls.clear()
     x = convnp.tensor(rand(3, 6, 14, 14), requires_grad=True)
     w = convnp.tensor(rand(16, 6, 5, 5), requires_grad=True)
     convnp.nn.functional.conv2d(x, w).sum().backward()
-    assert calls == ["_grid_fwd_chunks", "_col2im_chunks", "_grid_bwdw_chunks"]
+    assert calls == ["_shift_fwd_items", "_shift_bwd_data_items", "_shift_bwdw_items"]
     calls.clear()
     convnp.nn.functional.conv2d(x, convnp.tensor(rand(16, 3, 5, 5)), groups=2).sum().backward()
     with backend.numba_disabled():

@@ -49,12 +49,13 @@ def _out(sp, pads, k, s, d) -> tuple:
                  for n, (lo, hi), kk, ss, dd in zip(sp, pads, k, s, d))
 
 
-def _grid(sp, pads, k, s, d) -> tuple:
+def _grid(sp, pads, k, s, d, out_sp=None) -> tuple:
     """One image's grid (per phase when strided): data with trailing gaps (stride 1), else the
     outputs plus the largest tap shift."""
     if all(v == 1 for v in s):
         return tuple(n + g for n, g in zip(sp, _gaps(pads)))
-    return tuple(o + (kk - 1) * dd // ss for o, kk, ss, dd in zip(_out(sp, pads, k, s, d), k, s, d))
+    out_sp = out_sp or _out(sp, pads, k, s, d)
+    return tuple(o + (kk - 1) * dd // ss for o, kk, ss, dd in zip(out_sp, k, s, d))
 
 
 def grid_size(sp, pads, k=None, s=None, d=None) -> int:
@@ -77,7 +78,7 @@ def _ro(a):
 
 
 @functools.lru_cache(maxsize=256)
-def _plan(x_shape, O, k, pads, s, d, itemsize, threads):
+def _plan(x_shape, O, k, pads, s, d, out_sp, itemsize, threads):
     """The layout of a geometry and its work.
 
     Stride 1 (``rows``): each image a grid of ``n + gap`` per axis (data first, zeros after),
@@ -86,16 +87,16 @@ def _plan(x_shape, O, k, pads, s, d, itemsize, threads):
     (``src`` gives each grid position's input offset, -1 for padding), phase blocks of ``nb*S``
     one after another. Tap ``t`` reads phase ``tph[t]`` at ``tsh[t]`` past the output's grid
     position ``gidx[p]``; ``inv`` maps each input offset to its (phase, grid position), for the
-    input gradient.
+    input gradient. ``out_sp``: the outputs, fewer than the formula gives where a transposed
+    convolution's output padding cut them.
     """
     N, C = x_shape[:2]
     sp = tuple(x_shape[2:])
     nd = len(sp)
     rows = all(v == 1 for v in s)
-    grid = _grid(sp, pads, k, s, d)
+    grid = _grid(sp, pads, k, s, d, out_sp)
     S = math.prod(grid)
     fst = _common.flat_strides(grid)
-    out_sp = _out(sp, pads, k, s, d)
     taps = list(np.ndindex(*k))
     if rows:
         gaps = _gaps(pads)
@@ -298,10 +299,11 @@ def _shift_bwd_data_items(gemm, setl, one, gy3, w3, plan, inv, gx3,
         _unlayout(Xg, rows, rowmap, W, inv, S, b0, nb, gx3)
 
 
-def _args(x_shape, O, k, pads, s, d, itemsize, threads):
+def _args(x_shape, O, k, pads, s, d, out_sp, itemsize, threads):
+    out_sp = tuple(out_sp) if out_sp is not None else _out(x_shape[2:], pads, k, s, d)
     S, T, nph, tph, tsh, gidx, L, rowmap, src, inv, items, out_sp, rows = _plan(
-        tuple(x_shape), O, tuple(k), tuple(map(tuple, pads)), tuple(s), tuple(d), itemsize,
-        threads)
+        tuple(x_shape), O, tuple(k), tuple(map(tuple, pads)), tuple(s), tuple(d), out_sp,
+        itemsize, threads)
     return (S, T, nph, tph, tsh, gidx, L, rowmap, x_shape[-1], src, rows), inv, items, out_sp
 
 
@@ -309,7 +311,8 @@ def shift_fwd(x, w, pads, s, d, bias, threads) -> np.ndarray:
     """Forward (+ bias) of x (N, C, *sp) with w (O, C, *k) by shifted GEMMs."""
     N, C = x.shape[:2]
     O = w.shape[0]
-    plan, _, items, out_sp = _args(x.shape, O, w.shape[2:], pads, s, d, x.itemsize, threads)
+    plan, _, items, out_sp = _args(x.shape, O, w.shape[2:], pads, s, d, None, x.itemsize,
+                                   threads)
     wt = np.ascontiguousarray(w.reshape(O, C, -1).transpose(2, 0, 1))  # (taps, O, C)
     y = np.empty((N, O, *out_sp), x.dtype)
     b = np.zeros(O, x.dtype) if bias is None else np.ascontiguousarray(bias, x.dtype)
@@ -330,7 +333,7 @@ def shift_bwd_weight(x, gy, k, pads, s, d, threads) -> np.ndarray:
     """Weight gradient (O, C, *k) of the conv of x (N, C, *sp), gy (N, O, *out)."""
     N, C = x.shape[:2]
     O = gy.shape[1]
-    plan, _, items, _ = _args(x.shape, O, k, pads, s, d, x.itemsize, threads)
+    plan, _, items, _ = _args(x.shape, O, k, pads, s, d, gy.shape[2:], x.itemsize, threads)
     items = _whole_images(items, N) if N < threads else items
     parts = np.zeros((max(1, min(threads, len(items))), plan[3].shape[0], O, C), gy.dtype)
     backend.run_split(_shift_bwdw_items, len(parts), *_blas.kernel_args(gy.dtype),
@@ -343,7 +346,8 @@ def shift_bwd_data(gy, w, x_shape, pads, s, d, threads) -> np.ndarray:
     """Input gradient (N, C, *sp) of the conv with w (O, C, *k), gy (N, O, *out)."""
     N, C = x_shape[:2]
     O = w.shape[0]
-    plan, inv, items, _ = _args(x_shape, O, w.shape[2:], pads, s, d, gy.itemsize, threads)
+    plan, inv, items, _ = _args(x_shape, O, w.shape[2:], pads, s, d, gy.shape[2:], gy.itemsize,
+                                threads)
     items = _whole_images(items, N) if N < threads else items
     w3 = np.ascontiguousarray(w.reshape(O, C, -1).transpose(2, 0, 1))  # (taps, O, C)
     gx = np.empty(x_shape, gy.dtype)
