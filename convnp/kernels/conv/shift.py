@@ -1,5 +1,5 @@
-"""Shifted GEMMs: stride-1 convolutions (any dilation, 1-3 spatial axes, groups = 1) with no
-patch matrix.
+"""Shifted GEMMs: convolutions (any stride and dilation, 1-3 spatial axes, groups = 1) with
+no patch matrix.
 
 On a flattened grid with zeros around the data, tap ``t`` of the kernel reads every output's
 input at one fixed offset ``off[t]`` from the output's own grid position. So, with a chunk of
@@ -9,17 +9,23 @@ with one pixel of padding takes 9x9, not 10x10), the outputs of all grid positio
 
     R (O x n) = sum_t W_t (O x C) @ X[:, off[t] : off[t] + n]
 
-one GEMM per tap whose right operand is a plain strided view of X (its rows ``S*nb`` apart): no
-K-times patch copy, where the chunk kernels copy every input value once per tap before their
-one GEMM. The GEMMs are as thin in K as the layer has input channels, which BLAS runs about as
-fast as the patch GEMM's K = C * taps (measured in docs/performance.md). The positions that are
-not outputs (padding columns and rows of the grid) are computed and dropped, so the kernel is
-chosen where the grid is not much larger than the output (``waste``).
+one GEMM per tap whose right operand is a plain strided view of X: no K-times patch copy, where
+the chunk kernels copy every input value once per tap before their one GEMM. The GEMMs are as
+thin in K as the layer has input channels, which BLAS runs about as fast as the patch GEMM's
+K = C * taps (measured in docs/performance.md). The grid positions that are not outputs are
+computed and dropped (``waste``), which the dispatch weighs against the copies saved.
 
-The weight gradient is the adjoint: gy scattered onto the grid (zeros at the dropped positions)
-``G (O x n)``, and ``dW_t = G @ X[:, off[t] : off[t] + n]^T``, GEMMs with K = n, long.
-Work items are chunks of whole images, each one's layout copy, GEMMs and crop on one thread
-inside one parallel region (BLAS single-threaded), as the chunk kernels do.
+Strided: tap ``t`` reads the padded input at ``o*s + t*d``, i.e. phase ``(t*d) % s`` of the
+padded input at ``o + (t*d) // s``; each phase a tap reads gets a grid of its own (outputs plus
+the largest shift per axis, filled through precomputed input offsets), and each tap is a GEMM on
+its phase's block at its shift.
+
+The weight gradient: gy scattered onto the output grid (zeros at the dropped positions), ``G (O x
+n)``, and ``dW_t = G @ X[:, off[t] : off[t] + n]^T``, GEMMs with K = n, long. The input
+gradient: ``Xg[:, off[t]:] += W_t^T @ G`` into zeroed grids, then each input value read back
+from its one grid position (no scatter-add). Work items are chunks of whole images (or, at batch
+1, an image's output channels), each one's layout copy, GEMMs and crop on one thread inside one
+parallel region (BLAS single-threaded), as the chunk kernels do.
 """
 
 from __future__ import annotations
