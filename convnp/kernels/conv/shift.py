@@ -156,6 +156,21 @@ def _items(N, O, per_image, threads) -> list:
 
 
 @backend.helper
+def _rows(grid, flat, rowmap, W, base, to_grid):  # pragma: no cover - compiled
+    """Copy an image's rows (``flat``: rows of W) to their grid positions (``base +
+    rowmap[r]``), or back when not ``to_grid``."""
+    for r in range(rowmap.shape[0]):
+        d0 = base + rowmap[r]
+        s0 = r * W
+        if to_grid:
+            for j in range(W):
+                grid[np.uintp(d0 + j)] = flat[np.uintp(s0 + j)]
+        else:
+            for j in range(W):
+                flat[np.uintp(s0 + j)] = grid[np.uintp(d0 + j)]
+
+
+@backend.helper
 def _layout(x3, rows, rowmap, W, src, S, T, b0, nb, Xc):  # pragma: no cover - compiled
     """Xc[c, :] = the chunk's images b0.. in the layout of ``_plan``, channel c (x3: (N, C,
     rows*W)), zeros elsewhere."""
@@ -168,13 +183,7 @@ def _layout(x3, rows, rowmap, W, src, S, T, b0, nb, Xc):  # pragma: no cover - c
             for i in range(n):
                 dst[np.uintp(i)] = 0
             for bi in range(nb):
-                xs = x3[b0 + bi, c]
-                base = bi * S
-                for r in range(rowmap.shape[0]):
-                    d0 = base + rowmap[r]
-                    s0 = r * W
-                    for j in range(W):
-                        dst[np.uintp(d0 + j)] = xs[np.uintp(s0 + j)]
+                _rows(dst, x3[b0 + bi, c], rowmap, W, bi * S, True)
         else:
             for ph in range(nph):
                 idx = src[ph]
@@ -195,12 +204,7 @@ def _unlayout(Xg, rows, rowmap, W, inv, S, b0, nb, gx3):  # pragma: no cover - c
         for bi in range(nb):
             dst = gx3[b0 + bi, c]
             if rows:
-                base = bi * S
-                for r in range(rowmap.shape[0]):
-                    d0 = base + rowmap[r]
-                    s0 = r * W
-                    for j in range(W):
-                        dst[np.uintp(s0 + j)] = g[np.uintp(d0 + j)]
+                _rows(g, dst, rowmap, W, bi * S, False)
             else:
                 for i in range(dst.shape[0]):
                     ph = inv[0, i]
