@@ -46,11 +46,13 @@ _WINOGRAD_MIN_SIDE_ND = {2: 12, 3: 8}  # planes of a 3x3x3: transforms cost a th
 _WINOGRAD_MIN_COLUMNS = 256
 # Shifted GEMMs (no patch matrix) where the products their grid adds cost less than the patch
 # copies they save: each extra grid position costs a GEMM column of O products, each saved copy
-# one value per tap and channel, so they pay while O * (waste - 1) stays under this (measured in
-# docs/performance.md: 64 channels on 8x8, waste 1.27, and LeNet's C3, 16 outputs at waste 1.96,
-# win; 256 channels on 14x14 at batch 1 (waste 1.15) and 256 outputs of a 4x4 stride-2 layer on
-# 8x8 (1.27) lose). With fewer images than threads each GEMM has one image's grid as columns: at
-# least this many per input channel, or the one deep patch GEMM of the chunk kernels wins.
+# one value per tap and channel, so they pay while O * (waste - 1) stays under this (alternated
+# kernel timings, 2 threads: 64 channels on 8x8 at batch 128, waste 1.27, forward 8.1 -> 5.5 ms,
+# and LeNet's C3, 16 outputs at waste 1.96, weight gradient 1.29 -> 0.80 ms, win; 256 channels
+# on 14x14 at batch 1, waste 1.15, 1.4 -> 2.4 ms, and 256 outputs of a 4x4 stride-2 layer on 8x8,
+# 1.27, 16.5 -> 19.8 ms, lose). With fewer images than threads each GEMM has one image's grid
+# as columns: at least this many per input channel, or the one deep patch GEMM of the chunk
+# kernels wins.
 _SHIFT_MAX_EXTRA = 24
 _SHIFT_MIN_COLUMNS_PER_CHANNEL = 2
 # (input channels, output channels) at least, per op: a forward with one input channel is an
@@ -154,8 +156,9 @@ def _shift_ok(op, g: Geometry, dtype) -> bool:
 
 
 def _shift_pays(op, g: Geometry, dtype, threads) -> bool:
-    """Thick enough GEMMs, a grid not much larger than the output, a kernel with several taps;
-    the weight gradient also wants an image per thread (its items are whole images)."""
+    """A kernel with several taps, enough channels, a grid whose extra products cost less than
+    the copies saved; the gradients also want an image per thread (their items are whole
+    images), the batch-1 forward enough columns per input channel."""
     if g.N < threads and (op != "fwd" or shift.grid_size(g.sp, g.pads, g.k, g.s, g.d)
                           < _SHIFT_MIN_COLUMNS_PER_CHANNEL * g.C):
         return False
@@ -399,12 +402,11 @@ def _pick_bwd_data(g: Geometry, dtype, threads) -> str:
                 or not (col2im_cheaper(g.C, g.O, g.sp, g.out_sp, dp)
                         or _gather_beats_grid(dual, dtype, "fwd"))):
             return "dual-grid"
-        if _shift_pays("bwd_data", g, dtype, threads):  # few channels: no col2im scatter
-            return "shift"
-    elif _shift_pays("bwd_data", g, dtype, threads):
-        # strided: the adjoint GEMMs into each phase's grid, read back once (no scatter-add)
+    if _shift_pays("bwd_data", g, dtype, threads):
+        # the adjoint GEMMs into the (per-phase) grids, read back once: no col2im scatter-add
         return "shift"
-    elif all(v == 1 for v in g.d) and g.K > 1 and not _chunked_ok("bwd_data", g, dtype):
+    if (not g.stride1 and all(v == 1 for v in g.d) and g.K > 1
+            and not _chunked_ok("bwd_data", g, dtype)):
         # strided: with the chunk kernels, one parallel GEMM + scatter beats the s^n phases
         return "polyphase"
     return "col2im-chunked" if _chunked_ok("bwd_data", g, dtype) else "col2im"
@@ -414,9 +416,9 @@ def _pick_bwd_weight(g: Geometry, dtype, threads) -> str:
     chunked_ok = _chunked_ok("bwd_weight", g, dtype)
     if _winograd_pays(g, dtype):
         return "winograd"
+    if g.K > 1 and _shift_pays("bwd_weight", g, dtype, threads):
+        return "shift"
     if g.K > 1 and g.stride1:
-        if _shift_pays("bwd_weight", g, dtype, threads):
-            return "shift"
         # few channels: the direct loops, unless the chunk kernels run and the outputs are many
         direct = _direct_ok(g, dtype) and (
             g.O * g.C * g.K <= _GRID_DIRECT_FWD_MAX if chunked_ok
@@ -426,8 +428,6 @@ def _pick_bwd_weight(g: Geometry, dtype, threads) -> str:
         if _gather_beats_grid(g, dtype, "bwd_weight"):
             return "gather-chunked"
         return "grid-chunked" if chunked_ok else "grid-gemm"
-    if g.K > 1 and _shift_pays("bwd_weight", g, dtype, threads):
-        return "shift"
     if (g.K > 1 or not g.stride1) and chunked_ok:
         return "gather-chunked"
     if KERNELS["bwd_weight"]["1x1"].accepts(g, dtype) and _blas.available() and threads > 1:

@@ -178,9 +178,6 @@ def conv1x1_fwd(x, w, s, groups, out_sp) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-# ---------------------------------------------------------------------------------------------
 # "dense": the kernel covers the whole unpadded input (one output position per image), so the
 # convolution is x (N, C*K) @ w (O, C*K)^T: one GEMM for each op, no patches
 # ---------------------------------------------------------------------------------------------
