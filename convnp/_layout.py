@@ -53,6 +53,8 @@ def normalize_dims(dim, ndim: int, fn: str) -> tuple[int, ...] | None:
     """Validate ``dim`` (int, tuple or None) against ``ndim``; return sorted non-negative axes."""
     if dim is None:
         return None
+    if type(dim) is int and -ndim <= dim < ndim:  # the common case, as the loop below gives it
+        return (dim % ndim,)
     dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
     out = []
     for d in dims:

@@ -41,7 +41,7 @@ def use_numba(flag: bool | None = None) -> bool:
     global _enabled
     if flag is not None:
         _enabled = bool(flag)
-    return _enabled and numba_available()
+    return _enabled and (_available or numba_available())
 
 
 @contextlib.contextmanager
@@ -145,15 +145,17 @@ def _work(args) -> int:
     ``_half_call``)."""
     n = 0
     for a in args:
-        dt = getattr(a, "dtype", None)  # arrays and NumPy scalars; ints, floats, tuples have none
-        if dt is not None:
-            k = getattr(dt, "kind", None)
-            if (k == "f" and dt.itemsize == 2) or (k == "V" and is_half(dt)):
+        if isinstance(a, _ARRAYS):  # ints, floats and tuples carry no dtype
+            dt = a.dtype
+            if dt.itemsize == 2 and (dt.kind == "f" or (dt.kind == "V" and is_half(dt))):
                 return -1
-            size = getattr(a, "size", 0)
+            size = a.size
             if size > n:
                 n = size
     return n
+
+
+_ARRAYS = (np.ndarray, np.generic)
 
 
 def _half_call(kernel: Callable, args: tuple):

@@ -43,10 +43,9 @@ from convnp import _autocast
 from convnp.autograd import function as _function
 from convnp.autograd.grad_mode import is_grad_enabled
 from convnp.nn.modules.activation import Hardtanh, LeakyReLU, ReLU
-from convnp.nn.modules.conv import _Conv, _ConvTranspose
+from convnp.nn.modules.conv import _Conv, _ConvTranspose, _functional
 from convnp.nn.modules.normalization import _BatchNorm
 from convnp.ops import activation as _activation
-from convnp.ops import conv as _conv_ops
 from convnp.tensor import Tensor
 
 __all__ = ["sequential_forward", "conv_norm_act", "set_enabled", "clear_cache"]
@@ -68,30 +67,39 @@ def clear_cache() -> None:
     _cache.clear()
 
 
-def _plain(m, base) -> bool:
-    """``m`` is a ``base`` whose forward is the library's and that has no hooks."""
-    return (isinstance(m, base) and type(m).forward is base.forward and not m._forward_hooks
-            and not m._forward_pre_hooks and not m._backward_hooks
-            and not m._backward_pre_hooks)
+def _no_hooks(m) -> bool:
+    return not (m._forward_hooks or m._forward_pre_hooks or m._backward_hooks
+                or m._backward_pre_hooks)
 
 
-def _conv_kind(m):
-    for base in (_Conv, _ConvTranspose):
-        if _plain(m, base):
-            return base
-    return None
+_ROLES: dict = {}  # module type -> (its forward, its role): classes do not change their forward
 
 
-def _clamp(m):
-    """The activation a plain ReLU, Hardtanh / ReLU6 or LeakyReLU module applies, as
-    ``activation.activate_``'s arguments (kind, p, q); None for anything else."""
-    if _plain(m, ReLU):
+def _role(m):
+    """What module ``m`` can be in a fused run: ``_Conv`` or ``_ConvTranspose`` (the first
+    layer), ``_BatchNorm`` (the second) or an activation's ``activate_`` arguments (kind, p, q)
+    (the third); None for anything else, a subclass with its own ``forward`` and a module with
+    hooks included."""
+    t = type(m)
+    fwd = t.forward
+    hit = _ROLES.get(t)
+    if hit is None or hit[0] is not fwd:
+        role = None
+        for base in (_Conv, _ConvTranspose, _BatchNorm, ReLU, Hardtanh, LeakyReLU):
+            if issubclass(t, base) and fwd is base.forward:
+                role = base
+                break
+        hit = _ROLES[t] = (fwd, role)
+    role = hit[1]
+    if role is None or not _no_hooks(m):
+        return None
+    if role is ReLU:
         return ("relu", 0.0, 0.0)
-    if _plain(m, Hardtanh):  # and ReLU6
+    if role is Hardtanh:  # and ReLU6
         return ("clamp", float(m.min_val), float(m.max_val))
-    if _plain(m, LeakyReLU):
+    if role is LeakyReLU:
         return ("leaky", float(m.negative_slope), 0.0)
-    return None
+    return role
 
 
 def _fusable(conv, bn, x) -> bool:
@@ -116,15 +124,31 @@ def _values(tensors) -> bytes:
     return b"".join(parts)
 
 
-def _folded(conv, bn, transposed: bool):
-    """(weight, bias) arrays of the folded convolution, from the cache when nothing changed."""
+def _key(conv, bn, x, tensors) -> tuple:
+    """What a cached fold was made for: the pair, eps, the input's dtype and rank, and each
+    tensor's identity, array and version (None for a missing one)."""
+    key = [id(conv), bn.eps, x.array.dtype, x.array.ndim]
+    for t in tensors:
+        if t is None:
+            key.append(None)
+        else:
+            vc = t._vc
+            key += (id(t), id(t.array), 0 if vc is None else vc[0])
+    return tuple(key)
+
+
+def _folded(conv, bn, x):
+    """(weight, bias) Tensors of the folded convolution for input ``x``, from the cache when
+    nothing changed; None when the pair cannot be fused (see the module docstring)."""
+    if conv.training or bn.training:
+        return None
     tensors = (conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var)
-    key = (id(conv), bn.eps) + tuple(
-        None if t is None else (id(t), id(t.array), t._version) for t in tensors)
-    values = _values(tensors)
+    key = _key(conv, bn, x, tensors)
     hit = _cache.get(bn)
-    if hit is not None and hit[0] == key and hit[1] == values:
-        return hit[2], hit[3]
+    if hit is not None and hit[0] == key and hit[1] == _values(tensors):
+        return hit[2], hit[3]  # a key that matches was checked fusable when it was stored
+    if not _fusable(conv, bn, x):
+        return None
     w = conv.weight.array
     dt = w.dtype
     c = bn.num_features
@@ -136,27 +160,27 @@ def _folded(conv, bn, transposed: bool):
     if bn.bias is not None:
         shift = shift + bn.bias.array
     bias = shift if conv.bias is None else conv.bias.array * scale + shift
-    if transposed:  # (Cin, Cout / groups, *k): output channel g * Cout/groups + j
+    if isinstance(conv, _ConvTranspose):  # (Cin, Cout / groups, *k): channel g * Cout/groups + j
         g = conv.groups
         ws = w.reshape(g, w.shape[0] // g, c // g, -1) * scale.reshape(g, 1, c // g, 1)
     else:  # (Cout, Cin / groups, *k)
         ws = w.reshape(c, -1) * scale[:, None]
-    wf, bf = ws.astype(dt).reshape(w.shape), bias.astype(dt)
-    _cache[bn] = (key, values, wf, bf)
+    wf = Tensor._wrap(ws.astype(dt).reshape(w.shape))
+    bf = Tensor._wrap(bias.astype(dt))
+    _cache[bn] = (key, _values(tensors), wf, bf)
     return wf, bf
 
 
-def _fused_call(conv, base, bn, clamp, x):
-    wf, bf = _folded(conv, bn, base is _ConvTranspose)
-    n = conv._n
-    w, b = Tensor._wrap(wf), Tensor._wrap(bf)
-    if base is _ConvTranspose:
-        y = getattr(_conv_ops, f"conv_transpose{n}d")(
+def _fused_call(conv, folded, clamp, x):
+    """The folded convolution of ``x`` (weight and bias ``folded``), then ``clamp`` in place."""
+    w, b = folded
+    if isinstance(conv, _ConvTranspose):
+        y = _functional(True, conv._n)(
             x, w, b, conv.stride, conv.padding, conv.output_padding, conv.groups, conv.dilation,
             padding_mode=conv.padding_mode)
     else:
-        y = getattr(_conv_ops, f"conv{n}d")(x, w, b, conv.stride, conv.padding, conv.dilation,
-                                            conv.groups, padding_mode=conv.padding_mode)
+        y = _functional(False, conv._n)(x, w, b, conv.stride, conv.padding, conv.dilation,
+                                        conv.groups, padding_mode=conv.padding_mode)
     if clamp is not None:  # in place on the fresh output: no pass allocates
         _activation.activate_(y.array, *clamp)
     return y
@@ -180,13 +204,16 @@ def sequential_forward(modules, x):
     i, n = 0, len(mods)
     while i < n:
         m = mods[i]
-        base = _conv_kind(m) if i + 1 < n else None
-        if (base is not None and isinstance(x, Tensor) and _plain(mods[i + 1], _BatchNorm)
-                and _fusable(m, mods[i + 1], x)):
-            clamp = _clamp(mods[i + 2]) if i + 2 < n else None
-            x = _fused_call(m, base, mods[i + 1], clamp, x)
-            i += 2 if clamp is None else 3
-            continue
+        if i + 1 < n and isinstance(x, Tensor):
+            role = _role(m)
+            if (role is _Conv or role is _ConvTranspose) and _role(mods[i + 1]) is _BatchNorm:
+                folded = _folded(m, mods[i + 1], x)
+                if folded is not None:
+                    clamp = _role(mods[i + 2]) if i + 2 < n else None
+                    clamp = clamp if type(clamp) is tuple else None
+                    x = _fused_call(m, folded, clamp, x)
+                    i += 2 if clamp is None else 3
+                    continue
         x = m(x)
         i += 1
     return x
@@ -198,10 +225,13 @@ def conv_norm_act(conv, bn, act, x):
     norm as one folded convolution where a ``Sequential`` would fold them, the activation in
     place when it is one fusion applies, else called after; otherwise the three modules in turn."""
     if _active(x):
-        base = _conv_kind(conv)
-        if base is not None and _plain(bn, _BatchNorm) and _fusable(conv, bn, x):
-            clamp = None if act is None else _clamp(act)
-            y = _fused_call(conv, base, bn, clamp, x)
-            return y if act is None or clamp is not None else act(y)
+        role = _role(conv)
+        if (role is _Conv or role is _ConvTranspose) and _role(bn) is _BatchNorm:
+            folded = _folded(conv, bn, x)
+            if folded is not None:
+                clamp = None if act is None else _role(act)
+                clamp = clamp if type(clamp) is tuple else None
+                y = _fused_call(conv, folded, clamp, x)
+                return y if act is None or clamp is not None else act(y)
     x = bn(conv(x))
     return x if act is None else act(x)

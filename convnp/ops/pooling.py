@@ -111,11 +111,11 @@ class MaxPoolNd(Function):
     """N-d max pooling; backward scatters through the recorded argmax tap codes."""
 
     @staticmethod
-    def forward(ctx, x, nd, k, s, p, d, ceil_mode, return_indices, fn):
+    def forward(ctx, x, nd, k, s, p, d, ceil_mode, return_indices, fn, geom=None):
         x4, lead = _planes(x, nd)
-        k3, s3, p3, d3 = _pad3(k, 1), _pad3(s, 1), _pad3(p, 0), _pad3(d, 1)
-        o = _out_sizes(fn, x.shape[-nd:], k, s, p, d, ceil_mode)
-        o3 = _pad3(o, 1)
+        if geom is None:
+            geom = _max_geometry(fn, x.shape[-nd:], k, s, p, d, ceil_mode)
+        k3, s3, p3, d3, o, o3 = geom
         if not (return_indices or ctx.needs_input_grad[0]):  # inference: no tap codes
             out = K.max_values(x4, k3, s3, p3, d3, o3)
             if out is not None:
@@ -136,6 +136,12 @@ class MaxPoolNd(Function):
         return gx.reshape(x_shape)
 
 
+def _max_geometry(fn, sp, k, s, p, d, ceil_mode) -> tuple:
+    """(k3, s3, p3, d3, out, out3): the window and output sizes, padded to three axes."""
+    o = _out_sizes(fn, sp, k, s, p, d, ceil_mode)
+    return _pad3(k, 1), _pad3(s, 1), _pad3(p, 0), _pad3(d, 1), o, _pad3(o, 1)
+
+
 # a network calls each pooling layer with the same shapes and settings every time: validated once
 _checked = CheckedCalls()
 
@@ -154,12 +160,31 @@ def _checked_window(fn, nd, input, kernel_size, stride, padding, dilation):
     return _checked.get(key, validate)
 
 
+def _checked_max_window(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode):
+    """``_checked_window`` and the geometry of the input's spatial size (``_max_geometry``),
+    kept per distinct call."""
+    from convnp.tensor import Tensor
+
+    key = (_checked.key(fn, (input,), (kernel_size, stride, padding, dilation, int(ceil_mode)))
+           if isinstance(input, Tensor) else None)
+
+    def validate():
+        _check_input(input, nd, fn)
+        k, s, p, d = _window_args(nd, fn, kernel_size, stride, padding, dilation)
+        return k, s, p, d, _max_geometry(fn, input.shape[-nd:], k, s, p, d, ceil_mode)
+    return _checked.get(key, validate)
+
+
+_MAX_NAMES = {1: "max_pool1d", 2: "max_pool2d", 3: "max_pool3d"}
+
+
 def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
-    fn = f"max_pool{nd}d"
-    k, s, p, d = _checked_window(fn, nd, input, kernel_size, stride, padding, dilation)
-    res = MaxPoolNd.apply(input, nd=nd, k=k, s=s, p=p, d=d, ceil_mode=bool(ceil_mode),
-                          return_indices=bool(return_indices), fn=fn)
-    return res
+    fn = _MAX_NAMES[nd]
+    ceil_mode = bool(ceil_mode)
+    k, s, p, d, geom = _checked_max_window(fn, nd, input, kernel_size, stride, padding, dilation,
+                                           ceil_mode)
+    return MaxPoolNd.apply(input, nd=nd, k=k, s=s, p=p, d=d, ceil_mode=ceil_mode,
+                           return_indices=bool(return_indices), fn=fn, geom=geom)
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,

@@ -8,6 +8,7 @@ Tensor methods and the ``convnp`` namespace bind.
 from __future__ import annotations
 
 import builtins
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -41,12 +42,20 @@ class Sum(Function):
         return _expand_back(g, ctx.shape, ctx.axes, ctx.keepdim)
 
 
+_SUM_IN_PLACE = (np.float32, np.float64)
+
+
 class Mean(Function):
     @staticmethod
     def forward(ctx, a, axes=None, keepdim=False):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
-        n = a.size if axes is None else int(np.prod([a.shape[i] for i in axes]))
+        n = a.size if axes is None else math.prod([a.shape[i] for i in axes])
         ctx.n = n
+        if n and axes is not None and len(axes) < a.ndim and a.dtype.type in _SUM_IN_PLACE:
+            # np.mean's arithmetic (a sum, then a true division by an intp count) without its
+            # Python wrapper, which costs more than a small reduction itself
+            out = np.add.reduce(a, axis=axes, keepdims=keepdim)
+            return np.true_divide(out, np.intp(n), out=out, casting="unsafe")
         return np.asarray(np.mean(a, axis=axes, keepdims=keepdim))
 
     @staticmethod
