@@ -381,6 +381,14 @@ def _pick_fwd(g: Geometry, dtype, threads) -> str:
         # a few outputs from a large weight (batch-1 inference, VGG's 4x4 and 2x2 maps): one
         # GEMM whose threads split the output channels, so each reads its share of the weight
         return "im2col"
+    if (threads == 1 and len(g.k) == 1 and g.N == 1 and g.groups == 1 and g.K > 1
+            and _blas.available()
+            and not (_direct_ok(g, dtype) and g.O * g.C * g.K <= _GRID_DIRECT_FWD_MAX)):
+        # one sequence on one thread: its compiled patch pass and one deep GEMM beat the shifted
+        # GEMMs, whose depth is the channels alone (32 -> 64 channels, 5 taps, length 512:
+        # 126 against 148 us, alternated); on two threads the shifted GEMMs' split of the output
+        # channels wins (88 against 144 us)
+        return "im2col"
     if g.stride1:
         name = _grid_name(g, dtype, threads)
         if name == "grid-chunked" and _gather_beats_grid(g, dtype, "fwd"):

@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-from convnp import _blas
+from convnp import _blas, backend
+from convnp.backend import prange
 from convnp.kernels.conv._common import (
     _chunk_size,
     _gy_chunk,
@@ -35,6 +36,16 @@ def _im2col_chunks(x, k, pads, s, d, groups, out_sp, reuse_1x1=False):
     K, P = math.prod(k), math.prod(out_sp)
     B = _chunk_size(N, C * K * P * x.itemsize)
     cols_flat = _workspace("cols", groups * cg * K * B * P, x.dtype)
+    if len(k) == 1 and backend.use_numba() and x.dtype in _NB_FLOATS and not reuse_1x1:
+        # sequences: one compiled pass per chunk reads the input where each tap lands, writes
+        # zeros where it falls in the padding (no padded copy, no strided view to build)
+        xc = np.ascontiguousarray(x)
+        for n0 in range(0, N, B):
+            b = min(B, N - n0)
+            cols = cols_flat[:C * K * b * P].reshape(C, K, b, P)
+            _cols1d_nb(xc[n0:n0 + b], s[0], d[0], pads[0][0], cols)
+            yield n0, b, cols.reshape(groups, cg * K, b * P)
+        return
     xbuf = None if _no_pad(pads) else _padded_buffer("xpad", B, C, sp, pads, x.dtype)
     inner = _interior_sl(sp, pads)
     same = K == 1 and all(v == 1 for v in s) and tuple(out_sp) == padded_shape(sp, pads)
@@ -51,6 +62,36 @@ def _im2col_chunks(x, k, pads, s, d, groups, out_sp, reuse_1x1=False):
         cols = cols_flat[:groups * cg * K * b * P].reshape(groups, cg, *k, b, *out_sp)
         np.copyto(cols, patches(xp, k, s, d, out_sp, groups))
         yield n0, b, cols.reshape(groups, cg * K, b * P)  # (g, Cg*K, b*P)
+
+
+_NB_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+@backend.jit(parallel=True)
+def _cols1d_nb(x, s, d, lo, cols):  # pragma: no cover - compiled
+    """cols[c, t, n, i] = x[n, c, i*s + t*d - lo], zero where that falls outside x."""
+    b, C, Lin = x.shape
+    _, K, _, L = cols.shape
+    for ct in prange(C * K):
+        c = ct // K
+        t = ct - c * K
+        sh = t * d - lo
+        # outputs whose read lands inside: 0 <= i*s + sh < Lin
+        i0 = min(L, max(0, (-sh + s - 1) // s))
+        i1 = max(i0, min(L, (Lin - sh + s - 1) // s))
+        for n in range(b):
+            dst = cols[c, t, n]
+            src = x[n, c]
+            for i in range(i0):
+                dst[i] = 0
+            if s == 1:
+                for i in range(i0, i1):
+                    dst[np.uintp(i)] = src[np.uintp(i + sh)]
+            else:
+                for i in range(i0, i1):
+                    dst[np.uintp(i)] = src[np.uintp(i * s + sh)]
+            for i in range(i1, L):
+                dst[i] = 0
 
 
 def im2col_fwd(x, w, pads, s, d, groups, out_sp) -> np.ndarray:

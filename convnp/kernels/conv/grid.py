@@ -94,6 +94,8 @@ def _grid_view(res, b, O, rows, out_sp, fst, Lc):
 def grid_fwd(x, w, pads, d, groups, out_sp, bias=None, direct=False) -> np.ndarray:
     """Stride-1 zero-padded cross-correlation (+ bias) on the padded grid: a GEMM per chunk,
     or the compiled direct loop ``_grid_fwd_nb`` when ``direct`` (groups = 1)."""
+    if direct and len(out_sp) == 1:
+        return _direct1d_fwd(x, w, pads[0][0], d[0], out_sp[0], bias)
     N, C = x.shape[:2]
     O = w.shape[0]
     og = O // groups
@@ -211,6 +213,47 @@ def _grid_fwd_nb(xpf, w, offs, p0, res):
                     base = p0 + offs[t]
                     for i in range(L):
                         res[o, b, np.uintp(i)] += wv * xpf[b, c, np.uintp(base + i)]
+
+
+def _direct1d_fwd(x, w, lo, d, L, bias) -> np.ndarray:
+    """The 1-d case of the direct loops, straight into the output: each tap's products over
+    the output range whose reads fall inside the input, so no padded copy, no grid, no crop."""
+    N, C = x.shape[:2]
+    O = w.shape[0]
+    y = np.empty((N, O, L), x.dtype)
+    if y.size == 0:
+        return y
+    has_bias = bias is not None
+    b = bias if has_bias else y[0, :, 0]  # any array of the dtype: never read
+    _direct1d_fwd_nb(np.ascontiguousarray(x), np.ascontiguousarray(w), lo, d, b, has_bias, y)
+    return y
+
+
+@backend.jit(parallel=True, fastmath={"reassoc", "contract"})
+def _direct1d_fwd_nb(x, w, lo, d, bias, has_bias, y):
+    """y[n, o, i] = sum_{c,t} w[o, c, t] * x[n, c, i + t*d - lo] (+ bias[o]), zero outside x."""
+    N, C, Lin = x.shape
+    O, _, K = w.shape
+    L = y.shape[2]
+    for job in prange(N * O):
+        n = job // O
+        o = job - n * O
+        row = y[n, o]
+        for i in range(L):
+            row[np.uintp(i)] = 0
+        for c in range(C):
+            xs = x[n, c]
+            for t in range(K):
+                sh = t * d - lo
+                i0 = max(0, -sh)
+                i1 = min(L, Lin - sh)
+                wv = w[o, c, t]
+                for i in range(i0, i1):
+                    row[np.uintp(i)] += wv * xs[np.uintp(i + sh)]
+        if has_bias:
+            bv = bias[o]
+            for i in range(L):
+                row[np.uintp(i)] += bv
 
 
 @backend.jit(parallel=True, fastmath={"reassoc", "contract"})
