@@ -53,8 +53,10 @@ def normalize_dims(dim, ndim: int, fn: str) -> tuple[int, ...] | None:
     """Validate ``dim`` (int, tuple or None) against ``ndim``; return sorted non-negative axes."""
     if dim is None:
         return None
-    if type(dim) is int and -ndim <= dim < ndim:  # the common case, as the loop below gives it
+    if type(dim) is int and -ndim <= dim < ndim:  # the common cases, as the loop below gives
         return (dim % ndim,)
+    if type(dim) is tuple and len(dim) == 1 and type(dim[0]) is int and -ndim <= dim[0] < ndim:
+        return (dim[0] % ndim,)
     dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
     out = []
     for d in dims:

@@ -137,12 +137,24 @@ def _key(conv, bn, x, tensors) -> tuple:
     return tuple(key)
 
 
+def _tensors(conv, bn) -> tuple:
+    """(conv weight, conv bias, bn weight, bn bias, running mean, running var); read from the
+    modules' stores (an attribute lookup through ``Module.__getattr__`` costs more than the
+    rest of a cache check), through the attributes where a name is not in its store."""
+    cp, bp, bb = conv._parameters, bn._parameters, bn._buffers
+    try:
+        return (cp["weight"], cp["bias"], bp["weight"], bp["bias"], bb["running_mean"],
+                bb["running_var"])
+    except KeyError:
+        return (conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var)
+
+
 def _folded(conv, bn, x):
     """(weight, bias) Tensors of the folded convolution for input ``x``, from the cache when
     nothing changed; None when the pair cannot be fused (see the module docstring)."""
     if conv.training or bn.training:
         return None
-    tensors = (conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var)
+    tensors = _tensors(conv, bn)
     key = _key(conv, bn, x, tensors)
     hit = _cache.get(bn)
     if hit is not None and hit[0] == key and hit[1] == _values(tensors):

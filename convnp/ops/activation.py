@@ -268,14 +268,20 @@ class LeakyReLU(Function):
         return np.where(a > 0, g, g * _c(ctx.slope, g))
 
 
+_ACT_KINDS = {"relu": 0, "clamp": 1, "leaky": 2}
+
+
 def activate_(a: np.ndarray, kind: str, p: float = 0.0, q: float = 0.0) -> None:
     """Apply an activation to ``a`` in place (a fresh array nobody else holds): ``"relu"``,
     ``"clamp"`` to [p, q] (ReLU6, Hardtanh) or ``"leaky"`` with slope p; the compiled kernel
     on dense float32/64 memory, NumPy otherwise (inference fusion, nn/_fusion.py)."""
-    views = _flat(a)
+    if a.flags.c_contiguous and a.dtype in _NB_FLOATS and a.size and backend.use_numba():
+        views = [a.reshape(-1)]  # the fresh convolution outputs fusion hands over
+    else:
+        views = _flat(a)
     if views is not None and a.size:
-        k = {"relu": 0, "clamp": 1, "leaky": 2}[kind]
-        _act_inplace_nb(views[0], k, a.dtype.type(p), a.dtype.type(q))
+        t = a.dtype.type
+        _act_inplace_nb(views[0], _ACT_KINDS[kind], t(p), t(q))
     elif kind == "relu":
         np.maximum(a, _c(0, a), out=a)
     elif kind == "clamp":

@@ -28,7 +28,9 @@ import numpy as np
 
 from convnp import _autocast, _blas
 from convnp._dtype import is_floating
+from convnp.autograd import function as _function
 from convnp.autograd.function import Function
+from convnp.autograd.grad_mode import _state as _grad_state
 from convnp.kernels.conv import dispatch as _dispatch
 from convnp.kernels.conv._common import _flip, _no_pad
 from convnp.ops import _shape, _window
@@ -368,8 +370,33 @@ def convnd(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
                        (stride, padding, dilation, groups, padding_mode))
     groups, batched, s, d, modes, pads = _checked.get(key, lambda: _conv_call(
         _fn, input, weight, bias, stride, padding, dilation, groups, padding_mode))
+    if batched and not flip and modes in _ZERO_MODES and _forward_only(input, weight, bias):
+        # nothing to record (inference): the zero-padded kernels, without the Function's
+        # context, saved arrays and configuration
+        return Tensor._wrap(_conv_fwd(input.array, weight.array, pads, s, d, groups,
+                                      bias=None if bias is None else bias.array))
     return ConvNd.apply(input, weight, bias, stride=s, pads=pads, dilation=d, groups=groups,
                         modes=modes, flip=bool(flip), batched=batched)
+
+
+_ZERO_MODES = {("zeros",) * n for n in (1, 2, 3)}
+_FORWARD_DTYPES = (np.float32, np.float64)
+
+
+def _forward_only(*tensors) -> bool:
+    """Is a call on these Tensors (or None) a plain float32/float64 forward that records
+    nothing: gradients off or wanted by none of them, no ONNX export tracing it?"""
+    if _function._tracer is not None:
+        return False
+    grad = _grad_state.enabled
+    dt = tensors[0].array.dtype if isinstance(tensors[0], Tensor) else None
+    if dt is None or dt.type not in _FORWARD_DTYPES:
+        return False
+    for t in tensors:
+        if t is not None and (not isinstance(t, Tensor) or t.array.dtype != dt
+                              or (grad and t.requires_grad)):
+            return False
+    return True
 
 
 def _conv_call(fn, input, weight, bias, stride, padding, dilation, groups, padding_mode):
