@@ -138,3 +138,35 @@ def test_activate_inplace_matches_numpy(kind, p, q, dtype, layout):
             "leaky": lambda v: np.where(v > 0, v, v * dtype(p))}[kind](a.copy())
     A.activate_(a, kind, p, q)
     np.testing.assert_array_equal(a, want)
+
+
+@pytest.mark.parametrize("kind,p,q", [("relu", 0.0, 0.0), ("clamp", -0.3, 0.4),
+                                      ("leaky", 0.2, 0.0)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(3, 5, 40, 41), (1, 64, 512), (2, 7), (0, 4, 3)])
+def test_bias_activate_matches_numpy(kind, p, q, dtype, shape):
+    """activation.bias_activate_ (fusion's bias and activation in one pass): the same numbers
+    as adding the per-channel bias, then the activation; NaN stays NaN."""
+    from convnp.ops import activation as A
+
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal(shape).astype(dtype)
+    a.reshape(-1)[::97] = np.nan
+    b = rng.standard_normal(shape[1]).astype(dtype)
+    v = a + b.reshape((1, -1) + (1,) * (a.ndim - 2))
+    want = {"relu": lambda v: np.maximum(v, 0), "clamp": lambda v: np.clip(v, p, q),
+            "leaky": lambda v: np.where(v > 0, v, v * dtype(p))}[kind](v)
+    assert A.bias_activate_(a, b, kind, p, q)
+    np.testing.assert_array_equal(a, want)
+
+
+def test_bias_activate_declines_what_it_cannot_run():
+    from convnp.ops import activation as A
+
+    a = np.ones((2, 3, 4), np.float32)
+    for arr, bias in [(a.transpose(0, 2, 1), np.ones(4, np.float32)),  # not C-contiguous
+                      (a, np.ones(3, np.float64)),                     # mixed dtypes
+                      (a, np.ones(4, np.float32))]:                    # one bias per channel
+        before = arr.copy()
+        assert not A.bias_activate_(arr, bias, "relu")
+        np.testing.assert_array_equal(arr, before)

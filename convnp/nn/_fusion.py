@@ -184,18 +184,30 @@ def _folded(conv, bn, x):
 
 
 def _fused_call(conv, folded, clamp, x):
-    """The folded convolution of ``x`` (weight and bias ``folded``), then ``clamp`` in place."""
+    """The folded convolution of ``x`` (weight and bias ``folded``), then ``clamp`` in place;
+    with an activation, the bias is added in the activation's pass where that kernel runs (a
+    GEMM kernel would otherwise add it in a pass of its own)."""
     w, b = folded
-    if isinstance(conv, _ConvTranspose):
-        y = _functional(True, conv._n)(
-            x, w, b, conv.stride, conv.padding, conv.output_padding, conv.groups, conv.dilation,
-            padding_mode=conv.padding_mode)
+    if clamp is not None and _activation.bias_activate_ok(x.array, b.array):
+        y = _conv(conv, w, None, x)
+        if _activation.bias_activate_(y.array, b.array, *clamp):
+            return y
+        y = Tensor._wrap(y.array + b.array.reshape((1, -1) + (1,) * (y.ndim - 2)))
     else:
-        y = _functional(False, conv._n)(x, w, b, conv.stride, conv.padding, conv.dilation,
-                                        conv.groups, padding_mode=conv.padding_mode)
+        y = _conv(conv, w, b, x)
     if clamp is not None:  # in place on the fresh output: no pass allocates
         _activation.activate_(y.array, *clamp)
     return y
+
+
+def _conv(conv, w, b, x):
+    """``conv``'s convolution of ``x`` with weight ``w`` and bias ``b`` (Tensors or None)."""
+    if isinstance(conv, _ConvTranspose):
+        return _functional(True, conv._n)(
+            x, w, b, conv.stride, conv.padding, conv.output_padding, conv.groups, conv.dilation,
+            padding_mode=conv.padding_mode)
+    return _functional(False, conv._n)(x, w, b, conv.stride, conv.padding, conv.dilation,
+                                       conv.groups, padding_mode=conv.padding_mode)
 
 
 def _active(x) -> bool:

@@ -164,6 +164,29 @@ def _act_inplace_nb(x, kind, p, q):  # pragma: no cover - compiled
                 xs[i] = v if v > 0 else v * p
 
 
+@backend.jit(parallel=True)
+def _bias_act_nb(y, b, kind, p, q):  # pragma: no cover - compiled
+    """y[n, c, :] = act(y[n, c, :] + b[c]) in place, ``act`` as in ``_act_inplace_nb``."""
+    N, C, S = y.shape
+    for r in _prange(N * C):
+        n = r // C
+        c = r - n * C
+        row = y[n, c]
+        bc = b[c]
+        if kind == 0:
+            for i in range(S):
+                v = row[np.uintp(i)] + bc
+                row[np.uintp(i)] = v if not v <= 0 else 0
+        elif kind == 1:
+            for i in range(S):
+                v = row[np.uintp(i)] + bc
+                row[np.uintp(i)] = p if v < p else (q if v > q else v)
+        else:
+            for i in range(S):
+                v = row[np.uintp(i)] + bc
+                row[np.uintp(i)] = v if v > 0 else v * p
+
+
 _prange = backend.prange  # numba.prange in the compiled kernels
 
 
@@ -288,6 +311,26 @@ def activate_(a: np.ndarray, kind: str, p: float = 0.0, q: float = 0.0) -> None:
         np.clip(a, _c(p, a), _c(q, a), out=a)
     else:
         np.copyto(a, a * _c(p, a), where=~(a > 0))
+
+
+def bias_activate_ok(x: np.ndarray, bias: np.ndarray) -> bool:
+    """Can ``bias_activate_`` run on outputs computed from ``x`` (same dtype as ``bias``)?"""
+    return x.dtype in _NB_FLOATS and bias.dtype == x.dtype and backend.use_numba()
+
+
+def bias_activate_(a: np.ndarray, bias: np.ndarray, kind: str, p: float = 0.0,
+                   q: float = 0.0) -> bool:
+    """``activate_(a + bias)`` in one compiled pass over a fresh C-contiguous (N, C, ...) array
+    (``bias``: C values of its dtype); False, touching nothing, where that kernel cannot run."""
+    if not (a.flags.c_contiguous and a.dtype in _NB_FLOATS and a.ndim >= 2
+            and bias.dtype == a.dtype and bias.shape == (a.shape[1],) and backend.use_numba()):
+        return False
+    if a.size == 0:
+        return True
+    t = a.dtype.type
+    _bias_act_nb(a.reshape(a.shape[0], a.shape[1], -1), np.ascontiguousarray(bias),
+                 _ACT_KINDS[kind], t(p), t(q))
+    return True
 
 
 class PReLU(Function):
