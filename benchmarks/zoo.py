@@ -66,6 +66,32 @@ def lenet5(nn):
         classifier=nn.Sequential(nn.Flatten(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))))
 
 
+def mnist_net(nn):
+    """The PyTorch MNIST example's Net (examples/mnist): conv 32, conv 64, max pool, dropout,
+    fc 9216-128, dropout, fc 128-10, log-softmax (trained with cross_entropy like the other
+    classifiers: of log-softmax outputs it is the example's nll_loss)."""
+    F = nn.functional
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 32, 3, 1)
+            self.conv2 = nn.Conv2d(32, 64, 3, 1)
+            self.dropout1 = nn.Dropout(0.25)
+            self.dropout2 = nn.Dropout(0.5)
+            self.fc1 = nn.Linear(9216, 128)
+            self.fc2 = nn.Linear(128, 10)
+
+        def forward(self, x):
+            x = F.relu(self.conv1(x))
+            x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+            x = self.dropout1(x).flatten(1)
+            x = self.dropout2(F.relu(self.fc1(x)))
+            return F.log_softmax(self.fc2(x), dim=1)
+
+    return Net()
+
+
 def _basic_block(nn):
     class BasicBlock(nn.Module):
         def __init__(self, cin, cout, stride=1):
@@ -326,6 +352,7 @@ ZOO = {
                  _models("CNN1d", num_classes=10, in_channels=1, channels=32)),
     "cnn3d": Net(cnn3d, (1, 16, 32, 32), "classify", 16, (1, 32), 4, (1, 8), (1, 8, 8, 8),
                  _models("CNN3d", num_classes=10, in_channels=1, channels=16)),
+    "mnist-net": Net(mnist_net, (1, 28, 28), "classify", 64, (1, 32), 64, (1, 8)),
     "lenet5": Net(lenet5, (1, 28, 28), "classify", 64, (1, 32), 64, (1, 32), None,
                   _models("LeNet5", num_classes=10, in_channels=1, input_size=28)),
 }
@@ -427,8 +454,8 @@ def _to_np(t):
 
 def check(cmodel, tmodel, x, y, task, with_grads: bool = True) -> tuple[float, float, float]:
     """Max abs differences of eval-mode outputs and of every parameter gradient of one
-    train-mode forward/backward (weights unchanged), and the gradient difference relative to
-    the largest torch gradient."""
+    train-mode forward/backward (weights unchanged; dropout off, as each library draws its own
+    masks), and the gradient difference relative to the largest torch gradient."""
     import numpy as np
 
     sides = _sides(cmodel, tmodel, x, y, task)
@@ -440,6 +467,9 @@ def check(cmodel, tmodel, x, y, task, with_grads: bool = True) -> tuple[float, f
         if not with_grads:
             continue
         model.train()
+        for m in model.modules():  # each library draws its own dropout masks: compare without
+            if type(m).__name__.startswith("Dropout"):
+                m.eval()
         for p in model.parameters():
             p.grad = None
         getattr(F, LOSS[task])(model(xs), ys).backward()

@@ -128,3 +128,15 @@ def test_modules(cls, shape):
     torch = pytest.importorskip("torch")
     assert repr(m) == repr(getattr(torch.nn, cls)(0.3))
     assert repr(getattr(nn, cls)(0.5, inplace=True)) == repr(getattr(torch.nn, cls)(0.5, True))
+
+
+def test_elementwise_dropout_keeps_a_bool_mask_as_torch():
+    """The mask saved for backward is one byte an element (torch's CPU dropout saves a mask of the
+    input's dtype), not a float array of the input's size; the node has torch's name."""
+    torch = pytest.importorskip("torch")
+    x = convnp.randn(8, 300, requires_grad=True)
+    y = F.dropout(x, 0.3)
+    (mask,) = y.grad_fn.ctx.saved_tensors
+    assert mask.dtype == np.bool_ and mask.shape == x.shape
+    t = torch.nn.functional.dropout(torch.randn(8, 300, requires_grad=True), 0.3)
+    assert y.grad_fn.name() == type(t.grad_fn).__name__ == "MulBackward0"

@@ -39,6 +39,27 @@ class MaskAffine(Function):
         return g * mask
 
 
+class Dropout(Function):
+    """Elementwise dropout: out = x * scale where ``keep`` (a bool mask: one byte an element
+    saved for backward, where torch saves a mask of the input's dtype), 0 elsewhere; the
+    gradient is ``g`` masked the same way."""
+
+    @staticmethod
+    def forward(ctx, x, keep=None, scale=None):
+        ctx.save_for_backward(keep)
+        ctx.scale = scale
+        out = np.multiply(x, scale)
+        out *= keep
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (keep,) = ctx.saved_tensors
+        gx = np.multiply(g, ctx.scale)
+        gx *= keep
+        return gx
+
+
 def _check_p(p, fn: str) -> float:
     if not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
         raise ValueError(f"{fn}: dropout probability has to be between 0 and 1, but got {p}")
@@ -57,6 +78,9 @@ def _dropout(input, p: float, training: bool, noise_shape, alpha: bool, generato
     if p == 1.0:
         # torch multiplies by zero (alpha variants too): output and gradient are zero
         return MaskAffine.apply(input, mask=np.zeros((1,) * input.ndim, dt))
+    if not alpha and tuple(noise_shape) == tuple(input.shape) and dt.kind == "f":
+        keep = _random.rng(generator).random(noise_shape) >= p
+        return Dropout.apply(input, keep=keep, scale=dt.type(1.0 / (1.0 - p)))
     keep = _keep(noise_shape, p, dt, generator)
     if not alpha:
         return MaskAffine.apply(input, mask=keep * dt.type(1.0 / (1.0 - p)))
