@@ -32,10 +32,10 @@ __all__ = ["matmul", "available", "kernel_args"]
 
 # below this many multiply-adds a GEMM runs as one call on the calling thread
 _SPLIT_MIN_MACS = 1 << 18
-# OpenBLAS runs a GEMM or GEMV far below its threading thresholds (GEMM_MULTITHREAD_THRESHOLD
-# times 65536 products for GEMM, times 2304 elements for GEMV) on the calling thread: there NumPy's
-# call needs no thread-count switch around it (two ctypes calls, more than the product of a
-# classifier's last layer at batch 1)
+# OpenBLAS runs a GEMM of at most 65536 * GEMM_MULTITHREAD_THRESHOLD (4) products, which is
+# _SPLIT_MIN_MACS, on the calling thread, and a GEMV (NumPy's call for a one-row or one-column
+# product) of fewer than 2304 * 4 elements; there NumPy's call needs no thread-count switch
+# around it (two ctypes calls, more than a classifier's last layer at batch 1 costs)
 _BLAS_SERIAL_MACS = 4096
 
 _lib = None  # _Lib or False (not found)
@@ -189,9 +189,14 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
         return out
     if not backend.use_numba() or not _get_lib():
         return np.matmul(a, b, out=out)  # no Numba pool to share the cores with
-    if (a.ndim == 2 and b.ndim == 2 and a.shape[0] * a.shape[1] * b.shape[1] <= _BLAS_SERIAL_MACS
-            and a.shape[1] == b.shape[0]):
-        return np.matmul(a, b, out=out)  # OpenBLAS runs it on the calling thread by itself
+    if (a.ndim == b.ndim and 2 <= a.ndim <= 3 and a.shape[:-2] == b.shape[:-2]
+            and a.shape[-1] == b.shape[-2]):
+        M, K = a.shape[-2:]
+        N = b.shape[-1]
+        macs = M * N * K
+        if macs <= _BLAS_SERIAL_MACS or (M > 1 and N > 1 and macs * (
+                a.shape[0] if a.ndim == 3 else 1) <= _SPLIT_MIN_MACS):
+            return np.matmul(a, b, out=out)  # OpenBLAS runs it on the calling thread by itself
     threads = get_num_threads()
     if (threads == 1 or a.ndim == 0 or b.ndim == 0 or a.dtype != b.dtype
             or a.dtype not in (np.float32, np.float64)):

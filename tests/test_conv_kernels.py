@@ -9,6 +9,7 @@ thresholds were measured."""
 import numpy as np
 import pytest
 
+import convnp
 from convnp import _blas, backend
 from convnp.kernels.conv import dispatch
 from convnp.ops import conv as C
@@ -312,3 +313,32 @@ def test_shift_kernels_take_fewer_outputs_than_the_formula(s, d):
                                rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(gx, C.reference_bwd_data(gy, w, x.shape, pads, s, d, 1),
                                rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_one_thread_sequence_kernels_match_reference(dtype):
+    """On one thread 1-d im2col runs its patch pass and GEMM in one compiled call, and the few-
+    channel direct loops write straight into the output: every 1-d case of the table against
+    the reference, forced and as the dispatch picks them."""
+    prev = convnp.get_num_threads()
+    convnp.set_num_threads(1)
+    try:
+        for case in CASES:
+            g = _geometry(case)
+            if len(g.k) != 1:
+                continue
+            x, w, gy, b = _operands(g, dtype)
+            ref = _reference("fwd", g, x, w, gy, b)
+            tol = 1e-12 if dtype == np.float64 else 2e-5
+            for name in ("im2col", "grid-direct", None):
+                if name is not None and not dispatch.KERNELS["fwd"][name].accepts(g, dtype):
+                    continue
+                if name is None:
+                    got = _run("fwd", g, x, w, gy, b)
+                else:
+                    with dispatch.force("fwd", name):
+                        got = _run("fwd", g, x, w, gy, b)
+                np.testing.assert_allclose(got, ref, rtol=tol, atol=tol,
+                                           err_msg=f"{case[0]} {name}")
+    finally:
+        convnp.set_num_threads(prev)

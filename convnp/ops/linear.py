@@ -6,6 +6,7 @@ import numpy as np
 
 from convnp import _autocast, _blas
 from convnp.autograd.function import Function
+from convnp.ops._checked_calls import CheckedCalls
 from convnp.tensor import Tensor
 
 __all__ = ["linear", "bilinear"]
@@ -45,6 +46,34 @@ def _shape(t) -> tuple:
     return tuple(t.shape)
 
 
+def _check_linear(input, weight, bias) -> bool:
+    """The shape and dtype checks of ``linear`` (True when they pass)."""
+    if weight.ndim != 2:
+        raise RuntimeError(f"linear: weight must be 2-d of shape (out_features, in_features), got "
+                           f"shape {_shape(weight)}")
+    if input.ndim == 0:
+        raise RuntimeError(f"linear: input must have at least 1 dimension (*, {weight.shape[1]}), "
+                           "got a 0-d tensor")
+    if input.shape[-1] != weight.shape[1]:
+        raise RuntimeError(
+            f"linear: input has {input.shape[-1]} features in its last dim but weight expects "
+            f"{weight.shape[1]} (input shape {_shape(input)}, weight shape {_shape(weight)}); "
+            "did you forget to flatten?")
+    if bias is not None and (bias.ndim > 1 or bias.array.size not in (1, weight.shape[0])):
+        raise RuntimeError(f"linear: bias must have shape ({weight.shape[0]},) to match weight "
+                           f"shape {_shape(weight)}, got {_shape(bias)}")
+    dts = {t.dtype for t in (input, weight, bias) if t is not None}
+    if len(dts) > 1:
+        got = ", ".join(str(t.dtype) for t in (input, weight, bias) if t is not None)
+        raise RuntimeError(f"linear: input, weight and bias must have the same dtype, got {got}"
+                           "; convert the input with .float()/.double() or the module with "
+                           ".to(dtype)")
+    return True
+
+
+_checked = CheckedCalls()
+
+
 @_autocast.lower
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     r"""Apply the affine map :math:`y = xA^T + b`.
@@ -67,26 +96,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     for name, t in (("input", input), ("weight", weight), ("bias", bias)):
         if t is not None and not isinstance(t, Tensor):
             raise TypeError(f"linear: argument '{name}' must be a Tensor, got {type(t).__name__}")
-    if weight.ndim != 2:
-        raise RuntimeError(f"linear: weight must be 2-d of shape (out_features, in_features), got "
-                           f"shape {_shape(weight)}")
-    if input.ndim == 0:
-        raise RuntimeError(f"linear: input must have at least 1 dimension (*, {weight.shape[1]}), "
-                           "got a 0-d tensor")
-    if input.shape[-1] != weight.shape[1]:
-        raise RuntimeError(
-            f"linear: input has {input.shape[-1]} features in its last dim but weight expects "
-            f"{weight.shape[1]} (input shape {_shape(input)}, weight shape {_shape(weight)}); "
-            "did you forget to flatten?")
-    if bias is not None and (bias.ndim > 1 or bias.array.size not in (1, weight.shape[0])):
-        raise RuntimeError(f"linear: bias must have shape ({weight.shape[0]},) to match weight "
-                           f"shape {_shape(weight)}, got {_shape(bias)}")
-    dts = {t.dtype for t in (input, weight, bias) if t is not None}
-    if len(dts) > 1:
-        got = ", ".join(str(t.dtype) for t in (input, weight, bias) if t is not None)
-        raise RuntimeError(f"linear: input, weight and bias must have the same dtype, got {got}"
-                           "; convert the input with .float()/.double() or the module with "
-                           ".to(dtype)")
+    # shapes and dtypes validated once per distinct call (see convnp/ops/_checked_calls.py)
+    _checked.get(_checked.key("linear", (input, weight, bias), ()),
+                 lambda: _check_linear(input, weight, bias))
     if bias is None:
         return Linear.apply(input, weight)
     return Linear.apply(input, weight, bias)

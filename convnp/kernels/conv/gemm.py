@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from convnp import _blas, backend
+from convnp._blas import gemm_call, int_call  # noqa: F401 (what _gemm_off compiles with)
 from convnp.backend import prange
 from convnp.kernels.conv._common import (
     _chunk_size,
@@ -23,6 +24,7 @@ from convnp.kernels.conv._common import (
     _workspace,
     padded_shape,
 )
+from convnp.kernels.conv.shift import _gemm_off
 from convnp.ops._window import patches
 
 
@@ -94,6 +96,36 @@ def _cols1d_nb(x, s, d, lo, cols):  # pragma: no cover - compiled
                 dst[i] = 0
 
 
+@backend.jit()
+def _im2col1d_fwd_nb(gemm, setl, one, x, w2, s, d, lo, cols, y3):  # pragma: no cover
+    """y3[n] = w2 @ cols(x[n]) per sequence, on the calling thread: the patch pass of
+    ``_cols1d_nb``, then one single-threaded BLAS GEMM straight into the output."""
+    N, C, Lin = x.shape
+    CK, L = cols.shape
+    K = CK // C
+    O = w2.shape[0]
+    for n in range(N):
+        for ct in range(CK):
+            c = ct // K
+            sh = (ct - c * K) * d - lo
+            i0 = min(L, max(0, (-sh + s - 1) // s))
+            i1 = max(i0, min(L, (Lin - sh + s - 1) // s))
+            dst = cols[ct]
+            src = x[n, c]
+            for i in range(i0):
+                dst[i] = 0
+            if s == 1:
+                for i in range(i0, i1):
+                    dst[np.uintp(i)] = src[np.uintp(i + sh)]
+            else:
+                for i in range(i0, i1):
+                    dst[np.uintp(i)] = src[np.uintp(i * s + sh)]
+            for i in range(i1, L):
+                dst[i] = 0
+        _gemm_off(gemm, setl, False, False, O, L, CK, w2, 0, CK, cols, 0, L, one - one, y3[n],
+                  0, L, one)
+
+
 def im2col_fwd(x, w, pads, s, d, groups, out_sp) -> np.ndarray:
     """Zero-padded cross-correlation, any geometry: patch matrix per chunk, one GEMM."""
     N = x.shape[0]
@@ -101,6 +133,14 @@ def im2col_fwd(x, w, pads, s, d, groups, out_sp) -> np.ndarray:
     og = O // groups
     P = math.prod(out_sp)
     y = np.empty((N, O, *out_sp), x.dtype)
+    if (len(out_sp) == 1 and groups == 1 and x.dtype in _NB_FLOATS and w.dtype == x.dtype
+            and backend.get_num_threads() == 1 and _blas.available() and y.size):
+        # sequences on one thread: patch pass and GEMM in one compiled call (no Python between)
+        K = w.shape[1] * w.shape[2]
+        _im2col1d_fwd_nb(*_blas.kernel_args(x.dtype), np.ascontiguousarray(x),
+                         np.ascontiguousarray(w.reshape(O, K)), s[0], d[0], pads[0][0],
+                         _workspace("cols", K * P, x.dtype).reshape(K, P), y)
+        return y
     wm = w.reshape(groups, og, -1)  # (g, Og, Cg*K)
     for n0, b, cm in _im2col_chunks(x, w.shape[2:], pads, s, d, groups, out_sp):
         if b == 1:
