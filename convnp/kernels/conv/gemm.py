@@ -69,59 +69,50 @@ def _im2col_chunks(x, k, pads, s, d, groups, out_sp, reuse_1x1=False):
 _NB_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+@backend.helper
+def _patch_row(src, sh, s, dst):  # pragma: no cover - compiled
+    """dst[i] = src[i*s + sh], zero where that falls outside ``src``: one tap of one channel."""
+    Lin = src.shape[0]
+    L = dst.shape[0]
+    # outputs whose read lands inside: 0 <= i*s + sh < Lin
+    i0 = min(L, max(0, (-sh + s - 1) // s))
+    i1 = max(i0, min(L, (Lin - sh + s - 1) // s))
+    for i in range(i0):
+        dst[i] = 0
+    if s == 1:
+        for i in range(i0, i1):
+            dst[np.uintp(i)] = src[np.uintp(i + sh)]
+    else:
+        for i in range(i0, i1):
+            dst[np.uintp(i)] = src[np.uintp(i * s + sh)]
+    for i in range(i1, L):
+        dst[i] = 0
+
+
 @backend.jit(parallel=True)
 def _cols1d_nb(x, s, d, lo, cols):  # pragma: no cover - compiled
     """cols[c, t, n, i] = x[n, c, i*s + t*d - lo], zero where that falls outside x."""
-    b, C, Lin = x.shape
-    _, K, _, L = cols.shape
+    b, C = x.shape[:2]
+    K = cols.shape[1]
     for ct in prange(C * K):
         c = ct // K
         t = ct - c * K
-        sh = t * d - lo
-        # outputs whose read lands inside: 0 <= i*s + sh < Lin
-        i0 = min(L, max(0, (-sh + s - 1) // s))
-        i1 = max(i0, min(L, (Lin - sh + s - 1) // s))
         for n in range(b):
-            dst = cols[c, t, n]
-            src = x[n, c]
-            for i in range(i0):
-                dst[i] = 0
-            if s == 1:
-                for i in range(i0, i1):
-                    dst[np.uintp(i)] = src[np.uintp(i + sh)]
-            else:
-                for i in range(i0, i1):
-                    dst[np.uintp(i)] = src[np.uintp(i * s + sh)]
-            for i in range(i1, L):
-                dst[i] = 0
+            _patch_row(x[n, c], t * d - lo, s, cols[c, t, n])
 
 
 @backend.jit()
 def _im2col1d_fwd_nb(gemm, setl, one, x, w2, s, d, lo, cols, y3):  # pragma: no cover
     """y3[n] = w2 @ cols(x[n]) per sequence, on the calling thread: the patch pass of
     ``_cols1d_nb``, then one single-threaded BLAS GEMM straight into the output."""
-    N, C, Lin = x.shape
+    N, C = x.shape[:2]
     CK, L = cols.shape
     K = CK // C
     O = w2.shape[0]
     for n in range(N):
         for ct in range(CK):
             c = ct // K
-            sh = (ct - c * K) * d - lo
-            i0 = min(L, max(0, (-sh + s - 1) // s))
-            i1 = max(i0, min(L, (Lin - sh + s - 1) // s))
-            dst = cols[ct]
-            src = x[n, c]
-            for i in range(i0):
-                dst[i] = 0
-            if s == 1:
-                for i in range(i0, i1):
-                    dst[np.uintp(i)] = src[np.uintp(i + sh)]
-            else:
-                for i in range(i0, i1):
-                    dst[np.uintp(i)] = src[np.uintp(i * s + sh)]
-            for i in range(i1, L):
-                dst[i] = 0
+            _patch_row(x[n, c], (ct - c * K) * d - lo, s, cols[ct])
         _gemm_off(gemm, setl, False, False, O, L, CK, w2, 0, CK, cols, 0, L, one - one, y3[n],
                   0, L, one)
 
