@@ -9,7 +9,8 @@ In eval mode batch norm is an affine map per channel, ``y * s + t`` with
 
 (``s`` scales output channel ``o``: dim 0 of a convolution's weight, dim 1 of a transposed
 convolution's per group). This saves the batch-norm pass over the output, its allocation and, with
-the activation clamped in place, the activation's too.
+the activation applied in place, the activation's too; with an activation the folded bias is added
+in the activation's pass (one compiled kernel) rather than by the convolution kernel.
 
 When: ``Sequential.forward`` hands its modules here while gradients are off (``no_grad`` or
 ``inference_mode``), and ResNet's blocks call ``conv_norm_act`` for their conv - bn [- relu]
