@@ -231,3 +231,16 @@ def test_reflected_numpy_array_operands():
         np.testing.assert_allclose(y.data, want.astype(np.float32), rtol=1e-6)
     (arr * x).sum().backward()
     np.testing.assert_allclose(x.grad.data, arr.astype(np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dims,keepdim", [((2,), False), ((-1,), True), ((0, 2), False),
+                                          ((1, 2), True), (None, False)])
+def test_mean_equals_numpy_mean_bitwise(dtype, dims, keepdim):
+    """Mean over some axes calls the sum and the division np.mean calls, without its wrapper:
+    the same numbers, bit for bit (a long axis too, where the summation order shows)."""
+    a = np.random.default_rng(3).standard_normal((3, 5, 1000)).astype(dtype)
+    got = convnp.tensor(a).mean(dims, keepdim=keepdim).array
+    want = np.mean(a, axis=dims, keepdims=keepdim)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
