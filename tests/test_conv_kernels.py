@@ -168,6 +168,14 @@ def test_reference_matches_numpy_loops(op):
     # batch-1 inference on a 2x2 map with 512 channels: one GEMM over the output channels
     ((1, 512, 512, (2, 2), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 1, True,
      ("im2col", "col2im-chunked", "gather-chunked")),
+    # ... and on ResNet-18's 7x7 stage when the threads outnumber the images (a weight of 2.4M
+    # values); one thread, or a smaller weight (256 -> 256 on 8x8), keeps the gathered patches
+    ((1, 512, 512, (7, 7), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 2, True,
+     ("im2col", "col2im-chunked", "gather-chunked")),
+    ((1, 512, 512, (7, 7), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 1, True,
+     ("gather-chunked", "col2im-chunked", "gather-chunked")),
+    ((1, 256, 256, (8, 8), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 2, True,
+     ("gather-chunked", "col2im-chunked", "gather-chunked")),
     # strided: shifted GEMMs on per-phase grids with Numba (gathered patches where their grid
     # adds too much, below); polyphase and im2col without
     ((2, 3, 4, (8, 8), (4, 4), ((1, 1),) * 2, (2, 2), (1, 1), 1), 1, True,
@@ -193,6 +201,10 @@ def test_reference_matches_numpy_loops(op):
      ("shift", "dual-grid", "shift")),
     ((1, 32, 64, (512,), (5,), ((2, 2),), (1,), (1,), 1), 2, True,
      ("shift", "dual-grid", "grid-chunked")),
+    # ... on one thread one sequence's forward is one compiled patch pass and GEMM (its weight
+    # gradient: the shifted GEMMs, one image per thread)
+    ((1, 32, 64, (512,), (5,), ((2, 2),), (1,), (1,), 1), 1, True,
+     ("im2col", "dual-grid", "shift")),
     # ... and 2-d maps where Winograd does not pay (8x8: 9x9 grid per image, 27% more
     # products); at batch 1 only where an image's grid has two columns per input channel
     ((4, 64, 64, (8, 8), (3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1), 2, True,

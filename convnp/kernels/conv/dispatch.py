@@ -38,6 +38,12 @@ _GRID_DIRECT_BWDW_MAX = 64   # Cg * K at most: weight gradient (LeNet C1 25, an 
 _GATHER_MIN_ROWS = 1024
 _GATHER_MIN_WASTE = 1.15
 _IM2COL_MAX_OUTPUTS = 32  # ... and forwards with this few outputs per channel in all, one GEMM
+# ... or, with fewer images than threads, this few outputs and a weight of this many values at
+# least (alternated, 2 threads, batch 1: 512 -> 512 channels on 7x7 2.2 against the gathered
+# patches' 3.8 ms, 256 -> 512 stride 2 to 7x7 1.0 against 1.9; 256 -> 256 on 8x8, 0.6M
+# values, stays with the patches: 0.72 against 0.55 ms; on one thread the patches win all three)
+_IM2COL_MAX_OUTPUTS_BIG_WEIGHT = 64
+_IM2COL_BIG_WEIGHT = 1 << 20
 # Winograd F(2x2, 3x3) for 3x3 stride-1 layers from this many input and output channels, output
 # maps from 12x12 (3-d: slices from 8x8) and this many tile columns in all (measured in
 # docs/performance.md: on 8x8 and 7x7 maps the direct 2-d kernels stay faster)
@@ -376,10 +382,14 @@ def _gather_beats_grid(g: Geometry, dtype, op: str) -> bool:
 
 
 def _pick_fwd(g: Geometry, dtype, threads) -> str:
-    if (g.groups == 1 and g.N * math.prod(g.out_sp) <= _IM2COL_MAX_OUTPUTS
-            and g.C * g.K >= _GATHER_MIN_ROWS and _blas.available()):
-        # a few outputs from a large weight (batch-1 inference, VGG's 4x4 and 2x2 maps): one
-        # GEMM whose threads split the output channels, so each reads its share of the weight
+    P = g.N * math.prod(g.out_sp)
+    if g.groups == 1 and g.C * g.K >= _GATHER_MIN_ROWS and _blas.available() and (
+            P <= _IM2COL_MAX_OUTPUTS
+            or (threads > 1 and g.N < threads and P <= _IM2COL_MAX_OUTPUTS_BIG_WEIGHT
+                and g.O * g.C * g.K >= _IM2COL_BIG_WEIGHT)):
+        # a few outputs from a large weight (batch-1 inference, VGG's 4x4 and 2x2 maps,
+        # ResNet-18's 7x7 stage): one GEMM whose threads split the output channels, so each
+        # reads its share of the weight; the chunk kernels would give one image to one thread
         return "im2col"
     if (threads == 1 and len(g.k) == 1 and g.N == 1 and g.groups == 1 and g.K > 1
             and _blas.available()
