@@ -157,6 +157,9 @@ def _work(args) -> int:
 
 _ARRAYS = (np.ndarray, np.generic)
 
+# the floating dtypes compiled kernels take (everything else runs the NumPy paths)
+COMPILED_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
 
 def _half_call(kernel: Callable, args: tuple):
     """Run ``kernel`` on float16 data the way torch's CPU kernels do: compute in float32 and

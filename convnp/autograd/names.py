@@ -139,7 +139,6 @@ _TABLE: dict[str, str | Callable[[Any], str]] = {
     "LocalResponseNorm": "DivBackward0",
     "Normalize": "DivBackward0",
     "MaskAffine": "MulBackward0",
-    "Dropout": "MulBackward0",  # torch's CPU dropout multiplies by its mask
     # activations
     "ReLU": "ReluBackward0",
     "LeakyReLU": "LeakyReluBackward0",

@@ -189,14 +189,12 @@ def _fused_call(conv, folded, clamp, x):
     with an activation, the bias is added in the activation's pass where that kernel runs (a
     GEMM kernel would otherwise add it in a pass of its own)."""
     w, b = folded
-    if clamp is not None and _activation.bias_activate_ok(x.array, b.array):
-        y = _conv(conv, w, None, x)
-        if _activation.bias_activate_(y.array, b.array, *clamp):
-            return y
-        y = Tensor._wrap(y.array + b.array.reshape((1, -1) + (1,) * (y.ndim - 2)))
-    else:
-        y = _conv(conv, w, b, x)
-    if clamp is not None:  # in place on the fresh output: no pass allocates
+    if clamp is None:
+        return _conv(conv, w, b, x)
+    y = _conv(conv, w, None, x)
+    if not _activation.bias_activate_(y.array, b.array, *clamp):
+        # in place on the fresh output (no pass allocates): the bias, then the activation
+        y.array += b.array.reshape((1, -1) + (1,) * (y.ndim - 2))
         _activation.activate_(y.array, *clamp)
     return y
 

@@ -221,7 +221,7 @@ def _batch_norm_train(c: _Ctx):
     c.fail("in training mode (call model.eval() before exporting)")
 
 
-@_converts("MaskAffine", "Dropout")
+@_converts("MaskAffine")
 def _dropout_train(c: _Ctx):
     c.fail("(dropout) in training mode (call model.eval() before exporting)")
 

@@ -231,7 +231,7 @@ def _compiled(*arrays) -> bool:
     return True
 
 
-_NB_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_NB_FLOATS = backend.COMPILED_FLOATS
 
 
 def _stats(kind: str, xv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -190,7 +190,7 @@ def _bias_act_nb(y, b, kind, p, q):  # pragma: no cover - compiled
 _prange = backend.prange  # numba.prange in the compiled kernels
 
 
-_NB_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_NB_FLOATS = backend.COMPILED_FLOATS
 
 
 def _flat(*arrays):
@@ -311,11 +311,6 @@ def activate_(a: np.ndarray, kind: str, p: float = 0.0, q: float = 0.0) -> None:
         np.clip(a, _c(p, a), _c(q, a), out=a)
     else:
         np.copyto(a, a * _c(p, a), where=~(a > 0))
-
-
-def bias_activate_ok(x: np.ndarray, bias: np.ndarray) -> bool:
-    """Can ``bias_activate_`` run on outputs computed from ``x`` (same dtype as ``bias``)?"""
-    return x.dtype in _NB_FLOATS and bias.dtype == x.dtype and backend.use_numba()
 
 
 def bias_activate_(a: np.ndarray, bias: np.ndarray, kind: str, p: float = 0.0,

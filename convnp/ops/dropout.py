@@ -23,33 +23,19 @@ _ALPHA = 1.7580993408473766  # -SELU scale * alpha: the value SELU saturates to,
 
 
 class MaskAffine(Function):
-    """out = x * mask + shift; the gradient is ``g * mask`` (mask broadcasts over x)."""
+    """out = x * scale * keep + shift: ``keep`` a bool mask that broadcasts over x (saved for
+    backward at one byte an element, where torch's CPU dropout saves one of the input's dtype),
+    ``scale`` a scalar of x's dtype, ``shift`` None or an array; the gradient is
+    ``g * scale * keep``."""
 
     @staticmethod
-    def forward(ctx, x, mask=None, shift=None):
-        ctx.save_for_backward(mask)
-        out = x * mask
-        if shift is not None:
-            out += shift
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        (mask,) = ctx.saved_tensors
-        return g * mask
-
-
-class Dropout(Function):
-    """Elementwise dropout: out = x * scale where ``keep`` (a bool mask: one byte an element
-    saved for backward, where torch saves a mask of the input's dtype), 0 elsewhere; the
-    gradient is ``g`` masked the same way."""
-
-    @staticmethod
-    def forward(ctx, x, keep=None, scale=None):
+    def forward(ctx, x, keep=None, scale=None, shift=None):
         ctx.save_for_backward(keep)
         ctx.scale = scale
         out = np.multiply(x, scale)
         out *= keep
+        if shift is not None:
+            out += shift
         return out
 
     @staticmethod
@@ -66,9 +52,9 @@ def _check_p(p, fn: str) -> float:
     return float(p)
 
 
-def _keep(shape, p: float, dtype, generator) -> np.ndarray:
-    """Bernoulli(1 - p) keep-mask as 0/1 values of ``dtype``."""
-    return (_random.rng(generator).random(shape) >= p).astype(dtype)
+def _keep(shape, p: float, generator) -> np.ndarray:
+    """Bernoulli(1 - p) keep-mask (bool)."""
+    return _random.rng(generator).random(shape) >= p
 
 
 def _dropout(input, p: float, training: bool, noise_shape, alpha: bool, generator):
@@ -77,17 +63,14 @@ def _dropout(input, p: float, training: bool, noise_shape, alpha: bool, generato
     dt = input.dtype
     if p == 1.0:
         # torch multiplies by zero (alpha variants too): output and gradient are zero
-        return MaskAffine.apply(input, mask=np.zeros((1,) * input.ndim, dt))
-    if not alpha and tuple(noise_shape) == tuple(input.shape) and dt.kind == "f":
-        keep = _random.rng(generator).random(noise_shape) >= p
-        return Dropout.apply(input, keep=keep, scale=dt.type(1.0 / (1.0 - p)))
-    keep = _keep(noise_shape, p, dt, generator)
+        return MaskAffine.apply(input, keep=np.zeros((1,) * input.ndim, bool), scale=dt.type(1))
+    keep = _keep(noise_shape, p, generator)
     if not alpha:
-        return MaskAffine.apply(input, mask=keep * dt.type(1.0 / (1.0 - p)))
+        return MaskAffine.apply(input, keep=keep, scale=dt.type(1.0 / (1.0 - p)))
     a = 1.0 / np.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
     # torch: b = (keep - 1) * alpha * a + alpha * a * p; out = x * keep * a + b
-    shift = ((keep - 1) * (_ALPHA * a) + _ALPHA * a * p).astype(dt)
-    return MaskAffine.apply(input, mask=keep * dt.type(a), shift=shift)
+    shift = ((keep.astype(dt) - 1) * (_ALPHA * a) + _ALPHA * a * p).astype(dt)
+    return MaskAffine.apply(input, keep=keep, scale=dt.type(a), shift=shift)
 
 
 def _tensor_check(input, fn: str):

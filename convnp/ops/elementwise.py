@@ -85,7 +85,7 @@ def binary(fn: type[Function], a, b):
 
 _ADD_BLOCK = 1 << 16  # elements per parallel job
 _ADD_PARALLEL_MIN = 1 << 17  # below this NumPy's single-core add is as fast
-_NB_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_NB_FLOATS = backend.COMPILED_FLOATS
 
 
 @backend.jit(parallel=True)

@@ -114,7 +114,7 @@ class MaxPoolNd(Function):
     def forward(ctx, x, nd, k, s, p, d, ceil_mode, return_indices, fn, geom=None):
         x4, lead = _planes(x, nd)
         if geom is None:
-            geom = _max_geometry(fn, x.shape[-nd:], k, s, p, d, ceil_mode)
+            geom = _geometry(fn, x.shape[-nd:], k, s, p, d, ceil_mode)
         k3, s3, p3, d3, o, o3 = geom
         if not (return_indices or ctx.needs_input_grad[0]):  # inference: no tap codes
             out = K.max_values(x4, k3, s3, p3, d3, o3)
@@ -136,7 +136,7 @@ class MaxPoolNd(Function):
         return gx.reshape(x_shape)
 
 
-def _max_geometry(fn, sp, k, s, p, d, ceil_mode) -> tuple:
+def _geometry(fn, sp, k, s, p, d, ceil_mode) -> tuple:
     """(k3, s3, p3, d3, out, out3): the window and output sizes, padded to three axes."""
     o = _out_sizes(fn, sp, k, s, p, d, ceil_mode)
     return _pad3(k, 1), _pad3(s, 1), _pad3(p, 0), _pad3(d, 1), o, _pad3(o, 1)
@@ -146,23 +146,10 @@ def _max_geometry(fn, sp, k, s, p, d, ceil_mode) -> tuple:
 _checked = CheckedCalls()
 
 
-def _checked_window(fn, nd, input, kernel_size, stride, padding, dilation):
-    """``_check_input`` + ``_window_args``, kept per distinct call (Tensors only: anything else
-    is checked, and rejected, every time)."""
-    from convnp.tensor import Tensor
-
-    key = (_checked.key(fn, (input,), (kernel_size, stride, padding, dilation))
-           if isinstance(input, Tensor) else None)
-
-    def validate():
-        _check_input(input, nd, fn)
-        return _window_args(nd, fn, kernel_size, stride, padding, dilation)
-    return _checked.get(key, validate)
-
-
-def _checked_max_window(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode):
-    """``_checked_window`` and the geometry of the input's spatial size (``_max_geometry``),
-    kept per distinct call."""
+def _checked_window(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode):
+    """``_check_input``, ``_window_args`` and the geometry of the input's spatial size
+    (``_geometry``) as ``(k, s, p, d, geometry)``, kept per distinct call (Tensors only:
+    anything else is checked, and rejected, every time)."""
     from convnp.tensor import Tensor
 
     key = (_checked.key(fn, (input,), (kernel_size, stride, padding, dilation, int(ceil_mode)))
@@ -171,7 +158,7 @@ def _checked_max_window(fn, nd, input, kernel_size, stride, padding, dilation, c
     def validate():
         _check_input(input, nd, fn)
         k, s, p, d = _window_args(nd, fn, kernel_size, stride, padding, dilation)
-        return k, s, p, d, _max_geometry(fn, input.shape[-nd:], k, s, p, d, ceil_mode)
+        return k, s, p, d, _geometry(fn, input.shape[-nd:], k, s, p, d, ceil_mode)
     return _checked.get(key, validate)
 
 
@@ -181,8 +168,8 @@ _MAX_NAMES = {1: "max_pool1d", 2: "max_pool2d", 3: "max_pool3d"}
 def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     fn = _MAX_NAMES[nd]
     ceil_mode = bool(ceil_mode)
-    k, s, p, d, geom = _checked_max_window(fn, nd, input, kernel_size, stride, padding, dilation,
-                                           ceil_mode)
+    k, s, p, d, geom = _checked_window(fn, nd, input, kernel_size, stride, padding, dilation,
+                                       ceil_mode)
     return MaxPoolNd.apply(input, nd=nd, k=k, s=s, p=p, d=d, ceil_mode=ceil_mode,
                            return_indices=bool(return_indices), fn=fn, geom=geom)
 
@@ -256,12 +243,12 @@ class AvgPoolNd(Function):
     """N-d average pooling with PyTorch's divisor rules."""
 
     @staticmethod
-    def forward(ctx, x, nd, k, s, p, ceil_mode, count_include_pad, divisor_override, fn):
+    def forward(ctx, x, nd, k, s, p, ceil_mode, count_include_pad, divisor_override, fn,
+                geom=None):
         x4, lead = _planes(x, nd)
-        one = (1,) * nd
-        k3, s3, p3 = _pad3(k, 1), _pad3(s, 1), _pad3(p, 0)
-        o = _out_sizes(fn, x.shape[-nd:], k, s, p, one, ceil_mode)
-        o3 = _pad3(o, 1)
+        if geom is None:
+            geom = _geometry(fn, x.shape[-nd:], k, s, p, (1,) * nd, ceil_mode)
+        k3, s3, p3, _, o, o3 = geom
         div = _avg_divisor(x4.shape[1:], o3, k3, s3, p3, count_include_pad, divisor_override,
                            x.dtype)
         ctx.geom = (x4.shape, k3, s3, p3, x.shape, div)
@@ -277,14 +264,15 @@ class AvgPoolNd(Function):
 def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override):
     fn = f"avg_pool{nd}d"
-    k, s, p, _ = _checked_window(fn, nd, input, kernel_size, stride, padding, 1)
+    ceil_mode = bool(ceil_mode)
+    k, s, p, _, geom = _checked_window(fn, nd, input, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer))
                                          or divisor_override == 0):
         raise ValueError(f"{fn}: 'divisor_override' must be a non-zero int or None, got "
                          f"{divisor_override!r}")
-    return AvgPoolNd.apply(input, nd=nd, k=k, s=s, p=p, ceil_mode=bool(ceil_mode),
+    return AvgPoolNd.apply(input, nd=nd, k=k, s=s, p=p, ceil_mode=ceil_mode,
                            count_include_pad=bool(count_include_pad),
-                           divisor_override=divisor_override, fn=fn)
+                           divisor_override=divisor_override, fn=fn, geom=geom)
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,

@@ -42,7 +42,7 @@ class Sum(Function):
         return _expand_back(g, ctx.shape, ctx.axes, ctx.keepdim)
 
 
-_SUM_IN_PLACE = (np.float32, np.float64)
+_MEAN_UFUNC_DTYPES = (np.float32, np.float64)
 
 
 class Mean(Function):
@@ -51,7 +51,7 @@ class Mean(Function):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
         n = a.size if axes is None else math.prod([a.shape[i] for i in axes])
         ctx.n = n
-        if n and axes is not None and len(axes) < a.ndim and a.dtype.type in _SUM_IN_PLACE:
+        if n and axes is not None and len(axes) < a.ndim and a.dtype.type in _MEAN_UFUNC_DTYPES:
             # np.mean's arithmetic (a sum, then a true division by an intp count) without its
             # Python wrapper, which costs more than a small reduction itself
             out = np.add.reduce(a, axis=axes, keepdims=keepdim)

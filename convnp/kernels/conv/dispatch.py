@@ -138,6 +138,11 @@ def _direct_ok(g: Geometry, dtype) -> bool:
     return g.stride1 and g.groups == 1 and backend.use_numba() and dtype in _FLOATS
 
 
+def _direct_pays(g: Geometry, dtype) -> bool:
+    """Few channels: the direct grid loops' forward beats a thin GEMM (LeNet's C1)."""
+    return _direct_ok(g, dtype) and g.O * g.C * g.K <= _GRID_DIRECT_FWD_MAX
+
+
 def _winograd_ok(g: Geometry, dtype) -> bool:
     """Can F(2x2, 3x3) run? 3x3 or 3x3x3, stride 1, dilation 1, groups 1, pads >= 0, and what
     the chunk kernels need (it runs the same way: per-thread runs of tiles calling BLAS)."""
@@ -392,8 +397,7 @@ def _pick_fwd(g: Geometry, dtype, threads) -> str:
         # reads its share of the weight; the chunk kernels would give one image to one thread
         return "im2col"
     if (threads == 1 and len(g.k) == 1 and g.N == 1 and g.groups == 1 and g.K > 1
-            and _blas.available()
-            and not (_direct_ok(g, dtype) and g.O * g.C * g.K <= _GRID_DIRECT_FWD_MAX)):
+            and _blas.available() and not _direct_pays(g, dtype)):
         # one sequence on one thread: its compiled patch pass and one deep GEMM beat the shifted
         # GEMMs, whose depth is the channels alone (32 -> 64 channels, 5 taps, length 512:
         # 126 against 148 us, alternated); on two threads the shifted GEMMs' split of the output
@@ -457,7 +461,7 @@ def _grid_name(g, dtype, threads) -> str:
     """Stride-1 forward on the padded grid: direct loops for few channels, Winograd or the
     shifted GEMMs where they pay, else the chunk-parallel kernels where they run, else a GEMM
     per chunk."""
-    if _direct_ok(g, dtype) and g.O * g.C * g.K <= _GRID_DIRECT_FWD_MAX:
+    if _direct_pays(g, dtype):
         return "grid-direct"
     thin = (len(g.k) == 2 and _SHIFT_OVER_WINOGRAD_MIN_CHANNELS <= min(g.C, g.O)
             and max(g.C, g.O) <= _SHIFT_OVER_WINOGRAD_CHANNELS)  # 3x3x3: transforms cost a third

@@ -66,7 +66,7 @@ def _im2col_chunks(x, k, pads, s, d, groups, out_sp, reuse_1x1=False):
         yield n0, b, cols.reshape(groups, cg * K, b * P)  # (g, Cg*K, b*P)
 
 
-_NB_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_NB_FLOATS = backend.COMPILED_FLOATS
 
 
 @backend.helper
